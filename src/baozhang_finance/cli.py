@@ -1,0 +1,170 @@
+"""Command line: ``baozhang run | check | …`` (Typer + rich).
+
+Exit codes: 0 ok, 1 findings (policy breaches from ``check``), 2 bad input (one line naming the file, the
+field and the problem; never a traceback for a user mistake).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .scenario import ScenarioError, load_scenario
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="baozhang-finance: does an affordable-housing acquisition programme pay for itself?")
+console = Console()
+err_console = Console(stderr=True)
+
+
+class UserError(Exception):
+    """A user mistake: printed as one line, exit code 2."""
+
+
+def fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _load(path: Path):
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        fail(str(exc).replace("\n", "; "))
+
+
+def _version(value: bool):
+    if value:
+        console.print(f"baozhang-finance {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")):
+    """baozhang-finance command line."""
+
+
+def _progress_bar(quiet: bool):
+    """A rich progress callback on a terminal; None (silent) in pipes, CI or --quiet."""
+    import os
+
+    if quiet or not sys.stderr.isatty() or os.environ.get("CI"):
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("paths"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                   TimeRemainingColumn(), console=err_console, transient=True)
+    task = bar.add_task("run", total=None, rate="")
+    import time
+
+    t0 = time.perf_counter()
+
+    def cb(done: int, total: int) -> None:
+        el = max(time.perf_counter() - t0, 1e-9)
+        bar.update(task, completed=done, total=total, rate=f"{done / el:,.0f} paths/s")
+
+    return bar, cb
+
+
+@app.command()
+def run(
+    scenario: Path = typer.Argument(..., help="scenario TOML file"),
+    paths: Optional[int] = typer.Option(None, "--paths", "-n", help="Monte Carlo paths (default: the scenario's)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="master seed (default: the scenario's)"),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="paths per chunk"),
+    workers: int = typer.Option(1, "--workers", "-w", help="worker processes (results do not depend on it)"),
+    backend: str = typer.Option("serial", "--backend", help="serial | processes | dask"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (backend dask)"),
+    stress: Optional[str] = typer.Option(None, "--stress", help="name of a stress overlay in the scenario"),
+    deterministic: bool = typer.Option(False, "--deterministic", help="one path, market on its expected path"),
+    target_se: Optional[float] = typer.Option(None, "--target-se", help="add chunks until P(call) SE ≤ this"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (written atomically)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
+    no_reports: bool = typer.Option(False, "--no-reports", help="skip report.xlsx, report.html and charts"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, no table"),
+    as_json: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
+):
+    """Simulate a scenario and print the three-lens summary."""
+    from .simulate import simulate
+
+    sc = _load(scenario)
+    if out is not None and out.exists() and not overwrite and out.is_dir() and any(out.iterdir()):
+        fail(f"--out {out}: folder exists and is not empty (use --overwrite)")
+    if out is not None and out.exists() and not out.is_dir():
+        fail(f"--out {out}: exists and is not a folder")
+    if stress is not None and stress not in [s.name for s in sc.market.stresses]:
+        fail(f"{scenario}: market.stresses: no stress named {stress!r} "
+             f"(have {[s.name for s in sc.market.stresses]})")
+    if paths is not None and paths < 1:
+        fail(f"--paths: must be >= 1, got {paths}")
+    client = None
+    if backend == "dask":
+        from .dask_backend import make_client
+
+        try:
+            client = make_client(scheduler, workers)
+        except ImportError as exc:
+            fail(str(exc))
+    bar, cb = _progress_bar(quiet or as_json)
+    try:
+        if bar is not None:
+            bar.start()
+        try:
+            result = simulate(sc, paths=paths, seed=seed, chunk_size=chunk_size, workers=workers, backend=backend,
+                              stress=stress, deterministic=deterministic, target_se=target_se, progress=cb,
+                              client=client)
+        finally:
+            if bar is not None:
+                bar.stop()
+    except ScenarioError as exc:
+        fail(f"{scenario}: {exc}")
+    finally:
+        if client is not None:
+            client.close()
+    if out is not None:
+        writers = ()
+        if not no_reports:
+            try:
+                from .report import report_writers
+
+                writers = report_writers()
+            except ImportError:
+                writers = ()
+        result.save(out, extra_writers=writers, overwrite=overwrite)
+    if as_json:
+        sys.stdout.write(json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n")
+    elif not quiet:
+        from .tables import print_summary
+
+        print_summary(result, console)
+        if out is not None:
+            console.print(f"written: {out}")
+
+
+@app.command()
+def check(scenario: Path = typer.Argument(..., help="scenario TOML file")):
+    """Validate a scenario and apply the policy rules of its documents (exit 1 on findings)."""
+    sc = _load(scenario)
+    try:
+        from .compliance import check_scenario, print_findings
+    except ImportError:
+        console.print(f"{scenario}: valid scenario ({len(sc.projects)} projects)")
+        return
+    findings = check_scenario(sc)
+    print_findings(sc, findings, console, source=str(scenario))
+    raise typer.Exit(1 if findings else 0)
+
+
+def main() -> None:  # console script
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,160 @@
+"""Financial metrics, one function per quantity, vectorised over paths (rows).
+
+Sign convention: inflows to the party whose metric it is are positive. Yearly arrays have shape ``(n, Y)``;
+year ``k`` (0-based) flows are taken at the end of year ``k + 1`` when discounting from the programme start.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def cfads(ops_in, ops_out):
+    """Cash flow available for debt service: CFADS = operating inflows − operating outflows.
+
+    Operating inflows are rent collected, rent subsidies, sale proceeds, operating grants and interest subsidy
+    (贴息); outflows are running costs, management, taxes, capex reserve, sales taxes and buybacks paid.
+    """
+    return np.asarray(ops_in, dtype=float) - np.asarray(ops_out, dtype=float)
+
+
+def dscr(cfads_y, debt_service_y):
+    """Yearly debt-service coverage ratio: DSCR_y = CFADS_y / (bank + bond service)_y.
+
+    Defined only for years with debt service > 0; other years are NaN (no ratio, not a failure).
+    """
+    cf = np.asarray(cfads_y, dtype=float)
+    ds = np.asarray(debt_service_y, dtype=float)
+    out = np.full(np.broadcast(cf, ds).shape, np.nan)
+    has = ds > 0
+    np.divide(cf, ds, out=out, where=has)
+    return out
+
+
+def min_dscr(cfads_y, debt_service_y):
+    """Minimum yearly DSCR over the years with debt service, per path: min_y DSCR_y (NaN with no debt)."""
+    d = dscr(cfads_y, debt_service_y)
+    has = ~np.isnan(d)
+    filled = np.where(has, d, np.inf)
+    out = filled.min(axis=-1)
+    return np.where(has.any(axis=-1), out, np.nan)
+
+
+def llcr(cfads_m, rate_m, debt_outstanding):
+    """Loan-life coverage ratio at a test date: LLCR = Σ_{t=0}^{N−1} CFADS_t (1 + r)^−t / D_0.
+
+    ``cfads_m`` are the monthly CFADS from the test date to the loan's final maturity (last axis), ``r`` the
+    loan's monthly rate used for discounting, ``D_0`` the bank debt outstanding at the test date. The engine
+    accumulates the same sum month by month, with the test date at the end of the last draw.
+    """
+    cf = np.asarray(cfads_m, dtype=float)
+    v = (1.0 + rate_m) ** (-np.arange(cf.shape[-1], dtype=float))
+    return (cf * v).sum(axis=-1) / np.asarray(debt_outstanding, dtype=float)
+
+
+def bond_coverage_ratio(net_revenue, bond_principal, bond_interest):
+    """本息覆盖倍数 (bond coverage ratio) as special-bond approvals compute it.
+
+    coverage = Σ project net revenue over the bond's life ÷ Σ (bond principal + bond interest) over its life,
+    undiscounted. Net revenue here is CFADS (operating revenue incl. sale proceeds and operating subsidies,
+    minus operating costs and taxes). Sums run over the last axis.
+    """
+    denom = np.sum(bond_principal, axis=-1) + np.sum(bond_interest, axis=-1)
+    return np.sum(net_revenue, axis=-1) / denom
+
+
+def npv(rate, flows_y):
+    """Net present value of yearly flows at an annual rate: NPV = Σ_k f_k (1 + r)^−(k+1) (end-of-year flows)."""
+    f = np.asarray(flows_y, dtype=float)
+    k = np.arange(1, f.shape[-1] + 1, dtype=float)
+    return (f * (1.0 + rate) ** (-k)).sum(axis=-1)
+
+
+def irr(flows, lo: float = -0.99, hi: float = 10.0, grid: int = 240, tol: float = 1e-12):
+    """Internal rate of return per row, vectorised: the r solving Σ_k f_k (1 + r)^−k = 0 (k from 0).
+
+    Same definition as ``numpy_financial.irr``: where several roots exist, the one closest to zero is taken;
+    where there is none in (lo, hi), NaN (IRR undefined, e.g. flows that never turn positive). The roots are
+    bracketed on a grid of rates (denser near zero) and refined by bisection on every row at once.
+    """
+    f = np.atleast_2d(np.asarray(flows, dtype=float))
+    n, m = f.shape
+    # grid dense near 0: r = sinh-spaced between lo and hi
+    u = np.linspace(np.arcsinh(lo / 0.05), np.arcsinh(hi / 0.05), grid)
+    rates = np.unique(np.concatenate([0.05 * np.sinh(u), [0.0]]))
+    k = np.arange(m, dtype=float)
+    disc = (1.0 + rates)[None, :] ** (-k[:, None])  # (m, G)
+    vals = f @ disc  # (n, G)
+    sign = np.sign(vals)
+    exact = sign == 0
+    change = (sign[:, :-1] * sign[:, 1:] < 0)
+    # candidate brackets: choose the one whose midpoint is closest to zero
+    mids = 0.5 * (rates[:-1] + rates[1:])
+    dist = np.where(change, np.abs(mids)[None, :], np.inf)
+    best = dist.argmin(axis=1)
+    has = np.isfinite(dist[np.arange(n), best])
+    a = rates[best].copy()
+    b = rates[best + 1].copy()
+
+    def _npv(r):
+        return (f * (1.0 + r[:, None]) ** (-k[None, :])).sum(axis=1)
+
+    fa = _npv(a)
+    for _ in range(200):
+        mid = 0.5 * (a + b)
+        fm = _npv(mid)
+        left = np.sign(fm) == np.sign(fa)
+        a = np.where(left, mid, a)
+        fa = np.where(left, fm, fa)
+        b = np.where(left, b, mid)
+        if np.all(b - a < tol):
+            break
+    root = 0.5 * (a + b)
+    # exact zeros on the grid: take the one closest to zero if nearer than the bracketed root
+    if exact.any():
+        ex_dist = np.where(exact, np.abs(rates)[None, :], np.inf)
+        j = ex_dist.argmin(axis=1)
+        ex_ok = np.isfinite(ex_dist[np.arange(n), j])
+        use_ex = ex_ok & (~has | (np.abs(rates[j]) < np.abs(root)))
+        root = np.where(use_ex, rates[j], root)
+        has = has | ex_ok
+    return np.where(has, root, np.nan)
+
+
+def peak_funding_need(equity_in, soe_support, distributions):
+    """Peak funding need: max_t Σ_{s≤t} (equity_s + SOE support_s − distributions_s), over the last axis.
+
+    The most the SOE has had to put in, net of what it has taken out, at any point (≥ 0).
+    """
+    cum = np.cumsum(np.asarray(equity_in) + np.asarray(soe_support) - np.asarray(distributions), axis=-1)
+    return np.maximum(cum.max(axis=-1), 0.0)
+
+
+def present_value_monthly(flows_m, annual_rate):
+    """PV of monthly flows at end of month t (t from 0): Σ_t f_t (1 + R)^−(t+1)/12."""
+    f = np.asarray(flows_m, dtype=float)
+    t = np.arange(1, f.shape[-1] + 1, dtype=float)
+    return (f * (1.0 + annual_rate) ** (-t / 12.0)).sum(axis=-1)
+
+
+def var_cvar(losses, level: float = 0.95):
+    """Value at risk and expected shortfall of a loss sample at ``level``.
+
+    VaR_α = the α-quantile of the losses (numpy 'inverted_cdf': the smallest x with F(x) ≥ α);
+    CVaR_α = E[L | L ≥ VaR_α] — the mean of the losses at or above VaR. Both ≥ 0 for non-negative losses.
+    """
+    x = np.asarray(losses, dtype=float)
+    var = float(np.quantile(x, level, method="inverted_cdf"))
+    tail = x[x >= var]
+    return var, float(tail.mean()) if tail.size else var
+
+
+def mc_standard_error_mean(x):
+    """Monte Carlo standard error of a sample mean: s / √n."""
+    x = np.asarray(x, dtype=float)
+    return float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
+
+
+def mc_standard_error_prob(p: float, n: int):
+    """Standard error of an estimated probability: √(p (1 − p) / n)."""
+    return float(np.sqrt(max(p * (1 - p), 0.0) / n)) if n > 0 else float("nan")

@@ -1,0 +1,234 @@
+"""The Result of a run: per-path table, yearly fan data, summary (three lenses), and an atomic save().
+
+``summary`` keys follow DESIGN §7 and stay stable; more sit beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .plan import Plan
+from .scenario import Scenario, capital_share, equity_share, total_uses_yuan
+
+#: yearly ledgers kept per path (float32), from which fans and lenses are computed
+YEARLY_KEPT = (
+    "cfads", "debt_service", "cash_balance", "gov_hidden", "gov_bond", "soe_support", "bank_balance",
+    "collateral_value", "fiscal_revenue", "distributions",
+)
+FAN_QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
+
+
+def _q(x: np.ndarray, qs=(0.05, 0.5, 0.95)) -> dict[str, float | None]:
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return {f"p{int(round(q * 100)):02d}": None for q in qs}
+    vals = np.quantile(x, qs)
+    return {f"p{int(round(q * 100)):02d}": float(v) for q, v in zip(qs, vals)}
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: NaN/inf → None, numpy scalars → Python."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return f if np.isfinite(f) else None
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+class Result:
+    """Outcome of :func:`baozhang_finance.simulate`.
+
+    Attributes: ``scenario``, ``plan``, ``run`` (settings and wall time), ``paths`` (one row per path),
+    ``yearly`` (fan data: year × quantity × quantiles), ``summary`` (nested dict), and ``ledger(name)``
+    for the raw per-path yearly arrays ``(paths, years)``.
+    """
+
+    def __init__(self, scenario: Scenario, plan: Plan, columns: dict[str, np.ndarray], run: dict[str, Any]):
+        self.scenario = scenario
+        self.plan = plan
+        self.run = run
+        self._ledgers = {k[2:]: v for k, v in columns.items() if k.startswith("y_")}
+        self._columns = {k: v for k, v in columns.items() if not k.startswith("y_")}
+
+    # ------------------------------------------------------------------ tables
+    @cached_property
+    def paths(self) -> pd.DataFrame:
+        return pd.DataFrame(self._columns)
+
+    def ledger(self, name: str) -> np.ndarray:
+        """Per-path yearly ledger ``(paths, years)`` as float64 (one of YEARLY_KEPT, or 'dscr', 'cum_support')."""
+        if name == "dscr":
+            from .metrics import dscr
+
+            return dscr(self.ledger("cfads"), self.ledger("debt_service"))
+        if name == "cum_support":
+            return np.cumsum(self.ledger("soe_support") + self.ledger("gov_hidden") + self.ledger("gov_bond"), axis=1)
+        if name == "ltv":
+            bal = self.ledger("bank_balance")
+            col = self.ledger("collateral_value")
+            return np.divide(bal, col, out=np.full_like(bal, np.nan), where=col > 0)
+        return self._ledgers[name].astype(np.float64)
+
+    @cached_property
+    def yearly(self) -> pd.DataFrame:
+        """Fan-chart data: for each year and quantity, mean and p05/p25/p50/p75/p95 across paths."""
+        rows = []
+        start_year = int(self.scenario.programme.start[:4])
+        for name in ("cash_balance", "cfads", "dscr", "cum_support", "debt_service", "gov_hidden", "gov_bond",
+                     "soe_support", "bank_balance", "ltv", "fiscal_revenue"):
+            arr = self.ledger(name)
+            for y in range(arr.shape[1]):
+                col = arr[:, y]
+                col = col[~np.isnan(col)]
+                row = {"year": y + 1, "calendar_year": start_year + y, "quantity": name, "n": int(col.size)}
+                if col.size:
+                    qs = np.quantile(col, FAN_QUANTILES)
+                    row["mean"] = float(col.mean())
+                    for q, v in zip(FAN_QUANTILES, qs):
+                        row[f"p{int(round(q * 100)):02d}"] = float(v)
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ summary
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        from .lenses import bank, fiscal, soe
+
+        df = self.paths
+        n = len(df)
+        sc = self.scenario
+        cov = {
+            "p_self_financing": float(df["self_financing"].mean()),
+            "bond_coverage_ratio": {"mean": _nanmean(df["bond_coverage_ratio"]), **_q(df["bond_coverage_ratio"], (0.05, 0.5))},
+            "bond_coverage_after_bank": _q(df["bond_coverage_after_bank"], (0.05, 0.5)),
+            "dscr_min": _q(df["dscr_min"]),
+            "llcr": _q(df["llcr"], (0.05, 0.5)),
+        }
+        out = {
+            "coverage": cov,
+            "hidden_debt": fiscal.hidden_debt_summary(self),
+            "fiscal": fiscal.fiscal_summary(self),
+            "bank": bank.bank_summary(self),
+            "soe": soe.soe_summary(self),
+            "programme": {
+                "name": sc.programme.name,
+                "city": sc.programme.city,
+                "total_investment_yuan": float(sum(total_uses_yuan(p) for p in sc.projects)),
+                "projects": [
+                    {"name": p.name, "type": p.type, "units": p.units, "total_investment_yuan": total_uses_yuan(p),
+                     "equity_share": equity_share(p), "capital_share": capital_share(p)}
+                    for p in sc.projects
+                ],
+            },
+            "run": {
+                "paths": n,
+                "seed": self.run["seed"],
+                "chunk_size": self.run["chunk_size"],
+                "stress": self.run.get("stress"),
+                "deterministic": self.run.get("deterministic", False),
+                "standard_errors": fiscal.standard_errors(self),
+            },
+        }
+        return _clean(out)
+
+    # ------------------------------------------------------------------ persistence
+    def manifest(self) -> dict[str, Any]:
+        return _clean({
+            "package": "baozhang-finance",
+            "version": __version__,
+            "git_commit": _git_commit(),
+            "scenario": self.scenario.programme.name,
+            "scenario_sha256": self.scenario.sha256(),
+            "seed": self.run["seed"],
+            "paths": int(len(self.paths)),
+            "chunk_size": self.run["chunk_size"],
+            "backend": self.run.get("backend"),
+            "workers": self.run.get("workers"),
+            "stress": self.run.get("stress"),
+            "deterministic": self.run.get("deterministic"),
+            "wall_time_s": self.run.get("wall_time_s"),
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+        })
+
+    def save(self, out_dir: str | Path, extra_writers=(), overwrite: bool = False) -> Path:
+        """Write summary.json, paths.parquet, yearly.csv, ledgers.npz, scenario.json and manifest.json.
+
+        Files are written to a temporary folder beside ``out_dir`` and renamed into place at the end, so an
+        interrupted run leaves no half-written folder. ``extra_writers`` are callables ``f(result, tmp_dir)``
+        (reports) run inside the same transaction.
+        """
+        out = Path(out_dir)
+        if out.exists() and not overwrite:
+            if any(out.iterdir()):
+                raise FileExistsError(f"{out}: output folder exists and is not empty (use --overwrite)")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2, ensure_ascii=False))
+            self.paths.to_parquet(tmp / "paths.parquet", index=False)
+            self.yearly.to_csv(tmp / "yearly.csv", index=False)
+            np.savez_compressed(tmp / "ledgers.npz", **{k: v for k, v in self._ledgers.items()})
+            (tmp / "scenario.json").write_text(self.scenario.model_dump_json(indent=2))
+            (tmp / "run.json").write_text(json.dumps(_clean(self.run), indent=2))
+            for writer in extra_writers:
+                writer(self, tmp)
+            (tmp / "manifest.json").write_text(json.dumps(self.manifest(), indent=2, ensure_ascii=False))
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> "Result":
+        """Re-open a saved run folder (for ``baozhang report``)."""
+        from .plan import compile_plan
+        from .scenario import Scenario
+
+        d = Path(out_dir)
+        sc = Scenario.model_validate_json((d / "scenario.json").read_text())
+        run = json.loads((d / "run.json").read_text())
+        plan = compile_plan(sc, stress=run.get("stress"), deterministic=bool(run.get("deterministic")))
+        df = pd.read_parquet(d / "paths.parquet")
+        cols = {c: df[c].to_numpy() for c in df.columns}
+        with np.load(d / "ledgers.npz") as z:
+            for k in z.files:
+                cols[f"y_{k}"] = z[k]
+        return cls(scenario=sc, plan=plan, columns=cols, run=run)
+
+
+def _nanmean(x) -> float | None:
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if x.size else None
+
+
+def _git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        return r.stdout.strip() or None if r.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None

@@ -1,0 +1,566 @@
+"""Scenario files: pydantic models of a programme, validated with located errors.
+
+A scenario is a TOML file (read with :mod:`tomllib`) or a dict. Every rate in the file is **annual**; every
+month field is a month index counted from the programme start (0 = the start month); money is in yuan;
+areas in m². :mod:`baozhang_finance.plan` converts rates to monthly once.
+
+Errors are raised as :class:`ScenarioError`, whose message names the file, the field path and the problem,
+e.g. ``demo.toml: projects[1].area_m2: must be > 0, got -70``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+#: order of the correlated innovations in ``market.correlation``
+DRIVERS = ("house_price", "rent", "lpr", "cpi", "occupancy", "absorption", "fiscal")
+
+#: tolerance of the sources = uses identity, yuan
+SOURCES_USES_TOLERANCE_YUAN = 1.0
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used: the message names the file, the field path and the problem."""
+
+    def __init__(self, message: str, source: str | None = None, problems: list[str] | None = None):
+        self.source = source
+        self.problems = problems or [message]
+        super().__init__(message)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------------------------- programme
+class Programme(_Model):
+    """[programme] — who, where, when, and the yardsticks of the fiscal lens."""
+
+    name: str = Field(description="name of the programme")
+    city: str = Field(description="city (or county / division) running the programme")
+    soe: str = Field(description="the implementing SOE (实施主体)")
+    start: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="programme start, YYYY-MM; month 0")
+    horizon_years: int = Field(30, ge=1, le=60, description="model horizon in years (default 30)")
+    discount_rate: float = Field(
+        ge=-0.05, le=0.5, description="annual discount rate for NPV and the present value of support calls"
+    )
+    fiscal_revenue_yuan: float = Field(
+        gt=0, description="the city's general public budget revenue per year at the start, yuan (一般公共预算收入)"
+    )
+
+
+# ----------------------------------------------------------------------------------------------- operations
+class RentalOps(_Model):
+    """[projects.rental] — 配租型 operations."""
+
+    market_rent_yuan_per_m2_month: float = Field(gt=0, description="same-location market rent at the start, yuan/m²/month")
+    rent_ratio: float = Field(gt=0, le=1.5, description="rent charged as a share of market rent (policy: 0.8)")
+    lease_years: int = Field(ge=1, le=10, description="lease length in years; rents re-set to market at renewal (staggered)")
+    renovation_months: int = Field(0, ge=0, le=60, description="months from acquisition to first letting")
+    lease_up_months: int = Field(ge=0, le=60, description="months for occupancy to ramp linearly to its stabilised level")
+    stabilised_occupancy: float = Field(gt=0, le=1, description="stabilised occupancy, share of units let")
+    collection_rate: float = Field(gt=0, le=1, description="share of billed rent collected")
+    opex_yuan_per_m2_year: float = Field(ge=0, description="operating and maintenance cost, yuan/m²/year at start, grows with CPI")
+    management_fee_share: float = Field(ge=0, lt=1, description="management cost as a share of collected rent")
+    vat_rate_on_rent: float = Field(ge=0, le=0.2, description="VAT on collected rent (simplified method: 0.015)")
+    property_tax_rate_on_rent: float = Field(ge=0, le=0.2, description="property tax on collected rent (reduced: 0.04)")
+    capex_reserve_share_of_rent: float = Field(ge=0, lt=1, description="capital-expenditure reserve, share of collected rent")
+    rent_subsidy_yuan_per_unit_month: float = Field(
+        0.0, ge=0, description="budgeted rent subsidy (e.g. talent housing) per let unit per month, yuan"
+    )
+
+
+class Buyback(_Model):
+    """[projects.sale.buyback] — closed management: the SOE buys units back after the lock-up."""
+
+    lockup_years: int = Field(ge=0, le=30, description="years after hand-over before an owner may ask for a buyback")
+    hazard_annual: float = Field(ge=0, le=1, description="yearly probability an eligible owner asks for a buyback at price index ≥ 1")
+    price_sensitivity: float = Field(
+        ge=0, description="hazard multiplier per unit of price fall: hazard × (1 + s × max(0, 1 − house-price index))"
+    )
+    price_rule: Literal["market_minus_fees", "original_indexed"] = Field(
+        description="buyback price: market-assessed minus fees (Loudi) or original price indexed at a fixed rate"
+    )
+    fee_share: float = Field(0.0, ge=0, lt=1, description="fees deducted from the market price (market_minus_fees)")
+    index_rate_annual: float = Field(0.0, ge=-0.2, le=0.2, description="yearly indexation of the original price (original_indexed)")
+    resale_delay_months: int = Field(ge=0, le=120, description="months until a bought-back unit is resold")
+    resale_margin: float = Field(0.0, ge=0, le=0.2, description="resale price = buyback price × (1 + resale_margin)")
+
+
+class SaleOps(_Model):
+    """[projects.sale] — 配售型 operations under closed management."""
+
+    margin: float = Field(ge=0, le=0.5, description="sale price = cost per m² × (1 + margin) (policy: ≤ 0.05)")
+    presubscription_share: float = Field(ge=0, le=1, description="share of units pre-subscribed with deposits before acquisition")
+    deposit_share: float = Field(ge=0, le=1, description="deposit as a share of the price, received at the acquisition start")
+    handover_delay_months: int = Field(ge=0, le=60, description="months after the units are available until pre-subscribed units are handed over")
+    absorption_monthly: float = Field(ge=0, le=1, description="share of remaining unsold units sold per month at house-price index 1")
+    absorption_price_elasticity: float = Field(ge=0, le=20, description="absorption × index^elasticity: slower when prices fall")
+    sweep_share: float = Field(ge=0, le=1, description="share of sale proceeds that prepays bank loans (mandatory prepayment)")
+    holding_cost_yuan_per_m2_year: float = Field(ge=0, description="holding cost of unsold units, yuan/m²/year at start, grows with CPI")
+    sales_tax_rate: float = Field(ge=0, le=0.2, description="taxes and fees on sale proceeds, share of proceeds")
+    buyer_down_payment_share: float = Field(ge=0, le=1, description="buyers' down payment share (buyer side; for compliance)")
+    buyback: Buyback | None = Field(None, description="buyback terms after the lock-up; absent = no buybacks")
+
+
+class Construction(_Model):
+    """[projects.construction] — new-build projects (Beitun): land then construction draws, then sales."""
+
+    land_cost_yuan: float = Field(ge=0, description="allocated land cost (划拨), paid at the construction start")
+    construction_cost_yuan_per_m2: float = Field(gt=0, description="construction cost per m² of floor area")
+    start_month: int = Field(ge=0, description="month construction starts")
+    months: int = Field(ge=1, le=120, description="construction period; cost drawn evenly; units available after it")
+
+
+# ----------------------------------------------------------------------------------------------- financing
+class Relending(_Model):
+    """[projects.financing.loans.relending] — PBoC affordable-housing relending (保障性住房再贷款)."""
+
+    share: float = Field(gt=0, le=1, description="share of loan principal refinanced by relending (PBoC: 1.0 since 2024-09)")
+    rate: float = Field(ge=0, le=0.2, description="annual rate the SOE pays on the refinanced share while relending lasts")
+    term_years: int = Field(1, ge=1, le=5, description="relending term in years (1)")
+    rollovers: int = Field(ge=0, le=30, description="number of renewals; after the last one the share pays the loan's own rate")
+
+
+class Loan(_Model):
+    """[[projects.financing.loans]] — bank loans (住房租赁团体购房贷款 / 保障性住房收购贷款)."""
+
+    name: str = Field(description="loan name")
+    amount_yuan: float = Field(gt=0, description="principal, yuan; drawn pro rata with the project's uses")
+    term_years: int = Field(ge=1, le=40, description="term in years from the first draw")
+    grace_months: int = Field(0, ge=0, le=240, description="interest-only months from the first draw")
+    amortisation: Literal["annuity", "equal_principal", "interest_only", "bullet"] = Field(
+        description="annuity (等额本息), equal principal (等额本金), interest-only then principal at maturity, or bullet (interest capitalised)"
+    )
+    rate_type: Literal["fixed", "floating"] = Field(description="fixed rate, or LPR + spread re-set monthly")
+    fixed_rate: float | None = Field(None, ge=0, le=0.3, description="annual rate when rate_type = fixed")
+    spread_over_lpr: float | None = Field(None, ge=-0.05, le=0.1, description="annual spread over the 5-year LPR when floating")
+    capitalise_interest_in_grace: bool = Field(False, description="add interest to principal during the grace period")
+    relending: Relending | None = Field(None, description="PBoC relending on part of the principal")
+
+    @model_validator(mode="after")
+    def _rate(self) -> "Loan":
+        if self.rate_type == "fixed" and self.fixed_rate is None:
+            raise ValueError("fixed_rate is required when rate_type = 'fixed'")
+        if self.rate_type == "floating" and self.spread_over_lpr is None:
+            raise ValueError("spread_over_lpr is required when rate_type = 'floating'")
+        if self.grace_months >= self.term_years * 12 and self.amortisation in ("annuity", "equal_principal"):
+            raise ValueError(f"grace_months ({self.grace_months}) must be shorter than the term ({self.term_years * 12} months)")
+        return self
+
+
+class BondRepayment(_Model):
+    year: int = Field(ge=1, le=40, description="bond year (1 = first year after issue) at whose end this share is repaid")
+    share: float = Field(gt=0, le=1, description="share of the bond's principal repaid")
+
+
+class Bond(_Model):
+    """[[projects.financing.bonds]] — local-government special bonds (专项债)."""
+
+    name: str = Field(description="bond name")
+    amount_yuan: float = Field(gt=0, description="principal, yuan; issued pro rata with the project's uses")
+    coupon: float = Field(ge=0, le=0.2, description="annual coupon rate")
+    term_years: int = Field(ge=1, le=40, description="tenor in years (5, 7, 10, 15, 20, 30)")
+    coupon_frequency: Literal["annual", "semiannual"] = Field(description="coupon paid yearly or half-yearly")
+    principal: Literal["bullet", "schedule"] = Field("bullet", description="bullet at maturity, or the repayment schedule")
+    schedule: list[BondRepayment] = Field(default_factory=list, description="early repayment schedule (shares sum to 1)")
+    counts_as_capital: bool = Field(False, description="bond counted as project capital (资本金), Liaoning / 国办发〔2024〕52号")
+
+    @model_validator(mode="after")
+    def _schedule(self) -> "Bond":
+        if self.principal == "schedule":
+            if not self.schedule:
+                raise ValueError("principal = 'schedule' needs a non-empty schedule")
+            total = sum(item.share for item in self.schedule)
+            if abs(total - 1.0) > 1e-9:
+                raise ValueError(f"schedule shares must sum to 1, got {total:.6g}")
+            if max(item.year for item in self.schedule) > self.term_years:
+                raise ValueError("schedule has a repayment after the bond's term")
+        elif self.schedule:
+            raise ValueError("schedule given but principal = 'bullet'")
+        return self
+
+
+class Grant(_Model):
+    """[[projects.financing.grants]] — central / provincial / municipal grants."""
+
+    name: str = Field(description="grant name")
+    source: Literal["central", "provincial", "municipal", "housing_provident_fund", "other"] = Field(
+        description="who pays"
+    )
+    amount_yuan: float = Field(0.0, ge=0, description="lump sum, yuan")
+    per_unit_yuan: float = Field(0.0, ge=0, description="amount per unit of the project, yuan")
+    capital: bool = Field(description="true: a source of the acquisition (drawn pro rata with uses); false: an operating subsidy at `month`")
+    month: int | None = Field(None, ge=0, description="month an operating grant is received (required when capital = false)")
+
+    @model_validator(mode="after")
+    def _when(self) -> "Grant":
+        if not self.capital and self.month is None:
+            raise ValueError("month is required for an operating grant (capital = false)")
+        if self.capital and self.month is not None:
+            raise ValueError("a capital grant is drawn with the uses; remove month or set capital = false")
+        if self.amount_yuan == 0 and self.per_unit_yuan == 0:
+            raise ValueError("give amount_yuan or per_unit_yuan")
+        return self
+
+
+class InterestSubsidy(_Model):
+    """[projects.financing.interest_subsidy] — 贴息, e.g. from 公积金 value-added income (Loudi)."""
+
+    share_of_interest: float = Field(gt=0, le=1, description="share of bank-loan interest paid by the subsidy")
+    years: int = Field(ge=1, le=40, description="years from the programme start during which the subsidy is paid")
+
+
+class Financing(_Model):
+    """[projects.financing] — the project's sources. Capital sources must equal the project's uses."""
+
+    equity_yuan: float = Field(ge=0, description="SOE own funds (资本金), drawn pro rata with uses")
+    loans: list[Loan] = Field(default_factory=list, description="bank loans")
+    bonds: list[Bond] = Field(default_factory=list, description="special bonds")
+    grants: list[Grant] = Field(default_factory=list, description="grants (capital or operating)")
+    interest_subsidy: InterestSubsidy | None = Field(None, description="interest subsidy (贴息) on bank loans")
+
+
+class Project(_Model):
+    """[[projects]] — one ring-fenced project (单独核算、封闭管理)."""
+
+    name: str = Field(description="project name")
+    type: Literal["rental", "sale"] = Field(description="rental (配租型) or sale (配售型)")
+    units: int = Field(gt=0, description="number of dwelling units")
+    area_m2: float = Field(gt=0, le=1000, description="average floor area per unit, m²")
+    appraisal_yuan_per_m2: float = Field(gt=0, description="market appraisal at the start, yuan/m² (collateral, buybacks)")
+    acquisition_price_yuan_per_m2: float = Field(0.0, ge=0, description="purchase price, yuan/m² (0 for new-build)")
+    acquisition_start_month: int = Field(0, ge=0, description="first month of the purchase")
+    acquisition_months: int = Field(1, ge=1, le=120, description="months over which the purchase is paid evenly")
+    purchase_tax_rate: float = Field(0.0, ge=0, le=0.2, description="deed tax and fees on the purchase price")
+    renovation_yuan_per_m2: float = Field(0.0, ge=0, description="renovation / fit-out, yuan/m², paid with the purchase")
+    upfront_reserve_yuan: float = Field(0.0, ge=0, description="reserve funded at close into the DSRA (a use of funds)")
+    construction: Construction | None = Field(None, description="new-build phase (Beitun)")
+    rental: RentalOps | None = Field(None, description="rental operations (type = rental)")
+    sale: SaleOps | None = Field(None, description="sale operations (type = sale)")
+    financing: Financing = Field(description="sources of funds")
+
+    @model_validator(mode="after")
+    def _kind(self) -> "Project":
+        if self.type == "rental" and (self.rental is None or self.sale is not None):
+            raise ValueError("a rental project needs a [rental] table and no [sale] table")
+        if self.type == "sale" and (self.sale is None or self.rental is not None):
+            raise ValueError("a sale project needs a [sale] table and no [rental] table")
+        if self.construction is None and self.acquisition_price_yuan_per_m2 <= 0:
+            raise ValueError("acquisition_price_yuan_per_m2 must be > 0 for a purchase (or add a [construction] table)")
+        return self
+
+
+# ----------------------------------------------------------------------------------------------- waterfall, policy
+class Waterfall(_Model):
+    """[waterfall] — ring-fencing, seniority, reserves and who covers a shortfall."""
+
+    seniority: Literal["bank_first", "bonds_first"] = Field("bank_first", description="which debt is paid first from CFADS")
+    dsra_months: float = Field(ge=0, le=24, description="DSRA target, months of the current scheduled debt service")
+    lockup_dscr: float = Field(ge=0, le=5, description="distributions blocked while trailing-12-month DSCR is below this")
+    soe_support_capacity_yuan: float = Field(ge=0, description="SOE's total capacity to support the projects over the horizon (own cash, parent)")
+    cross_project_support: bool = Field(False, description="may one project's surplus cover another's shortfall (ring-fence off)")
+    terminal_value_haircut: float = Field(
+        ge=0, le=1, description="haircut on the market value of units still held at the horizon (terminal value for IRR/NPV)"
+    )
+
+
+class Credit(_Model):
+    """[credit] — the bank lens's recovery assumptions (LGD) and grading targets. Assumptions, not policy:
+    vary them in sensitivity runs."""
+
+    forced_sale_haircut: float = Field(0.30, ge=0, lt=1, description="discount of a forced sale to market value (assumption: 0.2–0.4)")
+    liquidation_months: int = Field(24, ge=0, le=120, description="months from default to recovery (assumption: 12–36)")
+    liquidation_cost_share: float = Field(0.05, ge=0, lt=1, description="legal and sale costs, share of gross recovery (assumption)")
+    recovery_discount_rate: float = Field(0.04, ge=0, le=0.3, description="annual rate discounting the recovery to the default date")
+
+
+class Policy(_Model):
+    """[policy] — which documents the plan is held to (compliance), and figures only policy checks use."""
+
+    rule_sets: list[str] = Field(default_factory=lambda: ["national"], description="rule sets: national, liaoning, suihua, weihai, loudi, beitun")
+
+
+# ----------------------------------------------------------------------------------------------- market
+class Stress(_Model):
+    """[[market.stresses]] — deterministic overlay on the market paths, applied when selected by name."""
+
+    name: str = Field(description="name used to select the stress")
+    price_change: float = Field(0.0, gt=-1, le=5, description="cumulative house-price change over the window, e.g. -0.30")
+    price_start_month: int = Field(0, ge=0, description="first month of the price change")
+    price_months: int = Field(1, ge=1, description="months over which the price change is spread (log-linear)")
+    rent_change: float = Field(0.0, gt=-1, le=5, description="cumulative market-rent change over the price window")
+    rate_shift_bp: float = Field(0.0, ge=-1000, le=2000, description="shift of the LPR from rate_start_month on, basis points")
+    rate_start_month: int = Field(0, ge=0, description="month the rate shift starts")
+    occupancy_shift: float = Field(0.0, ge=-1, le=1, description="shift of occupancy from occupancy_start_month on")
+    occupancy_start_month: int = Field(0, ge=0, description="month the occupancy shift starts")
+    relending_stops_month: int | None = Field(None, ge=0, description="relending is not renewed after this month")
+
+
+class Market(_Model):
+    """[market] — the stochastic drivers (annual parameters) and their correlation."""
+
+    price_drift_annual: float = Field(ge=-0.5, le=0.5, description="expected annual growth of the house-price index after the decline regime: E[H_t] = exp(μ t)")
+    price_vol_annual: float = Field(ge=0, le=1, description="annual volatility of the house-price index")
+    decline_years: float = Field(0.0, ge=0, le=30, description="length of the initial decline regime, years")
+    decline_drift_annual: float = Field(0.0, ge=-0.5, le=0.5, description="expected annual price growth during the decline regime")
+    rent_drift_annual: float = Field(ge=-0.5, le=0.5, description="expected annual growth of market rent")
+    rent_vol_annual: float = Field(ge=0, le=1, description="annual volatility of the market-rent index")
+    lpr_initial: float = Field(ge=0, le=0.2, description="5-year LPR at the start (2025: 0.035)")
+    lpr_mean: float = Field(ge=0, le=0.2, description="long-run mean of the LPR")
+    lpr_reversion: float = Field(ge=0, le=5, description="mean-reversion speed of the LPR, per year")
+    lpr_vol_annual: float = Field(ge=0, le=0.1, description="absolute annual volatility of the LPR")
+    lpr_floor: float = Field(0.0, ge=0, le=0.2, description="floor of the LPR")
+    cpi_drift_annual: float = Field(ge=-0.1, le=0.3, description="expected annual CPI inflation")
+    cpi_vol_annual: float = Field(ge=0, le=0.2, description="annual volatility of the CPI index")
+    occupancy_reversion: float = Field(ge=0, le=12, description="mean-reversion speed of the occupancy deviation, per year")
+    occupancy_vol_annual: float = Field(ge=0, le=1, description="annual volatility of the occupancy deviation (absolute)")
+    absorption_reversion: float = Field(ge=0, le=12, description="mean-reversion speed of the log absorption shock, per year")
+    absorption_vol_annual: float = Field(ge=0, le=3, description="annual volatility of the log absorption shock")
+    fiscal_growth_annual: float = Field(ge=-0.3, le=0.3, description="expected annual growth of non-land fiscal revenue")
+    fiscal_vol_annual: float = Field(ge=0, le=1, description="annual volatility of non-land fiscal revenue")
+    fiscal_land_share: float = Field(ge=0, le=1, description="share of fiscal revenue tied to land sales at the start")
+    fiscal_land_beta: float = Field(ge=0, le=5, description="elasticity of land revenue to the house-price index")
+    relending_nonrenewal_prob: float = Field(0.0, ge=0, le=1, description="probability relending is not renewed at a rollover")
+    correlation: list[list[float]] | None = Field(
+        None, description=f"correlation of the innovations, order {list(DRIVERS)}; absent = independent"
+    )
+    stresses: list[Stress] = Field(default_factory=list, description="named deterministic stress overlays")
+
+    @model_validator(mode="after")
+    def _corr(self) -> "Market":
+        if self.correlation is not None:
+            validate_correlation(self.correlation)
+        names = [s.name for s in self.stresses]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stress names must be unique, got {names}")
+        return self
+
+
+def validate_correlation(matrix: list[list[float]]) -> np.ndarray:
+    """Check a correlation matrix is square of the driver count, symmetric, unit-diagonal, within [−1, 1] and PSD."""
+    n = len(DRIVERS)
+    c = np.asarray(matrix, dtype=float)
+    if c.shape != (n, n):
+        raise ValueError(f"correlation must be {n}×{n} (order {list(DRIVERS)}), got shape {c.shape}")
+    if not np.all(np.isfinite(c)):
+        raise ValueError("correlation has non-finite entries")
+    if not np.allclose(c, c.T, atol=1e-12):
+        i, j = np.argwhere(~np.isclose(c, c.T, atol=1e-12))[0]
+        raise ValueError(f"correlation is not symmetric: [{i}][{j}]={c[i, j]} but [{j}][{i}]={c[j, i]}")
+    if not np.allclose(np.diag(c), 1.0, atol=1e-12):
+        raise ValueError("correlation must have a unit diagonal")
+    if np.any(np.abs(c) > 1):
+        raise ValueError("correlation entries must lie in [-1, 1]")
+    lam = np.linalg.eigvalsh(c)
+    if lam.min() < -1e-10:
+        raise ValueError(f"correlation is not positive semi-definite (smallest eigenvalue {lam.min():.4g})")
+    return c
+
+
+class Simulation(_Model):
+    """[simulation] — defaults for a run (the CLI may override)."""
+
+    paths: int = Field(10_000, ge=1, le=100_000_000, description="number of Monte Carlo paths")
+    seed: int = Field(20251124, ge=0, description="master seed")
+    chunk_size: int = Field(10_000, ge=1, le=1_000_000, description="paths per chunk; results depend on it, never on workers")
+
+
+# ----------------------------------------------------------------------------------------------- scenario
+class Scenario(_Model):
+    """A whole scenario file."""
+
+    programme: Programme
+    projects: list[Project] = Field(min_length=1, description="the projects, each ring-fenced")
+    waterfall: Waterfall
+    policy: Policy = Field(default_factory=Policy)
+    credit: Credit = Field(default_factory=Credit)
+    market: Market
+    simulation: Simulation = Field(default_factory=Simulation)
+
+    @model_validator(mode="after")
+    def _consistency(self) -> "Scenario":
+        horizon_m = self.programme.horizon_years * 12
+        names = [p.name for p in self.projects]
+        if len(set(names)) != len(names):
+            raise ValueError(f"project names must be unique, got {names}")
+        problems: list[str] = []
+        for i, p in enumerate(self.projects):
+            where = f"projects[{i}]"
+            first = first_use_month(p)
+            avail = available_month(p)
+            if avail >= horizon_m:
+                problems.append(f"{where}: units become available in month {avail}, after the horizon ({horizon_m} months)")
+            uses = total_uses_yuan(p)
+            sources = total_capital_sources_yuan(p)
+            if abs(sources - uses) > SOURCES_USES_TOLERANCE_YUAN:
+                problems.append(
+                    f"{where}.financing: sources {sources:,.0f} ≠ uses {uses:,.0f} yuan "
+                    f"(difference {sources - uses:+,.0f}); equity + loans + bonds + capital grants must equal "
+                    "purchase + taxes + renovation + land + construction + upfront reserve"
+                )
+            for j, loan in enumerate(p.financing.loans):
+                if first + loan.term_years * 12 > horizon_m:
+                    problems.append(
+                        f"{where}.financing.loans[{j}].term_years: loan runs to month {first + loan.term_years * 12}, "
+                        f"beyond the horizon ({horizon_m} months)"
+                    )
+            for j, bond in enumerate(p.financing.bonds):
+                if first + bond.term_years * 12 > horizon_m:
+                    problems.append(
+                        f"{where}.financing.bonds[{j}].term_years: bond runs to month {first + bond.term_years * 12}, "
+                        f"beyond the horizon ({horizon_m} months)"
+                    )
+            for j, g in enumerate(p.financing.grants):
+                if g.month is not None and g.month >= horizon_m:
+                    problems.append(f"{where}.financing.grants[{j}].month: {g.month} is beyond the horizon")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def stress(self, name: str) -> Stress:
+        for s in self.market.stresses:
+            if s.name == name:
+                return s
+        raise ScenarioError(f"market.stresses: no stress named {name!r} (have {[s.name for s in self.market.stresses]})")
+
+    def sha256(self) -> str:
+        """Hash of the validated content (canonical JSON), stable across formatting of the file."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------- derived figures
+def first_use_month(p: Project) -> int:
+    """Month of the project's first use of funds (construction start or acquisition start)."""
+    if p.construction is not None:
+        return p.construction.start_month
+    return p.acquisition_start_month
+
+
+def available_month(p: Project) -> int:
+    """First month the units can be let or handed over (after purchase or construction, plus renovation)."""
+    if p.construction is not None:
+        end = p.construction.start_month + p.construction.months
+    else:
+        end = p.acquisition_start_month + p.acquisition_months
+    if p.rental is not None:
+        end += p.rental.renovation_months
+    return end
+
+
+def floor_area_m2(p: Project) -> float:
+    return p.units * p.area_m2
+
+
+def total_cost_yuan(p: Project) -> float:
+    """Development cost: purchase + purchase taxes + renovation + land + construction (excludes reserves)."""
+    area = floor_area_m2(p)
+    cost = area * (p.acquisition_price_yuan_per_m2 * (1 + p.purchase_tax_rate) + p.renovation_yuan_per_m2)
+    if p.construction is not None:
+        cost += p.construction.land_cost_yuan + area * p.construction.construction_cost_yuan_per_m2
+    return cost
+
+
+def total_uses_yuan(p: Project) -> float:
+    """Total investment (总投资) = development cost + upfront reserve."""
+    return total_cost_yuan(p) + p.upfront_reserve_yuan
+
+
+def grant_amount_yuan(g: Grant, p: Project) -> float:
+    return g.amount_yuan + g.per_unit_yuan * p.units
+
+
+def total_capital_sources_yuan(p: Project) -> float:
+    f = p.financing
+    return (
+        f.equity_yuan
+        + sum(loan.amount_yuan for loan in f.loans)
+        + sum(b.amount_yuan for b in f.bonds)
+        + sum(grant_amount_yuan(g, p) for g in f.grants if g.capital)
+    )
+
+
+def equity_share(p: Project) -> float:
+    """SOE own funds ÷ total investment."""
+    return p.financing.equity_yuan / total_uses_yuan(p)
+
+
+def capital_share(p: Project) -> float:
+    """Project capital (资本金) ÷ total investment: own funds + bonds counted as capital + capital grants."""
+    f = p.financing
+    cap = f.equity_yuan + sum(b.amount_yuan for b in f.bonds if b.counts_as_capital)
+    cap += sum(grant_amount_yuan(g, p) for g in f.grants if g.capital)
+    return cap / total_uses_yuan(p)
+
+
+# ----------------------------------------------------------------------------------------------- loading
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _describe(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    msg = err.get("msg", "")
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    if kind == "extra_forbidden":
+        return "unknown field (not in the scenario reference; check the spelling)"
+    if kind == "missing":
+        return "required field is missing"
+    for op, word in (("greater_than", "> "), ("greater_than_equal", ">= "), ("less_than", "< "), ("less_than_equal", "<= ")):
+        if kind == op:
+            bound = next(iter(ctx.values())) if ctx else "?"
+            return f"must be {word}{bound}, got {got!r}"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if kind in ("float_parsing", "int_parsing", "float_type", "int_type", "string_type", "bool_type", "bool_parsing",
+                "int_from_float", "list_type", "model_type", "dict_type", "literal_error", "string_pattern_mismatch"):
+        return f"{msg}, got {got!r}"
+    return msg
+
+
+def format_validation_error(exc: ValidationError, source: str) -> ScenarioError:
+    problems = []
+    for err in exc.errors():
+        where = _loc(err["loc"])
+        problems.append(f"{source}: {where + ': ' if where else ''}{_describe(err)}")
+    return ScenarioError("\n".join(problems), source=source, problems=problems)
+
+
+def scenario_from_dict(data: dict[str, Any], source: str = "<dict>") -> Scenario:
+    """Validate a dict as a :class:`Scenario`, raising :class:`ScenarioError` with located messages."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise format_validation_error(exc, source) from None
+
+
+def load_scenario(path: str | Path | dict[str, Any]) -> Scenario:
+    """Read and validate a scenario from a TOML file (or a dict)."""
+    if isinstance(path, dict):
+        return scenario_from_dict(path)
+    p = Path(path)
+    if not p.exists():
+        raise ScenarioError(f"{p}: file not found", source=str(p))
+    if p.is_dir():
+        raise ScenarioError(f"{p}: is a directory, not a scenario file", source=str(p))
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{p}: not valid TOML: {exc}", source=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{p}: not UTF-8 text: {exc}", source=str(p)) from None
+    return scenario_from_dict(data, source=str(p))

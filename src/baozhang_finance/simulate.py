@@ -1,0 +1,219 @@
+"""Chunked, seeded Monte Carlo: serial, local processes or Dask, always bit-identical.
+
+Chunk ``i`` covers paths ``[i·chunk, min((i+1)·chunk, paths))`` and draws from
+``Generator(PCG64(SeedSequence(seed, spawn_key=(i,))))``. A chunk's numbers therefore depend only on
+(scenario, seed, chunk size, i) — never on the backend or the number of workers — and chunks are merged by
+concatenation in index order, so every backend returns the same bits.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from . import metrics as mx
+from .engine import run_paths
+from .plan import Plan, compile_plan
+from .result import Result, YEARLY_KEPT
+from .scenario import Scenario, ScenarioError
+
+Progress = Callable[[int, int], None]
+
+
+def chunk_generator(seed: int, chunk_index: int) -> np.random.Generator:
+    """The generator of one chunk: PCG64 seeded by SeedSequence(seed, spawn_key=(chunk_index,))."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(chunk_index,))))
+
+
+def chunk_bounds(paths: int, chunk_size: int) -> list[tuple[int, int]]:
+    return [(s, min(s + chunk_size, paths)) for s in range(0, paths, chunk_size)]
+
+
+def run_chunk(plan: Plan, chunk_index: int, start: int, stop: int, seed: int) -> dict[str, np.ndarray]:
+    """Simulate one chunk and reduce it to per-path columns and float32 yearly ledgers."""
+    n = stop - start
+    rng = None if plan.market.deterministic else chunk_generator(seed, chunk_index)
+    out = run_paths(plan, n, rng)
+    return per_path_columns(plan, out, start)
+
+
+def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
+    """Per-path metrics from one chunk's ledgers (float64), plus the yearly ledgers kept (float32)."""
+    y = out.yearly
+    s = out.scalars
+    n = y["cfads"].shape[0]
+    support = y["soe_support"] + y["gov_hidden"] + y["gov_bond"]
+    fiscal = y["fiscal_revenue"]
+    share = np.divide(y["gov_hidden"], fiscal, out=np.zeros_like(fiscal), where=fiscal > 0)
+    equity_flows = y["distributions"] - y["equity_in"] - y["soe_support"]
+    equity_flows[:, -1] += s["terminal_equity"]
+    project_flows = y["cfads"] - y["uses"]
+    project_flows[:, -1] += s["terminal_assets"]
+    bond_service_total = float(plan.bond_interest.sum() + plan.bond_principal.sum())
+    first_call = s["first_call_month"]
+    cols = {
+        "path": np.arange(start, start + n, dtype=np.int64),
+        "hidden_call": first_call >= 0,
+        "hidden_debt_pv": s["pv_hidden"],
+        "first_call_year": np.where(first_call >= 0, first_call // 12 + 1, -1),
+        "peak_call_share_of_fiscal": share.max(axis=1),
+        "explicit_bond_call": y["gov_bond"].sum(axis=1) > 1e-6,
+        "explicit_bond_burden_pv": s["pv_bond_burden"],
+        "soe_support_pv": s["pv_soe_support"],
+        "support_total": support.sum(axis=1),
+        "self_financing": support.sum(axis=1) <= 1e-6,
+        "dscr_min": mx.min_dscr(y["cfads"], y["debt_service"]),
+        "llcr": s["llcr"],
+        "bond_coverage_ratio": (s["bond_cfads"] / bond_service_total) if bond_service_total > 0 else np.full(n, np.nan),
+        "bond_coverage_after_bank": (s["bond_cfads_after_bank"] / bond_service_total) if bond_service_total > 0 else np.full(n, np.nan),
+        "default": s["default_month"] >= 0,
+        "default_month": s["default_month"],
+        "ead": s["ead"],
+        "collateral_at_default": s["collateral_at_default"],
+        "equity_npv": mx.npv(_discount_rate(plan), equity_flows),
+        "equity_irr": mx.irr(np.concatenate([np.zeros((n, 1)), equity_flows], axis=1)),
+        "project_irr": mx.irr(np.concatenate([np.zeros((n, 1)), project_flows], axis=1)),
+        "peak_funding_need": s["peak_funding_need"],
+        "lockup_years": y["lockup_months"].sum(axis=1) / 12.0,
+        "hpi_end": s["hpi_end"],
+        "terminal_equity": s["terminal_equity"],
+    }
+    for k in YEARLY_KEPT:
+        cols[f"y_{k}"] = y[k].astype(np.float32)
+    return cols
+
+
+def _discount_rate(plan: Plan) -> float:
+    # disc_y[0] = (1 + r)^-1
+    return float(1.0 / plan.discount_y[0] - 1.0)
+
+
+# ------------------------------------------------------------------------------------------ backends
+_WORKER_PLAN: Plan | None = None
+
+
+def _init_worker(plan: Plan) -> None:
+    global _WORKER_PLAN
+    _WORKER_PLAN = plan
+
+
+def _worker_chunk(args):
+    i, a, b, seed = args
+    return i, run_chunk(_WORKER_PLAN, i, a, b, seed)
+
+
+def _iter_chunks(plan: Plan, bounds, first_index: int, seed: int, workers: int, backend: str, client=None):
+    """Yield (chunk_index, columns) in index order."""
+    jobs = [(first_index + k, a, b, seed) for k, (a, b) in enumerate(bounds)]
+    if backend == "serial" or workers <= 1 and backend == "processes":
+        for i, a, b, s in jobs:
+            yield i, run_chunk(plan, i, a, b, s)
+    elif backend == "processes":
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(plan,)) as ex:
+            for i, cols in ex.map(_worker_chunk, jobs):
+                yield i, cols
+    elif backend == "dask":
+        from .dask_backend import iter_chunks_dask
+
+        yield from iter_chunks_dask(plan, jobs, client=client, workers=workers)
+    else:
+        raise ScenarioError(f"backend: unknown backend {backend!r} (serial, processes, dask)")
+
+
+def simulate(
+    scenario: Scenario,
+    paths: int | None = None,
+    seed: int | None = None,
+    chunk_size: int | None = None,
+    workers: int = 1,
+    backend: str = "serial",
+    stress: str | None = None,
+    deterministic: bool = False,
+    target_se: float | None = None,
+    max_paths: int | None = None,
+    progress: Progress | None = None,
+    client=None,
+) -> Result:
+    """Run the Monte Carlo and return a :class:`Result`.
+
+    ``deterministic=True`` runs one path with every market input on its expected path (no shocks).
+    ``target_se`` keeps adding chunks until the standard error of P(hidden-debt call) is ≤ ``target_se`` and the
+    standard error of the expected hidden-debt PV is ≤ ``target_se`` × its mean (relative), or ``max_paths``
+    is reached; the paths run are then a whole number of chunks, identical to a fixed run of that size.
+    """
+    sim = scenario.simulation
+    paths = 1 if deterministic else int(paths if paths is not None else sim.paths)
+    seed = int(seed if seed is not None else sim.seed)
+    chunk_size = int(chunk_size if chunk_size is not None else sim.chunk_size)
+    if paths < 1:
+        raise ScenarioError(f"paths: must be >= 1, got {paths}")
+    if chunk_size < 1:
+        raise ScenarioError(f"chunk_size: must be >= 1, got {chunk_size}")
+    if workers < 1:
+        raise ScenarioError(f"workers: must be >= 1, got {workers}")
+    if backend == "processes" and workers == 1:
+        backend = "serial"
+    plan = compile_plan(scenario, stress=stress, deterministic=deterministic)
+    t0 = time.perf_counter()
+    parts: list[dict[str, np.ndarray]] = []
+    done = 0
+    if target_se is None or deterministic:
+        bounds = chunk_bounds(paths, chunk_size)
+        for _, cols in _iter_chunks(plan, bounds, 0, seed, workers, backend, client):
+            parts.append(cols)
+            done += len(cols["path"])
+            if progress:
+                progress(done, paths)
+    else:
+        cap = int(max_paths if max_paths is not None else max(paths, 1_000_000))
+        next_chunk = 0
+        batch = max(workers, 1)
+        while done < cap:
+            bounds = []
+            for k in range(batch):
+                a = (next_chunk + k) * chunk_size
+                if a >= cap:
+                    break
+                bounds.append((a, min(a + chunk_size, cap)))
+            for _, cols in _iter_chunks(plan, bounds, next_chunk, seed, workers, backend, client):
+                parts.append(cols)
+                done += len(cols["path"])
+            next_chunk += len(bounds)
+            if progress:
+                progress(done, cap)
+            if _se_reached(parts, target_se):
+                break
+        paths = done
+    columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    wall = time.perf_counter() - t0
+    run_info = {
+        "paths": paths,
+        "seed": seed,
+        "chunk_size": chunk_size,
+        "backend": backend,
+        "workers": workers,
+        "stress": stress,
+        "deterministic": deterministic,
+        "target_se": target_se,
+        "wall_time_s": wall,
+        "cpu_count": os.cpu_count(),
+    }
+    return Result(scenario=scenario, plan=plan, columns=columns, run=run_info)
+
+
+def _se_reached(parts, target: float) -> bool:
+    call = np.concatenate([p["hidden_call"] for p in parts])
+    pv = np.concatenate([p["hidden_debt_pv"] for p in parts])
+    n = call.size
+    if n < 2:
+        return False
+    p = float(call.mean())
+    se_p = mx.mc_standard_error_prob(p, n)
+    mean = float(pv.mean())
+    se_pv = mx.mc_standard_error_mean(pv)
+    rel = se_pv / mean if mean > 0 else 0.0
+    return se_p <= target and rel <= target
