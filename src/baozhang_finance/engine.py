@@ -55,31 +55,41 @@ class ChunkOutput:
 
 
 def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool = False) -> ChunkOutput:
-    """Simulate ``n`` paths month by month. ``rng=None`` or a deterministic plan gives expected market paths."""
+    """Simulate ``n`` paths month by month. ``rng=None`` or a deterministic plan gives expected market paths.
+
+    Internally arrays are laid out project-major, ``(P, n)`` and ``(L, n)``, so that per-project rows are
+    contiguous and sums over projects are row additions; outputs are path-major (``(n, Y)``, ``(n, P, T)``).
+    """
     T, Y, P, L = plan.T, plan.Y, plan.P, plan.L
     drv = Drivers(plan.market, n, rng)
     f64 = np.float64
-    ar_p = np.arange(P)
+    ar_p = np.arange(P)[:, None]
+    col = lambda a: np.asarray(a, dtype=f64)[:, None]  # noqa: E731  (P,) → (P, 1) for broadcasting
 
-    # ---------------------------------------------------------------- state
-    loan_bal = np.zeros((n, L))
-    dsra = np.zeros((n, P))
-    cash = np.zeros((n, P))
-    held = np.zeros((n, P))
-    unsold = np.zeros((n, P))
-    eligible = np.zeros((n, P))
-    pending = np.zeros((n, P))  # bought back, not yet resold
+    # ---------------------------------------------------------------- state, (P, n) / (L, n)
+    loan_bal = np.zeros((L, n))
+    dsra = np.zeros((P, n))
+    cash = np.zeros((P, n))
+    held = np.zeros((P, n))
+    unsold = np.zeros((P, n))
+    eligible = np.zeros((P, n))
+    pending = np.zeros((P, n))  # bought back, not yet resold
     soe_left = np.full(n, plan.soe_capacity, dtype=f64)
+    any_buyback = bool(plan.has_buyback.any())
+    any_sale = bool(plan.is_sale.any())
+    any_rental = bool(plan.is_rental.any())
     lk = int(plan.lockup_months.max()) + 1
-    lock_ring = np.zeros((n, P, lk))
     dk = int(plan.resale_delay.max()) + 1
-    resale_units_ring = np.zeros((n, P, dk))
-    resale_value_ring = np.zeros((n, P, dk))
+    lock_ring = np.zeros((lk, P, n)) if any_sale else None
+    resale_units_ring = np.zeros((dk, P, n)) if any_buyback else None
+    resale_value_ring = np.zeros((dk, P, n)) if any_buyback else None
     lr = int(plan.lease_months.max()) + 1
-    rent_ring = np.zeros((n, lr))
-    rent_sum = np.zeros((n, P))
-    cf_ring = np.zeros((n, P, 12))
-    ds_ring = np.zeros((n, P, 12))
+    rent_ring = np.zeros((lr, n))
+    rent_sum = np.zeros((P, n))
+    cf_ring = np.zeros((12, P, n))
+    ds_ring = np.zeros((12, P, n))
+    cf12 = np.zeros((P, n))
+    ds12 = np.zeros((P, n))
 
     # per-path scalars
     default_month = np.full(n, -1, dtype=np.int64)
@@ -96,7 +106,7 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
     cov_num = np.zeros(n)
     cov_bank = np.zeros(n)
 
-    yearly = {k: np.zeros((n, Y)) for k in YEARLY_FLOWS + YEARLY_BALANCES}
+    yearly = {k: np.zeros((Y, n)) for k in YEARLY_FLOWS + YEARLY_BALANCES}
     monthly: dict[str, np.ndarray] = {}
     if record:
         for k in ("ops_in", "ops_out", "cfads", "rent", "rent_subsidy", "sales", "op_grants", "interest_subsidy",
@@ -112,166 +122,212 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
 
     # ---------------------------------------------------------------- constants
     has_loans = L > 0
-    onehot = plan.loan_onehot
-    rental_mask = plan.is_rental.astype(f64)
-    cost_m2_m = plan.opex_m2_m + plan.holding_m2_m
-    rent_unit = plan.floor_area * plan.rent0_m2 * plan.rent_ratio  # yuan/month at index 1, full occupancy
-    rent_cost_share = plan.mgmt_share + plan.rent_tax_share + plan.capex_share
-    sale_unit_value = plan.area * plan.sale_price_m2
-    acq_units = plan.acquired_units
+    onehot_t = plan.loan_onehot.T.copy()  # (P, L): project totals = onehot_t @ loan rows
+    lp = plan.loan_project
+    is_rental = plan.is_rental
+    area = col(plan.area)
+    units = col(plan.units)
+    cost_m2_m = col(plan.opex_m2_m + plan.holding_m2_m) * area
+    rent_unit = col(plan.floor_area * plan.rent0_m2 * plan.rent_ratio * plan.collection)  # collected, index 1, full
+    rent_cost_share = col(plan.mgmt_share + plan.rent_tax_share + plan.capex_share)
+    sale_unit_value = col(plan.area * plan.sale_price_m2)
+    collateral_unit = plan.area * plan.appraisal_m2  # (P,)
+    stab_occ = col(plan.stab_occ)
+    rent_sub_unit = col(plan.units * plan.rent_subsidy_unit_m)
     new_inventory = plan.units * (1.0 - plan.presub_share) * plan.is_sale
-    mat_first = plan.loan_first
-    llcr_start = int(max((plan.owned_month[plan.loan_project]).max(), 0)) if has_loans else T
+    absorption_m = col(plan.absorption_m)
+    elasticity = col(plan.absorption_elasticity)
+    any_elastic = bool(np.any(plan.absorption_elasticity != 0))
+    sales_tax_rate = col(plan.sales_tax)
+    sweep_share = col(plan.sweep_share)
+    subsidy_share = col(plan.subsidy_share)
+    bb_hazard = col(plan.bb_hazard_annual)
+    bb_sens = col(plan.bb_sensitivity)
+    bb_market = col(plan.bb_market_rule.astype(f64))
+    bb_market_price = col(plan.appraisal_m2 * (1.0 - plan.bb_fee))
+    resale_factor = col(1.0 + plan.resale_margin)
+    lease_months = plan.lease_months
+    lease_div = np.maximum(lease_months, 1)
+    lease_up = np.maximum(plan.lease_up_months, 1)
+    has_lease_up = plan.lease_up_months > 0
+    avail_m = plan.available_month
+    loan_fixed = plan.loan_fixed[:, None]
+    loan_rate_m = plan.loan_rate_m[:, None]
+    loan_spread_m = plan.loan_spread_m[:, None]
+    rel_share = plan.loan_rel_share[:, None]
+    rel_part = (plan.loan_rel_share * plan.loan_rel_rate_m)[:, None]
+    code = plan.loan_code
+    is_annuity = (code == 0)[:, None]
+    is_equal = (code == 1)[:, None]
+    llcr_start = int(max((plan.owned_month[lp]).max(), 0)) if has_loans else T
     llcr_end = int(plan.loan_maturity.max()) if has_loans else 0
     llcr_rate = float(np.average(plan.loan_initial_rate_m, weights=plan.loan_draw.sum(axis=1))) if has_loans else 0.0
     bond_total_service = plan.bond_interest + plan.bond_principal
     bond_months = np.nonzero(bond_total_service.sum(axis=0) + plan.bond_draw.sum(axis=0))[0]
     cov_lo, cov_hi = (int(bond_months.min()), int(bond_months.max())) if bond_months.size else (T, -1)
-    has_bond = (bond_total_service.sum(axis=1) > 0).astype(f64)  # (P,) projects that carry special bonds
+    has_bond = bond_total_service.sum(axis=1) > 0  # (P,) projects that carry special bonds
     lockup_threshold = plan.lockup_dscr
     dsra_k = plan.dsra_months
+    zeros_pn = np.zeros((P, n))
 
     for t in range(T):
         ms = drv.step(t)
         y = t // 12
+        hpi = ms.hpi
         # ------------------------------------------------------------ funding (deterministic)
         uses = plan.uses_out[:, t]
-        dsra += plan.reserve_in[:, t]
+        dsra += plan.reserve_in[:, t][:, None]
         sources = plan.equity_in[:, t] + plan.capital_grants_in[:, t] + plan.bond_draw[:, t]
-        # ------------------------------------------------------------ bank loans
+        # ------------------------------------------------------------ bank loans, (L, n)
         if has_loans:
-            loan_bal += plan.loan_draw[:, t]
-            sources = sources + plan.loan_draw[:, t] @ onehot
-            base = np.where(plan.loan_fixed, plan.loan_rate_m, ms.lpr[:, None] / 12.0 + plan.loan_spread_m)
-            rel_on = (t < plan.loan_rel_end) & ms.relending_on[:, None]
-            rate = np.where(rel_on, plan.loan_rel_share * plan.loan_rel_rate_m + (1 - plan.loan_rel_share) * base, base)
+            draw = plan.loan_draw[:, t]
+            loan_bal += draw[:, None]
+            sources = sources + plan.loan_onehot.T @ draw
+            base = np.where(loan_fixed, loan_rate_m, ms.lpr / 12.0 + loan_spread_m)
+            rel_on = (t < plan.loan_rel_end)[:, None] & ms.relending_on
+            rate = np.where(rel_on, rel_part + (1.0 - rel_share) * base, base)
             interest = loan_bal * rate
             in_grace = t < plan.loan_amort_start
-            capitalise = plan.loan_capitalise & (in_grace | (plan.loan_code == 3))
+            capitalise = (plan.loan_capitalise & (in_grace | (code == 3)))[:, None]
             cap_int = np.where(capitalise, interest, 0.0)
+            bal_pre = loan_bal.copy()
             loan_bal += cap_int
             cash_int = interest - cap_int
             n_rem = plan.loan_maturity - t
-            last = n_rem == 1
-            amort = ~in_grace & (n_rem >= 1)
-            annuity = fin.annuity_payment(loan_bal - cap_int, rate, n_rem) - cash_int
-            principal = np.select(
-                [plan.loan_code == 0, plan.loan_code == 1],
-                [annuity, fin.equal_principal_payment(loan_bal, n_rem)],
-                default=np.where(last, loan_bal, 0.0),
-            )
-            principal = np.where(amort | last, np.clip(principal, 0.0, loan_bal), 0.0)
-            bal_open = loan_bal.sum(axis=1)
-            bank_int_p = cash_int @ onehot
-            bank_prin_p = principal @ onehot
+            last = (n_rem == 1)[:, None]
+            pays = (~in_grace & (n_rem >= 1))[:, None] | last
+            n_rem_c = n_rem[:, None]
+            annuity = fin.annuity_payment(bal_pre, rate, n_rem_c) - cash_int
+            principal = np.where(is_annuity, annuity,
+                                 np.where(is_equal, fin.equal_principal_payment(loan_bal, n_rem_c),
+                                          np.where(last, loan_bal, 0.0)))
+            principal = np.where(pays, np.minimum(np.maximum(principal, 0.0), loan_bal), 0.0)
+            bal_open = loan_bal.sum(axis=0)
+            bank_int_p = onehot_t @ cash_int
+            bank_prin_p = onehot_t @ principal
         else:
             bal_open = np.zeros(n)
-            bank_int_p = np.zeros((n, P))
-            bank_prin_p = np.zeros((n, P))
+            bank_int_p = zeros_pn
+            bank_prin_p = zeros_pn
         bank_due = bank_int_p + bank_prin_p
         bond_int = plan.bond_interest[:, t]
         bond_prin = plan.bond_principal[:, t]
-        bond_due = np.broadcast_to(bond_int + bond_prin, (n, P))
+        bond_due = (bond_int + bond_prin)[:, None]
 
         # ------------------------------------------------------------ rental operations
-        held += acq_units[:, t]
-        active = t >= plan.available_month
-        drop_idx = (t - plan.lease_months) % lr
-        dropping = (t - plan.lease_months >= plan.available_month) & plan.is_rental
-        rent_sum += ms.rent[:, None] * (active & plan.is_rental) - rent_ring[:, drop_idx] * dropping
-        rent_ring[:, t % lr] = ms.rent
-        count = np.clip(t - plan.available_month + 1, 1, np.maximum(plan.lease_months, 1))
-        inplace = rent_sum / count
-        ramp = np.where(plan.lease_up_months > 0,
-                        np.clip((t - plan.available_month + 1) / np.maximum(plan.lease_up_months, 1), 0.0, 1.0),
-                        active.astype(f64)) * rental_mask
-        occ = np.clip(plan.stab_occ + ms.occ_dev[:, None], 0.0, 1.0) * ramp
-        billed = rent_unit * inplace * occ
-        rent = billed * plan.collection
-        rent_sub = plan.units * plan.rent_subsidy_unit_m * occ
-        running = held * plan.area * cost_m2_m * ms.cpi[:, None]
-        rent_costs = rent * rent_cost_share
+        held += plan.acquired_units[:, t][:, None]
+        active = t >= avail_m
+        if any_rental:
+            rent_ring_slot = t % lr
+            act_r = active & is_rental
+            dropping = (t - lease_months >= avail_m) & is_rental
+            if act_r.any():
+                rent_sum[act_r] += ms.rent
+            if dropping.any():
+                rent_sum[dropping] -= rent_ring[(t - lease_months[dropping]) % lr]
+            rent_ring[rent_ring_slot] = ms.rent
+            count = np.clip(t - avail_m + 1, 1, lease_div)
+            ramp = np.where(has_lease_up, np.clip((t - avail_m + 1) / lease_up, 0.0, 1.0), active) * is_rental
+            occ = np.minimum(np.maximum(stab_occ + ms.occ_dev, 0.0), 1.0) * col(ramp)
+            rent = rent_unit * (rent_sum / col(count)) * occ
+            rent_sub = rent_sub_unit * occ
+            rent_costs = rent * rent_cost_share
+        else:
+            occ = rent = rent_sub = rent_costs = zeros_pn
+        running = held * cost_m2_m * ms.cpi
 
         # ------------------------------------------------------------ sale operations
-        unsold += new_inventory * (t == plan.available_month)
-        rate_abs = np.clip(plan.absorption_m * ms.absorption[:, None] * ms.hpi[:, None] ** plan.absorption_elasticity,
-                           0.0, 1.0)
-        sold = unsold * rate_abs * active
-        unsold -= sold
-        handover = plan.presub_handover_units[:, t]
-        h_ann = np.minimum(plan.bb_hazard_annual * (1.0 + plan.bb_sensitivity * np.maximum(0.0, 1.0 - ms.hpi[:, None])), 1.0)
-        h_m = 1.0 - (1.0 - h_ann) ** (1.0 / 12.0)
-        bb_units = eligible * h_m
-        eligible -= bb_units
-        bb_price = np.where(plan.bb_market_rule, plan.appraisal_m2 * ms.hpi[:, None] * (1.0 - plan.bb_fee),
-                            plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - plan.available_month)))
-        bb_paid = bb_units * plan.area * bb_price
-        slot = t % dk
-        resale_units_ring[:, :, slot] = bb_units
-        resale_value_ring[:, :, slot] = bb_paid
-        rslot = (t - plan.resale_delay) % dk
-        resale_units = resale_units_ring[:, ar_p, rslot]
-        resale_cash = resale_value_ring[:, ar_p, rslot] * (1.0 + plan.resale_margin)
-        pending += bb_units - resale_units
-        handed = sold + handover + resale_units
-        lock_ring[:, :, t % lk] = handed
-        eligible += lock_ring[:, ar_p, (t - plan.lockup_months) % lk]
-        held += bb_units - handed
-        sales = sold * sale_unit_value + plan.presale_cash[:, t] + resale_cash
-        sales_tax = sales * plan.sales_tax
+        if any_sale:
+            if np.any(t == avail_m):
+                unsold += (new_inventory * (t == avail_m))[:, None]
+            abs_rate = absorption_m * ms.absorption
+            if any_elastic:
+                abs_rate = abs_rate * hpi ** elasticity
+            sold = unsold * np.minimum(abs_rate, 1.0) * col(active)
+            unsold -= sold
+            handover = plan.presub_handover_units[:, t][:, None]
+            handed = sold + handover
+            if any_buyback:
+                h_ann = np.minimum(bb_hazard * (1.0 + bb_sens * np.maximum(0.0, 1.0 - hpi)), 1.0)
+                h_m = 1.0 - (1.0 - h_ann) ** (1.0 / 12.0)
+                bb_units = eligible * h_m
+                eligible -= bb_units
+                orig = col(plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - avail_m)))
+                bb_price = bb_market * (bb_market_price * hpi) + (1.0 - bb_market) * orig
+                bb_paid = bb_units * area * bb_price
+                slot = t % dk
+                resale_units_ring[slot] = bb_units
+                resale_value_ring[slot] = bb_paid
+                rslot = (t - plan.resale_delay) % dk
+                resale_units = resale_units_ring[rslot, ar_p[:, 0]]
+                resale_cash = resale_value_ring[rslot, ar_p[:, 0]] * resale_factor
+                pending += bb_units - resale_units
+                handed = handed + resale_units
+                held += bb_units
+            else:
+                bb_units = bb_paid = resale_cash = zeros_pn
+            lock_ring[t % lk] = handed
+            eligible += lock_ring[(t - plan.lockup_months) % lk, ar_p[:, 0]]
+            held -= handed
+            sales = sold * sale_unit_value + plan.presale_cash[:, t][:, None] + resale_cash
+            sales_tax = sales * sales_tax_rate
+        else:
+            sold = bb_units = bb_paid = sales = sales_tax = zeros_pn
 
         # ------------------------------------------------------------ CFADS
-        int_sub = bank_int_p * plan.subsidy_share * (t < plan.subsidy_end)
-        op_grants = plan.operating_grants[:, t]
+        int_sub = bank_int_p * subsidy_share * col(t < plan.subsidy_end) if has_loans else zeros_pn
+        op_grants = plan.operating_grants[:, t][:, None]
         ops_in = rent + rent_sub + sales + op_grants + int_sub
         ops_out = running + rent_costs + sales_tax + bb_paid
         cfads = ops_in - ops_out
 
-        # ------------------------------------------------------------ waterfall
+        # ------------------------------------------------------------ waterfall, per project
         avail = cfads + cash + dsra
         if plan.bank_first:
             senior, junior = bank_due, bond_due
         else:
             senior, junior = bond_due, bank_due
-        paid_sen = np.clip(avail, 0.0, senior)
-        paid_jun = np.clip(avail - paid_sen, 0.0, junior)
+        pos = np.maximum(avail, 0.0)
+        paid_sen = np.minimum(pos, senior)
+        paid_jun = np.minimum(pos - paid_sen, junior)
         short_opex = np.maximum(-avail, 0.0)
         short_sen = senior - paid_sen
         short_jun = junior - paid_jun
-        surplus = np.maximum(avail - paid_sen - paid_jun, 0.0)
-        if has_loans:
-            bal_after = (loan_bal - principal) @ onehot
-            sweep = np.minimum(np.minimum(plan.sweep_share * sales, surplus), bal_after)
+        surplus = pos - paid_sen - paid_jun
+        if has_loans and any_sale:
+            bal_after = onehot_t @ (loan_bal - principal)
+            sweep = np.minimum(np.minimum(sweep_share * sales, surplus), bal_after)
             surplus = surplus - sweep
         else:
-            sweep = np.zeros((n, P))
-        target = dsra_k * bank_due + plan.bond_forward_service[:, t]
+            sweep = zeros_pn
+        target = dsra_k * bank_due + plan.bond_forward_service[:, t][:, None]
         dsra = np.minimum(surplus, target)
         surplus = surplus - dsra
         if plan.cross_support:
-            pool = surplus.sum(axis=1)
-            need = (short_opex + short_sen + short_jun).sum(axis=1)
+            pool = surplus.sum(axis=0)
+            need = (short_opex + short_sen + short_jun).sum(axis=0)
             used = np.minimum(pool, need)
-            keep_short = np.where(need > 0, 1.0 - used / np.where(need > 0, need, 1.0), 1.0)[:, None]
-            keep_pool = np.where(pool > 0, 1.0 - used / np.where(pool > 0, pool, 1.0), 1.0)[:, None]
+            keep_short = np.where(need > 0, 1.0 - used / np.where(need > 0, need, 1.0), 1.0)
+            keep_pool = np.where(pool > 0, 1.0 - used / np.where(pool > 0, pool, 1.0), 1.0)
             short_opex = short_opex * keep_short
             short_sen = short_sen * keep_short
             short_jun = short_jun * keep_short
             surplus = surplus * keep_pool
-        # trailing-12-month DSCR lock-up
+        # trailing-12-month DSCR lock-up (running sums over a 12-month ring)
         service = bank_due + bond_due
         r12 = t % 12
-        cf_ring[:, :, r12] = cfads
-        ds_ring[:, :, r12] = service
-        ds12 = ds_ring.sum(axis=2)
-        locked = (ds12 > 0) & (cf_ring.sum(axis=2) < lockup_threshold * ds12)
+        cf12 += cfads - cf_ring[r12]
+        ds12 += service - ds_ring[r12]
+        cf_ring[r12] = cfads
+        ds_ring[r12] = service
+        locked = (ds12 > 1e-9) & (cf12 < lockup_threshold * ds12)
         cash = np.where(locked, surplus, 0.0)
         dist = surplus - cash
 
-        # ------------------------------------------------------------ SOE, then government
-        s_opex = short_opex.sum(axis=1)
-        s_sen = short_sen.sum(axis=1)
-        s_jun = short_jun.sum(axis=1)
+        # ------------------------------------------------------------ SOE, then government (programme level)
+        s_opex = short_opex.sum(axis=0)
+        s_sen = short_sen.sum(axis=0)
+        s_jun = short_jun.sum(axis=0)
         soe_opex = np.minimum(soe_left, s_opex)
         soe_left -= soe_opex
         soe_sen = np.minimum(soe_left, s_sen)
@@ -285,109 +341,111 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
         hidden = (s_opex - soe_opex) + gov_bank
 
         # ------------------------------------------------------------ default (standalone view)
-        collateral = (held * plan.area * plan.appraisal_m2).sum(axis=1) * ms.hpi
+        collateral = (collateral_unit @ held) * hpi
         if has_loans:
             new_default = (gov_bank > 1e-6) & (default_month < 0)
             if new_default.any():
                 default_month[new_default] = t
-                ead[new_default] = bal_open[new_default] + bank_int_p.sum(axis=1)[new_default]
+                ead[new_default] = (bal_open + bank_int_p.sum(axis=0))[new_default]
                 collateral_at_default[new_default] = collateral[new_default]
             # pay down: scheduled principal, then the sweep pro rata to the balances of each project's loans
             loan_bal -= principal
-            proj_bal = loan_bal @ onehot
-            share = loan_bal / np.where(proj_bal > 0, proj_bal, 1.0)[:, plan.loan_project]
-            loan_bal -= share * sweep[:, plan.loan_project]
-            np.maximum(loan_bal, 0.0, out=loan_bal)
+            if any_sale:
+                proj_bal = onehot_t @ loan_bal
+                share = loan_bal / np.where(proj_bal > 0, proj_bal, 1.0)[lp]
+                loan_bal -= share * sweep[lp]
+                np.maximum(loan_bal, 0.0, out=loan_bal)
 
         # ------------------------------------------------------------ per-path metrics
         new_call = (hidden > 1e-6) & (first_call < 0)
-        first_call[new_call] = t
+        if new_call.any():
+            first_call[new_call] = t
         dfac = plan.discount_m[t]
         pv_hidden += hidden * dfac
         pv_bond += gov_bond * dfac
         pv_soe += soe * dfac
         equity_in_t = plan.equity_in[:, t].sum()
-        dist_t = dist.sum(axis=1)
+        dist_t = dist.sum(axis=0)
         cum_equity += equity_in_t + soe - dist_t
         np.maximum(peak_funding, cum_equity, out=peak_funding)
-        cf_prog = cfads.sum(axis=1)
+        cf_prog = cfads.sum(axis=0)
         if llcr_start <= t < llcr_end:
-            llcr_num += (cf_prog - (0.0 if plan.bank_first else bond_due.sum(axis=1))) * (1.0 + llcr_rate) ** (-(t - llcr_start))
+            llcr_num += (cf_prog - (0.0 if plan.bank_first else bond_due.sum())) * (1.0 + llcr_rate) ** (-(t - llcr_start))
             if t == llcr_start:
                 llcr_den = bal_open
         if cov_lo <= t <= cov_hi:
-            cov_num += cfads @ has_bond
-            cov_bank += bank_due @ has_bond
+            cov_num += cfads[has_bond].sum(axis=0)
+            cov_bank += bank_due[has_bond].sum(axis=0)
 
-        # ------------------------------------------------------------ yearly ledgers
+        # ------------------------------------------------------------ yearly ledgers, (Y, n)
         yr = yearly
-        bank_int_t = bank_int_p.sum(axis=1)
-        bank_prin_t = bank_prin_p.sum(axis=1)
+        bank_int_t = bank_int_p.sum(axis=0)
+        bank_prin_t = bank_prin_p.sum(axis=0)
         bond_t = float(bond_int.sum() + bond_prin.sum())
-        yr["ops_in"][:, y] += ops_in.sum(axis=1)
-        yr["ops_out"][:, y] += ops_out.sum(axis=1)
-        yr["cfads"][:, y] += cf_prog
-        yr["rent"][:, y] += rent.sum(axis=1)
-        yr["sales"][:, y] += sales.sum(axis=1)
-        yr["grants"][:, y] += (rent_sub + int_sub).sum(axis=1) + op_grants.sum()
-        yr["buybacks"][:, y] += bb_paid.sum(axis=1)
-        yr["bank_interest"][:, y] += bank_int_t
-        yr["bank_principal"][:, y] += bank_prin_t
-        yr["prepayment"][:, y] += sweep.sum(axis=1)
-        yr["bond_interest"][:, y] += bond_int.sum()
-        yr["bond_principal"][:, y] += bond_prin.sum()
-        yr["debt_service"][:, y] += bank_int_t + bank_prin_t + bond_t
-        yr["distributions"][:, y] += dist_t
-        yr["equity_in"][:, y] += equity_in_t
-        yr["soe_support"][:, y] += soe
-        yr["gov_hidden"][:, y] += hidden
-        yr["gov_bond"][:, y] += gov_bond
-        yr["fiscal_revenue"][:, y] += ms.fiscal_m
-        yr["uses"][:, y] += uses.sum() + plan.reserve_in[:, t].sum()
-        yr["lockup_months"][:, y] += locked.any(axis=1)
+        yr["ops_in"][y] += ops_in.sum(axis=0)
+        yr["ops_out"][y] += ops_out.sum(axis=0)
+        yr["cfads"][y] += cf_prog
+        yr["rent"][y] += rent.sum(axis=0)
+        yr["sales"][y] += sales.sum(axis=0)
+        yr["grants"][y] += (rent_sub + int_sub).sum(axis=0) + op_grants.sum()
+        yr["buybacks"][y] += bb_paid.sum(axis=0)
+        yr["bank_interest"][y] += bank_int_t
+        yr["bank_principal"][y] += bank_prin_t
+        yr["prepayment"][y] += sweep.sum(axis=0)
+        yr["bond_interest"][y] += bond_int.sum()
+        yr["bond_principal"][y] += bond_prin.sum()
+        yr["debt_service"][y] += bank_int_t + bank_prin_t + bond_t
+        yr["distributions"][y] += dist_t
+        yr["equity_in"][y] += equity_in_t
+        yr["soe_support"][y] += soe
+        yr["gov_hidden"][y] += hidden
+        yr["gov_bond"][y] += gov_bond
+        yr["fiscal_revenue"][y] += ms.fiscal_m
+        yr["uses"][y] += uses.sum() + plan.reserve_in[:, t].sum()
+        yr["lockup_months"][y] += locked.any(axis=0)
         if t % 12 == 11 or t == T - 1:
-            yr["cash_balance"][:, y] = (dsra + cash).sum(axis=1)
-            yr["bank_balance"][:, y] = loan_bal.sum(axis=1) if has_loans else 0.0
-            yr["bond_balance"][:, y] = plan.bond_balance[:, t].sum()
-            yr["collateral_value"][:, y] = collateral
-            yr["units_held"][:, y] = held.sum(axis=1)
+            yr["cash_balance"][y] = (dsra + cash).sum(axis=0)
+            yr["bank_balance"][y] = loan_bal.sum(axis=0) if has_loans else 0.0
+            yr["bond_balance"][y] = plan.bond_balance[:, t].sum()
+            yr["collateral_value"][y] = collateral
+            yr["units_held"][y] = held.sum(axis=0)
 
         if record:
             mo = monthly
             for k, v in (("ops_in", ops_in), ("ops_out", ops_out), ("cfads", cfads), ("rent", rent),
-                         ("rent_subsidy", rent_sub), ("sales", sales), ("op_grants", np.broadcast_to(op_grants, (n, P))),
+                         ("rent_subsidy", rent_sub), ("sales", sales), ("op_grants", op_grants),
                          ("interest_subsidy", int_sub), ("running_costs", running), ("rent_costs", rent_costs),
                          ("sales_tax", sales_tax), ("buybacks", bb_paid), ("bank_interest", bank_int_p),
-                         ("bank_principal", bank_prin_p), ("bank_due", bank_due), ("bond_interest", np.broadcast_to(bond_int, (n, P))),
-                         ("bond_principal", np.broadcast_to(bond_prin, (n, P))), ("prepayment", sweep), ("dsra", dsra),
+                         ("bank_principal", bank_prin_p), ("bank_due", bank_due), ("bond_interest", bond_int[:, None]),
+                         ("bond_principal", bond_prin[:, None]), ("prepayment", sweep), ("dsra", dsra),
                          ("cash", cash), ("distributions", dist), ("short_opex", short_opex),
                          ("short_bank", short_sen if plan.bank_first else short_jun),
                          ("short_bond", short_jun if plan.bank_first else short_sen),
-                         ("sources", np.broadcast_to(sources, (n, P))), ("uses", np.broadcast_to(uses, (n, P))),
+                         ("sources", sources[:, None]), ("uses", uses[:, None]),
                          ("held", held), ("unsold", unsold), ("occupancy", occ), ("bb_units", bb_units),
                          ("sold_units", sold)):
-                mo[k][:, :, t] = v
+                mo[k][:, :, t] = np.broadcast_to(v, (P, n)).T
             mo["soe_support"][:, t] = soe
             mo["gov_hidden"][:, t] = hidden
             mo["gov_bond"][:, t] = gov_bond
-            mo["hpi"][:, t] = ms.hpi
+            mo["hpi"][:, t] = hpi
             mo["rent_index"][:, t] = ms.rent
             mo["lpr"][:, t] = ms.lpr
             mo["cpi"][:, t] = ms.cpi
             mo["fiscal"][:, t] = ms.fiscal_m
             if has_loans:
-                mo["loan_balance"][:, :, t] = loan_bal
-                mo["loan_rate_m"][:, :, t] = rate
+                mo["loan_balance"][:, :, t] = loan_bal.T
+                mo["loan_rate_m"][:, :, t] = rate.T
             prev = mo["dsra"][:, :, t - 1].sum(axis=1) + mo["cash"][:, :, t - 1].sum(axis=1) if t > 0 else 0.0
-            inflow = sources.sum() + ops_in.sum(axis=1) + soe + hidden + gov_bond
-            outflow = (uses.sum() + ops_out.sum(axis=1) + bank_due.sum(axis=1) + bond_due.sum(axis=1)
-                       + sweep.sum(axis=1) + dist_t)
-            mo["conservation"][:, t] = inflow - outflow - ((dsra + cash).sum(axis=1) - prev)
+            inflow = sources.sum() + ops_in.sum(axis=0) + soe + hidden + gov_bond
+            outflow = (uses.sum() + ops_out.sum(axis=0) + bank_due.sum(axis=0) + np.broadcast_to(bond_due, (P, n)).sum(axis=0)
+                       + sweep.sum(axis=0) + dist_t)
+            mo["conservation"][:, t] = inflow - outflow - ((dsra + cash).sum(axis=0) - prev)
 
     # ---------------------------------------------------------------- end of horizon
     hpi_end = ms.hpi
-    terminal_assets = (held * plan.area * plan.appraisal_m2).sum(axis=1) * hpi_end * (1.0 - plan.tv_haircut)
-    terminal_equity = terminal_assets + (dsra + cash).sum(axis=1) - (loan_bal.sum(axis=1) if has_loans else 0.0)
+    terminal_assets = (collateral_unit @ held) * hpi_end * (1.0 - plan.tv_haircut)
+    terminal_equity = terminal_assets + (dsra + cash).sum(axis=0) - (loan_bal.sum(axis=0) if has_loans else 0.0)
     scalars = {
         "default_month": default_month,
         "ead": ead,
@@ -405,4 +463,5 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
         "soe_capacity_left": soe_left,
         "hpi_end": hpi_end,
     }
-    return ChunkOutput(yearly=yearly, scalars=scalars, monthly=monthly)
+    yearly_out = {k: np.ascontiguousarray(v.T) for k, v in yearly.items()}
+    return ChunkOutput(yearly=yearly_out, scalars=scalars, monthly=monthly)
