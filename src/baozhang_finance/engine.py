@@ -42,7 +42,7 @@ YEARLY_FLOWS = (
     "gov_hidden", "gov_bond", "fiscal_revenue", "uses", "lockup_months",
 )
 #: yearly balances kept for every path, at the end of each year
-YEARLY_BALANCES = ("cash_balance", "bank_balance", "bond_balance", "collateral_value", "units_held")
+YEARLY_BALANCES = ("cash_balance", "bank_balance", "bond_balance", "collateral_value", "units_held", "hpi")
 
 
 @dataclass
@@ -95,6 +95,7 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
     default_month = np.full(n, -1, dtype=np.int64)
     ead = np.zeros(n)
     collateral_at_default = np.zeros(n)
+    hpi_at_default = np.full(n, np.nan)  # house-price index in the default month (LGD price path)
     first_call = np.full(n, -1, dtype=np.int64)
     pv_hidden = np.zeros(n)
     pv_bond = np.zeros(n)
@@ -348,6 +349,7 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
                 default_month[new_default] = t
                 ead[new_default] = (bal_open + bank_int_p.sum(axis=0))[new_default]
                 collateral_at_default[new_default] = collateral[new_default]
+                hpi_at_default[new_default] = hpi[new_default]
             # pay down: scheduled principal, then the sweep pro rata to the balances of each project's loans
             loan_bal -= principal
             if any_sale:
@@ -409,6 +411,7 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
             yr["bond_balance"][y] = plan.bond_balance[:, t].sum()
             yr["collateral_value"][y] = collateral
             yr["units_held"][y] = held.sum(axis=0)
+            yr["hpi"][y] = hpi
 
         if record:
             mo = monthly
@@ -450,6 +453,7 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
         "default_month": default_month,
         "ead": ead,
         "collateral_at_default": collateral_at_default,
+        "hpi_at_default": hpi_at_default,
         "first_call_month": first_call,
         "pv_hidden": pv_hidden,
         "pv_bond_burden": pv_bond,
