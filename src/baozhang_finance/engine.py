@@ -158,7 +158,8 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
     rel_share = plan.loan_rel_share[:, None]
     rel_part = (plan.loan_rel_share * plan.loan_rel_rate_m)[:, None]
     code = plan.loan_code
-    is_annuity = (code == 0)[:, None]
+    annuity_rows = np.nonzero(code == 0)[0]
+    bb_rows = np.nonzero(plan.has_buyback)[0]
     is_equal = (code == 1)[:, None]
     llcr_start = int(max((plan.owned_month[lp]).max(), 0)) if has_loans else T
     llcr_end = int(plan.loan_maturity.max()) if has_loans else 0
@@ -198,10 +199,10 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
             last = (n_rem == 1)[:, None]
             pays = (~in_grace & (n_rem >= 1))[:, None] | last
             n_rem_c = n_rem[:, None]
-            annuity = fin.annuity_payment(bal_pre, rate, n_rem_c) - cash_int
-            principal = np.where(is_annuity, annuity,
-                                 np.where(is_equal, fin.equal_principal_payment(loan_bal, n_rem_c),
-                                          np.where(last, loan_bal, 0.0)))
+            principal = np.where(is_equal, fin.equal_principal_payment(loan_bal, n_rem_c), np.where(last, loan_bal, 0.0))
+            if annuity_rows.size:  # only annuity loans pay the (costly) level payment
+                principal[annuity_rows] = (fin.annuity_payment(bal_pre[annuity_rows], rate[annuity_rows],
+                                                               n_rem_c[annuity_rows]) - cash_int[annuity_rows])
             principal = np.where(pays, np.minimum(np.maximum(principal, 0.0), loan_bal), 0.0)
             bal_open = loan_bal.sum(axis=0)
             bank_int_p = onehot_t @ cash_int
@@ -249,9 +250,10 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
             handover = plan.presub_handover_units[:, t][:, None]
             handed = sold + handover
             if any_buyback:
-                h_ann = np.minimum(bb_hazard * (1.0 + bb_sens * np.maximum(0.0, 1.0 - hpi)), 1.0)
-                h_m = 1.0 - (1.0 - h_ann) ** (1.0 / 12.0)
-                bb_units = eligible * h_m
+                # monthly hazard h_m = 1 − (1 − h)^(1/12), h = min(1, hazard × (1 + s × max(0, 1 − H)))
+                h_ann = np.minimum(bb_hazard[bb_rows] * (1.0 + bb_sens[bb_rows] * np.maximum(0.0, 1.0 - hpi)), 1.0)
+                bb_units = zeros_pn.copy()
+                bb_units[bb_rows] = eligible[bb_rows] * -np.expm1(np.log1p(-np.minimum(h_ann, 1.0 - 1e-16)) / 12.0)
                 eligible -= bb_units
                 orig = col(plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - avail_m)))
                 bb_price = bb_market * (bb_market_price * hpi) + (1.0 - bb_market) * orig
