@@ -1,0 +1,80 @@
+"""Shared helpers: small scenario dicts built in code, and a recorded deterministic run."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from baozhang_finance.engine import run_paths
+from baozhang_finance.plan import compile_plan
+from baozhang_finance.scenario import scenario_from_dict
+
+
+def programme(horizon_years: int = 10, **kw) -> dict:
+    out = {"name": "test", "city": "test city", "soe": "test SOE", "start": "2025-01", "horizon_years": horizon_years,
+           "discount_rate": 0.04, "fiscal_revenue_yuan": 1.2e9}
+    out.update(kw)
+    return out
+
+
+def market(**kw) -> dict:
+    """A flat market: no drift anywhere, so the deterministic path has every index at 1 (override per test)."""
+    out = {"price_drift_annual": 0.0, "price_vol_annual": 0.0, "rent_drift_annual": 0.0, "rent_vol_annual": 0.0,
+           "lpr_initial": 0.035, "lpr_mean": 0.035, "lpr_reversion": 0.0, "lpr_vol_annual": 0.0,
+           "cpi_drift_annual": 0.0, "cpi_vol_annual": 0.0, "occupancy_reversion": 0.0, "occupancy_vol_annual": 0.0,
+           "absorption_reversion": 0.0, "absorption_vol_annual": 0.0, "fiscal_growth_annual": 0.0,
+           "fiscal_vol_annual": 0.0, "fiscal_land_share": 0.0, "fiscal_land_beta": 0.0}
+    out.update(kw)
+    return out
+
+
+def waterfall(**kw) -> dict:
+    out = {"seniority": "bank_first", "dsra_months": 0, "lockup_dscr": 0.0, "soe_support_capacity_yuan": 1e12,
+           "terminal_value_haircut": 0.3}
+    out.update(kw)
+    return out
+
+
+def scenario(projects: list[dict], horizon_years: int = 10, market_kw: dict | None = None, waterfall_kw: dict | None = None,
+             stresses: list[dict] | None = None):
+    data = {"programme": programme(horizon_years), "projects": copy.deepcopy(projects),
+            "waterfall": waterfall(**(waterfall_kw or {})), "market": market(**(market_kw or {}))}
+    if stresses:
+        data["market"]["stresses"] = stresses
+    return scenario_from_dict(data)
+
+
+def recorded(sc, stress: str | None = None):
+    """One deterministic path with the monthly arrays; returns (plan, monthly dict with the path axis dropped)."""
+    plan = compile_plan(sc, stress=stress, deterministic=True)
+    out = run_paths(plan, 1, None, record=True)
+    return plan, {k: v[0] for k, v in out.monthly.items()}, out
+
+
+def annuity(balance: float, annual_rate: float, n: int) -> float:
+    """PMT = B r / (1 − (1 + r)^−n), r = annual / 12 — written out here, independent of the package."""
+    r = annual_rate / 12.0
+    return balance * r / (1.0 - (1.0 + r) ** (-n))
+
+
+def balance_after(balance: float, annual_rate: float, pmt: float, months: int) -> float:
+    """Balance of an annuity loan after ``months`` level payments: B(1+r)^m − PMT((1+r)^m − 1)/r."""
+    r = annual_rate / 12.0
+    g = (1.0 + r) ** months
+    return balance * g - pmt * (g - 1.0) / r
+
+
+@pytest.fixture
+def approx_yuan():
+    """Compare money to the yuan (absolute 0.5 yuan), with a message naming the month."""
+
+    def check(actual, expected, what: str):
+        actual = np.asarray(actual, dtype=float)
+        expected = np.asarray(expected, dtype=float)
+        bad = np.nonzero(np.abs(actual - expected) > 0.5)[0]
+        assert bad.size == 0, (f"{what}: first mismatch at index {bad[0]}: engine {actual[bad[0]]:,.2f} "
+                               f"vs hand {expected[bad[0]]:,.2f}")
+
+    return check
