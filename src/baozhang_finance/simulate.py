@@ -162,11 +162,17 @@ def simulate(
     t0 = time.perf_counter()
     parts: list[dict[str, np.ndarray]] = []
     done = 0
+    columns: dict[str, np.ndarray] = {}
     if target_se is None or deterministic:
+        # fill preallocated columns chunk by chunk: peak memory stays ≈ the final table, never twice it
         bounds = chunk_bounds(paths, chunk_size)
-        for _, cols in _iter_chunks(plan, bounds, 0, seed, workers, backend, client):
-            parts.append(cols)
-            done += len(cols["path"])
+        for i, cols in _iter_chunks(plan, bounds, 0, seed, workers, backend, client):
+            a, b = bounds[i]
+            if not columns:
+                columns = {k: np.empty((paths,) + v.shape[1:], dtype=v.dtype) for k, v in cols.items()}
+            for k, v in cols.items():
+                columns[k][a:b] = v
+            done += b - a
             if progress:
                 progress(done, paths)
     else:
@@ -189,7 +195,8 @@ def simulate(
             if _se_reached(parts, target_se):
                 break
         paths = done
-    columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        parts.clear()
     wall = time.perf_counter() - t0
     run_info = {
         "paths": paths,
