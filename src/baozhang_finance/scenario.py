@@ -118,6 +118,21 @@ class Construction(_Model):
     months: int = Field(ge=1, le=120, description="construction period; cost drawn evenly; units available after it")
 
 
+class CostBasis(_Model):
+    """[projects.cost_basis] — figures only the policy checks use: the cost build-up behind a purchase price.
+
+    Suihua (seeds/001 §三(四)) and Loudi (seeds/003 §五 3(2)) cap the purchase price at allocated-land cost
+    (划拨土地成本) + construction cost (建安成本) + ≤ 5 % profit; Suihua and Weihai (seeds/002 §二(五)) cap it at
+    the appraised replacement price of affordable housing at the same location (同地段保障性住房重置价格).
+    The engine does not read these figures."""
+
+    land_yuan_per_m2: float = Field(ge=0, description="allocated-land cost (划拨土地成本) per m² of floor area, yuan")
+    construction_yuan_per_m2: float = Field(gt=0, description="construction and installation cost (建安成本) per m², yuan")
+    replacement_yuan_per_m2: float | None = Field(
+        None, gt=0, description="appraised replacement price of affordable housing at the same location (重置价格), yuan/m²"
+    )
+
+
 # ----------------------------------------------------------------------------------------------- financing
 class Relending(_Model):
     """[projects.financing.loans.relending] — PBoC affordable-housing relending (保障性住房再贷款)."""
@@ -242,6 +257,7 @@ class Project(_Model):
     renovation_yuan_per_m2: float = Field(0.0, ge=0, description="renovation / fit-out, yuan/m², paid with the purchase")
     upfront_reserve_yuan: float = Field(0.0, ge=0, description="reserve funded at close into the DSRA (a use of funds)")
     construction: Construction | None = Field(None, description="new-build phase (Beitun)")
+    cost_basis: CostBasis | None = Field(None, description="cost build-up of the purchase price, for policy checks only")
     rental: RentalOps | None = Field(None, description="rental operations (type = rental)")
     sale: SaleOps | None = Field(None, description="sale operations (type = sale)")
     financing: Financing = Field(description="sources of funds")
