@@ -253,7 +253,9 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
                 # monthly hazard h_m = 1 − (1 − h)^(1/12), h = min(1, hazard × (1 + s × max(0, 1 − H)))
                 h_ann = np.minimum(bb_hazard[bb_rows] * (1.0 + bb_sens[bb_rows] * np.maximum(0.0, 1.0 - hpi)), 1.0)
                 bb_units = zeros_pn.copy()
-                bb_units[bb_rows] = eligible[bb_rows] * -np.expm1(np.log1p(-np.minimum(h_ann, 1.0 - 1e-16)) / 12.0)
+                # h = 1: every eligible owner sells back this month (h_m = 1; clamping h below 1 gave h_m ≈ 0.953)
+                h_m = np.where(h_ann >= 1.0, 1.0, -np.expm1(np.log1p(-np.where(h_ann >= 1.0, 0.0, h_ann)) / 12.0))
+                bb_units[bb_rows] = eligible[bb_rows] * h_m
                 eligible -= bb_units
                 orig = col(plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - avail_m)))
                 bb_price = bb_market * (bb_market_price * hpi) + (1.0 - bb_market) * orig
