@@ -24,7 +24,7 @@ from .scenario import Scenario, capital_share, equity_share, total_uses_yuan
 #: yearly ledgers kept per path (float32), from which fans and lenses are computed
 YEARLY_KEPT = (
     "cfads", "debt_service", "cash_balance", "gov_hidden", "gov_bond", "soe_support", "bank_balance",
-    "collateral_value", "fiscal_revenue", "distributions", "hpi",
+    "collateral_value", "fiscal_revenue", "distributions", "hpi", "lockup_months",
 )
 FAN_QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 
