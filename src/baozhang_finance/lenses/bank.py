@@ -1,95 +1,513 @@
-"""Bank lens (standalone view): PD, LGD, expected loss, grade.
+"""Bank lens (信贷审批, standalone view): PD, time to default, EAD, LGD, expected loss, DSCR / LTV, slotting grade,
+and the debt capacity of a project.
 
 The standalone view assumes no government support: the first month in which bank service would need government
-money (after DSRA, retained cash and SOE support) is the default. It is read off the supported simulation —
-the two views are identical up to that month.
+money (after CFADS, the DSRA, retained cash and the SOE's support capacity) is the **default**. The engine reads
+it off the supported simulation — the two views are identical up to that month — and records per path the
+default month, the exposure (EAD) and the market value of the units the SOE holds (the collateral).
 
-* cumulative PD by year y: P(default month < 12 y);
-* EAD: bank principal outstanding at the start of the default month + that month's interest;
-* recovery = collateral × (1 − forced-sale haircut) × (1 − liquidation costs) ÷ (1 + r)^(delay/12), where the
-  collateral is the market value of the units the SOE holds at default (units × area × appraisal × price index);
-* LGD = max(0, 1 − recovery / EAD); EL = E[1{default} · LGD · EAD] (yuan); EL rate = EL / bank principal;
-* grade: slotting in the spirit of Basel specialised lending (CRE33 / BCBS IPRE slotting), by lifetime PD and
-  the median of the minimum DSCR; see docs/lenses.md.
+Per path (``d`` = default indicator, ``m`` = default month):
+
+* cumulative PD by year y: PD(y) = P(m < 12 y), y = 1 … loan life (years to the last maturity);
+* EAD = bank principal outstanding at the start of month m + that month's interest;
+* collateral sold at month s = m + ``liquidation_months``: C_s = C_m × H_s / H_m (units held at default, valued on
+  the house-price path H after the delay; H_s is interpolated log-linearly between the exact index in the default
+  month and the year-end indices, and extrapolated beyond the horizon at the expected drift);
+* recovery = C_s × (1 − forced-sale haircut) × (1 − liquidation costs) × (1 + r)^(−delay/12);
+* LGD = clip(1 − recovery / EAD, 0, 1); EL = E[d · LGD · EAD] (yuan); EL rate = EL / bank principal;
+* bank DSCR_y = CFADS_y / bank service_y when the bank is senior, (CFADS_y − bond service_y) / bank service_y when
+  bonds rank first; bank service = interest + scheduled principal (sweep prepayments excluded); tested over the
+  operating period (:func:`dscr_test_years`);
+* LTV_y = bank balance / collateral value at year end;
+* grade: supervisory slotting in the spirit of Basel specialised lending (BCBS CRE33; Basel II ¶275–286), from
+  documented quantitative criteria (see :data:`GRADES` and docs/lenses.md).
+
+Everything here reads a :class:`~baozhang_finance.result.Result` and never re-simulates, except
+:func:`debt_capacity`, which re-simulates one project on common random numbers.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
-#: (grade, max lifetime PD, min P50 of min-DSCR, Basel slotting risk weight)
-GRADES = (
-    ("Strong", 0.01, 1.35, 0.70),
-    ("Good", 0.03, 1.20, 0.90),
-    ("Satisfactory", 0.10, 1.05, 1.15),
-    ("Weak", 0.50, 0.0, 2.50),
+from ..scenario import (
+    Scenario,
+    ScenarioError,
+    available_month,
+    grant_amount_yuan,
+    scenario_from_dict,
+    total_uses_yuan,
 )
 
 
+# ------------------------------------------------------------------------------------------------ slotting grades
+@dataclass(frozen=True)
+class Grade:
+    """One supervisory slotting category and the quantitative criteria a loan must meet to be placed in it."""
+
+    name: str
+    max_annual_pd: float  # annualised standalone PD over the loan life
+    min_dscr_p50: float  # median (across paths) of the minimum bank DSCR over the operating period
+    max_ltv_p50: float  # median (across paths) of the peak year-end LTV over the loan life
+    risk_weight: float  # UL risk weight, remaining maturity ≥ 2.5 years (CRE33 slotting table)
+    risk_weight_short: float  # UL risk weight, remaining maturity < 2.5 years (national discretion)
+    el_rate: float  # regulatory expected loss = 8 % × EL risk weight (5 / 10 / 35 / 100 / 625 %)
+    external_equivalent: str
+
+
+#: Slotting categories, best first. PD bounds: long-run annual default rates of the external grades the Basel
+#: Committee maps the categories to (Strong ≈ BBB− or better, Good ≈ BB+/BB, Satisfactory ≈ BB−/B+, Weak ≈ B to C−);
+#: DSCR and LTV bounds: common income-producing real-estate underwriting levels. Assumptions, documented in
+#: docs/lenses.md; a loan takes the worst category any of its criteria gives.
+GRADES = (
+    Grade("Strong", 0.004, 1.35, 0.60, 0.70, 0.50, 0.004, "BBB- or better"),
+    Grade("Good", 0.010, 1.20, 0.70, 0.90, 0.70, 0.008, "BB+ or BB"),
+    Grade("Satisfactory", 0.030, 1.05, 0.80, 1.15, 1.15, 0.028, "BB- or B+"),
+    Grade("Weak", math.inf, -math.inf, math.inf, 2.50, 2.50, 0.08, "B to C-"),
+)
+#: Default category: risk weight 0 (the loss is provisioned: EL = 8 % × 625 % = 50 % of EAD).
+DEFAULT_GRADE = Grade("Default", math.inf, -math.inf, math.inf, 0.0, 0.0, 0.50, "D")
+#: A plan whose lifetime standalone PD reaches this is graded Default: the median path defaults within the loan life.
+DEFAULT_PD_LIFE = 0.5
+#: Remaining maturity below which the short-maturity risk weights apply (years).
+SHORT_MATURITY_YEARS = 2.5
+
+
+def annualised_pd(pd_life: float, years: float) -> float:
+    """Constant annual PD with the same lifetime PD: 1 − (1 − PD_life)^(1 / years)."""
+    if years <= 0:
+        return 0.0
+    if pd_life >= 1.0:
+        return 1.0
+    return 1.0 - (1.0 - pd_life) ** (1.0 / years)
+
+
+def _category_of(value: float | None, key: str) -> int:
+    """Index in GRADES of the best category whose bound ``key`` the value meets (None: not applicable → 0)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return 0
+    for i, g in enumerate(GRADES):
+        bound = getattr(g, key)
+        ok = value >= bound if key.startswith("min_") else value <= bound
+        if ok:
+            return i
+    return len(GRADES) - 1
+
+
+def grade(pd_life: float, life_years: float, dscr_p50: float | None = None, ltv_p50: float | None = None) -> dict:
+    """Slotting grade from the lifetime PD, the median minimum bank DSCR and the median peak LTV.
+
+    Each criterion places the loan in a category (a missing DSCR or LTV — no bank service or no collateral in the
+    test window — does not count against it); the grade is the worst of them. A lifetime PD ≥ 50 % is Default.
+    Returns the grade, its risk weight (short-maturity weights when the loan life < 2.5 years), the regulatory
+    EL rate and the category each criterion gave.
+    """
+    pd_ann = annualised_pd(pd_life, life_years)
+    per = {
+        "pd_annualised": {"value": pd_ann, "category": GRADES[_category_of(pd_ann, "max_annual_pd")].name},
+        "dscr_min_p50": {"value": dscr_p50, "category": GRADES[_category_of(dscr_p50, "min_dscr_p50")].name},
+        "ltv_peak_p50": {"value": ltv_p50, "category": GRADES[_category_of(ltv_p50, "max_ltv_p50")].name},
+    }
+    if pd_life >= DEFAULT_PD_LIFE:
+        g = DEFAULT_GRADE
+    else:
+        g = GRADES[max(_category_of(pd_ann, "max_annual_pd"), _category_of(dscr_p50, "min_dscr_p50"),
+                       _category_of(ltv_p50, "max_ltv_p50"))]
+    short = life_years < SHORT_MATURITY_YEARS
+    return {"grade": g.name, "risk_weight": g.risk_weight_short if short else g.risk_weight,
+            "regulatory_el_rate": g.el_rate, "external_equivalent": g.external_equivalent, "criteria": per}
+
+
+# ------------------------------------------------------------------------------------------------ PD, LGD, EL
 def loan_years(result) -> int:
+    """Loan life in years from the programme start to the last maturity (0 without bank loans)."""
     plan = result.plan
-    return int(np.ceil(plan.loan_maturity.max() / 12)) if plan.L else 0
+    return int(math.ceil(plan.loan_maturity.max() / 12)) if plan.L else 0
 
 
 def pd_cumulative(default_month: np.ndarray, years: int) -> np.ndarray:
-    """Cumulative PD by year: PD(y) = P(default month < 12 y), y = 1..years."""
+    """Cumulative PD by year: PD(y) = P(default month < 12 y), y = 1..years (default month −1 = no default)."""
     dm = np.asarray(default_month)
     ends = 12 * np.arange(1, years + 1)
     d = dm >= 0
     return ((dm[:, None] < ends[None, :]) & d[:, None]).mean(axis=0)
 
 
+def time_to_default(default_month: np.ndarray, years: int) -> dict:
+    """Distribution of the default year (1-based) among defaulting paths: share by year and quantiles in years."""
+    dm = np.asarray(default_month)
+    d = dm[dm >= 0]
+    n = dm.size
+    counts = np.bincount(d // 12, minlength=years)[:years] if d.size else np.zeros(years, int)
+    out = {"pd_by_year": (counts / n if n else counts.astype(float)).tolist(), "n_defaults": int(d.size)}
+    if d.size:
+        yrs = (d + 1) / 12.0  # default at the end of month m: m + 1 months after the start
+        for q in (0.05, 0.5, 0.95):
+            out[f"p{int(round(q * 100)):02d}_years"] = float(np.quantile(yrs, q))
+        out["mean_years"] = float(yrs.mean())
+    else:
+        out.update({"p05_years": None, "p50_years": None, "p95_years": None, "mean_years": None})
+    return out
+
+
 def lgd(ead, collateral, haircut, cost_share, delay_months, rate):
-    """Loss given default: max(0, 1 − collateral (1 − h)(1 − c)(1 + r)^(−delay/12) / EAD)."""
+    """Loss given default: clip(1 − collateral (1 − h)(1 − c)(1 + r)^(−delay/12) / EAD, 0, 1); 0 where EAD = 0."""
     ead = np.asarray(ead, dtype=float)
     recovery = np.asarray(collateral, dtype=float) * (1 - haircut) * (1 - cost_share) * (1 + rate) ** (-delay_months / 12)
-    return np.clip(1.0 - np.divide(recovery, ead, out=np.zeros_like(ead), where=ead > 0), 0.0, 1.0)
+    return np.clip(1.0 - np.divide(recovery, ead, out=np.ones_like(ead), where=ead > 0), 0.0, 1.0) * (ead > 0)
 
 
-def grade(pd_life: float, dscr_p50: float | None) -> tuple[str, float]:
-    """Slotting grade and its risk weight from lifetime PD and the median minimum DSCR."""
-    if pd_life >= 0.5:
-        return "Default", 0.0
-    d = -np.inf if dscr_p50 is None or not np.isfinite(dscr_p50) else dscr_p50
-    for name, max_pd, min_dscr, rw in GRADES:
-        if pd_life <= max_pd and d >= min_dscr:
-            return name, rw
-    return "Weak", 2.50
+def price_ratio_after(result, delay_months: int) -> tuple[np.ndarray, str]:
+    """H_s / H_m per path — the house-price index at the sale month s = default month m + delay relative to the
+    default month (NaN where no default) — and the basis used.
+
+    Known points per path: the exact index in the default month (``hpi_at_default``) and the year-end indices
+    (ledger ``hpi``, month 12 k + 11). The index at the sale month is interpolated log-linearly between the
+    nearest known points around it; beyond the horizon it is extrapolated from the last year-end at the expected
+    long-run drift of the scenario (E[H_s | H_T] = H_T e^{μ (s − T + 1) / 12}). Results without these records
+    (hand-built or older runs) fall back to the index in the default month: ratio 1 (basis ``"at_default"``).
+    """
+    df = result.paths
+    dm = df["default_month"].to_numpy(np.int64)
+    out = np.full(dm.size, np.nan)
+    d = dm >= 0
+    if "hpi_at_default" not in df.columns or "hpi" not in result._ledgers:
+        out[d] = 1.0
+        return out, "at_default"
+    h_dm = df["hpi_at_default"].to_numpy(float)
+    if delay_months <= 0:
+        out[d] = 1.0
+        return out, "at_default"
+    hy = result.ledger("hpi")
+    n, Y = hy.shape
+    T = 12 * Y
+    s = dm + int(delay_months)
+    idx = np.nonzero(d)[0]
+    si, mi = s[idx], dm[idx]
+    beyond = si > T - 1
+    k = np.minimum(si // 12, Y - 1)
+    m_hi = 12 * k + 11
+    prev_end = 12 * k - 1
+    use_dm = prev_end <= mi
+    m_lo = np.where(use_dm, mi, prev_end)
+    v_lo = np.where(use_dm, h_dm[idx], hy[idx, np.maximum(k - 1, 0)])
+    v_hi = hy[idx, k]
+    span = np.maximum(m_hi - m_lo, 1)
+    w = np.clip((si - m_lo) / span, 0.0, 1.0)
+    with np.errstate(divide="ignore"):
+        inner = np.exp((1 - w) * np.log(v_lo) + w * np.log(v_hi))
+    mu_m = float(result.plan.market.price_drift_m[-1])
+    outer = hy[idx, Y - 1] * np.exp(mu_m * (si - (T - 1)))
+    out[idx] = np.where(beyond, outer, inner) / h_dm[idx]
+    return out, "after_delay"
+
+
+def recovery_collateral(result) -> tuple[np.ndarray, str]:
+    """Market value of the collateral at the sale month: C_m × H_s / H_m (per path; 0 where no default)."""
+    c = result.scenario.credit
+    df = result.paths
+    col = df["collateral_at_default"].to_numpy(float)
+    ratio, basis = price_ratio_after(result, c.liquidation_months)
+    return np.where(df["default_month"].to_numpy() >= 0, col * ratio, 0.0), basis
 
 
 def path_lgd(result) -> np.ndarray:
+    """LGD per path (0 where the path does not default)."""
     c = result.scenario.credit
-    df = result.paths
-    return lgd(df["ead"].to_numpy(float), df["collateral_at_default"].to_numpy(float), c.forced_sale_haircut,
-               c.liquidation_cost_share, c.liquidation_months, c.recovery_discount_rate)
+    col, _ = recovery_collateral(result)
+    return lgd(result.paths["ead"].to_numpy(float), col, c.forced_sale_haircut, c.liquidation_cost_share,
+               c.liquidation_months, c.recovery_discount_rate)
 
 
+# ------------------------------------------------------------------------------------------------ DSCR, LTV
+def bond_service_by_year(plan) -> np.ndarray:
+    """Special-bond service (interest + principal) by year, all projects — deterministic, from the plan."""
+    m = (plan.bond_interest + plan.bond_principal).sum(axis=0)
+    return np.bincount(np.arange(m.size) // 12, weights=m, minlength=plan.Y)[: plan.Y]
+
+
+def bank_service_by_year(result) -> np.ndarray:
+    """Bank debt service (interest + scheduled principal, excluding sweep prepayments) per path and year.
+
+    The ledgers keep total debt service; bond service is deterministic, so bank service = total − bond service.
+    Float32 residue below 1 yuan (+ 1e-6 of the total) is set to 0.
+    """
+    ds = result.ledger("debt_service")
+    bank = ds - bond_service_by_year(result.plan)[None, :]
+    return np.where(bank > 1.0 + 1e-6 * np.abs(ds), bank, 0.0)
+
+
+def bank_dscr(result) -> np.ndarray:
+    """Bank DSCR per path and year: (CFADS − bond service if bonds rank first) / bank service; NaN without bank service."""
+    plan = result.plan
+    cf = result.ledger("cfads")
+    if not plan.bank_first:
+        cf = cf - bond_service_by_year(plan)[None, :]
+    bank = bank_service_by_year(result)
+    return np.divide(cf, bank, out=np.full(cf.shape, np.nan), where=bank > 0)
+
+
+def stabilisation_month(project) -> int:
+    """First month of steady operations: rental = available + lease-up; sale = available + hand-over delay."""
+    m = available_month(project)
+    if project.rental is not None:
+        m += project.rental.lease_up_months
+    if project.sale is not None:
+        m += project.sale.handover_delay_months
+    return m
+
+
+def dscr_test_years(scenario: Scenario, plan) -> tuple[int, int]:
+    """Operating period over which the bank tests DSCR, as 0-based years [start, end).
+
+    For each loan: from the first whole year that starts after both the project's stabilisation and the end of
+    the grace period, to the year of its maturity; the programme window starts at the latest such start (every
+    project with bank debt is operating) and ends at the last maturity. If that leaves no year, the whole loan
+    life is tested.
+    """
+    if plan.L == 0:
+        return 0, 0
+    starts, ends = [], []
+    for j in range(plan.L):
+        p = scenario.projects[int(plan.loan_project[j])]
+        m = max(stabilisation_month(p), int(plan.loan_amort_start[j]))
+        starts.append(int(math.ceil(m / 12)))
+        ends.append(int(math.ceil(plan.loan_maturity[j] / 12)))
+    end = min(max(ends), plan.Y)
+    start = max(starts)
+    if start >= end:
+        start = int(min(plan.loan_first.min() // 12, end - 1))
+    return start, end
+
+
+def min_bank_dscr(result, window: tuple[int, int] | None = None) -> np.ndarray:
+    """Minimum bank DSCR per path over the test window (NaN if no bank service in it)."""
+    d = bank_dscr(result)
+    a, b = window if window is not None else dscr_test_years(result.scenario, result.plan)
+    w = d[:, a:b]
+    has = ~np.isnan(w)
+    m = np.where(has, w, np.inf).min(axis=1) if w.shape[1] else np.full(d.shape[0], np.inf)
+    return np.where(has.any(axis=1), m, np.nan)
+
+
+def peak_ltv(result) -> np.ndarray:
+    """Highest year-end LTV per path over the years with a bank balance (inf if a balance has no collateral)."""
+    bal = result.ledger("bank_balance")
+    col = result.ledger("collateral_value")
+    pos = bal > 1.0
+    ltv = np.where(pos, np.divide(bal, col, out=np.full(bal.shape, np.inf), where=col > 0), -np.inf)
+    m = ltv.max(axis=1) if ltv.shape[1] else np.full(bal.shape[0], -np.inf)
+    return np.where(pos.any(axis=1), m, np.nan)
+
+
+def _fan(arr: np.ndarray, qs=(0.05, 0.5, 0.95)) -> dict:
+    """Quantiles across paths for each year (None where no path has a value)."""
+    out = {f"p{int(round(q * 100)):02d}": [] for q in qs}
+    for y in range(arr.shape[1]):
+        col = arr[:, y]
+        col = col[np.isfinite(col)]
+        vals = np.quantile(col, qs) if col.size else [None] * len(qs)
+        for q, v in zip(qs, vals):
+            out[f"p{int(round(q * 100)):02d}"].append(None if v is None else float(v))
+    return out
+
+
+def _q(x, qs=(0.05, 0.5, 0.95)) -> dict:
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    if not x.size:
+        return {f"p{int(round(q * 100)):02d}": None for q in qs}
+    return {f"p{int(round(q * 100)):02d}": float(v) for q, v in zip(qs, np.quantile(x, qs))}
+
+
+# ------------------------------------------------------------------------------------------------ summary
 def bank_summary(result) -> dict:
+    """The bank lens of a Result (see the module docstring for every formula)."""
     plan = result.plan
     if plan.L == 0:
         return {"has_bank_debt": False, "pd_cumulative": [], "lgd_mean": None, "expected_loss": 0.0, "grade": None}
     df = result.paths
     years = loan_years(result)
-    pdc = pd_cumulative(df["default_month"].to_numpy(), years)
-    d = df["default"].to_numpy(bool)
+    dm = df["default_month"].to_numpy(np.int64)
+    d = dm >= 0
+    pdc = pd_cumulative(dm, years)
+    pd_life = float(pdc[-1]) if pdc.size else 0.0
     lg = path_lgd(result)
     ead = df["ead"].to_numpy(float)
-    el = float(np.mean(np.where(d, lg * ead, 0.0)))
+    col_sale, basis = recovery_collateral(result)
+    el_paths = np.where(d, lg * ead, 0.0)
+    el = float(el_paths.mean())
     principal = float(plan.loan_draw.sum())
-    dmin = df["dscr_min"].to_numpy(float)
-    dmin = dmin[~np.isnan(dmin)]
-    p50 = float(np.median(dmin)) if dmin.size else None
-    g, rw = grade(float(pdc[-1]) if pdc.size else 0.0, p50)
+    window = dscr_test_years(result.scenario, plan)
+    dmin = min_bank_dscr(result, window)
+    dmin_ok = dmin[~np.isnan(dmin)]
+    dscr_p50 = float(np.median(dmin_ok)) if dmin_ok.size else None
+    ltv_pk = peak_ltv(result)
+    ltv_ok = ltv_pk[~np.isnan(ltv_pk)]
+    ltv_p50 = float(np.median(ltv_ok)) if ltv_ok.size else None
+    g = grade(pd_life, years, dscr_p50, ltv_p50)
+    ltv_y = result.ledger("ltv")
+    ltv_y = np.where(result.ledger("bank_balance") > 1.0, ltv_y, np.nan)
     return {
         "has_bank_debt": True,
         "bank_principal_yuan": principal,
+        "loan_life_years": years,
         "pd_cumulative": pdc.tolist(),
-        "pd_lifetime": float(pdc[-1]) if pdc.size else 0.0,
+        "pd_lifetime": pd_life,
+        "pd_annualised": annualised_pd(pd_life, years),
+        "time_to_default": time_to_default(dm, years),
+        "ead": {"mean": float(ead[d].mean()) if d.any() else None, **_q(ead[d], (0.5, 0.95))},
+        "collateral_at_sale": {"mean": float(col_sale[d].mean()) if d.any() else None},
         "lgd_mean": float(lg[d].mean()) if d.any() else None,
-        "ead_mean": float(ead[d].mean()) if d.any() else None,
+        "lgd": _q(lg[d], (0.5, 0.95)),
+        "lgd_price_basis": basis,
         "expected_loss": el,
         "expected_loss_rate": el / principal if principal > 0 else None,
-        "p_min_dscr_below_1": float((df["dscr_min"] < 1.0).mean()),
-        "grade": g,
-        "risk_weight": rw,
+        "expected_loss_se": float(el_paths.std(ddof=1) / np.sqrt(el_paths.size)) if el_paths.size > 1 else None,
+        "dscr_test_years": [window[0] + 1, window[1]],
+        "dscr_bank_min": _q(dmin),
+        "p_dscr_bank_min_below_1": float(np.mean(np.where(np.isnan(dmin), False, dmin < 1.0))),
+        "dscr_bank_by_year": _fan(bank_dscr(result)),
+        "ltv_peak": _q(ltv_pk, (0.5, 0.95)),
+        "ltv_by_year": _fan(ltv_y),
+        "grade": g["grade"],
+        "risk_weight": g["risk_weight"],
+        "regulatory_el_rate": g["regulatory_el_rate"],
+        "grade_criteria": g["criteria"],
     }
+
+
+# ------------------------------------------------------------------------------------------------ debt capacity
+@dataclass(frozen=True)
+class DebtCapacity:
+    """Largest bank loan of one project meeting a DSCR criterion, on common random numbers."""
+
+    project: str
+    criterion: str  # "p_breach" (P(min DSCR < threshold) ≤ alpha) or "p50" (P50 min DSCR ≥ p50_target)
+    loan_yuan: float  # the debt capacity
+    equity_yuan: float  # SOE equity that balances sources = uses at that loan
+    current_loan_yuan: float
+    max_loan_yuan: float  # the loan at the equity floor (upper end of the search)
+    p_breach: float | None  # P(min bank DSCR < threshold) at the capacity
+    dscr_min_p50: float | None  # median minimum bank DSCR at the capacity
+    binding: str  # "criterion", "equity_floor" (every loan up to the floor passes) or "none_feasible"
+    test_years: tuple[int, int]  # 1-based first and last year of the DSCR test
+    iterations: int
+    paths: int
+    seed: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _project_scenario(scenario: Scenario, project: int, loan_total: float) -> Scenario:
+    """The project alone, its loans scaled to ``loan_total`` (mix kept) and equity = uses − other sources − loans."""
+    data = scenario.model_dump()
+    p = data["projects"][project]
+    amounts = np.array([ln["amount_yuan"] for ln in p["financing"]["loans"]], dtype=float)
+    for ln, a in zip(p["financing"]["loans"], amounts / amounts.sum() * loan_total):
+        ln["amount_yuan"] = float(a)
+    proj = scenario.projects[project]
+    other = _other_sources(proj)
+    p["financing"]["equity_yuan"] = float(total_uses_yuan(proj) - other - loan_total)
+    data["projects"] = [p]
+    return scenario_from_dict(data, source=f"debt_capacity(projects[{project}])")
+
+
+def _other_sources(proj) -> float:
+    f = proj.financing
+    return sum(b.amount_yuan for b in f.bonds) + sum(grant_amount_yuan(g, proj) for g in f.grants if g.capital)
+
+
+def debt_capacity(
+    scenario: Scenario,
+    project: int = 0,
+    alpha: float = 0.1,
+    paths: int = 2000,
+    seed: int | None = None,
+    dscr_threshold: float = 1.0,
+    p50_target: float | None = None,
+    min_equity_share: float = 0.0,
+    tol_yuan: float | None = None,
+    chunk_size: int | None = None,
+    stress: str | None = None,
+) -> DebtCapacity:
+    """Largest bank loan of ``projects[project]`` that keeps P(min bank DSCR < ``dscr_threshold``) ≤ ``alpha``
+    (or, if ``p50_target`` is given, keeps the median minimum bank DSCR ≥ ``p50_target``).
+
+    The rest of the plan is held fixed: bonds and capital grants stay, the loans are scaled together (their mix
+    kept), and the difference goes to SOE equity so that sources = uses; the equity may not fall below
+    ``min_equity_share`` × total investment. The project is simulated alone (ring-fenced: its CFADS and bank
+    service do not depend on the other projects) with the same ``seed`` at every trial loan — common random
+    numbers — so the breach indicator of each path is monotone in the loan and bisection on the loan amount
+    converges to the capacity of that sample. DSCR is the bank DSCR over the operating period
+    (:func:`dscr_test_years`). Stops when the bracket is narrower than ``tol_yuan`` (default 0.1 % of the
+    project's investment, at least 10,000 yuan); the capacity returned is the feasible end of the bracket.
+    """
+    from ..plan import compile_plan
+    from ..simulate import simulate
+
+    if not 0 <= project < len(scenario.projects):
+        raise ScenarioError(f"debt_capacity: project must be 0..{len(scenario.projects) - 1}, got {project}")
+    proj = scenario.projects[project]
+    where = f"projects[{project}].financing.loans"
+    if not proj.financing.loans:
+        raise ScenarioError(f"{where}: project {proj.name!r} has no bank loan to size")
+    if not 0 < alpha < 1:
+        raise ScenarioError(f"debt_capacity: alpha must be in (0, 1), got {alpha}")
+    if not 0 <= min_equity_share < 1:
+        raise ScenarioError(f"debt_capacity: min_equity_share must be in [0, 1), got {min_equity_share}")
+    if paths < 10:
+        raise ScenarioError(f"debt_capacity: paths must be >= 10, got {paths}")
+    seed = int(scenario.simulation.seed if seed is None else seed)
+    chunk = int(chunk_size or scenario.simulation.chunk_size)
+    uses = total_uses_yuan(proj)
+    hi = uses - _other_sources(proj) - min_equity_share * uses
+    current = float(sum(ln.amount_yuan for ln in proj.financing.loans))
+    tol = float(tol_yuan) if tol_yuan is not None else max(1e4, 1e-3 * uses)
+    criterion = "p50" if p50_target is not None else "p_breach"
+
+    cache: dict[float, tuple[bool, float, float | None]] = {}
+
+    def evaluate(loan: float) -> tuple[bool, float, float | None]:
+        if loan not in cache:
+            sc = _project_scenario(scenario, project, loan)
+            res = simulate(sc, paths=paths, seed=seed, chunk_size=chunk, stress=stress)
+            dmin = min_bank_dscr(res)
+            breach = float(np.mean(np.where(np.isnan(dmin), False, dmin < dscr_threshold)))
+            ok_vals = dmin[~np.isnan(dmin)]
+            p50 = float(np.median(ok_vals)) if ok_vals.size else None
+            ok = (p50 is None or p50 >= p50_target) if criterion == "p50" else breach <= alpha
+            cache[loan] = (ok, breach, p50)
+        return cache[loan]
+
+    base = _project_scenario(scenario, project, current)
+    window = dscr_test_years(base, compile_plan(base))  # does not depend on the loan amount
+    iterations = 0
+    if hi <= 0:
+        return DebtCapacity(proj.name, criterion, 0.0, float(uses - _other_sources(proj)), current, max(hi, 0.0),
+                            None, None, "none_feasible", (window[0] + 1, window[1]), 0, paths, seed)
+    ok_hi, breach_hi, p50_hi = evaluate(hi)
+    iterations += 1
+    if ok_hi:
+        lo, binding, (breach, p50) = hi, "equity_floor", (breach_hi, p50_hi)
+    else:
+        lo, up = 0.0, hi
+        breach, p50, binding = None, None, "none_feasible"
+        while up - lo > tol:
+            mid = 0.5 * (lo + up)
+            ok, b, m = evaluate(mid)
+            iterations += 1
+            if ok:
+                lo, breach, p50, binding = mid, b, m, "criterion"
+            else:
+                up = mid
+    return DebtCapacity(
+        project=proj.name, criterion=criterion, loan_yuan=float(lo),
+        equity_yuan=float(uses - _other_sources(proj) - lo), current_loan_yuan=current, max_loan_yuan=float(hi),
+        p_breach=breach, dscr_min_p50=p50, binding=binding, test_years=(window[0] + 1, window[1]),
+        iterations=iterations, paths=int(paths), seed=seed,
+    )

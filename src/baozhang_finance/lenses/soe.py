@@ -1,7 +1,16 @@
-"""SOE lens (实施主体): equity returns, peak funding need, lock-up of distributions.
+"""SOE lens (实施主体): equity returns, peak funding need, cash balance, lock-up of distributions.
 
-Equity flows per year = distributions − equity contributions − SOE support; the last year adds the terminal
-equity (market value of units still held × (1 − haircut) + reserves − debt outstanding).
+Per path:
+
+* equity flows by year = distributions − equity contributions − SOE support; the last year adds the terminal
+  equity (market value of units still held × (1 − terminal haircut) + reserves − bank debt outstanding);
+  equity IRR solves Σ_k f_k (1 + r)^−(k+1) = 0 (NaN where undefined, e.g. flows that never turn positive);
+  equity NPV = Σ_k f_k (1 + d)^−(k+1) at the programme discount rate d;
+* peak funding need = max_t Σ_{s≤t} (equity_s + SOE support_s − distributions_s): the most the SOE has had in,
+  net of what it has taken out;
+* cash balance (DSRA + cash retained under lock-up) at each year end — the fan;
+* years in lock-up = months in which distributions were blocked because the trailing-12-month DSCR of a
+  project was below ``waterfall.lockup_dscr``, ÷ 12.
 """
 
 from __future__ import annotations
@@ -13,18 +22,42 @@ def _q(x, qs=(0.05, 0.5, 0.95)):
     x = np.asarray(x, dtype=float)
     x = x[~np.isnan(x)]
     if not x.size:
-        return {f"p{int(q * 100):02d}": None for q in qs}
+        return {f"p{int(round(q * 100)):02d}": None for q in qs}
     return {f"p{int(round(q * 100)):02d}": float(v) for q, v in zip(qs, np.quantile(x, qs))}
 
 
+def fan(arr: np.ndarray, qs=(0.05, 0.25, 0.5, 0.75, 0.95)) -> dict:
+    """Mean and quantiles across paths for each year of a ``(paths, years)`` ledger: lists of length Y."""
+    arr = np.asarray(arr, dtype=float)
+    out = {"mean": np.nanmean(arr, axis=0).tolist() if arr.size else []}
+    qv = np.nanquantile(arr, qs, axis=0) if arr.size else np.zeros((len(qs), 0))
+    for q, row in zip(qs, qv):
+        out[f"p{int(round(q * 100)):02d}"] = row.tolist()
+    return out
+
+
+def lockup_distribution(result) -> dict:
+    """Years in lock-up per path: mean, quantiles, P(any lock-up) and the share of paths locked in each year."""
+    ly = result.paths["lockup_years"].to_numpy(float)
+    months = result.ledger("lockup_months") if "lockup_months" in result._ledgers else None
+    out = {"mean": float(ly.mean()), **_q(ly), "p_any": float((ly > 0).mean())}
+    if months is not None:
+        out["share_locked_by_year"] = (months > 0).mean(axis=0).tolist()
+    return out
+
+
 def soe_summary(result) -> dict:
+    """DESIGN §7 ``soe``: equity IRR and NPV, peak funding need, plus the cash fan and lock-up years."""
     df = result.paths
     irr = df["equity_irr"].to_numpy(float)
+    pfn = df["peak_funding_need"].to_numpy(float)
     return {
         "equity_irr": _q(irr),
         "equity_irr_undefined_share": float(np.isnan(irr).mean()),
         "project_irr": _q(df["project_irr"]),
         "npv": _q(df["equity_npv"]),
-        "peak_funding_need": _q(df["peak_funding_need"], (0.5, 0.95)),
-        "lockup_years": {"mean": float(df["lockup_years"].mean()), **_q(df["lockup_years"], (0.5, 0.95))},
+        "p_npv_negative": float((df["equity_npv"].to_numpy(float) < 0).mean()),
+        "peak_funding_need": {"mean": float(pfn.mean()), **_q(pfn, (0.5, 0.95))},
+        "cash_balance_fan": fan(result.ledger("cash_balance")),
+        "lockup_years": lockup_distribution(result),
     }
