@@ -1,0 +1,345 @@
+"""Scale-out on Dask (分布式计算): chunks of paths, or whole scenarios, fanned out over a Dask cluster.
+
+Two entry points:
+
+* :func:`iter_chunks_dask` — the ``backend="dask"`` of :func:`baozhang_finance.simulate`. The compiled
+  :class:`~baozhang_finance.plan.Plan` is put on the cluster once (:func:`ship_once`) and every chunk task takes
+  that future, so each worker receives the plan once and only ``(chunk_index, start, stop, seed)`` travels per
+  task.
+  Results stream back as they complete (``as_completed``) and are released **in chunk-index order** through a
+  reorder buffer, so the caller's concatenation — and hence every number — is bit-identical to a serial run with
+  the same scenario, seed and chunk size, whatever the number of workers or the order they finish in.
+* :func:`map_scenarios` — ``fn(item)`` for each item of a sweep, a solver's evaluations or a Sobol design, on the
+  same cluster (or serially in-process when no client is given), results in item order.
+
+Failures never hang: an exception inside a task is re-raised as :class:`ChunkFailedError` naming the chunk
+(``chunk 3 (paths 30000–39999) failed: ValueError: …``) after the other tasks are cancelled; a worker that dies
+mid-task is retried on another worker up to Dask's ``distributed.scheduler.allowed-failures`` times and then
+reported the same way (``KilledWorker``); a cluster with no workers for ``baozhang.no-workers-timeout`` seconds
+(default 60), a lost scheduler, or no task finishing for ``baozhang.stall-timeout`` seconds (default 1800) raise
+:class:`DaskBackendError`. Both timeouts are ordinary Dask config keys (``dask.config.set`` or the environment
+variables ``DASK_BAOZHANG__NO_WORKERS_TIMEOUT`` / ``DASK_BAOZHANG__STALL_TIMEOUT``).
+
+Dask is an optional extra: this module imports without it and raises an :class:`ImportError` carrying the
+install command (``pip install 'baozhang-finance[dask]'``) only when a Dask function is actually used.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from .simulate import run_chunk
+
+INSTALL_HINT = "pip install 'baozhang-finance[dask]'"
+
+#: seconds without any worker before giving up (dask config key ``baozhang.no-workers-timeout``)
+NO_WORKERS_TIMEOUT_S = 60.0
+#: seconds without any task finishing before giving up (dask config key ``baozhang.stall-timeout``)
+STALL_TIMEOUT_S = 1800.0
+#: seconds allowed to connect to an existing scheduler
+CONNECT_TIMEOUT_S = 20.0
+_POLL_S = 0.02
+_HEALTH_EVERY_S = 2.0
+
+Job = tuple[int, int, int, int]  # (chunk_index, start, stop, seed)
+
+
+class DaskBackendError(RuntimeError):
+    """The Dask backend could not finish: no workers, a lost scheduler, a stall or a failed task."""
+
+
+class ChunkFailedError(DaskBackendError):
+    """A task raised (or its workers kept dying); the message names the chunk or item and the cause."""
+
+    def __init__(self, message: str, index: int):
+        super().__init__(message)
+        self.index = index
+
+
+# ------------------------------------------------------------------------------------------ import guard
+def require_dask():
+    """Import ``dask.distributed`` or raise an ImportError that says how to install it."""
+    try:
+        import dask  # noqa: F401
+        import distributed
+    except ImportError as exc:
+        raise ImportError(
+            f"the dask backend needs the optional dependency dask[distributed], which is not installed "
+            f"({exc.name or exc}); install it with: {INSTALL_HINT}"
+        ) from exc
+    return distributed
+
+
+def _config_seconds(key: str, default: float) -> float | None:
+    import dask
+    from dask.utils import parse_timedelta
+
+    value = dask.config.get(key, default)
+    if value is None:
+        return None
+    return float(parse_timedelta(value, default="s"))
+
+
+# ------------------------------------------------------------------------------------------ clients
+def make_client(address: str | None = None, workers: int = 1, **cluster_kwargs):
+    """A Dask client: ``Client(address)`` for an existing scheduler, else a new local cluster.
+
+    With no address, a ``LocalCluster`` of ``workers`` worker **processes** with one thread each (the engine is
+    NumPy-vectorised and holds the GIL between array operations, so threads would not scale), no dashboard (no
+    port to collide with), on random local ports. Closing the returned client also shuts that cluster down.
+    ``cluster_kwargs`` are passed to ``LocalCluster`` (e.g. ``memory_limit``).
+    """
+    distributed = require_dask()
+    if address:
+        try:
+            return distributed.Client(address, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            raise DaskBackendError(
+                f"--scheduler {address}: cannot connect to a Dask scheduler there within "
+                f"{CONNECT_TIMEOUT_S:.0f} s ({type(exc).__name__}: {exc})"
+            ) from exc
+    if int(workers) < 1:
+        raise ValueError(f"workers: must be >= 1, got {workers}")
+    opts = {"n_workers": int(workers), "threads_per_worker": 1, "processes": True, "dashboard_address": None,
+            "silence_logs": logging.ERROR}
+    opts.update(cluster_kwargs)
+    # Client() with no address starts the LocalCluster itself and shuts it down in client.close()
+    return distributed.Client(set_as_default=False, **opts)
+
+
+def _resolve_client(client, workers: int):
+    """(client, owned): the given client, else Dask's current default client, else a temporary local one."""
+    distributed = require_dask()
+    if client is not None:
+        return client, False
+    try:
+        return distributed.default_client(), False
+    except ValueError:
+        return make_client(None, max(int(workers), 1)), True
+
+
+# ------------------------------------------------------------------------------------------ plan shipping
+def ship_once(client, obj, name: str = "plan"):
+    """Put ``obj`` (the compiled plan, or a sweep's shared object) on the cluster once; returns its future.
+
+    Tasks take the future as an argument, so ``obj`` travels once to the scheduler and then at most once to each
+    worker (the first task there fetches it from a peer and keeps it), never once per task. It is held as the
+    result of a trivial task rather than scattered data, so if every worker holding it dies the scheduler
+    simply recomputes it instead of failing the run with "lost scattered data".
+    """
+    return client.submit(_identity, obj, key=f"baozhang-{name}-{uuid.uuid4().hex[:10]}", pure=False)
+
+
+def _identity(obj):
+    return obj
+
+
+def _chunk_task(plan, chunk_index: int, start: int, stop: int, seed: int, chunk_fn: Callable):
+    return chunk_fn(plan, chunk_index, start, stop, seed)
+
+
+# ------------------------------------------------------------------------------------------ streaming core
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _stream_in_order(client, futures: Sequence, names: Sequence[str]) -> Iterator[tuple[int, Any]]:
+    """Yield ``(position, result)`` in position order as futures complete; cancel the rest on any failure."""
+    distributed = require_dask()
+    n = len(futures)
+    pos_of = {f.key: k for k, f in enumerate(futures)}
+    pending = {k: f for k, f in enumerate(futures)}
+    ready: dict[int, Any] = {}
+    nxt = 0
+    no_workers_timeout = _config_seconds("baozhang.no-workers-timeout", NO_WORKERS_TIMEOUT_S)
+    stall_timeout = _config_seconds("baozhang.stall-timeout", STALL_TIMEOUT_S)
+    ac = distributed.as_completed(list(futures), loop=client.loop)
+    last_progress = time.monotonic()
+    last_health = last_progress
+    no_workers_since: float | None = None
+
+    def abort(error: BaseException):
+        remaining = list(pending.values())
+        pending.clear()
+        ready.clear()
+        if remaining:
+            try:
+                client.cancel(remaining)
+            except Exception:  # the scheduler may already be gone; the error below is what matters
+                pass
+        raise error
+
+    try:
+        while nxt < n:
+            batch = ac.next_batch(block=False)
+            if not batch:
+                now = time.monotonic()
+                if stall_timeout is not None and now - last_progress > stall_timeout:
+                    abort(DaskBackendError(
+                        f"no task finished in {stall_timeout:.0f} s; {n - nxt} of {n} outstanding "
+                        f"(next: {names[nxt]}); raise dask config 'baozhang.stall-timeout' for very long tasks"))
+                if now - last_health >= _HEALTH_EVERY_S:
+                    last_health = now
+                    alive = _worker_count(client)
+                    if alive == 0:
+                        no_workers_since = no_workers_since or now
+                        if no_workers_timeout is not None and now - no_workers_since > no_workers_timeout:
+                            abort(DaskBackendError(
+                                f"no Dask workers for {no_workers_timeout:.0f} s (scheduler "
+                                f"{_address(client)}, client status {client.status!r}); {n - nxt} of {n} tasks "
+                                f"unfinished (next: {names[nxt]})"))
+                    else:
+                        no_workers_since = None
+                time.sleep(_POLL_S)
+                continue
+            last_progress = time.monotonic()
+            for fut in batch:
+                k = pos_of[fut.key]
+                if fut.status == "error":
+                    exc = fut.exception()
+                    abort(_chained(ChunkFailedError(f"{names[k]} failed: {_describe(exc)}", k), exc))
+                if fut.status == "cancelled":
+                    abort(DaskBackendError(
+                        f"{names[k]} was cancelled (lost connection to the scheduler {_address(client)}, or "
+                        f"cancelled elsewhere)"))
+                ready[k] = fut
+            while nxt in ready:
+                fut = ready.pop(nxt)
+                try:
+                    value = fut.result()
+                except Exception as exc:  # lost between completion and gather (worker died holding it)
+                    abort(_chained(ChunkFailedError(f"{names[nxt]} failed: {_describe(exc)}", nxt), exc))
+                pending.pop(nxt, None)
+                fut.release()
+                yield nxt, value
+                nxt += 1
+    except GeneratorExit:
+        # the consumer stopped early: do not leave work running on the cluster
+        remaining = list(pending.values())
+        if remaining:
+            try:
+                client.cancel(remaining)
+            except Exception:
+                pass
+        raise
+
+
+def _chained(error: BaseException, cause: BaseException) -> BaseException:
+    error.__cause__ = cause
+    return error
+
+
+def _worker_count(client) -> int:
+    if client.status != "running":
+        return 0
+    try:
+        return len(client.nthreads())
+    except Exception:
+        return 0
+
+
+def _address(client) -> str:
+    try:
+        return str(client.scheduler.address)
+    except Exception:
+        return "?"
+
+
+# ------------------------------------------------------------------------------------------ public API
+def chunk_name(chunk_index: int, start: int, stop: int) -> str:
+    """``chunk 3 (paths 30000–39999)`` — how errors name a chunk (paths inclusive)."""
+    return f"chunk {chunk_index} (paths {start}–{stop - 1})"
+
+
+def iter_chunks_dask(plan, jobs: Iterable[Job], client=None, workers: int = 1,
+                     chunk_fn: Callable = run_chunk) -> Iterator[tuple[int, dict]]:
+    """Run ``chunk_fn(plan, i, start, stop, seed)`` (default :func:`simulate.run_chunk`) for each job on Dask.
+
+    ``jobs`` = ``[(chunk_index, start, stop, seed), …]``. Yields ``(chunk_index, columns)`` in the order of
+    ``jobs`` (index order) as soon as the next chunk in order is back, so progress callbacks advance while later
+    chunks still run. ``client``: a ``distributed.Client``; if None, Dask's current default client, else a
+    temporary local cluster of ``workers`` processes that is shut down at the end. ``chunk_fn`` must be
+    picklable (module-level, or a closure cloudpickle can ship); tests use it to inject failures.
+    """
+    jobs = [tuple(int(x) for x in job) for job in jobs]
+    if not jobs:
+        return
+    client, owned = _resolve_client(client, workers)
+    try:
+        plan_future = ship_once(client, plan)
+        token = uuid.uuid4().hex[:10]
+        futures = [client.submit(_chunk_task, plan_future, i, a, b, s, chunk_fn, key=f"baozhang-chunk-{token}-{i}",
+                                 pure=False, retries=0) for i, a, b, s in jobs]
+        names = [chunk_name(i, a, b) for i, a, b, _ in jobs]
+        try:
+            for k, cols in _stream_in_order(client, futures, names):
+                yield jobs[k][0], cols
+        finally:
+            plan_future.release()
+    finally:
+        if owned:
+            client.close()
+
+
+def _apply(fn: Callable, item, shared, with_shared: bool):
+    return fn(item, shared) if with_shared else fn(item)
+
+
+_NO_SHARED = object()
+
+
+def map_scenarios(fn: Callable, items: Iterable, client=None, *, shared: Any = _NO_SHARED,
+                  label: Callable[[Any], str] | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> list:
+    """``[fn(item) for item in items]`` fanned out over Dask, results in item order.
+
+    For sweeps (one scenario per grid point), a solver's evaluations (one trial parameter per item) and Sobol /
+    Morris designs (one row per item). ``fn`` runs on a worker, so it must be picklable (a module-level
+    function, or a closure cloudpickle can ship) and should run the model serially inside
+    (``simulate(..., backend="serial")``) — the parallelism is across items. Return something small (a summary
+    dict, a few floats) rather than a whole :class:`Result` when items are many.
+
+    ``client``: a ``distributed.Client`` → one task per item on that cluster; ``None`` → a plain in-process loop
+    (no Dask needed, same results, same error messages), so callers can take ``client=None`` as their default.
+    ``shared``: a large object every call needs (a base scenario, a compiled plan, a design matrix): shipped
+    once per worker (:func:`ship_once`) and passed as ``fn(item, shared)``. ``label(item)`` names an item in error messages
+    (default ``item <position>``). ``progress(done, total)`` is called as results come back, in order.
+
+    Raises :class:`ChunkFailedError` (``item 4 (city=Loudi) failed: ValueError: …``) when a call raises; the
+    remaining tasks are cancelled. ``ChunkFailedError.index`` is the item's position.
+    """
+    items = list(items)
+    total = len(items)
+    with_shared = shared is not _NO_SHARED
+    names = [f"item {k}" + (f" ({label(it)})" if label is not None else "") for k, it in enumerate(items)]
+    out: list = []
+    if total == 0:
+        return out
+    if client is None:
+        for k, it in enumerate(items):
+            try:
+                out.append(_apply(fn, it, shared if with_shared else None, with_shared))
+            except Exception as exc:
+                raise ChunkFailedError(f"{names[k]} failed: {_describe(exc)}", k) from exc
+            if progress:
+                progress(k + 1, total)
+        return out
+    require_dask()
+    shared_future = ship_once(client, shared, "shared") if with_shared else None
+    token = uuid.uuid4().hex[:10]
+    try:
+        futures = [client.submit(_apply, fn, it, shared_future, with_shared, key=f"baozhang-item-{token}-{k}",
+                                 pure=False, retries=0) for k, it in enumerate(items)]
+        for k, value in _stream_in_order(client, futures, names):
+            out.append(value)
+            if progress:
+                progress(k + 1, total)
+    finally:
+        if shared_future is not None:
+            shared_future.release()
+    return out

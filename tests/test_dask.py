@@ -1,0 +1,254 @@
+"""Dask backend: bit-identical to serial, clear chunk-naming failures, no hangs, optional dependency.
+
+One LocalCluster of 2 worker processes (1 thread each) is shared by the module; chunks are small (the demo
+scenario at 100–1,000 paths per chunk) so the whole file stays within a few seconds of compute.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from baozhang_finance import load_scenario, simulate
+from baozhang_finance import dask_backend as db
+from baozhang_finance.cli import app
+from baozhang_finance.plan import compile_plan
+from baozhang_finance.simulate import run_chunk
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "scenarios" / "demo.toml"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_scenario(DEMO)
+
+
+@pytest.fixture(scope="module")
+def client():
+    pytest.importorskip("distributed")
+    import dask
+
+    # one retry after a worker death (default 3) keeps the dead-worker test short
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        c = db.make_client(None, 2)
+    c.wait_for_workers(2, timeout=60)
+    yield c
+    c.close()
+
+
+def _jobs(paths: int, chunk: int, seed: int):
+    return [(k, a, min(a + chunk, paths), seed) for k, a in enumerate(range(0, paths, chunk))]
+
+
+# ------------------------------------------------------------------------------------------ bit-identical
+def test_dask_run_is_bit_identical_to_serial(demo, client):
+    ticks: list[tuple[int, int]] = []
+    dask_res = simulate(demo, paths=3000, chunk_size=1000, seed=11, backend="dask", workers=2, client=client,
+                        progress=lambda d, n: ticks.append((d, n)))
+    serial = simulate(demo, paths=3000, chunk_size=1000, seed=11)
+    pd.testing.assert_frame_equal(dask_res.paths, serial.paths, check_exact=True)
+    assert dask_res.summary == serial.summary
+    for name in ("cfads", "gov_hidden", "bank_balance", "cash_balance"):
+        np.testing.assert_array_equal(dask_res.ledger(name), serial.ledger(name))
+    # progress advanced chunk by chunk (streamed), not once at the end
+    assert ticks == [(1000, 3000), (2000, 3000), (3000, 3000)]
+    assert dask_res.run["backend"] == "dask"
+    # both worker processes did work (2 workers, 1 thread each)
+    assert len(client.nthreads()) == 2 and set(client.nthreads().values()) == {1}
+
+
+def test_chunks_come_back_in_index_order_when_they_finish_out_of_order(demo, client):
+    plan = compile_plan(demo)
+
+    def first_is_slow(plan, i, a, b, s):  # a closure: cloudpickle ships it by value to the workers
+        import time as _t
+
+        if i == 0:
+            _t.sleep(0.6)
+        return run_chunk(plan, i, a, b, s)
+
+    jobs = _jobs(400, 100, 5)
+    got = list(db.iter_chunks_dask(plan, jobs, client=client, chunk_fn=first_is_slow))
+    assert [i for i, _ in got] == [0, 1, 2, 3]
+    for (i, cols), (_, a, b, s) in zip(got, jobs):
+        ref = run_chunk(plan, i, a, b, s)
+        np.testing.assert_array_equal(cols["path"], np.arange(a, b))
+        np.testing.assert_array_equal(cols["hidden_debt_pv"], ref["hidden_debt_pv"])
+        np.testing.assert_array_equal(cols["y_cfads"], ref["y_cfads"])
+
+
+def test_plan_is_shipped_once_not_per_task(demo, client):
+    plan = compile_plan(demo)
+    fut = db.ship_once(client, plan)
+    assert fut.result().T == plan.T
+    # every chunk task names the plan future as a dependency instead of carrying the arrays
+    jobs = _jobs(200, 100, 1)
+    futs = [client.submit(db._chunk_task, fut, i, a, b, s, run_chunk, pure=False) for i, a, b, s in jobs]
+    client.gather(futs)
+    holders = client.who_has([fut])[fut.key]
+    assert 1 <= len(holders) <= 2  # one copy per worker at most
+    del futs
+    fut.release()
+
+
+# ------------------------------------------------------------------------------------------ failures
+def test_a_failing_chunk_names_itself_and_does_not_hang(demo, client):
+    plan = compile_plan(demo)
+
+    def fails_on_3(plan, i, a, b, s):
+        if i == 3:
+            raise ValueError("injected failure in the engine")
+        return run_chunk(plan, i, a, b, s)
+
+    t0 = time.monotonic()
+    with pytest.raises(db.ChunkFailedError) as info:
+        list(db.iter_chunks_dask(plan, _jobs(600, 100, 2), client=client, chunk_fn=fails_on_3))
+    assert time.monotonic() - t0 < 20
+    assert str(info.value) == "chunk 3 (paths 300–399) failed: ValueError: injected failure in the engine"
+    assert info.value.index == 3
+    assert isinstance(info.value.__cause__, ValueError)
+    # the cluster is still usable afterwards and nothing of the failed run is left behind
+    got = list(db.iter_chunks_dask(plan, _jobs(200, 100, 2), client=client))
+    assert [i for i, _ in got] == [0, 1]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        keys = [k for k in client.who_has() if "baozhang-chunk" in str(k)]
+        if not keys:
+            break
+        time.sleep(0.1)
+    assert keys == []
+
+
+def test_through_simulate_the_error_names_the_chunk(demo, client, monkeypatch):
+    import baozhang_finance.dask_backend as mod
+
+    def boom(plan, i, a, b, s):
+        if i == 1:
+            raise FloatingPointError("overflow in month 37")
+        return run_chunk(plan, i, a, b, s)
+
+    real = mod.iter_chunks_dask
+    monkeypatch.setattr(mod, "iter_chunks_dask", lambda plan, jobs, client=None, workers=1:
+                        real(plan, jobs, client=client, workers=workers, chunk_fn=boom))
+    with pytest.raises(db.ChunkFailedError, match=r"^chunk 1 \(paths 1000–1999\) failed: FloatingPointError: "
+                                                   r"overflow in month 37$"):
+        simulate(demo, paths=3000, chunk_size=1000, seed=1, backend="dask", client=client)
+
+
+def test_a_dying_worker_gives_a_clear_error_not_a_hang(demo, client):
+    plan = compile_plan(demo)
+
+    def dies_on_1(plan, i, a, b, s):
+        if i == 1:
+            import os as _os
+
+            _os._exit(13)  # the worker process vanishes mid-task
+        return run_chunk(plan, i, a, b, s)
+
+    t0 = time.monotonic()
+    with pytest.raises(db.ChunkFailedError, match=r"^chunk 1 \(paths 100–199\) failed: KilledWorker"):
+        list(db.iter_chunks_dask(plan, _jobs(300, 100, 4), client=client, chunk_fn=dies_on_1))
+    assert time.monotonic() - t0 < 45
+    client.wait_for_workers(2, timeout=60)  # the nannies restart the workers
+
+
+def test_no_workers_times_out_with_a_clear_error(demo):
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as c, \
+            dask.config.set({"baozhang.no-workers-timeout": 1}):
+        t0 = time.monotonic()
+        with pytest.raises(db.DaskBackendError, match=r"^no Dask workers for 1 s .*3 of 3 tasks unfinished "
+                                                      r"\(next: chunk 0 \(paths 0–99\)\)"):
+            list(db.iter_chunks_dask(compile_plan(demo), _jobs(300, 100, 1), client=c))
+        assert time.monotonic() - t0 < 15
+
+
+def test_unreachable_scheduler_is_a_one_line_error(monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(db, "CONNECT_TIMEOUT_S", 1.0)
+    with pytest.raises(db.DaskBackendError, match=r"^--scheduler tcp://127\.0\.0\.1:9: cannot connect"):
+        db.make_client("tcp://127.0.0.1:9", 1)
+
+
+# ------------------------------------------------------------------------------------------ optional extra
+@pytest.fixture
+def no_dask(monkeypatch):
+    """Make `import dask` / `import distributed` fail as if the extra were not installed."""
+    for name in list(sys.modules):
+        if name == "dask" or name.startswith("dask.") or name == "distributed" or name.startswith("distributed."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "dask", None)
+    monkeypatch.setitem(sys.modules, "distributed", None)
+
+
+def test_missing_dask_says_how_to_install(demo, no_dask):
+    with pytest.raises(ImportError, match=r"install it with: pip install 'baozhang-finance\[dask\]'"):
+        simulate(demo, paths=10, chunk_size=5, backend="dask")
+    with pytest.raises(ImportError, match=r"baozhang-finance\[dask\]"):
+        db.make_client(None, 2)
+    # the serial path and map_scenarios without a client need no Dask
+    assert db.map_scenarios(lambda x: x * 2, [1, 2, 3]) == [2, 4, 6]
+    assert simulate(demo, paths=10, chunk_size=5, seed=1).run["paths"] == 10
+
+
+def test_cli_missing_dask_is_a_one_line_error_exit_2(no_dask):
+    res = CliRunner().invoke(app, ["run", str(DEMO), "--backend", "dask", "--paths", "10", "--quiet"])
+    assert res.exit_code == 2, res.output
+    text = res.output.strip()
+    assert "\n" not in text
+    assert text.startswith("error: the dask backend needs the optional dependency dask[distributed]")
+    assert text.endswith("install it with: pip install 'baozhang-finance[dask]'")
+
+
+def test_cli_dask_backend_matches_serial(client):
+    runner = CliRunner()
+    args = ["run", str(DEMO), "--paths", "600", "--chunk-size", "200", "--seed", "9", "--json"]
+    serial = runner.invoke(app, args)
+    dask_run = runner.invoke(app, args + ["--backend", "dask", "--workers", "2",
+                                          "--scheduler", client.scheduler.address])
+    assert serial.exit_code == 0, serial.output
+    assert dask_run.exit_code == 0, dask_run.output
+    assert json.loads(dask_run.stdout) == json.loads(serial.stdout)
+
+
+# ------------------------------------------------------------------------------------------ map_scenarios
+def _square_plus(x, shared=None):
+    return x * x + (shared or 0)
+
+
+def test_map_scenarios_serial_and_dask_agree_in_order(client):
+    items = list(range(7))
+    ticks: list[int] = []
+    assert db.map_scenarios(_square_plus, items) == [x * x for x in items]
+    assert db.map_scenarios(_square_plus, items, client, progress=lambda d, n: ticks.append(d)) == \
+        [x * x for x in items]
+    assert ticks == list(range(1, 8))
+    assert db.map_scenarios(_square_plus, items, client, shared=100) == [x * x + 100 for x in items]
+    assert db.map_scenarios(_square_plus, [], client) == []
+
+
+def test_map_scenarios_runs_simulations_and_names_a_failing_item(demo, client):
+    def p_call(rate):
+        sc = demo.model_copy(update={"programme": demo.programme.model_copy(update={"discount_rate": rate})})
+        if rate < 0:
+            raise ValueError("negative discount rate")
+        return simulate(sc, paths=200, chunk_size=100, seed=3).summary["hidden_debt"]["expected_pv"]
+
+    rates = [0.03, 0.05]
+    local = db.map_scenarios(p_call, rates)
+    remote = db.map_scenarios(p_call, rates, client)
+    assert remote == local and local[0] > local[1]  # a higher discount rate lowers the PV of the same calls
+    for c in (None, client):
+        with pytest.raises(db.ChunkFailedError, match=r"^item 1 \(rate=-0.01\) failed: ValueError: negative"):
+            db.map_scenarios(p_call, [0.03, -0.01, 0.05], c, label=lambda r: f"rate={r}")
