@@ -11,6 +11,7 @@ e.g. ``demo.toml: projects[1].area_m2: must be > 0, got -70``.
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -352,10 +353,13 @@ class Market(_Model):
     @model_validator(mode="after")
     def _corr(self) -> "Market":
         if self.correlation is not None:
-            validate_correlation(self.correlation)
+            try:
+                validate_correlation(self.correlation)
+            except ValueError as exc:  # located as market.correlation by format_validation_error
+                raise ValueError(f"correlation: {str(exc).removeprefix('correlation ')}") from None
         names = [s.name for s in self.stresses]
         if len(set(names)) != len(names):
-            raise ValueError(f"stress names must be unique, got {names}")
+            raise ValueError(f"stresses: names must be unique, got {names}")
         return self
 
 
@@ -541,16 +545,28 @@ def _describe(err: dict[str, Any]) -> str:
             return f"must be {word}{bound}, got {got!r}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    if kind in ("float_parsing", "int_parsing", "float_type", "int_type", "string_type", "bool_type", "bool_parsing",
-                "int_from_float", "list_type", "model_type", "dict_type", "literal_error", "string_pattern_mismatch"):
-        return f"{msg}, got {got!r}"
+    expected = {"float_parsing": "a number", "float_type": "a number", "int_parsing": "an integer",
+                "int_type": "an integer", "int_from_float": "a whole number", "string_type": "a string",
+                "bool_type": "true or false", "bool_parsing": "true or false", "list_type": "a list",
+                "model_type": "a table", "dict_type": "a table"}
+    if kind in expected:
+        return f"must be {expected[kind]}, got {got!r}"
+    if kind in ("literal_error", "string_pattern_mismatch"):
+        return f"{msg[0].lower() + msg[1:] if msg else msg}, got {got!r}"
     return msg
+
+
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.*)$", re.S)
 
 
 def format_validation_error(exc: ValidationError, source: str) -> ScenarioError:
     problems = []
     for err in exc.errors():
         where = _loc(err["loc"])
+        field = _FIELD_PREFIX.match(err.get("msg", "").removeprefix("Value error, "))
+        if err.get("type") == "value_error" and field:  # a validator naming the field: "correlation: not PSD"
+            where = f"{where}.{field.group(1)}" if where else field.group(1)
+            err = {**err, "msg": field.group(2)}
         problems.append(f"{source}: {where + ': ' if where else ''}{_describe(err)}")
     return ScenarioError("\n".join(problems), source=source, problems=problems)
 
