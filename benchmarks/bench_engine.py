@@ -1,0 +1,161 @@
+"""Throughput of the vectorised engine against the per-path loop and against drawing the random numbers alone.
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_engine.py                     # demo, 20,000 paths, 300 reference paths
+    python benchmarks/bench_engine.py --paths 50000 --ref-paths 500
+    python benchmarks/bench_engine.py --million           # also: peak memory of a 1,000,000-path run (minutes)
+    python benchmarks/bench_engine.py --profile           # also: where the engine's time goes (cProfile)
+
+It measures, in one run and on the same scenario and seed:
+
+* ``engine``: :func:`baozhang_finance.engine.run_paths` over the run's chunks (default chunk size), i.e. the
+  monthly model for every path, without the per-path metrics and summary;
+* ``simulate``: the whole :func:`baozhang_finance.simulate` (engine + per-path metrics incl. IRRs) and
+  ``Result.summary`` (three lenses);
+* ``rng only``: the same generator calls as the engine (per chunk, per month t ≥ 1 an (n, 7) standard-normal
+  array, uniforms at relending rollovers), nothing else — the floor any engine must pay;
+* ``per-path loop``: benchmarks/reference_model.py (pure Python, one path at a time) on ``--ref-paths`` paths,
+  scaled per path to the engine's path count.
+
+The last line is machine-readable:
+``speedup_vs_per_path_loop=<x> engine_over_rng_only=<y> path_months_per_s=<z>``.
+Wall-clock figures depend on the machine and on its load; run it on an idle machine for the docs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from reference_model import run_reference  # noqa: E402
+
+from baozhang_finance import simulate  # noqa: E402
+from baozhang_finance.drivers import N_INNOVATIONS  # noqa: E402
+from baozhang_finance.engine import run_paths  # noqa: E402
+from baozhang_finance.plan import compile_plan  # noqa: E402
+from baozhang_finance.scenario import load_scenario  # noqa: E402
+from baozhang_finance.simulate import chunk_bounds, chunk_generator  # noqa: E402
+
+
+def time_engine(plan, paths: int, chunk: int, seed: int) -> float:
+    t0 = time.perf_counter()
+    for i, (a, b) in enumerate(chunk_bounds(paths, chunk)):
+        run_paths(plan, b - a, chunk_generator(seed, i))
+    return time.perf_counter() - t0
+
+
+def time_rng_only(plan, paths: int, chunk: int, seed: int) -> float:
+    mp = plan.market
+    events = set(int(m) for m in mp.relending_event_months)
+    uniforms = mp.relending_nonrenewal_prob > 0
+    t0 = time.perf_counter()
+    for i, (a, b) in enumerate(chunk_bounds(paths, chunk)):
+        rng = chunk_generator(seed, i)
+        n = b - a
+        for t in range(1, plan.T):
+            rng.standard_normal((n, N_INNOVATIONS))
+            if uniforms and t in events:
+                rng.random(n)
+    return time.perf_counter() - t0
+
+
+def million_run(scenario_path: str, seed: int) -> dict:
+    """Peak RSS of a 1,000,000-path run with the default chunk size, measured in a fresh subprocess."""
+    code = (
+        "import json, resource, time\n"
+        "from baozhang_finance import load_scenario, simulate\n"
+        f"sc = load_scenario({scenario_path!r})\n"
+        "rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "t0 = time.perf_counter()\n"
+        f"res = simulate(sc, paths=1_000_000, seed={seed})\n"
+        "t1 = time.perf_counter()\n"
+        "s = res.summary\n"
+        "t2 = time.perf_counter()\n"
+        "print(json.dumps({'paths': len(res.paths), 'chunk_size': res.run['chunk_size'],\n"
+        "    'simulate_s': t1 - t0, 'summary_s': t2 - t1, 'maxrss_mb_before': rss0 / 1024,\n"
+        "    'maxrss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,\n"
+        "    'p_call': s['hidden_debt']['p_call'], 'se_p_call': s['run']['standard_errors']['p_call']}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def profile_engine(plan, paths: int, chunk: int, seed: int, top: int = 25) -> str:
+    prof = cProfile.Profile()
+    prof.enable()
+    time_engine(plan, paths, chunk, seed)
+    prof.disable()
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(top)
+    return buf.getvalue()
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "demo.toml"))
+    ap.add_argument("--paths", type=int, default=20_000, help="engine paths (default 20,000)")
+    ap.add_argument("--ref-paths", type=int, default=300, help="paths for the per-path reference loop (default 300)")
+    ap.add_argument("--chunk-size", type=int, default=None, help="default: the scenario's [simulation].chunk_size")
+    ap.add_argument("--seed", type=int, default=20251124)
+    ap.add_argument("--million", action="store_true", help="also measure peak memory of a 1,000,000-path run")
+    ap.add_argument("--profile", action="store_true", help="also print a cProfile of the engine run")
+    args = ap.parse_args(argv)
+
+    sc = load_scenario(args.scenario)
+    chunk = args.chunk_size or sc.simulation.chunk_size
+    plan = compile_plan(sc)
+    T = plan.T
+    print(f"scenario {Path(args.scenario).name}: {plan.P} projects, {plan.L} loans, {T} months; "
+          f"{args.paths:,} paths in chunks of {chunk:,}; numpy {np.__version__}; {os.cpu_count()} CPUs")
+
+    time_engine(plan, min(args.paths, 500), chunk, args.seed)  # warm-up (imports, caches)
+    rng_s = min(time_rng_only(plan, args.paths, chunk, args.seed) for _ in range(2))
+    eng_s = time_engine(plan, args.paths, chunk, args.seed)
+    t0 = time.perf_counter()
+    res = simulate(sc, paths=args.paths, seed=args.seed, chunk_size=chunk)
+    sim_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _ = res.summary
+    sum_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run_reference(sc, args.ref_paths, args.seed, plan=plan)
+    ref_s = time.perf_counter() - t0
+
+    pm = args.paths * T
+    ref_per_path = ref_s / args.ref_paths
+    speedup = ref_per_path * args.paths / eng_s
+    ratio = eng_s / rng_s
+    rate = pm / eng_s
+    print(f"engine (run_paths)     {eng_s:8.2f} s   {rate:12,.0f} path-months/s   {eng_s / args.paths * 1e6:8.1f} µs/path")
+    print(f"rng only (same calls)  {rng_s:8.2f} s   {pm / rng_s:12,.0f} path-months/s")
+    print(f"simulate (+metrics)    {sim_s:8.2f} s   {pm / sim_s:12,.0f} path-months/s")
+    print(f"Result.summary         {sum_s:8.2f} s")
+    print(f"per-path loop          {ref_s:8.2f} s   for {args.ref_paths} paths = {ref_per_path * 1e3:.1f} ms/path "
+          f"→ {ref_per_path * args.paths:,.0f} s for {args.paths:,} paths")
+    if args.profile:
+        print(profile_engine(plan, args.paths, chunk, args.seed))
+    if args.million:
+        m = million_run(args.scenario, args.seed)
+        print(f"1,000,000 paths (chunk {m['chunk_size']:,}): simulate {m['simulate_s']:.0f} s, summary "
+              f"{m['summary_s']:.0f} s, peak RSS {m['maxrss_mb']:,.0f} MB (after imports {m['maxrss_mb_before']:,.0f} MB); "
+              f"p_call {m['p_call']:.4f} ± {m['se_p_call']:.4f}")
+    print(f"speedup_vs_per_path_loop={speedup:.0f} engine_over_rng_only={ratio:.2f} path_months_per_s={rate:.0f}")
+
+
+if __name__ == "__main__":
+    main()
