@@ -252,3 +252,29 @@ def test_map_scenarios_runs_simulations_and_names_a_failing_item(demo, client):
     for c in (None, client):
         with pytest.raises(db.ChunkFailedError, match=r"^item 1 \(rate=-0.01\) failed: ValueError: negative"):
             db.map_scenarios(p_call, [0.03, -0.01, 0.05], c, label=lambda r: f"rate={r}")
+
+
+def test_cli_unreachable_scheduler_is_exit_2(monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(db, "CONNECT_TIMEOUT_S", 1.0)
+    res = CliRunner().invoke(app, ["run", str(DEMO), "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9",
+                                   "--paths", "10", "--quiet"])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().startswith("error: --scheduler tcp://127.0.0.1:9: cannot connect to a Dask scheduler")
+    assert "\n" not in res.output.strip()
+
+
+def test_cli_failed_chunk_is_one_line_exit_3(client, monkeypatch):
+    def boom(plan, i, a, b, s):
+        if i == 2:
+            raise ZeroDivisionError("division by zero")
+        return run_chunk(plan, i, a, b, s)
+
+    real = db.iter_chunks_dask
+    monkeypatch.setattr(db, "iter_chunks_dask", lambda plan, jobs, client=None, workers=1:
+                        real(plan, jobs, client=client, workers=workers, chunk_fn=boom))
+    res = CliRunner().invoke(app, ["run", str(DEMO), "--backend", "dask", "--scheduler", client.scheduler.address,
+                                   "--paths", "500", "--chunk-size", "100", "--quiet"])
+    assert res.exit_code == 3, res.output
+    assert res.output.strip() == (f"error: {DEMO}: chunk 2 (paths 200–299) failed: ZeroDivisionError: "
+                                  "division by zero")

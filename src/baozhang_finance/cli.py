@@ -1,7 +1,8 @@
 """Command line: ``baozhang run | check | …`` (Typer + rich).
 
 Exit codes: 0 ok, 1 findings (policy breaches from ``check``), 2 bad input (one line naming the file, the
-field and the problem; never a traceback for a user mistake).
+field and the problem; never a traceback for a user mistake), 3 the run failed on the Dask cluster (one line
+naming the failed chunk and its error, or the missing workers).
 """
 
 from __future__ import annotations
@@ -107,12 +108,14 @@ def run(
     if paths is not None and paths < 1:
         fail(f"--paths: must be >= 1, got {paths}")
     client = None
+    backend_errors: tuple = ()
     if backend == "dask":
-        from .dask_backend import make_client
+        from .dask_backend import DaskBackendError, make_client
 
+        backend_errors = (DaskBackendError,)
         try:
             client = make_client(scheduler, workers)
-        except ImportError as exc:
+        except (ImportError, DaskBackendError) as exc:
             fail(str(exc))
     bar, cb = _progress_bar(quiet or as_json)
     try:
@@ -127,6 +130,8 @@ def run(
                 bar.stop()
     except ScenarioError as exc:
         fail(f"{scenario}: {exc}")
+    except backend_errors as exc:  # a chunk failed on the cluster, no workers, lost scheduler
+        fail(f"{scenario}: {exc}", code=3)
     finally:
         if client is not None:
             client.close()
