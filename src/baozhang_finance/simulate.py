@@ -161,6 +161,14 @@ def simulate(
         raise ScenarioError(f"workers: must be >= 1, got {workers}")
     if backend == "processes" and workers == 1:
         backend = "serial"
+    if backend == "dask" and client is None and target_se is not None and not deterministic:
+        # the adaptive loop runs many batches: one cluster for all of them, not one per batch
+        from .dask_backend import client_for
+
+        with client_for(None, workers) as client:
+            return simulate(scenario, paths=paths, seed=seed, chunk_size=chunk_size, workers=workers,
+                            backend=backend, stress=stress, target_se=target_se, max_paths=max_paths,
+                            progress=progress, client=client)
     plan = compile_plan(scenario, stress=stress, deterministic=deterministic)
     t0 = time.perf_counter()
     parts: list[dict[str, np.ndarray]] = []
