@@ -278,3 +278,17 @@ def test_cli_failed_chunk_is_one_line_exit_3(client, monkeypatch):
     assert res.exit_code == 3, res.output
     assert res.output.strip() == (f"error: {DEMO}: chunk 2 (paths 200–299) failed: ZeroDivisionError: "
                                   "division by zero")
+
+
+def test_target_se_without_a_client_uses_one_temporary_cluster(demo, monkeypatch):
+    pytest.importorskip("distributed")
+    made = []
+    real = db.make_client
+    monkeypatch.setattr(db, "make_client", lambda address=None, workers=1, **kw: made.append(workers) or
+                        real(address, workers, **kw))
+    kw = dict(paths=100, chunk_size=100, seed=2, target_se=0.2, max_paths=400, workers=2)
+    res = simulate(demo, backend="dask", **kw)
+    ref = simulate(demo, backend="serial", **kw)
+    assert made == [2]  # one cluster for every batch of the adaptive loop
+    assert res.run["paths"] == ref.run["paths"] == 200  # SE ≤ 0.2 reached after the first batch of 2 chunks
+    pd.testing.assert_frame_equal(res.paths, ref.paths, check_exact=True)

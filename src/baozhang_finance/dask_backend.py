@@ -30,6 +30,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .simulate import run_chunk
@@ -120,6 +121,18 @@ def _resolve_client(client, workers: int):
         return distributed.default_client(), False
     except ValueError:
         return make_client(None, max(int(workers), 1)), True
+
+
+@contextmanager
+def client_for(client=None, workers: int = 1):
+    """Context manager: the given client, else Dask's default client, else a temporary local cluster (closed
+    on exit) of ``workers`` processes."""
+    client, owned = _resolve_client(client, workers)
+    try:
+        yield client
+    finally:
+        if owned:
+            client.close()
 
 
 # ------------------------------------------------------------------------------------------ plan shipping
