@@ -169,9 +169,80 @@ def check(scenario: Path = typer.Argument(..., help="scenario TOML file")):
     raise typer.Exit(1 if findings else 0)
 
 
-def main() -> None:  # console script
+#: files a run folder must hold for ``baozhang report``
+RUN_FILES = ("summary.json", "scenario.json", "run.json", "paths.parquet", "ledgers.npz")
+
+
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="a run folder written by `baozhang run --out`"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="write the reports to this folder instead of RUN_DIR (atomically)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out folder"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no table"),
+    as_json: bool = typer.Option(False, "--json", help="print the run's summary.json to stdout"),
+):
+    """Re-render report.xlsx, report.html and charts/ from a saved run (no new simulation)."""
+    if not run_dir.exists():
+        fail(f"{run_dir}: no such run folder")
+    if not run_dir.is_dir():
+        fail(f"{run_dir}: not a folder (give the folder written by `baozhang run --out`)")
+    missing = [f for f in RUN_FILES if not (run_dir / f).is_file()]
+    if missing:
+        fail(f"{run_dir}: not a run folder (missing {', '.join(missing)})")
+    if out is not None and out.exists():
+        if not out.is_dir():
+            fail(f"--out {out}: exists and is not a folder")
+        if any(out.iterdir()) and not overwrite:
+            fail(f"--out {out}: folder exists and is not empty (use --overwrite)")
+        if out.resolve() == run_dir.resolve():
+            out = None
+    from .report import render_reports
+    from .result import Result
+
     try:
-        app()
-    except KeyboardInterrupt:
+        result = Result.load(run_dir)
+        saved = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except ScenarioError as exc:
+        fail(f"{run_dir}/scenario.json: {exc}".replace("\n", "; "))
+    except Exception as exc:  # a damaged or foreign folder: one line, not a traceback
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        fail(f"{run_dir}: cannot read the saved run ({type(exc).__name__}: {first})")
+    target = render_reports(run_dir, out=out, result=result)
+    if as_json:
+        sys.stdout.write(json.dumps(saved, indent=2, ensure_ascii=False) + "\n")
+    elif not quiet:
+        from .tables import print_summary
+
+        print_summary(result, console)
+        console.print(f"written: {target / 'report.html'}, {target / 'report.xlsx'}, {target / 'charts'}")
+
+
+def main() -> None:  # console script
+    """Run the app; usage mistakes (unknown option, missing argument, bad value) print one line, exit 2."""
+    try:  # Typer >= 0.26 vendors click as typer._click; older Typer uses click itself
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover
+        from click import exceptions as cx
+    no_args = getattr(cx, "NoArgsIsHelpError", ())
+
+    try:
+        rv = app(standalone_mode=False)
+    except no_args as exc:
+        console.print(exc.ctx.get_help() if exc.ctx else str(exc), highlight=False, markup=False)
+        sys.exit(0)
+    except cx.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "baozhang"
+        msg = exc.format_message().replace("\n", " ").strip().rstrip(".")
+        fail_line = f"error: {msg} (see '{where} --help')"
+        err_console.print(fail_line, highlight=False, soft_wrap=True, markup=False)
+        sys.exit(2)
+    except cx.ClickException as exc:
+        err_console.print(f"error: {exc.format_message()}", highlight=False, soft_wrap=True, markup=False)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
         err_console.print("interrupted")
         sys.exit(130)
+    if rv == 130:
+        err_console.print("interrupted")
+    sys.exit(rv if isinstance(rv, int) else 0)
