@@ -95,6 +95,56 @@ def million_run(scenario_path: str, seed: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+class _Sections:
+    """Accumulates wall time between section marks of the engine's month loop."""
+
+    def __init__(self):
+        self.totals: dict[str, float] = {}
+        self.label: str | None = None
+        self.t = 0.0
+
+    def mark(self, label: str) -> None:
+        now = time.perf_counter()
+        if self.label is not None:
+            self.totals[self.label] = self.totals.get(self.label, 0.0) + now - self.t
+        self.label, self.t = label, now
+
+
+def section_times(plan, paths: int, chunk: int, seed: int) -> dict[str, float] | None:
+    """Line timing by section: a copy of ``run_paths`` with a timer mark at the top of the month loop and before
+    each ``# ---- <section>`` comment inside it (the engine's own section headers). Returns seconds by section,
+    or None when the engine's source no longer has that shape."""
+    import inspect
+    import re
+
+    from baozhang_finance import engine
+
+    src = inspect.getsource(engine.run_paths).splitlines()
+    out, in_loop, loop_indent = [], False, None
+    for line in src:
+        m = re.match(r"^(\s*)# -{8,}\s*(.*)$", line)
+        if in_loop and m and len(m.group(1)) > loop_indent:
+            out.append(f"{m.group(1)}_SECTIONS.mark({m.group(2).strip()!r})")
+        elif in_loop and line.strip() and len(line) - len(line.lstrip()) <= loop_indent:
+            in_loop = False
+        out.append(line)
+        lm = re.match(r"^(\s*)for t in range\(T\):", line)
+        if lm:
+            in_loop, loop_indent = True, len(lm.group(1))
+            out.append(" " * (loop_indent + 4) + "_SECTIONS.mark('market step (drivers: RNG + recursions)')")
+    if sum("_SECTIONS.mark" in x for x in out) < 3:
+        return None
+    sec = _Sections()
+    ns = dict(vars(engine))
+    ns["_SECTIONS"] = sec
+    exec(compile("\n".join(out), engine.__file__, "exec"), ns)
+    for i, (a, b) in enumerate(chunk_bounds(paths, chunk)):
+        sec.label = None
+        ns["run_paths"](plan, b - a, chunk_generator(seed, i))
+        sec.mark("end")
+    return sec.totals
+
+
 def profile_engine(plan, paths: int, chunk: int, seed: int, top: int = 25) -> str:
     prof = cProfile.Profile()
     prof.enable()
@@ -149,6 +199,12 @@ def main(argv=None) -> None:
           f"→ {ref_per_path * args.paths:,.0f} s for {args.paths:,} paths")
     if args.profile:
         print(profile_engine(plan, args.paths, chunk, args.seed))
+        secs = section_times(plan, args.paths, chunk, args.seed)
+        if secs:
+            total = sum(secs.values())
+            print(f"engine month loop by section ({args.paths:,} paths, {total:.2f} s):")
+            for k, v in sorted(secs.items(), key=lambda kv: -kv[1]):
+                print(f"  {k:45s} {v:6.2f} s  {100 * v / total:5.1f} %")
     if args.million:
         m = million_run(args.scenario, args.seed)
         print(f"1,000,000 paths (chunk {m['chunk_size']:,}): simulate {m['simulate_s']:.0f} s, summary "

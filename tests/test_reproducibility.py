@@ -92,10 +92,10 @@ def test_different_seed_gives_different_numbers(demo, base):
 
 
 def test_target_se_stops_at_whole_chunks_and_equals_fixed_run(demo):
-    target = 0.05
+    target = 0.06  # the demo's relative SE of E[PV] needs ≈ 400 paths: stops after a few chunks of 200
     res = simulate(demo, seed=SEED, chunk_size=CHUNK, target_se=target, max_paths=4_000)
     n = len(res.paths)
-    assert n % CHUNK == 0 and CHUNK <= n < 4_000
+    assert n % CHUNK == 0 and 2 * CHUNK <= n < 4_000
     assert res.run["paths"] == n
     se = res.summary["run"]["standard_errors"]
     assert se["p_call"] <= target
