@@ -218,6 +218,10 @@ def report(
         console.print(f"written: {target / 'report.html'}, {target / 'report.xlsx'}, {target / 'charts'}")
 
 
+# the sensitivity and solver commands (sweep, tornado, sobol, solve) register themselves on `app`
+from . import cli_analysis  # noqa: E402,F401
+
+
 def main() -> None:  # console script
     """Run the app; usage mistakes (unknown option, missing argument, bad value) print one line, exit 2."""
     try:  # Typer >= 0.26 vendors click as typer._click; older Typer uses click itself
