@@ -164,9 +164,44 @@ def check(scenario: Path = typer.Argument(..., help="scenario TOML file")):
     except ImportError:
         console.print(f"{scenario}: valid scenario ({len(sc.projects)} projects)")
         return
-    findings = check_scenario(sc)
+    try:
+        findings = check_scenario(sc)
+    except ScenarioError as exc:  # e.g. an unknown name in policy.rule_sets
+        fail(f"{scenario}: {exc}")
     print_findings(sc, findings, console, source=str(scenario))
     raise typer.Exit(1 if findings else 0)
+
+
+@app.command()
+def compare(
+    scenarios: list[Path] = typer.Argument(..., help="scenario TOML files"),
+    paths: int = typer.Option(2_000, "--paths", "-n", help="Monte Carlo paths per scenario (same for all)"),
+    seed: int = typer.Option(20251124, "--seed", help="master seed (same for all)"),
+    chunk_size: int = typer.Option(10_000, "--chunk-size", help="paths per chunk (same for all)"),
+    csv_file: Optional[Path] = typer.Option(None, "--csv", help="also write the table (raw numbers) to this CSV file"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no table"),
+):
+    """Run several scenarios with the same paths and seed; one table of the headline numbers."""
+    from .compare import compare_scenarios, print_comparison, write_csv
+
+    if paths < 1:
+        fail(f"--paths: must be >= 1, got {paths}")
+    if chunk_size < 1:
+        fail(f"--chunk-size: must be >= 1, got {chunk_size}")
+    if csv_file is not None and (csv_file.is_dir() or not csv_file.parent.exists()):
+        fail(f"--csv {csv_file}: not a writable file path")
+    loaded = [(p.stem, _load(p)) for p in scenarios]
+    names = [n for n, _ in loaded]
+    if len(set(names)) != len(names):
+        loaded = [(str(p), sc) for p, (_, sc) in zip(scenarios, loaded)]
+    show = None if quiet or not sys.stderr.isatty() else (lambda name: err_console.print(f"running {name} …"))
+    rows = compare_scenarios(loaded, paths=paths, seed=seed, chunk_size=chunk_size, progress=show)
+    if not quiet:
+        print_comparison(rows, console, paths=paths, seed=seed, chunk_size=chunk_size)
+    if csv_file is not None:
+        write_csv(rows, csv_file)
+        if not quiet:
+            console.print(f"written: {csv_file}")
 
 
 #: files a run folder must hold for ``baozhang report``
