@@ -25,6 +25,7 @@ No printing and no file I/O here: the CLI writes tables and charts.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -638,7 +639,7 @@ def plot_sweep(table: pd.DataFrame, metric: str = "p_call", ax=None, band: float
         ax.fill_between(x, y - band * se, y + band * se, color="C0", alpha=0.2, label="95 % CI")
         ax.legend(loc="best", fontsize=8)
     ax.set_xlabel(str(table["field"].iloc[0]))
-    ax.set_ylabel(METRICS[metric].label if metric in METRICS else metric)
+    ax.set_ylabel(_metric_label(metric))
     ax.grid(alpha=0.3)
     return ax
 
@@ -659,9 +660,9 @@ def plot_tornado(table: pd.DataFrame, metric: str = "p_call", ax=None, top: int 
     ax.barh(y, hi, color="C1", alpha=0.8, label="input at high")
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(y)
-    ax.set_yticklabels([f"{lab}  [{_fmt(l)} … {_fmt(h)}]" for lab, l, h in zip(df["label"], df["low"], df["high"])],
-                       fontsize=7)
-    ax.set_xlabel(f"change in {METRICS[metric].label if metric in METRICS else metric} from base {_fmt(base)}")
+    ax.set_yticklabels([f"{plain(lab)}  [{_fmt(l)} … {_fmt(h)}]"
+                        for lab, l, h in zip(df["label"], df["low"], df["high"])], fontsize=7)
+    ax.set_xlabel(f"change in {_metric_label(metric)} from base {_fmt(base)}")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return ax
@@ -678,12 +679,27 @@ def plot_sobol(result: SobolResult | pd.DataFrame, metric: str | None = None, ax
     ax.bar(x - w / 2, df["S1"], w, yerr=df["S1_conf"], capsize=3, color="C0", label="first order S1")
     ax.bar(x + w / 2, df["ST"], w, yerr=df["ST_conf"], capsize=3, color="C1", label="total ST")
     ax.set_xticks(x)
-    ax.set_xticklabels(df["name"], rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel(f"Sobol index of {METRICS[metric].label if metric in METRICS else metric}")
+    ax.set_xticklabels([plain(n) for n in df["name"]], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(f"Sobol index of {_metric_label(metric)}")
     ax.axhline(0, color="k", lw=0.8)
     ax.legend(loc="best", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return ax
+
+
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+")
+
+
+def plain(text: str) -> str:
+    """Chart text without Chinese characters (and the brackets they leave empty): matplotlib's default font has
+    no CJK glyphs, so charts are labelled in English; tables and CSV files keep the Chinese terms."""
+    out = _CJK.sub("", str(text))
+    out = re.sub(r"\(\s*\)|（\s*）|\[\s*\]", "", out)
+    return re.sub(r"\s{2,}", " ", out).strip(" -—·:;,")
+
+
+def _metric_label(metric: str) -> str:
+    return plain(METRICS[metric].label) if metric in METRICS else metric
 
 
 def _fmt(v: float) -> str:
