@@ -138,15 +138,16 @@ def present_value_monthly(flows_m, annual_rate):
 
 
 def var_cvar(losses, level: float = 0.95):
-    """Value at risk and expected shortfall of a loss sample at ``level``.
+    """Value at risk and expected shortfall of a loss sample at ``level`` α.
 
-    VaR_α = the α-quantile of the losses (numpy 'inverted_cdf': the smallest x with F(x) ≥ α);
-    CVaR_α = E[L | L ≥ VaR_α] — the mean of the losses at or above VaR. Both ≥ 0 for non-negative losses.
+    VaR_α = the α-quantile of the losses (numpy 'inverted_cdf': the smallest x with F_n(x) ≥ α);
+    CVaR_α = expected shortfall, the mean of the worst (1 − α) share of the sample (Acerbi & Tasche 2002): with the
+    losses sorted from the largest and m = n (1 − α), ES = (Σ_{i ≤ ⌊m⌋} L_(i) + (m − ⌊m⌋) L_(⌊m⌋+1)) / m.
+    Unlike E[L | L ≥ VaR], it does not collapse to the overall mean when fewer than (1 − α) of the paths lose.
     """
-    x = np.asarray(losses, dtype=float)
-    var = float(np.quantile(x, level, method="inverted_cdf"))
-    tail = x[x >= var]
-    return var, float(tail.mean()) if tail.size else var
+    from .lenses.fiscal import expected_shortfall, value_at_risk
+
+    return value_at_risk(losses, level), expected_shortfall(losses, level)
 
 
 def mc_standard_error_mean(x):
