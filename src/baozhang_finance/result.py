@@ -183,6 +183,9 @@ class Result:
                 raise FileExistsError(f"{out}: output folder exists and is not empty (use --overwrite)")
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700: give the run folder the mode mkdir would
         try:
             (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2, ensure_ascii=False))
             self.paths.to_parquet(tmp / "paths.parquet", index=False)
