@@ -235,9 +235,15 @@ def report(
     from .report import render_reports
     from .result import Result
 
+    docs = {}
+    for name in ("summary.json", "scenario.json", "run.json"):
+        try:
+            docs[name] = json.loads((run_dir / name).read_text(encoding="utf-8"))
+        except (ValueError, OSError) as exc:
+            fail(f"{run_dir / name}: cannot read it ({type(exc).__name__}: {exc})")
+    saved = docs["summary.json"]
     try:
         result = Result.load(run_dir)
-        saved = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     except ScenarioError as exc:
         fail(f"{run_dir}/scenario.json: {exc}".replace("\n", "; "))
     except Exception as exc:  # a damaged or foreign folder: one line, not a traceback
@@ -266,7 +272,7 @@ def main() -> None:  # console script
     no_args = getattr(cx, "NoArgsIsHelpError", ())
 
     try:
-        rv = app(standalone_mode=False)
+        rv = app(prog_name="baozhang", standalone_mode=False)
     except no_args as exc:
         console.print(exc.ctx.get_help() if exc.ctx else str(exc), highlight=False, markup=False)
         sys.exit(0)

@@ -9,8 +9,9 @@ The **median path** (中位路径) whose per-project cash flows the workbook and
 with the median hidden-debt PV (the lower median: index ⌊(n−1)/2⌋ of a stable sort, so ties — e.g. the many
 paths with no call — resolve to the lowest path number). Its months are re-simulated exactly: the path's chunk
 generator is replayed, drawing the whole chunk's innovations each month and keeping the path's row, so the
-path gets bit-for-bit the market it had in the run; the replay is checked against the run's saved yearly
-ledgers before it is used.
+path gets bit-for-bit the random draws it had in the run (the arithmetic on one row instead of a chunk may
+differ in the last bits); the replay is checked against the run's hidden-debt PV and saved yearly ledgers
+before it is used.
 """
 
 from __future__ import annotations
@@ -581,6 +582,22 @@ def _compliance_findings(result):
     return rows, head, f"{len(recs)} finding(s): the plan breaches rules it was checked against."
 
 
+def _unverifiable(result):
+    try:
+        from .compliance import unverifiable
+    except ImportError:
+        return None
+    try:
+        items = list(unverifiable(result.scenario))
+    except Exception:  # reported with the findings already
+        return None
+    if not items:
+        return None
+    recs = [dataclasses.asdict(u) if dataclasses.is_dataclass(u) else {"rule": str(u)} for u in items]
+    head = list(recs[0])
+    return head, [[r.get(k, "") for k in head] for r in recs]
+
+
 def _field_rows(model) -> list[list[str]]:
     rows = []
     for name, info in type(model).model_fields.items():
@@ -773,9 +790,14 @@ def render_html(result, chart_dir: str | Path) -> str:
     ]
     # ---------------------------------------------------------------- compliance
     rows, head, note = _compliance_findings(result)
-    parts += ["<h2>Policy compliance 合规检查</h2>", f"<p>{_e(note)}</p>"]
+    parts += ["<h2>Policy compliance 合规检查</h2>",
+              f"<p>Rule sets: {_e(', '.join(sc.policy.rule_sets))}. {_e(note)}</p>"]
     if rows:
         parts.append(_table(rows, head, "findings"))
+    unv = _unverifiable(result)
+    if unv:
+        parts += ["<h3>Rules that could not be checked 无法核验的规则 (the scenario lacks the figure)</h3>",
+                  _table(unv[1], unv[0])]
     # ---------------------------------------------------------------- assumptions
     proj_rows, loan_rows, bond_rows, grant_rows = _financing_rows(sc, s)
     parts += [
@@ -839,6 +861,9 @@ def render_reports(run_dir: str | Path, out: str | Path | None = None, result=No
     target = Path(out) if out is not None else run_dir
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.report-", dir=target.parent if out is not None else target))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a new --out folder gets the mode mkdir would
     try:
         for w in report_writers():
             w(res, tmp)

@@ -1,0 +1,141 @@
+"""The command line as a user meets it, in real subprocesses: run → report round trip, --json/--quiet/--version,
+one-line user errors with exit code 2 and no traceback, no progress bar in pipes, and a run killed midway leaves
+no output folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from baozhang_finance import __version__
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "scenarios" / "demo.toml"
+CLI = [sys.executable, "-c", "from baozhang_finance.cli import main; main()"]
+
+
+def cli(*args, timeout=120, **kw):
+    env = {**os.environ, "COLUMNS": "100"}
+    env.pop("CI", None)  # the progress bar must stay silent in a pipe by itself, not only because CI is set
+    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=timeout, env=env,
+                          **kw)
+
+
+def one_line_error(proc, *words):
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error:")
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "demo run"  # a space in the path on purpose
+    proc = cli("run", DEMO, "--paths", 600, "--seed", 3, "--chunk-size", 250, "--out", out, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == ""  # --quiet: nothing at all
+    return out
+
+
+def test_run_writes_the_folder_with_reports(saved_run):
+    names = sorted(p.name for p in saved_run.iterdir())
+    for f in ("summary.json", "paths.parquet", "yearly.csv", "manifest.json", "report.xlsx", "report.html", "charts"):
+        assert f in names, names
+    assert len(list((saved_run / "charts").glob("*.png"))) == 5
+    man = json.loads((saved_run / "manifest.json").read_text())
+    assert (man["paths"], man["seed"], man["chunk_size"]) == (600, 3, 250)
+    s = json.loads((saved_run / "summary.json").read_text())
+    assert s["run"]["paths"] == 600 and s["run"]["seed"] == 3
+    # the folder is readable like any folder the user makes (not the 0700 of a temporary folder)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (saved_run.stat().st_mode & 0o777) == (0o777 & ~umask)
+
+
+def test_report_rerenders_to_another_folder_and_prints_json(saved_run, tmp_path):
+    other = tmp_path / "reports"
+    proc = cli("report", saved_run, "--out", other, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads((saved_run / "summary.json").read_text())
+    assert sorted(p.name for p in other.iterdir()) == ["charts", "report.html", "report.xlsx"]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    one_line_error(cli("report", saved_run, "--out", other), "--out", "not empty", "--overwrite")
+
+
+def test_json_version_and_no_progress_in_a_pipe():
+    proc = cli("run", DEMO, "--paths", 300, "--seed", 9, "--json")
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads(proc.stdout)
+    assert s["run"]["paths"] == 300 and s["run"]["seed"] == 9
+    assert proc.stderr == "", "no progress bar when stderr is a pipe"
+    proc = cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"baozhang-finance {__version__}"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "no/such/scenario.toml"], ["scenario.toml"]),
+    (["run", DEMO, "--paths", "many"], ["--paths", "integer"]),
+    (["run", DEMO, "--paths", "0"], ["--paths", ">= 1"]),
+    (["run", DEMO, "--stress", "meteor"], ["meteor", "price_crash"]),
+    (["run"], ["Missing argument", "scenario"]),
+    (["report", "no/such/run"], ["no such run folder"]),
+    (["report", ROOT / "scenarios"], ["not a run folder", "summary.json"]),
+    (["report", DEMO], ["not a folder"]),
+    (["report", ".", "--seed", "3"], ["No such option", "--seed", "baozhang report --help"]),
+    (["frobnicate"], ["No such command"]),
+])
+def test_user_errors_are_one_line_exit_2(args, words, monkeypatch, capsys):
+    """In-process through the console-script entry point (the same code as the installed `baozhang`)."""
+    from baozhang_finance.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["baozhang"] + [str(a) for a in args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    out, err = capsys.readouterr()
+    one_line_error(subprocess.CompletedProcess(args, exc.value.code, out, err), *words)
+
+
+def test_user_error_in_a_real_process():
+    one_line_error(cli("run", "no/such/scenario.toml", timeout=60), "scenario.toml")
+
+
+def test_report_on_a_damaged_run_folder_is_one_line(saved_run, tmp_path):
+    import shutil
+
+    bad = tmp_path / "damaged"
+    shutil.copytree(saved_run, bad)
+    (bad / "scenario.json").write_text("{ not json")
+    one_line_error(cli("report", bad), "damaged", "scenario.json", "JSONDecodeError")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_a_run_killed_midway_leaves_no_output_folder(tmp_path, sig):
+    out = tmp_path / "killed"
+    # ~20–60 s of work on this machine: the signal arrives while the paths are being simulated
+    proc = subprocess.Popen(CLI + ["run", str(DEMO), "--paths", "150000", "--chunk-size", "5000", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
+    visible = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert visible == [], visible
+    if sig == signal.SIGINT:  # a handled interrupt cleans up even its hidden temporary folder
+        assert list(tmp_path.iterdir()) == []
