@@ -234,7 +234,7 @@ RULES: list[Rule] = [
          _relending),
     Rule("national.rent_cap", "national", FACTS, "§3 (保租房 rent cap, A)",
          "affordable rent at most 90 % of market", "≤ 90 %",
-         "{project}: rent ratio {actual} of market exceeds the {limit} cap",
+         "{project}: rent ratio {actual} of market (required: {limit})",
          _bound(_rental, lambda p: p.rental.rent_ratio, "<=", 0.90, _pct)),
     # ------------------------------------------------------------------ Liaoning
     Rule("liaoning.ring_fenced", "liaoning", LIAONING, "§九", "loans 单列账目、单独核算、封闭管理: no cross-project support",
@@ -247,9 +247,9 @@ RULES: list[Rule] = [
          "buyback terms", "{project}: {actual}; 配售型 needs closed management ({limit})", _needs_buyback),
     # ------------------------------------------------------------------ Suihua
     Rule("suihua.sale_unit_area", "suihua", SUIHUA, "§三(三)", "sale-type units ≤ 120 m²", "≤ 120 m²",
-         "{project}: average unit {actual} exceeds {limit}", _bound(_sale, _area, "<=", 120.0, _m2)),
+         "{project}: average unit {actual} (required: {limit})", _bound(_sale, _area, "<=", 120.0, _m2)),
     Rule("suihua.rental_unit_area", "suihua", SUIHUA, "§三(三)", "rental units mainly ~70 m², in principle ≤ 100 m²",
-         "≤ 100 m²", "{project}: average unit {actual} exceeds {limit}", _bound(_rental, _area, "<=", 100.0, _m2)),
+         "≤ 100 m²", "{project}: average unit {actual} (required: {limit})", _bound(_rental, _area, "<=", 100.0, _m2)),
     Rule("suihua.price_cost_cap", "suihua", SUIHUA, "§三(四)", "purchase price = allocated land + construction + ≤ 5 % profit",
          "≤ (land + construction) × 1.05", "{project}: purchase price {actual} ({limit})",
          _cost_cap(_purchase, 0.05)),
@@ -258,13 +258,13 @@ RULES: list[Rule] = [
          "≤ replacement price", "{project}: purchase price {actual} ({limit})", _replacement_cap(_purchase)),
     Rule("suihua.presubscription", "suihua", SUIHUA, "§三(五)",
          "formal purchase only after ≥ 95 % of the units are subscribed with deposits", "≥ 95 %",
-         "{project}: pre-subscription {actual} is below {limit}",
+         "{project}: pre-subscription {actual} (required: {limit})",
          _bound(_sale, lambda p: p.sale.presubscription_share, ">=", 0.95, _pct)),
     Rule("suihua.deposit", "suihua", SUIHUA, "§三(五)", "subscribers pay a deposit (缴纳一定租购定金)", "> 0",
          "{project}: deposit share {actual}; subscribers must pay a deposit ({limit})",
          _bound(_sale, lambda p: p.sale.deposit_share, ">", 0.0, _pct)),
     Rule("suihua.sale_margin", "suihua", SUIHUA, "§三(四)", "profit in the price ≤ 5 % (carried to the sale price)", "≤ 5 %",
-         "{project}: sale margin {actual} exceeds {limit}", _bound(_sale, _margin, "<=", 0.05, _pct)),
+         "{project}: sale margin {actual} (required: {limit})", _bound(_sale, _margin, "<=", 0.05, _pct)),
     Rule("suihua.proceeds_repay_loans", "suihua", SUIHUA, "§四(三)", "sale proceeds repay the purchase loans first",
          "sweep 100 %", "{project}: only {actual} of sale proceeds prepay the loan ({limit})",
          _bound(_sale_with_loans, lambda p: p.sale.sweep_share, ">=", 1.0, _pct)),
@@ -274,13 +274,13 @@ RULES: list[Rule] = [
          "cross_project_support = false", "{project}: {actual}; no commingling between projects ({limit})",
          _ring_fenced),
     Rule("suihua.down_payment", "suihua", SUIHUA, "§三(六)", "buyers' down payment per commercial rules (first home ≥ 15 %)",
-         "≥ 15 %", "{project}: buyers' down payment {actual} is below {limit}",
+         "≥ 15 %", "{project}: buyers' down payment {actual} (required: {limit})",
          _bound(_sale, lambda p: p.sale.buyer_down_payment_share, ">=", 0.15, _pct)),
     Rule("suihua.closed_management", "suihua", SUIHUA, "§三(六)", "sale-type units registered under closed management",
          "buyback terms", "{project}: {actual}; closed management needs buybacks ({limit})", _needs_buyback),
     # ------------------------------------------------------------------ Weihai
     Rule("weihai.unit_area", "weihai", WEIHAI, "§二(一)", "stock ≤ 120 m²", "≤ 120 m²",
-         "{project}: average unit {actual} exceeds {limit}", _bound(_all, _area, "<=", 120.0, _m2)),
+         "{project}: average unit {actual} (required: {limit})", _bound(_all, _area, "<=", 120.0, _m2)),
     Rule("weihai.price_below_market", "weihai", WEIHAI, "§二(五)",
          "purchase price notably below same-location commercial housing", "< appraisal",
          "{project}: purchase price {actual} of appraisal is not below market ({limit})",
@@ -295,33 +295,33 @@ RULES: list[Rule] = [
          "buyback terms", "{project}: {actual}; Weihai requires buybacks ({limit})", _needs_buyback),
     # ------------------------------------------------------------------ Loudi
     Rule("loudi.equity_share", "loudi", LOUDI, "§六(一)1", "SOE own funds ≥ 20 % of total investment", "≥ 20 %",
-         "{project}: own funds {actual} of total investment, below {limit}",
+         "{project}: own funds {actual} of total investment (required: {limit})",
          _bound(_all, equity_share, ">=", 0.20, _pct)),
     Rule("loudi.unit_area", "loudi", LOUDI, "§五 3(1)", "units in principle ≤ 143 m²", "≤ 143 m²",
-         "{project}: average unit {actual} exceeds {limit}", _bound(_all, _area, "<=", 143.0, _m2)),
+         "{project}: average unit {actual} (required: {limit})", _bound(_all, _area, "<=", 143.0, _m2)),
     Rule("loudi.unit_area_main", "loudi", LOUDI, "§五 3(1)", "mainly 70–120 m² units", "70–120 m²",
-         "{project}: average unit {actual} is outside the main range {limit}", _range(_all, _area, 70.0, 120.0, _m2)),
+         "{project}: average unit {actual}, outside the main range {limit}", _range(_all, _area, 70.0, 120.0, _m2)),
     Rule("loudi.rental_price_appraisal", "loudi", LOUDI, "§五 3(2)",
          "rental-type purchase price ≤ market appraisal of ordinary housing", "≤ appraisal",
-         "{project}: purchase price {actual} of appraisal exceeds {limit}",
+         "{project}: purchase price {actual} of appraisal (required: {limit})",
          _bound(_rental_purchase, lambda p: p.acquisition_price_yuan_per_m2 / p.appraisal_yuan_per_m2, "<=", 1.0, _pct)),
     Rule("loudi.sale_price_cost_cap", "loudi", LOUDI, "§五 3(2)",
          "sale-type purchase price ≤ allocated land + construction + ≤ 5 % profit",
          "≤ (land + construction) × 1.05", "{project}: purchase price {actual} ({limit})", _cost_cap(_sale_purchase, 0.05)),
     Rule("loudi.sale_margin", "loudi", LOUDI, "§七(一)2", "sale price = purchase cost + ≤ 5 % profit", "≤ 5 %",
-         "{project}: sale margin {actual} exceeds {limit}", _bound(_sale, _margin, "<=", 0.05, _pct)),
+         "{project}: sale margin {actual} (required: {limit})", _bound(_sale, _margin, "<=", 0.05, _pct)),
     Rule("loudi.resale_margin", "loudi", LOUDI, "§七(一)2, §八(一)4",
          "bought-back units resold as affordable housing at cost + ≤ 5 %", "≤ 5 %",
-         "{project}: resale margin {actual} exceeds {limit}",
+         "{project}: resale margin {actual} (required: {limit})",
          _bound(_sale_with_buyback, lambda p: p.sale.buyback.resale_margin, "<=", 0.05, _pct)),
     Rule("loudi.rent_ratio", "loudi", LOUDI, "§七(一)3", "rent = 80 % of same-location market rent", "≤ 80 %",
-         "{project}: rent ratio {actual} of market exceeds {limit}",
+         "{project}: rent ratio {actual} of market (required: {limit})",
          _bound(_rental, lambda p: p.rental.rent_ratio, "<=", 0.80, _pct)),
     Rule("loudi.down_payment", "loudi", LOUDI, "§八(一)3", "buyers' down payment from 15 %", "≥ 15 %",
-         "{project}: buyers' down payment {actual} is below {limit}",
+         "{project}: buyers' down payment {actual} (required: {limit})",
          _bound(_sale, lambda p: p.sale.buyer_down_payment_share, ">=", 0.15, _pct)),
     Rule("loudi.lockup", "loudi", LOUDI, "§八(一)4", "no trading for 5 years, then buyback by the SOE", "5 years",
-         "{project}: lock-up of {actual} instead of {limit}",
+         "{project}: lock-up of {actual} (required: {limit})",
          _bound(_sale_with_buyback, lambda p: p.sale.buyback.lockup_years, "==", 5, lambda v: f"{v:g} years")),
     Rule("loudi.buyback_price", "loudi", LOUDI, "§八(一)4", "buyback at the market-assessed price minus reasonable fees",
          "market_minus_fees", "{project}: buyback price rule {actual} ({limit})",
@@ -330,16 +330,16 @@ RULES: list[Rule] = [
     Rule("loudi.closed_management", "loudi", LOUDI, "§八(一)4", "closed management: the SOE buys back after 5 years",
          "buyback terms", "{project}: {actual}; Loudi requires buybacks ({limit})", _needs_buyback),
     Rule("loudi.lease_years", "loudi", LOUDI, "§八(二)1", "leases generally 3 years", "3 years",
-         "{project}: {actual} leases instead of {limit}",
+         "{project}: {actual} leases (required: {limit})",
          _bound(_rental, lambda p: p.rental.lease_years, "==", 3, lambda v: f"{v:g}-year")),
     Rule("loudi.ring_fenced", "loudi", LOUDI, "§六(二)", "loans 单列账目、单独核算、专款专用、封闭管理",
          "cross_project_support = false", "{project}: {actual}; loan funds must be ring-fenced ({limit})", _ring_fenced),
     # ------------------------------------------------------------------ Beitun
     Rule("beitun.unit_area", "beitun", BEITUN, "§四(一)1", "new-build units in principle ≤ 120 m²", "≤ 120 m²",
-         "{project}: average unit {actual} exceeds {limit}", _bound(_all, _area, "<=", 120.0, _m2)),
+         "{project}: average unit {actual} (required: {limit})", _bound(_all, _area, "<=", 120.0, _m2)),
     Rule("beitun.sale_margin", "beitun", BEITUN, "§二(三), §四(三)",
          "保本微利: price covers land + construction + a reasonable profit (≤ 5 %, as seeds 001 and 003 set it)",
-         "≤ 5 %", "{project}: sale margin {actual} exceeds {limit}", _bound(_sale, _margin, "<=", 0.05, _pct)),
+         "≤ 5 %", "{project}: sale margin {actual} (required: {limit})", _bound(_sale, _margin, "<=", 0.05, _pct)),
     Rule("beitun.sale_below_market", "beitun", BEITUN, "§四(三)",
          "sale price below ordinary commercial housing in a comparable location", "< appraisal",
          "{project}: sale price {actual} of market is not below it ({limit})",
@@ -397,13 +397,17 @@ def print_findings(sc: Scenario, findings: list[Finding], console, source: str |
     name = source or sc.programme.name
     sets = ", ".join(sc.policy.rule_sets)
     n_rules = len(rules_for(sc.policy.rule_sets))
+    from rich.console import Console
+
+    if not console.is_terminal and console.width < 132:  # a pipe or a log: do not squeeze the table to 80 columns
+        console = Console(file=console.file, width=132, force_terminal=False, no_color=True)
     if not findings:
         console.print(f"{name}: compliant — {n_rules} rules of [{sets}] checked, no findings", markup=False,
                       highlight=False)
     else:
         t = Table(title=escape(f"{name}: {len(findings)} policy finding(s) under [{sets}]"), show_lines=False)
         for col in ("rule", "document", "clause", "project", "actual", "limit"):
-            t.add_column(col, overflow="fold", no_wrap=col == "document")
+            t.add_column(col, overflow="fold", no_wrap=col in ("rule", "document", "clause"))
         for f in findings:
             t.add_row(*(escape(x) for x in (f.rule_id, f.document, f.clause, f.project, f.actual, f.limit)))
         console.print(t)
