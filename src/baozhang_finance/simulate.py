@@ -67,9 +67,6 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "support_total": support.sum(axis=1),
         "self_financing": support.sum(axis=1) <= 1e-6,
         "dscr_min": mx.min_dscr(y["cfads"], y["debt_service"]),
-        # bank-only (senior under bank_first) coverage: CFADS / scheduled bank interest + principal, special
-        # bonds left out — a bond's bullet year otherwise sets the minimum (solve --constraint p_bank_dscr_below_1)
-        "bank_dscr_min": mx.min_dscr(y["cfads"], y["bank_interest"] + y["bank_principal"]),
         "llcr": s["llcr"],
         "bond_coverage_ratio": (s["bond_cfads"] / bond_service_total) if bond_service_total > 0 else np.full(n, np.nan),
         "bond_coverage_after_bank": (s["bond_cfads_after_bank"] / bond_service_total) if bond_service_total > 0 else np.full(n, np.nan),
