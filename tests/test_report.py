@@ -198,6 +198,17 @@ def test_charts_without_a_cjk_font_are_english_and_tofu_free(run, monkeypatch):
 
 
 @pytest.mark.skipif(pl.cjk_font() is None, reason="no CJK font installed (apt-get install fonts-noto-cjk)")
+def test_cjk_font_installed_after_matplotlibs_font_cache_is_found(monkeypatch):
+    """CI installs fonts-noto-cjk with apt after matplotlib may have cached its font list: the detection must
+    still find the font files and register them."""
+    from matplotlib import font_manager
+
+    no_cjk = [f for f in font_manager.fontManager.ttflist if f.name not in pl.CJK_FAMILIES and "CJK" not in f.name]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", no_cjk)
+    assert pl._installed_cjk_family.__wrapped__() in pl.CJK_FAMILIES
+
+
+@pytest.mark.skipif(pl.cjk_font() is None, reason="no CJK font installed (apt-get install fonts-noto-cjk)")
 def test_charts_with_a_cjk_font_draw_chinese_glyphs(run):
     import matplotlib.pyplot as plt
 

@@ -244,10 +244,10 @@ WATERFALL_STEPS = (
     ("buybacks", "Buybacks", "回购支出", -1),
     ("bank_service", "Bank interest + principal", "银行本息", -1),
     ("bond_service", "Special-bond service", "专项债本息", -1),
-    ("distributions", "Distributions to SOE", "向国企分配", -1),
     ("soe_support", "SOE support", "国企支持", +1),
     ("gov_bond", "Budget: bond burden", "财政：专项债兜底", +1),
     ("gov_hidden", "Budget: hidden-debt call", "财政：隐性债务代偿", +1),
+    ("distributions", "Distributions to SOE", "向国企分配", -1),
 )
 
 
@@ -277,8 +277,11 @@ def cash_waterfall(ax: Axes, flows: dict[str, float], title: str | None = None) 
     colors.append("#252525")
     y = np.arange(len(labels))[::-1]
     ax.barh(y, widths, left=starts, color=colors, height=0.65)
+    span = max(max((s + w for s, w in zip(starts, widths)), default=0.0) - min(min(starts, default=0.0), 0.0), 1.0)
     for yi, s, w in zip(y, starts, widths):
-        ax.text(s + w, yi, f" {w:,.0f}", va="center", fontsize=7)
+        # the amount right of the bar, and right of the zero line too so it never sits on it
+        x = max(s + w, 0.0) + 0.005 * span
+        ax.text(x, yi, f"{w:,.0f}", va="center", ha="left", fontsize=7)
     ax.set_yticks(y, labels, **fk)
     ax.axvline(0, color="black", lw=0.8)
     ax.xaxis.set_major_formatter(_wan_formatter())

@@ -604,7 +604,13 @@ def _field_rows(model) -> list[list[str]]:
         v = getattr(model, name)
         if isinstance(v, (list, dict)) or hasattr(v, "model_fields"):
             continue
-        rows.append([name, v if not isinstance(v, float) else f"{v:,.6g}", info.description or ""])
+        if isinstance(v, float) and name.endswith("_yuan"):
+            shown = f"{v:,.0f} 元 ({v / WAN:,.0f} 万元)"
+        elif isinstance(v, float):
+            shown = f"{v:.6g}"
+        else:
+            shown = v
+        rows.append([name, shown, info.description or ""])
     return rows
 
 
@@ -824,7 +830,8 @@ def render_html(result, chart_dir: str | Path) -> str:
     # ---------------------------------------------------------------- manifest
     man = result.manifest()
     parts += ["<h2>Run manifest 运行记录</h2>",
-              _table([[k, "" if v is None else v] for k, v in flatten(man)], ["key", "value"]),
+              _table([[k, "" if v is None else (f"{v:.2f} s" if k == "wall_time_s" and isinstance(v, float) else v)]
+                      for k, v in flatten(man)], ["key", "value"]),
               "<footer>baozhang-finance · summary.json, paths.parquet, yearly.csv and report.xlsx in this run folder "
               "hold every number on this page.</footer>",
               f"<script>{_IMG_SCRIPT}</script>",
