@@ -189,8 +189,10 @@ def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None 
     pos = pv[pv > 0]
     p0 = 1.0 - pos.size / pv.size
     if pos.size == 0:
-        ax.text(0.5, 0.5, label("no hidden-debt call on any path", "所有路径均无隐性债务"), ha="center",
-                va="center", transform=ax.transAxes, **fk)
+        ax.text(0.5, 0.5, label(f"no hidden-debt call on any of the {pv.size:,} paths", "所有路径均无隐性债务"),
+                ha="center", va="center", transform=ax.transAxes, **fk)
+        ax.set_xticks([])
+        ax.set_yticks([])
         return ax
     ax.hist(pos / WAN, bins=bins, color="#6baed6", edgecolor="white", lw=0.4,
             label=label(f"paths with a call ({1 - p0:.1%})", "有代偿路径") if p0 > 0 else None)
