@@ -88,13 +88,19 @@ def test_chunks_come_back_in_index_order_when_they_finish_out_of_order(demo, cli
 def test_plan_is_shipped_once_not_per_task(demo, client):
     plan = compile_plan(demo)
     fut = db.ship_once(client, plan)
+    # one copy on each worker before any task runs
+    assert len(client.who_has([fut])[fut.key]) == 2
     assert fut.result().T == plan.T
-    # every chunk task names the plan future as a dependency instead of carrying the arrays
-    jobs = _jobs(200, 100, 1)
-    futs = [client.submit(db._chunk_task, fut, i, a, b, s, run_chunk, pure=False) for i, a, b, s in jobs]
-    client.gather(futs)
-    holders = client.who_has([fut])[fut.key]
-    assert 1 <= len(holders) <= 2  # one copy per worker at most
+    # chunk tasks name the plan future as a dependency instead of carrying the arrays, and are spread over both
+    # workers (every worker holds the plan, so placement follows load, not data)
+    def where(plan, i, a, b, s):
+        from distributed import get_worker
+
+        return get_worker().address, run_chunk(plan, i, a, b, s)["path"].size
+
+    futs = [client.submit(db._chunk_task, fut, i, a, b, s, where, pure=False) for i, a, b, s in _jobs(400, 100, 1)]
+    ran_on = [w for w, _ in client.gather(futs)]
+    assert sorted(ran_on.count(w) for w in set(ran_on)) == [2, 2]
     del futs
     fut.release()
 
@@ -168,8 +174,8 @@ def test_no_workers_times_out_with_a_clear_error(demo):
             distributed.Client(cluster, set_as_default=False) as c, \
             dask.config.set({"baozhang.no-workers-timeout": 1}):
         t0 = time.monotonic()
-        with pytest.raises(db.DaskBackendError, match=r"^no Dask workers for 1 s .*3 of 3 tasks unfinished "
-                                                      r"\(next: chunk 0 \(paths 0–99\)\)"):
+        with pytest.raises(db.DaskBackendError, match=r"^no Dask workers for 1 s \(scheduler inproc://.*\): "
+                                                      r"cannot send the plan to the cluster"):
             list(db.iter_chunks_dask(compile_plan(demo), _jobs(300, 100, 1), client=c))
         assert time.monotonic() - t0 < 15
 
@@ -291,4 +297,37 @@ def test_target_se_without_a_client_uses_one_temporary_cluster(demo, monkeypatch
     ref = simulate(demo, backend="serial", **kw)
     assert made == [2]  # one cluster for every batch of the adaptive loop
     assert res.run["paths"] == ref.run["paths"] == 200  # SE ≤ 0.2 reached after the first batch of 2 chunks
+    pd.testing.assert_frame_equal(res.paths, ref.paths, check_exact=True)
+
+
+def test_a_stalled_run_times_out_with_a_clear_error(demo, client):
+    import dask
+
+    plan = compile_plan(demo)
+
+    def hangs(plan, i, a, b, s):
+        import time as _t
+
+        _t.sleep(4)
+        return run_chunk(plan, i, a, b, s)
+
+    t0 = time.monotonic()
+    with dask.config.set({"baozhang.stall-timeout": 1}):
+        with pytest.raises(db.DaskBackendError, match=r"^no task finished in 1 s; 2 of 2 outstanding "
+                                                      r"\(next: chunk 0 \(paths 0–99\)\)"):
+            list(db.iter_chunks_dask(plan, _jobs(200, 100, 1), client=client, chunk_fn=hangs))
+    assert time.monotonic() - t0 < 4
+
+
+def test_simulate_uses_the_default_client_when_none_is_given(demo, client, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+
+    def no_new_cluster(*a, **k):
+        raise AssertionError("should have used the default client")
+
+    monkeypatch.setattr(db, "make_client", no_new_cluster)
+    with distributed.Client(client.scheduler.address) as default:  # becomes Dask's default client
+        res = simulate(demo, paths=200, chunk_size=100, seed=4, backend="dask")
+        assert distributed.default_client() is default
+    ref = simulate(demo, paths=200, chunk_size=100, seed=4)
     pd.testing.assert_frame_equal(res.paths, ref.paths, check_exact=True)

@@ -3,9 +3,9 @@
 Two entry points:
 
 * :func:`iter_chunks_dask` — the ``backend="dask"`` of :func:`baozhang_finance.simulate`. The compiled
-  :class:`~baozhang_finance.plan.Plan` is put on the cluster once (:func:`ship_once`) and every chunk task takes
-  that future, so each worker receives the plan once and only ``(chunk_index, start, stop, seed)`` travels per
-  task.
+  :class:`~baozhang_finance.plan.Plan` is sent once to every worker (:func:`ship_once`,
+  ``client.scatter(plan, broadcast=True)``) and every chunk task takes that future, so only
+  ``(chunk_index, start, stop, seed)`` travels per task.
   Results stream back as they complete (``as_completed``) and are released **in chunk-index order** through a
   reorder buffer, so the caller's concatenation — and hence every number — is bit-identical to a serial run with
   the same scenario, seed and chunk size, whatever the number of workers or the order they finish in.
@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import CancelledError
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -137,18 +138,20 @@ def client_for(client=None, workers: int = 1):
 
 # ------------------------------------------------------------------------------------------ plan shipping
 def ship_once(client, obj, name: str = "plan"):
-    """Put ``obj`` (the compiled plan, or a sweep's shared object) on the cluster once; returns its future.
+    """Put ``obj`` (the compiled plan, or a sweep's shared object) on every worker once; returns its future.
 
-    Tasks take the future as an argument, so ``obj`` travels once to the scheduler and then at most once to each
-    worker (the first task there fetches it from a peer and keeps it), never once per task. It is held as the
-    result of a trivial task rather than scattered data, so if every worker holding it dies the scheduler
-    simply recomputes it instead of failing the run with "lost scattered data".
+    ``client.scatter(obj, broadcast=True)``: one copy per current worker, sent before any task runs, and tasks
+    take the future as an argument, so ``obj`` never travels with a task. Because every worker holds it, the
+    scheduler places tasks by load, not by where the data sit. A worker that joins later fetches it from a peer
+    on its first task. (If every worker holding it dies, the run stops with a clear error naming the chunk.)
     """
-    return client.submit(_identity, obj, key=f"baozhang-{name}-{uuid.uuid4().hex[:10]}", pure=False)
-
-
-def _identity(obj):
-    return obj
+    timeout = _config_seconds("baozhang.no-workers-timeout", NO_WORKERS_TIMEOUT_S)
+    try:
+        return client.scatter(obj, broadcast=True, hash=False, timeout=timeout)
+    except TimeoutError as exc:
+        raise DaskBackendError(
+            f"no Dask workers for {timeout:.0f} s (scheduler {_address(client)}): cannot send the {name} to the "
+            f"cluster; start workers or check the cluster") from exc
 
 
 def _chunk_task(plan, chunk_index: int, start: int, stop: int, seed: int, chunk_fn: Callable):
@@ -217,15 +220,15 @@ def _stream_in_order(client, futures: Sequence, names: Sequence[str]) -> Iterato
                     exc = fut.exception()
                     abort(_chained(ChunkFailedError(f"{names[k]} failed: {_describe(exc)}", k), exc))
                 if fut.status == "cancelled":
-                    abort(DaskBackendError(
-                        f"{names[k]} was cancelled (lost connection to the scheduler {_address(client)}, or "
-                        f"cancelled elsewhere)"))
+                    abort(_lost(client, names[k], k, None))
                 ready[k] = fut
             while nxt in ready:
                 fut = ready.pop(nxt)
                 try:
                     value = fut.result()
                 except Exception as exc:  # lost between completion and gather (worker died holding it)
+                    if isinstance(exc, CancelledError) or "Cancelled" in type(exc).__name__:
+                        abort(_lost(client, names[nxt], nxt, exc))
                     abort(_chained(ChunkFailedError(f"{names[nxt]} failed: {_describe(exc)}", nxt), exc))
                 pending.pop(nxt, None)
                 fut.release()
@@ -240,6 +243,14 @@ def _stream_in_order(client, futures: Sequence, names: Sequence[str]) -> Iterato
             except Exception:
                 pass
         raise
+
+
+def _lost(client, name: str, index: int, exc: BaseException | None) -> ChunkFailedError:
+    why = f" ({_describe(exc)})" if exc is not None else ""
+    err = ChunkFailedError(
+        f"{name} was lost on the cluster{why}: the worker holding it or its inputs died, or the connection to the "
+        f"scheduler {_address(client)} was lost; rerun (results do not depend on where chunks run)", index)
+    return _chained(err, exc) if exc is not None else err
 
 
 def _chained(error: BaseException, cause: BaseException) -> BaseException:
