@@ -62,24 +62,42 @@ def _mean(x: np.ndarray) -> tuple[float, float]:
 
 
 def quantile_with_se(x: np.ndarray, q: float) -> tuple[float, float]:
-    """Sample quantile and a distribution-free standard error from the order statistics.
+    """Sample quantile (linear interpolation, numpy's default) and a distribution-free standard error.
 
     The 95 % confidence interval of the q-quantile is [x_(j), x_(k)] with j, k = n q ∓ 1.96 √(n q (1 − q))
     (binomial count of observations below the quantile); SE ≈ (x_(k) − x_(j)) / (2 × 1.96). NaNs are dropped
-    (e.g. an undefined IRR); one observation has SE 0.
+    (e.g. an undefined IRR); +∞ is kept (a minimum DSCR with no debt service): a quantile that touches it is
+    +∞, and so is an SE whose interval does. One observation has SE 0.
     """
     x = np.asarray(x, dtype=float)
     x = np.sort(x[~np.isnan(x)])
     n = x.size
     if n == 0:
         return float("nan"), float("nan")
-    value = float(np.quantile(x, q))
+    pos = q * (n - 1)
+    i = int(math.floor(pos))
+    frac = pos - i
+    j1 = min(i + 1, n - 1)
+    if frac == 0 or x[i] == x[j1]:
+        value = float(x[i])
+    elif np.isinf(x[j1]) or np.isinf(x[i]):
+        value = float(x[j1]) if np.isinf(x[j1]) else float(x[i])
+    else:
+        value = float(x[i] + frac * (x[j1] - x[i]))
     if n == 1:
         return value, 0.0
     half = _Z95 * math.sqrt(n * q * (1 - q))
     j = int(np.clip(math.floor(n * q - half), 0, n - 1))
     k = int(np.clip(math.ceil(n * q + half), 0, n - 1))
+    if x[k] == x[j]:
+        return value, 0.0
     return value, float((x[k] - x[j]) / (2 * _Z95))
+
+
+def _min_dscr(x: np.ndarray) -> np.ndarray:
+    """A path with no debt service to cover has an unbounded minimum DSCR: NaN → +∞ (it never breaches)."""
+    x = np.asarray(x, dtype=float)
+    return np.where(np.isnan(x), np.inf, x)
 
 
 @dataclass(frozen=True)
@@ -110,8 +128,17 @@ def _expected_loss(result) -> tuple[float, float]:
 
 
 def _bank_dscr(result) -> np.ndarray:
-    df = result.paths
-    return df["bank_dscr_min"].to_numpy(float) if "bank_dscr_min" in df else np.full(len(df), np.nan)
+    """Minimum bank DSCR per path over the bank lens's test window (+∞ without bank service in it)."""
+    from .lenses.bank import min_bank_dscr
+
+    if result.plan.L == 0:
+        return np.full(len(result.paths), np.inf)
+    return _min_dscr(min_bank_dscr(result))
+
+
+def _below_1(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    return np.where(np.isnan(x), False, x < 1.0)
 
 
 #: every metric a sweep, tornado, Sobol run or solver constraint can use
@@ -120,16 +147,18 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            lambda r: _prob(_col(r, "hidden_call")), True),
     Metric("hidden_debt_pv", "expected hidden-debt PV 隐性债务现值期望", "yuan",
            lambda r: _mean(_col(r, "hidden_debt_pv"))),
-    Metric("p_dscr_below_1", "P(min DSCR < 1), bank + bond service", "probability",
-           lambda r: _prob(_col(r, "dscr_min").astype(float) < 1.0), True),
-    Metric("p_bank_dscr_below_1", "P(min bank DSCR < 1), bank service only", "probability",
-           lambda r: _prob(_bank_dscr(r) < 1.0), True),
-    Metric("dscr_min_p05", "min DSCR, 5th percentile", "ratio",
-           lambda r: quantile_with_se(_col(r, "dscr_min"), 0.05)),
-    Metric("dscr_min_p50", "min DSCR, median", "ratio",
-           lambda r: quantile_with_se(_col(r, "dscr_min"), 0.50)),
+    Metric("p_dscr_below_1", "P(min bank DSCR < 1), bank lens test window", "probability",
+           lambda r: _prob(_below_1(_bank_dscr(r))), True),
+    Metric("p_total_dscr_below_1", "P(min DSCR < 1), bank + bond service, every year", "probability",
+           lambda r: _prob(_below_1(_min_dscr(_col(r, "dscr_min")))), True),
     Metric("bank_dscr_min_p05", "min bank DSCR, 5th percentile", "ratio",
            lambda r: quantile_with_se(_bank_dscr(r), 0.05)),
+    Metric("bank_dscr_min_p50", "min bank DSCR, median", "ratio",
+           lambda r: quantile_with_se(_bank_dscr(r), 0.50)),
+    Metric("dscr_min_p05", "min DSCR (bank + bonds), 5th percentile", "ratio",
+           lambda r: quantile_with_se(_min_dscr(_col(r, "dscr_min")), 0.05)),
+    Metric("dscr_min_p50", "min DSCR (bank + bonds), median", "ratio",
+           lambda r: quantile_with_se(_min_dscr(_col(r, "dscr_min")), 0.50)),
     Metric("pd", "PD over the loans' life (standalone) 违约概率", "probability",
            lambda r: _prob(_col(r, "default")), True),
     Metric("expected_loss", "bank expected loss 预期损失", "yuan", _expected_loss),
@@ -154,7 +183,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 )}
 
 #: the metrics a sweep reports unless told otherwise
-DEFAULT_SWEEP_METRICS = ("p_call", "hidden_debt_pv", "dscr_min_p05", "pd", "equity_irr_p50")
+DEFAULT_SWEEP_METRICS = ("p_call", "hidden_debt_pv", "bank_dscr_min_p05", "pd", "equity_irr_p50")
 #: the metrics a tornado ranks by
 DEFAULT_TORNADO_METRICS = ("p_call", "hidden_debt_pv")
 

@@ -72,7 +72,7 @@ class Constraint:
     target: float
 
     def holds(self, value: float) -> bool:
-        if value is None or not math.isfinite(value):
+        if value is None or math.isnan(value):  # undefined (no path has the quantity): never met
             return False
         return {"<=": value <= self.target, "<": value < self.target,
                 ">=": value >= self.target, ">": value > self.target}[self.op]
@@ -222,6 +222,8 @@ def solve(scenario: Scenario, find: str, constraint: str | Constraint, project: 
             f"({s.paths} paths, seed {s.seed}); widen --lo/--hi or change the plan")
 
     f_end, i_end = fav, first  # feasible and infeasible ends of the bracket
+    # a probability from one path is a 0/1 indicator: nothing to interpolate, plain bisection
+    indicator = metric.is_probability and s.paths == 1
     scale = _probit_scale(s.paths) if metric.is_probability else (lambda v: float(v))
     target_scaled = scale(con.target)
 
@@ -242,14 +244,19 @@ def solve(scenario: Scenario, find: str, constraint: str | Constraint, project: 
             stopped = "xtol"
             break
         if not deterministic and s.paths > 1:
-            se_ref = max(f_end.se, i_end.se)
+            finite = [v for v in (f_end.se, i_end.se) if math.isfinite(v)]
+            se_ref = max(finite) if finite else 0.0
             if se_ref > 0 and abs(i_end.value - f_end.value) <= resolution * se_ref:
                 stopped = "resolution"
                 break
         a, b = min(f_end.x, i_end.x), max(f_end.x, i_end.x)
         x = f_end.x - ef * (i_end.x - f_end.x) / (ei - ef)
-        if force_bisect or not (a + 0.01 * width < x < b - 0.01 * width) or not math.isfinite(x):
+        if force_bisect or indicator or not math.isfinite(x):
             x = 0.5 * (a + b)
+        else:
+            # as in Brent's method, never step closer than xtol/2 to an end: a secant point that has (nearly)
+            # hit the root from one side — or sits on it (excess 0) — is followed by one just across it
+            x = min(max(x, a + 0.5 * xtol), b - 0.5 * xtol)
         e = evaluate(x)
         ex = excess(e)
         if e.feasible:
