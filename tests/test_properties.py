@@ -242,3 +242,27 @@ def test_more_rent_never_means_more_hidden_debt(case, factor, field):
     cum_lo = np.cumsum(low.yearly["gov_hidden"], axis=1)
     cum_hi = np.cumsum(high.yearly["gov_hidden"], axis=1)
     assert np.all(cum_hi <= cum_lo + tol)
+
+
+def test_deterministic_vectorised_rows_are_identical():
+    """10,000 deterministic paths of the demo in one engine call: every row equal to every other, bit for bit,
+    and equal to a one-path run (checked with the benchmark's own function, benchmarks/bench_vectorised.py)."""
+    import importlib.util
+    from pathlib import Path
+
+    from baozhang_finance import load_scenario
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("bench_vectorised", root / "benchmarks" / "bench_vectorised.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    plan = compile_plan(load_scenario(root / "scenarios" / "demo.toml"), deterministic=True)
+    out = run_paths(plan, 10_000, None)
+    assert out.yearly["cfads"].shape[0] == 10_000
+    assert bench.identical_rows(out) == []
+    one = run_paths(plan, 1, None)
+    for k, v in one.yearly.items():
+        assert np.array_equal(v[0], out.yearly[k][0]), k
+    # the checker does see a difference when there is one
+    out.yearly["gov_hidden"][1234, 3] += 1.0
+    assert bench.identical_rows(out) == ["yearly:gov_hidden"]
