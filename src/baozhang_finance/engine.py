@@ -169,6 +169,7 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
     cov_lo, cov_hi = (int(bond_months.min()), int(bond_months.max())) if bond_months.size else (T, -1)
     has_bond = bond_total_service.sum(axis=1) > 0  # (P,) projects that carry special bonds
     lockup_threshold = plan.lockup_dscr
+    soe_revolving = plan.soe_revolving
     dsra_k = plan.dsra_months
     zeros_pn = np.zeros((P, n))
 
@@ -346,7 +347,7 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
         hidden = (s_opex - soe_opex) + gov_bank
 
         # ------------------------------------------------------------ default (standalone view)
-        collateral = (collateral_unit @ held) * hpi
+        collateral = (collateral_unit @ held + plan.work_in_progress[:, t].sum()) * hpi
         if has_loans:
             new_default = (gov_bank > 1e-6) & (default_month < 0)
             if new_default.any():
@@ -373,6 +374,8 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
         equity_in_t = plan.equity_in[:, t].sum()
         dist_t = dist.sum(axis=0)
         cum_equity += equity_in_t + soe - dist_t
+        if soe_revolving:  # distributions restore the SOE's free cash, up to its stated capacity
+            np.minimum(soe_left + dist_t, plan.soe_capacity, out=soe_left)
         np.maximum(peak_funding, cum_equity, out=peak_funding)
         cf_prog = cfads.sum(axis=0)
         if llcr_start <= t < llcr_end:

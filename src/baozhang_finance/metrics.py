@@ -34,6 +34,8 @@ def dscr(cfads_y, debt_service_y):
 def min_dscr(cfads_y, debt_service_y):
     """Minimum yearly DSCR over the years with debt service, per path: min_y DSCR_y (NaN with no debt)."""
     d = dscr(cfads_y, debt_service_y)
+    if d.shape[-1] == 0:
+        return np.full(d.shape[:-1], np.nan)
     has = ~np.isnan(d)
     filled = np.where(has, d, np.inf)
     out = filled.min(axis=-1)

@@ -81,6 +81,7 @@ class Plan:
     owned_month: np.ndarray  # (P,) first month the SOE holds the units (acquisition / construction end)
     available_month: np.ndarray  # (P,) first month of letting / hand-over
     acquired_units: np.ndarray  # (P, T) units coming into the SOE's hands each month
+    work_in_progress: np.ndarray  # (P, T) cost spent on units not yet in hand (construction / partial purchase), yuan
     # funding, (P, T)
     uses_out: np.ndarray
     reserve_in: np.ndarray
@@ -147,6 +148,8 @@ class Plan:
     dsra_months: float
     lockup_dscr: float
     soe_capacity: float
+    soe_revolving: bool
+    dscr_window: tuple[int, int]  # 0-based years [start, end) of the operating period over which DSCR is tested
     cross_support: bool
     tv_haircut: float
     discount_m: np.ndarray  # (T,) end-of-month discount factors at the programme rate
@@ -395,6 +398,8 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
         total_investment=np.array([total_uses_yuan(p) for p in projects]),
         total_cost=np.array([total_cost_yuan(p) for p in projects]),
         owned_month=owned, available_month=avail, acquired_units=acquired,
+        work_in_progress=_work_in_progress(uses_out, owned, T,
+                                           np.array([p.construction is not None for p in projects])),
         uses_out=uses_out, reserve_in=reserve_in, equity_in=equity_in,
         capital_grants_in=cap_grants, operating_grants=op_grants,
         bond_draw=bond_draw, bond_interest=bond_int, bond_principal=bond_prin, bond_balance=bond_bal,
@@ -417,8 +422,54 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
         loan_initial_rate_m=init_rate,
         subsidy_share=arr["subsidy_share"], subsidy_end=arr["subsidy_end"].astype(int),
         bank_first=wf.seniority == "bank_first", dsra_months=wf.dsra_months, lockup_dscr=wf.lockup_dscr,
-        soe_capacity=wf.soe_support_capacity_yuan, cross_support=wf.cross_project_support,
+        soe_capacity=wf.soe_support_capacity_yuan, soe_revolving=wf.soe_support_revolving,
+        dscr_window=_dscr_window(sc, bond_service, [x[0] for x in loans], mat.astype(int), amort_start.astype(int), Y),
+        cross_support=wf.cross_project_support,
         tv_haircut=wf.terminal_value_haircut, discount_m=disc_m, discount_y=disc_y,
         fiscal_revenue0=sc.programme.fiscal_revenue_yuan, market=market,
         loan_names=[x[2].name for x in loans],
     )
+
+
+def stabilisation_month(p) -> int:
+    """First month of steady operations: rental = available + lease-up; sale = available + hand-over delay."""
+    m = available_month(p)
+    if p.rental is not None:
+        m += p.rental.lease_up_months
+    if p.sale is not None:
+        m += p.sale.handover_delay_months
+    return m
+
+
+def _dscr_window(sc: Scenario, bond_service: np.ndarray, loan_projects, loan_maturity, loan_amort_start, Y: int):
+    """Operating period over which DSCR (bank + bonds) is tested, as 0-based years [start, end).
+
+    Starts at the first whole year after every indebted project is stabilised and past its loans' grace periods;
+    ends with the last year that has debt service. Falls back to the whole debt life if that leaves no year.
+    """
+    indebted = set(loan_projects) | {i for i in range(len(sc.projects)) if bond_service[i].sum() > 0}
+    if not indebted:
+        return 0, 0
+    start_m = max(stabilisation_month(sc.projects[i]) for i in indebted)
+    if len(loan_amort_start):
+        start_m = max(start_m, int(np.max(loan_amort_start)))
+    last = 0
+    if len(loan_maturity):
+        last = int(np.max(loan_maturity))
+    months = np.nonzero(bond_service.sum(axis=0))[0]
+    if months.size:
+        last = max(last, int(months.max()) + 1)
+    end = min(int(np.ceil(last / 12)), Y)
+    start = int(np.ceil(start_m / 12))
+    if start >= end:
+        first = min(first_use_month(sc.projects[i]) for i in indebted)
+        start = min(first // 12, max(end - 1, 0))
+    return start, end
+
+
+def _work_in_progress(uses_out: np.ndarray, owned: np.ndarray, T: int, new_build: np.ndarray) -> np.ndarray:
+    """Cost spent on a new-build before its units are in hand (land + construction draws), by month: the bank's
+    collateral before completion, valued at cost × house-price index. Zero for purchases (units arrive pro rata)."""
+    wip = np.cumsum(uses_out, axis=1)
+    t = np.arange(T)[None, :]
+    return np.where((t < owned[:, None]) & new_build[:, None], wip, 0.0)

@@ -282,6 +282,9 @@ class Waterfall(_Model):
     dsra_months: float = Field(ge=0, le=24, description="DSRA target, months of the current scheduled debt service")
     lockup_dscr: float = Field(ge=0, le=5, description="distributions blocked while trailing-12-month DSCR is below this")
     soe_support_capacity_yuan: float = Field(ge=0, description="SOE's total capacity to support the projects over the horizon (own cash, parent)")
+    soe_support_revolving: bool = Field(
+        False, description="distributions the SOE receives restore its support capacity (up to the stated capacity); false = a pot that never refills"
+    )
     cross_project_support: bool = Field(False, description="may one project's surplus cover another's shortfall (ring-fence off)")
     terminal_value_haircut: float = Field(
         ge=0, le=1, description="haircut on the market value of units still held at the horizon (terminal value for IRR/NPV)"

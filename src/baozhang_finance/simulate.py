@@ -47,6 +47,8 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
     s = out.scalars
     n = y["cfads"].shape[0]
     support = y["soe_support"] + y["gov_hidden"] + y["gov_bond"]
+    gov_total = (y["gov_hidden"] + y["gov_bond"]).sum(axis=1)
+    w0, w1 = plan.dscr_window
     fiscal = y["fiscal_revenue"]
     share = np.divide(y["gov_hidden"], fiscal, out=np.zeros_like(fiscal), where=fiscal > 0)
     equity_flows = y["distributions"] - y["equity_in"] - y["soe_support"]
@@ -65,8 +67,9 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "explicit_bond_burden_pv": s["pv_bond_burden"],
         "soe_support_pv": s["pv_soe_support"],
         "support_total": support.sum(axis=1),
-        "self_financing": support.sum(axis=1) <= 1e-6,
-        "dscr_min": mx.min_dscr(y["cfads"], y["debt_service"]),
+        "self_financing": (gov_total <= 1e-6) & (s["peak_funding_need"] <= float(plan.equity_in.sum()) + 1.0),
+        "dscr_min": mx.min_dscr(y["cfads"][:, w0:w1], y["debt_service"][:, w0:w1]),
+        "dscr_min_all_years": mx.min_dscr(y["cfads"], y["debt_service"]),
         "llcr": s["llcr"],
         "bond_coverage_ratio": (s["bond_cfads"] / bond_service_total) if bond_service_total > 0 else np.full(n, np.nan),
         "bond_coverage_after_bank": (s["bond_cfads_after_bank"] / bond_service_total) if bond_service_total > 0 else np.full(n, np.nan),

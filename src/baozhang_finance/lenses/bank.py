@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..plan import stabilisation_month
+
 from ..scenario import (
     Scenario,
     ScenarioError,
@@ -248,16 +250,6 @@ def bank_dscr(result) -> np.ndarray:
         cf = cf - bond_service_by_year(plan)[None, :]
     bank = bank_service_by_year(result)
     return np.divide(cf, bank, out=np.full(cf.shape, np.nan), where=bank > 0)
-
-
-def stabilisation_month(project) -> int:
-    """First month of steady operations: rental = available + lease-up; sale = available + hand-over delay."""
-    m = available_month(project)
-    if project.rental is not None:
-        m += project.rental.lease_up_months
-    if project.sale is not None:
-        m += project.sale.handover_delay_months
-    return m
 
 
 def dscr_test_years(scenario: Scenario, plan) -> tuple[int, int]:
