@@ -76,6 +76,14 @@ class RentalOps(_Model):
         0.0, ge=0, description="budgeted rent subsidy (e.g. talent housing) per let unit per month, yuan"
     )
 
+    @model_validator(mode="after")
+    def _shares(self) -> "RentalOps":
+        total = (self.management_fee_share + self.vat_rate_on_rent + self.property_tax_rate_on_rent
+                 + self.capex_reserve_share_of_rent)
+        if total >= 1.0:
+            raise ValueError(f"management + VAT + property tax + capex shares of rent add up to {total:.3f}; must be < 1")
+        return self
+
 
 class Buyback(_Model):
     """[projects.sale.buyback] — closed management: the SOE buys units back after the lock-up."""
@@ -320,7 +328,7 @@ class Stress(_Model):
     rate_start_month: int = Field(0, ge=0, description="month the rate shift starts")
     occupancy_shift: float = Field(0.0, ge=-1, le=1, description="shift of occupancy from occupancy_start_month on")
     occupancy_start_month: int = Field(0, ge=0, description="month the occupancy shift starts")
-    relending_stops_month: int | None = Field(None, ge=0, description="relending is not renewed after this month")
+    relending_stops_month: int | None = Field(None, ge=0, description="relending stops at this month: from it on the refinanced share pays the loan's own rate")
 
 
 class Market(_Model):
