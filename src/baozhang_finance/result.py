@@ -24,7 +24,7 @@ from .scenario import Scenario, capital_share, equity_share, total_uses_yuan
 #: yearly ledgers kept per path (float32), from which fans and lenses are computed
 YEARLY_KEPT = (
     "cfads", "debt_service", "cash_balance", "gov_hidden", "gov_bond", "soe_support", "bank_balance",
-    "collateral_value", "fiscal_revenue", "distributions", "hpi", "lockup_months",
+    "collateral_value", "fiscal_revenue", "hpi", "lockup_months",
 )
 FAN_QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 
@@ -75,7 +75,11 @@ class Result:
         return pd.DataFrame(self._columns)
 
     def ledger(self, name: str) -> np.ndarray:
-        """Per-path yearly ledger ``(paths, years)`` as float64 (one of YEARLY_KEPT, or 'dscr', 'cum_support')."""
+        """Per-path yearly ledger ``(paths, years)`` (one of YEARLY_KEPT, or 'dscr', 'cum_support', 'ltv').
+
+        A fresh copy in the stored precision (float32 after a run: ~7 significant digits, enough for fans and
+        ratios), so a million-path run does not double its memory in float64 copies.
+        """
         if name == "dscr":
             from .metrics import dscr
 
@@ -86,7 +90,7 @@ class Result:
             bal = self.ledger("bank_balance")
             col = self.ledger("collateral_value")
             return np.divide(bal, col, out=np.full_like(bal, np.nan), where=col > 0)
-        return self._ledgers[name].astype(np.float64)
+        return np.array(self._ledgers[name], copy=True)
 
     @cached_property
     def yearly(self) -> pd.DataFrame:
