@@ -66,7 +66,7 @@ class _Inputs:
                      "loan_project", "loan_draw", "loan_fixed", "loan_rate_m", "loan_spread_m", "loan_maturity",
                      "loan_amort_start", "loan_code", "loan_capitalise", "loan_rel_share", "loan_rel_rate_m",
                      "loan_rel_end", "loan_initial_rate_m", "subsidy_share", "subsidy_end", "discount_m",
-                     "discount_y", "owned_month", "bond_draw"):
+                     "discount_y", "owned_month", "bond_draw", "reserve_floor"):
             setattr(self, name, L(getattr(plan, name)))
         self.bank_first = bool(plan.bank_first)
         self.dsra_months = float(plan.dsra_months)
@@ -308,6 +308,13 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int) -> dict[str, Any]:
                 sweep[i] = min(inp.sweep_share[i] * sales[i], sur, bal_after)
                 sur -= sweep[i]
             target = inp.dsra_months * bank_due[i] + inp.bond_forward_service[i][t]
+            k_ahead = int(round(inp.dsra_months))
+            for j in range(NL):
+                m_last = inp.loan_maturity[j] - 1
+                if (inp.loan_project[j] == i and inp.loan_code[j] in (2, 3) and m_last > t
+                        and m_last - t <= k_ahead):
+                    target += bal[j]
+            target = max(target, inp.reserve_floor[i][t])
             dsra[i] = min(sur, target)
             surplus[i] = sur - dsra[i]
         if inp.cross_support:

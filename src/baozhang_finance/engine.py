@@ -171,6 +171,9 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
     lockup_threshold = plan.lockup_dscr
     soe_revolving = plan.soe_revolving
     dsra_k = plan.dsra_months
+    dsra_window = int(round(plan.dsra_months))
+    balloon = (code == 2) | (code == 3)  # interest-only and bullet loans repay their principal in one go
+    has_balloon = has_loans and bool(balloon.any())
     zeros_pn = np.zeros((P, n))
 
     for t in range(T):
@@ -306,7 +309,15 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
             surplus = surplus - sweep
         else:
             sweep = zeros_pn
+        # DSRA target: dsra_months × this month's bank service + bond service of the next dsra_months months
+        # + principal of interest-only / bullet loans maturing within them; never below the upfront reserve
+        # before stabilisation (it carries the months before the first rent or hand-over)
         target = dsra_k * bank_due + plan.bond_forward_service[:, t][:, None]
+        if has_balloon:
+            ahead = balloon & (plan.loan_maturity - 1 > t) & (plan.loan_maturity - 1 - t <= dsra_window)
+            if ahead.any():
+                target = target + onehot_t[:, ahead] @ loan_bal[ahead]
+        target = np.maximum(target, plan.reserve_floor[:, t][:, None])
         dsra = np.minimum(surplus, target)
         surplus = surplus - dsra
         if plan.cross_support:

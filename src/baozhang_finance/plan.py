@@ -85,6 +85,7 @@ class Plan:
     # funding, (P, T)
     uses_out: np.ndarray
     reserve_in: np.ndarray
+    reserve_floor: np.ndarray  # (P, T) the upfront reserve is kept as the DSRA floor until the project is stabilised
     equity_in: np.ndarray
     capital_grants_in: np.ndarray
     operating_grants: np.ndarray
@@ -241,7 +242,7 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
     z = lambda: np.zeros(P)  # noqa: E731
     zt = lambda: np.zeros((P, T))  # noqa: E731
 
-    uses_out, reserve_in, src_frac = zt(), zt(), zt()
+    uses_out, reserve_in, src_frac, reserve_floor = zt(), zt(), zt(), zt()
     equity_in, cap_grants, op_grants = zt(), zt(), zt()
     bond_draw, bond_int, bond_prin, bond_bal = zt(), zt(), zt(), zt()
     presale_cash, presub_units = zt(), zt()
@@ -274,6 +275,7 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
                 owned[i] = p.acquisition_start_month + p.acquisition_months
                 acquired[i] += _spread(T, p.acquisition_start_month, p.acquisition_months, float(p.units))
         reserve_in[i, first] = p.upfront_reserve_yuan
+        reserve_floor[i, first:min(stabilisation_month(p), T)] = p.upfront_reserve_yuan
         total_uses = total_uses_yuan(p)
         src_frac[i] = (uses_out[i] + reserve_in[i]) / total_uses
         f = p.financing
@@ -400,7 +402,7 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
         owned_month=owned, available_month=avail, acquired_units=acquired,
         work_in_progress=_work_in_progress(uses_out, owned, T,
                                            np.array([p.construction is not None for p in projects])),
-        uses_out=uses_out, reserve_in=reserve_in, equity_in=equity_in,
+        uses_out=uses_out, reserve_in=reserve_in, reserve_floor=reserve_floor, equity_in=equity_in,
         capital_grants_in=cap_grants, operating_grants=op_grants,
         bond_draw=bond_draw, bond_interest=bond_int, bond_principal=bond_prin, bond_balance=bond_bal,
         bond_forward_service=bond_fwd,
