@@ -23,9 +23,9 @@ bracket [feasible end, infeasible end], falling back to bisection whenever the b
 steps. It stops when
 
 * the bracket is narrower than ``xtol`` (default 10⁻⁹ of the range when deterministic, 10⁻⁴ stochastic), or
-* (stochastic runs) the metric differs between the two ends of the bracket by no more than ``resolution`` ×
-  its standard error: the bracket then spans less than a quarter of the Monte Carlo error, so a finer answer
-  would only locate individual paths.
+* (stochastic runs) the metric at the feasible end is within ``resolution`` × its standard error of the
+  target, or differs between the two ends of the bracket by no more than that: a finer answer would move the
+  metric by less than a quarter of its Monte Carlo error — it would only locate individual paths.
 
 The answer is the **feasible** end of the final bracket: on the solver's draws the constraint holds there.
 It is reported with the metric and its standard error there, the number of simulations, and an approximate
@@ -246,19 +246,32 @@ def solve(scenario: Scenario, find: str, constraint: str | Constraint, project: 
         if not deterministic and s.paths > 1:
             finite = [v for v in (f_end.se, i_end.se) if math.isfinite(v)]
             se_ref = max(finite) if finite else 0.0
-            if se_ref > 0 and abs(i_end.value - f_end.value) <= resolution * se_ref:
+            near_target = (math.isfinite(f_end.se) and f_end.se > 0
+                           and abs(f_end.value - con.target) <= resolution * f_end.se)
+            if se_ref > 0 and (near_target or abs(i_end.value - f_end.value) <= resolution * se_ref):
                 stopped = "resolution"
                 break
         a, b = min(f_end.x, i_end.x), max(f_end.x, i_end.x)
         x = f_end.x - ef * (i_end.x - f_end.x) / (ei - ef)
-        if force_bisect or indicator or not math.isfinite(x):
+        # a probability sitting exactly on its target is on a plateau of the step function: the secant says
+        # nothing there, bisect (a continuous metric exactly on target is at the root: step across it)
+        plateau = metric.is_probability and ef == 0.0
+        across = False
+        if force_bisect or indicator or plateau or not math.isfinite(x):
             x = 0.5 * (a + b)
         else:
             # as in Brent's method, never step closer than xtol/2 to an end: a secant point that has (nearly)
             # hit the root from one side — or sits on it (excess 0) — is followed by one just across it
             x = min(max(x, a + 0.5 * xtol), b - 0.5 * xtol)
+            across = ef == 0.0
         e = evaluate(x)
         ex = excess(e)
+        if across and e.feasible and ex == 0.0:
+            # still exactly on target just across: the metric is flat at the target at its own numerical
+            # resolution (float32 ledgers) — any closer answer is below what the metric can tell apart
+            f_end, ef = e, 0.0
+            stopped = "metric resolution"
+            break
         if e.feasible:
             ex = min(ex, 0.0)
             if last_side == "f":  # Anderson–Björck: the retained infeasible end's value is scaled down
