@@ -148,7 +148,7 @@ def fan_chart(ax: Axes, yearly, quantity: str = "cash_balance", scale: float | N
     if quantity == "dscr":
         top = float(np.nanmax(q["p95"])) if np.isfinite(q["p95"]).any() else 2.0
         ax.set_ylim(min(0.0, float(np.nanmin(q["p05"]))), max(2.0, min(top * 1.05, 6.0)))
-    else:
+    elif not ratio:  # money in 万元; ratios (LTV) keep matplotlib's decimal ticks
         ax.yaxis.set_major_formatter(_wan_formatter())
     ax.set_title(title or label(en, zh), **fk)
     if ylabel:
