@@ -47,8 +47,7 @@ from baozhang_finance.sensitivity import (  # noqa: E402
     sweep,
     tornado,
 )
-from conftest import scenario  # noqa: E402
-from test_solve import project, stochastic  # noqa: E402
+from test_solve import stochastic  # noqa: E402
 
 DEMO = "scenarios/demo.toml"
 

@@ -280,7 +280,7 @@ def tornado(
 
         _write_atomic(out, write)
     if as_json:
-        sys.stdout.write(df.drop(columns=[]).to_json(orient="records", force_ascii=False) + "\n")
+        sys.stdout.write(df.to_json(orient="records", force_ascii=False) + "\n")
     elif not quiet:
         show = df[["rank", "label"]].copy()
         show["range"] = [f"{_fmt(a)} … {_fmt(b)}" for a, b in zip(df["low"], df["high"])]

@@ -143,6 +143,10 @@ class SolveResult:
         return len(self.evaluations)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (non-finite numbers, e.g. an unbounded DSCR without debt, become None)."""
+        return _json_safe(self._dict())
+
+    def _dict(self) -> dict[str, Any]:
         return {
             "find": self.find, "lever": f"{self.lever}[{self.project}]", "project": self.project,
             "project_name": self.project_name, "constraint": str(self.constraint), "answer": self.answer,
@@ -154,6 +158,16 @@ class SolveResult:
             "stopped_by": self.stopped_by, "wall_time_s": self.wall_time_s,
             "evaluations": [{"x": e.x, "value": e.value, "se": e.se, "feasible": e.feasible} for e in self.evaluations],
         }
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def solve(scenario: Scenario, find: str, constraint: str | Constraint, project: int = 0, lo: float | None = None,
