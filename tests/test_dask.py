@@ -233,6 +233,10 @@ def _square_plus(x, shared=None):
     return x * x + (shared or 0)
 
 
+def _shared_type(x, shared):
+    return type(shared).__name__
+
+
 def test_map_scenarios_serial_and_dask_agree_in_order(client):
     items = list(range(7))
     ticks: list[int] = []
@@ -242,6 +246,9 @@ def test_map_scenarios_serial_and_dask_agree_in_order(client):
     assert ticks == list(range(1, 8))
     assert db.map_scenarios(_square_plus, items, client, shared=100) == [x * x + 100 for x in items]
     assert db.map_scenarios(_square_plus, [], client) == []
+    # a tuple/dict shared object arrives whole, as the same type
+    assert db.map_scenarios(_shared_type, [0, 1], client, shared=(1, 2)) == ["tuple", "tuple"]
+    assert db.map_scenarios(_shared_type, [0], client, shared={"a": 1}) == ["dict"]
 
 
 def test_map_scenarios_runs_simulations_and_names_a_failing_item(demo, client):

@@ -98,14 +98,14 @@ def make_client(address: str | None = None, workers: int = 1, **cluster_kwargs):
     distributed = require_dask()
     if address:
         try:
-            return distributed.Client(address, timeout=CONNECT_TIMEOUT_S)
+            return distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise DaskBackendError(
                 f"--scheduler {address}: cannot connect to a Dask scheduler there within "
                 f"{CONNECT_TIMEOUT_S:.0f} s ({type(exc).__name__}: {exc})"
             ) from exc
     if int(workers) < 1:
-        raise ValueError(f"workers: must be >= 1, got {workers}")
+        raise DaskBackendError(f"workers: must be >= 1, got {workers}")
     opts = {"n_workers": int(workers), "threads_per_worker": 1, "processes": True, "dashboard_address": None,
             "silence_logs": logging.ERROR}
     opts.update(cluster_kwargs)
@@ -147,11 +147,12 @@ def ship_once(client, obj, name: str = "plan"):
     """
     timeout = _config_seconds("baozhang.no-workers-timeout", NO_WORKERS_TIMEOUT_S)
     try:
-        return client.scatter(obj, broadcast=True, hash=False, timeout=timeout)
+        # wrapped in a list so that a tuple, list or dict is shipped whole, not scattered element by element
+        return client.scatter([obj], broadcast=True, hash=False, timeout=timeout)[0]
     except TimeoutError as exc:
         raise DaskBackendError(
-            f"no Dask workers for {timeout:.0f} s (scheduler {_address(client)}): cannot send the {name} to the "
-            f"cluster; start workers or check the cluster") from exc
+            f"no Dask workers for {timeout or 0:.0f} s (scheduler {_address(client)}): cannot send the {name} to "
+            f"the cluster; start workers or check the cluster") from exc
 
 
 def _chunk_task(plan, chunk_index: int, start: int, stop: int, seed: int, chunk_fn: Callable):
@@ -220,7 +221,7 @@ def _stream_in_order(client, futures: Sequence, names: Sequence[str]) -> Iterato
                     exc = fut.exception()
                     abort(_chained(ChunkFailedError(f"{names[k]} failed: {_describe(exc)}", k), exc))
                 if fut.status == "cancelled":
-                    abort(_lost(client, names[k], k, None))
+                    abort(_root_cause(pending, names, k) or _lost(client, names[k], k, None))
                 ready[k] = fut
             while nxt in ready:
                 fut = ready.pop(nxt)
@@ -228,7 +229,7 @@ def _stream_in_order(client, futures: Sequence, names: Sequence[str]) -> Iterato
                     value = fut.result()
                 except Exception as exc:  # lost between completion and gather (worker died holding it)
                     if isinstance(exc, CancelledError) or "Cancelled" in type(exc).__name__:
-                        abort(_lost(client, names[nxt], nxt, exc))
+                        abort(_root_cause(pending, names, nxt) or _lost(client, names[nxt], nxt, exc))
                     abort(_chained(ChunkFailedError(f"{names[nxt]} failed: {_describe(exc)}", nxt), exc))
                 pending.pop(nxt, None)
                 fut.release()
@@ -243,6 +244,20 @@ def _stream_in_order(client, futures: Sequence, names: Sequence[str]) -> Iterato
             except Exception:
                 pass
         raise
+
+
+def _root_cause(pending: dict, names: Sequence[str], lost_index: int, wait_s: float = 3.0):
+    """When a chunk is lost because a worker died, the chunk that killed it (KilledWorker) is the real news:
+    wait briefly for an errored task among the others and report that one instead."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        for k, f in sorted(pending.items()):
+            if k != lost_index and f.status == "error":
+                exc = f.exception()
+                return _chained(ChunkFailedError(f"{names[k]} failed: {_describe(exc)}", k), exc)
+        if time.monotonic() >= deadline or not any(f.status == "pending" for f in pending.values()):
+            return None
+        time.sleep(0.05)
 
 
 def _lost(client, name: str, index: int, exc: BaseException | None) -> ChunkFailedError:
