@@ -62,7 +62,7 @@ def time_engine(plan, paths: int, chunk: int, seed: int) -> float:
 def time_rng_only(plan, paths: int, chunk: int, seed: int) -> float:
     mp = plan.market
     events = set(int(m) for m in mp.relending_event_months)
-    uniforms = mp.relending_nonrenewal_prob > 0
+    uniforms = not mp.deterministic
     t0 = time.perf_counter()
     for i, (a, b) in enumerate(chunk_bounds(paths, chunk)):
         rng = chunk_generator(seed, i)

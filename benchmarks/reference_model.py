@@ -44,7 +44,7 @@ def draw_random_numbers(mp: MarketPlan, T: int, n: int, rng: np.random.Generator
     events = set(int(m) for m in mp.relending_event_months)
     for t in range(1, T):
         eps[t] = rng.standard_normal((n, N_INNOVATIONS)).tolist()
-        if t in events and mp.relending_nonrenewal_prob > 0:
+        if t in events:
             u[t] = rng.random(n).tolist()
     return eps, u
 

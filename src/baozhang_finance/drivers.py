@@ -73,7 +73,8 @@ class Drivers:
         if not self._stochastic or t == 0:
             return None, None
         eps = self.rng.standard_normal((self.n, N_INNOVATIONS))
-        u = self.rng.random(self.n) if t in self._events and self.mp.relending_nonrenewal_prob > 0 else None
+        # uniforms at every rollover month, even when p = 0, so that varying p keeps the other draws common
+        u = self.rng.random(self.n) if t in self._events else None
         return eps, u
 
     def step(self, t: int) -> MarketState:
