@@ -170,7 +170,7 @@ def test_no_workers_times_out_with_a_clear_error(demo):
     distributed = pytest.importorskip("distributed")
     import dask
 
-    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, \
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster, \
             distributed.Client(cluster, set_as_default=False) as c, \
             dask.config.set({"baozhang.no-workers-timeout": 1}):
         t0 = time.monotonic()

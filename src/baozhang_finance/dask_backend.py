@@ -91,8 +91,8 @@ def make_client(address: str | None = None, workers: int = 1, **cluster_kwargs):
     """A Dask client: ``Client(address)`` for an existing scheduler, else a new local cluster.
 
     With no address, a ``LocalCluster`` of ``workers`` worker **processes** with one thread each (the engine is
-    NumPy-vectorised and holds the GIL between array operations, so threads would not scale), no dashboard (no
-    port to collide with), on random local ports. Closing the returned client also shuts that cluster down.
+    NumPy-vectorised and holds the GIL between array operations, so threads would not scale), on free local ports
+    (the scheduler and its HTTP/dashboard server alike, so clusters started side by side do not collide). Closing the returned client also shuts that cluster down.
     ``cluster_kwargs`` are passed to ``LocalCluster`` (e.g. ``memory_limit``).
     """
     distributed = require_dask()
@@ -106,7 +106,9 @@ def make_client(address: str | None = None, workers: int = 1, **cluster_kwargs):
             ) from exc
     if int(workers) < 1:
         raise DaskBackendError(f"workers: must be >= 1, got {workers}")
-    opts = {"n_workers": int(workers), "threads_per_worker": 1, "processes": True, "dashboard_address": None,
+    # ":0": the scheduler's HTTP server (health checks, and the dashboard if bokeh is installed) on a free port,
+    # so several clusters on one machine never fight over 8787
+    opts = {"n_workers": int(workers), "threads_per_worker": 1, "processes": True, "dashboard_address": ":0",
             "silence_logs": logging.ERROR}
     opts.update(cluster_kwargs)
     # Client() with no address starts the LocalCluster itself and shuts it down in client.close()
