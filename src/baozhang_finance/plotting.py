@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import matplotlib
+import numpy as np
+from matplotlib import font_manager
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+# No matplotlib.use() here: the functions draw on Axes they are given, so a notebook keeps its inline backend;
+# report.py and the CLI select the Agg backend themselves.
 
 #: CJK font families in order of preference (Simplified Chinese first)
 CJK_FAMILIES = (
