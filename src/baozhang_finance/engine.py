@@ -108,6 +108,8 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
     cov_bank = np.zeros(n)
 
     yearly = {k: np.zeros((Y, n)) for k in YEARLY_FLOWS + YEARLY_BALANCES}
+    proj_cfads = np.zeros((Y, P, n))  # per-project yearly CFADS and bank service: the bank tests each ring-fenced loan
+    proj_bank = np.zeros((Y, P, n))
     monthly: dict[str, np.ndarray] = {}
     if record:
         for k in ("ops_in", "ops_out", "cfads", "rent", "rent_subsidy", "sales", "op_grants", "interest_subsidy",
@@ -405,6 +407,8 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
         yr["ops_in"][y] += ops_in.sum(axis=0)
         yr["ops_out"][y] += ops_out.sum(axis=0)
         yr["cfads"][y] += cf_prog
+        proj_cfads[y] += cfads
+        proj_bank[y] += bank_due
         yr["rent"][y] += rent.sum(axis=0)
         yr["sales"][y] += sales.sum(axis=0)
         yr["grants"][y] += (rent_sub + int_sub).sum(axis=0) + op_grants.sum()
@@ -485,5 +489,28 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
         "soe_capacity_left": soe_left,
         "hpi_end": hpi_end,
     }
+    scalars["bank_dscr_min_project"] = _min_project_bank_dscr(plan, proj_cfads, proj_bank)
     yearly_out = {k: np.ascontiguousarray(v.T) for k, v in yearly.items()}
     return ChunkOutput(yearly=yearly_out, scalars=scalars, monthly=monthly)
+
+
+def _min_project_bank_dscr(plan: Plan, cfads_ypn: np.ndarray, bank_ypn: np.ndarray) -> np.ndarray:
+    """Per path, the lowest bank DSCR of any ring-fenced project with bank debt over its own test window:
+    min_p min_{y ∈ window_p} (CFADS_{p,y} − bond service_{p,y} if bonds rank first) / bank service_{p,y}."""
+    n = cfads_ypn.shape[2]
+    out = np.full(n, np.inf)
+    found = np.zeros(n, dtype=bool)
+    bond_y = (plan.bond_interest + plan.bond_principal).reshape(plan.P, plan.Y, 12).sum(axis=2)  # (P, Y)
+    for p in range(plan.P):  # projects, once per chunk
+        a, b = plan.bank_windows[p]
+        if b <= a:
+            continue
+        cf = cfads_ypn[a:b, p]
+        if not plan.bank_first:
+            cf = cf - bond_y[p, a:b, None]
+        bank = bank_ypn[a:b, p]
+        has = bank > 0
+        ratio = np.where(has, cf / np.where(has, bank, 1.0), np.inf)
+        out = np.minimum(out, ratio.min(axis=0))
+        found |= has.any(axis=0)
+    return np.where(found, out, np.nan)

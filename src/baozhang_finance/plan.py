@@ -151,6 +151,7 @@ class Plan:
     soe_capacity: float
     soe_revolving: bool
     dscr_window: tuple[int, int]  # 0-based years [start, end) of the operating period over which DSCR is tested
+    bank_windows: np.ndarray  # (P, 2) per project with bank debt: years [start, end) of its bank DSCR test
     cross_support: bool
     tv_haircut: float
     discount_m: np.ndarray  # (T,) end-of-month discount factors at the programme rate
@@ -426,6 +427,7 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
         bank_first=wf.seniority == "bank_first", dsra_months=wf.dsra_months, lockup_dscr=wf.lockup_dscr,
         soe_capacity=wf.soe_support_capacity_yuan, soe_revolving=wf.soe_support_revolving,
         dscr_window=_dscr_window(sc, bond_service, [x[0] for x in loans], mat.astype(int), amort_start.astype(int), Y),
+        bank_windows=_bank_windows(sc, [x[0] for x in loans], mat.astype(int), amort_start.astype(int), Y),
         cross_support=wf.cross_project_support,
         tv_haircut=wf.terminal_value_haircut, discount_m=disc_m, discount_y=disc_y,
         fiscal_revenue0=sc.programme.fiscal_revenue_yuan, market=market,
@@ -475,3 +477,21 @@ def _work_in_progress(uses_out: np.ndarray, owned: np.ndarray, T: int, new_build
     wip = np.cumsum(uses_out, axis=1)
     t = np.arange(T)[None, :]
     return np.where((t < owned[:, None]) & new_build[:, None], wip, 0.0)
+
+
+def _bank_windows(sc: Scenario, loan_projects, loan_maturity, loan_amort_start, Y: int) -> np.ndarray:
+    """Per project with bank loans, the years [start, end) over which the bank tests its DSCR: from the first whole
+    year after stabilisation and the loans' grace periods to the year of the last maturity (the whole loan life
+    when that leaves no year). Projects without loans get (0, 0)."""
+    out = np.zeros((len(sc.projects), 2), dtype=int)
+    for i, p in enumerate(sc.projects):
+        js = [j for j, q in enumerate(loan_projects) if q == i]
+        if not js:
+            continue
+        start_m = max(stabilisation_month(p), max(int(loan_amort_start[j]) for j in js))
+        end = min(int(np.ceil(max(int(loan_maturity[j]) for j in js) / 12)), Y)
+        start = int(np.ceil(start_m / 12))
+        if start >= end:
+            start = min(first_use_month(p) // 12, max(end - 1, 0))
+        out[i] = (start, end)
+    return out

@@ -70,6 +70,7 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "self_financing": (gov_total <= 1e-6) & (s["peak_funding_need"] <= float(plan.equity_in.sum()) + 1.0),
         "dscr_min": mx.min_dscr(y["cfads"][:, w0:w1], y["debt_service"][:, w0:w1]),
         "dscr_min_all_years": mx.min_dscr(y["cfads"], y["debt_service"]),
+        "bank_dscr_min_project": s["bank_dscr_min_project"],
         "llcr": s["llcr"],
         "bond_coverage_ratio": (s["bond_cfads"] / bond_service_total) if bond_service_total > 0 else np.full(n, np.nan),
         "bond_coverage_after_bank": (s["bond_cfads_after_bank"] / bond_service_total) if bond_service_total > 0 else np.full(n, np.nan),

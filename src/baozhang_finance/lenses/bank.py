@@ -276,9 +276,18 @@ def dscr_test_years(scenario: Scenario, plan) -> tuple[int, int]:
 
 
 def min_bank_dscr(result, window: tuple[int, int] | None = None) -> np.ndarray:
-    """Minimum bank DSCR per path over the test window (NaN if no bank service in it)."""
+    """Minimum bank DSCR per path over the test window (NaN if no bank service in it).
+
+    A run's Result carries ``bank_dscr_min_project``: the lowest DSCR of any ring-fenced project with bank debt, each
+    over its own operating window (engine, per-project ledgers) — the bank lends to each project, so one project's
+    buybacks are not set against another's loan. It is used for the default window; hand-built Results without it,
+    or an explicit other window, fall back to the programme ledgers.
+    """
+    default = dscr_test_years(result.scenario, result.plan)
+    if "bank_dscr_min_project" in result.paths.columns and (window is None or tuple(window) == tuple(default)):
+        return result.paths["bank_dscr_min_project"].to_numpy(float)
     d = bank_dscr(result)
-    a, b = window if window is not None else dscr_test_years(result.scenario, result.plan)
+    a, b = window if window is not None else default
     w = d[:, a:b]
     has = ~np.isnan(w)
     m = np.where(has, w, np.inf).min(axis=1) if w.shape[1] else np.full(d.shape[0], np.inf)
