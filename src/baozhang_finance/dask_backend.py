@@ -228,7 +228,12 @@ def _stream_in_order(client, futures: Sequence, names: Sequence[str]) -> Iterato
             while nxt in ready:
                 fut = ready.pop(nxt)
                 try:
-                    value = fut.result()
+                    # normally immediate; if the worker holding it died, Dask recomputes it: bounded wait
+                    value = fut.result(timeout=stall_timeout)
+                except TimeoutError as exc:
+                    abort(_chained(DaskBackendError(
+                        f"{names[nxt]} finished but could not be fetched within {stall_timeout:.0f} s "
+                        f"(its worker died and it was not recomputed)"), exc))
                 except Exception as exc:  # lost between completion and gather (worker died holding it)
                     if isinstance(exc, CancelledError) or "Cancelled" in type(exc).__name__:
                         abort(_root_cause(pending, names, nxt) or _lost(client, names[nxt], nxt, exc))
