@@ -254,6 +254,9 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int) -> dict[str, Any]:
                 rate_abs = inp.absorption_m[i] * absorption * hpi ** inp.absorption_elasticity[i]
                 sold = unsold[i] * min(rate_abs, 1.0) * (1.0 if active else 0.0)
                 unsold[i] -= sold
+                s = t - max(inp.lockup_months[i], 1)
+                if s >= 0:
+                    eligible[i] += handed_hist[i][s]
                 handed = sold + inp.presub_handover_units[i][t]
                 resale_cash = 0.0
                 if inp.has_buyback[i]:
@@ -274,9 +277,6 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int) -> dict[str, Any]:
                     handed += resale_units
                     held[i] += bb_units
                 handed_hist[i].append(handed)
-                s = t - inp.lockup_months[i]
-                if s >= 0:
-                    eligible[i] += handed_hist[i][s]
                 held[i] -= handed
                 sale_i = sold * inp.area[i] * inp.sale_price_m2[i] + inp.presale_cash[i][t] + resale_cash
                 sales_tax = sale_i * inp.sales_tax[i]

@@ -5,8 +5,8 @@ Conventions (engine / plan docstrings): sale price per m² = cost per m² × (1 
 pre-subscribed units arrive in the first month of the purchase, their balance at hand-over (available month +
 handover delay); unsold units sell at ``absorption_monthly`` × H^elasticity from the available month; holding
 costs are paid on the units held at the start of the month; a share of sale proceeds prepays the bank loan
-from what is left after scheduled service; units handed over in month h become eligible for a buyback at the
-end of month h + 12·lockup_years, and the monthly hazard 1 − (1 − h)^(1/12) applies from the next month;
+from what is left after scheduled service; units handed over in month h become eligible for a buyback in month
+h + 12·lockup_years (a 1-year lock-up: exactly 12 months later), when the monthly hazard 1 − (1 − h)^(1/12) applies;
 a bought-back unit is paid at appraisal × H_t × (1 − fees) and resold ``resale_delay`` months later at that
 price × (1 + resale_margin). The deterministic house-price index is H_t = exp(μ t / 12).
 """
@@ -64,7 +64,7 @@ DEPOSITS = PRESUB_VALUE * DEPOSIT  # month 0
 BALANCE_AT_HANDOVER = PRESUB_VALUE * (1 - DEPOSIT)  # month 1 + 12 = 13
 ABSORBED = 10 * UNIT_PRICE  # the 10 unsold units all sell in month 1 (absorption 1, elasticity 0)
 HOLD_UNIT_M = HOLD_Y / 12 * AREA  # 100 yuan per unit-month
-BB_MONTH = 1 + 12 + 1  # handed over in month 1, eligible at the end of month 13, hazard 1 → all 10 in month 14
+BB_MONTH = 1 + 12  # handed over in month 1, eligible 12 months later in month 13, hazard 1 → all 10 in month 13
 BB_PAID = 10 * AREA * APPRAISAL * math.exp(MU / 12 * BB_MONTH) * (1 - FEE)
 RESALE_MONTH = BB_MONTH + RESALE_DELAY
 RESALE = BB_PAID * (1 + RESALE_MARGIN)
@@ -75,7 +75,7 @@ def hand():
     sales = np.zeros(T)
     sales[0], sales[1], sales[13], sales[RESALE_MONTH] = DEPOSITS, ABSORBED, BALANCE_AT_HANDOVER, RESALE
     held_start = np.zeros(T)  # units held at the start of the month (after the purchase in month 0)
-    held_start[0:2], held_start[2:14], held_start[15:RESALE_MONTH + 1] = 100, 90, 10
+    held_start[0:2], held_start[2:14], held_start[14:RESALE_MONTH + 1] = 100, 90, 10
     buyback = np.zeros(T)
     buyback[BB_MONTH] = BB_PAID
     cfads = sales * (1 - SALES_TAX) - held_start * HOLD_UNIT_M - buyback
@@ -103,7 +103,7 @@ def test_prices_as_written():
     h = hand()
     # month 0: deposits × 0.97 − 10,000 holding − 150,000 interest all prepay the loan
     assert h["sweep"][0] == pytest.approx(7_635_600 * 0.97 - 10_000 - 150_000)
-    assert BB_PAID == pytest.approx(9_000 * 1_000 * 0.95 * math.exp(-0.07), rel=1e-12)
+    assert BB_PAID == pytest.approx(9_000 * 1_000 * 0.95 * math.exp(-0.065), rel=1e-12)
 
 
 def test_sales_and_costs_to_the_yuan(m, approx_yuan):
@@ -135,7 +135,8 @@ def test_support_and_distributions_to_the_yuan(m, approx_yuan):
     h = hand()
     approx_yuan(m["soe_support"], h["soe"], "SOE support (interest + holding in months 2–12, then the buyback)")
     approx_yuan(m["distributions"], h["dist"], "distributions")
-    assert m["soe_support"][BB_MONTH] == pytest.approx(BB_PAID, abs=0.5)  # the buyback is a liquidity call
+    # the buyback falls in the hand-over month: the balance paid by the 90 buyers funds it, no SOE money that month
+    assert m["soe_support"][BB_MONTH] == 0.0 and m["buybacks"][BB_MONTH] == pytest.approx(BB_PAID)
     assert m["distributions"][RESALE_MONTH] == pytest.approx(RESALE * 0.97 - 1_000, abs=0.5)
     assert np.all(m["gov_hidden"] == 0) and np.all(m["gov_bond"] == 0)
     assert np.max(np.abs(m["conservation"])) < 1e-6

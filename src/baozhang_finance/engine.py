@@ -79,6 +79,7 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
     any_sale = bool(plan.is_sale.any())
     any_rental = bool(plan.is_rental.any())
     lk = int(plan.lockup_months.max()) + 1
+    lock_eff = np.maximum(plan.lockup_months, 1)  # read before this month's write, so a lag of at least one month
     dk = int(plan.resale_delay.max()) + 1
     lock_ring = np.zeros((lk, P, n)) if any_sale else None
     resale_units_ring = np.zeros((dk, P, n)) if any_buyback else None
@@ -254,6 +255,9 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
             sold = unsold * np.minimum(abs_rate, 1.0) * col(active)
             unsold -= sold
             handover = plan.presub_handover_units[:, t][:, None]
+            # units handed over exactly lockup_months ago become eligible for a buyback this month (a unit handed over
+            # in month h may ask from month h + 12·lockup_years; with no lock-up, from the month after hand-over)
+            eligible += lock_ring[(t - lock_eff) % lk, ar_p[:, 0]]
             handed = sold + handover
             if any_buyback:
                 # monthly hazard h_m = 1 − (1 − h)^(1/12), h = min(1, hazard × (1 + s × max(0, 1 − H)))
@@ -278,7 +282,6 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
             else:
                 bb_units = bb_paid = resale_cash = zeros_pn
             lock_ring[t % lk] = handed
-            eligible += lock_ring[(t - plan.lockup_months) % lk, ar_p[:, 0]]
             held -= handed
             sales = sold * sale_unit_value + plan.presale_cash[:, t][:, None] + resale_cash
             sales_tax = sales * sales_tax_rate
