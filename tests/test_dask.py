@@ -48,6 +48,37 @@ def _jobs(paths: int, chunk: int, seed: int):
     return [(k, a, min(a + chunk, paths), seed) for k, a in enumerate(range(0, paths, chunk))]
 
 
+# ------------------------------------------------------------------------------------------ optional extra
+# (first in the file: they hide the dask modules, best done before the shared cluster's threads are running)
+@pytest.fixture
+def no_dask(monkeypatch):
+    """Make `import dask` / `import distributed` fail as if the extra were not installed."""
+    for name in list(sys.modules):
+        if name == "dask" or name.startswith("dask.") or name == "distributed" or name.startswith("distributed."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "dask", None)
+    monkeypatch.setitem(sys.modules, "distributed", None)
+
+
+def test_missing_dask_says_how_to_install(demo, no_dask):
+    with pytest.raises(ImportError, match=r"install it with: pip install 'baozhang-finance\[dask\]'"):
+        simulate(demo, paths=10, chunk_size=5, backend="dask")
+    with pytest.raises(ImportError, match=r"baozhang-finance\[dask\]"):
+        db.make_client(None, 2)
+    # the serial path and map_scenarios without a client need no Dask
+    assert db.map_scenarios(lambda x: x * 2, [1, 2, 3]) == [2, 4, 6]
+    assert simulate(demo, paths=10, chunk_size=5, seed=1).run["paths"] == 10
+
+
+def test_cli_missing_dask_is_a_one_line_error_exit_2(no_dask):
+    res = CliRunner().invoke(app, ["run", str(DEMO), "--backend", "dask", "--paths", "10", "--quiet"])
+    assert res.exit_code == 2, res.output
+    text = res.output.strip()
+    assert "\n" not in text
+    assert text.startswith("error: the dask backend needs the optional dependency dask[distributed]")
+    assert text.endswith("install it with: pip install 'baozhang-finance[dask]'")
+
+
 # ------------------------------------------------------------------------------------------ bit-identical
 def test_dask_run_is_bit_identical_to_serial(demo, client):
     ticks: list[tuple[int, int]] = []
@@ -185,36 +216,6 @@ def test_unreachable_scheduler_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(db, "CONNECT_TIMEOUT_S", 1.0)
     with pytest.raises(db.DaskBackendError, match=r"^--scheduler tcp://127\.0\.0\.1:9: cannot connect"):
         db.make_client("tcp://127.0.0.1:9", 1)
-
-
-# ------------------------------------------------------------------------------------------ optional extra
-@pytest.fixture
-def no_dask(monkeypatch):
-    """Make `import dask` / `import distributed` fail as if the extra were not installed."""
-    for name in list(sys.modules):
-        if name == "dask" or name.startswith("dask.") or name == "distributed" or name.startswith("distributed."):
-            monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "dask", None)
-    monkeypatch.setitem(sys.modules, "distributed", None)
-
-
-def test_missing_dask_says_how_to_install(demo, no_dask):
-    with pytest.raises(ImportError, match=r"install it with: pip install 'baozhang-finance\[dask\]'"):
-        simulate(demo, paths=10, chunk_size=5, backend="dask")
-    with pytest.raises(ImportError, match=r"baozhang-finance\[dask\]"):
-        db.make_client(None, 2)
-    # the serial path and map_scenarios without a client need no Dask
-    assert db.map_scenarios(lambda x: x * 2, [1, 2, 3]) == [2, 4, 6]
-    assert simulate(demo, paths=10, chunk_size=5, seed=1).run["paths"] == 10
-
-
-def test_cli_missing_dask_is_a_one_line_error_exit_2(no_dask):
-    res = CliRunner().invoke(app, ["run", str(DEMO), "--backend", "dask", "--paths", "10", "--quiet"])
-    assert res.exit_code == 2, res.output
-    text = res.output.strip()
-    assert "\n" not in text
-    assert text.startswith("error: the dask backend needs the optional dependency dask[distributed]")
-    assert text.endswith("install it with: pip install 'baozhang-finance[dask]'")
 
 
 def test_cli_dask_backend_matches_serial(client):
