@@ -353,8 +353,9 @@ def map_scenarios(fn: Callable, items: Iterable, client=None, *, shared: Any = _
     ``client``: a ``distributed.Client`` → one task per item on that cluster; ``None`` → a plain in-process loop
     (no Dask needed, same results, same error messages), so callers can take ``client=None`` as their default.
     ``shared``: a large object every call needs (a base scenario, a compiled plan, a design matrix): shipped
-    once per worker (:func:`ship_once`) and passed as ``fn(item, shared)``. ``label(item)`` names an item in error messages
-    (default ``item <position>``). ``progress(done, total)`` is called as results come back, in order.
+    once per worker (:func:`ship_once`) and passed as ``fn(item, shared)``. ``label(item)`` names an item in
+    error messages (default ``item <position>``). ``progress(done, total)`` is called as results come back, in
+    order.
 
     Raises :class:`ChunkFailedError` (``item 4 (city=Loudi) failed: ValueError: …``) when a call raises; the
     remaining tasks are cancelled. ``ChunkFailedError.index`` is the item's position.
