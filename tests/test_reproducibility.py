@@ -113,3 +113,12 @@ def test_target_se_stops_at_whole_chunks_and_equals_fixed_run(demo):
     fs, rs = fixed.summary, res.summary
     assert json.dumps(fs["hidden_debt"], sort_keys=True) == json.dumps(rs["hidden_debt"], sort_keys=True)
     assert json.dumps(fs["bank"], sort_keys=True) == json.dumps(rs["bank"], sort_keys=True)
+
+
+def test_target_se_stop_does_not_depend_on_the_workers(demo):
+    """Chunks computed ahead by a parallel batch are dropped past the stopping chunk: same paths, same numbers."""
+    kw = dict(seed=11, chunk_size=200, target_se=0.02, max_paths=4000)
+    serial = simulate(demo, **kw)
+    pooled = simulate(demo, workers=2, backend="processes", **kw)
+    assert len(serial.paths) == len(pooled.paths) < 4000
+    pd.testing.assert_frame_equal(serial.paths, pooled.paths, check_exact=True)

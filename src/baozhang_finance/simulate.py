@@ -190,8 +190,9 @@ def simulate(
     else:
         cap = int(max_paths if max_paths is not None else max(paths, 1_000_000))
         next_chunk = 0
-        batch = max(workers, 1)
-        while done < cap:
+        batch = max(workers, 1)  # chunks computed at once; the stopping test is still applied chunk by chunk
+        reached = False
+        while done < cap and not reached:
             bounds = []
             for k in range(batch):
                 a = (next_chunk + k) * chunk_size
@@ -199,13 +200,15 @@ def simulate(
                     break
                 bounds.append((a, min(a + chunk_size, cap)))
             for _, cols in _iter_chunks(plan, bounds, next_chunk, seed, workers, backend, client):
+                if reached:
+                    continue  # computed ahead by a parallel batch but past the stopping chunk: dropped
                 parts.append(cols)
                 done += len(cols["path"])
+                # test after every chunk, in index order, so where the run stops never depends on the workers
+                reached = _se_reached(parts, target_se)
             next_chunk += len(bounds)
             if progress:
                 progress(done, cap)
-            if _se_reached(parts, target_se):
-                break
         paths = done
         columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         parts.clear()
