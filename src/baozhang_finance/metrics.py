@@ -152,6 +152,16 @@ def var_cvar(losses, level: float = 0.95):
     return value_at_risk(losses, level), expected_shortfall(losses, level)
 
 
+def quantiles(x, qs=(0.05, 0.5, 0.95)) -> dict:
+    """Sample quantiles as a dict ``{"p05": …, "p50": …}``, ignoring NaN (undefined values); None when empty."""
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    keys = [f"p{int(round(q * 100)):02d}" for q in qs]
+    if not x.size:
+        return {k: None for k in keys}
+    return {k: float(v) for k, v in zip(keys, np.quantile(x, qs))}
+
+
 def mc_standard_error_mean(x):
     """Monte Carlo standard error of a sample mean: s / √n."""
     x = np.asarray(x, dtype=float)

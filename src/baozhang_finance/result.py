@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .metrics import quantiles as _q
 from .plan import Plan
 from .scenario import Scenario, capital_share, equity_share, total_uses_yuan
 
@@ -29,13 +30,6 @@ YEARLY_KEPT = (
 FAN_QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 
 
-def _q(x: np.ndarray, qs=(0.05, 0.5, 0.95)) -> dict[str, float | None]:
-    x = np.asarray(x, dtype=float)
-    x = x[~np.isnan(x)]
-    if x.size == 0:
-        return {f"p{int(round(q * 100)):02d}": None for q in qs}
-    vals = np.quantile(x, qs)
-    return {f"p{int(round(q * 100)):02d}": float(v) for q, v in zip(qs, vals)}
 
 
 def _clean(obj: Any) -> Any:

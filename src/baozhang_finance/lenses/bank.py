@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..metrics import quantiles as _q
 from ..plan import stabilisation_month
-
 from ..scenario import (
     Scenario,
     ScenarioError,
@@ -316,12 +316,6 @@ def _fan(arr: np.ndarray, qs=(0.05, 0.5, 0.95)) -> dict:
     return out
 
 
-def _q(x, qs=(0.05, 0.5, 0.95)) -> dict:
-    x = np.asarray(x, dtype=float)
-    x = x[~np.isnan(x)]
-    if not x.size:
-        return {f"p{int(round(q * 100)):02d}": None for q in qs}
-    return {f"p{int(round(q * 100)):02d}": float(v) for q, v in zip(qs, np.quantile(x, qs))}
 
 
 # ------------------------------------------------------------------------------------------------ summary

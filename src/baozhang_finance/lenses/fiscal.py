@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics as mx
+from ..metrics import quantiles as _q
 
 
 # ------------------------------------------------------------------------------------------------ risk measures
@@ -49,12 +50,6 @@ def expected_shortfall(losses, level: float) -> float:
     return float(total / m)
 
 
-def _q(x, qs=(0.05, 0.5, 0.95)) -> dict:
-    x = np.asarray(x, dtype=float)
-    x = x[~np.isnan(x)]
-    if not x.size:
-        return {f"p{int(round(q * 100)):02d}": None for q in qs}
-    return {f"p{int(round(q * 100)):02d}": float(v) for q, v in zip(qs, np.quantile(x, qs))}
 
 
 def p_call_by_year(result) -> np.ndarray:

@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..metrics import quantiles as _q
 
-def _q(x, qs=(0.05, 0.5, 0.95)):
-    x = np.asarray(x, dtype=float)
-    x = x[~np.isnan(x)]
-    if not x.size:
-        return {f"p{int(round(q * 100)):02d}": None for q in qs}
-    return {f"p{int(round(q * 100)):02d}": float(v) for q, v in zip(qs, np.quantile(x, qs))}
+
 
 
 def fan(arr: np.ndarray, qs=(0.05, 0.25, 0.5, 0.75, 0.95)) -> dict:
