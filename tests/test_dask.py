@@ -346,3 +346,32 @@ def test_simulate_uses_the_default_client_when_none_is_given(demo, client, monke
         assert distributed.default_client() is default
     ref = simulate(demo, paths=200, chunk_size=100, seed=4)
     pd.testing.assert_frame_equal(res.paths, ref.paths, check_exact=True)
+
+
+def test_sweep_tornado_and_sobol_fan_out_over_the_cluster(demo, client):
+    """Sweeps, tornado runs and Sobol designs go through map_scenarios: same numbers on the cluster as in a loop."""
+    from baozhang_finance import sensitivity as sens
+
+    kw = dict(paths=200, seed=5, chunk_size=100, metrics=["p_call", "hidden_debt_pv"])
+    field = "projects[0].rental.rent_ratio"
+    serial = sens.sweep(demo, field, [0.7, 0.8], **kw)
+    dist = sens.sweep(demo, field, [0.7, 0.8], client=client, **kw)
+    pd.testing.assert_frame_equal(serial, dist, check_exact=True)
+    inputs = sens.make_inputs(demo, 0.2, None)[:2]
+    t_serial = sens.tornado(demo, inputs=inputs, **kw)
+    t_dist = sens.tornado(demo, inputs=inputs, client=client, **kw)
+    pd.testing.assert_frame_equal(t_serial, t_dist, check_exact=True)
+    model = sens.ScenarioModel(demo, inputs, kw["metrics"], sens.RunSettings(paths=200, seed=5, chunk_size=100),
+                               client=client)
+    X = np.array([[i.low for i in inputs], [i.high for i in inputs]])
+    local = sens.ScenarioModel(demo, inputs, kw["metrics"], sens.RunSettings(paths=200, seed=5, chunk_size=100))
+    assert np.array_equal(model(X), local(X))
+
+
+def test_solver_evaluations_run_on_the_cluster(demo, client):
+    from baozhang_finance.solve import solve
+
+    kw = dict(find="grant", constraint="p_call<=0.5", paths=200, seed=5, chunk_size=100)
+    a = solve(demo, **kw)
+    b = solve(demo, client=client, **kw)
+    assert a.answer == b.answer and [(e.x, e.value) for e in a.evaluations] == [(e.x, e.value) for e in b.evaluations]

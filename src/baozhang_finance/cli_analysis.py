@@ -25,6 +25,24 @@ from .scenario import ScenarioError
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _open_client(scheduler: Optional[str], workers: int):
+    """A Dask client when --scheduler or --dask-workers asks for one (closed when the process ends), else None."""
+    if not scheduler and workers <= 0:
+        return None
+    if workers < 0:
+        fail(f"--dask-workers: must be >= 0, got {workers}")
+    from .dask_backend import make_client
+
+    try:
+        client = make_client(scheduler, max(workers, 1))
+    except ImportError as exc:
+        fail(str(exc))
+    import atexit
+
+    atexit.register(client.close)
+    return client
+
+
 def _check_out(out: Optional[Path], overwrite: bool) -> None:
     if out is None:
         return
@@ -180,6 +198,10 @@ def sweep(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write sweep.csv, sweep.png, sweep.json here"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no table"),
+    dask_workers: int = typer.Option(0, "--dask-workers", help="fan the runs out over a local Dask cluster of "
+                                     "N worker processes (0: run them in this process)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask scheduler to fan "
+                                            "the runs out to"),
     as_json: bool = typer.Option(False, "--json", help="print the table as JSON records"),
 ):
     """Metrics against the values of one input, every value on the same random draws (common random numbers)."""
@@ -194,7 +216,8 @@ def sweep(
         names = _metrics(metric) or list(DEFAULT_SWEEP_METRICS)
         if stress is not None:
             sc.stress(stress)
-        df = run_sweep(sc, fld, values, paths=paths, seed=seed, metrics=names, chunk_size=chunk_size, stress=stress,
+        client = _open_client(scheduler, dask_workers)
+        df = run_sweep(sc, fld, values, client=client, paths=paths, seed=seed, metrics=names, chunk_size=chunk_size, stress=stress,
                        deterministic=deterministic, project=project, progress=_progress("sweep", quiet or as_json))
     except ScenarioError as exc:
         fail(f"{scenario}: {exc}".replace("\n", "; "))
@@ -245,6 +268,10 @@ def tornado(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write tornado.csv and tornado_<metric>.png here"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no table"),
+    dask_workers: int = typer.Option(0, "--dask-workers", help="fan the runs out over a local Dask cluster of "
+                                     "N worker processes (0: run them in this process)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask scheduler to fan "
+                                            "the runs out to"),
     as_json: bool = typer.Option(False, "--json", help="print the table as JSON records"),
 ):
     """One-at-a-time low/high of every uncertain input, ranked by the swing of P(hidden-debt call)."""
@@ -259,7 +286,8 @@ def tornado(
         if stress is not None:
             sc.stress(stress)
         inputs = make_inputs(sc, rel=rel, ranges=_parse_ranges(range_), only=only)
-        df = run_tornado(sc, inputs, paths=paths, seed=seed, metrics=names, chunk_size=chunk_size, stress=stress,
+        client = _open_client(scheduler, dask_workers)
+        df = run_tornado(sc, inputs, client=client, paths=paths, seed=seed, metrics=names, chunk_size=chunk_size, stress=stress,
                          progress=_progress("tornado", quiet or as_json))
     except ScenarioError as exc:
         fail(f"{scenario}: {exc}".replace("\n", "; "))
@@ -312,6 +340,10 @@ def sobol(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write sobol.csv, sobol_sample.csv, sobol_<metric>.png"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no table"),
+    dask_workers: int = typer.Option(0, "--dask-workers", help="fan the runs out over a local Dask cluster of "
+                                     "N worker processes (0: run them in this process)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask scheduler to fan "
+                                            "the runs out to"),
     as_json: bool = typer.Option(False, "--json", help="print the indices as JSON records"),
 ):
     """Sobol first-order and total indices of input groups (SALib), with 95 % confidence intervals."""
@@ -326,7 +358,8 @@ def sobol(
         if stress is not None:
             sc.stress(stress)
         inputs = make_inputs(sc, rel=rel, ranges=_parse_ranges(range_))
-        res = run_sobol(sc, inputs, n_base=n_base, paths=paths, seed=seed, metrics=names, chunk_size=chunk_size,
+        client = _open_client(scheduler, dask_workers)
+        res = run_sobol(sc, inputs, client=client, n_base=n_base, paths=paths, seed=seed, metrics=names, chunk_size=chunk_size,
                         stress=stress, grouped=not ungrouped, sample_seed=sample_seed,
                         progress=_progress("sobol", quiet or as_json))
     except ScenarioError as exc:
@@ -382,6 +415,10 @@ def solve(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write solve.json and the solved scenario here"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output folder"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print the answer only"),
+    dask_workers: int = typer.Option(0, "--dask-workers", help="fan the runs out over a local Dask cluster of "
+                                     "N worker processes (0: run them in this process)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask scheduler to fan "
+                                            "the runs out to"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ):
     """Smallest grant / equity share / rent ratio, or largest price / loan, that meets a risk constraint."""
@@ -401,7 +438,8 @@ def solve(
     try:
         if stress is not None:
             sc.stress(stress)
-        res = run_solve(sc, find, constraint, project=project, lo=lo, hi=hi, paths=paths, seed=seed,
+        client = _open_client(scheduler, dask_workers)
+        res = run_solve(sc, find, constraint, client=client, project=project, lo=lo, hi=hi, paths=paths, seed=seed,
                         chunk_size=chunk_size, stress=stress, deterministic=deterministic, xtol=xtol, progress=cb)
     except ScenarioError as exc:
         fail(f"{scenario}: {exc}".replace("\n", "; "))

@@ -242,6 +242,25 @@ def run_changed(scenario: Scenario, overrides: Mapping[str, Any], settings: RunS
                     deterministic=s.deterministic)
 
 
+def _metrics_of(scenario: Scenario, shared: tuple["RunSettings", list[str]]) -> dict[str, float]:
+    """One evaluation of a design: simulate a (changed) scenario serially and return its metrics. Module-level so
+    Dask can ship it; ``shared`` = (resolved settings, metric names) is shipped once per worker."""
+    settings, names = shared
+    return metric_values(run_changed(scenario, {}, settings), names)
+
+
+def _evaluate_all(scenarios: Sequence[Scenario], settings: "RunSettings", names: list[str], client=None,
+                  progress: Callable[[int, int], None] | None = None, labels: Sequence[str] | None = None):
+    """Metrics of every scenario, in order: a plain loop, or fanned out over a Dask ``client``
+    (:func:`baozhang_finance.dask_backend.map_scenarios`: one task per scenario, same numbers either way)."""
+    from .dask_backend import map_scenarios
+
+    pos = {id(sc): k for k, sc in enumerate(scenarios)}
+    label = (lambda sc: labels[pos[id(sc)]]) if labels is not None else None
+    return map_scenarios(_metrics_of, list(scenarios), client, shared=(settings, list(names)), label=label,
+                         progress=progress)
+
+
 def _check_metrics(metrics: Sequence[str] | None, default: Sequence[str]) -> list[str]:
     names = list(metrics) if metrics else list(default)
     for m in names:
@@ -253,8 +272,11 @@ def _check_metrics(metrics: Sequence[str] | None, default: Sequence[str]) -> lis
 def sweep(scenario: Scenario, field: str, values: Sequence[Any], paths: int = 1000, seed: int | None = None,
           metrics: Sequence[str] | None = None, chunk_size: int | None = None, stress: str | None = None,
           deterministic: bool = False, project: int | None = None,
-          progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+          progress: Callable[[int, int], None] | None = None, client=None) -> pd.DataFrame:
     """Metrics of the scenario with ``field`` set to each of ``values`` (same seed and shocks for every value).
+
+    ``client``: a ``distributed.Client`` fans the values out over Dask (one simulation per value); the numbers
+    are the same as the serial loop's.
 
     Returns a DataFrame with columns ``field``, ``value``, then each metric and ``<metric>_se``, one row per
     value in the order given. A value the scenario refuses raises :class:`ScenarioError` naming it.
@@ -266,13 +288,9 @@ def sweep(scenario: Scenario, field: str, values: Sequence[Any], paths: int = 10
     get_field(scenario, _lever_field(field, project))  # fail early on a bad field
     # validate every value before simulating any
     changed = [apply_overrides(scenario, {field: v}, project=project) for v in values]
-    rows = []
-    for i, (v, sc) in enumerate(zip(values, changed)):
-        res = run_changed(sc, {}, settings.resolved(scenario))
-        rows.append({"field": field, "value": v, **metric_values(res, names)})
-        if progress:
-            progress(i + 1, len(values))
-    return pd.DataFrame(rows)
+    vals = _evaluate_all(changed, settings.resolved(scenario), names, client, progress,
+                         labels=[f"{field}={v}" for v in values])
+    return pd.DataFrame([{"field": field, "value": v, **m} for v, m in zip(values, vals)])
 
 
 def _lever_field(field: str, project: int | None) -> str:
@@ -466,8 +484,10 @@ def _typed(inp: Input, v: float):
 def tornado(scenario: Scenario, inputs: Sequence[Input] | None = None, paths: int = 1000, seed: int | None = None,
             metrics: Sequence[str] | None = None, chunk_size: int | None = None, stress: str | None = None,
             rel: float = 0.2, ranges: Mapping[str, tuple[float, float]] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+            progress: Callable[[int, int], None] | None = None, client=None) -> pd.DataFrame:
     """One-at-a-time low/high runs of every input, ranked by the swing of the first metric.
+
+    ``client``: a ``distributed.Client`` fans the 1 + 2 × inputs runs out over Dask (same numbers).
 
     Returns one row per input: ``field, label, group, base, low, high`` and, per metric, ``<m>_base``,
     ``<m>_low``, ``<m>_high``, ``<m>_swing`` = |high − low| (and the SEs ``<m>_low_se``, ``<m>_high_se``),
@@ -480,20 +500,19 @@ def tornado(scenario: Scenario, inputs: Sequence[Input] | None = None, paths: in
         raise ScenarioError("tornado: no uncertain inputs to vary")
     settings = RunSettings(paths=paths, seed=seed, chunk_size=chunk_size, stress=stress).resolved(scenario)
     total = 1 + 2 * len(inputs)
-    base = metric_values(run_changed(scenario, {}, settings), names)
-    done = 1
-    if progress:
-        progress(done, total)
-    rows = []
+    designs = [scenario]
+    labels = ["base"]
     for inp in inputs:
+        for side, v in (("low", inp.low), ("high", inp.high)):
+            designs.append(apply_overrides(scenario, {inp.field: _typed(inp, v)}))
+            labels.append(f"{inp.field}={v}")
+    results = _evaluate_all(designs, settings, names, client, progress, labels=labels)
+    base = results[0]
+    rows = []
+    for k, inp in enumerate(inputs):
         row: dict[str, Any] = {"field": inp.field, "label": inp.label, "group": inp.group, "base": inp.base,
                                "low": inp.low, "high": inp.high, "basis": inp.basis}
-        vals = {}
-        for side, v in (("low", inp.low), ("high", inp.high)):
-            vals[side] = metric_values(run_changed(scenario, {inp.field: _typed(inp, v)}, settings), names)
-            done += 1
-            if progress:
-                progress(done, total)
+        vals = {"low": results[1 + 2 * k], "high": results[2 + 2 * k]}
         for m in names:
             row[f"{m}_base"] = base[m]
             row[f"{m}_low"] = vals["low"][m]
@@ -601,7 +620,8 @@ class ScenarioModel:
     returns the metrics. Rows the scenario refuses (a combination out of range) raise ScenarioError."""
 
     def __init__(self, scenario: Scenario, inputs: Sequence[Input], metrics: Sequence[str], settings: RunSettings,
-                 progress: Callable[[int, int], None] | None = None):
+                 progress: Callable[[int, int], None] | None = None, client=None):
+        self.client = client
         self.scenario = scenario
         self.inputs = list(inputs)
         self.metrics = list(metrics)
@@ -614,13 +634,13 @@ class ScenarioModel:
         X = np.atleast_2d(np.asarray(X, dtype=float))
         out = np.empty((X.shape[0], len(self.metrics)))
         t0 = time.perf_counter()
-        for r, row in enumerate(X):
-            ov = {i.field: _typed(i, v) for i, v in zip(self.inputs, row)}
-            vals = metric_values(run_changed(self.scenario, ov, self.settings), self.metrics)
+        designs = [apply_overrides(self.scenario, {i.field: _typed(i, v) for i, v in zip(self.inputs, row)})
+                   for row in X]
+        results = _evaluate_all(designs, self.settings, self.metrics, self.client, self.progress,
+                                labels=[f"design row {r}" for r in range(X.shape[0])])
+        for r, vals in enumerate(results):
             out[r] = [vals[m] for m in self.metrics]
-            self.runs += 1
-            if self.progress:
-                self.progress(r + 1, X.shape[0])
+        self.runs += X.shape[0]
         self.wall += time.perf_counter() - t0
         return out
 
@@ -629,7 +649,7 @@ def sobol(scenario: Scenario, inputs: Sequence[Input] | None = None, n_base: int
           seed: int | None = None, metrics: Sequence[str] | None = None, chunk_size: int | None = None,
           stress: str | None = None, rel: float = 0.2, ranges: Mapping[str, tuple[float, float]] | None = None,
           grouped: bool = True, sample_seed: int = 0, conf_level: float = 0.95, num_resamples: int = 200,
-          progress: Callable[[int, int], None] | None = None) -> SobolResult:
+          progress: Callable[[int, int], None] | None = None, client=None) -> SobolResult:
     """Grouped Sobol indices of the scenario's metrics (default P(hidden-debt call) and expected hidden-debt PV).
 
     Inputs are uniform on their tornado ranges and independent; with ``grouped`` each group (house prices,
@@ -647,7 +667,7 @@ def sobol(scenario: Scenario, inputs: Sequence[Input] | None = None, n_base: int
     if grouped and len(set(problem["groups"])) < 2:
         raise ScenarioError("sobol: need at least two input groups")
     settings = RunSettings(paths=paths, seed=seed, chunk_size=chunk_size, stress=stress)
-    model = ScenarioModel(scenario, inputs, names, settings, progress)
+    model = ScenarioModel(scenario, inputs, names, settings, progress, client=client)
     res = sobol_indices(problem, model, n_base=n_base, seed=sample_seed, metrics=names, conf_level=conf_level,
                         num_resamples=num_resamples)
     s = model.settings

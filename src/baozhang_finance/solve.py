@@ -174,9 +174,12 @@ def solve(scenario: Scenario, find: str, constraint: str | Constraint, project: 
           hi: float | None = None, paths: int = 2000, seed: int | None = None, chunk_size: int | None = None,
           stress: str | None = None, deterministic: bool = False, xtol: float | None = None,
           resolution: float = 0.25, max_evaluations: int = 60,
-          progress: Callable[[Evaluation], None] | None = None) -> SolveResult:
+          progress: Callable[[Evaluation], None] | None = None, client=None) -> SolveResult:
     """Find the smallest (``grant``, ``equity_share``, ``rent_ratio``) or largest (``max_price``, ``max_loan``)
-    value of a lever of project ``project`` such that ``constraint`` holds. See the module docstring."""
+    value of a lever of project ``project`` such that ``constraint`` holds. See the module docstring.
+
+    The root search is sequential; with a Dask ``client`` each evaluation's chunks run on the cluster
+    (``simulate(..., backend="dask")``), bit-identical to the serial evaluations."""
     from .simulate import simulate
 
     if find not in FIND:
@@ -211,7 +214,7 @@ def solve(scenario: Scenario, find: str, constraint: str | Constraint, project: 
         t0 = time.perf_counter()
         sc = apply_lever(scenario, lever, x, project)
         res = simulate(sc, paths=s.paths, seed=s.seed, chunk_size=s.chunk_size, stress=s.stress,
-                       deterministic=s.deterministic)
+                       deterministic=s.deterministic, **({"backend": "dask", "client": client} if client else {}))
         v, se = metric(res)
         e = Evaluation(float(x), float(v), float(se), con.holds(v), time.perf_counter() - t0)
         evals.append(e)
