@@ -66,13 +66,15 @@ class Result:
     # ------------------------------------------------------------------ tables
     @cached_property
     def paths(self) -> pd.DataFrame:
-        return pd.DataFrame(self._columns)
+        # copy=False: the DataFrame takes the run's column arrays as they are, so a million-path table is held once
+        return pd.DataFrame(self._columns, copy=False)
 
     def ledger(self, name: str) -> np.ndarray:
         """Per-path yearly ledger ``(paths, years)`` (one of YEARLY_KEPT, or 'dscr', 'cum_support', 'ltv').
 
-        A fresh copy in the stored precision (float32 after a run: ~7 significant digits, enough for fans and
-        ratios), so a million-path run does not double its memory in float64 copies.
+        A read-only view in the stored precision (float32 after a run: ~7 significant digits, enough for fans and
+        ratios; month counts as uint8), so a million-path run makes no float64 copies; derived ledgers are new
+        arrays.
         """
         if name == "dscr":
             from .metrics import dscr
@@ -84,7 +86,9 @@ class Result:
             bal = self.ledger("bank_balance")
             col = self.ledger("collateral_value")
             return np.divide(bal, col, out=np.full_like(bal, np.nan), where=col > 0)
-        return np.array(self._ledgers[name], copy=True)
+        view = self._ledgers[name].view()
+        view.flags.writeable = False
+        return view
 
     @cached_property
     def yearly(self) -> pd.DataFrame:

@@ -88,7 +88,7 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "terminal_equity": s["terminal_equity"],
     }
     for k in YEARLY_KEPT:
-        cols[f"y_{k}"] = y[k].astype(np.float32)
+        cols[f"y_{k}"] = y[k].astype(np.uint8 if k == "lockup_months" else np.float32)  # months locked: 0–12
     return cols
 
 
