@@ -36,3 +36,19 @@ def test_per_project_bank_dscr_matches_the_recorded_cash_flows():
     assert bank.min_bank_dscr(res)[0] == pytest.approx(expected, rel=1e-12)
     # the rental block (project 0) tests years 3..30, the sale block's bridge loan years 2..5
     assert plan.bank_windows.tolist() == [[2, 30], [1, 5]]
+
+
+def test_price_index_recorded_at_the_bank_sale_month():
+    """hpi_at_sale is the index in month default + liquidation_months, read from the recorded monthly path."""
+    from baozhang_finance.simulate import chunk_generator
+
+    sc = load_scenario(DEMO)
+    plan = compile_plan(sc)
+    out = run_paths(plan, 300, chunk_generator(3, 0), record=True)
+    dm = out.scalars["default_month"]
+    s = dm + plan.liquidation_months
+    inside = (dm >= 0) & (s <= plan.T - 1)
+    assert inside.sum() > 10
+    rows = np.nonzero(inside)[0]
+    assert np.array_equal(out.scalars["hpi_at_sale"][rows], out.monthly["hpi"][rows, s[rows]])
+    assert np.all(np.isnan(out.scalars["hpi_at_sale"][dm < 0]))

@@ -64,6 +64,7 @@ def hand_result(sc, n: int, **overrides) -> Result:
         cols[f"y_{k}"] = np.repeat(np.asarray(v, dtype=np.float64), n, axis=0)
     cols["path"] = np.arange(n)
     cols.pop("bank_dscr_min_project", None)  # hand-built ledgers define the bank DSCR (programme fallback)
+    cols.pop("hpi_at_sale", None)  # … and the price path after default (interpolated from a yearly hpi ledger)
     # neutral defaults: nobody defaults, nothing is called
     cols.update({"default_month": np.full(n, -1), "default": np.zeros(n, bool), "ead": np.zeros(n),
                  "collateral_at_default": np.zeros(n), "hpi_at_default": np.full(n, np.nan),

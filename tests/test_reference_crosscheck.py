@@ -33,7 +33,7 @@ SCALARS = ("hidden_debt_pv", "explicit_bond_burden_pv", "soe_support_pv", "suppo
            "dscr_min", "llcr", "bond_coverage_ratio", "bond_coverage_after_bank", "ead", "collateral_at_default",
            "equity_npv", "peak_funding_need", "lockup_years", "hpi_end", "terminal_equity")
 EXACT = ("hidden_call", "first_call_year", "default", "default_month")
-LEDGERS = ("cfads", "debt_service", "soe_support", "gov_hidden", "gov_bond", "fiscal_revenue",
+LEDGERS = ("cfads", "debt_service", "soe_support", "gov_hidden", "gov_bond",
            "cash_balance", "bank_balance", "collateral_value")
 
 

@@ -97,6 +97,8 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
     ead = np.zeros(n)
     collateral_at_default = np.zeros(n)
     hpi_at_default = np.full(n, np.nan)  # house-price index in the default month (LGD price path)
+    hpi_at_sale = np.full(n, np.nan)  # … and in the month the bank sells: default + liquidation_months (if ≤ T − 1)
+    sale_month = np.full(n, -1, dtype=np.int64)
     first_call = np.full(n, -1, dtype=np.int64)
     pv_hidden = np.zeros(n)
     pv_bond = np.zeros(n)
@@ -371,6 +373,11 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
                 ead[new_default] = (bal_open + bank_int_p.sum(axis=0))[new_default]
                 collateral_at_default[new_default] = collateral[new_default]
                 hpi_at_default[new_default] = hpi[new_default]
+                sale_month[new_default] = t + plan.liquidation_months
+        if has_loans:
+            selling = sale_month == t
+            if selling.any():
+                hpi_at_sale[selling] = hpi[selling]
             # pay down: scheduled principal, then the sweep pro rata to the balances of each project's loans
             loan_bal -= principal
             if any_sale:
@@ -479,6 +486,7 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
         "ead": ead,
         "collateral_at_default": collateral_at_default,
         "hpi_at_default": hpi_at_default,
+        "hpi_at_sale": hpi_at_sale,
         "first_call_month": first_call,
         "pv_hidden": pv_hidden,
         "pv_bond_burden": pv_bond,

@@ -154,6 +154,7 @@ class Plan:
     bank_windows: np.ndarray  # (P, 2) per project with bank debt: years [start, end) of its bank DSCR test
     cross_support: bool
     tv_haircut: float
+    liquidation_months: int  # credit.liquidation_months: the engine records the price index at default + this
     discount_m: np.ndarray  # (T,) end-of-month discount factors at the programme rate
     discount_y: np.ndarray  # (Y,) end-of-year discount factors
     fiscal_revenue0: float
@@ -429,7 +430,7 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
         dscr_window=_dscr_window(sc, bond_service, [x[0] for x in loans], mat.astype(int), amort_start.astype(int), Y),
         bank_windows=_bank_windows(sc, [x[0] for x in loans], mat.astype(int), amort_start.astype(int), Y),
         cross_support=wf.cross_project_support,
-        tv_haircut=wf.terminal_value_haircut, discount_m=disc_m, discount_y=disc_y,
+        tv_haircut=wf.terminal_value_haircut, liquidation_months=sc.credit.liquidation_months, discount_m=disc_m, discount_y=disc_y,
         fiscal_revenue0=sc.programme.fiscal_revenue_yuan, market=market,
         loan_names=[x[2].name for x in loans],
     )

@@ -25,7 +25,7 @@ from .scenario import Scenario, capital_share, equity_share, total_uses_yuan
 #: yearly ledgers kept per path (float32), from which fans and lenses are computed
 YEARLY_KEPT = (
     "cfads", "debt_service", "cash_balance", "gov_hidden", "gov_bond", "soe_support", "bank_balance",
-    "collateral_value", "fiscal_revenue", "hpi", "lockup_months",
+    "collateral_value", "lockup_months",
 )
 FAN_QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 
@@ -96,7 +96,7 @@ class Result:
         rows = []
         start_year = int(self.scenario.programme.start[:4])
         for name in ("cash_balance", "cfads", "dscr", "cum_support", "debt_service", "gov_hidden", "gov_bond",
-                     "soe_support", "bank_balance", "ltv", "fiscal_revenue"):
+                     "soe_support", "bank_balance", "ltv"):
             arr = self.ledger(name)
             for y in range(arr.shape[1]):
                 col = arr[:, y]

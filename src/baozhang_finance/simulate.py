@@ -79,6 +79,7 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "ead": s["ead"],
         "collateral_at_default": s["collateral_at_default"],
         "hpi_at_default": s["hpi_at_default"],
+        "hpi_at_sale": s["hpi_at_sale"],
         "equity_npv": mx.npv(_discount_rate(plan), equity_flows),
         "equity_irr": mx.irr(np.concatenate([np.zeros((n, 1)), equity_flows], axis=1)),
         "project_irr": mx.irr(np.concatenate([np.zeros((n, 1)), project_flows], axis=1)),

@@ -166,7 +166,9 @@ def price_ratio_after(result, delay_months: int) -> tuple[np.ndarray, str]:
     """H_s / H_m per path — the house-price index at the sale month s = default month m + delay relative to the
     default month (NaN where no default) — and the basis used.
 
-    Known points per path: the exact index in the default month (``hpi_at_default``) and the year-end indices
+    A run records the index in the default month (``hpi_at_default``) and in the sale month (``hpi_at_sale``,
+    when it falls within the horizon): the ratio is then exact. For hand-built Results with a yearly ``hpi``
+    ledger instead, the known points per path are the index in the default month and the year-end indices
     (ledger ``hpi``, month 12 k + 11). The index at the sale month is interpolated log-linearly between the
     nearest known points around it; beyond the horizon it is extrapolated from the last year-end at the expected
     long-run drift of the scenario (E[H_s | H_T] = H_T e^{μ (s − T + 1) / 12}). Results without these records
@@ -176,6 +178,16 @@ def price_ratio_after(result, delay_months: int) -> tuple[np.ndarray, str]:
     dm = df["default_month"].to_numpy(np.int64)
     out = np.full(dm.size, np.nan)
     d = dm >= 0
+    if delay_months > 0 and "hpi_at_sale" in df.columns and "hpi_at_default" in df.columns and \
+            delay_months == result.plan.liquidation_months:
+        # exact: the engine recorded the index in the sale month; beyond the horizon, E[H_s | H_T] at the drift
+        T = result.plan.T
+        s = dm + int(delay_months)
+        h_end = df["hpi_end"].to_numpy(float)
+        mu_m = float(result.plan.market.price_drift_m[-1])
+        at_sale = np.where(s > T - 1, h_end * np.exp(mu_m * (s - (T - 1))), df["hpi_at_sale"].to_numpy(float))
+        out[d] = at_sale[d] / df["hpi_at_default"].to_numpy(float)[d]
+        return out, "after_delay"
     if "hpi_at_default" not in df.columns or "hpi" not in result._ledgers:
         out[d] = 1.0
         return out, "at_default"
