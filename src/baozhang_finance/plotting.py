@@ -52,10 +52,10 @@ def _installed_cjk_family() -> str | None:
         files = font_manager.findSystemFonts()
     except Exception:  # pragma: no cover - a broken fontconfig: behave as if no font
         files = []
-    for path in files:
-        if any(h in os.path.basename(path).lower().replace("-", "") for h in _CJK_FILE_HINTS):
+    for font_file in files:
+        if any(h in os.path.basename(font_file).lower().replace("-", "") for h in _CJK_FILE_HINTS):
             try:
-                font_manager.fontManager.addfont(path)
+                font_manager.fontManager.addfont(font_file)
             except Exception:  # pragma: no cover - unreadable font file
                 continue
     names = {f.name for f in font_manager.fontManager.ttflist}
