@@ -10,7 +10,8 @@ over months. One month, per project (ring-fenced, DESIGN §5):
    (``waterfall.seniority``: bank first, or bonds first);
 3. a share of sale proceeds prepays bank loans (mandatory prepayment / cash sweep), from what is left;
 4. the DSRA is refilled to its target (``dsra_months`` × this month's bank service + the next ``dsra_months``
-   of bond service); the rest is distributed to the SOE, or retained while the trailing-12-month DSCR is
+   of bond service + interest-only / bullet principal falling due within them; never below the upfront reserve
+   before stabilisation); the rest is distributed to the SOE, or retained while the trailing-12-month DSCR is
    below ``lockup_dscr``;
 5. shortfalls (unpaid operating costs, bank service, bond service) may be covered by other projects' surplus
    when ``cross_project_support`` is on; what remains is covered, in the order operating costs → senior →
