@@ -21,6 +21,7 @@ import numpy as np
 import typer
 
 from .cli import _load, app, console, err_console, fail
+from .dask_backend import DaskBackendError
 from .scenario import ScenarioError
 
 
@@ -221,6 +222,8 @@ def sweep(
                        deterministic=deterministic, project=project, progress=_progress("sweep", quiet or as_json))
     except ScenarioError as exc:
         fail(f"{scenario}: {exc}".replace("\n", "; "))
+    except DaskBackendError as exc:  # a run failed on the cluster, no workers, lost scheduler
+        fail(f"{scenario}: {exc}".replace("\n", "; "), code=3)
     settings = {"scenario": str(scenario), "field": fld, "values": values, "metrics": names,
                 "paths": 1 if deterministic else paths, "seed": seed if seed is not None else sc.simulation.seed,
                 "chunk_size": chunk_size or sc.simulation.chunk_size, "stress": stress, "deterministic": deterministic}
@@ -291,6 +294,8 @@ def tornado(
                          progress=_progress("tornado", quiet or as_json))
     except ScenarioError as exc:
         fail(f"{scenario}: {exc}".replace("\n", "; "))
+    except DaskBackendError as exc:  # a run failed on the cluster, no workers, lost scheduler
+        fail(f"{scenario}: {exc}".replace("\n", "; "), code=3)
     if out is not None:
         def write(tmp: Path) -> None:
             _agg()
@@ -364,6 +369,8 @@ def sobol(
                         progress=_progress("sobol", quiet or as_json))
     except ScenarioError as exc:
         fail(f"{scenario}: {exc}".replace("\n", "; "))
+    except DaskBackendError as exc:  # a run failed on the cluster, no workers, lost scheduler
+        fail(f"{scenario}: {exc}".replace("\n", "; "), code=3)
     if out is not None:
         def write(tmp: Path) -> None:
             _agg()
@@ -443,6 +450,8 @@ def solve(
                         chunk_size=chunk_size, stress=stress, deterministic=deterministic, xtol=xtol, progress=cb)
     except ScenarioError as exc:
         fail(f"{scenario}: {exc}".replace("\n", "; "))
+    except DaskBackendError as exc:  # a run failed on the cluster, no workers, lost scheduler
+        fail(f"{scenario}: {exc}".replace("\n", "; "), code=3)
     d = res.to_dict()
     if out is not None:
         def write(tmp: Path) -> None:
