@@ -190,6 +190,9 @@ def test_cash_is_conserved_and_ledgers_are_finite(case):
             v = v[~np.isnan(v)]
         if k == "hpi_at_default":  # NaN by definition on paths that never default
             v = v[defaulted]
+        if k == "hpi_at_sale":  # … or whose bank sale month (default + liquidation delay) falls after the horizon
+            sold = defaulted & (out.scalars["default_month"] + plan.liquidation_months <= plan.T - 1)
+            v = v[sold]
         assert np.all(np.isfinite(v)), f"non-finite values in {k}"
     for k in ("soe_support", "gov_hidden", "gov_bond"):
         assert np.all(m[k] >= 0.0), f"negative {k}"
