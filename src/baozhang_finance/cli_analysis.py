@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
@@ -21,6 +19,7 @@ import numpy as np
 import typer
 
 from .cli import _load, app, console, err_console, fail
+from .atomic import write_folder_atomically
 from .dask_backend import DaskBackendError
 from .scenario import ScenarioError
 
@@ -55,16 +54,7 @@ def _check_out(out: Optional[Path], overwrite: bool) -> None:
 
 def _write_atomic(out: Path, write: Callable[[Path], None]) -> None:
     """Run ``write(tmp)`` in a temporary folder beside ``out`` and rename it into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        write(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    write_folder_atomically(out, write)
 
 
 def _savefig(ax, path: Path) -> None:

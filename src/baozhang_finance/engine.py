@@ -133,7 +133,6 @@ def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool 
     lp = plan.loan_project
     is_rental = plan.is_rental
     area = col(plan.area)
-    units = col(plan.units)
     cost_m2_m = col(plan.opex_m2_m + plan.holding_m2_m) * area
     rent_unit = col(plan.floor_area * plan.rent0_m2 * plan.rent_ratio * plan.collection)  # collected, index 1, full
     rent_cost_share = col(plan.mgmt_share + plan.rent_tax_share + plan.capex_share)

@@ -19,7 +19,6 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-import matplotlib
 import numpy as np
 from matplotlib import font_manager
 from matplotlib.axes import Axes

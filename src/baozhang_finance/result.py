@@ -6,10 +6,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .atomic import write_folder_atomically
 from .metrics import quantiles as _q
 from .plan import Plan
 from .scenario import Scenario, capital_share, equity_share, total_uses_yuan
@@ -183,12 +181,8 @@ class Result:
         if out.exists() and not overwrite:
             if any(out.iterdir()):
                 raise FileExistsError(f"{out}: output folder exists and is not empty (use --overwrite)")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700: give the run folder the mode mkdir would
-        try:
+
+        def write(tmp: Path) -> None:
             (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2, ensure_ascii=False))
             self.paths.to_parquet(tmp / "paths.parquet", index=False)
             self.yearly.to_csv(tmp / "yearly.csv", index=False)
@@ -198,13 +192,8 @@ class Result:
             for writer in extra_writers:
                 writer(self, tmp)
             (tmp / "manifest.json").write_text(json.dumps(self.manifest(), indent=2, ensure_ascii=False))
-            if out.exists():
-                shutil.rmtree(out)
-            os.replace(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return out
+
+        return write_folder_atomically(out, write)
 
     @classmethod
     def load(cls, out_dir: str | Path) -> "Result":

@@ -38,7 +38,6 @@ from ..plan import stabilisation_month
 from ..scenario import (
     Scenario,
     ScenarioError,
-    available_month,
     grant_amount_yuan,
     scenario_from_dict,
     total_uses_yuan,
