@@ -43,6 +43,15 @@ def _open_client(scheduler: Optional[str], workers: int):
     return client
 
 
+def _prepare(scenario: Path, out: Optional[Path], overwrite: bool, paths: int):
+    """The checks every analysis command makes before simulating: load the scenario, the output folder, --paths."""
+    sc = _load(scenario)
+    _check_out(out, overwrite)
+    if paths < 1:
+        fail(f"--paths: must be >= 1, got {paths}")
+    return sc
+
+
 def _check_out(out: Optional[Path], overwrite: bool) -> None:
     if out is None:
         return
@@ -198,10 +207,7 @@ def sweep(
     """Metrics against the values of one input, every value on the same random draws (common random numbers)."""
     from .sensitivity import DEFAULT_SWEEP_METRICS, sweep as run_sweep
 
-    sc = _load(scenario)
-    _check_out(out, overwrite)
-    if paths < 1:
-        fail(f"--paths: must be >= 1, got {paths}")
+    sc = _prepare(scenario, out, overwrite, paths)
     try:
         fld, values = _parse_set(set_)
         names = _metrics(metric) or list(DEFAULT_SWEEP_METRICS)
@@ -270,10 +276,7 @@ def tornado(
     """One-at-a-time low/high of every uncertain input, ranked by the swing of P(hidden-debt call)."""
     from .sensitivity import DEFAULT_TORNADO_METRICS, make_inputs, tornado as run_tornado
 
-    sc = _load(scenario)
-    _check_out(out, overwrite)
-    if paths < 1:
-        fail(f"--paths: must be >= 1, got {paths}")
+    sc = _prepare(scenario, out, overwrite, paths)
     try:
         names = _metrics(metric) or list(DEFAULT_TORNADO_METRICS)
         if stress is not None:
@@ -344,10 +347,7 @@ def sobol(
     """Sobol first-order and total indices of input groups (SALib), with 95 % confidence intervals."""
     from .sensitivity import DEFAULT_TORNADO_METRICS, make_inputs, sobol as run_sobol
 
-    sc = _load(scenario)
-    _check_out(out, overwrite)
-    if paths < 1:
-        fail(f"--paths: must be >= 1, got {paths}")
+    sc = _prepare(scenario, out, overwrite, paths)
     try:
         names = _metrics(metric) or list(DEFAULT_TORNADO_METRICS)
         if stress is not None:
