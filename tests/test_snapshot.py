@@ -1,0 +1,138 @@
+"""Bit-for-bit snapshot of today's numbers: a refactor must not move any of them.
+
+For the demo (600 paths, seed 20251124, chunk 250): every column of the per-path table and every yearly ledger;
+for each bundled scenario: its summary (300 paths, seed 7, chunk 150), its deterministic summary and every monthly
+series of its deterministic path. Each is kept as a SHA-256 of the raw bytes (the bit-for-bit check) and as a
+digest (sum, sum of squares, min, max, NaN count). On the machine fingerprint that wrote the file (numpy version,
+CPU features) the hashes must match exactly; on another machine, whose SIMD maths may differ in the last bit, the
+digests must match to 1e-9 relative. A model change that moves a number on purpose rewrites the file with
+``python tests/test_snapshot.py --write`` and says what moved in docs/decisions.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baozhang_finance import load_scenario, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT = Path(__file__).with_name("snapshots") / "snapshot.json"
+SCENARIOS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml"))
+
+
+def fingerprint() -> str:
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as feats
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__ as feats
+    on = ",".join(sorted(k for k, v in feats.items() if v))
+    return f"numpy {np.__version__} {platform.machine()} {hashlib.sha256(on.encode()).hexdigest()[:12]}"
+
+
+def _entry(a) -> dict:
+    a = np.ascontiguousarray(np.asarray(a))
+    h = hashlib.sha256(str(a.dtype).encode() + str(a.shape).encode() + a.tobytes()).hexdigest()
+    x = a.astype(np.float64).ravel()
+    fin = x[np.isfinite(x)]
+    dig = [float(fin.sum()), float((fin * fin).sum()), float(fin.min()) if fin.size else 0.0,
+           float(fin.max()) if fin.size else 0.0, int(x.size - fin.size)]
+    return {"sha": h, "digest": dig}
+
+
+def _flatten(obj, prefix="") -> dict[str, float]:
+    out: dict[str, float] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            out.update(_flatten(v, f"{prefix}{i}."))
+    elif isinstance(obj, (bool, np.bool_)):
+        out[prefix[:-1]] = float(obj)
+    elif isinstance(obj, (int, float, np.integer, np.floating)):
+        out[prefix[:-1]] = float(obj)
+    elif obj is None:
+        out[prefix[:-1]] = float("nan")
+    return out
+
+
+def _summary_entry(summary: dict) -> dict:
+    flat = _flatten(summary)
+    keys = sorted(flat)
+    return {"keys": hashlib.sha256("|".join(keys).encode()).hexdigest(), **_entry([flat[k] for k in keys])}
+
+
+def _record(sc) -> dict[str, np.ndarray]:
+    """Every monthly series of the deterministic path (the engine's own record)."""
+    try:
+        from baozhang_finance.run.replay import deterministic_record
+    except ImportError:  # before the package moved
+        from baozhang_finance.engine import run_paths
+        from baozhang_finance.plan import compile_plan
+
+        def deterministic_record(sc):
+            return run_paths(compile_plan(sc, deterministic=True), 1, None, record=True).monthly
+    return deterministic_record(sc)
+
+
+def demo_entries() -> dict:
+    res = simulate(load_scenario(ROOT / "scenarios" / "demo.toml"), paths=600, seed=20251124, chunk_size=250)
+    out = {f"paths.{c}": _entry(res.paths[c].to_numpy()) for c in res.paths.columns}
+    out.update({f"ledger.{k}": _entry(res.ledger(k)) for k in sorted(res._ledgers)})
+    return out
+
+
+def scenario_entries(name: str) -> dict:
+    sc = load_scenario(ROOT / "scenarios" / f"{name}.toml")
+    res = simulate(sc, paths=300, seed=7, chunk_size=150)
+    det = simulate(sc, deterministic=True)
+    out = {"summary": _summary_entry(res.summary), "deterministic_summary": _summary_entry(det.summary)}
+    out.update({f"monthly.{k}": _entry(v) for k, v in sorted(_record(sc).items())})
+    return out
+
+
+def all_entries() -> dict:
+    return {"fingerprint": fingerprint(), "demo_paths": demo_entries(),
+            **{name: scenario_entries(name) for name in SCENARIOS}}
+
+
+def _moved(old: dict, new: dict, exact: bool) -> list[str]:
+    bad = []
+    for k, e in old.items():
+        n = new.get(k)
+        if n is None or e.get("keys") != n.get("keys"):
+            bad.append(k)
+        elif exact:
+            if n["sha"] != e["sha"]:
+                bad.append(k)
+        elif not np.allclose(n["digest"], e["digest"], rtol=1e-9, atol=1e-9, equal_nan=True):
+            bad.append(k)
+    return sorted(bad)
+
+
+@pytest.fixture(scope="module")
+def snapshot() -> dict:
+    return json.loads(SNAPSHOT.read_text())
+
+
+def test_demo_paths_and_ledgers_unchanged(snapshot):
+    moved = _moved(snapshot["demo_paths"], demo_entries(), snapshot["fingerprint"] == fingerprint())
+    assert not moved, f"demo numbers moved: {moved}"
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_bundled_scenario_unchanged(snapshot, name):
+    moved = _moved(snapshot[name], scenario_entries(name), snapshot["fingerprint"] == fingerprint())
+    assert not moved, f"{name}: numbers moved: {moved}"
+
+
+if __name__ == "__main__" and "--write" in sys.argv:
+    SNAPSHOT.write_text(json.dumps(all_entries(), indent=0, sort_keys=True) + "\n")
+    print(f"wrote {SNAPSHOT}")
