@@ -45,11 +45,11 @@ sys.path.insert(0, str(HERE))
 from reference_model import run_reference  # noqa: E402
 
 from baozhang_finance import simulate  # noqa: E402
-from baozhang_finance.drivers import N_INNOVATIONS  # noqa: E402
-from baozhang_finance.engine import run_paths  # noqa: E402
-from baozhang_finance.plan import compile_plan  # noqa: E402
-from baozhang_finance.scenario import load_scenario  # noqa: E402
-from baozhang_finance.simulate import chunk_bounds, chunk_generator  # noqa: E402
+from baozhang_finance.engine.drivers import N_INNOVATIONS  # noqa: E402
+from baozhang_finance.engine.loop import run_paths  # noqa: E402
+from baozhang_finance.engine.plan import compile_plan  # noqa: E402
+from baozhang_finance.model.scenario import load_scenario  # noqa: E402
+from baozhang_finance.run.simulate import chunk_bounds, chunk_generator  # noqa: E402
 
 
 def time_engine(plan, paths: int, chunk: int, seed: int) -> float:
@@ -117,7 +117,7 @@ def section_times(plan, paths: int, chunk: int, seed: int) -> dict[str, float] |
     import inspect
     import re
 
-    from baozhang_finance import engine
+    from baozhang_finance.engine import loop as engine
 
     src = inspect.getsource(engine.run_paths).splitlines()
     out, in_loop, loop_indent = [], False, None

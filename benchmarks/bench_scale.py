@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from baozhang_finance import load_scenario, simulate
-from baozhang_finance.dask_backend import make_client
+from baozhang_finance import load_scenario
+from baozhang_finance import simulate
+from baozhang_finance.run.dask_backend import make_client
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,9 +17,10 @@ import statistics
 import time
 from pathlib import Path
 
-from baozhang_finance import load_scenario, simulate
-from baozhang_finance.overrides import apply_lever
-from baozhang_finance.solve import solve
+from baozhang_finance import load_scenario
+from baozhang_finance import simulate
+from baozhang_finance.model.fields import apply_lever
+from baozhang_finance.analysis.solve import solve
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from baozhang_finance import load_scenario
-from baozhang_finance.engine import run_paths
-from baozhang_finance.plan import compile_plan
+from baozhang_finance.engine.loop import run_paths
+from baozhang_finance.engine.plan import compile_plan
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.toml"
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from baozhang_finance.plan import MarketPlan, Plan, compile_plan
-from baozhang_finance.scenario import Scenario
-from baozhang_finance.simulate import chunk_generator
+from baozhang_finance.engine.plan import MarketPlan, Plan, compile_plan
+from baozhang_finance.model.scenario import Scenario
+from baozhang_finance.run.simulate import chunk_generator
 
 N_INNOVATIONS = 7
 

@@ -7,9 +7,9 @@ import copy
 import numpy as np
 import pytest
 
-from baozhang_finance.engine import run_paths
-from baozhang_finance.plan import compile_plan
-from baozhang_finance.scenario import scenario_from_dict
+from baozhang_finance.engine.loop import run_paths
+from baozhang_finance.engine.plan import compile_plan
+from baozhang_finance.model.scenario import scenario_from_dict
 
 
 def programme(horizon_years: int = 10, **kw) -> dict:

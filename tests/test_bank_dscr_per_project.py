@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baozhang_finance import load_scenario, simulate
-from baozhang_finance.engine import run_paths
-from baozhang_finance.lenses import bank
-from baozhang_finance.plan import compile_plan
+from baozhang_finance import load_scenario
+from baozhang_finance import simulate
+from baozhang_finance.engine.loop import run_paths
+from baozhang_finance.measures import bank
+from baozhang_finance.engine.plan import compile_plan
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.toml"
 
@@ -40,7 +41,7 @@ def test_per_project_bank_dscr_matches_the_recorded_cash_flows():
 
 def test_price_index_recorded_at_the_bank_sale_month():
     """hpi_at_sale is the index in month default + liquidation_months, read from the recorded monthly path."""
-    from baozhang_finance.simulate import chunk_generator
+    from baozhang_finance.run.simulate import chunk_generator
 
     sc = load_scenario(DEMO)
     plan = compile_plan(sc)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from baozhang_finance import load_scenario, simulate
+from baozhang_finance import load_scenario
+from baozhang_finance import simulate
 from baozhang_finance.cli import app
-from baozhang_finance.compare import COLUMNS, compare_scenarios, summary_row, write_csv
+from baozhang_finance.analysis.compare import COLUMNS, compare_scenarios, summary_row, write_csv
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 

@@ -11,11 +11,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from baozhang_finance.cli import app
-from baozhang_finance.compliance import (
+from baozhang_finance.model.compliance import (
     BEITUN, FACTS, LIAONING, LOUDI, RULE_SETS, RULES, SUIHUA, WEIHAI, check_scenario, print_findings, rules_for,
     sale_price_yuan_per_m2, unverifiable,
 )
-from baozhang_finance.scenario import ScenarioError, scenario_from_dict, total_uses_yuan
+from baozhang_finance.model.scenario import ScenarioError, scenario_from_dict, total_uses_yuan
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -30,7 +30,7 @@ def project(d: dict, kind: str) -> dict:
 
 def rebalance(d: dict, p: dict) -> None:
     """Keep sources = uses after a change to the uses: scale every capital source of the project alike."""
-    from baozhang_finance.scenario import Project
+    from baozhang_finance.model.scenario import Project
 
     new_uses = total_uses_yuan(Project.model_validate(p))  # validate the project alone: sources not yet matched
     f = p["financing"]

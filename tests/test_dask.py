@@ -16,11 +16,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from baozhang_finance import load_scenario, simulate
-from baozhang_finance import dask_backend as db
+from baozhang_finance import load_scenario
+from baozhang_finance import simulate
+from baozhang_finance.run import dask_backend as db
 from baozhang_finance.cli import app
-from baozhang_finance.plan import compile_plan
-from baozhang_finance.simulate import run_chunk
+from baozhang_finance.engine.plan import compile_plan
+from baozhang_finance.run.simulate import run_chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scenarios" / "demo.toml"
@@ -165,7 +166,7 @@ def test_a_failing_chunk_names_itself_and_does_not_hang(demo, client):
 
 
 def test_through_simulate_the_error_names_the_chunk(demo, client, monkeypatch):
-    import baozhang_finance.dask_backend as mod
+    import baozhang_finance.run.dask_backend as mod
 
     def boom(plan, i, a, b, s):
         if i == 1:
@@ -350,7 +351,7 @@ def test_simulate_uses_the_default_client_when_none_is_given(demo, client, monke
 
 def test_sweep_tornado_and_sobol_fan_out_over_the_cluster(demo, client):
     """Sweeps, tornado runs and Sobol designs go through map_scenarios: same numbers on the cluster as in a loop."""
-    from baozhang_finance import sensitivity as sens
+    from baozhang_finance.analysis import sensitivity as sens
 
     kw = dict(paths=200, seed=5, chunk_size=100, metrics=["p_call", "hidden_debt_pv"])
     field = "projects[0].rental.rent_ratio"
@@ -369,7 +370,7 @@ def test_sweep_tornado_and_sobol_fan_out_over_the_cluster(demo, client):
 
 
 def test_solver_evaluations_run_on_the_cluster(demo, client):
-    from baozhang_finance.solve import solve
+    from baozhang_finance.analysis.solve import solve
 
     kw = dict(find="grant", constraint="p_call<=0.5", paths=200, seed=5, chunk_size=100)
     a = solve(demo, **kw)

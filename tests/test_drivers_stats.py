@@ -16,9 +16,9 @@ import pytest
 from scipy.stats import norm
 
 from baozhang_finance import simulate
-from baozhang_finance.drivers import Drivers
-from baozhang_finance.plan import compile_plan
-from baozhang_finance.scenario import DRIVERS, load_scenario, scenario_from_dict
+from baozhang_finance.engine.drivers import Drivers
+from baozhang_finance.engine.plan import compile_plan
+from baozhang_finance.model.scenario import DRIVERS, load_scenario, scenario_from_dict
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.toml"
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from baozhang_finance import simulate
-from baozhang_finance.engine import run_paths
-from baozhang_finance.plan import compile_plan
-from baozhang_finance.simulate import chunk_generator
+from baozhang_finance.engine.loop import run_paths
+from baozhang_finance.engine.plan import compile_plan
+from baozhang_finance.run.simulate import chunk_generator
 from conftest import annuity, balance_after, recorded, scenario
 
 

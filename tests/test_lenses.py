@@ -15,15 +15,16 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from baozhang_finance import Result, simulate
-from baozhang_finance.lenses import bank, fiscal, soe
-from baozhang_finance.plan import compile_plan
-from baozhang_finance.result import YEARLY_KEPT
-from baozhang_finance.scenario import ScenarioError
-from baozhang_finance.tables import print_summary, summary_rows
+from baozhang_finance import Result
+from baozhang_finance import simulate
+from baozhang_finance.measures import bank, fiscal, soe
+from baozhang_finance.engine.plan import compile_plan
+from baozhang_finance.run.result import YEARLY_KEPT
+from baozhang_finance.model.scenario import ScenarioError
+from baozhang_finance.report.tables import print_summary, summary_rows
 
 from conftest import market, programme, waterfall
-from baozhang_finance.scenario import scenario_from_dict
+from baozhang_finance.model.scenario import scenario_from_dict
 
 Y = 10  # horizon years of the hand scenario
 LOAN = 60_000_000.0

@@ -6,8 +6,8 @@ import numpy as np
 import numpy_financial as npf
 import pytest
 
-from baozhang_finance import metrics as mx
-from baozhang_finance.financing import annuity_payment
+from baozhang_finance.measures import stats as mx
+from baozhang_finance.engine.instruments import annuity_payment
 
 
 def test_vectorised_irr_matches_numpy_financial_on_conventional_flows():

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baozhang_finance import load_scenario, simulate
-from baozhang_finance.lenses import bank
-from baozhang_finance.scenario import scenario_from_dict, total_capital_sources_yuan, total_uses_yuan
+from baozhang_finance import load_scenario
+from baozhang_finance import simulate
+from baozhang_finance.measures import bank
+from baozhang_finance.model.scenario import scenario_from_dict, total_capital_sources_yuan, total_uses_yuan
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.toml"
 PATHS = 2000

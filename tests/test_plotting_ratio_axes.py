@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from baozhang_finance import plotting as pl  # noqa: E402
+from baozhang_finance.report import charts as pl  # noqa: E402
 
 
 def _yearly(quantity: str, values: list[float]) -> pd.DataFrame:

@@ -11,10 +11,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from baozhang_finance.engine import run_paths
-from baozhang_finance.plan import compile_plan
-from baozhang_finance.scenario import scenario_from_dict, total_uses_yuan
-from baozhang_finance.simulate import chunk_generator
+from baozhang_finance.engine.loop import run_paths
+from baozhang_finance.engine.plan import compile_plan
+from baozhang_finance.model.scenario import scenario_from_dict, total_uses_yuan
+from baozhang_finance.run.simulate import chunk_generator
 from conftest import market, programme
 
 SETTINGS = dict(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)

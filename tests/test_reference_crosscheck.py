@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from baozhang_finance import simulate
-from baozhang_finance.scenario import load_scenario, scenario_from_dict
+from baozhang_finance.model.scenario import load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scenarios" / "demo.toml"
@@ -119,7 +119,7 @@ def test_variant_with_every_branch_matches_reference(demo):
 
 def test_deterministic_path_matches_reference(demo):
     res = simulate(demo, deterministic=True)
-    from baozhang_finance.plan import compile_plan
+    from baozhang_finance.engine.plan import compile_plan
 
     ref = ref_model.run_reference(demo, 1, 0, plan=compile_plan(demo, deterministic=True))
     _compare(res, ref, slice(0, 1))
@@ -130,9 +130,9 @@ def test_deterministic_path_matches_reference(demo):
 
 def test_reference_draws_the_engines_random_numbers(demo):
     """The reference's numbers are the engine's: same generator, same calls, same order (Drivers.draw)."""
-    from baozhang_finance.drivers import Drivers
-    from baozhang_finance.plan import compile_plan
-    from baozhang_finance.simulate import chunk_generator
+    from baozhang_finance.engine.drivers import Drivers
+    from baozhang_finance.engine.plan import compile_plan
+    from baozhang_finance.run.simulate import chunk_generator
 
     plan = compile_plan(demo)
     n = 3

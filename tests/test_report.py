@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baozhang_finance import load_scenario, simulate
-from baozhang_finance import plotting as pl
-from baozhang_finance import report as rp
+from baozhang_finance import load_scenario
+from baozhang_finance import simulate
+from baozhang_finance.report import charts as pl
+from baozhang_finance.report import html as rp
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scenarios" / "demo.toml"

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from baozhang_finance import simulate
-from baozhang_finance.plan import compile_plan
-from baozhang_finance.scenario import load_scenario
-from baozhang_finance.simulate import chunk_bounds, chunk_generator, run_chunk
+from baozhang_finance.engine.plan import compile_plan
+from baozhang_finance.model.scenario import load_scenario
+from baozhang_finance.run.simulate import chunk_bounds, chunk_generator, run_chunk
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.toml"
 PATHS, CHUNK, SEED = 600, 200, 4242

@@ -1,5 +1,5 @@
 """docs/scenario-reference.md documents every field of every scenario table, and is exactly what the generator
-(``python -m baozhang_finance.reference``) renders from the models."""
+(``python -m baozhang_finance.model.reference``) renders from the models."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from baozhang_finance.reference import render
-from baozhang_finance.scenario import Scenario
+from baozhang_finance.model.reference import render
+from baozhang_finance.model.scenario import Scenario
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "scenario-reference.md"
-REGEN = "python -m baozhang_finance.reference > docs/scenario-reference.md"
+REGEN = "python -m baozhang_finance.model.reference > docs/scenario-reference.md"
 
 
 def _models_in(annotation) -> list[type[BaseModel]]:

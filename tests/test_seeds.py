@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from baozhang_finance import load_scenario, simulate
-from baozhang_finance.compliance import check_scenario, unverifiable
-from baozhang_finance.scenario import available_month, equity_share, total_uses_yuan
+from baozhang_finance import load_scenario
+from baozhang_finance import simulate
+from baozhang_finance.model.compliance import check_scenario, unverifiable
+from baozhang_finance.model.scenario import available_month, equity_share, total_uses_yuan
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 SEEDS = {  # scenario file → (rule set, seed document)

@@ -14,8 +14,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from baozhang_finance import load_scenario, simulate  # noqa: E402
-from baozhang_finance.overrides import (  # noqa: E402
+from baozhang_finance import load_scenario
+from baozhang_finance import simulate  # noqa: E402
+from baozhang_finance.model.fields import (  # noqa: E402
     apply_lever,
     apply_overrides,
     get_field,
@@ -25,8 +26,8 @@ from baozhang_finance.overrides import (  # noqa: E402
     parse_value,
     set_field,
 )
-from baozhang_finance.scenario import ScenarioError, total_capital_sources_yuan, total_uses_yuan  # noqa: E402
-from baozhang_finance.sensitivity import (  # noqa: E402
+from baozhang_finance.model.scenario import ScenarioError, total_capital_sources_yuan, total_uses_yuan  # noqa: E402
+from baozhang_finance.analysis.sensitivity import (  # noqa: E402
     GROUPS,
     METRICS,
     Input,
@@ -333,7 +334,7 @@ def test_cli_sweep_and_solve(runner, tmp_path, demo):
                          "--deterministic", "--xtol", "100000", "--json"])
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
-    from baozhang_finance.lenses.bank import min_bank_dscr
+    from baozhang_finance.measures.bank import min_bank_dscr
 
     assert min_bank_dscr(simulate(apply_lever(demo, "grant", d["answer"], 0), deterministic=True))[0] >= 1.0
     assert min_bank_dscr(simulate(apply_lever(demo, "grant", d["bracket"][1], 0), deterministic=True))[0] < 1.0

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baozhang_finance import load_scenario, simulate
+from baozhang_finance import load_scenario
+from baozhang_finance import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = Path(__file__).with_name("snapshots") / "snapshot.json"
@@ -74,8 +75,8 @@ def _record(sc) -> dict[str, np.ndarray]:
     try:
         from baozhang_finance.run.replay import deterministic_record
     except ImportError:  # before the package moved
-        from baozhang_finance.engine import run_paths
-        from baozhang_finance.plan import compile_plan
+        from baozhang_finance.engine.loop import run_paths
+        from baozhang_finance.engine.plan import compile_plan
 
         def deterministic_record(sc):
             return run_paths(compile_plan(sc, deterministic=True), 1, None, record=True).monthly

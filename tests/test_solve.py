@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from baozhang_finance import simulate
-from baozhang_finance.overrides import apply_lever, lever_value
-from baozhang_finance.scenario import ScenarioError, total_capital_sources_yuan, total_uses_yuan
-from baozhang_finance.sensitivity import METRICS
-from baozhang_finance.solve import InfeasibleTarget, parse_constraint, solve
+from baozhang_finance.model.fields import apply_lever, lever_value
+from baozhang_finance.model.scenario import ScenarioError, total_capital_sources_yuan, total_uses_yuan
+from baozhang_finance.analysis.sensitivity import METRICS
+from baozhang_finance.analysis.solve import InfeasibleTarget, parse_constraint, solve
 from conftest import annuity, scenario
 
 # ------------------------------------------------------------------------------------------------ the case
@@ -70,7 +70,7 @@ def make(**market_kw):
 
 def test_closed_form_matches_the_engine():
     """At the closed-form loans the engine's own minimum DSCRs are 1 (so the solver tests test the search)."""
-    from baozhang_finance.lenses.bank import dscr_test_years, min_bank_dscr
+    from baozhang_finance.measures.bank import dscr_test_years, min_bank_dscr
 
     cf = closed_form()
     res = simulate(apply_lever(make(), "loan", cf["loan"]), deterministic=True)

@@ -7,8 +7,8 @@
 
 __version__ = "0.1.0"
 
-from .scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
-from .simulate import simulate  # noqa: E402
-from .result import Result  # noqa: E402
+from baozhang_finance.model.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+from baozhang_finance.run.simulate import simulate  # noqa: E402
+from baozhang_finance.run.result import Result  # noqa: E402
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "simulate", "Result", "__version__"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .scenario import Bond
+from baozhang_finance.model.scenario import Bond
 
 AMORTISATION_CODES = {"annuity": 0, "equal_principal": 1, "interest_only": 2, "bullet": 3}
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics import quantiles as _q
+from baozhang_finance.measures.stats import quantiles as _q
 
 
 

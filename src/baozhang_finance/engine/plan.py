@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import financing as fin
-from .scenario import (
+from baozhang_finance.engine import instruments as fin
+from baozhang_finance.model.scenario import (
     DRIVERS,
     Scenario,
     Stress,

@@ -171,7 +171,7 @@ def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None 
     Paths with no call (PV = 0) are a point mass: they are stated in the legend, and the histogram shows the
     paths with a call. ``var95`` / ``cvar95`` default to the empirical 95 % quantile and tail mean.
     """
-    from .metrics import var_cvar
+    from baozhang_finance.measures.stats import var_cvar
 
     pv = np.asarray(pv, dtype=float)
     pv = pv[np.isfinite(pv)]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .scenario import Project, Scenario, ScenarioError, equity_share, floor_area_m2, total_cost_yuan
+from baozhang_finance.model.scenario import Project, Scenario, ScenarioError, equity_share, floor_area_m2, total_cost_yuan
 
 LIAONING = "000_61892fe0cb3773ac.txt"
 SUIHUA = "001_83558baf74c891b3.txt"

@@ -43,9 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from .overrides import apply_lever, lever_range, lever_value
-from .scenario import Scenario, ScenarioError
-from .sensitivity import METRICS, RunSettings, get_metric
+from baozhang_finance.model.fields import apply_lever, lever_range, lever_value
+from baozhang_finance.model.scenario import Scenario, ScenarioError
+from baozhang_finance.analysis.sensitivity import METRICS, RunSettings, get_metric
 
 #: ``--find`` name → (lever, direction): "min" finds the smallest feasible value, "max" the largest
 FIND = {
@@ -180,7 +180,7 @@ def solve(scenario: Scenario, find: str, constraint: str | Constraint, project: 
 
     The root search is sequential; with a Dask ``client`` each evaluation's chunks run on the cluster
     (``simulate(..., backend="dask")``), bit-identical to the serial evaluations."""
-    from .simulate import simulate
+    from baozhang_finance.run.simulate import simulate
 
     if find not in FIND:
         raise ScenarioError(f"--find {find!r}: unknown (choose from {', '.join(FIND)})")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .scenario import Scenario
+from baozhang_finance.model.scenario import Scenario
 
 #: defaults of ``baozhang compare``: 2,000 paths × 360 months ≈ 0.7 M path-months per scenario (about 1–3 s each)
 DEFAULT_PATHS = 2_000
@@ -87,7 +87,7 @@ def compare_scenarios(scenarios: Sequence[tuple[str, Scenario]], paths: int = DE
                       chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Callable[[str], None] | None = None
                       ) -> list[dict[str, Any]]:
     """Run every ``(name, scenario)`` with the same paths, seed and chunk size; return one row per scenario."""
-    from .simulate import simulate
+    from baozhang_finance.run.simulate import simulate
 
     rows = []
     for name, sc in scenarios:

@@ -18,10 +18,10 @@ from typing import Optional
 import numpy as np
 import typer
 
-from .cli import _load, app, console, err_console, fail
-from .atomic import write_folder_atomically
-from .dask_backend import DaskBackendError
-from .scenario import ScenarioError
+from baozhang_finance.cli.common import _load, app, console, err_console, fail
+from baozhang_finance.run.atomic import write_folder_atomically
+from baozhang_finance.run.dask_backend import DaskBackendError
+from baozhang_finance.model.scenario import ScenarioError
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -31,7 +31,7 @@ def _open_client(scheduler: Optional[str], workers: int):
         return None
     if workers < 0:
         fail(f"--dask-workers: must be >= 0, got {workers}")
-    from .dask_backend import make_client
+    from baozhang_finance.run.dask_backend import make_client
 
     try:
         client = make_client(scheduler, max(workers, 1))
@@ -85,7 +85,7 @@ def _metrics(values: Optional[list[str]]) -> Optional[list[str]]:
     if not values:
         return None
     out = [m.strip() for v in values for m in v.split(",") if m.strip()]
-    from .sensitivity import get_metric
+    from baozhang_finance.analysis.sensitivity import get_metric
 
     for m in out:
         get_metric(m)
@@ -94,7 +94,7 @@ def _metrics(values: Optional[list[str]]) -> Optional[list[str]]:
 
 def _parse_set(text: str) -> tuple[str, list]:
     """``FIELD=v1,v2,…`` or ``FIELD=lo:hi:n`` (n evenly spaced values) → (field, values)."""
-    from .overrides import parse_value
+    from baozhang_finance.model.fields import parse_value
 
     if "=" not in text:
         raise ScenarioError(f"--set {text!r}: expected FIELD=v1,v2,… or FIELD=lo:hi:n")
@@ -205,7 +205,7 @@ def sweep(
     as_json: bool = typer.Option(False, "--json", help="print the table as JSON records"),
 ):
     """Metrics against the values of one input, every value on the same random draws (common random numbers)."""
-    from .sensitivity import DEFAULT_SWEEP_METRICS, sweep as run_sweep
+    from baozhang_finance.analysis.sensitivity import DEFAULT_SWEEP_METRICS, sweep as run_sweep
 
     sc = _prepare(scenario, out, overwrite, paths)
     try:
@@ -228,7 +228,7 @@ def sweep(
             _agg()
             import matplotlib.pyplot as plt
 
-            from .sensitivity import plot_sweep
+            from baozhang_finance.analysis.sensitivity import plot_sweep
 
             df.to_csv(tmp / "sweep.csv", index=False)
             (tmp / "sweep.json").write_text(json.dumps(settings, indent=2, ensure_ascii=False))
@@ -274,7 +274,7 @@ def tornado(
     as_json: bool = typer.Option(False, "--json", help="print the table as JSON records"),
 ):
     """One-at-a-time low/high of every uncertain input, ranked by the swing of P(hidden-debt call)."""
-    from .sensitivity import DEFAULT_TORNADO_METRICS, make_inputs, tornado as run_tornado
+    from baozhang_finance.analysis.sensitivity import DEFAULT_TORNADO_METRICS, make_inputs, tornado as run_tornado
 
     sc = _prepare(scenario, out, overwrite, paths)
     try:
@@ -294,7 +294,7 @@ def tornado(
             _agg()
             import matplotlib.pyplot as plt
 
-            from .sensitivity import plot_tornado
+            from baozhang_finance.analysis.sensitivity import plot_tornado
 
             df.to_csv(tmp / "tornado.csv", index=False)
             (tmp / "tornado.json").write_text(json.dumps({"scenario": str(scenario), **df.attrs["settings"]},
@@ -345,7 +345,7 @@ def sobol(
     as_json: bool = typer.Option(False, "--json", help="print the indices as JSON records"),
 ):
     """Sobol first-order and total indices of input groups (SALib), with 95 % confidence intervals."""
-    from .sensitivity import DEFAULT_TORNADO_METRICS, make_inputs, sobol as run_sobol
+    from baozhang_finance.analysis.sensitivity import DEFAULT_TORNADO_METRICS, make_inputs, sobol as run_sobol
 
     sc = _prepare(scenario, out, overwrite, paths)
     try:
@@ -367,7 +367,7 @@ def sobol(
             import matplotlib.pyplot as plt
             import pandas as pd
 
-            from .sensitivity import plot_sobol
+            from baozhang_finance.analysis.sensitivity import plot_sobol
 
             res.table.to_csv(tmp / "sobol.csv", index=False)
             sample = pd.DataFrame(res.X, columns=res.problem["names"])
@@ -419,7 +419,7 @@ def solve(
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ):
     """Smallest grant / equity share / rent ratio, or largest price / loan, that meets a risk constraint."""
-    from .solve import FIND, solve as run_solve
+    from baozhang_finance.analysis.solve import FIND, solve as run_solve
 
     sc = _load(scenario)
     _check_out(out, overwrite)

@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .overrides import apply_overrides, get_field, is_integer_field, lever_range, parse_lever
-from .scenario import Scenario, ScenarioError
+from baozhang_finance.model.fields import apply_overrides, get_field, is_integer_field, lever_range, parse_lever
+from baozhang_finance.model.scenario import Scenario, ScenarioError
 
 # ============================================================================================== metrics
 #: two-sided 95 % normal quantile used for the order-statistic standard error of a quantile
@@ -119,7 +119,7 @@ def _col(result, name: str) -> np.ndarray:
 
 
 def _expected_loss(result) -> tuple[float, float]:
-    from .lenses.bank import path_lgd
+    from baozhang_finance.measures.bank import path_lgd
 
     if result.plan.L == 0:
         return 0.0, 0.0
@@ -129,7 +129,7 @@ def _expected_loss(result) -> tuple[float, float]:
 
 def _bank_dscr(result) -> np.ndarray:
     """Minimum bank DSCR per path over the bank lens's test window (+∞ without bank service in it)."""
-    from .lenses.bank import min_bank_dscr
+    from baozhang_finance.measures.bank import min_bank_dscr
 
     if result.plan.L == 0:
         return np.full(len(result.paths), np.inf)
@@ -234,7 +234,7 @@ class RunSettings:
 
 def run_changed(scenario: Scenario, overrides: Mapping[str, Any], settings: RunSettings, project: int | None = None):
     """Simulate ``scenario`` with ``overrides`` applied, under ``settings``; returns the Result."""
-    from .simulate import simulate
+    from baozhang_finance.run.simulate import simulate
 
     sc = apply_overrides(scenario, overrides, project=project) if overrides else scenario
     s = settings.resolved(scenario)
@@ -253,7 +253,7 @@ def _evaluate_all(scenarios: Sequence[Scenario], settings: "RunSettings", names:
                   progress: Callable[[int, int], None] | None = None, labels: Sequence[str] | None = None):
     """Metrics of every scenario, in order: a plain loop, or fanned out over a Dask ``client``
     (:func:`baozhang_finance.dask_backend.map_scenarios`: one task per scenario, same numbers either way)."""
-    from .dask_backend import map_scenarios
+    from baozhang_finance.run.dask_backend import map_scenarios
 
     pos = {id(sc): k for k, sc in enumerate(scenarios)}
     label = (lambda sc: labels[pos[id(sc)]]) if labels is not None else None
@@ -413,7 +413,7 @@ def default_inputs(scenario: Scenario, rel: float = 0.2) -> list[Input]:
             add(f"price[{k}]", (max(lo, plo), min(hi, phi)), "plan", f"acquisition price 收购价 {tag}",
                 R + ", loan balances")
         if p.financing.loans:
-            from .overrides import capital_grants_yuan
+            from baozhang_finance.model.fields import capital_grants_yuan
 
             g = capital_grants_yuan(scenario, k)
             if g > 0:
@@ -422,7 +422,7 @@ def default_inputs(scenario: Scenario, rel: float = 0.2) -> list[Input]:
                 add(f"grant[{k}]", (max(lo, glo), min(hi, ghi)), "plan", f"capital grant 补助 {tag}",
                     R + ", loan balances")
             if p.financing.equity_yuan > 0:
-                from .overrides import lever_value
+                from baozhang_finance.model.fields import lever_value
 
                 e = lever_value(scenario, "equity_share", k)
                 elo, ehi = lever_range(scenario, "equity_share", k)

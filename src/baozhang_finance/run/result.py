@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .atomic import write_folder_atomically
-from .metrics import quantiles as _q
-from .plan import Plan
-from .scenario import Scenario, capital_share, equity_share, total_uses_yuan
+from baozhang_finance import __version__
+from baozhang_finance.run.atomic import write_folder_atomically
+from baozhang_finance.measures.stats import quantiles as _q
+from baozhang_finance.engine.plan import Plan
+from baozhang_finance.model.scenario import Scenario, capital_share, equity_share, total_uses_yuan
 
 #: yearly ledgers kept per path (float32), from which fans and lenses are computed
 YEARLY_KEPT = (
@@ -75,7 +75,7 @@ class Result:
         arrays.
         """
         if name == "dscr":
-            from .metrics import dscr
+            from baozhang_finance.measures.stats import dscr
 
             return dscr(self.ledger("cfads"), self.ledger("debt_service"))
         if name == "cum_support":
@@ -111,7 +111,7 @@ class Result:
     # ------------------------------------------------------------------ summary
     @cached_property
     def summary(self) -> dict[str, Any]:
-        from .lenses import bank, fiscal, soe
+        from baozhang_finance.measures import bank, fiscal, soe
 
         df = self.paths
         n = len(df)
@@ -198,8 +198,8 @@ class Result:
     @classmethod
     def load(cls, out_dir: str | Path) -> "Result":
         """Re-open a saved run folder (for ``baozhang report``)."""
-        from .plan import compile_plan
-        from .scenario import Scenario
+        from baozhang_finance.engine.plan import compile_plan
+        from baozhang_finance.model.scenario import Scenario
 
         d = Path(out_dir)
         sc = Scenario.model_validate_json((d / "scenario.json").read_text())

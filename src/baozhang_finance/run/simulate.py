@@ -15,11 +15,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from . import metrics as mx
-from .engine import run_paths
-from .plan import Plan, compile_plan
-from .result import Result, YEARLY_KEPT
-from .scenario import Scenario, ScenarioError
+from baozhang_finance.measures import stats as mx
+from baozhang_finance.engine.loop import run_paths
+from baozhang_finance.engine.plan import Plan, compile_plan
+from baozhang_finance.run.result import Result, YEARLY_KEPT
+from baozhang_finance.model.scenario import Scenario, ScenarioError
 
 Progress = Callable[[int, int], None]
 
@@ -123,7 +123,7 @@ def _iter_chunks(plan: Plan, bounds, first_index: int, seed: int, workers: int, 
             for i, cols in ex.map(_worker_chunk, jobs):
                 yield i, cols
     elif backend == "dask":
-        from .dask_backend import iter_chunks_dask
+        from baozhang_finance.run.dask_backend import iter_chunks_dask
 
         yield from iter_chunks_dask(plan, jobs, client=client, workers=workers)
     else:
@@ -165,7 +165,7 @@ def simulate(
         backend = "serial"
     if backend == "dask" and client is None and target_se is not None and not deterministic:
         # the adaptive loop runs many batches: one cluster for all of them, not one per batch
-        from .dask_backend import client_for
+        from baozhang_finance.run.dask_backend import client_for
 
         with client_for(None, workers) as client:
             return simulate(scenario, paths=paths, seed=seed, chunk_size=chunk_size, workers=workers,

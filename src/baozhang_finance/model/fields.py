@@ -39,7 +39,7 @@ import tomllib
 from collections.abc import Mapping
 from typing import Any
 
-from .scenario import (
+from baozhang_finance.model.scenario import (
     Scenario,
     ScenarioError,
     floor_area_m2,

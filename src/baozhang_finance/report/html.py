@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .plotting import WAN
+from baozhang_finance.report.charts import WAN
 
 #: rows of result.paths written to the workbook (a sample, not a dump)
 PATHS_SAMPLE_ROWS = 1_000
@@ -89,8 +89,8 @@ def median_path_index(result) -> int:
 
 def replay_path(result, index: int) -> MedianPath:
     """Re-simulate path ``index`` of a run with ``record=True`` and check it against the run's ledgers."""
-    from .engine import run_paths
-    from .simulate import chunk_generator
+    from baozhang_finance.engine.loop import run_paths
+    from baozhang_finance.run.simulate import chunk_generator
 
     run = result.run
     n_total = len(result.paths)
@@ -312,7 +312,7 @@ def write_xlsx(result, folder: str | Path, mp: MedianPath | None = None) -> Path
     # ---------------------------------------------------------------- Guide
     ws = wb.add_worksheet("Guide")
     ws.write(0, 0, f"{s['programme']['name']} — baozhang-finance report", f["title"])
-    from .tables import summary_rows
+    from baozhang_finance.report.tables import summary_rows
 
     ws.write_row(2, 0, ["lens", "metric", "value"], f["head"])
     for i, (lens, metric, value) in enumerate(summary_rows(s)):
@@ -460,7 +460,7 @@ def write_charts(result, folder: str | Path, mp: MedianPath | None = None) -> li
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from . import plotting as pl
+    from baozhang_finance.report import charts as pl
 
     folder = Path(folder) / "charts"
     folder.mkdir(parents=True, exist_ok=True)
@@ -555,7 +555,7 @@ def answer_sentence(s: dict) -> str:
 def _compliance_findings(result):
     """(findings rows, header, note). Uses compliance.check_scenario when that module exists."""
     try:
-        from .compliance import check_scenario
+        from baozhang_finance.model.compliance import check_scenario
     except ImportError:
         return [], None, "The policy-compliance module (compliance.py) is not installed in this version: no rules checked."
     try:
@@ -584,7 +584,7 @@ def _compliance_findings(result):
 
 def _unverifiable(result):
     try:
-        from .compliance import unverifiable
+        from baozhang_finance.model.compliance import unverifiable
     except ImportError:
         return None
     try:
@@ -861,7 +861,7 @@ def render_reports(run_dir: str | Path, out: str | Path | None = None, result=No
     With ``out`` the reports go to that (new or empty) folder; otherwise they replace the ones in ``run_dir``.
     Either way they are written to a temporary folder first and moved into place at the end.
     """
-    from .result import Result
+    from baozhang_finance.run.result import Result
 
     run_dir = Path(run_dir)
     res = result if result is not None else Result.load(run_dir)

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import metrics as mx
-from ..metrics import quantiles as _q
+from baozhang_finance.measures import stats as mx
+from baozhang_finance.measures.stats import quantiles as _q
 
 
 # ------------------------------------------------------------------------------------------------ risk measures

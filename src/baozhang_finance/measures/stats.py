@@ -147,7 +147,7 @@ def var_cvar(losses, level: float = 0.95):
     losses sorted from the largest and m = n (1 − α), ES = (Σ_{i ≤ ⌊m⌋} L_(i) + (m − ⌊m⌋) L_(⌊m⌋+1)) / m.
     Unlike E[L | L ≥ VaR], it does not collapse to the overall mean when fewer than (1 − α) of the paths lose.
     """
-    from .lenses.fiscal import expected_shortfall, value_at_risk
+    from baozhang_finance.measures.fiscal import expected_shortfall, value_at_risk
 
     return value_at_risk(losses, level), expected_shortfall(losses, level)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .plan import MarketPlan
+from baozhang_finance.engine.plan import MarketPlan
 
 N_INNOVATIONS = 7
 

@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import financing as fin
-from .drivers import Drivers
-from .plan import Plan
+from baozhang_finance.engine import instruments as fin
+from baozhang_finance.engine.drivers import Drivers
+from baozhang_finance.engine.plan import Plan
 
 #: yearly ledgers kept for every path (float32 to keep 1M paths in memory), summed over the year
 YEARLY_FLOWS = (

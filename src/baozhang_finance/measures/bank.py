@@ -33,9 +33,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..metrics import quantiles as _q
-from ..plan import stabilisation_month
-from ..scenario import (
+from baozhang_finance.measures.stats import quantiles as _q
+from baozhang_finance.engine.plan import stabilisation_month
+from baozhang_finance.model.scenario import (
     Scenario,
     ScenarioError,
     grant_amount_yuan,
@@ -453,8 +453,8 @@ def debt_capacity(
     (:func:`dscr_test_years`). Stops when the bracket is narrower than ``tol_yuan`` (default 0.1 % of the
     project's investment, at least 10,000 yuan); the capacity returned is the feasible end of the bracket.
     """
-    from ..plan import compile_plan
-    from ..simulate import simulate
+    from baozhang_finance.engine.plan import compile_plan
+    from baozhang_finance.run.simulate import simulate
 
     if not 0 <= project < len(scenario.projects):
         raise ScenarioError(f"debt_capacity: project must be 0..{len(scenario.projects) - 1}, got {project}")

@@ -1,9 +1,4 @@
-"""Command line: ``baozhang run | check | …`` (Typer + rich).
-
-Exit codes: 0 ok, 1 findings (policy breaches from ``check``), 2 bad input (one line naming the file, the
-field and the problem; never a traceback for a user mistake), 3 the run failed on the Dask cluster (one line
-naming the failed chunk and its error, or the missing workers).
-"""
+"""The commands that run or read one scenario: ``run``, ``check``, ``compare``, ``report``."""
 
 from __future__ import annotations
 
@@ -13,68 +8,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from . import __version__
-from .scenario import ScenarioError, load_scenario
-
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="baozhang-finance: does an affordable-housing acquisition programme pay for itself?")
-console = Console()
-err_console = Console(stderr=True)
-
-
-class UserError(Exception):
-    """A user mistake: printed as one line, exit code 2."""
-
-
-def fail(message: str, code: int = 2) -> None:
-    from rich.markup import escape
-
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _load(path: Path):
-    try:
-        return load_scenario(path)
-    except ScenarioError as exc:
-        fail(str(exc).replace("\n", "; "))
-
-
-def _version(value: bool):
-    if value:
-        console.print(f"baozhang-finance {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="print the version and exit")):
-    """baozhang-finance command line."""
-
-
-def _progress_bar(quiet: bool):
-    """A rich progress callback on a terminal; None (silent) in pipes, CI or --quiet."""
-    import os
-
-    if quiet or not sys.stderr.isatty() or os.environ.get("CI"):
-        return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn("paths"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                   TimeRemainingColumn(), console=err_console, transient=True)
-    task = bar.add_task("run", total=None, rate="")
-    import time
-
-    t0 = time.perf_counter()
-
-    def cb(done: int, total: int) -> None:
-        el = max(time.perf_counter() - t0, 1e-9)
-        bar.update(task, completed=done, total=total, rate=f"{done / el:,.0f} paths/s")
-
-    return bar, cb
-
+from baozhang_finance.cli.common import _load, _progress_bar, app, console, err_console, fail
+from baozhang_finance.model.scenario import ScenarioError
 
 @app.command()
 def run(
@@ -95,7 +31,7 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
 ):
     """Simulate a scenario and print the three-lens summary."""
-    from .simulate import simulate
+    from baozhang_finance.run.simulate import simulate
 
     sc = _load(scenario)
     if out is not None and out.exists() and not overwrite and out.is_dir() and any(out.iterdir()):
@@ -110,7 +46,7 @@ def run(
     client = None
     backend_errors: tuple = ()
     if backend == "dask":
-        from .dask_backend import DaskBackendError, make_client
+        from baozhang_finance.run.dask_backend import DaskBackendError, make_client
 
         backend_errors = (DaskBackendError,)
         try:
@@ -139,7 +75,7 @@ def run(
         writers = ()
         if not no_reports:
             try:
-                from .report import report_writers
+                from baozhang_finance.report.html import report_writers
 
                 writers = report_writers()
             except ImportError:
@@ -148,7 +84,7 @@ def run(
     if as_json:
         sys.stdout.write(json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n")
     elif not quiet:
-        from .tables import print_summary
+        from baozhang_finance.report.tables import print_summary
 
         print_summary(result, console)
         if out is not None:
@@ -160,7 +96,7 @@ def check(scenario: Path = typer.Argument(..., help="scenario TOML file")):
     """Validate a scenario and apply the policy rules of its documents (exit 1 on findings)."""
     sc = _load(scenario)
     try:
-        from .compliance import check_scenario, print_findings
+        from baozhang_finance.model.compliance import check_scenario, print_findings
     except ImportError:
         console.print(f"{scenario}: valid scenario ({len(sc.projects)} projects)")
         return
@@ -182,7 +118,7 @@ def compare(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no table"),
 ):
     """Run several scenarios with the same paths and seed; one table of the headline numbers."""
-    from .compare import compare_scenarios, print_comparison, write_csv
+    from baozhang_finance.analysis.compare import compare_scenarios, print_comparison, write_csv
 
     if paths < 1:
         fail(f"--paths: must be >= 1, got {paths}")
@@ -232,8 +168,8 @@ def report(
             fail(f"--out {out}: folder exists and is not empty (use --overwrite)")
         if out.resolve() == run_dir.resolve():
             out = None
-    from .report import render_reports
-    from .result import Result
+    from baozhang_finance.report.html import render_reports
+    from baozhang_finance.run.result import Result
 
     docs = {}
     for name in ("summary.json", "scenario.json", "run.json"):
@@ -253,41 +189,9 @@ def report(
     if as_json:
         sys.stdout.write(json.dumps(saved, indent=2, ensure_ascii=False) + "\n")
     elif not quiet:
-        from .tables import print_summary
+        from baozhang_finance.report.tables import print_summary
 
         print_summary(result, console)
         console.print(f"written: {target / 'report.html'}, {target / 'report.xlsx'}, {target / 'charts'}")
 
 
-# the sensitivity and solver commands (sweep, tornado, sobol, solve) register themselves on `app`
-from . import cli_analysis  # noqa: E402,F401
-
-
-def main() -> None:  # console script
-    """Run the app; usage mistakes (unknown option, missing argument, bad value) print one line, exit 2."""
-    try:  # Typer >= 0.26 vendors click as typer._click; older Typer uses click itself
-        from typer._click import exceptions as cx
-    except ImportError:  # pragma: no cover
-        from click import exceptions as cx
-    no_args = getattr(cx, "NoArgsIsHelpError", ())
-
-    try:
-        rv = app(prog_name="baozhang", standalone_mode=False)
-    except no_args as exc:
-        console.print(exc.ctx.get_help() if exc.ctx else str(exc), highlight=False, markup=False)
-        sys.exit(0)
-    except cx.UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx else "baozhang"
-        msg = exc.format_message().replace("\n", " ").strip().rstrip(".")
-        fail_line = f"error: {msg} (see '{where} --help')"
-        err_console.print(fail_line, highlight=False, soft_wrap=True, markup=False)
-        sys.exit(2)
-    except cx.ClickException as exc:
-        err_console.print(f"error: {exc.format_message()}", highlight=False, soft_wrap=True, markup=False)
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        err_console.print("interrupted")
-        sys.exit(130)
-    if rv == 130:
-        err_console.print("interrupted")
-    sys.exit(rv if isinstance(rv, int) else 0)

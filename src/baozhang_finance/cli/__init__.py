@@ -1,0 +1,47 @@
+"""Command line: ``baozhang run | check | compare | report | sweep | tornado | sobol | solve`` (Typer + rich).
+
+Exit codes: 0 ok, 1 findings (policy breaches from ``check``), 2 bad input (one line naming the file, the
+field and the problem; never a traceback for a user mistake), 3 the run failed on the Dask cluster.
+``common`` declares the app and what the commands share; ``commands`` and ``analysis`` register on it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from baozhang_finance.cli import analysis, commands  # noqa: F401  (register the commands on `app`)
+from baozhang_finance.cli.common import app, console, err_console
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:  # console script
+    """Run the app; usage mistakes (unknown option, missing argument, bad value) print one line, exit 2."""
+    try:  # Typer >= 0.26 vendors click as typer._click; older Typer uses click itself
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover
+        from click import exceptions as cx
+    no_args = getattr(cx, "NoArgsIsHelpError", ())
+
+    try:
+        rv = app(prog_name="baozhang", standalone_mode=False)
+    except no_args as exc:
+        console.print(exc.ctx.get_help() if exc.ctx else str(exc), highlight=False, markup=False)
+        sys.exit(0)
+    except cx.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "baozhang"
+        msg = exc.format_message().replace("\n", " ").strip().rstrip(".")
+        fail_line = f"error: {msg} (see '{where} --help')"
+        err_console.print(fail_line, highlight=False, soft_wrap=True, markup=False)
+        sys.exit(2)
+    except cx.ClickException as exc:
+        err_console.print(f"error: {exc.format_message()}", highlight=False, soft_wrap=True, markup=False)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("interrupted")
+        sys.exit(130)
+    if rv == 130:
+        err_console.print("interrupted")
+    sys.exit(rv if isinstance(rv, int) else 0)

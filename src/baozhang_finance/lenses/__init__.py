@@ -1,1 +1,0 @@
-"""Three lenses on one simulation: bank credit, fiscal hidden debt, SOE returns. Each reads a Result."""
