@@ -251,7 +251,7 @@ def test_more_rent_never_means_more_hidden_debt(case, factor, field):
 
 def test_deterministic_vectorised_rows_are_identical():
     """10,000 deterministic paths of the demo in one engine call: every row equal to every other, bit for bit,
-    and equal to a one-path run (checked with the benchmark's own function, benchmarks/bench_vectorised.py)."""
+    and equal to a one-path run to rounding (checked with the benchmark's own function, benchmarks/bench_vectorised.py)."""
     import importlib.util
     from pathlib import Path
 
@@ -265,9 +265,12 @@ def test_deterministic_vectorised_rows_are_identical():
     out = run_paths(plan, 10_000, None)
     assert out.yearly["cfads"].shape[0] == 10_000
     assert bench.identical_rows(out) == []
+    # a one-path run agrees to rounding: numpy's SIMD loops (AVX-512 / AVX2 exp, log, power) and its scalar tail
+    # may differ in the last bit, so a length-1 array is not bit-identical to a row of a long one on every CPU
+    # (runs are reproducible for a fixed chunk size, which is what the project promises)
     one = run_paths(plan, 1, None)
     for k, v in one.yearly.items():
-        assert np.array_equal(v[0], out.yearly[k][0]), k
+        np.testing.assert_allclose(v[0], out.yearly[k][0], rtol=1e-12, atol=1e-6, err_msg=k)
     # the checker does see a difference when there is one
     out.yearly["gov_hidden"][1234, 3] += 1.0
     assert bench.identical_rows(out) == ["yearly:gov_hidden"]
