@@ -20,36 +20,8 @@ import numpy as np
 import pandas as pd
 
 from baozhang_finance.measures import stats as mx
+from baozhang_finance.measures.stats import expected_shortfall, value_at_risk
 from baozhang_finance.measures.stats import quantiles as _q
-
-
-# ------------------------------------------------------------------------------------------------ risk measures
-def value_at_risk(losses, level: float) -> float:
-    """VaR_α: the α-quantile of the losses, smallest x with F_n(x) ≥ α (numpy 'inverted_cdf')."""
-    x = np.asarray(losses, dtype=float)
-    return float(np.quantile(x, level, method="inverted_cdf"))
-
-
-def expected_shortfall(losses, level: float) -> float:
-    """CVaR_α (expected shortfall): the mean of the worst (1 − α) share of the sample.
-
-    With the losses sorted from the largest, L_(1) ≥ L_(2) ≥ …, and m = n (1 − α):
-    ES = (Σ_{i ≤ ⌊m⌋} L_(i) + (m − ⌊m⌋) L_(⌊m⌋+1)) / m  (Acerbi & Tasche 2002).
-    Unlike E[L | L ≥ VaR], this does not collapse to the overall mean when VaR = 0 because fewer than (1 − α) of
-    the paths have a call: with 2 % of paths calling, CVaR95 is the mean over the worst 5 %, i.e. E[L] / 0.05.
-    """
-    x = np.sort(np.asarray(losses, dtype=float))[::-1]
-    n = x.size
-    if n == 0:
-        return float("nan")
-    m = n * (1.0 - level)
-    k = int(np.floor(m + 1e-9))
-    if m <= 0:
-        return float(x[0])
-    total = x[:k].sum() + ((m - k) * x[k] if k < n else 0.0)
-    return float(total / m)
-
-
 
 
 def p_call_by_year(result) -> np.ndarray:

@@ -139,6 +139,32 @@ def present_value_monthly(flows_m, annual_rate):
     return (f * (1.0 + annual_rate) ** (-t / 12.0)).sum(axis=-1)
 
 
+def value_at_risk(losses, level: float) -> float:
+    """VaR_α: the α-quantile of the losses, smallest x with F_n(x) ≥ α (numpy 'inverted_cdf')."""
+    x = np.asarray(losses, dtype=float)
+    return float(np.quantile(x, level, method="inverted_cdf"))
+
+
+def expected_shortfall(losses, level: float) -> float:
+    """CVaR_α (expected shortfall): the mean of the worst (1 − α) share of the sample.
+
+    With the losses sorted from the largest, L_(1) ≥ L_(2) ≥ …, and m = n (1 − α):
+    ES = (Σ_{i ≤ ⌊m⌋} L_(i) + (m − ⌊m⌋) L_(⌊m⌋+1)) / m  (Acerbi & Tasche 2002).
+    Unlike E[L | L ≥ VaR], this does not collapse to the overall mean when VaR = 0 because fewer than (1 − α) of
+    the paths have a call: with 2 % of paths calling, CVaR95 is the mean over the worst 5 %, i.e. E[L] / 0.05.
+    """
+    x = np.sort(np.asarray(losses, dtype=float))[::-1]
+    n = x.size
+    if n == 0:
+        return float("nan")
+    m = n * (1.0 - level)
+    k = int(np.floor(m + 1e-9))
+    if m <= 0:
+        return float(x[0])
+    total = x[:k].sum() + ((m - k) * x[k] if k < n else 0.0)
+    return float(total / m)
+
+
 def var_cvar(losses, level: float = 0.95):
     """Value at risk and expected shortfall of a loss sample at ``level`` α.
 
@@ -147,8 +173,6 @@ def var_cvar(losses, level: float = 0.95):
     losses sorted from the largest and m = n (1 − α), ES = (Σ_{i ≤ ⌊m⌋} L_(i) + (m − ⌊m⌋) L_(⌊m⌋+1)) / m.
     Unlike E[L | L ≥ VaR], it does not collapse to the overall mean when fewer than (1 − α) of the paths lose.
     """
-    from baozhang_finance.measures.fiscal import expected_shortfall, value_at_risk
-
     return value_at_risk(losses, level), expected_shortfall(losses, level)
 
 
