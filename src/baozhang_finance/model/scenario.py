@@ -19,6 +19,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from baozhang_finance.model.support import Cures, SupportPolicy
+
 #: order of the correlated innovations in ``market.correlation``
 DRIVERS = ("house_price", "rent", "lpr", "cpi", "occupancy", "absorption", "fiscal")
 
@@ -414,6 +416,8 @@ class Scenario(_Model):
     credit: Credit = Field(default_factory=Credit)
     market: Market
     simulation: Simulation = Field(default_factory=Simulation)
+    support: SupportPolicy = Field(default_factory=SupportPolicy, description="who pays a shortfall, and the conventions")
+    cures: Cures = Field(default_factory=Cures, description="what is tried before government money; absent = nothing")
 
     @model_validator(mode="after")
     def _consistency(self) -> "Scenario":
