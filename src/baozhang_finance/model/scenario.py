@@ -56,6 +56,10 @@ class Programme(_Model):
     fiscal_revenue_yuan: float = Field(
         gt=0, description="the city's general public budget revenue per year at the start, yuan (一般公共预算收入)"
     )
+    fiscal_discount_rate: float | None = Field(
+        None, ge=-0.05, le=0.5, description="annual rate discounting the budget's payments (hidden-debt calls, bond "
+        "burden): the local-bond yield; absent = 0.02 under the default conventions (MOF local-bond coupons "
+        "1.80–2.19 % in 2025–26), discount_rate under legacy")
 
 
 # ----------------------------------------------------------------------------------------------- operations
@@ -104,6 +108,18 @@ class Buyback(_Model):
     resale_margin: float = Field(0.0, ge=0, le=0.2, description="resale price = buyback price × (1 + resale_margin)")
 
 
+class Walkaway(_Model):
+    """[projects.sale.walkaway] — a pre-subscribed buyer may walk away at hand-over, forfeiting the deposit.
+
+    Share walking away at hand-over h = min(1, base_share + gap_sensitivity × max(0, (P − V) / P)), with P the
+    affordable price and V = appraisal × house-price index the market value of the unit then; walked units
+    return to the unsold inventory (absorbed like any other), the deposit stays with the SOE.
+    """
+
+    base_share: float = Field(0.0, ge=0, le=1, description="share walking away when the price is at or below market (assumption: 0–0.05)")
+    gap_sensitivity: float = Field(2.0, ge=0, le=20, description="extra share per unit of price-over-market gap (assumption: 1–4)")
+
+
 class SaleOps(_Model):
     """[projects.sale] — 配售型 operations under closed management."""
 
@@ -118,6 +134,13 @@ class SaleOps(_Model):
     sales_tax_rate: float = Field(ge=0, le=0.2, description="taxes and fees on sale proceeds, share of proceeds")
     buyer_down_payment_share: float = Field(ge=0, le=1, description="buyers' down payment share (buyer side; for compliance)")
     buyback: Buyback | None = Field(None, description="buyback terms after the lock-up; absent = no buybacks")
+    walkaway: Walkaway | None = Field(None, description="pre-subscribed buyers who may walk away at hand-over; absent = all complete")
+    deposits_in_escrow: bool | None = Field(
+        None, description="pre-sale deposits held in escrow (预售资金监管) until the units are available; absent = true for "
+                          "new builds under the default conventions, false under legacy")
+    buyback_reserve_share: float = Field(
+        0.0, ge=0, le=1, description="share of sale proceeds set aside in a buyback reserve that pays buybacks first "
+                                     "(default conventions; 0 = none)")
 
 
 class Construction(_Model):
@@ -152,6 +175,10 @@ class Relending(_Model):
     rate: float = Field(ge=0, le=0.2, description="annual rate the SOE pays on the refinanced share while relending lasts")
     term_years: int = Field(1, ge=1, le=5, description="relending term in years (1)")
     rollovers: int = Field(ge=0, le=30, description="number of renewals; after the last one the share pays the loan's own rate")
+    reprice_probability: float = Field(
+        0.5, ge=0, le=1, description="default conventions: probability the bank reprices the loan to its own terms "
+        "(fixed_rate, or LPR + spread) at the reset when relending ends; otherwise the contract rate stays "
+        "(assumption: 0–1; legacy: always)")
 
 
 class Loan(_Model):
@@ -342,6 +369,9 @@ class Market(_Model):
     decline_drift_annual: float = Field(0.0, ge=-0.5, le=0.5, description="expected annual price growth during the decline regime")
     rent_drift_annual: float = Field(ge=-0.5, le=0.5, description="expected annual growth of market rent")
     rent_vol_annual: float = Field(ge=0, le=1, description="annual volatility of the market-rent index")
+    rent_decline_years: float = Field(0.0, ge=0, le=30, description="length of an initial rent-decline regime, years (like the price one)")
+    rent_decline_drift_annual: float = Field(0.0, ge=-0.5, le=0.5, description="expected annual rent growth during the rent-decline "
+                                             "regime (50-city rents −1.2 to −2.4 %/yr in 2024, domain-facts §3)")
     lpr_initial: float = Field(ge=0, le=0.2, description="5-year LPR at the start (2025: 0.035)")
     lpr_mean: float = Field(ge=0, le=0.2, description="long-run mean of the LPR")
     lpr_reversion: float = Field(ge=0, le=5, description="mean-reversion speed of the LPR, per year")
