@@ -1,0 +1,197 @@
+"""The number formatters of every report, table and terminal output, driven by the output catalogue.
+
+One style everywhere:
+
+* money in 万元 (yuan ÷ 10,000) with thousands separators: ``1,234 万元``;
+* shares (probabilities, rates, IRR, LTV) in per cent: ``12.3 %``;
+* ratios (DSCR, LLCR, coverage) as ``1.23`` (∞ when there is no debt service to cover);
+* counts with thousands separators, durations in years with one decimal, programme years as whole numbers;
+* ``value ± SE`` always means **one** standard error (write the label with "± SE"); a 95 % interval is written
+  ``[lo, hi] 95 %`` (:func:`ci95`);
+* a missing value (None, NaN) is ``—``.
+
+:func:`fmt` formats a number by its catalogue key (:mod:`baozhang_finance.measures.catalogue`), :func:`label`
+gives its label; the unit-level helpers (:func:`wan`, :func:`pct`, :func:`ratio`, :func:`number`) are for numbers
+the catalogue does not name (scenario inputs).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from baozhang_finance.measures.catalogue import DIGITS, Entry, entry
+
+WAN = 1e4  # yuan per 万元
+DASH = "—"
+Z95 = 1.959963984540054
+
+#: Excel number format per unit (report.xlsx keeps money in yuan in the Summary sheet)
+XLSX_FORMATS = {"yuan": "#,##0", "yuan_per_m2": "#,##0", "share": "0.00%", "ratio": "0.000", "index": "0.000",
+                "years": "0.0", "year": "0", "months": "0", "count": "#,##0"}
+#: the unit column of report.xlsx
+UNIT_TEXT = {"yuan": "yuan 元", "yuan_per_m2": "元/m²", "share": "share", "ratio": "×", "index": "index",
+             "years": "years", "year": "year no.", "months": "months", "count": "count", "flag": "yes/no",
+             "text": ""}
+
+
+def _real(x: Any) -> float | None:
+    """``x`` as a float, or None when it is missing or not a number."""
+    if x is None or isinstance(x, (str, bytes)):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+# ------------------------------------------------------------------------------------------ unit level
+def wan(x: Any, digits: int = 0, unit: bool = True) -> str:
+    """Yuan in 万元: ``1,234 万元`` (``unit=False``: ``1,234``)."""
+    v = _real(x)
+    if v is None:
+        return DASH
+    s = f"{v / WAN:,.{digits}f}"
+    return s + " 万元" if unit else s
+
+
+def pct(x: Any, digits: int = 1) -> str:
+    """A share in per cent: ``12.3 %``."""
+    v = _real(x)
+    return DASH if v is None else f"{100 * v:.{digits}f} %"
+
+
+def ratio(x: Any, digits: int = 2) -> str:
+    v = _real(x)
+    if v is None:
+        return DASH
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    return f"{v:.{digits}f}"
+
+
+def count(x: Any) -> str:
+    v = _real(x)
+    return DASH if v is None else f"{v:,.0f}"
+
+
+def number(x: Any) -> str:
+    """A number the catalogue does not name (a scenario input): 4 significant digits, thousands separators from
+    100,000 up, no exponent for ordinary sizes."""
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    v = _real(x)
+    if v is None:
+        return DASH if x is None or not isinstance(x, str) else x
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    if isinstance(x, int) or (v == int(v) and abs(v) >= 1e4):
+        return f"{v:,.0f}"
+    if v != 0 and abs(v) < 1e-3:
+        return f"{v:.3g}"
+    return f"{v:,.0f}" if abs(v) >= 1e5 else f"{v:.4g}"
+
+
+def by_unit(unit: str, x: Any, digits: int | None = None, suffix: bool = True) -> str:
+    """Format ``x`` as a number of ``unit`` (a catalogue unit)."""
+    d = DIGITS.get(unit, 0) if digits is None else digits
+    if unit == "yuan":
+        return wan(x, d, suffix)
+    if unit == "yuan_per_m2":
+        v = _real(x)
+        return DASH if v is None else f"{v:,.{d}f}" + (" 元/m²" if suffix else "")
+    if unit == "share":
+        return pct(x, d)
+    if unit in ("ratio", "index"):
+        return ratio(x, d)
+    if unit == "years":
+        v = _real(x)
+        return DASH if v is None else f"{v:.{d}f}" + (" y" if suffix else "")
+    if unit in ("year", "months", "count"):
+        v = _real(x)
+        return DASH if v is None else f"{v:,.{d}f}"
+    if unit == "flag":
+        return DASH if x is None else ("yes" if x else "no")
+    return DASH if x is None else (number(x) if _real(x) is not None else str(x))
+
+
+# ------------------------------------------------------------------------------------------ catalogue level
+def fmt(key: str, value: Any, digits: int | None = None, suffix: bool = True) -> str:
+    """``value`` formatted as the catalogue's ``key`` says (``suffix=False``: no "万元" / "y", for a table whose
+    header gives the unit)."""
+    e = entry(key)
+    return by_unit(e.unit, value, e.places if digits is None else digits, suffix)
+
+
+def pm(key: str, value: Any, se: Any, digits: int | None = None) -> str:
+    """``value ± SE`` (one standard error) in the key's unit; the value alone when the SE is 0 or missing."""
+    s = _real(se)
+    if s is None or s == 0 or math.isinf(s):
+        return fmt(key, value, digits)
+    e = entry(key)
+    d = e.places if digits is None else digits
+    if e.unit == "yuan":
+        return f"{wan(value, d, False)} ± {wan(se, d)}"
+    return f"{fmt(key, value, d, False)} ± {fmt(key, se, max(d, 1) if e.unit == 'share' else d)}"
+
+
+def ci95(key: str, lo: Any, hi: Any, digits: int | None = None) -> str:
+    """A 95 % interval: ``[1.2 %, 3.4 %] 95 %``."""
+    return f"[{fmt(key, lo, digits)}, {fmt(key, hi, digits)}] 95 %"
+
+
+def ci95_from_se(key: str, value: Any, se: Any, digits: int | None = None, lo_bound: float | None = None,
+                 hi_bound: float | None = None) -> str:
+    """The normal 95 % interval ``value ± 1.96 SE`` written as ``[lo, hi] 95 %`` (clipped to the bounds)."""
+    v, s = _real(value), _real(se)
+    if v is None or s is None:
+        return DASH
+    lo, hi = v - Z95 * s, v + Z95 * s
+    if lo_bound is not None:
+        lo = max(lo, lo_bound)
+    if hi_bound is not None:
+        hi = min(hi, hi_bound)
+    return ci95(key, lo, hi, digits)
+
+
+def several(key: str, values: Mapping[str, Any] | Sequence[Any], stats: Sequence[str] | None = None,
+            digits: int | None = None) -> str:
+    """Several values of one quantity with the unit once: ``-1,957 / -241 / 2,723 万元``, ``1.2 % / 3.4 %``."""
+    vals = [values.get(k) for k in stats] if isinstance(values, Mapping) else list(values)
+    e = entry(key)
+    if e.unit == "yuan":
+        d = e.places if digits is None else digits
+        return " / ".join(wan(v, d, False) for v in vals) + " 万元"
+    return " / ".join(fmt(key, v, digits) for v in vals)
+
+
+def label(key: str, lang: str = "en") -> str:
+    """The label of ``key``: ``"en"``, ``"zh"`` or ``"both"`` (English then Chinese)."""
+    e = entry(key)
+    if lang == "en":
+        return e.en
+    if lang == "zh":
+        return e.zh
+    if lang == "both":
+        return f"{e.en} {e.zh}"
+    raise ValueError(f"label: lang must be 'en', 'zh' or 'both', got {lang!r}")
+
+
+def label_with_unit(key: str, lang: str = "en") -> str:
+    """The label with the unit a table column shows: "expected hidden-debt PV, 万元"."""
+    e = entry(key)
+    text = label(key, lang)
+    return f"{text}, 万元" if e.unit == "yuan" else text
+
+
+def xlsx_format(key_or_entry: str | Entry) -> str | None:
+    """Excel number format of a key (None for text and flags)."""
+    e = key_or_entry if isinstance(key_or_entry, Entry) else entry(key_or_entry)
+    return XLSX_FORMATS.get(e.unit)
+
+
+def unit_text(key_or_entry: str | Entry) -> str:
+    e = key_or_entry if isinstance(key_or_entry, Entry) else entry(key_or_entry)
+    return UNIT_TEXT[e.unit]
