@@ -15,6 +15,9 @@ dscr_min_p05                coverage.dscr_min.p05                               
 pd_lifetime                 bank.pd_lifetime (standalone view; 0 without loans)   bank
 equity_irr_p50              soe.equity_irr.p50                                    SOE
 ==========================  ====================================================  =====================
+
+The table printed by ``baozhang compare`` is :func:`baozhang_finance.report.tables.print_comparison` (labels and
+number formats from the output catalogue).
 """
 
 from __future__ import annotations
@@ -35,22 +38,13 @@ DEFAULT_CHUNK_SIZE = 10_000
 
 @dataclass(frozen=True)
 class Column:
+    """One comparison column: ``get(summary)`` gives its raw number; ``catalogue`` is the output-catalogue key
+    (measures/catalogue.py) its label and number format come from; ``short`` is the narrow table header."""
+
     key: str
-    label: str
+    catalogue: str
+    short: str
     get: Callable[[dict], Any]
-    fmt: Callable[[Any], str]
-
-
-def _pct(x) -> str:
-    return "—" if x is None else f"{100 * x:.1f}%"
-
-
-def _wan(x) -> str:
-    return "—" if x is None else f"{x / 1e4:,.0f}"
-
-
-def _ratio(x) -> str:
-    return "—" if x is None else f"{x:.2f}"
 
 
 def _pd(s: dict):
@@ -59,16 +53,18 @@ def _pd(s: dict):
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("total_investment_yuan", "invest 万", lambda s: s["programme"]["total_investment_yuan"], _wan),
-    Column("p_self_financing", "P(self-fin)", lambda s: s["coverage"]["p_self_financing"], _pct),
-    Column("p_hidden_call", "P(call)", lambda s: s["hidden_debt"]["p_call"], _pct),
-    Column("p_hidden_call_se", "±SE", lambda s: s["run"]["standard_errors"]["p_call"], _pct),
-    Column("hidden_debt_pv_yuan", "E[hidden] PV 万", lambda s: s["hidden_debt"]["expected_pv"], _wan),
-    Column("explicit_bond_burden_pv_yuan", "E[bond] PV 万",
-           lambda s: s["fiscal"]["explicit_bond_burden"]["expected_pv"], _wan),
-    Column("dscr_min_p05", "DSCRmin p05", lambda s: s["coverage"]["dscr_min"]["p05"], _ratio),
-    Column("pd_lifetime", "PD life", _pd, _pct),
-    Column("equity_irr_p50", "IRR p50", lambda s: s["soe"]["equity_irr"]["p50"], _pct),
+    Column("total_investment_yuan", "programme.total_investment_yuan", "invest 万元",
+           lambda s: s["programme"]["total_investment_yuan"]),
+    Column("p_self_financing", "coverage.p_self_financing", "P(self-fin)", lambda s: s["coverage"]["p_self_financing"]),
+    Column("p_hidden_call", "hidden_debt.p_call", "P(call)", lambda s: s["hidden_debt"]["p_call"]),
+    Column("p_hidden_call_se", "run.standard_errors.p_call", "± SE", lambda s: s["run"]["standard_errors"]["p_call"]),
+    Column("hidden_debt_pv_yuan", "hidden_debt.expected_pv", "E[hidden] PV 万元",
+           lambda s: s["hidden_debt"]["expected_pv"]),
+    Column("explicit_bond_burden_pv_yuan", "fiscal.explicit_bond_burden.expected_pv", "E[bond] PV 万元",
+           lambda s: s["fiscal"]["explicit_bond_burden"]["expected_pv"]),
+    Column("dscr_min_p05", "coverage.dscr_min.p05", "DSCRmin p05", lambda s: s["coverage"]["dscr_min"]["p05"]),
+    Column("pd_lifetime", "bank.pd_lifetime", "PD life", _pd),
+    Column("equity_irr_p50", "soe.equity_irr.p50", "IRR p50", lambda s: s["soe"]["equity_irr"]["p50"]),
 )
 
 
@@ -108,22 +104,3 @@ def write_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
         for r in rows:
             w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
     return p
-
-
-def print_comparison(rows: list[dict[str, Any]], console, paths: int, seed: int, chunk_size: int) -> None:
-    """A rich table: one row per scenario."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    if not console.is_terminal and console.width < 132:  # a pipe or a log: do not squeeze the columns to 80
-        console = Console(file=console.file, width=132, force_terminal=False, no_color=True)
-    t = Table(title=escape(f"Scenario comparison — {paths:,} paths, seed {seed}, chunk size {chunk_size:,} (same for all)"),
-              caption=escape("P(call), E[hidden]: hidden-debt call (fiscal); E[bond]: explicit special-bond burden; "
-                             "PD: standalone bank view; IRR: SOE equity; money in 万元 (PV at each programme's rate)"))
-    t.add_column("scenario", style="bold", no_wrap=True)
-    for c in COLUMNS:
-        t.add_column(escape(c.label), justify="right", no_wrap=True)
-    for r in rows:
-        t.add_row(escape(r["scenario"]), *(c.fmt(r[c.key]) for c in COLUMNS))
-    console.print(t)

@@ -118,7 +118,8 @@ def compare(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no table"),
 ):
     """Run several scenarios with the same paths and seed; one table of the headline numbers."""
-    from baozhang_finance.analysis.compare import compare_scenarios, print_comparison, write_csv
+    from baozhang_finance.analysis.compare import compare_scenarios, write_csv
+    from baozhang_finance.report.tables import print_comparison
 
     if paths < 1:
         fail(f"--paths: must be >= 1, got {paths}")

@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from baozhang_finance.measures.catalogue import entry, has
 from baozhang_finance.report.charts import WAN
+from baozhang_finance.report.format import XLSX_FORMATS, ci95_from_se, fmt, label, pct, pm, several, unit_text, wan
 
 #: rows of result.paths written to the workbook (a sample, not a dump)
 PATHS_SAMPLE_ROWS = 1_000
@@ -231,7 +233,7 @@ def waterfall_flows(mp: MedianPath) -> dict[str, float]:
     }
 
 
-# =============================================================================================== flattening
+# =============================================================================================== flattening and workbook
 def flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """``[(dotted.key[i], leaf value)]`` of nested dicts and lists (leaves: numbers, strings, bools, None)."""
     rows: list[tuple[str, Any]] = []
@@ -249,53 +251,26 @@ def flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def summary_unit(key: str) -> str:
-    """Unit of a flattened summary key (or a per-path column): 'pct', 'yuan', 'ratio', 'years', 'count' or
-    'text' — chooses the number format of the workbook."""
-    comps = [c for c in key.replace("]", "").replace("[", ".").split(".") if c and not c.isdigit()]
-    leaf = comps[-1] if comps else key
-    if leaf in ("paths", "seed", "chunk_size", "units", "n_defaults", "n", "path", "workers", "index"):
-        return "count"
-    if any(c.startswith(("p_", "pd_")) for c in comps) or "peak_share_of_fiscal" in key:
-        return "pct"
-    if leaf.endswith("_years") or leaf == "years" or any(c in ("first_call_year", "lockup_years") for c in comps):
-        return "years"
-    if any(w in c for c in comps for w in ("dscr", "llcr", "coverage", "ltv", "hpi")):
-        return "ratio"
-    if leaf.endswith("_rate") or leaf in ("rate", "risk_weight") or any(
-            w in c for c in comps for w in ("irr", "lgd", "share", "risk_weight")):
-        return "pct"
-    if any(w in c for c in comps for w in ("_pv", "pv_", "loss", "ead", "npv", "peak_funding", "_yuan", "collateral",
-                                           "cash_balance", "support", "burden", "terminal_equity")):
-        return "yuan"
+    """Catalogue unit of a flattened summary key or a per-path column (``paths.<col>`` or the bare column name):
+    yuan, share, ratio, index, years, year, months, count, flag or text (see measures/catalogue.py)."""
+    if has(key):
+        return entry(key).unit
+    if has(f"paths.{key}"):
+        return entry(f"paths.{key}").unit
     return "text"
 
 
-# =============================================================================================== workbook
-def write_xlsx(result, folder: str | Path, mp: MedianPath | None = None) -> Path:
-    """``report.xlsx``: Guide, Summary (three lenses), Inputs, Yearly fans, Median path, Paths (sample), Manifest."""
-    import xlsxwriter
+class _Sheet:
+    """A worksheet with the workbook's cell formats: one number format per catalogue unit."""
 
-    folder = Path(folder)
-    path = folder / "report.xlsx"
-    s = result.summary
-    mp = mp or median_path(result)
-    wb = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True})
-    f = {
-        "title": wb.add_format({"bold": True, "font_size": 14}),
-        "head": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"}),
-        "note": wb.add_format({"italic": True, "font_color": "#595959"}),
-        "yuan": wb.add_format({"num_format": "#,##0"}),
-        "wan": wb.add_format({"num_format": "#,##0.0"}),
-        "pct": wb.add_format({"num_format": "0.00%"}),
-        "ratio": wb.add_format({"num_format": "0.000"}),
-        "years": wb.add_format({"num_format": "0.0"}),
-        "count": wb.add_format({"num_format": "#,##0"}),
-        "text": wb.add_format({}),
-        "gen": wb.add_format({"num_format": "General"}),
-        "bold": wb.add_format({"bold": True}),
-    }
+    def __init__(self, wb, formats: dict, name: str):
+        self.ws, self.f = wb.add_worksheet(name), formats
 
-    def put(ws, r, c, v, fmt=None):
+    def unit_format(self, unit: str):
+        return self.f.get(unit, self.f["gen"])
+
+    def put(self, r: int, c: int, v, fmt=None) -> None:
+        ws = self.ws
         if v is None:
             ws.write_blank(r, c, None)
         elif isinstance(v, (bool, np.bool_)):
@@ -303,150 +278,180 @@ def write_xlsx(result, folder: str | Path, mp: MedianPath | None = None) -> Path
         elif isinstance(v, (int, float, np.integer, np.floating)):
             x = float(v)
             if np.isfinite(x):
-                ws.write_number(r, c, x, fmt or f["gen"])
+                ws.write_number(r, c, x, fmt or self.f["gen"])
             else:
                 ws.write_blank(r, c, None)
         else:
             ws.write_string(r, c, str(v), fmt)
 
-    # ---------------------------------------------------------------- Guide
-    ws = wb.add_worksheet("Guide")
-    ws.write(0, 0, f"{s['programme']['name']} — baozhang-finance report", f["title"])
+    def widths(self, *spec: tuple[int, int, float]) -> None:
+        for first, last, w in spec:
+            self.ws.set_column(first, last, w)
+
+
+def _formats(wb) -> dict:
+    f = {
+        "title": wb.add_format({"bold": True, "font_size": 14}),
+        "head": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"}),
+        "note": wb.add_format({"italic": True, "font_color": "#595959"}),
+        "wan": wb.add_format({"num_format": "#,##0.0"}),
+        "gen": wb.add_format({"num_format": "General"}),
+        "bold": wb.add_format({"bold": True}),
+    }
+    for unit, num_format in XLSX_FORMATS.items():
+        f[unit] = wb.add_format({"num_format": num_format})
+    return f
+
+
+def _sheet_guide(wb, f, result, mp: MedianPath) -> None:
     from baozhang_finance.report.tables import summary_rows
 
+    sh = _Sheet(wb, f, "Guide")
+    ws, s = sh.ws, result.summary
+    ws.write(0, 0, f"{s['programme']['name']} — baozhang-finance report", f["title"])
+    rows = summary_rows(s)
     ws.write_row(2, 0, ["lens", "metric", "value"], f["head"])
-    for i, (lens, metric, value) in enumerate(summary_rows(s)):
-        ws.write_row(3 + i, 0, [lens, metric, value])
-    r = 4 + len(summary_rows(s))
+    for i, row in enumerate(rows):
+        ws.write_row(3 + i, 0, list(row))
+    r = 4 + len(rows)
     guide = [
-        ("Summary", "every number of summary.json (three lenses), in yuan and 万元 (10k yuan)"),
+        ("Summary", "every number of summary.json (three lenses) with its label (English, 中文) and unit; "
+                    "money in yuan and 万元 (10k yuan); shares as %"),
         ("Inputs", "the scenario as read and validated (every field, flattened)"),
         ("Yearly", "fan-chart table: mean and p05–p95 across paths by year; money in 万元"),
         ("Median path", f"yearly cash flows per project of path {mp.index} (median hidden-debt PV), yuan"),
         ("Paths sample", f"the first {PATHS_SAMPLE_ROWS:,} of {len(result.paths):,} per-path rows "
                          "(all rows are in paths.parquet)"),
         ("Manifest", "package version, git commit, scenario SHA-256, seed, paths, chunk size, wall time"),
+        ("", "± in the tables is one standard error (SE) of the Monte Carlo estimate"),
     ]
     ws.write_row(r, 0, ["sheet", "contents"], f["head"])
     for i, (a, b) in enumerate(guide):
         ws.write_row(r + 1 + i, 0, [a, b])
-    ws.set_column(0, 0, 14)
-    ws.set_column(1, 1, 42)
-    ws.set_column(2, 2, 60)
+    sh.widths((0, 0, 14), (1, 1, 42), (2, 2, 60))
 
-    # ---------------------------------------------------------------- Summary
-    ws = wb.add_worksheet("Summary")
-    ws.write_row(0, 0, ["section", "key", "value", "unit", "value (万元)"], f["head"])
+
+def _sheet_summary(wb, f, result) -> None:
+    """Every summary key: section, key, value (yuan / share / ratio …), unit, value in 万元, label, 中文."""
+    sh = _Sheet(wb, f, "Summary")
+    ws = sh.ws
+    ws.write_row(0, 0, ["section", "key", "value", "unit", "value (万元)", "label", "中文"], f["head"])
     ws.freeze_panes(1, 0)
-    rows = flatten(s)
+    rows = flatten(result.summary)
     for i, (key, val) in enumerate(rows, start=1):
-        section = key.split(".")[0].split("[")[0]
-        unit = summary_unit(key) if isinstance(val, (int, float)) and not isinstance(val, bool) else "text"
-        ws.write_string(i, 0, section)
+        e = entry(key)
+        number = isinstance(val, (int, float)) and not isinstance(val, bool)
+        ws.write_string(i, 0, key.split(".")[0].split("[")[0])
         ws.write_string(i, 1, key)
-        put(ws, i, 2, val, f.get(unit) if unit != "text" else None)
-        ws.write_string(i, 3, {"pct": "share", "yuan": "yuan 元", "ratio": "×", "years": "years",
-                               "count": "count"}.get(unit, ""))
-        if unit == "yuan" and val is not None:
+        sh.put(i, 2, val, sh.unit_format(e.unit) if number else None)
+        ws.write_string(i, 3, unit_text(e) if number or e.unit == "flag" else "")
+        if e.unit == "yuan" and number:
             ws.write_number(i, 4, float(val) / WAN, f["wan"])
-    ws.autofilter(0, 0, len(rows), 4)
-    ws.set_column(0, 0, 12)
-    ws.set_column(1, 1, 52)
-    ws.set_column(2, 2, 18)
-    ws.set_column(3, 3, 9)
-    ws.set_column(4, 4, 14)
+        ws.write_string(i, 5, e.en)
+        ws.write_string(i, 6, e.zh)
+    ws.autofilter(0, 0, len(rows), 6)
+    sh.widths((0, 0, 12), (1, 1, 52), (2, 2, 18), (3, 3, 9), (4, 4, 14), (5, 5, 44), (6, 6, 28))
 
-    # ---------------------------------------------------------------- Inputs
-    ws = wb.add_worksheet("Inputs")
-    ws.write_row(0, 0, ["field", "value"], f["head"])
-    ws.freeze_panes(1, 0)
-    rows = flatten(result.scenario.model_dump(mode="json"))
-    for i, (key, val) in enumerate(rows, start=1):
-        ws.write_string(i, 0, key)
-        fmt = f["yuan"] if key.endswith("_yuan") else None
-        put(ws, i, 1, val, fmt)
-    ws.set_column(0, 0, 64)
-    ws.set_column(1, 1, 44)
 
-    # ---------------------------------------------------------------- Yearly
-    ws = wb.add_worksheet("Yearly")
-    yd = result.yearly
+def _sheet_inputs(wb, f, result) -> None:
+    sh = _Sheet(wb, f, "Inputs")
+    sh.ws.write_row(0, 0, ["field", "value"], f["head"])
+    sh.ws.freeze_panes(1, 0)
+    for i, (key, val) in enumerate(flatten(result.scenario.model_dump(mode="json")), start=1):
+        sh.ws.write_string(i, 0, key)
+        sh.put(i, 1, val, f["yuan"] if key.endswith("_yuan") else None)
+    sh.widths((0, 0, 64), (1, 1, 44))
+
+
+def _sheet_yearly(wb, f, result) -> None:
+    """The fan table: one row per quantity and year; money in 万元, ratios and shares as they are."""
+    sh = _Sheet(wb, f, "Yearly")
+    ws, yd = sh.ws, result.yearly
     qcols = [c for c in ("mean", "p05", "p25", "p50", "p75", "p95") if c in yd]
-    ws.write_row(0, 0, ["quantity", "unit", "year", "calendar year", "paths (n)"] + qcols, f["head"])
+    ws.write_row(0, 0, ["quantity", "unit", "year", "calendar year", "paths (n)"] + qcols + ["label", "中文"],
+                 f["head"])
     ws.freeze_panes(1, 3)
     for i, row in enumerate(yd.itertuples(index=False), start=1):
-        q = row.quantity
-        money = q not in ("dscr", "ltv")
-        ws.write_string(i, 0, q)
-        ws.write_string(i, 1, "万元" if money else "×")
+        e = entry(f"yearly.{row.quantity}")
+        money = e.unit == "yuan"
+        ws.write_string(i, 0, row.quantity)
+        ws.write_string(i, 1, "万元" if money else unit_text(e))
         ws.write_number(i, 2, int(row.year), f["count"])
         ws.write_number(i, 3, int(row.calendar_year), f["gen"])
         ws.write_number(i, 4, int(row.n), f["count"])
         for j, c in enumerate(qcols):
             v = getattr(row, c)
-            put(ws, i, 5 + j, (v / WAN if money else v) if v is not None and np.isfinite(v) else None,
-                f["wan"] if money else f["ratio"])
-    ws.autofilter(0, 0, len(yd), 4 + len(qcols))
-    ws.set_column(0, 0, 16)
-    ws.set_column(1, 4, 10)
-    ws.set_column(5, 4 + len(qcols), 12)
+            ok = v is not None and np.isfinite(v)
+            sh.put(i, 5 + j, (v / WAN if money else v) if ok else None, f["wan"] if money else sh.unit_format(e.unit))
+        ws.write_string(i, 5 + len(qcols), e.en)
+        ws.write_string(i, 6 + len(qcols), e.zh)
+    ws.autofilter(0, 0, len(yd), 6 + len(qcols))
+    sh.widths((0, 0, 16), (1, 4, 10), (5, 4 + len(qcols), 12), (5 + len(qcols), 5 + len(qcols), 36))
 
-    # ---------------------------------------------------------------- Median path
-    ws = wb.add_worksheet("Median path")
-    tables = project_cash_flows(result, mp)
+
+def _sheet_median_path(wb, f, result, mp: MedianPath) -> None:
+    """Yearly cash flows of the median path, one block per project and one for the programme (yuan)."""
+    sh = _Sheet(wb, f, "Median path")
+    ws = sh.ws
+    unit_of = {title: entry(f"flow.{key}").unit for key, title, _ in PROJECT_ITEMS + PROGRAMME_ITEMS}
     ws.write(0, 0, f"Path {mp.index}: median hidden-debt PV = {mp.hidden_debt_pv:,.0f} yuan "
                    f"({mp.hidden_debt_pv / WAN:,.1f} 万元). Money in yuan; flows are yearly sums.", f["bold"])
     ws.write(1, 0, "Re-simulated month by month from the run's seed and chunk; checked against the run's ledgers.",
              f["note"])
-    r = 3
-    first_header = None
-    for name, df in tables.items():
+    r, first_header = 3, None
+    for name, df in project_cash_flows(result, mp).items():
         ws.write(r, 0, name if name != "programme" else "Programme (support by payer, market)", f["bold"])
         r += 1
         ws.write_row(r, 0, list(df.columns), f["head"])
-        if first_header is None:
-            first_header = r
+        first_header = r if first_header is None else first_header
+        fmts = [f["gen"] if col in ("year", "calendar_year") else sh.unit_format(unit_of.get(col, "yuan"))
+                for col in df.columns]
         for yi, row in enumerate(df.itertuples(index=False), start=1):
-            for c, (col, v) in enumerate(zip(df.columns, row)):
-                if col in ("year", "calendar_year"):
-                    fmt = f["gen"]
-                elif "occupancy" in col:
-                    fmt = f["pct"]
-                elif "index" in col or "LPR" in col:
-                    fmt = f["ratio"] if "index" in col else f["pct"]
-                elif "units" in col:
-                    fmt = f["years"]
-                else:
-                    fmt = f["yuan"]
-                put(ws, r + yi, c, v, fmt)
+            for c, v in enumerate(row):
+                sh.put(r + yi, c, v, fmts[c])
         r += len(df) + 2
     ws.freeze_panes(first_header + 1, 2)
-    ws.set_column(0, 1, 9)
-    ws.set_column(2, 30, 15)
+    sh.widths((0, 1, 9), (2, 30, 15))
     ws.set_row(first_header, 45)
 
-    # ---------------------------------------------------------------- Paths sample
-    ws = wb.add_worksheet("Paths sample")
-    sample = result.paths.head(PATHS_SAMPLE_ROWS)
-    ws.write_row(0, 0, list(sample.columns), f["head"])
-    ws.freeze_panes(1, 1)
-    for c, col in enumerate(sample.columns):
-        u = summary_unit(col)
-        fmt = {"yuan": f["yuan"], "pct": f["pct"], "ratio": f["ratio"]}.get(u, f["gen"])
-        if col.startswith("hpi"):
-            fmt = f["ratio"]
-        for i, v in enumerate(sample[col].to_numpy(), start=1):
-            put(ws, i, c, v.item() if hasattr(v, "item") else v, fmt)
-    ws.set_column(0, len(sample.columns), 14)
 
-    # ---------------------------------------------------------------- Manifest
-    ws = wb.add_worksheet("Manifest")
-    ws.write_row(0, 0, ["key", "value"], f["head"])
+def _sheet_paths(wb, f, result) -> None:
+    sh = _Sheet(wb, f, "Paths sample")
+    sample = result.paths.head(PATHS_SAMPLE_ROWS)
+    sh.ws.write_row(0, 0, list(sample.columns), f["head"])
+    sh.ws.freeze_panes(1, 1)
+    for c, col in enumerate(sample.columns):
+        unit = summary_unit(col)
+        fmt = f["gen"] if unit in ("count", "flag", "text") else sh.unit_format(unit)
+        for i, v in enumerate(sample[col].to_numpy(), start=1):
+            sh.put(i, c, v.item() if hasattr(v, "item") else v, fmt)
+    sh.widths((0, len(sample.columns), 14))
+
+
+def _sheet_manifest(wb, f, result) -> None:
+    sh = _Sheet(wb, f, "Manifest")
+    sh.ws.write_row(0, 0, ["key", "value"], f["head"])
     for i, (k, v) in enumerate(flatten(result.manifest()), start=1):
-        ws.write_string(i, 0, k)
-        put(ws, i, 1, v)
-    ws.set_column(0, 0, 18)
-    ws.set_column(1, 1, 70)
+        sh.ws.write_string(i, 0, k)
+        sh.put(i, 1, v)
+    sh.widths((0, 0, 18), (1, 1, 70))
+
+
+def write_xlsx(result, folder: str | Path, mp: MedianPath | None = None) -> Path:
+    """``report.xlsx``: Guide, Summary (three lenses), Inputs, Yearly fans, Median path, Paths (sample), Manifest."""
+    import xlsxwriter
+
+    path = Path(folder) / "report.xlsx"
+    mp = mp or median_path(result)
+    wb = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True})
+    f = _formats(wb)
+    _sheet_guide(wb, f, result, mp)
+    _sheet_summary(wb, f, result)
+    _sheet_inputs(wb, f, result)
+    _sheet_yearly(wb, f, result)
+    _sheet_median_path(wb, f, result, mp)
+    _sheet_paths(wb, f, result)
+    _sheet_manifest(wb, f, result)
     wb.close()
     return path
 
@@ -497,18 +502,6 @@ def _e(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _pct(x, d=1) -> str:
-    return "—" if x is None else f"{100 * x:.{d}f} %"
-
-
-def _wan(x) -> str:
-    return "—" if x is None else f"{x / WAN:,.0f} 万元"
-
-
-def _num(x, fmt="{:.2f}") -> str:
-    return "—" if x is None else fmt.format(x)
-
-
 def _g(d: dict, *keys: str, default=None):
     """The first of the dotted ``keys`` present (and not None) in the nested dict ``d``."""
     for key in keys:
@@ -535,8 +528,25 @@ def _table(rows, head=None, cls="") -> str:
     return "".join(out)
 
 
+def _v(s: dict, key: str, digits: int | None = None) -> str:
+    """The summary value at catalogue ``key``, formatted."""
+    return fmt(key, _g(s, key), digits)
+
+
+def _vs(s: dict, key: str, stats: tuple[str, ...]) -> str:
+    """Several statistics of one summary quantity: ``a / b / c`` with the unit once."""
+    return several(key, _g(s, key, default={}), stats)
+
+
+def _row(s: dict, key: str, stats: tuple[str, ...] | None = None, lang: str = "both") -> list[str]:
+    """A ``[label, value]`` table row of a summary key (label from the catalogue)."""
+    if stats is None:
+        return [label(key, lang), _v(s, key)]
+    return [f"{label(key, lang)}: {' / '.join(stats)}", _vs(s, key, stats)]
+
+
 def answer_sentence(s: dict) -> str:
-    """The answer in one sentence, with its probability (plain text)."""
+    """The answer in one sentence, with its probability and its 95 % interval (plain text)."""
     hd, run = s["hidden_debt"], s["run"]
     n = int(run["paths"])
     p = float(hd["p_call"])
@@ -544,12 +554,12 @@ def answer_sentence(s: dict) -> str:
     if p == 0.0:
         return (f"In none of the {n:,} simulated futures does the city budget have to pay the SOE's debt or costs "
                 f"off its books (hidden debt, 隐性债务): the programme's own revenue, reserves and the SOE's support "
-                f"cover them (95 % upper bound on the probability: {_pct(min(1.0, 3.0 / n), 2)}).")
-    band = f" ± {_pct(1.96 * se)}" if se else ""
-    return (f"In {_pct(p)}{band} of {n:,} simulated futures the programme cannot pay its SOE debt and costs "
+                f"cover them (95 % upper bound on the probability: {pct(min(1.0, 3.0 / n), 2)}).")
+    band = f" ({ci95_from_se('hidden_debt.p_call', p, se, lo_bound=0.0, hi_bound=1.0)})" if se else ""
+    return (f"In {pct(p)}{band} of {n:,} simulated futures the programme cannot pay its SOE debt and costs "
             f"from its own revenue, reserves and the SOE's support, and the city budget is called on off its "
-            f"books (hidden debt, 隐性债务): expected present value {_wan(hd['expected_pv'])}, "
-            f"1-in-20 worst case (VaR95) {_wan(hd['var95_pv'])}.")
+            f"books (hidden debt, 隐性债务): expected present value {fmt('hidden_debt.expected_pv', hd['expected_pv'])}, "
+            f"1-in-20 worst case (VaR95) {fmt('hidden_debt.var95_pv', hd['var95_pv'])}.")
 
 
 def _compliance_findings(result):
@@ -621,21 +631,21 @@ def _financing_rows(sc, s) -> tuple[list, list, list, list]:
         info = pinfo.get(p.name, {})
         fin = p.financing
         proj_rows.append([p.name, p.type, f"{p.units:,}", f"{p.area_m2:g}", f"{p.acquisition_price_yuan_per_m2:,.0f}",
-                          f"{p.appraisal_yuan_per_m2:,.0f}", _wan(info.get("total_investment_yuan")),
-                          _wan(fin.equity_yuan), _pct(info.get("equity_share")), _pct(info.get("capital_share"))])
+                          f"{p.appraisal_yuan_per_m2:,.0f}", wan(info.get("total_investment_yuan")),
+                          wan(fin.equity_yuan), pct(info.get("equity_share")), pct(info.get("capital_share"))])
         for ln in fin.loans:
-            rate = (f"fixed {_pct(ln.fixed_rate, 2)}" if ln.rate_type == "fixed"
+            rate = (f"fixed {pct(ln.fixed_rate, 2)}" if ln.rate_type == "fixed"
                     else f"LPR {ln.spread_over_lpr * 1e4:+.0f} bp")
-            rel = (f"{_pct(ln.relending.share, 0)} at {_pct(ln.relending.rate, 2)}, "
+            rel = (f"{pct(ln.relending.share, 0)} at {pct(ln.relending.rate, 2)}, "
                    f"{ln.relending.term_years} y × {ln.relending.rollovers + 1}") if ln.relending else "—"
-            loan_rows.append([p.name, ln.name, _wan(ln.amount_yuan), f"{ln.term_years} y", f"{ln.grace_months} m",
+            loan_rows.append([p.name, ln.name, wan(ln.amount_yuan), f"{ln.term_years} y", f"{ln.grace_months} m",
                               ln.amortisation, rate, rel])
         for b in fin.bonds:
-            bond_rows.append([p.name, b.name, _wan(b.amount_yuan), _pct(b.coupon, 2), f"{b.term_years} y",
+            bond_rows.append([p.name, b.name, wan(b.amount_yuan), pct(b.coupon, 2), f"{b.term_years} y",
                               b.coupon_frequency, b.principal, "yes" if b.counts_as_capital else "no"])
         for g in fin.grants:
             amt = g.amount_yuan + g.per_unit_yuan * p.units
-            grant_rows.append([p.name, g.name, g.source, _wan(amt), "capital" if g.capital else f"operating, month {g.month}"])
+            grant_rows.append([p.name, g.name, g.source, wan(amt), "capital" if g.capital else f"operating, month {g.month}"])
     return proj_rows, loan_rows, bond_rows, grant_rows
 
 
@@ -669,25 +679,19 @@ if(document.readyState==='complete'){mark();}else{window.addEventListener('load'
 """
 
 
-def render_html(result, chart_dir: str | Path) -> str:
-    """The report page as a string (PNG charts from ``chart_dir`` embedded as base64)."""
-    s = result.summary
-    sc = result.scenario
-    hd, cov, fis, bank, soe, run = s["hidden_debt"], s["coverage"], s["fiscal"], s["bank"], s["soe"], s["run"]
-    chart_dir = Path(chart_dir)
-    p_call = float(hd["p_call"])
-    good = p_call <= CALL_THRESHOLD
+def _img(chart_dir: Path, name: str, alt: str, caption: str) -> str:
+    p = chart_dir / name
+    if not p.exists():
+        return ""
+    data = base64.b64encode(p.read_bytes()).decode("ascii")
+    return (f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
 
-    def img(name, alt, caption):
-        p = chart_dir / name
-        if not p.exists():
-            return ""
-        data = base64.b64encode(p.read_bytes()).decode("ascii")
-        return (f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{_e(caption)}</figcaption></figure>")
 
+def _html_head(result) -> list[str]:
+    sc, run = result.scenario, result.summary["run"]
     title = f"{sc.programme.name} — does it pay for itself? 能否自求平衡？"
-    parts = [
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -698,6 +702,14 @@ def render_html(result, chart_dir: str | Path) -> str:
         f"{run['paths']:,} Monte Carlo paths, seed {run['seed']}"
         + (f" · stress <b>{_e(run['stress'])}</b>" if run.get("stress") else "")
         + (" · deterministic (expected market path)" if run.get("deterministic") else "") + "</p>",
+    ]
+
+
+def _html_answer(s: dict) -> list[str]:
+    """The question, the one-sentence answer and the headline numbers."""
+    good = float(s["hidden_debt"]["p_call"]) <= CALL_THRESHOLD
+    bank = s["bank"]
+    parts = [
         "<h2>The question 问题</h2>",
         '<p class="question">When the SOE buys this housing stock and runs it as affordable housing, does the money '
         "that comes back (rent at ≤ 80 % of market, sales at cost + ≤ 5 %, subsidies) cover the debt that paid "
@@ -707,106 +719,119 @@ def render_html(result, chart_dir: str | Path) -> str:
         f'<p class="answer {"good" if good else "bad"}" id="answer">{_e(answer_sentence(s))}</p>',
         '<div class="kpis">',
     ]
-    kpis = [
-        (_pct(p_call), "P(hidden-debt call) 隐性债务代偿概率"),
-        (_wan(hd["expected_pv"]), "expected hidden debt, PV 期望现值"),
-        (_pct(cov["p_self_financing"]), "P(self-financing) 完全自求平衡概率"),
-        (_pct(bank.get("pd_lifetime")) if bank.get("has_bank_debt") else "no loan", "bank PD, loan life 违约概率"),
-        (_pct(soe["equity_irr"]["p50"]), "SOE equity IRR (median) 股权内部收益率"),
-    ]
+    kpis = [(_v(s, k), label(k, "both")) for k in ("hidden_debt.p_call", "hidden_debt.expected_pv",
+                                                    "coverage.p_self_financing")]
+    kpis.append((_v(s, "bank.pd_lifetime") if bank.get("has_bank_debt") else "no loan", label("bank.pd_lifetime", "both")))
+    kpis.append((_v(s, "soe.equity_irr.p50"), label("soe.equity_irr.p50", "both")))
     for v, lab in kpis:
         parts.append(f'<div class="kpi"><div class="v">{_e(v)}</div><div class="l">{_e(lab)}</div></div>')
     parts.append("</div>")
-    parts.append(f'<p class="note">{"Below" if good else "Above"} the {_pct(CALL_THRESHOLD, 0)} tolerance '
-                 "for P(hidden-debt call) this report uses. Probabilities are Monte Carlo estimates; ± is a 95 % "
-                 "interval (1.96 standard errors).</p>")
+    parts.append(f'<p class="note">{"Below" if good else "Above"} the {pct(CALL_THRESHOLD, 0)} tolerance '
+                 "for P(hidden-debt call) this report uses. Probabilities are Monte Carlo estimates; in the tables "
+                 "below “± SE” is one standard error, and an interval written [lo, hi] 95 % is a 95 % interval "
+                 "(± 1.96 standard errors).</p>")
+    return parts
 
-    # ---------------------------------------------------------------- fiscal lens
-    se = run["standard_errors"]
-    parts += [
+
+def _html_fiscal(s: dict, img: Callable[..., str]) -> list[str]:
+    se = s["run"]["standard_errors"]
+    hd, fis = s["hidden_debt"], s["fiscal"]
+    rows = [
+        _row(s, "coverage.p_self_financing"),
+        [f"{label('hidden_debt.p_call', 'both')} ± SE", pm("hidden_debt.p_call", hd["p_call"], se["p_call"])],
+        [f"{label('hidden_debt.expected_pv', 'both')} ± SE",
+         pm("hidden_debt.expected_pv", hd["expected_pv"], se["expected_pv"])],
+        ["Hidden-debt PV: VaR95 / CVaR95", several("hidden_debt.var95_pv", hd, ("var95_pv", "cvar95_pv"))],
+        ["Hidden-debt PV: VaR99 / CVaR99", several("hidden_debt.var99_pv", hd, ("var99_pv", "cvar99_pv"))],
+        _row(s, "hidden_debt.pv_given_call", ("p50", "p95")),
+        _row(s, "hidden_debt.first_call_year", ("p50",)),
+        _row(s, "hidden_debt.peak_share_of_fiscal_revenue", ("p50", "p95")),
+        ["Explicit special-bond burden 专项债显性负担 (显性): P / expected PV",
+         f"{_v(s, 'fiscal.explicit_bond_burden.p_call')} / {_v(s, 'fiscal.explicit_bond_burden.expected_pv')}"],
+        _row(s, "coverage.bond_coverage_ratio", ("mean", "p05", "p50")),
+    ]
+    payers = [[r["label"], fmt("fiscal.classification.expected_pv_yuan", r["expected_pv_yuan"]),
+               fmt("fiscal.classification.share", r["share"])] for r in fis.get("classification", [])]
+    return [
         "<h2>Fiscal lens 财政视角 (finance bureau 财政局)</h2>",
-        _table([
-            ["P(self-financing: no support from anyone over the horizon)", _pct(cov["p_self_financing"])],
-            ["P(hidden-debt call) ± SE", f"{_pct(hd['p_call'])} ± {_pct(se['p_call'])}"],
-            ["Expected hidden debt, present value ± SE", f"{_wan(hd['expected_pv'])} ± {_wan(se['expected_pv'])}"],
-            ["VaR95 / CVaR95 of the hidden-debt PV", f"{_wan(hd['var95_pv'])} / {_wan(hd['cvar95_pv'])}"],
-            ["VaR99 / CVaR99", f"{_wan(_g(hd, 'var99_pv'))} / {_wan(_g(hd, 'cvar99_pv'))}"],
-            ["Hidden-debt PV given a call: p50 / p95",
-             f"{_wan(_g(hd, 'pv_given_call.p50'))} / {_wan(_g(hd, 'pv_given_call.p95'))}"],
-            ["First call year (median, paths with a call)", _num(hd["first_call_year"]["p50"], "{:.0f}")],
-            ["Peak yearly call ÷ fiscal revenue, p50 / p95",
-             f"{_pct(hd['peak_share_of_fiscal_revenue']['p50'], 3)} / {_pct(hd['peak_share_of_fiscal_revenue']['p95'], 3)}"],
-            ["Explicit special-bond burden (显性): P / expected PV",
-             f"{_pct(fis['explicit_bond_burden']['p_call'])} / {_wan(fis['explicit_bond_burden']['expected_pv'])}"],
-            ["本息覆盖倍数 bond coverage ratio: mean / p05 / p50",
-             " / ".join(_num(cov["bond_coverage_ratio"].get(k)) for k in ("mean", "p05", "p50"))],
-        ], ["measure", "value"]),
+        _table(rows, ["measure", "value"]),
         "<h3>Who pays the gap 资金缺口由谁承担 (expected PV)</h3>",
-        _table([[r["label"], _wan(r["expected_pv_yuan"]), _pct(r["share"])] for r in fis.get("classification", [])],
-               ["payer", "expected PV", "share"]),
+        _table(payers, ["payer", "expected PV", "share"]),
         '<div class="grid">',
         img("hidden_debt_pv.png", "hidden-debt PV distribution", "Hidden-debt PV per path, VaR95 and CVaR95 marked."),
         img("cash_balance_fan.png", "cash balance fan chart", "Reserves + retained cash at year end: p05–p95 fan."),
         "</div>",
     ]
-    # ---------------------------------------------------------------- bank lens
-    parts.append("<h2>Bank lens 银行视角 (credit officer, standalone view: no government support)</h2>")
+
+
+def _html_bank(s: dict, img: Callable[..., str]) -> list[str]:
+    bank = s["bank"]
+    parts = ["<h2>Bank lens 银行视角 (credit officer, standalone view: no government support)</h2>"]
     if bank.get("has_bank_debt"):
-        dmin = _g(bank, "dscr_bank_min") or cov.get("dscr_min", {})
+        ttd = bank.get("time_to_default", {})
         rows = [
-            ["Bank principal", _wan(_g(bank, "bank_principal_yuan"))],
-            ["PD over the loan life / annualised",
-             f"{_pct(_g(bank, 'pd_lifetime'))} / {_pct(_g(bank, 'pd_annualised'), 2)}"],
+            _row(s, "bank.bank_principal_yuan"),
+            ["PD over the loan life / annualised 违约概率 PD",
+             f"{_v(s, 'bank.pd_lifetime')} / {_v(s, 'bank.pd_annualised')}"],
             ["Years to default p05 / p50 / p95 (defaulted paths)",
-             " / ".join(_num(_g(bank, f"time_to_default.{k}_years"), "{:.1f}") for k in ("p05", "p50", "p95"))],
-            ["LGD (mean, defaulted paths) / EAD (mean)",
-             f"{_pct(_g(bank, 'lgd_mean'))} / {_wan(_g(bank, 'ead.mean', 'ead_mean'))}"],
-            ["Expected loss / EL rate",
-             f"{_wan(_g(bank, 'expected_loss'))} / {_pct(_g(bank, 'expected_loss_rate'), 2)}"],
-            ["Minimum bank DSCR p05 / p50 / p95", " / ".join(_num(dmin.get(k)) for k in ("p05", "p50", "p95"))],
-            ["P(minimum DSCR < 1)", _pct(_g(bank, "p_dscr_bank_min_below_1", "p_min_dscr_below_1"))],
-            ["LLCR p05 / p50", f"{_num(_g(cov, 'llcr.p05'))} / {_num(_g(cov, 'llcr.p50'))}"],
-            ["Peak LTV p50 / p95", f"{_pct(_g(bank, 'ltv_peak.p50'))} / {_pct(_g(bank, 'ltv_peak.p95'))}"],
-            ["Grade (slotting) / risk weight", f"{_g(bank, 'grade', default='—')} / {_pct(_g(bank, 'risk_weight'), 0)}"],
+             " / ".join(fmt(f"bank.time_to_default.{k}_years", ttd.get(f"{k}_years")) for k in ("p05", "p50", "p95"))],
+            ["LGD (mean, defaulted paths) / EAD (mean) 违约损失率 / 违约风险暴露",
+             f"{_v(s, 'bank.lgd_mean')} / {_v(s, 'bank.ead.mean')}"],
+            ["Expected loss / EL rate 预期损失", f"{_v(s, 'bank.expected_loss')} / {_v(s, 'bank.expected_loss_rate')}"],
+            _row(s, "bank.dscr_bank_min", ("p05", "p50", "p95")),
+            _row(s, "bank.p_dscr_bank_min_below_1"),
+            _row(s, "coverage.llcr", ("p05", "p50")),
+            _row(s, "bank.ltv_peak", ("p50", "p95")),
+            ["Grade (slotting) / risk weight 监管分类 / 风险权重",
+             f"{_g(bank, 'grade', default='—')} / {_v(s, 'bank.risk_weight')}"],
         ]
         parts.append(_table([r for r in rows if r[1].replace("/", "").replace("—", "").strip()],
                             ["measure", "value"]))
     else:
         parts.append("<p>The programme has no bank loan.</p>")
-    parts += ['<div class="grid">',
-              img("pd_curve.png", "cumulative PD", "Cumulative probability of default by year."),
-              img("dscr_fan.png", "DSCR fan chart", "DSCR by year (CFADS ÷ all debt service), p05–p95 fan; 1.0 marked."),
-              "</div>"]
-    # ---------------------------------------------------------------- SOE lens
-    parts += [
+    return parts + ['<div class="grid">',
+                    img("pd_curve.png", "cumulative PD", "Cumulative probability of default by year."),
+                    img("dscr_fan.png", "DSCR fan chart",
+                        "DSCR by year (CFADS ÷ all debt service), p05–p95 fan; 1.0 marked."),
+                    "</div>"]
+
+
+def _html_soe(s: dict, img: Callable[..., str]) -> list[str]:
+    rows = [
+        _row(s, "soe.equity_irr", ("p05", "p50", "p95")),
+        _row(s, "soe.equity_irr_undefined_share"),
+        _row(s, "soe.project_irr", ("p05", "p50", "p95")),
+        _row(s, "soe.npv", ("p05", "p50", "p95")),
+        _row(s, "soe.peak_funding_need", ("p50", "p95")),
+        _row(s, "soe.lockup_years", ("mean", "p95")),
+        _row(s, "soe.p_npv_negative"),
+    ]
+    return [
         "<h2>SOE lens 国企视角 (implementing SOE and researchers)</h2>",
-        _table([
-            ["Equity IRR p05 / p50 / p95", " / ".join(_pct(soe["equity_irr"].get(k)) for k in ("p05", "p50", "p95"))],
-            ["Share of paths with no defined equity IRR", _pct(_g(soe, "equity_irr_undefined_share"))],
-            ["Project IRR p05 / p50 / p95", " / ".join(_pct(_g(soe, f"project_irr.{k}")) for k in ("p05", "p50", "p95"))],
-            ["Equity NPV p05 / p50 / p95", " / ".join(_wan(soe["npv"].get(k)) for k in ("p05", "p50", "p95"))],
-            ["Peak funding need p50 / p95", f"{_wan(soe['peak_funding_need'].get('p50'))} / {_wan(soe['peak_funding_need'].get('p95'))}"],
-            ["Years of distribution lock-up: mean / p95",
-             f"{_num(_g(soe, 'lockup_years.mean'), '{:.1f}')} / {_num(_g(soe, 'lockup_years.p95'), '{:.1f}')}"],
-            ["P(equity NPV < 0)", _pct(_g(soe, "p_npv_negative"))],
-        ], ["measure", "value"]),
+        _table(rows, ["measure", "value"]),
         img("median_waterfall.png", "median path waterfall",
             "The median path (median hidden-debt PV): lifetime sources and uses of cash, undiscounted. "
             "Per-project yearly cash flows are in report.xlsx, sheet 'Median path'."),
     ]
-    # ---------------------------------------------------------------- compliance
+
+
+def _html_compliance(result) -> list[str]:
     rows, head, note = _compliance_findings(result)
-    parts += ["<h2>Policy compliance 合规检查</h2>",
-              f"<p>Rule sets: {_e(', '.join(sc.policy.rule_sets))}. {_e(note)}</p>"]
+    parts = ["<h2>Policy compliance 合规检查</h2>",
+             f"<p>Rule sets: {_e(', '.join(result.scenario.policy.rule_sets))}. {_e(note)}</p>"]
     if rows:
         parts.append(_table(rows, head, "findings"))
     unv = _unverifiable(result)
     if unv:
         parts += ["<h3>Rules that could not be checked 无法核验的规则 (the scenario lacks the figure)</h3>",
                   _table(unv[1], unv[0])]
-    # ---------------------------------------------------------------- assumptions
-    proj_rows, loan_rows, bond_rows, grant_rows = _financing_rows(sc, s)
-    parts += [
+    return parts
+
+
+def _html_assumptions(result) -> list[str]:
+    sc = result.scenario
+    proj_rows, loan_rows, bond_rows, grant_rows = _financing_rows(sc, result.summary)
+    parts = [
         "<h2>Key assumptions 主要假设</h2>",
         "<h3>Projects and capital 项目与资本金</h3>",
         _table(proj_rows, ["project", "type", "units", "m²/unit", "price 元/m²", "appraisal 元/m²", "investment",
@@ -827,15 +852,28 @@ def render_html(result, chart_dir: str | Path) -> str:
     if sc.market.stresses:
         parts.append('<p class="note">Stress overlays defined: '
                      + _e(", ".join(x.name for x in sc.market.stresses)) + ".</p>")
-    # ---------------------------------------------------------------- manifest
-    man = result.manifest()
-    parts += ["<h2>Run manifest 运行记录</h2>",
-              _table([[k, "" if v is None else (f"{v:.2f} s" if k == "wall_time_s" and isinstance(v, float) else v)]
-                      for k, v in flatten(man)], ["key", "value"]),
-              "<footer>baozhang-finance · summary.json, paths.parquet, yearly.csv and report.xlsx in this run folder "
-              "hold every number on this page.</footer>",
-              f"<script>{_IMG_SCRIPT}</script>",
-              "</body></html>"]
+    return parts
+
+
+def _html_manifest(result) -> list[str]:
+    rows = [[k, "" if v is None else (f"{v:.2f} s" if k == "wall_time_s" and isinstance(v, float) else v)]
+            for k, v in flatten(result.manifest())]
+    return ["<h2>Run manifest 运行记录</h2>", _table(rows, ["key", "value"]),
+            "<footer>baozhang-finance · summary.json, paths.parquet, yearly.csv and report.xlsx in this run folder "
+            "hold every number on this page.</footer>",
+            f"<script>{_IMG_SCRIPT}</script>",
+            "</body></html>"]
+
+
+def render_html(result, chart_dir: str | Path) -> str:
+    """The report page as a string (PNG charts from ``chart_dir`` embedded as base64)."""
+    s = result.summary
+
+    def img(name: str, alt: str, caption: str) -> str:
+        return _img(Path(chart_dir), name, alt, caption)
+
+    parts = (_html_head(result) + _html_answer(s) + _html_fiscal(s, img) + _html_bank(s, img) + _html_soe(s, img)
+             + _html_compliance(result) + _html_assumptions(result) + _html_manifest(result))
     return "\n".join(parts)
 
 
