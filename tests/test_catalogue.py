@@ -58,9 +58,11 @@ def test_formatters():
     assert F.fmt("coverage.dscr_min.p05", float("inf")) == "∞"
     assert F.fmt("coverage.dscr_min.p05", None) == "—" and F.fmt("soe.npv.p50", float("nan")) == "—"
     assert F.fmt("run.paths", 10000) == "10,000"
-    assert F.pm("hidden_debt.p_call", 0.1234, 0.0051) == "12.3 % ± 0.5 %"
+    assert F.pm("hidden_debt.p_call", 0.1234, 0.0051) == "12.3 ± 0.5 %"
     assert F.pm("metric.hidden_debt_pv", 2_021_259, 78_530) == "202 ± 8 万元"
     assert F.pm("hidden_debt.p_call", 0.1, 0.0) == "10.0 %"
+    assert F.span("metric.hidden_debt_pv", 2_010_000, 2_360_000) == "201 … 236 万元"
+    assert F.span("metric.p_call", 0.72, 0.76) == "72.0 … 76.0 %"
     assert F.ci95("hidden_debt.p_call", 0.01, 0.03) == "[1.0 %, 3.0 %] 95 %"
     assert F.several("soe.npv", {"p05": -19_570_000, "p50": 0, "p95": 27_230_000}, ("p05", "p50", "p95")) \
         == "-1,957 / 0 / 2,723 万元"

@@ -757,7 +757,11 @@ def plain(text: str) -> str:
 
 
 def _metric_label(metric: str) -> str:
-    return plain(METRICS[metric].label) if metric in METRICS else metric
+    """Chart label of a metric: its English label in the output catalogue (measures/catalogue.py)."""
+    from baozhang_finance.measures.catalogue import CATALOGUE
+
+    e = CATALOGUE.get(f"metric.{metric}")
+    return e.en if e is not None else metric
 
 
 def _fmt(v: float) -> str:

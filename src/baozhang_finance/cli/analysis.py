@@ -8,7 +8,6 @@ Output folders (``--out``) are written to a temporary folder and renamed at the 
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from collections.abc import Callable
@@ -134,26 +133,31 @@ def _parse_ranges(items: Optional[list[str]]) -> dict[str, tuple[float, float]]:
     return out
 
 
-def _fmt(v) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-        return f"{v:,}"
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    if not math.isfinite(f):
-        return "—"
-    if f != 0 and (abs(f) >= 1e5):
-        return f"{f:,.0f}"
-    if f != 0 and abs(f) < 1e-3:
-        return f"{f:.3g}"
-    return f"{f:.4g}"
+def _fmt(v, key: Optional[str] = None) -> str:
+    """A number as report/format.py prints it: by its catalogue ``key`` (``metric.p_call``, ``lever.grant``: %,
+    万元, ratios) or, without one, a plain number (an input's value)."""
+    from baozhang_finance.report.format import fmt, number
+
+    return number(v) if key is None else fmt(key, v)
 
 
-def _pm(v, se) -> str:
-    return _fmt(v) if se is None or not np.isfinite(se) or se == 0 else f"{_fmt(v)} ± {_fmt(se)}"
+def _pm(key: str, v, se) -> str:
+    """``value ± SE`` (one standard error) of a catalogue key."""
+    from baozhang_finance.report.format import pm
+
+    return pm(key, v, se)
+
+
+def _span(key: str, lo, hi) -> str:
+    from baozhang_finance.report.format import span
+
+    return span(key, lo, hi)
+
+
+def _label(metric: str) -> str:
+    from baozhang_finance.report.format import label
+
+    return label(f"metric.{metric}")
 
 
 def _table(df, columns: list[str], title: str):
@@ -243,9 +247,10 @@ def sweep(
     elif not quiet:
         show = df[["value"]].copy()
         for m in names:
-            show[m] = [_pm(v, se) for v, se in zip(df[m], df[f"{m}_se"])]
+            show[f"{_label(m)} ± SE"] = [_pm(f"metric.{m}", v, se) for v, se in zip(df[m], df[f"{m}_se"])]
         console.print(_table(show, list(show.columns),
-                             f"sweep of {fld} ({settings['paths']} paths, seed {settings['seed']}; value ± SE)"))
+                             f"sweep of {fld} ({settings['paths']} paths, seed {settings['seed']}; "
+                             "value ± one standard error; money in 万元)"))
         if out is not None:
             console.print(f"written: {out}")
 
@@ -311,9 +316,9 @@ def tornado(
         show = df[["rank", "label"]].copy()
         show["range"] = [f"{_fmt(a)} … {_fmt(b)}" for a, b in zip(df["low"], df["high"])]
         for m in names:
-            show[m] = [f"{_fmt(a)} … {_fmt(b)}" for a, b in zip(df[f"{m}_low"], df[f"{m}_high"])]
+            show[_label(m)] = [_span(f"metric.{m}", a, b) for a, b in zip(df[f"{m}_low"], df[f"{m}_high"])]
         s = df.attrs["settings"]
-        base = ", ".join(f"{m} = {_fmt(df[f'{m}_base'].iloc[0])}" for m in names)
+        base = ", ".join(f"{_label(m)} = {_fmt(df[f'{m}_base'].iloc[0], f'metric.{m}')}" for m in names)
         console.print(_table(show, list(show.columns),
                              f"tornado ({s['runs']} runs × {s['paths']} paths, seed {s['seed']}; base {base}; "
                              "metric at the input's low … high)"))
@@ -456,11 +461,13 @@ def solve(
         console.print(f"{res.answer:.10g}")
         return
     c = res.constraint
+    lv = f"lever.{FIND[find][0]}"
     console.print(f"[bold]{find}[/] of project {project} ({res.project_name}) with {c}: "
-                  f"[bold]{_fmt(res.answer)}[/] (plan: {_fmt(res.base_value)}, change {_fmt(res.answer - res.base_value)})",
-                  highlight=False)
-    unc = f", answer ± {_fmt(res.answer_se)} (Monte Carlo)" if res.answer_se else ""
-    console.print(f"  {c.metric} at the answer = {res.metric_value:.4g} ± {res.metric_se:.2g} (SE){unc}", highlight=False)
+                  f"[bold]{_fmt(res.answer, lv)}[/] (plan: {_fmt(res.base_value, lv)}, "
+                  f"change {_fmt(res.answer - res.base_value, lv)})", highlight=False)
+    unc = f", answer ± {_fmt(res.answer_se, lv)} SE (Monte Carlo)" if res.answer_se else ""
+    console.print(f"  {_label(c.metric)} at the answer = {_pm(f'metric.{c.metric}', res.metric_value, res.metric_se)} "
+                  f"(± SE){unc}", highlight=False)
     note = f"; {res.stopped_by}" if res.bound else f"; stopped by {res.stopped_by}"
     console.print(f"  {res.n_simulations} simulations × {res.paths} paths, seed {res.seed}, "
                   f"{res.wall_time_s:.1f} s{note}", highlight=False)

@@ -132,9 +132,24 @@ def pm(key: str, value: Any, se: Any, digits: int | None = None) -> str:
         return fmt(key, value, digits)
     e = entry(key)
     d = e.places if digits is None else digits
+    if _real(value) is None:
+        return DASH
     if e.unit == "yuan":
         return f"{wan(value, d, False)} ± {wan(se, d)}"
-    return f"{fmt(key, value, d, False)} ± {fmt(key, se, max(d, 1) if e.unit == 'share' else d)}"
+    if e.unit == "share":  # the unit once: "12.3 ± 0.5 %"
+        return f"{100 * _real(value):.{d}f} ± {100 * s:.{max(d, 1)}f} %"
+    return f"{fmt(key, value, d, False)} ± {fmt(key, se, d)}"
+
+
+def span(key: str, lo: Any, hi: Any, digits: int | None = None) -> str:
+    """Two values of one quantity (a low … high pair) with the unit once: ``201 … 236 万元``, ``72.0 … 76.0 %``."""
+    e = entry(key)
+    d = e.places if digits is None else digits
+    if e.unit == "yuan":
+        return f"{wan(lo, d, False)} … {wan(hi, d)}"
+    if e.unit == "share" and _real(lo) is not None and _real(hi) is not None:
+        return f"{100 * _real(lo):.{d}f} … {100 * _real(hi):.{d}f} %"
+    return f"{fmt(key, lo, d)} … {fmt(key, hi, d)}"
 
 
 def ci95(key: str, lo: Any, hi: Any, digits: int | None = None) -> str:
