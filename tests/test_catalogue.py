@@ -70,3 +70,23 @@ def test_formatters():
     assert F.label("bank.lgd_mean", "zh").startswith("违约损失率 LGD")
     assert F.xlsx_format("hidden_debt.p_call") == "0.00%" and F.unit_text("soe.lockup_years.p_any") == "share"
     assert F.number(2021259.3) == "2,021,259" and F.number(0.25) == "0.25"
+
+
+def test_median_path_titles_are_the_catalogue_labels():
+    for key, title, _ in PROJECT_ITEMS + PROGRAMME_ITEMS:
+        e = entry(f"flow.{key}")
+        assert title in (f"{e.en} {e.zh}", e.en), (key, title)
+
+
+def test_report_functions_are_of_readable_size():
+    import ast
+    from pathlib import Path
+
+    import baozhang_finance.report as pkg
+
+    long = []
+    for f in Path(pkg.__file__).parent.glob("*.py"):
+        for n in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(n, ast.FunctionDef) and n.end_lineno - n.lineno + 1 > 60:
+                long.append(f"{f.name}:{n.name} ({n.end_lineno - n.lineno + 1} lines)")
+    assert not long, long
