@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from baozhang_finance.measures.catalogue import CATALOGUE
 from baozhang_finance.model.fields import apply_overrides, get_field, is_integer_field, lever_range, parse_lever
 from baozhang_finance.model.scenario import Scenario, ScenarioError
 
@@ -758,8 +759,6 @@ def plain(text: str) -> str:
 
 def _metric_label(metric: str) -> str:
     """Chart label of a metric: its English label in the output catalogue (measures/catalogue.py)."""
-    from baozhang_finance.measures.catalogue import CATALOGUE
-
     e = CATALOGUE.get(f"metric.{metric}")
     return e.en if e is not None else metric
 

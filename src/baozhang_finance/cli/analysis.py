@@ -18,6 +18,7 @@ import numpy as np
 import typer
 
 from baozhang_finance.cli.common import _load, app, console, err_console, fail
+from baozhang_finance.report import format as fmtr
 from baozhang_finance.run.atomic import write_folder_atomically
 from baozhang_finance.run.dask_backend import DaskBackendError
 from baozhang_finance.model.scenario import ScenarioError
@@ -136,28 +137,20 @@ def _parse_ranges(items: Optional[list[str]]) -> dict[str, tuple[float, float]]:
 def _fmt(v, key: Optional[str] = None) -> str:
     """A number as report/format.py prints it: by its catalogue ``key`` (``metric.p_call``, ``lever.grant``: %,
     万元, ratios) or, without one, a plain number (an input's value)."""
-    from baozhang_finance.report.format import fmt, number
-
-    return number(v) if key is None else fmt(key, v)
+    return fmtr.number(v) if key is None else fmtr.fmt(key, v)
 
 
 def _pm(key: str, v, se) -> str:
     """``value ± SE`` (one standard error) of a catalogue key."""
-    from baozhang_finance.report.format import pm
-
-    return pm(key, v, se)
+    return fmtr.pm(key, v, se)
 
 
 def _span(key: str, lo, hi) -> str:
-    from baozhang_finance.report.format import span
-
-    return span(key, lo, hi)
+    return fmtr.span(key, lo, hi)
 
 
 def _label(metric: str) -> str:
-    from baozhang_finance.report.format import label
-
-    return label(f"metric.{metric}")
+    return fmtr.label(f"metric.{metric}")
 
 
 def _table(df, columns: list[str], title: str):

@@ -24,6 +24,8 @@ from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from baozhang_finance.measures.stats import var_cvar
+
 # No matplotlib.use() here: the functions draw on Axes they are given, so a notebook keeps its inline backend;
 # report.py and the CLI select the Agg backend themselves.
 
@@ -171,8 +173,6 @@ def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None 
     Paths with no call (PV = 0) are a point mass: they are stated in the legend, and the histogram shows the
     paths with a call. ``var95`` / ``cvar95`` default to the empirical 95 % quantile and tail mean.
     """
-    from baozhang_finance.measures.stats import var_cvar
-
     pv = np.asarray(pv, dtype=float)
     pv = pv[np.isfinite(pv)]
     fk = _font_kw()

@@ -30,10 +30,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xlsxwriter
 
 from baozhang_finance.measures.catalogue import entry, has
+from baozhang_finance.model.compliance import check_scenario, unverifiable
+from baozhang_finance.report import charts as pl
 from baozhang_finance.report.charts import WAN
 from baozhang_finance.report.format import XLSX_FORMATS, ci95_from_se, fmt, label, pct, pm, several, unit_text, wan
+from baozhang_finance.report.tables import summary_rows
+from baozhang_finance.run.result import Result
 
 #: rows of result.paths written to the workbook (a sample, not a dump)
 PATHS_SAMPLE_ROWS = 1_000
@@ -304,8 +309,6 @@ def _formats(wb) -> dict:
 
 
 def _sheet_guide(wb, f, result, mp: MedianPath) -> None:
-    from baozhang_finance.report.tables import summary_rows
-
     sh = _Sheet(wb, f, "Guide")
     ws, s = sh.ws, result.summary
     ws.write(0, 0, f"{s['programme']['name']} — baozhang-finance report", f["title"])
@@ -439,8 +442,6 @@ def _sheet_manifest(wb, f, result) -> None:
 
 def write_xlsx(result, folder: str | Path, mp: MedianPath | None = None) -> Path:
     """``report.xlsx``: Guide, Summary (three lenses), Inputs, Yearly fans, Median path, Paths (sample), Manifest."""
-    import xlsxwriter
-
     path = Path(folder) / "report.xlsx"
     mp = mp or median_path(result)
     wb = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True})
@@ -464,8 +465,6 @@ def write_charts(result, folder: str | Path, mp: MedianPath | None = None) -> li
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from baozhang_finance.report import charts as pl
 
     folder = Path(folder) / "charts"
     folder.mkdir(parents=True, exist_ok=True)
@@ -563,11 +562,7 @@ def answer_sentence(s: dict) -> str:
 
 
 def _compliance_findings(result):
-    """(findings rows, header, note). Uses compliance.check_scenario when that module exists."""
-    try:
-        from baozhang_finance.model.compliance import check_scenario
-    except ImportError:
-        return [], None, "The policy-compliance module (compliance.py) is not installed in this version: no rules checked."
+    """(findings rows, header, note) of compliance.check_scenario."""
     try:
         findings = list(check_scenario(result.scenario))
     except Exception as exc:  # a rule error must not lose the run's report
@@ -593,10 +588,6 @@ def _compliance_findings(result):
 
 
 def _unverifiable(result):
-    try:
-        from baozhang_finance.model.compliance import unverifiable
-    except ImportError:
-        return None
     try:
         items = list(unverifiable(result.scenario))
     except Exception:  # reported with the findings already
@@ -899,8 +890,6 @@ def render_reports(run_dir: str | Path, out: str | Path | None = None, result=No
     With ``out`` the reports go to that (new or empty) folder; otherwise they replace the ones in ``run_dir``.
     Either way they are written to a temporary folder first and moved into place at the end.
     """
-    from baozhang_finance.run.result import Result
-
     run_dir = Path(run_dir)
     res = result if result is not None else Result.load(run_dir)
     target = Path(out) if out is not None else run_dir

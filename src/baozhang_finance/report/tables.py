@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from baozhang_finance.analysis.compare import COLUMNS
 from baozhang_finance.report.format import fmt, pct, pm, several, wan
 
 
@@ -97,10 +99,6 @@ def print_summary(result, console: Console | None = None) -> None:
 
 def print_comparison(rows: list[dict], console, paths: int, seed: int, chunk_size: int) -> None:
     """The ``baozhang compare`` table: one row per scenario (:data:`analysis.compare.COLUMNS`), money in 万元."""
-    from rich.markup import escape
-
-    from baozhang_finance.analysis.compare import COLUMNS
-
     if not console.is_terminal and console.width < 132:  # a pipe or a log: do not squeeze the columns to 80
         console = Console(file=console.file, width=132, force_terminal=False, no_color=True)
     t = Table(title=escape(f"Scenario comparison — {paths:,} paths, seed {seed}, chunk size {chunk_size:,} (same for all)"),
