@@ -195,6 +195,11 @@ def read_tidy_csv(path: str | Path, city: str | None = None, start: str | None =
     ix = {h: header.index(h) for h in header}
     start_p = _month(start, f"{p}: --from") if start else None
     cities: dict[str, int] = {}
+    if city is None and "city" in ix:
+        present = sorted({cells[ix["city"]] for _, cells in rows if len(cells) == len(header)})
+        if len(present) > 1:
+            raise CalibrationError(f"{p}: {len(present)} cities ({', '.join(present)}): choose one with --city",
+                                   source=str(p))
     raw: dict[str, dict[pd.Period, tuple[float, int]]] = {}
     yearly_raw: dict[str, dict[int, tuple[float, int]]] = {}
     chain_ok = {f"{s}_{k}" for s in CHAIN_SERIES for k in ("mom", "yoy")}
