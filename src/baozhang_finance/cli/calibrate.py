@@ -10,8 +10,11 @@ from typing import Optional
 
 import typer
 
+from baozhang_finance.analysis.calibration import calibrate as run_calibration
+from baozhang_finance.analysis.calibration import market_toml, read_market_data
 from baozhang_finance.cli.common import _load, app, console, fail
-from baozhang_finance.model.scenario import ScenarioError
+from baozhang_finance.model.scenario import Market, ScenarioError
+from baozhang_finance.report.calibration import calibration_page, figure_png, fit_figure
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -41,10 +44,6 @@ def calibrate(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
 ):
     """Estimate drifts, vols, the decline regime, Vasicek/OU and correlations (each with its SE) from data."""
-    from baozhang_finance.analysis.calibration import calibrate as run_calibration
-    from baozhang_finance.analysis.calibration import market_toml, read_market_data
-    from baozhang_finance.model.scenario import Market
-
     if out.exists() and not overwrite:
         fail(f"--out {out}: exists (use --overwrite)")
     if not out.parent.exists():
@@ -66,8 +65,6 @@ def calibrate(
     _write_atomic(out, text.encode("utf-8"))
     written = [str(out)]
     if not no_report:
-        from baozhang_finance.report.calibration import calibration_page, figure_png, fit_figure
-
         png = figure_png(fit_figure(cal))
         stem = out.with_suffix("")
         _write_atomic(Path(f"{stem}.fit.png"), png)

@@ -14,14 +14,9 @@ import html
 import io
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from scipy import stats
-
-from baozhang_finance.report.charts import _font_kw
 
 
-def moments_chart(ax: Axes, cal) -> Axes:
+def moments_chart(ax, cal):
     """Monthly sd of each driver's changes in the data vs the fitted model (√12-scaled vol / √12)."""
     names = [n for n in cal.residuals if n in cal.fitted]
     data_sd = [float(np.std(cal.residuals[n], ddof=1)) if "data_sd_m" not in cal.fitted[n]
@@ -30,15 +25,16 @@ def moments_chart(ax: Axes, cal) -> Axes:
     x = np.arange(len(names))
     ax.bar(x - 0.2, data_sd, 0.4, label="data: sd of changes")
     ax.bar(x + 0.2, fit_sd, 0.4, label="model: sd of innovations")
-    ax.set_xticks(x, names, rotation=30, ha="right", **_font_kw())
+    ax.set_xticks(x, names, rotation=30, ha="right")
     ax.set_yscale("log")
-    ax.set_title("data vs fitted: spread per period", **_font_kw())
+    ax.set_title("data vs fitted: spread per period")
     ax.legend(fontsize=8)
     return ax
 
 
-def qq_chart(ax: Axes, resid, name: str = "") -> Axes:
+def qq_chart(ax, resid, name: str = ""):
     """Normal QQ plot of standardised residuals."""
+    from scipy import stats
     r = np.asarray(resid, dtype=float)
     z = (r - r.mean()) / r.std(ddof=1)
     (osm, osr), (slope, icpt, _) = stats.probplot(z, dist="norm")
@@ -49,7 +45,7 @@ def qq_chart(ax: Axes, resid, name: str = "") -> Axes:
     return ax
 
 
-def acf_chart(ax: Axes, resid, name: str = "", lags: int = 12) -> Axes:
+def acf_chart(ax, resid, name: str = "", lags: int = 12):
     """Autocorrelation of residuals at lags 1..``lags`` with the ±1.96/√n band."""
     from statsmodels.tsa.stattools import acf
 
@@ -64,8 +60,9 @@ def acf_chart(ax: Axes, resid, name: str = "", lags: int = 12) -> Axes:
     return ax
 
 
-def fit_figure(cal) -> Figure:
-    """One figure: the moments chart, then a QQ and an ACF panel per fitted driver."""
+def fit_figure(cal):
+    """One figure (matplotlib ``Figure``): the moments chart, then a QQ and an ACF panel per fitted driver."""
+    from matplotlib.figure import Figure
     names = list(cal.residuals)
     fig = Figure(figsize=(10, 2.4 * (len(names) + 1)))
     gs = fig.add_gridspec(len(names) + 1, 2)
@@ -77,7 +74,7 @@ def fit_figure(cal) -> Figure:
     return fig
 
 
-def figure_png(fig: Figure) -> bytes:
+def figure_png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     return buf.getvalue()

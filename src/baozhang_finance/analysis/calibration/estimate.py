@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from statsmodels.stats.correlation_tools import corr_nearest
 
 from baozhang_finance.analysis.calibration.data import CalibrationError, MarketData
 from baozhang_finance.model.scenario import DRIVERS
@@ -122,6 +120,8 @@ def lognormal_fit(x: pd.Series, periods_per_year: int = 12, name: str = "series"
 
     ``μ̂ = m x̄ + σ̂²/2``, ``σ̂ = √m s``; SE(μ̂)² = m² SE_HAC(x̄)² + σ̂⁴/(2n), SE(σ̂) = σ̂/√(2(n−1)).
     """
+    import statsmodels.api as sm  # heavy: imported where used (baozhang --help stays fast)
+
     n = len(x)
     m = periods_per_year
     res = sm.OLS(x.to_numpy(), np.ones((n, 1))).fit(cov_type="HAC", cov_kwds={"maxlags": _hac_lags(n)})
@@ -143,6 +143,8 @@ def find_break(x: pd.Series, trim: float = 0.15) -> dict:
     ``sup F > 8.85`` (Andrews 1993, 5 %). The 95 % interval of the date is ``k̂ ± (⌊11 σ̂²/δ̂²⌋ + 1)`` months
     (Bai 1997), δ̂ the shift of the monthly mean.
     """
+    import statsmodels.api as sm
+
     v = x.to_numpy()
     n = len(v)
     lo, hi = max(2, int(trim * n)), min(n - 2, int((1 - trim) * n))
@@ -173,6 +175,8 @@ def ar1_fit(y: pd.Series, name: str = "series", bias_correct: bool = True) -> di
     (``b + (1 + 3b)/n``); delta-method SEs: SE(κ) = 12 SE(b), SE(θ)² = gᵀ Σ g with
     ``g = (1/(1 − b), a/(1 − b)²)``, SE(σ) = σ/√(2(n − 2)).
     """
+    import statsmodels.api as sm
+
     y = y.sort_index()
     full = y.reindex(pd.period_range(y.index.min(), y.index.max(), freq="M"))
     pair = pd.DataFrame({"y1": full.shift(-1), "y0": full}).dropna()
@@ -208,6 +212,8 @@ def ar1_fit(y: pd.Series, name: str = "series", bias_correct: bool = True) -> di
 
 def nearest_correlation(c: np.ndarray) -> np.ndarray:
     """The nearest valid correlation matrix (Higham 2002) via statsmodels, made exactly symmetric, unit-diagonal."""
+    from statsmodels.stats.correlation_tools import corr_nearest
+
     lam = np.linalg.eigvalsh(c)
     if lam.min() >= 1e-10:
         return c
