@@ -1,4 +1,4 @@
-"""Command line: ``baozhang run | check | compare | report | sweep | tornado | sobol | solve`` (Typer + rich).
+"""Command line: ``baozhang run | check | compare | report | sweep | tornado | sobol | solve | calibrate`` (Typer + rich).
 
 Exit codes: 0 ok, 1 findings (policy breaches from ``check``), 2 bad input (one line naming the file, the
 field and the problem; never a traceback for a user mistake), 3 the run failed on the Dask cluster.
@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from baozhang_finance.cli import analysis, commands  # noqa: F401  (register the commands on `app`)
+from baozhang_finance.cli import analysis, calibrate, commands  # noqa: F401  (register the commands on `app`)
 from baozhang_finance.cli.common import app, console, err_console
 
 __all__ = ["app", "main"]

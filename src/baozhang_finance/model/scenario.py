@@ -360,6 +360,27 @@ class Stress(_Model):
     relending_stops_month: int | None = Field(None, ge=0, description="relending stops at this month: from it on the refinanced share pays the loan's own rate")
 
 
+class ParameterUncertainty(_Model):
+    """[market.parameter_uncertainty] — sampling uncertainty of calibrated market parameters (``baozhang calibrate``
+    writes it). When enabled, a run draws the listed parameters once per chunk, independently normal around the
+    scenario's values with these standard errors (clipped to each field's range), so P(call) carries the
+    uncertainty of the estimates; the main shocks are unchanged. More chunks = more parameter draws."""
+
+    enabled: bool = Field(True, description="draw the parameters per chunk (false: use the point values)")
+    paths_per_draw: int = Field(
+        500, ge=1, le=1_000_000,
+        description="chunk size used when the run does not set one: one parameter draw per chunk of this many paths")
+    se: dict[str, float] = Field(
+        default_factory=dict, description="standard error of each drawn [market] field, by field name")
+
+    @model_validator(mode="after")
+    def _values(self) -> "ParameterUncertainty":
+        for k, v in self.se.items():  # the names are checked by Market, which knows its fields
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"se: {k}: must be a finite number >= 0, got {v}")
+        return self
+
+
 class Market(_Model):
     """[market] — the stochastic drivers (annual parameters) and their correlation."""
 
@@ -392,6 +413,8 @@ class Market(_Model):
         None, description=f"correlation of the innovations, order {list(DRIVERS)}; absent = independent"
     )
     stresses: list[Stress] = Field(default_factory=list, description="named deterministic stress overlays")
+    parameter_uncertainty: ParameterUncertainty | None = Field(
+        None, description="standard errors of calibrated parameters, drawn per chunk (absent = parameters known)")
 
     @model_validator(mode="after")
     def _corr(self) -> "Market":
@@ -400,6 +423,12 @@ class Market(_Model):
                 validate_correlation(self.correlation)
             except ValueError as exc:  # located as market.correlation by format_validation_error
                 raise ValueError(f"correlation: {str(exc).removeprefix('correlation ')}") from None
+        if self.parameter_uncertainty is not None:
+            allowed = {k for k, f in Market.model_fields.items() if f.annotation is float}
+            for k in self.parameter_uncertainty.se:
+                if k not in allowed:
+                    raise ValueError(f"parameter_uncertainty.se: {k!r} is not a numeric [market] field "
+                                     f"(one of {', '.join(sorted(allowed))})")
         names = [s.name for s in self.stresses]
         if len(set(names)) != len(names):
             raise ValueError(f"stresses: names must be unique, got {names}")
@@ -497,7 +526,9 @@ class Scenario(_Model):
 
     def sha256(self) -> str:
         """Hash of the validated content (canonical JSON), stable across formatting of the file."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+        # a scenario without parameter uncertainty hashes as it did before the table existed
+        exclude = None if self.market.parameter_uncertainty is not None else {"market": {"parameter_uncertainty"}}
+        return hashlib.sha256(self.model_dump_json(exclude=exclude).encode()).hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------- derived figures

@@ -148,6 +148,8 @@ class Result:
                 "standard_errors": fiscal.standard_errors(self),
             },
         }
+        if "parameter_uncertainty" in self.run:  # per-chunk parameter draws (run/uncertainty.py)
+            out["run"]["parameter_uncertainty"] = self.run["parameter_uncertainty"]
         return _clean(out)
 
     # ------------------------------------------------------------------ persistence

@@ -18,6 +18,7 @@ import numpy as np
 from baozhang_finance.measures import stats as mx
 from baozhang_finance.engine.loop import run_paths
 from baozhang_finance.engine.plan import Plan, compile_plan
+from baozhang_finance.run import uncertainty
 from baozhang_finance.run.result import Result, YEARLY_KEPT
 from baozhang_finance.model.scenario import Scenario, ScenarioError
 
@@ -36,6 +37,7 @@ def chunk_bounds(paths: int, chunk_size: int) -> list[tuple[int, int]]:
 def run_chunk(plan: Plan, chunk_index: int, start: int, stop: int, seed: int) -> dict[str, np.ndarray]:
     """Simulate one chunk and reduce it to per-path columns and float32 yearly ledgers."""
     n = stop - start
+    plan = uncertainty.chunk_plan(plan, chunk_index)  # a per-chunk parameter draw, when the scenario asks for one
     rng = None if plan.market.deterministic else chunk_generator(seed, chunk_index)
     out = run_paths(plan, n, rng)
     return per_path_columns(plan, out, start)
@@ -154,6 +156,7 @@ def simulate(
     sim = scenario.simulation
     paths = 1 if deterministic else int(paths if paths is not None else sim.paths)
     seed = int(seed if seed is not None else sim.seed)
+    chunk_size = uncertainty.chunk_size(scenario, chunk_size)
     chunk_size = int(chunk_size if chunk_size is not None else sim.chunk_size)
     if paths < 1:
         raise ScenarioError(f"paths: must be >= 1, got {paths}")
@@ -172,6 +175,7 @@ def simulate(
                             backend=backend, stress=stress, target_se=target_se, max_paths=max_paths,
                             progress=progress, client=client)
     plan = compile_plan(scenario, stress=stress, deterministic=deterministic)
+    chunks = uncertainty.plans(plan, scenario, stress, seed, deterministic)  # plan itself unless parameters are drawn
     t0 = time.perf_counter()
     parts: list[dict[str, np.ndarray]] = []
     done = 0
@@ -179,7 +183,7 @@ def simulate(
     if target_se is None or deterministic:
         # fill preallocated columns chunk by chunk: peak memory stays ≈ the final table, never twice it
         bounds = chunk_bounds(paths, chunk_size)
-        for i, cols in _iter_chunks(plan, bounds, 0, seed, workers, backend, client):
+        for i, cols in _iter_chunks(chunks, bounds, 0, seed, workers, backend, client):
             a, b = bounds[i]
             if not columns:
                 columns = {k: np.empty((paths,) + v.shape[1:], dtype=v.dtype) for k, v in cols.items()}
@@ -200,7 +204,7 @@ def simulate(
                 if a >= cap:
                     break
                 bounds.append((a, min(a + chunk_size, cap)))
-            for _, cols in _iter_chunks(plan, bounds, next_chunk, seed, workers, backend, client):
+            for _, cols in _iter_chunks(chunks, bounds, next_chunk, seed, workers, backend, client):
                 if reached:
                     continue  # computed ahead by a parallel batch but past the stopping chunk: dropped
                 parts.append(cols)
@@ -226,6 +230,8 @@ def simulate(
         "wall_time_s": wall,
         "cpu_count": os.cpu_count(),
     }
+    if chunks is not plan:
+        run_info["parameter_uncertainty"] = uncertainty.run_record(columns, chunk_size)
     return Result(scenario=scenario, plan=plan, columns=columns, run=run_info)
 
 
