@@ -8,68 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def cfads(ops_in, ops_out):
-    """Cash flow available for debt service: CFADS = operating inflows − operating outflows.
-
-    Operating inflows are rent collected, rent subsidies, sale proceeds, operating grants and interest subsidy
-    (贴息); outflows are running costs, management, taxes, capex reserve, sales taxes and buybacks paid.
-    """
-    return np.asarray(ops_in, dtype=float) - np.asarray(ops_out, dtype=float)
-
-
-def dscr(cfads_y, debt_service_y):
-    """Yearly debt-service coverage ratio: DSCR_y = CFADS_y / (bank + bond service)_y.
-
-    Defined only for years with debt service > 0; other years are NaN (no ratio, not a failure).
-    """
-    cf = np.asarray(cfads_y, dtype=float)
-    ds = np.asarray(debt_service_y, dtype=float)
-    out = np.full(np.broadcast(cf, ds).shape, np.nan)
-    has = ds > 0
-    np.divide(cf, ds, out=out, where=has)
-    return out
-
-
-def min_dscr(cfads_y, debt_service_y):
-    """Minimum yearly DSCR over the years with debt service, per path: min_y DSCR_y (NaN with no debt)."""
-    d = dscr(cfads_y, debt_service_y)
-    if d.shape[-1] == 0:
-        return np.full(d.shape[:-1], np.nan)
-    has = ~np.isnan(d)
-    filled = np.where(has, d, np.inf)
-    out = filled.min(axis=-1)
-    return np.where(has.any(axis=-1), out, np.nan)
-
-
-def llcr(cfads_m, rate_m, debt_outstanding):
-    """Loan-life coverage ratio at a test date: LLCR = Σ_{t=0}^{N−1} CFADS_t (1 + r)^−t / D_0.
-
-    ``cfads_m`` are the monthly CFADS from the test date to the loan's final maturity (last axis), ``r`` the
-    loan's monthly rate used for discounting, ``D_0`` the bank debt outstanding at the test date. The engine
-    accumulates the same sum month by month, with the test date at the end of the last draw.
-    """
-    cf = np.asarray(cfads_m, dtype=float)
-    v = (1.0 + rate_m) ** (-np.arange(cf.shape[-1], dtype=float))
-    return (cf * v).sum(axis=-1) / np.asarray(debt_outstanding, dtype=float)
-
-
-def bond_coverage_ratio(net_revenue, bond_principal, bond_interest):
-    """本息覆盖倍数 (bond coverage ratio) as special-bond approvals compute it.
-
-    coverage = Σ project net revenue over the bond's life ÷ Σ (bond principal + bond interest) over its life,
-    undiscounted. Net revenue here is CFADS (operating revenue incl. sale proceeds and operating subsidies,
-    minus operating costs and taxes). Sums run over the last axis.
-    """
-    denom = np.sum(bond_principal, axis=-1) + np.sum(bond_interest, axis=-1)
-    return np.sum(net_revenue, axis=-1) / denom
-
-
-def npv(rate, flows_y):
-    """Net present value of yearly flows at an annual rate: NPV = Σ_k f_k (1 + r)^−(k+1) (end-of-year flows)."""
-    f = np.asarray(flows_y, dtype=float)
-    k = np.arange(1, f.shape[-1] + 1, dtype=float)
-    return (f * (1.0 + rate) ** (-k)).sum(axis=-1)
+from baozhang_finance.engine.formulas import (  # noqa: F401  (one copy: the formulas the engine calls)
+    bond_coverage_ratio,
+    cfads,
+    coverage_ratio,
+    dscr,
+    llcr,
+    min_dscr,
+    npv,
+    present_value_monthly,
+)
 
 
 def irr(flows, lo: float = -0.99, hi: float = 10.0, grid: int = 240, tol: float = 1e-12):
@@ -130,13 +78,6 @@ def peak_funding_need(equity_in, soe_support, distributions):
     """
     cum = np.cumsum(np.asarray(equity_in) + np.asarray(soe_support) - np.asarray(distributions), axis=-1)
     return np.maximum(cum.max(axis=-1), 0.0)
-
-
-def present_value_monthly(flows_m, annual_rate):
-    """PV of monthly flows at end of month t (t from 0): Σ_t f_t (1 + R)^−(t+1)/12."""
-    f = np.asarray(flows_m, dtype=float)
-    t = np.arange(1, f.shape[-1] + 1, dtype=float)
-    return (f * (1.0 + annual_rate) ** (-t / 12.0)).sum(axis=-1)
 
 
 def value_at_risk(losses, level: float) -> float:

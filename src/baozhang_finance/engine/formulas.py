@@ -1,0 +1,173 @@
+"""The finance formulas the engine calls, one function per quantity (numpy-financial style).
+
+One copy of each: the engine (:mod:`baozhang_finance.engine.stages`, :mod:`baozhang_finance.engine.plan`) and
+the measures (:mod:`baozhang_finance.measures.stats`) call these same functions. Every function broadcasts over
+arrays; its formula is written out in the docstring.
+
+Conventions (DESIGN §4): an annual rate ``R`` is a nominal rate compounded monthly, so the monthly rate is
+``R / 12``; discount factors are end-of-period.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def monthly_rate(annual_rate):
+    """Monthly rate of a nominal annual rate compounded monthly.
+
+    Notes
+    -----
+    .. math:: r_m = R / 12
+    """
+    return np.asarray(annual_rate, dtype=float) / 12.0
+
+
+def annuity_payment(balance, rate_m, n_remaining):
+    """Level payment that repays ``balance`` over ``n_remaining`` months at monthly rate ``rate_m`` (等额本息).
+
+    Notes
+    -----
+    .. math:: PMT = B \\, r / (1 − (1 + r)^{−n}),\\qquad PMT = B / n \\text{ when } r = 0
+
+    Vectorised; ``n`` is floored at 1.
+
+    Examples
+    --------
+    >>> float(annuity_payment(1200.0, 0.0, 12))
+    100.0
+    """
+    balance = np.asarray(balance, dtype=float)
+    rate_m = np.asarray(rate_m, dtype=float)
+    n = np.maximum(np.asarray(n_remaining, dtype=float), 1.0)
+    small = np.abs(rate_m) < 1e-12
+    safe_r = np.where(small, 1.0, rate_m)
+    factor = np.where(small, 1.0 / n, safe_r / (1.0 - (1.0 + safe_r) ** (-n)))
+    return balance * factor
+
+
+def equal_principal_payment(balance, n_remaining):
+    """Principal of an equal-principal loan (等额本金) this month.
+
+    Notes
+    -----
+    .. math:: P = B / \\max(n, 1)
+    """
+    return np.asarray(balance, dtype=float) / np.maximum(np.asarray(n_remaining, dtype=float), 1.0)
+
+
+def discount_factor(rate, periods):
+    """End-of-period discount factor at a per-period ``rate`` after ``periods`` periods.
+
+    Notes
+    -----
+    .. math:: v = (1 + r)^{−k}
+
+    Python floats in, a Python float out (the engine's LLCR discounting); arrays broadcast.
+    """
+    return (1.0 + rate) ** (-periods)
+
+
+def monthly_discount_factors(annual_rate, T: int) -> np.ndarray:
+    """End-of-month discount factors at an annual effective rate, months ``t = 0 … T−1``.
+
+    Notes
+    -----
+    .. math:: v_t = (1 + R)^{−(t + 1)/12}
+    """
+    return (1.0 + annual_rate) ** (-np.arange(1, T + 1) / 12.0)
+
+
+def yearly_discount_factors(annual_rate, Y: int) -> np.ndarray:
+    """End-of-year discount factors, years ``k = 0 … Y−1``.
+
+    Notes
+    -----
+    .. math:: v_k = (1 + R)^{−(k + 1)}
+    """
+    return (1.0 + annual_rate) ** (-np.arange(1, Y + 1, dtype=float))
+
+
+def cfads(ops_in, ops_out):
+    """Cash flow available for debt service: CFADS = operating inflows − operating outflows.
+
+    Operating inflows are rent collected, rent subsidies, sale proceeds, operating grants and interest subsidy
+    (贴息); outflows are running costs, management, taxes, capex reserve, sales taxes and buybacks paid.
+    """
+    return np.asarray(ops_in, dtype=float) - np.asarray(ops_out, dtype=float)
+
+
+def coverage_ratio(cover, service, empty=np.nan):
+    """A debt-service coverage ratio where service is due, ``empty`` where it is not.
+
+    Notes
+    -----
+    .. math:: \\mathrm{DSCR} = \\mathrm{CFADS} / \\mathrm{service} \\quad (\\mathrm{service} > 0)
+    """
+    cf = np.asarray(cover, dtype=float)
+    ds = np.asarray(service, dtype=float)
+    out = np.full(np.broadcast(cf, ds).shape, empty)
+    np.divide(cf, ds, out=out, where=ds > 0)
+    return out
+
+
+def dscr(cfads_y, debt_service_y):
+    """Yearly debt-service coverage ratio: DSCR_y = CFADS_y / (bank + bond service)_y.
+
+    Defined only for years with debt service > 0; other years are NaN (no ratio, not a failure).
+    """
+    return coverage_ratio(cfads_y, debt_service_y, np.nan)
+
+
+def min_dscr(cfads_y, debt_service_y):
+    """Minimum yearly DSCR over the years with debt service, per path: min_y DSCR_y (NaN with no debt)."""
+    d = dscr(cfads_y, debt_service_y)
+    if d.shape[-1] == 0:
+        return np.full(d.shape[:-1], np.nan)
+    has = ~np.isnan(d)
+    filled = np.where(has, d, np.inf)
+    out = filled.min(axis=-1)
+    return np.where(has.any(axis=-1), out, np.nan)
+
+
+def llcr(cfads_m, rate_m, debt_outstanding):
+    """Loan-life coverage ratio at a test date: LLCR = Σ_{t=0}^{N−1} CFADS_t (1 + r)^−t / D_0.
+
+    ``cfads_m`` are the monthly CFADS from the test date to the loan's final maturity (last axis), ``r`` the
+    loan's monthly rate used for discounting, ``D_0`` the bank debt outstanding at the test date. The engine
+    accumulates the same sum month by month with :func:`discount_factor` and divides with :func:`llcr_ratio`.
+    """
+    cf = np.asarray(cfads_m, dtype=float)
+    v = discount_factor(rate_m, np.arange(cf.shape[-1], dtype=float))
+    return (cf * v).sum(axis=-1) / np.asarray(debt_outstanding, dtype=float)
+
+
+def llcr_ratio(discounted_cfads, debt_outstanding):
+    """LLCR from the accumulated discounted CFADS: Σ CFADS_t v_t / D_0 where D_0 > 0, else NaN."""
+    den = np.asarray(debt_outstanding, dtype=float)
+    return np.where(den > 0, discounted_cfads / np.where(den > 0, den, 1.0), np.nan)
+
+
+def bond_coverage_ratio(net_revenue, bond_principal, bond_interest):
+    """本息覆盖倍数 (bond coverage ratio) as special-bond approvals compute it.
+
+    coverage = Σ project net revenue over the bond's life ÷ Σ (bond principal + bond interest) over its life,
+    undiscounted. Net revenue here is CFADS (operating revenue incl. sale proceeds and operating subsidies,
+    minus operating costs and taxes). Sums run over the last axis.
+    """
+    denom = np.sum(bond_principal, axis=-1) + np.sum(bond_interest, axis=-1)
+    return np.sum(net_revenue, axis=-1) / denom
+
+
+def npv(rate, flows_y):
+    """Net present value of yearly flows at an annual rate: NPV = Σ_k f_k (1 + r)^−(k+1) (end-of-year flows)."""
+    f = np.asarray(flows_y, dtype=float)
+    k = np.arange(1, f.shape[-1] + 1, dtype=float)
+    return (f * (1.0 + rate) ** (-k)).sum(axis=-1)
+
+
+def present_value_monthly(flows_m, annual_rate):
+    """PV of monthly flows at end of month t (t from 0): Σ_t f_t (1 + R)^−(t+1)/12."""
+    f = np.asarray(flows_m, dtype=float)
+    t = np.arange(1, f.shape[-1] + 1, dtype=float)
+    return (f * (1.0 + annual_rate) ** (-t / 12.0)).sum(axis=-1)
