@@ -129,19 +129,19 @@ def test_deterministic_path_matches_reference(demo):
 
 
 def test_reference_draws_the_engines_random_numbers(demo):
-    """The reference's numbers are the engine's: same generator, same calls, same order (Drivers.draw)."""
-    from baozhang_finance.engine.drivers import Drivers
+    """The reference's numbers are the engine's: same generator, same calls, same order (Shocks.month)."""
     from baozhang_finance.engine.plan import compile_plan
+    from baozhang_finance.engine.shocks import Shocks
     from baozhang_finance.run.simulate import chunk_generator
 
     plan = compile_plan(demo)
     n = 3
     eps, u = ref_model.draw_random_numbers(plan.market, plan.T, n, chunk_generator(7, 0))
-    drv = Drivers(plan.market, n, chunk_generator(7, 0))
+    shocks = Shocks.for_plan(plan.market, n, chunk_generator(7, 0))
     events = [t for t in range(plan.T) if u[t] is not None]
     assert events == [12, 24, 36, 48]  # the rental loan's four relending rollovers
     for t in range(plan.T):
-        e, uu = drv.draw(t)
+        e, uu = shocks.month(t)
         assert (e is None) == (eps[t] is None)
         if e is not None:
             assert e.tolist() == eps[t]

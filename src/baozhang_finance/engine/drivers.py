@@ -17,7 +17,8 @@ State per path (all arrays of shape ``(n,)``):
 The innovations ``z = C^{1/2} ε`` are correlated by the scenario's correlation matrix (order
 :data:`baozhang_finance.scenario.DRIVERS`). Month 0 is the start (all indices 1); a step is taken before each
 later month, so ``H_t`` has ``t`` steps. Stress overlays add deterministic log shifts (prices, rents) and
-additive shifts (rate, occupancy) on top of the stochastic state. Randomness only comes from the generator.
+additive shifts (rate, occupancy) on top of the stochastic state. Randomness only comes from the shock source
+(:class:`baozhang_finance.engine.shocks.Shocks`) handed in.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from baozhang_finance.engine.plan import MarketPlan
-
-N_INNOVATIONS = 7
+from baozhang_finance.engine.shocks import N_INNOVATIONS, Shocks  # noqa: F401  (N_INNOVATIONS re-exported)
 
 
 @dataclass
@@ -48,10 +48,13 @@ class MarketState:
 class Drivers:
     """Correlated market processes for ``n`` paths; call :meth:`step` once per month, in order."""
 
-    def __init__(self, mp: MarketPlan, n: int, rng: np.random.Generator | None):
+    def __init__(self, mp: MarketPlan, n: int, shocks):
+        """``shocks``: a :class:`Shocks` source (or, for callers of old, a ``Generator`` or None)."""
+        if shocks is None or isinstance(shocks, np.random.Generator):
+            shocks = Shocks.for_plan(mp, n, shocks)
         self.mp = mp
         self.n = n
-        self.rng = rng
+        self.shocks = shocks
         self.log_h = np.zeros(n)
         self.log_r = np.zeros(n)
         self.lpr = np.full(n, mp.lpr0)
@@ -60,26 +63,16 @@ class Drivers:
         self.abs = np.zeros(n)
         self.log_g = np.zeros(n)
         self.relending_on = np.ones(n, dtype=bool)
-        self._events = set(int(m) for m in mp.relending_event_months)
-        self._stochastic = not mp.deterministic and rng is not None
         vols = np.array([mp.price_vol_m, mp.rent_vol_m, mp.lpr_vol_m, mp.cpi_vol_m, mp.occ_vol_m, mp.abs_vol_m,
                          mp.fiscal_vol_m])
         # scale the correlation factor by the vols once: z @ (chol * vols[:, None]).T gives vol-scaled shocks
         self._scaled_chol_t = (mp.chol * vols[:, None]).T.copy()
         self._ito = 0.5 * vols**2
 
-    def draw(self, t: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The random numbers of month ``t`` (standard normals and, at rollovers, uniforms)."""
-        if not self._stochastic or t == 0:
-            return None, None
-        eps = self.rng.standard_normal((self.n, N_INNOVATIONS))
-        # uniforms at every rollover month, even when p = 0, so that varying p keeps the other draws common
-        u = self.rng.random(self.n) if t in self._events else None
-        return eps, u
-
     def step(self, t: int) -> MarketState:
+        """Advance to month ``t`` with the shock source's ``(ε_t, u_t)`` and return the market state."""
         mp = self.mp
-        eps, u = self.draw(t)
+        eps, u = self.shocks.month(t)
         if t > 0:
             mu = mp.price_drift_m[t - 1]
             if eps is not None:

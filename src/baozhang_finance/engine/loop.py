@@ -55,7 +55,7 @@ class ChunkOutput:
     monthly: dict[str, np.ndarray] = field(default_factory=dict)  # only when record=True
 
 
-def run_paths(plan: Plan, n: int, rng: np.random.Generator | None, record: bool = False) -> ChunkOutput:
+def run_paths(plan: Plan, n: int, rng, record: bool = False) -> ChunkOutput:
     """Simulate ``n`` paths month by month. ``rng=None`` or a deterministic plan gives expected market paths.
 
     Internally arrays are laid out project-major, ``(P, n)`` and ``(L, n)``, so that per-project rows are

@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import tempfile
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,12 @@ from baozhang_finance.report import charts as pl
 from baozhang_finance.report.charts import WAN
 from baozhang_finance.report.format import XLSX_FORMATS, ci95_from_se, fmt, label, pct, pm, several, unit_text, wan
 from baozhang_finance.report.tables import summary_rows
+from baozhang_finance.run.replay import (  # noqa: F401  (re-exported for callers of old)
+    MedianPath,
+    median_path,
+    median_path_index,
+    replay_path,
+)
 from baozhang_finance.run.result import Result
 
 #: rows of result.paths written to the workbook (a sample, not a dump)
@@ -50,94 +55,7 @@ CHART_FILES = ("cash_balance_fan.png", "dscr_fan.png", "hidden_debt_pv.png", "pd
 
 
 # =============================================================================================== median path
-@dataclasses.dataclass
-class MedianPath:
-    """One path re-simulated month by month: ``monthly`` holds ``(1, P, T)`` / ``(1, T)`` arrays."""
-
-    index: int
-    hidden_debt_pv: float
-    monthly: dict[str, np.ndarray]
-    yearly: dict[str, np.ndarray]
-    scalars: dict[str, np.ndarray]
-
-
-class _RowGenerator:
-    """A stand-in for the chunk's ``Generator`` in a one-path replay: every draw whose leading dimension is the
-    one path is drawn for the whole chunk (so the stream advances exactly as in the run) and only the path's row
-    is returned."""
-
-    def __init__(self, rng: np.random.Generator, chunk_n: int, row: int):
-        self._rng, self._n, self._row = rng, chunk_n, row
-
-    def _full(self, size):
-        if size is None:
-            raise RuntimeError("unexpected scalar draw in a one-path replay")
-        shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
-        if shape[0] != 1:
-            raise RuntimeError(f"unexpected draw shape {shape} in a one-path replay")
-        return (self._n,) + shape[1:]
-
-    def standard_normal(self, size=None, *args, **kwargs):
-        return self._rng.standard_normal(self._full(size), *args, **kwargs)[self._row:self._row + 1]
-
-    def random(self, size=None, *args, **kwargs):
-        return self._rng.random(self._full(size), *args, **kwargs)[self._row:self._row + 1]
-
-    def __getattr__(self, name):  # any other method would desynchronise the stream: refuse loudly
-        raise RuntimeError(f"one-path replay does not support Generator.{name}")
-
-
-def median_path_index(result) -> int:
-    """Index (row of ``result.paths``) of the path with the lower-median hidden-debt PV."""
-    pv = result.paths["hidden_debt_pv"].to_numpy(float)
-    order = np.argsort(pv, kind="stable")
-    return int(order[(pv.size - 1) // 2])
-
-
-def replay_path(result, index: int) -> MedianPath:
-    """Re-simulate path ``index`` of a run with ``record=True`` and check it against the run's ledgers."""
-    from baozhang_finance.engine.loop import run_paths
-    from baozhang_finance.run.simulate import chunk_generator
-
-    run = result.run
-    n_total = len(result.paths)
-    chunk_size = int(run["chunk_size"])
-    path_no = int(result.paths["path"].iloc[index]) if "path" in result.paths else index
-    chunk, row = divmod(path_no, chunk_size)
-    chunk_n = min(chunk_size, max(int(run.get("paths", n_total)), n_total) - chunk * chunk_size)
-    plan = result.plan
-    if plan.market.deterministic or run.get("deterministic"):
-        out = run_paths(plan, 1, None, record=True)
-    else:
-        rng = _RowGenerator(chunk_generator(int(run["seed"]), chunk), chunk_n, row)
-        out = run_paths(plan, 1, rng, record=True)
-    _check_replay(result, index, out)
-    return MedianPath(index=path_no, hidden_debt_pv=float(result.paths["hidden_debt_pv"].iloc[index]),
-                      monthly=out.monthly, yearly=out.yearly, scalars=out.scalars)
-
-
-def _check_replay(result, index: int, out) -> None:
-    want = float(result.paths["hidden_debt_pv"].iloc[index])
-    got = float(out.scalars["pv_hidden"][0])
-    ok = np.isclose(got, want, rtol=1e-9, atol=1e-3)
-    for name in ("cfads", "cash_balance", "gov_hidden"):
-        ref = result.ledger(name)[index]
-        ok &= bool(np.allclose(out.yearly[name][0], ref, rtol=1e-5, atol=1.0))  # ledgers are kept as float32
-    if not ok:
-        raise RuntimeError(f"the replay of path {index} does not reproduce the run (hidden-debt PV {got:,.2f} vs "
-                           f"{want:,.2f} yuan): the engine's random draws changed")
-
-
-_MEDIAN_CACHE: "weakref.WeakKeyDictionary[Any, MedianPath]" = weakref.WeakKeyDictionary()
-
-
-def median_path(result) -> MedianPath:
-    """The median path of a result (computed once per Result object)."""
-    mp = _MEDIAN_CACHE.get(result)
-    if mp is None:
-        mp = replay_path(result, median_path_index(result))
-        _MEDIAN_CACHE[result] = mp
-    return mp
+# the replay itself lives in run/replay.py; the report only renders it
 
 
 #: per-project monthly items aggregated to years for the workbook: (key, column title, how)
