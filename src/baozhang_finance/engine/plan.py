@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from baozhang_finance.engine import instruments as fin
+from baozhang_finance.engine.instruments import bank_loan, special_bond
+from baozhang_finance.engine.instruments.base import ranked
 from baozhang_finance.model.scenario import (
     DRIVERS,
     Scenario,
@@ -160,6 +162,7 @@ class Plan:
     fiscal_revenue0: float
     market: MarketPlan
     loan_names: list[str] = field(default_factory=list)
+    tranches: tuple = ()  # ranked tranches (engine.instruments.base.Tranche), in paying order
 
 
 def _spread(T: int, start: int, months: int, total: float) -> np.ndarray:
@@ -433,6 +436,7 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
         tv_haircut=wf.terminal_value_haircut, liquidation_months=sc.credit.liquidation_months, discount_m=disc_m, discount_y=disc_y,
         fiscal_revenue0=sc.programme.fiscal_revenue_yuan, market=market,
         loan_names=[x[2].name for x in loans],
+        tranches=ranked((bank_loan.TRANCHE, special_bond.TRANCHE), wf.seniority),
     )
 
 

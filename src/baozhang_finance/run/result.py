@@ -17,14 +17,10 @@ import pandas as pd
 from baozhang_finance import __version__
 from baozhang_finance.run.atomic import write_folder_atomically
 from baozhang_finance.measures.stats import quantiles as _q
+from baozhang_finance.engine.ledgers import YEARLY_KEPT  # noqa: F401  (kept per path: the one registry)
 from baozhang_finance.engine.plan import Plan
 from baozhang_finance.model.scenario import Scenario, capital_share, equity_share, total_uses_yuan
 
-#: yearly ledgers kept per path (float32), from which fans and lenses are computed
-YEARLY_KEPT = (
-    "cfads", "debt_service", "cash_balance", "gov_hidden", "gov_bond", "soe_support", "bank_balance",
-    "collateral_value", "lockup_months",
-)
 FAN_QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 
 

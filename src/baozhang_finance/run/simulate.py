@@ -18,8 +18,9 @@ import numpy as np
 from baozhang_finance.measures import stats as mx
 from baozhang_finance.engine.loop import run_paths
 from baozhang_finance.engine.plan import Plan, compile_plan
+from baozhang_finance.engine.ledgers import KEPT_DTYPE, YEARLY_KEPT
 from baozhang_finance.run import uncertainty
-from baozhang_finance.run.result import Result, YEARLY_KEPT
+from baozhang_finance.run.result import Result
 from baozhang_finance.model.scenario import Scenario, ScenarioError
 
 Progress = Callable[[int, int], None]
@@ -91,7 +92,7 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "terminal_equity": s["terminal_equity"],
     }
     for k in YEARLY_KEPT:
-        cols[f"y_{k}"] = y[k].astype(np.uint8 if k == "lockup_months" else np.float32)  # months locked: 0–12
+        cols[f"y_{k}"] = y[k].astype(KEPT_DTYPE[k])  # float32; months locked (0–12) as uint8
     return cols
 
 

@@ -11,6 +11,9 @@ of government class ``"hidden"`` (a government payment of its service is a hidde
 
 from __future__ import annotations
 
+import numpy as np
+
+from baozhang_finance.engine.formulas import annuity_payment, equal_principal_payment
 from baozhang_finance.engine.instruments.base import Tranche
 
 AMORTISATION_CODES = {"annuity": 0, "equal_principal": 1, "interest_only": 2, "bullet": 3}
@@ -29,3 +32,56 @@ def relending_rollover_months(first_month: int, term_years: int, rollovers: int)
 
 
 TRANCHE = Tranche(kind="bank_loan", government_class="hidden", soe_may_pay=True)
+
+
+def month(st, c, plan, t: int, ms) -> dict:
+    """One month of every bank loan, ``(L, n)``: draw, rate, interest, capitalisation, scheduled principal.
+
+    * rate: ``r = r_fixed`` or ``LPR/12 + spread``; while relending is on, ``r = s·r_rel + (1 − s)·r``;
+    * interest ``I = B · r`` on the balance after the draw; capitalised (``B += I``) in the grace period when the
+      loan says so, and always for a bullet;
+    * scheduled principal: equal principal ``B / n_rem`` (:func:`~baozhang_finance.engine.formulas.
+      equal_principal_payment`), annuity ``PMT(B_pre, r, n_rem) − I_cash`` (:func:`~baozhang_finance.engine.
+      formulas.annuity_payment`), else the whole balance in the last month; ``0 ≤ principal ≤ B``, nothing in
+      grace.
+
+    Updates ``st.loan_bal`` (draw and capitalisation; principal is repaid after the support stage) and returns
+    the loan rows (``rate``, ``cash_int``, ``principal``), the per-project interest and principal due ``(P, n)``,
+    the draws by project (sources) and the balance at the month's open ``bal_open`` ``(n,)``.
+    """
+    draw = plan.loan_draw[:, t]
+    st.loan_bal += draw[:, None]
+    base = np.where(c.loan_fixed, c.loan_rate_m, ms.lpr / 12.0 + c.loan_spread_m)
+    rel_on = (t < plan.loan_rel_end)[:, None] & ms.relending_on
+    rate = np.where(rel_on, c.rel_part + (1.0 - c.rel_share) * base, base)
+    interest = st.loan_bal * rate
+    in_grace = t < plan.loan_amort_start
+    capitalise = (plan.loan_capitalise & (in_grace | (c.code == 3)))[:, None]
+    cap_int = np.where(capitalise, interest, 0.0)
+    bal_pre = st.loan_bal.copy()
+    st.loan_bal += cap_int
+    cash_int = interest - cap_int
+    n_rem = plan.loan_maturity - t
+    last = (n_rem == 1)[:, None]
+    pays = (~in_grace & (n_rem >= 1))[:, None] | last
+    n_rem_c = n_rem[:, None]
+    principal = np.where(c.is_equal, equal_principal_payment(st.loan_bal, n_rem_c), np.where(last, st.loan_bal, 0.0))
+    ar = c.annuity_rows
+    if ar.size:  # only annuity loans pay the (costly) level payment
+        principal[ar] = annuity_payment(bal_pre[ar], rate[ar], n_rem_c[ar]) - cash_int[ar]
+    principal = np.where(pays, np.minimum(np.maximum(principal, 0.0), st.loan_bal), 0.0)
+    return {"rate": rate, "principal": principal, "bal_open": st.loan_bal.sum(axis=0),
+            "interest": c.onehot_t @ cash_int, "principal_p": c.onehot_t @ principal,
+            "draws": plan.loan_onehot.T @ draw}
+
+
+def repay(st, c, plan, principal, sweep) -> None:
+    """Pay down after the month: scheduled principal, then the sweep pro rata to each project's loan balances,
+    ``B_l −= sweep_p · B_l / Σ_{l∈p} B_l`` (balances floored at 0)."""
+    st.loan_bal -= principal
+    if c.any_sale:
+        lp = plan.loan_project
+        proj_bal = c.onehot_t @ st.loan_bal
+        share = st.loan_bal / np.where(proj_bal > 0, proj_bal, 1.0)[lp]
+        st.loan_bal -= share * sweep[lp]
+        np.maximum(st.loan_bal, 0.0, out=st.loan_bal)

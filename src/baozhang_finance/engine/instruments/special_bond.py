@@ -54,3 +54,11 @@ def bond_schedule(bond: Bond, first_month: int, draw_fraction: np.ndarray, horiz
 
 
 TRANCHE = Tranche(kind="special_bond", government_class="bond", soe_may_pay=True)
+
+
+def month(plan, t: int) -> dict:
+    """One month of the special bonds, per project: the compiled schedule's interest and principal due ``(P,)``
+    and the service ``(P, 1)`` = interest + principal (deterministic: the same on every path)."""
+    bond_int = plan.bond_interest[:, t]
+    bond_prin = plan.bond_principal[:, t]
+    return {"interest": bond_int, "principal": bond_prin, "due": (bond_int + bond_prin)[:, None]}

@@ -1,0 +1,367 @@
+"""The stages of one month, in order; each is a function of (state, constants, plan, month, …).
+
+Arrays are ``(P, n)`` per project, ``(L, n)`` per loan, ``(n,)`` per path; ``m`` is the month's namespace of
+flows (:class:`Month`) that each stage reads and adds to. The formulas of each quantity are in the docstrings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from baozhang_finance.engine.formulas import discount_factor
+from baozhang_finance.engine.instruments import bank_loan, special_bond
+from baozhang_finance.engine.plan import Plan
+from baozhang_finance.engine.state import Constants, State, col
+
+
+class Month:
+    """The flows of one month (attributes set by the stages)."""
+
+
+def funding(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """Deterministic funding: uses (acquisition, works) out; the upfront reserve into the DSRA;
+    sources = equity + capital grants + bond draws (+ loan draws, added by :func:`loans`)."""
+    m.uses = plan.uses_out[:, t]
+    st.dsra += plan.reserve_in[:, t][:, None]
+    m.sources = plan.equity_in[:, t] + plan.capital_grants_in[:, t] + plan.bond_draw[:, t]
+
+
+def loans(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """Debt service due this month, by instrument (:func:`bank_loan.month`, :func:`special_bond.month`):
+    ``bank_due = interest + scheduled principal`` per project, ``bond_due`` from the bond schedule."""
+    if c.has_loans:
+        b = bank_loan.month(st, c, plan, t, m.ms)
+        m.sources = m.sources + b["draws"]
+        m.rate, m.principal, m.bal_open = b["rate"], b["principal"], b["bal_open"]
+        m.bank_int_p, m.bank_prin_p = b["interest"], b["principal_p"]
+    else:
+        m.bal_open = np.zeros(st.n)
+        m.bank_int_p = m.bank_prin_p = st.zeros_pn
+    m.bank_due = m.bank_int_p + m.bank_prin_p
+    s = special_bond.month(plan, t)
+    m.bond_int, m.bond_prin, m.bond_due = s["interest"], s["principal"], s["due"]
+    m.due = {"bank_loan": m.bank_due, "special_bond": m.bond_due}
+
+
+def rental(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """Rental operations. Units acquired join ``held``. Rent re-set at renewal to the then market rent:
+
+    ``rent = rent_unit · (Σ_{leases in place} R_s / count) · occ``, ``occ = clip(stab + d, 0, 1) · ramp``,
+    ``ramp = clip((t − avail + 1) / lease_up, 0, 1)``; rent subsidy = units · subsidy · occ;
+    rent costs = rent · (management + taxes + capex shares); running = held · area · (opex + holding) · CPI.
+    """
+    ms = m.ms
+    st.held += plan.acquired_units[:, t][:, None]
+    m.active = active = t >= c.avail_m
+    if c.any_rental:
+        avail_m, lr, is_rental = c.avail_m, c.lr, c.is_rental
+        act_r = active & is_rental
+        dropping = (t - c.lease_months >= avail_m) & is_rental
+        if act_r.any():
+            st.rent_sum[act_r] += ms.rent
+        if dropping.any():
+            st.rent_sum[dropping] -= st.rent_ring[(t - c.lease_months[dropping]) % lr]
+        st.rent_ring[t % lr] = ms.rent
+        count = np.clip(t - avail_m + 1, 1, c.lease_div)
+        ramp = np.where(c.has_lease_up, np.clip((t - avail_m + 1) / c.lease_up, 0.0, 1.0), active) * is_rental
+        m.occ = np.minimum(np.maximum(c.stab_occ + ms.occ_dev, 0.0), 1.0) * col(ramp)
+        m.rent = c.rent_unit * (st.rent_sum / col(count)) * m.occ
+        m.rent_sub = c.rent_sub_unit * m.occ
+        m.rent_costs = m.rent * c.rent_cost_share
+    else:
+        m.occ = m.rent = m.rent_sub = m.rent_costs = st.zeros_pn
+    m.running = st.held * c.cost_m2_m * ms.cpi
+
+
+def sales(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """Sale operations (closed management). New inventory enters at availability; absorption
+    ``sold = unsold · min(a · A_t · H^ε, 1)``; hand-overs (absorbed, pre-subscribed, resold) leave ``held`` and
+    enter the lock-up ring; units handed over ``lockup`` months ago become eligible for a buyback (:func:`buybacks`);
+    ``sales = sold · area · price + pre-sale cash + resale cash``; sales tax = sales · rate."""
+    if not c.any_sale:
+        m.sold = m.bb_units = m.bb_paid = m.sales = m.sales_tax = st.zeros_pn
+        return
+    hpi = m.ms.hpi
+    if np.any(t == c.avail_m):
+        st.unsold += (c.new_inventory * (t == c.avail_m))[:, None]
+    abs_rate = c.absorption_m * m.ms.absorption
+    if c.any_elastic:
+        abs_rate = abs_rate * hpi ** c.elasticity
+    m.sold = st.unsold * np.minimum(abs_rate, 1.0) * col(m.active)
+    st.unsold -= m.sold
+    handover = plan.presub_handover_units[:, t][:, None]
+    # units handed over exactly lockup_months ago become eligible for a buyback this month (a unit handed over
+    # in month h may ask from month h + 12·lockup_years; with no lock-up, from the month after hand-over)
+    st.eligible += st.lock_ring[(t - c.lock_eff) % c.lk, c.ar_p]
+    handed = m.sold + handover
+    if c.any_buyback:
+        resale_cash, resale_units = buybacks(st, c, plan, t, m)
+        handed = handed + resale_units
+    else:
+        m.bb_units = m.bb_paid = resale_cash = st.zeros_pn
+    st.lock_ring[t % c.lk] = handed
+    st.held -= handed
+    m.sales = m.sold * c.sale_unit_value + plan.presale_cash[:, t][:, None] + resale_cash
+    m.sales_tax = m.sales * c.sales_tax_rate
+
+
+def buybacks(st: State, c: Constants, plan: Plan, t: int, m: Month):
+    """Buybacks of eligible units and their resale after a delay.
+
+    ``h = min(1, hazard · (1 + s · max(0, 1 − H)))``, monthly ``h_m = 1 − (1 − h)^{1/12}`` (``h_m = 1`` at h = 1);
+    bought back = eligible · h_m at ``area · (rule · appraisal · (1 − fee) · H + (1 − rule) · price · e^{g (t − avail)})``;
+    resold ``resale_delay`` months later at the price paid × (1 + margin). Returns (resale cash, resale units)."""
+    hpi, rows = m.ms.hpi, c.bb_rows
+    h_ann = np.minimum(c.bb_hazard[rows] * (1.0 + c.bb_sens[rows] * np.maximum(0.0, 1.0 - hpi)), 1.0)
+    bb_units = st.zeros_pn.copy()
+    # h = 1: every eligible owner sells back this month (h_m = 1; clamping h below 1 gave h_m ≈ 0.953)
+    h_m = np.where(h_ann >= 1.0, 1.0, -np.expm1(np.log1p(-np.where(h_ann >= 1.0, 0.0, h_ann)) / 12.0))
+    bb_units[rows] = st.eligible[rows] * h_m
+    st.eligible -= bb_units
+    orig = col(plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - c.avail_m)))
+    bb_price = c.bb_market * (c.bb_market_price * hpi) + (1.0 - c.bb_market) * orig
+    bb_paid = bb_units * c.area * bb_price
+    slot = t % c.dk
+    st.resale_units_ring[slot] = bb_units
+    st.resale_value_ring[slot] = bb_paid
+    rslot = (t - plan.resale_delay) % c.dk
+    resale_units = st.resale_units_ring[rslot, c.ar_p]
+    resale_cash = st.resale_value_ring[rslot, c.ar_p] * c.resale_factor
+    st.pending += bb_units - resale_units
+    st.held += bb_units
+    m.bb_units, m.bb_paid = bb_units, bb_paid
+    return resale_cash, resale_units
+
+
+def cfads(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """Cash flow available for debt service, per project:
+
+    ``ops_in = rent + rent subsidy + sales + operating grants + interest subsidy`` (贴息 = bank interest · share
+    while t < subsidy end); ``ops_out = running + rent costs + sales tax + buybacks``; ``CFADS = ops_in − ops_out``.
+    """
+    m.int_sub = m.bank_int_p * c.subsidy_share * col(t < plan.subsidy_end) if c.has_loans else st.zeros_pn
+    m.op_grants = plan.operating_grants[:, t][:, None]
+    m.ops_in = m.rent + m.rent_sub + m.sales + m.op_grants + m.int_sub
+    m.ops_out = m.running + m.rent_costs + m.sales_tax + m.bb_paid
+    m.cfads = m.ops_in - m.ops_out
+
+
+def waterfall(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """Per project: cash available = CFADS + retained cash + DSRA pays the tranches in rank order,
+    ``paid_k = min(rest, due_k)``, ``rest −= paid_k``; what is left is the surplus, less the sweep
+    ``min(share · sales, surplus, bank balance after principal)``; then :func:`dsra_refill`,
+    :func:`cross_support` and :func:`lockup`. Shortfalls: ``short_opex = max(−avail, 0)``, ``short_k = due_k − paid_k``."""
+    avail = m.cfads + st.cash + st.dsra
+    rest = np.maximum(avail, 0.0)
+    m.short_opex = np.maximum(-avail, 0.0)
+    m.short = {}
+    for tr in c.tranches:
+        due = m.due[tr.kind]
+        paid = np.minimum(rest, due)
+        m.short[tr.kind] = due - paid
+        rest = rest - paid
+    surplus = rest
+    if c.has_loans and c.any_sale:
+        bal_after = c.onehot_t @ (st.loan_bal - m.principal)
+        m.sweep = np.minimum(np.minimum(c.sweep_share * m.sales, surplus), bal_after)
+        surplus = surplus - m.sweep
+    else:
+        m.sweep = st.zeros_pn
+    surplus = dsra_refill(st, c, plan, t, m, surplus)
+    if plan.cross_support:
+        surplus = cross_support(m, surplus)
+    lockup(st, c, plan, t, m, surplus)
+
+
+def dsra_refill(st: State, c: Constants, plan: Plan, t: int, m: Month, surplus):
+    """DSRA refilled to its target from the surplus, ``DSRA = min(surplus, target)``, with
+    ``target = max(k · bank_due + bond service of the next k months + Σ balloon principal due within k months,
+    upfront-reserve floor before stabilisation)``, ``k = dsra_months``. Returns the surplus left."""
+    target = plan.dsra_months * m.bank_due + plan.bond_forward_service[:, t][:, None]
+    if c.has_balloon:
+        ahead = c.balloon & (plan.loan_maturity - 1 > t) & (plan.loan_maturity - 1 - t <= c.dsra_window)
+        if ahead.any():
+            target = target + c.onehot_t[:, ahead] @ st.loan_bal[ahead]
+    target = np.maximum(target, plan.reserve_floor[:, t][:, None])
+    st.dsra = np.minimum(surplus, target)
+    return surplus - st.dsra
+
+
+def cross_support(m: Month, surplus):
+    """Other projects' surplus covers shortfalls (programme pool): ``used = min(Σ surplus, Σ shortfalls)``; every
+    shortfall is scaled by ``1 − used / need`` and every surplus by ``1 − used / pool``. Returns the surplus."""
+    pool = surplus.sum(axis=0)
+    need = m.short_opex
+    for s in m.short.values():
+        need = need + s
+    need = need.sum(axis=0)
+    used = np.minimum(pool, need)
+    keep_short = np.where(need > 0, 1.0 - used / np.where(need > 0, need, 1.0), 1.0)
+    keep_pool = np.where(pool > 0, 1.0 - used / np.where(pool > 0, pool, 1.0), 1.0)
+    m.short_opex = m.short_opex * keep_short
+    m.short = {k: s * keep_short for k, s in m.short.items()}
+    return surplus * keep_pool
+
+
+def lockup(st: State, c: Constants, plan: Plan, t: int, m: Month, surplus) -> None:
+    """Trailing-12-month DSCR lock-up (running sums over a 12-month ring): locked when
+    ``Σ_12 service > 0`` and ``Σ_12 CFADS < lockup_dscr · Σ_12 service``; a locked surplus is retained as cash,
+    otherwise distributed to the SOE."""
+    service = m.bank_due + m.bond_due
+    r12 = t % 12
+    st.cf12 += m.cfads - st.cf_ring[r12]
+    st.ds12 += service - st.ds_ring[r12]
+    st.cf_ring[r12] = m.cfads
+    st.ds_ring[r12] = service
+    m.locked = (st.ds12 > 1e-9) & (st.cf12 < plan.lockup_dscr * st.ds12)
+    st.cash = np.where(m.locked, surplus, 0.0)
+    m.dist = surplus - st.cash
+
+
+def support(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """Programme level, in the order operating costs → tranches by rank: SOE support up to its capacity left,
+    ``soe_x = min(left, short_x)`` (for tranches SOE money may pay), then the government, ``gov_x = short_x − soe_x``.
+    Government money for costs and for ``"hidden"``-class tranches is the hidden-debt call; for ``"bond"``-class
+    tranches the explicit bond burden."""
+    s_opex = m.short_opex.sum(axis=0)
+    soe_opex = np.minimum(st.soe_left, s_opex)
+    st.soe_left -= soe_opex
+    soe = soe_opex
+    gov = {"hidden": None, "bond": None}
+    m.gov_by_kind = {}
+    for tr in c.tranches:
+        s_k = m.short[tr.kind].sum(axis=0)
+        if tr.soe_may_pay:
+            soe_k = np.minimum(st.soe_left, s_k)
+            st.soe_left -= soe_k
+            soe = soe + soe_k
+            g = s_k - soe_k
+        else:
+            g = s_k
+        m.gov_by_kind[tr.kind] = g
+        gov[tr.government_class] = g if gov[tr.government_class] is None else gov[tr.government_class] + g
+    zeros = np.zeros(st.n)
+    m.soe = soe
+    m.gov_bank = gov["hidden"] if gov["hidden"] is not None else zeros
+    m.gov_bond = gov["bond"] if gov["bond"] is not None else zeros
+    m.hidden = (s_opex - soe_opex) + m.gov_bank
+
+
+def default(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """Standalone (bank) view: the first month a ``"hidden"``-class shortfall needs government money
+    (> 1e-6 yuan) is the default, with EAD = balance at the open + interest due and collateral =
+    (Σ units held · area · appraisal + work in progress) · H; the price index is read again at the bank's sale,
+    ``liquidation_months`` later. Then the loans are repaid (:func:`bank_loan.repay`)."""
+    hpi, mt = m.ms.hpi, st.metrics
+    m.collateral = (c.collateral_unit @ st.held + plan.work_in_progress[:, t].sum()) * hpi
+    if not c.has_loans:
+        return
+    new_default = (m.gov_bank > 1e-6) & (mt["default_month"] < 0)
+    if new_default.any():
+        mt["default_month"][new_default] = t
+        mt["ead"][new_default] = (m.bal_open + m.bank_int_p.sum(axis=0))[new_default]
+        mt["collateral_at_default"][new_default] = m.collateral[new_default]
+        mt["hpi_at_default"][new_default] = hpi[new_default]
+        mt["sale_month"][new_default] = t + plan.liquidation_months
+    selling = mt["sale_month"] == t
+    if selling.any():
+        mt["hpi_at_sale"][selling] = hpi[selling]
+    bank_loan.repay(st, c, plan, m.principal, m.sweep)
+
+
+def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """Per-path metrics: first call month; PVs ``Σ x_t v_t`` of hidden calls, bond burden, SOE support;
+    funding need ``E_t = Σ (equity + SOE − distributions)``, its peak; LLCR numerator
+    ``Σ (CFADS − bond service ranked ahead of the bank) (1 + r)^{−(t − t₀)}`` from t₀ to the last maturity, with
+    D₀ the balance at t₀; the bond-coverage sums over the bond months."""
+    mt = st.metrics
+    new_call = (m.hidden > 1e-6) & (mt["first_call"] < 0)
+    if new_call.any():
+        mt["first_call"][new_call] = t
+    dfac = plan.discount_m[t]
+    mt["pv_hidden"] += m.hidden * dfac
+    mt["pv_bond"] += m.gov_bond * dfac
+    mt["pv_soe"] += m.soe * dfac
+    m.equity_in_t = plan.equity_in[:, t].sum()
+    m.dist_t = m.dist.sum(axis=0)
+    mt["cum_equity"] += m.equity_in_t + m.soe - m.dist_t
+    if plan.soe_revolving:  # distributions restore the SOE's free cash, up to its stated capacity
+        np.minimum(st.soe_left + m.dist_t, plan.soe_capacity, out=st.soe_left)
+    np.maximum(mt["peak_funding"], mt["cum_equity"], out=mt["peak_funding"])
+    m.cf_prog = m.cfads.sum(axis=0)
+    if c.llcr_start <= t < c.llcr_end:
+        ahead = 0.0 if plan.bank_first else m.bond_due.sum()
+        mt["llcr_num"] += (m.cf_prog - ahead) * discount_factor(c.llcr_rate, t - c.llcr_start)
+        if t == c.llcr_start:
+            mt["llcr_den"] = m.bal_open
+    if c.cov_lo <= t <= c.cov_hi:
+        mt["cov_num"] += m.cfads[c.has_bond].sum(axis=0)
+        mt["cov_bank"] += m.bank_due[c.has_bond].sum(axis=0)
+
+
+def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """Yearly ledgers ``(Y, n)`` (:data:`~baozhang_finance.engine.ledgers.LEDGERS`): flows summed over the year,
+    balances at year end (month 11 of each year and the last month); per-project CFADS and bank service."""
+    y, yr = t // 12, st.yearly
+    bank_int_t = m.bank_int_p.sum(axis=0)
+    bank_prin_t = m.bank_prin_p.sum(axis=0)
+    bond_t = float(m.bond_int.sum() + m.bond_prin.sum())
+    yr["ops_in"][y] += m.ops_in.sum(axis=0)
+    yr["ops_out"][y] += m.ops_out.sum(axis=0)
+    yr["cfads"][y] += m.cf_prog
+    st.proj_cfads[y] += m.cfads
+    st.proj_bank[y] += m.bank_due
+    yr["rent"][y] += m.rent.sum(axis=0)
+    yr["sales"][y] += m.sales.sum(axis=0)
+    yr["grants"][y] += (m.rent_sub + m.int_sub).sum(axis=0) + m.op_grants.sum()
+    yr["buybacks"][y] += m.bb_paid.sum(axis=0)
+    yr["bank_interest"][y] += bank_int_t
+    yr["bank_principal"][y] += bank_prin_t
+    yr["prepayment"][y] += m.sweep.sum(axis=0)
+    yr["bond_interest"][y] += m.bond_int.sum()
+    yr["bond_principal"][y] += m.bond_prin.sum()
+    yr["debt_service"][y] += bank_int_t + bank_prin_t + bond_t
+    yr["distributions"][y] += m.dist_t
+    yr["equity_in"][y] += m.equity_in_t
+    yr["soe_support"][y] += m.soe
+    yr["gov_hidden"][y] += m.hidden
+    yr["gov_bond"][y] += m.gov_bond
+    yr["fiscal_revenue"][y] += m.ms.fiscal_m
+    yr["uses"][y] += m.uses.sum() + plan.reserve_in[:, t].sum()
+    yr["lockup_months"][y] += m.locked.any(axis=0)
+    if t % 12 == 11 or t == plan.T - 1:
+        yr["cash_balance"][y] = (st.dsra + st.cash).sum(axis=0)
+        yr["bank_balance"][y] = st.loan_bal.sum(axis=0) if c.has_loans else 0.0
+        yr["bond_balance"][y] = plan.bond_balance[:, t].sum()
+        yr["collateral_value"][y] = m.collateral
+        yr["units_held"][y] = st.held.sum(axis=0)
+        yr["hpi"][y] = m.ms.hpi
+
+
+def record(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """Monthly record of every series (``record=True``) and the cash-conservation check
+    ``sources + ops_in + SOE + government − (uses + ops_out + bank + bond service + sweep + distributions)
+    − Δ(DSRA + cash) = 0``."""
+    mo, P, n, ms = st.monthly, plan.P, st.n, m.ms
+    project = {"ops_in": m.ops_in, "ops_out": m.ops_out, "cfads": m.cfads, "rent": m.rent,
+               "rent_subsidy": m.rent_sub, "sales": m.sales, "op_grants": m.op_grants, "interest_subsidy": m.int_sub,
+               "running_costs": m.running, "rent_costs": m.rent_costs, "sales_tax": m.sales_tax,
+               "buybacks": m.bb_paid, "bank_interest": m.bank_int_p, "bank_principal": m.bank_prin_p,
+               "bank_due": m.bank_due, "bond_interest": m.bond_int[:, None], "bond_principal": m.bond_prin[:, None],
+               "prepayment": m.sweep, "dsra": st.dsra, "cash": st.cash, "distributions": m.dist,
+               "short_opex": m.short_opex, "short_bank": m.short["bank_loan"], "short_bond": m.short["special_bond"],
+               "sources": m.sources[:, None], "uses": m.uses[:, None], "held": st.held, "unsold": st.unsold,
+               "occupancy": m.occ, "bb_units": m.bb_units, "sold_units": m.sold}
+    for k, v in project.items():
+        mo[k][:, :, t] = np.broadcast_to(v, (P, n)).T
+    for k, v in (("soe_support", m.soe), ("gov_hidden", m.hidden), ("gov_bond", m.gov_bond), ("hpi", ms.hpi),
+                 ("rent_index", ms.rent), ("lpr", ms.lpr), ("cpi", ms.cpi), ("fiscal", ms.fiscal_m)):
+        mo[k][:, t] = v
+    if c.has_loans:
+        mo["loan_balance"][:, :, t] = st.loan_bal.T
+        mo["loan_rate_m"][:, :, t] = m.rate.T
+    prev = mo["dsra"][:, :, t - 1].sum(axis=1) + mo["cash"][:, :, t - 1].sum(axis=1) if t > 0 else 0.0
+    inflow = m.sources.sum() + m.ops_in.sum(axis=0) + m.soe + m.hidden + m.gov_bond
+    outflow = (m.uses.sum() + m.ops_out.sum(axis=0) + m.bank_due.sum(axis=0)
+               + np.broadcast_to(m.bond_due, (P, n)).sum(axis=0) + m.sweep.sum(axis=0) + m.dist_t)
+    mo["conservation"][:, t] = inflow - outflow - ((st.dsra + st.cash).sum(axis=0) - prev)

@@ -1,0 +1,176 @@
+"""What the engine carries from month to month, and what it computes once per plan.
+
+:class:`Constants` are figures of the plan reshaped for broadcasting (``(P, 1)`` per project, ``(L, 1)`` per loan),
+computed once per plan and cached on it. :class:`State` holds the month-to-month arrays of one chunk of ``n``
+paths, laid out project-major — ``(P, n)``, ``(L, n)`` — so per-project rows are contiguous and sums over projects
+are row additions; the per-path metrics accumulated over the horizon; and the yearly ledgers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from baozhang_finance.engine.ledgers import YEARLY_BALANCES, YEARLY_FLOWS, names
+from baozhang_finance.engine.plan import Plan
+
+f64 = np.float64
+
+
+def col(a) -> np.ndarray:
+    """(P,) → (P, 1) float64, for broadcasting against (P, n)."""
+    return np.asarray(a, dtype=f64)[:, None]
+
+
+class Constants:
+    """Per-plan constants of the month (no path dimension). Use :func:`constants` to get the cached copy."""
+
+    def __init__(self, plan: Plan):
+        self.T, self.Y, self.P, self.L = plan.T, plan.Y, plan.P, plan.L
+        self.ar_p = np.arange(plan.P)
+        self.any_buyback = bool(plan.has_buyback.any())
+        self.any_sale = bool(plan.is_sale.any())
+        self.any_rental = bool(plan.is_rental.any())
+        self.has_loans = plan.L > 0
+        self.tranches = plan.tranches
+        self._operations(plan)
+        self._sales(plan)
+        self._loans(plan)
+        self._metrics(plan)
+
+    def _operations(self, plan: Plan) -> None:
+        self.lk = int(plan.lockup_months.max()) + 1
+        self.lock_eff = np.maximum(plan.lockup_months, 1)  # read before this month's write: a lag ≥ one month
+        self.dk = int(plan.resale_delay.max()) + 1
+        self.lr = int(plan.lease_months.max()) + 1
+        self.is_rental = plan.is_rental
+        self.area = col(plan.area)
+        self.cost_m2_m = col(plan.opex_m2_m + plan.holding_m2_m) * self.area
+        self.rent_unit = col(plan.floor_area * plan.rent0_m2 * plan.rent_ratio * plan.collection)
+        self.rent_cost_share = col(plan.mgmt_share + plan.rent_tax_share + plan.capex_share)
+        self.collateral_unit = plan.area * plan.appraisal_m2  # (P,)
+        self.stab_occ = col(plan.stab_occ)
+        self.rent_sub_unit = col(plan.units * plan.rent_subsidy_unit_m)
+        self.subsidy_share = col(plan.subsidy_share)
+        self.lease_months = plan.lease_months
+        self.lease_div = np.maximum(plan.lease_months, 1)
+        self.lease_up = np.maximum(plan.lease_up_months, 1)
+        self.has_lease_up = plan.lease_up_months > 0
+        self.avail_m = plan.available_month
+
+    def _sales(self, plan: Plan) -> None:
+        self.sale_unit_value = col(plan.area * plan.sale_price_m2)
+        self.new_inventory = plan.units * (1.0 - plan.presub_share) * plan.is_sale
+        self.absorption_m = col(plan.absorption_m)
+        self.elasticity = col(plan.absorption_elasticity)
+        self.any_elastic = bool(np.any(plan.absorption_elasticity != 0))
+        self.sales_tax_rate = col(plan.sales_tax)
+        self.sweep_share = col(plan.sweep_share)
+        self.bb_hazard = col(plan.bb_hazard_annual)
+        self.bb_sens = col(plan.bb_sensitivity)
+        self.bb_market = col(plan.bb_market_rule.astype(f64))
+        self.bb_market_price = col(plan.appraisal_m2 * (1.0 - plan.bb_fee))
+        self.resale_factor = col(1.0 + plan.resale_margin)
+        self.bb_rows = np.nonzero(plan.has_buyback)[0]
+
+    def _loans(self, plan: Plan) -> None:
+        self.onehot_t = plan.loan_onehot.T.copy()  # (P, L): project totals = onehot_t @ loan rows
+        self.loan_fixed = plan.loan_fixed[:, None]
+        self.loan_rate_m = plan.loan_rate_m[:, None]
+        self.loan_spread_m = plan.loan_spread_m[:, None]
+        self.rel_share = plan.loan_rel_share[:, None]
+        self.rel_part = (plan.loan_rel_share * plan.loan_rel_rate_m)[:, None]
+        code = plan.loan_code
+        self.code = code
+        self.annuity_rows = np.nonzero(code == 0)[0]
+        self.is_equal = (code == 1)[:, None]
+        self.balloon = (code == 2) | (code == 3)  # interest-only and bullet loans repay their principal in one go
+        self.has_balloon = self.has_loans and bool(self.balloon.any())
+        self.dsra_window = int(round(plan.dsra_months))
+
+    def _metrics(self, plan: Plan) -> None:
+        T, has_loans = plan.T, self.has_loans
+        self.llcr_start = int(max((plan.owned_month[plan.loan_project]).max(), 0)) if has_loans else T
+        self.llcr_end = int(plan.loan_maturity.max()) if has_loans else 0
+        self.llcr_rate = (float(np.average(plan.loan_initial_rate_m, weights=plan.loan_draw.sum(axis=1)))
+                          if has_loans else 0.0)
+        bond_total_service = plan.bond_interest + plan.bond_principal
+        bond_months = np.nonzero(bond_total_service.sum(axis=0) + plan.bond_draw.sum(axis=0))[0]
+        self.cov_lo, self.cov_hi = (int(bond_months.min()), int(bond_months.max())) if bond_months.size else (T, -1)
+        self.has_bond = bond_total_service.sum(axis=1) > 0  # (P,) projects that carry special bonds
+
+
+def constants(plan: Plan) -> Constants:
+    """The plan's :class:`Constants`, computed on first use and kept on the (frozen) plan."""
+    c = plan.__dict__.get("_engine_constants")
+    if c is None:
+        c = Constants(plan)
+        plan.__dict__["_engine_constants"] = c
+    return c
+
+
+@dataclass
+class State:
+    """Month-to-month arrays of one chunk, per-path metrics and ledgers. Build with :meth:`start`."""
+
+    n: int
+    loan_bal: np.ndarray  # (L, n) bank loan balances
+    dsra: np.ndarray  # (P, n) debt-service reserve
+    cash: np.ndarray  # (P, n) cash retained under the lock-up
+    held: np.ndarray  # (P, n) units the SOE holds
+    unsold: np.ndarray  # (P, n) sale units in inventory
+    eligible: np.ndarray  # (P, n) sold units past their lock-up, not bought back
+    pending: np.ndarray  # (P, n) bought back, not yet resold
+    soe_left: np.ndarray  # (n,) SOE support capacity left
+    lock_ring: np.ndarray | None  # (lk, P, n) units handed over, by month mod lk
+    resale_units_ring: np.ndarray | None  # (dk, P, n)
+    resale_value_ring: np.ndarray | None  # (dk, P, n)
+    rent_ring: np.ndarray  # (lr, n) rent index by month mod lr
+    rent_sum: np.ndarray  # (P, n) Σ rent index over the leases in place
+    cf_ring: np.ndarray  # (12, P, n) CFADS of the last 12 months
+    ds_ring: np.ndarray  # (12, P, n) debt service of the last 12 months
+    cf12: np.ndarray  # (P, n)
+    ds12: np.ndarray  # (P, n)
+    zeros_pn: np.ndarray  # (P, n) shared zeros (never written)
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)  # (n,) per-path accumulators
+    yearly: dict[str, np.ndarray] = field(default_factory=dict)  # (Y, n)
+    proj_cfads: np.ndarray | None = None  # (Y, P, n) per-project yearly CFADS
+    proj_bank: np.ndarray | None = None  # (Y, P, n) per-project yearly bank service
+    monthly: dict[str, np.ndarray] = field(default_factory=dict)  # only when recording
+
+    @classmethod
+    def start(cls, plan: Plan, c: Constants, n: int, record: bool) -> "State":
+        P, L, T, Y = plan.P, plan.L, plan.T, plan.Y
+        z = lambda: np.zeros((P, n))  # noqa: E731
+        st = cls(
+            n=n, loan_bal=np.zeros((L, n)), dsra=z(), cash=z(), held=z(), unsold=z(), eligible=z(), pending=z(),
+            soe_left=np.full(n, plan.soe_capacity, dtype=f64),
+            lock_ring=np.zeros((c.lk, P, n)) if c.any_sale else None,
+            resale_units_ring=np.zeros((c.dk, P, n)) if c.any_buyback else None,
+            resale_value_ring=np.zeros((c.dk, P, n)) if c.any_buyback else None,
+            rent_ring=np.zeros((c.lr, n)), rent_sum=z(), cf_ring=np.zeros((12, P, n)), ds_ring=np.zeros((12, P, n)),
+            cf12=z(), ds12=z(), zeros_pn=z(),
+        )
+        st.metrics = start_metrics(n)
+        st.yearly = {k: np.zeros((Y, n)) for k in YEARLY_FLOWS + YEARLY_BALANCES}
+        st.proj_cfads = np.zeros((Y, P, n))
+        st.proj_bank = np.zeros((Y, P, n))
+        if record:
+            st.monthly = {k: np.zeros((n, P, T)) for k in names("monthly", "project")}
+            st.monthly.update({k: np.zeros((n, T)) for k in names("monthly", "programme")})
+            st.monthly.update({k: np.zeros((n, L, T)) for k in names("monthly", "loan")})
+        return st
+
+
+def start_metrics(n: int) -> dict[str, np.ndarray]:
+    """Per-path accumulators: default record, first call, PVs of support, funding need, LLCR and coverage sums."""
+    neg = lambda: np.full(n, -1, dtype=np.int64)  # noqa: E731
+    return {
+        "default_month": neg(), "ead": np.zeros(n), "collateral_at_default": np.zeros(n),
+        "hpi_at_default": np.full(n, np.nan),  # house-price index in the default month (LGD price path)
+        "hpi_at_sale": np.full(n, np.nan),  # … and when the bank sells: default + liquidation_months (if ≤ T − 1)
+        "sale_month": neg(), "first_call": neg(), "pv_hidden": np.zeros(n), "pv_bond": np.zeros(n),
+        "pv_soe": np.zeros(n), "cum_equity": np.zeros(n), "peak_funding": np.zeros(n), "llcr_num": np.zeros(n),
+        "llcr_den": np.zeros(n), "cov_num": np.zeros(n), "cov_bank": np.zeros(n),
+    }
