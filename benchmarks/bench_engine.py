@@ -15,7 +15,7 @@ It measures, in one run and on the same scenario and seed:
   ``Result.summary`` (three lenses);
 * ``rng only``: the same generator calls as the engine (per chunk, per month t ≥ 1 an (n, 7) standard-normal
   array, uniforms at relending rollovers), nothing else — the floor any engine must pay;
-* ``per-path loop``: benchmarks/reference_model.py (pure Python, one path at a time) on ``--ref-paths`` paths,
+* ``per-path loop``: tests/oracle.py (via the shim benchmarks/reference_model.py; pure Python, one path at a time) on ``--ref-paths`` paths,
   scaled per path to the engine's path count.
 
 The last line is machine-readable:
@@ -95,54 +95,31 @@ def million_run(scenario_path: str, seed: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-class _Sections:
-    """Accumulates wall time between section marks of the engine's month loop."""
-
-    def __init__(self):
-        self.totals: dict[str, float] = {}
-        self.label: str | None = None
-        self.t = 0.0
-
-    def mark(self, label: str) -> None:
-        now = time.perf_counter()
-        if self.label is not None:
-            self.totals[self.label] = self.totals.get(self.label, 0.0) + now - self.t
-        self.label, self.t = label, now
-
-
 def section_times(plan, paths: int, chunk: int, seed: int) -> dict[str, float] | None:
-    """Line timing by section: a copy of ``run_paths`` with a timer mark at the top of the month loop and before
-    each ``# ---- <section>`` comment inside it (the engine's own section headers). Returns seconds by section,
-    or None when the engine's source no longer has that shape."""
-    import inspect
-    import re
-
+    """Wall time by stage of the month: the run with every stage of ``engine.loop.MONTH`` (and the drivers' step)
+    wrapped in a timer. Returns seconds by stage."""
+    from baozhang_finance.engine import drivers
     from baozhang_finance.engine import loop as engine
 
-    src = inspect.getsource(engine.run_paths).splitlines()
-    out, in_loop, loop_indent = [], False, None
-    for line in src:
-        m = re.match(r"^(\s*)# -{8,}\s*(.*)$", line)
-        if in_loop and m and len(m.group(1)) > loop_indent:
-            out.append(f"{m.group(1)}_SECTIONS.mark({m.group(2).strip()!r})")
-        elif in_loop and line.strip() and len(line) - len(line.lstrip()) <= loop_indent:
-            in_loop = False
-        out.append(line)
-        lm = re.match(r"^(\s*)for t in range\(T\):", line)
-        if lm:
-            in_loop, loop_indent = True, len(lm.group(1))
-            out.append(" " * (loop_indent + 4) + "_SECTIONS.mark('market step (drivers: RNG + recursions)')")
-    if sum("_SECTIONS.mark" in x for x in out) < 3:
-        return None
-    sec = _Sections()
-    ns = dict(vars(engine))
-    ns["_SECTIONS"] = sec
-    exec(compile("\n".join(out), engine.__file__, "exec"), ns)
-    for i, (a, b) in enumerate(chunk_bounds(paths, chunk)):
-        sec.label = None
-        ns["run_paths"](plan, b - a, chunk_generator(seed, i))
-        sec.mark("end")
-    return sec.totals
+    totals: dict[str, float] = {}
+
+    def timed(name, fn):
+        def wrapper(*a, **k):
+            t0 = time.perf_counter()
+            out = fn(*a, **k)
+            totals[name] = totals.get(name, 0.0) + time.perf_counter() - t0
+            return out
+        return wrapper
+
+    month, step = engine.MONTH, drivers.Drivers.step
+    engine.MONTH = tuple(timed(f.__name__, f) for f in month)
+    drivers.Drivers.step = timed("market step (drivers: shocks + recursions)", step)
+    try:
+        for i, (a, b) in enumerate(chunk_bounds(paths, chunk)):
+            engine.run_paths(plan, b - a, chunk_generator(seed, i))
+    finally:
+        engine.MONTH, drivers.Drivers.step = month, step
+    return totals
 
 
 def profile_engine(plan, paths: int, chunk: int, seed: int, top: int = 25) -> str:
@@ -202,7 +179,7 @@ def main(argv=None) -> None:
         secs = section_times(plan, args.paths, chunk, args.seed)
         if secs:
             total = sum(secs.values())
-            print(f"engine month loop by section ({args.paths:,} paths, {total:.2f} s):")
+            print(f"engine month loop by stage ({args.paths:,} paths, {total:.2f} s):")
             for k, v in sorted(secs.items(), key=lambda kv: -kv[1]):
                 print(f"  {k:45s} {v:6.2f} s  {100 * v / total:5.1f} %")
     if args.million:

@@ -1,4 +1,4 @@
-"""The vectorised engine against the per-path pure-Python reference (benchmarks/reference_model.py), fed the same
+"""The vectorised engine against the per-path pure-Python reference (tests/oracle.py), fed the same
 random numbers: every per-path result and the yearly ledgers must agree to ~1e-6 relative.
 
 The reference loops over paths and months with Python floats; it shares only the compiled deterministic
@@ -24,7 +24,7 @@ from baozhang_finance.model.scenario import load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scenarios" / "demo.toml"
-_spec = importlib.util.spec_from_file_location("reference_model", ROOT / "benchmarks" / "reference_model.py")
+_spec = importlib.util.spec_from_file_location("oracle", ROOT / "tests" / "oracle.py")
 ref_model = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ref_model)
 

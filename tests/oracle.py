@@ -1,0 +1,450 @@
+"""The oracle: a plain per-path reference implementation of the model in :mod:`baozhang_finance.engine`.
+
+Purpose: an independent check of the vectorised engine (tests/test_reference_crosscheck.py) and the baseline of
+the benchmark (benchmarks/bench_engine.py, through the shim benchmarks/reference_model.py). It is written the way a spreadsheet modeller would write it — one
+path at a time, one month at a time, Python floats and lists only, no numpy arrays over paths — and follows the
+engine's conventions exactly:
+
+* the deterministic inputs (loan draw schedules, bond schedules, discount factors, rates per month, the
+  correlation factor) come from the compiled :class:`~baozhang_finance.plan.Plan`, converted to Python lists;
+  everything that depends on a path (the market recursions, operations, loans, waterfall, support, default,
+  per-path metrics and yearly ledgers) is re-implemented here;
+* the random numbers are the engine's: :func:`draw_random_numbers` reads the same shock source the engine reads,
+  :class:`baozhang_finance.engine.shocks.Shocks` — for each month t ≥ 1 an ``(n, 7)`` standard-normal array, then,
+  at a relending rollover month, ``n`` uniforms — from the chunk's generator
+  ``Generator(PCG64(SeedSequence(seed, spawn_key=(chunk,))))``;
+* trailing sums (in-place rent over the lease, 12-month CFADS and debt service for the lock-up test) are
+  recomputed from each path's own history over the window, where the engine keeps running sums and rings.
+
+The result of :func:`run_reference` is one dict per path with the same per-path quantities as
+``Result.paths`` and the yearly ledgers the engine keeps.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from baozhang_finance.engine.plan import MarketPlan, Plan, compile_plan
+from baozhang_finance.engine.shocks import N_INNOVATIONS, Shocks
+from baozhang_finance.model.scenario import Scenario
+from baozhang_finance.run.simulate import chunk_generator
+
+
+def draw_random_numbers(mp: MarketPlan, T: int, n: int, rng: np.random.Generator | None):
+    """The engine's random numbers for ``n`` paths, read from the engine's shock source
+    (:meth:`Shocks.month`, months in order): ``eps[t]`` (n × 7 nested lists, t ≥ 1) and ``u[t]`` (n floats at
+    relending rollover months, else None)."""
+    shocks = Shocks.for_plan(mp, n, rng)
+    eps: list[Any] = [None] * T
+    u: list[Any] = [None] * T
+    for t in range(T):
+        e, uu = shocks.month(t)
+        eps[t] = None if e is None else e.tolist()
+        u[t] = None if uu is None else uu.tolist()
+    return eps, u
+
+
+class _Inputs:
+    """The plan's deterministic arrays as Python lists and floats."""
+
+    def __init__(self, plan: Plan):
+        L = lambda a: np.asarray(a).tolist()  # noqa: E731
+        self.T, self.Y, self.P, self.NL = plan.T, plan.Y, plan.P, plan.L
+        for name in ("is_rental", "is_sale", "units", "area", "floor_area", "appraisal_m2", "available_month",
+                     "acquired_units", "uses_out", "reserve_in", "equity_in", "operating_grants", "bond_interest",
+                     "bond_principal", "bond_balance", "bond_forward_service", "rent0_m2", "rent_ratio",
+                     "lease_months", "lease_up_months", "stab_occ", "collection", "opex_m2_m", "mgmt_share",
+                     "rent_tax_share", "capex_share", "rent_subsidy_unit_m", "sale_price_m2", "presub_share",
+                     "presale_cash", "presub_handover_units", "absorption_m", "absorption_elasticity", "sweep_share",
+                     "holding_m2_m", "sales_tax", "has_buyback", "lockup_months", "bb_hazard_annual",
+                     "bb_sensitivity", "bb_market_rule", "bb_fee", "bb_index_m", "resale_delay", "resale_margin",
+                     "loan_project", "loan_draw", "loan_fixed", "loan_rate_m", "loan_spread_m", "loan_maturity",
+                     "loan_amort_start", "loan_code", "loan_capitalise", "loan_rel_share", "loan_rel_rate_m",
+                     "loan_rel_end", "loan_initial_rate_m", "subsidy_share", "subsidy_end", "discount_m",
+                     "discount_y", "owned_month", "bond_draw", "reserve_floor"):
+            setattr(self, name, L(getattr(plan, name)))
+        self.bank_first = bool(plan.bank_first)
+        self.dsra_months = float(plan.dsra_months)
+        self.lockup_dscr = float(plan.lockup_dscr)
+        self.soe_capacity = float(plan.soe_capacity)
+        self.cross_support = bool(plan.cross_support)
+        self.tv_haircut = float(plan.tv_haircut)
+        self.discount_rate = 1.0 / plan.discount_y[0] - 1.0
+        mp = plan.market
+        self.mp = mp
+        self.chol = L(mp.chol)
+        self.vols = [mp.price_vol_m, mp.rent_vol_m, mp.lpr_vol_m, mp.cpi_vol_m, mp.occ_vol_m, mp.abs_vol_m, mp.fiscal_vol_m]
+        self.price_drift_m = L(mp.price_drift_m)
+        self.stress_log_price = L(mp.stress_log_price)
+        self.stress_log_rent = L(mp.stress_log_rent)
+        self.stress_rate = L(mp.stress_rate)
+        self.stress_occ = L(mp.stress_occ)
+        self.events = set(int(m) for m in mp.relending_event_months)
+        # derived deterministic figures, computed the way the model defines them
+        NL = self.NL
+        self.llcr_start = max(max(self.owned_month[self.loan_project[j]] for j in range(NL)), 0) if NL else self.T
+        self.llcr_end = max(self.loan_maturity) if NL else 0
+        if NL:
+            w = [sum(self.loan_draw[j]) for j in range(NL)]
+            self.llcr_rate = sum(r * x for r, x in zip(self.loan_initial_rate_m, w)) / sum(w)
+        else:
+            self.llcr_rate = 0.0
+        months_with_bonds = [t for t in range(self.T)
+                             if any(self.bond_interest[i][t] + self.bond_principal[i][t] + self.bond_draw[i][t] != 0
+                                    for i in range(self.P))]
+        self.cov_lo, self.cov_hi = (min(months_with_bonds), max(months_with_bonds)) if months_with_bonds else (self.T, -1)
+        self.has_bond = [sum(self.bond_interest[i]) + sum(self.bond_principal[i]) > 0 for i in range(self.P)]
+        self.bond_service_total = sum(sum(self.bond_interest[i]) + sum(self.bond_principal[i]) for i in range(self.P))
+        self.new_inventory = [self.units[i] * (1.0 - self.presub_share[i]) * (1.0 if self.is_sale[i] else 0.0)
+                              for i in range(self.P)]
+        self.any_sale = any(self.is_sale)
+
+
+def _annuity(balance: float, rate: float, n_rem: int) -> float:
+    n = max(float(n_rem), 1.0)
+    if abs(rate) < 1e-12:
+        return balance / n
+    return balance * rate / (1.0 - (1.0 + rate) ** (-n))
+
+
+def run_path(inp: _Inputs, eps: list, u: list, p: int) -> dict[str, Any]:
+    """Simulate path ``p`` (its row in the drawn numbers) month by month; return its per-path results."""
+    T, Y, P, NL = inp.T, inp.Y, inp.P, inp.NL
+    mp = inp.mp
+    chol, vols = inp.chol, inp.vols
+    ito = [0.5 * v * v for v in vols]
+    # ------------------------------------------------------------------ market state (drivers.py recursions)
+    log_h = log_r = log_c = occ_d = abs_d = log_g = 0.0
+    lpr = mp.lpr0
+    rel_on = True
+    # ------------------------------------------------------------------ model state
+    bal = [0.0] * NL
+    dsra = [0.0] * P
+    cash = [0.0] * P
+    held = [0.0] * P
+    unsold = [0.0] * P
+    eligible = [0.0] * P
+    soe_left = inp.soe_capacity
+    rent_hist: list[float] = []
+    handed_hist = [[] for _ in range(P)]
+    bb_units_hist = [[] for _ in range(P)]
+    bb_paid_hist = [[] for _ in range(P)]
+    cf_hist = [[] for _ in range(P)]
+    ds_hist = [[] for _ in range(P)]
+    default_month = -1
+    ead = collateral_at_default = 0.0
+    first_call = -1
+    pv_hidden = pv_bond = pv_soe = 0.0
+    cum_equity = peak_funding = 0.0
+    llcr_num = llcr_den = 0.0
+    cov_num = cov_bank = 0.0
+    keys = ("cfads", "debt_service", "distributions", "equity_in", "soe_support", "gov_hidden", "gov_bond",
+            "fiscal_revenue", "uses", "lockup_months", "cash_balance", "bank_balance", "collateral_value")
+    yl = {k: [0.0] * Y for k in keys}
+
+    for t in range(T):
+        y = t // 12
+        # -------------------------------------------------------------- market step
+        if t > 0:
+            mu = inp.price_drift_m[t - 1]
+            e = eps[t]
+            if e is not None:
+                z = e[p]
+                sh = [vols[j] * sum(z[k] * chol[j][k] for k in range(N_INNOVATIONS)) for j in range(N_INNOVATIONS)]
+                log_h += mu - ito[0] + sh[0]
+                log_r += mp.rent_drift_m - ito[1] + sh[1]
+                lpr += mp.lpr_kappa_m * (mp.lpr_mean - lpr) + sh[2]
+                log_c += mp.cpi_drift_m - ito[3] + sh[3]
+                occ_d += -mp.occ_kappa_m * occ_d + sh[4]
+                abs_d += -mp.abs_kappa_m * abs_d + sh[5]
+                log_g += mp.fiscal_drift_m - ito[6] + sh[6]
+            else:
+                log_h += mu
+                log_r += mp.rent_drift_m
+                lpr += mp.lpr_kappa_m * (mp.lpr_mean - lpr)
+                log_c += mp.cpi_drift_m
+                occ_d += -mp.occ_kappa_m * occ_d
+                abs_d += -mp.abs_kappa_m * abs_d
+                log_g += mp.fiscal_drift_m
+            if u[t] is not None:
+                rel_on = rel_on and u[t][p] >= mp.relending_nonrenewal_prob
+        if t >= mp.stress_relending_stop:
+            rel_on = False
+        hpi = math.exp(log_h + inp.stress_log_price[t])
+        rent_idx = math.exp(log_r + inp.stress_log_rent[t])
+        lpr_rep = max(lpr + inp.stress_rate[t], mp.lpr_floor)
+        cpi = math.exp(log_c)
+        occ_dev = occ_d + inp.stress_occ[t]
+        absorption = math.exp(abs_d)
+        fiscal = mp.fiscal0_m * ((1.0 - mp.fiscal_land_share) * math.exp(log_g) + mp.fiscal_land_share * hpi ** mp.fiscal_land_beta)
+        rent_hist.append(rent_idx)
+
+        # -------------------------------------------------------------- funding
+        uses_t = sum(inp.uses_out[i][t] for i in range(P))
+        for i in range(P):
+            dsra[i] += inp.reserve_in[i][t]
+        # -------------------------------------------------------------- bank loans
+        bank_int = [0.0] * P
+        bank_prin = [0.0] * P
+        principal = [0.0] * NL
+        bal_open = 0.0
+        for j in range(NL):
+            bal[j] += inp.loan_draw[j][t]
+            base = inp.loan_rate_m[j] if inp.loan_fixed[j] else lpr_rep / 12.0 + inp.loan_spread_m[j]
+            if t < inp.loan_rel_end[j] and rel_on:
+                rate = inp.loan_rel_share[j] * inp.loan_rel_rate_m[j] + (1.0 - inp.loan_rel_share[j]) * base
+            else:
+                rate = base
+            interest = bal[j] * rate
+            in_grace = t < inp.loan_amort_start[j]
+            code = inp.loan_code[j]
+            cap_int = interest if inp.loan_capitalise[j] and (in_grace or code == 3) else 0.0
+            bal_pre = bal[j]
+            bal[j] += cap_int
+            cash_int = interest - cap_int
+            n_rem = inp.loan_maturity[j] - t
+            last = n_rem == 1
+            pays = (not in_grace and n_rem >= 1) or last
+            if code == 0:  # annuity (等额本息): level payment on the balance before capitalisation
+                pr = _annuity(bal_pre, rate, n_rem) - cash_int
+            elif code == 1:  # equal principal (等额本金)
+                pr = bal[j] / max(float(n_rem), 1.0)
+            else:  # interest-only / bullet: everything at the last payment
+                pr = bal[j] if last else 0.0
+            principal[j] = min(max(pr, 0.0), bal[j]) if pays else 0.0
+            bal_open += bal[j]
+            i = inp.loan_project[j]
+            bank_int[i] += cash_int
+            bank_prin[i] += principal[j]
+        bank_due = [bank_int[i] + bank_prin[i] for i in range(P)]
+        bond_due = [inp.bond_interest[i][t] + inp.bond_principal[i][t] for i in range(P)]
+
+        cfads = [0.0] * P
+        sales = [0.0] * P
+        for i in range(P):
+            held[i] += inp.acquired_units[i][t]
+            avail_m = inp.available_month[i]
+            active = t >= avail_m
+            # ---------------------------------------------------------- rental operations
+            rent = rent_sub = rent_costs = 0.0
+            if inp.is_rental[i]:
+                lease = inp.lease_months[i]
+                window = rent_hist[max(avail_m, t - lease + 1): t + 1] if active else []
+                count = min(max(t - avail_m + 1, 1), max(lease, 1))
+                inplace = sum(window) / count
+                if inp.lease_up_months[i] > 0:
+                    ramp = min(max((t - avail_m + 1) / max(inp.lease_up_months[i], 1), 0.0), 1.0)
+                else:
+                    ramp = 1.0 if active else 0.0
+                occ = min(max(inp.stab_occ[i] + occ_dev, 0.0), 1.0) * ramp
+                rent = inp.floor_area[i] * inp.rent0_m2[i] * inp.rent_ratio[i] * inp.collection[i] * inplace * occ
+                rent_sub = inp.units[i] * inp.rent_subsidy_unit_m[i] * occ
+                rent_costs = rent * (inp.mgmt_share[i] + inp.rent_tax_share[i] + inp.capex_share[i])
+            running = held[i] * (inp.opex_m2_m[i] + inp.holding_m2_m[i]) * inp.area[i] * cpi
+            # ---------------------------------------------------------- sale operations
+            sale_i = sales_tax = bb_paid = 0.0
+            if inp.is_sale[i]:
+                if t == avail_m:
+                    unsold[i] += inp.new_inventory[i]
+                rate_abs = inp.absorption_m[i] * absorption * hpi ** inp.absorption_elasticity[i]
+                sold = unsold[i] * min(rate_abs, 1.0) * (1.0 if active else 0.0)
+                unsold[i] -= sold
+                s = t - max(inp.lockup_months[i], 1)
+                if s >= 0:
+                    eligible[i] += handed_hist[i][s]
+                handed = sold + inp.presub_handover_units[i][t]
+                resale_cash = 0.0
+                if inp.has_buyback[i]:
+                    h_ann = min(inp.bb_hazard_annual[i] * (1.0 + inp.bb_sensitivity[i] * max(0.0, 1.0 - hpi)), 1.0)
+                    h_m = 1.0 if h_ann >= 1.0 else 1.0 - (1.0 - h_ann) ** (1.0 / 12.0)
+                    bb_units = eligible[i] * h_m
+                    eligible[i] -= bb_units
+                    if inp.bb_market_rule[i]:
+                        bb_price = inp.appraisal_m2[i] * (1.0 - inp.bb_fee[i]) * hpi
+                    else:
+                        bb_price = inp.sale_price_m2[i] * math.exp(inp.bb_index_m[i] * (t - avail_m))
+                    bb_paid = bb_units * inp.area[i] * bb_price
+                    bb_units_hist[i].append(bb_units)
+                    bb_paid_hist[i].append(bb_paid)
+                    s = t - inp.resale_delay[i]
+                    resale_units = bb_units_hist[i][s] if s >= 0 else 0.0
+                    resale_cash = (bb_paid_hist[i][s] if s >= 0 else 0.0) * (1.0 + inp.resale_margin[i])
+                    handed += resale_units
+                    held[i] += bb_units
+                handed_hist[i].append(handed)
+                held[i] -= handed
+                sale_i = sold * inp.area[i] * inp.sale_price_m2[i] + inp.presale_cash[i][t] + resale_cash
+                sales_tax = sale_i * inp.sales_tax[i]
+            # ---------------------------------------------------------- CFADS
+            int_sub = bank_int[i] * inp.subsidy_share[i] * (1.0 if t < inp.subsidy_end[i] else 0.0)
+            ops_in = rent + rent_sub + sale_i + inp.operating_grants[i][t] + int_sub
+            ops_out = running + rent_costs + sales_tax + bb_paid
+            cfads[i] = ops_in - ops_out
+            sales[i] = sale_i
+
+        # -------------------------------------------------------------- waterfall, per project
+        short_opex = [0.0] * P
+        short_sen = [0.0] * P
+        short_jun = [0.0] * P
+        surplus = [0.0] * P
+        sweep = [0.0] * P
+        for i in range(P):
+            avail = cfads[i] + cash[i] + dsra[i]
+            senior, junior = (bank_due[i], bond_due[i]) if inp.bank_first else (bond_due[i], bank_due[i])
+            pos = max(avail, 0.0)
+            paid_sen = min(pos, senior)
+            paid_jun = min(pos - paid_sen, junior)
+            short_opex[i] = max(-avail, 0.0)
+            short_sen[i] = senior - paid_sen
+            short_jun[i] = junior - paid_jun
+            sur = pos - paid_sen - paid_jun
+            if NL and inp.any_sale:
+                bal_after = sum(bal[j] - principal[j] for j in range(NL) if inp.loan_project[j] == i)
+                sweep[i] = min(inp.sweep_share[i] * sales[i], sur, bal_after)
+                sur -= sweep[i]
+            target = inp.dsra_months * bank_due[i] + inp.bond_forward_service[i][t]
+            k_ahead = int(round(inp.dsra_months))
+            for j in range(NL):
+                m_last = inp.loan_maturity[j] - 1
+                if (inp.loan_project[j] == i and inp.loan_code[j] in (2, 3) and m_last > t
+                        and m_last - t <= k_ahead):
+                    target += bal[j]
+            target = max(target, inp.reserve_floor[i][t])
+            dsra[i] = min(sur, target)
+            surplus[i] = sur - dsra[i]
+        if inp.cross_support:
+            pool = sum(surplus)
+            need = sum(short_opex) + sum(short_sen) + sum(short_jun)
+            used = min(pool, need)
+            keep_short = 1.0 - used / need if need > 0 else 1.0
+            keep_pool = 1.0 - used / pool if pool > 0 else 1.0
+            short_opex = [x * keep_short for x in short_opex]
+            short_sen = [x * keep_short for x in short_sen]
+            short_jun = [x * keep_short for x in short_jun]
+            surplus = [x * keep_pool for x in surplus]
+        any_locked = False
+        dist_t = 0.0
+        for i in range(P):
+            cf_hist[i].append(cfads[i])
+            ds_hist[i].append(bank_due[i] + bond_due[i])
+            cf12 = sum(cf_hist[i][-12:])
+            ds12 = sum(ds_hist[i][-12:])
+            locked = ds12 > 1e-9 and cf12 < inp.lockup_dscr * ds12
+            any_locked = any_locked or locked
+            cash[i] = surplus[i] if locked else 0.0
+            dist_t += surplus[i] - cash[i]
+
+        # -------------------------------------------------------------- SOE, then government
+        s_opex, s_sen, s_jun = sum(short_opex), sum(short_sen), sum(short_jun)
+        soe_opex = min(soe_left, s_opex)
+        soe_left -= soe_opex
+        soe_sen = min(soe_left, s_sen)
+        soe_left -= soe_sen
+        soe_jun = min(soe_left, s_jun)
+        soe_left -= soe_jun
+        soe = soe_opex + soe_sen + soe_jun
+        gov_sen, gov_jun = s_sen - soe_sen, s_jun - soe_jun
+        gov_bank, gov_bond = (gov_sen, gov_jun) if inp.bank_first else (gov_jun, gov_sen)
+        hidden = (s_opex - soe_opex) + gov_bank
+
+        # -------------------------------------------------------------- default, pay-down
+        collateral = sum(held[i] * inp.area[i] * inp.appraisal_m2[i] for i in range(P)) * hpi
+        if NL:
+            if gov_bank > 1e-6 and default_month < 0:
+                default_month = t
+                ead = bal_open + sum(bank_int)
+                collateral_at_default = collateral
+            for j in range(NL):
+                bal[j] -= principal[j]
+            if inp.any_sale:
+                proj_bal = [0.0] * P
+                for j in range(NL):
+                    proj_bal[inp.loan_project[j]] += bal[j]
+                for j in range(NL):
+                    i = inp.loan_project[j]
+                    share = bal[j] / (proj_bal[i] if proj_bal[i] > 0 else 1.0)
+                    bal[j] = max(bal[j] - share * sweep[i], 0.0)
+
+        # -------------------------------------------------------------- per-path metrics
+        if hidden > 1e-6 and first_call < 0:
+            first_call = t
+        dfac = inp.discount_m[t]
+        pv_hidden += hidden * dfac
+        pv_bond += gov_bond * dfac
+        pv_soe += soe * dfac
+        equity_t = sum(inp.equity_in[i][t] for i in range(P))
+        cum_equity += equity_t + soe - dist_t
+        peak_funding = max(peak_funding, cum_equity)
+        cf_prog = sum(cfads)
+        if inp.llcr_start <= t < inp.llcr_end:
+            llcr_num += (cf_prog - (0.0 if inp.bank_first else sum(bond_due))) * (1.0 + inp.llcr_rate) ** (-(t - inp.llcr_start))
+            if t == inp.llcr_start:
+                llcr_den = bal_open
+        if inp.cov_lo <= t <= inp.cov_hi:
+            cov_num += sum(cfads[i] for i in range(P) if inp.has_bond[i])
+            cov_bank += sum(bank_due[i] for i in range(P) if inp.has_bond[i])
+
+        # -------------------------------------------------------------- yearly ledgers
+        yl["cfads"][y] += cf_prog
+        yl["debt_service"][y] += sum(bank_due) + sum(bond_due)
+        yl["distributions"][y] += dist_t
+        yl["equity_in"][y] += equity_t
+        yl["soe_support"][y] += soe
+        yl["gov_hidden"][y] += hidden
+        yl["gov_bond"][y] += gov_bond
+        yl["fiscal_revenue"][y] += fiscal
+        yl["uses"][y] += uses_t + sum(inp.reserve_in[i][t] for i in range(P))
+        yl["lockup_months"][y] += 1.0 if any_locked else 0.0
+        if t % 12 == 11 or t == T - 1:
+            yl["cash_balance"][y] = sum(dsra) + sum(cash)
+            yl["bank_balance"][y] = sum(bal)
+            yl["collateral_value"][y] = collateral
+
+    # ------------------------------------------------------------------ end of horizon and per-path metrics
+    terminal_assets = sum(held[i] * inp.area[i] * inp.appraisal_m2[i] for i in range(P)) * hpi * (1.0 - inp.tv_haircut)
+    terminal_equity = terminal_assets + sum(dsra) + sum(cash) - sum(bal)
+    equity_flows = [yl["distributions"][k] - yl["equity_in"][k] - yl["soe_support"][k] for k in range(Y)]
+    equity_flows[-1] += terminal_equity
+    r = inp.discount_rate
+    equity_npv = sum(f * (1.0 + r) ** (-(k + 1)) for k, f in enumerate(equity_flows))
+    dscrs = [yl["cfads"][k] / yl["debt_service"][k] for k in range(Y) if yl["debt_service"][k] > 0]
+    shares = [yl["gov_hidden"][k] / yl["fiscal_revenue"][k] if yl["fiscal_revenue"][k] > 0 else 0.0 for k in range(Y)]
+    support_total = sum(yl["soe_support"]) + sum(yl["gov_hidden"]) + sum(yl["gov_bond"])
+    nan = float("nan")
+    return {
+        "hidden_call": first_call >= 0,
+        "hidden_debt_pv": pv_hidden,
+        "first_call_year": first_call // 12 + 1 if first_call >= 0 else -1,
+        "peak_call_share_of_fiscal": max(shares),
+        "explicit_bond_burden_pv": pv_bond,
+        "soe_support_pv": pv_soe,
+        "support_total": support_total,
+        "dscr_min": min(dscrs) if dscrs else nan,
+        "llcr": llcr_num / llcr_den if llcr_den > 0 else nan,
+        "bond_coverage_ratio": cov_num / inp.bond_service_total if inp.bond_service_total > 0 else nan,
+        "bond_coverage_after_bank": (cov_num - cov_bank) / inp.bond_service_total if inp.bond_service_total > 0 else nan,
+        "default": default_month >= 0,
+        "default_month": default_month,
+        "ead": ead,
+        "collateral_at_default": collateral_at_default,
+        "equity_npv": equity_npv,
+        "peak_funding_need": peak_funding,
+        "lockup_years": sum(yl["lockup_months"]) / 12.0,
+        "hpi_end": hpi,
+        "terminal_equity": terminal_equity,
+        "yearly": yl,
+    }
+
+
+def run_reference(scenario: Scenario, n: int, seed: int, chunk_index: int = 0, stress: str | None = None,
+                  plan: Plan | None = None) -> list[dict[str, Any]]:
+    """Paths ``chunk_index·chunk … + n`` of a run with ``seed``: the engine's chunk ``chunk_index`` when its size
+    is ``n``. Returns one dict per path (see :func:`run_path`)."""
+    plan = plan if plan is not None else compile_plan(scenario, stress=stress)
+    rng = None if plan.market.deterministic else chunk_generator(seed, chunk_index)
+    eps, u = draw_random_numbers(plan.market, plan.T, n, rng)
+    inp = _Inputs(plan)
+    return [run_path(inp, eps, u, p) for p in range(n)]
