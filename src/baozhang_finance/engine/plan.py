@@ -7,11 +7,11 @@ Shapes: ``P`` projects, ``L`` bank loans (all projects), ``T`` months, ``Y`` yea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from baozhang_finance.engine import instruments as fin
+from baozhang_finance.engine import formulas as fml
 from baozhang_finance.engine.instruments import bank_loan, special_bond
 from baozhang_finance.engine.instruments.base import ranked
 from baozhang_finance.model.scenario import (
@@ -64,14 +64,23 @@ class MarketPlan:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """Everything the engine needs, as arrays. Built by :func:`compile_plan`."""
+class TimingPlan:
+    """Sizes and the calendar: ``T`` months, ``Y`` years, ``P`` projects, ``L`` loans; discount factors."""
 
     T: int
     Y: int
     P: int
     L: int
     names: list[str]
+    discount_m: np.ndarray  # (T,) end-of-month discount factors at the programme rate
+    discount_y: np.ndarray  # (Y,) end-of-year discount factors
+    fiscal_revenue0: float
+
+
+@dataclass(frozen=True)
+class ProjectsPlan:
+    """Projects, their units and their funding schedules, ``(P,)`` and ``(P, T)``."""
+
     is_rental: np.ndarray  # (P,) bool
     is_sale: np.ndarray
     units: np.ndarray  # (P,)
@@ -84,20 +93,18 @@ class Plan:
     available_month: np.ndarray  # (P,) first month of letting / hand-over
     acquired_units: np.ndarray  # (P, T) units coming into the SOE's hands each month
     work_in_progress: np.ndarray  # (P, T) cost spent on units not yet in hand (construction / partial purchase), yuan
-    # funding, (P, T)
-    uses_out: np.ndarray
+    uses_out: np.ndarray  # (P, T)
     reserve_in: np.ndarray
     reserve_floor: np.ndarray  # (P, T) the upfront reserve is kept as the DSRA floor until the project is stabilised
     equity_in: np.ndarray
     capital_grants_in: np.ndarray
     operating_grants: np.ndarray
-    # bonds, (P, T), deterministic
-    bond_draw: np.ndarray
-    bond_interest: np.ndarray
-    bond_principal: np.ndarray
-    bond_balance: np.ndarray
-    bond_forward_service: np.ndarray  # bond service over the next dsra_months months
-    # rental, (P,)
+
+
+@dataclass(frozen=True)
+class RentalPlan:
+    """Rental operations, ``(P,)`` (zeros for sale projects)."""
+
     rent0_m2: np.ndarray
     rent_ratio: np.ndarray
     lease_months: np.ndarray
@@ -109,7 +116,12 @@ class Plan:
     rent_tax_share: np.ndarray  # VAT + property tax on collected rent
     capex_share: np.ndarray
     rent_subsidy_unit_m: np.ndarray
-    # sale, (P,)
+
+
+@dataclass(frozen=True)
+class SalePlan:
+    """Sale operations and buybacks, ``(P,)`` and ``(P, T)`` (zeros for rental projects)."""
+
     sale_price_m2: np.ndarray
     presub_share: np.ndarray
     presale_cash: np.ndarray  # (P, T) deposits and hand-over balances of pre-subscribed units
@@ -128,7 +140,12 @@ class Plan:
     bb_index_m: np.ndarray  # monthly log-indexation of the original price
     resale_delay: np.ndarray  # (P,) int
     resale_margin: np.ndarray
-    # loans, (L,) and (L, T)
+
+
+@dataclass(frozen=True)
+class LoanPlan:
+    """Bank loans, ``(L,)`` and ``(L, T)``, and the interest subsidy (贴息) per project."""
+
     loan_project: np.ndarray
     loan_onehot: np.ndarray  # (L, P)
     loan_draw: np.ndarray  # (L, T)
@@ -146,7 +163,24 @@ class Plan:
     loan_initial_rate_m: np.ndarray  # rate at the first draw, used to discount CFADS for LLCR
     subsidy_share: np.ndarray  # (P,) 贴息 share of bank interest
     subsidy_end: np.ndarray  # (P,) first month without the subsidy
-    # waterfall
+    loan_names: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BondPlan:
+    """Special bonds, ``(P, T)``, deterministic."""
+
+    bond_draw: np.ndarray
+    bond_interest: np.ndarray
+    bond_principal: np.ndarray
+    bond_balance: np.ndarray
+    bond_forward_service: np.ndarray  # bond service over the next dsra_months months
+
+
+@dataclass(frozen=True)
+class WaterfallPlan:
+    """The waterfall, the ranked tranches, support and the test windows."""
+
     bank_first: bool
     dsra_months: float
     lockup_dscr: float
@@ -157,12 +191,37 @@ class Plan:
     cross_support: bool
     tv_haircut: float
     liquidation_months: int  # credit.liquidation_months: the engine records the price index at default + this
-    discount_m: np.ndarray  # (T,) end-of-month discount factors at the programme rate
-    discount_y: np.ndarray  # (Y,) end-of-year discount factors
-    fiscal_revenue0: float
-    market: MarketPlan
-    loan_names: list[str] = field(default_factory=list)
     tranches: tuple = ()  # ranked tranches (engine.instruments.base.Tranche), in paying order
+
+
+SUBPLANS = {"timing": TimingPlan, "projects": ProjectsPlan, "rental": RentalPlan, "sale": SalePlan,
+            "loans": LoanPlan, "bonds": BondPlan, "waterfall": WaterfallPlan}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the engine needs, as arrays, in sub-plans. Built by :func:`compile_plan`.
+
+    Every field of a sub-plan is also an attribute of the plan (``plan.loan_draw`` is ``plan.loans.loan_draw``).
+    """
+
+    timing: TimingPlan
+    projects: ProjectsPlan
+    rental: RentalPlan
+    sale: SalePlan
+    loans: LoanPlan
+    bonds: BondPlan
+    waterfall: WaterfallPlan
+    market: MarketPlan
+
+
+def _forward(sub: str, name: str) -> property:
+    return property(lambda self: getattr(getattr(self, sub), name), doc=f"``{sub}.{name}``")
+
+
+for _sub, _cls in SUBPLANS.items():
+    for _f in fields(_cls):
+        setattr(Plan, _f.name, _forward(_sub, _f.name))
 
 
 def _spread(T: int, start: int, months: int, total: float) -> np.ndarray:
@@ -238,31 +297,50 @@ def compile_market(sc: Scenario, T: int, event_months: np.ndarray, stress: Stres
 
 
 def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = False) -> Plan:
-    """Turn a Scenario into a :class:`Plan` (arrays only). ``stress`` selects a named overlay."""
+    """Turn a Scenario into a :class:`Plan` (arrays only). ``stress`` selects a named overlay.
+
+    In parts: projects and their funding schedules, grants, bonds, loans, rental and sale operations, the
+    waterfall, the market and the calendar.
+    """
     T = sc.programme.horizon_years * 12
     Y = sc.programme.horizon_years
+    projects = compile_projects(sc, T)
+    src_frac = projects.pop("src_frac")
+    grants = compile_grants(sc, T, src_frac)
+    bonds = compile_bonds(sc, T, src_frac)
+    loans, event_months, loan_list = compile_loans(sc, T, src_frac)
+    new_build = np.array([p.construction is not None for p in sc.projects])
+    pp = ProjectsPlan(**projects, **grants,
+                      work_in_progress=_work_in_progress(projects["uses_out"], projects["owned_month"], T, new_build))
+    stress_obj = sc.stress(stress) if stress else None
+    market = compile_market(sc, T, np.array(sorted(event_months), dtype=int), stress_obj, deterministic)
+    lp = [x[0] for x in loan_list]
+    return Plan(
+        timing=compile_timing(sc, T, Y, len(loan_list)),
+        projects=pp, rental=compile_rental(sc), sale=compile_sale(sc, T, projects["available_month"]),
+        loans=loans, bonds=bonds,
+        waterfall=compile_waterfall(sc, bonds, lp, loans.loan_maturity, loans.loan_amort_start, Y),
+        market=market,
+    )
+
+
+def compile_timing(sc: Scenario, T: int, Y: int, L: int) -> TimingPlan:
+    """Sizes and discount factors: ``v_t = (1 + R)^{−(t+1)/12}`` by month, ``v_k = (1 + R)^{−(k+1)}`` by year."""
+    r = sc.programme.discount_rate
+    return TimingPlan(T=T, Y=Y, P=len(sc.projects), L=L, names=[p.name for p in sc.projects],
+                      discount_m=fml.monthly_discount_factors(r, T), discount_y=fml.yearly_discount_factors(r, Y),
+                      fiscal_revenue0=sc.programme.fiscal_revenue_yuan)
+
+
+def compile_projects(sc: Scenario, T: int) -> dict:
+    """Units and uses per project: acquisition / construction spend, upfront reserve and its floor, the months the
+    units arrive and become available, and each month's share of the project's total uses (``src_frac``), by which
+    every source of funds is drawn."""
     projects = sc.projects
     P = len(projects)
-    wf = sc.waterfall
-    z = lambda: np.zeros(P)  # noqa: E731
-    zt = lambda: np.zeros((P, T))  # noqa: E731
-
-    uses_out, reserve_in, src_frac, reserve_floor = zt(), zt(), zt(), zt()
-    equity_in, cap_grants, op_grants = zt(), zt(), zt()
-    bond_draw, bond_int, bond_prin, bond_bal = zt(), zt(), zt(), zt()
-    presale_cash, presub_units = zt(), zt()
-    arr = {k: z() for k in (
-        "rent0_m2 rent_ratio lease_months lease_up stab_occ collection opex_m2_m mgmt rent_tax capex subsidy_unit "
-        "sale_price presub absorption elasticity sweep holding sales_tax lockup bb_hazard bb_sens bb_fee bb_index "
-        "resale_delay resale_margin subsidy_share subsidy_end").split()}
-    has_bb = np.zeros(P, bool)
-    bb_market = np.zeros(P, bool)
+    uses_out, reserve_in, src_frac, reserve_floor, acquired = (np.zeros((P, T)) for _ in range(5))
     owned = np.zeros(P, int)
-    acquired = zt()
     avail = np.zeros(P, int)
-    loans = []
-    event_months: set[int] = set()
-
     for i, p in enumerate(projects):
         area = floor_area_m2(p)
         first = first_use_month(p)
@@ -281,8 +359,26 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
                 acquired[i] += _spread(T, p.acquisition_start_month, p.acquisition_months, float(p.units))
         reserve_in[i, first] = p.upfront_reserve_yuan
         reserve_floor[i, first:min(stabilisation_month(p), T)] = p.upfront_reserve_yuan
-        total_uses = total_uses_yuan(p)
-        src_frac[i] = (uses_out[i] + reserve_in[i]) / total_uses
+        src_frac[i] = (uses_out[i] + reserve_in[i]) / total_uses_yuan(p)
+    return dict(
+        is_rental=np.array([p.type == "rental" for p in projects]),
+        is_sale=np.array([p.type == "sale" for p in projects]),
+        units=np.array([float(p.units) for p in projects]),
+        area=np.array([p.area_m2 for p in projects]),
+        floor_area=np.array([floor_area_m2(p) for p in projects]),
+        appraisal_m2=np.array([p.appraisal_yuan_per_m2 for p in projects]),
+        total_investment=np.array([total_uses_yuan(p) for p in projects]),
+        total_cost=np.array([total_cost_yuan(p) for p in projects]),
+        owned_month=owned, available_month=avail, acquired_units=acquired,
+        uses_out=uses_out, reserve_in=reserve_in, reserve_floor=reserve_floor, src_frac=src_frac,
+    )
+
+
+def compile_grants(sc: Scenario, T: int, src_frac: np.ndarray) -> dict:
+    """Equity and capital grants drawn pro rata with the uses; operating grants in their month."""
+    P = len(sc.projects)
+    equity_in, cap_grants, op_grants = np.zeros((P, T)), np.zeros((P, T)), np.zeros((P, T))
+    for i, p in enumerate(sc.projects):
         f = p.financing
         equity_in[i] = f.equity_yuan * src_frac[i]
         for g in f.grants:
@@ -291,76 +387,62 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
                 cap_grants[i] += amount * src_frac[i]
             else:
                 op_grants[i, g.month] += amount
-        for b in f.bonds:
-            d, it, pr, bal = fin.bond_schedule(b, first, src_frac[i], T)
+    return dict(equity_in=equity_in, capital_grants_in=cap_grants, operating_grants=op_grants)
+
+
+def compile_bonds(sc: Scenario, T: int, src_frac: np.ndarray) -> BondPlan:
+    """Special bonds: each bond's schedule (:func:`special_bond.bond_schedule`) summed per project, and the bond
+    service of the next ``dsra_months`` months (the DSRA's forward-looking part)."""
+    P = len(sc.projects)
+    bond_draw, bond_int, bond_prin, bond_bal = (np.zeros((P, T)) for _ in range(4))
+    for i, p in enumerate(sc.projects):
+        for b in p.financing.bonds:
+            d, it, pr, bal = special_bond.bond_schedule(b, first_use_month(p), src_frac[i], T)
             bond_draw[i] += d
             bond_int[i] += it
             bond_prin[i] += pr
             bond_bal[i] += bal
-        for loan in f.loans:
-            loans.append((i, first, loan, loan.amount_yuan * src_frac[i]))
-            if loan.relending is not None:
-                r = loan.relending
-                event_months.update(fin.relending_rollover_months(first, r.term_years, r.rollovers))
-        if f.interest_subsidy is not None:
-            arr["subsidy_share"][i] = f.interest_subsidy.share_of_interest
-            arr["subsidy_end"][i] = 12 * f.interest_subsidy.years
-        if p.rental is not None:
-            r = p.rental
-            arr["rent0_m2"][i] = r.market_rent_yuan_per_m2_month
-            arr["rent_ratio"][i] = r.rent_ratio
-            arr["lease_months"][i] = 12 * r.lease_years
-            arr["lease_up"][i] = r.lease_up_months
-            arr["stab_occ"][i] = r.stabilised_occupancy
-            arr["collection"][i] = r.collection_rate
-            arr["opex_m2_m"][i] = r.opex_yuan_per_m2_year / 12.0
-            arr["mgmt"][i] = r.management_fee_share
-            arr["rent_tax"][i] = r.vat_rate_on_rent + r.property_tax_rate_on_rent
-            arr["capex"][i] = r.capex_reserve_share_of_rent
-            arr["subsidy_unit"][i] = r.rent_subsidy_yuan_per_unit_month
-        if p.sale is not None:
-            s = p.sale
-            price = total_cost_yuan(p) / area * (1 + s.margin)
-            arr["sale_price"][i] = price
-            arr["presub"][i] = s.presubscription_share
-            n_pre = p.units * s.presubscription_share
-            value_pre = n_pre * p.area_m2 * price
-            presale_cash[i, first] += value_pre * s.deposit_share
-            handover = avail[i] + s.handover_delay_months
-            if handover >= T:
-                handover = T - 1
-            presale_cash[i, handover] += value_pre * (1 - s.deposit_share)
-            presub_units[i, handover] += n_pre
-            arr["absorption"][i] = s.absorption_monthly
-            arr["elasticity"][i] = s.absorption_price_elasticity
-            arr["sweep"][i] = s.sweep_share
-            arr["holding"][i] = s.holding_cost_yuan_per_m2_year / 12.0
-            arr["sales_tax"][i] = s.sales_tax_rate
-            if s.buyback is not None:
-                bb = s.buyback
-                has_bb[i] = True
-                arr["lockup"][i] = 12 * bb.lockup_years
-                arr["bb_hazard"][i] = bb.hazard_annual
-                arr["bb_sens"][i] = bb.price_sensitivity
-                bb_market[i] = bb.price_rule == "market_minus_fees"
-                arr["bb_fee"][i] = bb.fee_share
-                arr["bb_index"][i] = np.log1p(bb.index_rate_annual) / 12.0
-                arr["resale_delay"][i] = bb.resale_delay_months
-                arr["resale_margin"][i] = bb.resale_margin
-
-    # forward bond service over the DSRA window
-    k = int(round(wf.dsra_months))
+    k = int(round(sc.waterfall.dsra_months))
     bond_service = bond_int + bond_prin
     csum = np.concatenate([np.zeros((P, 1)), np.cumsum(bond_service, axis=1)], axis=1)
     idx = np.arange(T)
     hi = np.minimum(idx + 1 + k, T)
     bond_fwd = csum[:, hi] - csum[:, idx + 1]
+    return BondPlan(bond_draw=bond_draw, bond_interest=bond_int, bond_principal=bond_prin, bond_balance=bond_bal,
+                    bond_forward_service=bond_fwd)
 
+
+def compile_loans(sc: Scenario, T: int, src_frac: np.ndarray):
+    """Bank loans, one row each over all projects: draws pro rata with the uses, monthly rates (``R / 12``), terms,
+    amortisation codes, relending; and the interest subsidy. Returns (LoanPlan, relending rollover months, loans)."""
+    P = len(sc.projects)
+    loans, event_months = [], set()
+    sub_share, sub_end = np.zeros(P), np.zeros(P)
+    for i, p in enumerate(sc.projects):
+        first = first_use_month(p)
+        for loan in p.financing.loans:
+            loans.append((i, first, loan, loan.amount_yuan * src_frac[i]))
+            if loan.relending is not None:
+                r = loan.relending
+                event_months.update(bank_loan.relending_rollover_months(first, r.term_years, r.rollovers))
+        if p.financing.interest_subsidy is not None:
+            sub_share[i] = p.financing.interest_subsidy.share_of_interest
+            sub_end[i] = 12 * p.financing.interest_subsidy.years
     L = len(loans)
     lp = np.array([x[0] for x in loans], dtype=int)
     onehot = np.zeros((L, P))
     if L:
         onehot[np.arange(L), lp] = 1.0
+    rows = _loan_rows(sc, loans, T)
+    plan = LoanPlan(loan_project=lp, loan_onehot=onehot, subsidy_share=sub_share, subsidy_end=sub_end.astype(int),
+                    loan_names=[x[2].name for x in loans], **rows)
+    return plan, event_months, loans
+
+
+def _loan_rows(sc: Scenario, loans: list, T: int) -> dict:
+    """Per-loan terms: draws, fixed rate or spread (monthly), first month, maturity, amortisation start and code,
+    capitalisation, relending share / rate / end, and the rate at the first draw."""
+    L = len(loans)
     mk = lambda: np.zeros(L)  # noqa: E731
     fixed = np.zeros(L, bool)
     rate_m, spread_m, first_a, mat, amort_start, code, capit = mk(), mk(), mk(), mk(), mk(), mk(), np.zeros(L, bool)
@@ -374,68 +456,108 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
         first_a[j] = first
         mat[j] = first + 12 * loan.term_years
         amort_start[j] = first + loan.grace_months
-        code[j] = fin.AMORTISATION_CODES[loan.amortisation]
+        code[j] = bank_loan.AMORTISATION_CODES[loan.amortisation]
         capit[j] = loan.capitalise_interest_in_grace or loan.amortisation == "bullet"
         base = rate_m[j] if fixed[j] else (sc.market.lpr_initial / 12.0 + spread_m[j])
         if loan.relending is not None:
             r = loan.relending
             rel_share[j] = r.share
             rel_rate[j] = r.rate / 12.0
-            rel_end[j] = fin.relending_end_month(first, r.term_years, r.rollovers)
+            rel_end[j] = bank_loan.relending_end_month(first, r.term_years, r.rollovers)
             init_rate[j] = r.share * rel_rate[j] + (1 - r.share) * base
         else:
             rel_end[j] = first
             init_rate[j] = base
+    return dict(loan_draw=draws, loan_fixed=fixed, loan_rate_m=rate_m, loan_spread_m=spread_m,
+                loan_first=first_a.astype(int), loan_maturity=mat.astype(int), loan_amort_start=amort_start.astype(int),
+                loan_code=code.astype(int), loan_capitalise=capit, loan_rel_share=rel_share, loan_rel_rate_m=rel_rate,
+                loan_rel_end=rel_end.astype(int), loan_initial_rate_m=init_rate)
 
-    t_end = np.arange(1, T + 1)
-    disc_m = (1.0 + sc.programme.discount_rate) ** (-t_end / 12.0)
-    disc_y = (1.0 + sc.programme.discount_rate) ** (-np.arange(1, Y + 1, dtype=float))
-    stress_obj = sc.stress(stress) if stress else None
-    market = compile_market(sc, T, np.array(sorted(event_months), dtype=int), stress_obj, deterministic)
 
-    return Plan(
-        T=T, Y=Y, P=P, L=L,
-        names=[p.name for p in projects],
-        is_rental=np.array([p.type == "rental" for p in projects]),
-        is_sale=np.array([p.type == "sale" for p in projects]),
-        units=np.array([float(p.units) for p in projects]),
-        area=np.array([p.area_m2 for p in projects]),
-        floor_area=np.array([floor_area_m2(p) for p in projects]),
-        appraisal_m2=np.array([p.appraisal_yuan_per_m2 for p in projects]),
-        total_investment=np.array([total_uses_yuan(p) for p in projects]),
-        total_cost=np.array([total_cost_yuan(p) for p in projects]),
-        owned_month=owned, available_month=avail, acquired_units=acquired,
-        work_in_progress=_work_in_progress(uses_out, owned, T,
-                                           np.array([p.construction is not None for p in projects])),
-        uses_out=uses_out, reserve_in=reserve_in, reserve_floor=reserve_floor, equity_in=equity_in,
-        capital_grants_in=cap_grants, operating_grants=op_grants,
-        bond_draw=bond_draw, bond_interest=bond_int, bond_principal=bond_prin, bond_balance=bond_bal,
-        bond_forward_service=bond_fwd,
-        rent0_m2=arr["rent0_m2"], rent_ratio=arr["rent_ratio"], lease_months=arr["lease_months"].astype(int),
-        lease_up_months=arr["lease_up"], stab_occ=arr["stab_occ"], collection=arr["collection"],
-        opex_m2_m=arr["opex_m2_m"], mgmt_share=arr["mgmt"], rent_tax_share=arr["rent_tax"],
-        capex_share=arr["capex"], rent_subsidy_unit_m=arr["subsidy_unit"],
-        sale_price_m2=arr["sale_price"], presub_share=arr["presub"], presale_cash=presale_cash,
-        presub_handover_units=presub_units, absorption_m=arr["absorption"],
-        absorption_elasticity=arr["elasticity"], sweep_share=arr["sweep"], holding_m2_m=arr["holding"],
-        sales_tax=arr["sales_tax"], has_buyback=has_bb, lockup_months=arr["lockup"].astype(int),
-        bb_hazard_annual=arr["bb_hazard"], bb_sensitivity=arr["bb_sens"], bb_market_rule=bb_market,
-        bb_fee=arr["bb_fee"], bb_index_m=arr["bb_index"], resale_delay=arr["resale_delay"].astype(int),
-        resale_margin=arr["resale_margin"],
-        loan_project=lp, loan_onehot=onehot, loan_draw=draws, loan_fixed=fixed, loan_rate_m=rate_m,
-        loan_spread_m=spread_m, loan_first=first_a.astype(int), loan_maturity=mat.astype(int),
-        loan_amort_start=amort_start.astype(int), loan_code=code.astype(int), loan_capitalise=capit,
-        loan_rel_share=rel_share, loan_rel_rate_m=rel_rate, loan_rel_end=rel_end.astype(int),
-        loan_initial_rate_m=init_rate,
-        subsidy_share=arr["subsidy_share"], subsidy_end=arr["subsidy_end"].astype(int),
+def compile_rental(sc: Scenario) -> RentalPlan:
+    """Rental terms per project (monthly opex = yearly / 12; lease in months; rent taxes = VAT + property tax)."""
+    P = len(sc.projects)
+    a = {k: np.zeros(P) for k in RentalPlan.__dataclass_fields__}
+    for i, p in enumerate(sc.projects):
+        r = p.rental
+        if r is None:
+            continue
+        a["rent0_m2"][i] = r.market_rent_yuan_per_m2_month
+        a["rent_ratio"][i] = r.rent_ratio
+        a["lease_months"][i] = 12 * r.lease_years
+        a["lease_up_months"][i] = r.lease_up_months
+        a["stab_occ"][i] = r.stabilised_occupancy
+        a["collection"][i] = r.collection_rate
+        a["opex_m2_m"][i] = r.opex_yuan_per_m2_year / 12.0
+        a["mgmt_share"][i] = r.management_fee_share
+        a["rent_tax_share"][i] = r.vat_rate_on_rent + r.property_tax_rate_on_rent
+        a["capex_share"][i] = r.capex_reserve_share_of_rent
+        a["rent_subsidy_unit_m"][i] = r.rent_subsidy_yuan_per_unit_month
+    a["lease_months"] = a["lease_months"].astype(int)
+    return RentalPlan(**a)
+
+
+def compile_sale(sc: Scenario, T: int, avail: np.ndarray) -> SalePlan:
+    """Sale terms per project: price = cost / m² × (1 + margin); pre-subscription deposits (first use) and balances
+    (hand-over); absorption, sweep, holding cost, sales tax; buyback rules (:func:`_buyback_terms`)."""
+    P = len(sc.projects)
+    a = {k: np.zeros(P) for k in SalePlan.__dataclass_fields__}
+    a["presale_cash"], a["presub_handover_units"] = np.zeros((P, T)), np.zeros((P, T))
+    a["has_buyback"], a["bb_market_rule"] = np.zeros(P, bool), np.zeros(P, bool)
+    for i, p in enumerate(sc.projects):
+        s = p.sale
+        if s is None:
+            continue
+        area = floor_area_m2(p)
+        price = total_cost_yuan(p) / area * (1 + s.margin)
+        a["sale_price_m2"][i] = price
+        a["presub_share"][i] = s.presubscription_share
+        n_pre = p.units * s.presubscription_share
+        value_pre = n_pre * p.area_m2 * price
+        a["presale_cash"][i, first_use_month(p)] += value_pre * s.deposit_share
+        handover = avail[i] + s.handover_delay_months
+        if handover >= T:
+            handover = T - 1
+        a["presale_cash"][i, handover] += value_pre * (1 - s.deposit_share)
+        a["presub_handover_units"][i, handover] += n_pre
+        a["absorption_m"][i] = s.absorption_monthly
+        a["absorption_elasticity"][i] = s.absorption_price_elasticity
+        a["sweep_share"][i] = s.sweep_share
+        a["holding_m2_m"][i] = s.holding_cost_yuan_per_m2_year / 12.0
+        a["sales_tax"][i] = s.sales_tax_rate
+        if s.buyback is not None:
+            _buyback_terms(a, i, s.buyback)
+    for k in ("lockup_months", "resale_delay"):
+        a[k] = a[k].astype(int)
+    return SalePlan(**a)
+
+
+def _buyback_terms(a: dict, i: int, bb) -> None:
+    """Buyback rules of project ``i``: lock-up in months, hazard, price rule, monthly log-indexation
+    ``ln(1 + g) / 12``, resale delay and margin."""
+    a["has_buyback"][i] = True
+    a["lockup_months"][i] = 12 * bb.lockup_years
+    a["bb_hazard_annual"][i] = bb.hazard_annual
+    a["bb_sensitivity"][i] = bb.price_sensitivity
+    a["bb_market_rule"][i] = bb.price_rule == "market_minus_fees"
+    a["bb_fee"][i] = bb.fee_share
+    a["bb_index_m"][i] = np.log1p(bb.index_rate_annual) / 12.0
+    a["resale_delay"][i] = bb.resale_delay_months
+    a["resale_margin"][i] = bb.resale_margin
+
+
+def compile_waterfall(sc: Scenario, bonds: BondPlan, loan_projects, loan_maturity, loan_amort_start,
+                      Y: int) -> WaterfallPlan:
+    """Waterfall rules, the ranked tranches (``waterfall.seniority`` preset) and the DSCR test windows."""
+    wf = sc.waterfall
+    bond_service = bonds.bond_interest + bonds.bond_principal
+    return WaterfallPlan(
         bank_first=wf.seniority == "bank_first", dsra_months=wf.dsra_months, lockup_dscr=wf.lockup_dscr,
         soe_capacity=wf.soe_support_capacity_yuan, soe_revolving=wf.soe_support_revolving,
-        dscr_window=_dscr_window(sc, bond_service, [x[0] for x in loans], mat.astype(int), amort_start.astype(int), Y),
-        bank_windows=_bank_windows(sc, [x[0] for x in loans], mat.astype(int), amort_start.astype(int), Y),
-        cross_support=wf.cross_project_support,
-        tv_haircut=wf.terminal_value_haircut, liquidation_months=sc.credit.liquidation_months, discount_m=disc_m, discount_y=disc_y,
-        fiscal_revenue0=sc.programme.fiscal_revenue_yuan, market=market,
-        loan_names=[x[2].name for x in loans],
+        dscr_window=_dscr_window(sc, bond_service, loan_projects, loan_maturity, loan_amort_start, Y),
+        bank_windows=_bank_windows(sc, loan_projects, loan_maturity, loan_amort_start, Y),
+        cross_support=wf.cross_project_support, tv_haircut=wf.terminal_value_haircut,
+        liquidation_months=sc.credit.liquidation_months,
         tranches=ranked((bank_loan.TRANCHE, special_bond.TRANCHE), wf.seniority),
     )
 
