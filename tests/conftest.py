@@ -38,9 +38,14 @@ def waterfall(**kw) -> dict:
 
 
 def scenario(projects: list[dict], horizon_years: int = 10, market_kw: dict | None = None, waterfall_kw: dict | None = None,
-             stresses: list[dict] | None = None):
+             stresses: list[dict] | None = None, support: dict | None = None, cures: dict | None = None):
+    """A scenario from parts. ``support`` defaults to the legacy conventions: the golden cases of the first version
+    were computed by hand under them (tests of the default support policy and the cures pass their own)."""
     data = {"programme": programme(horizon_years), "projects": copy.deepcopy(projects),
-            "waterfall": waterfall(**(waterfall_kw or {})), "market": market(**(market_kw or {}))}
+            "waterfall": waterfall(**(waterfall_kw or {})), "market": market(**(market_kw or {})),
+            "support": support if support is not None else {"conventions": "legacy"}}
+    if cures:
+        data["cures"] = cures
     if stresses:
         data["market"]["stresses"] = stresses
     return scenario_from_dict(data)

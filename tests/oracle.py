@@ -33,11 +33,15 @@ from baozhang_finance.model.scenario import Scenario
 from baozhang_finance.run.simulate import chunk_generator
 
 
-def draw_random_numbers(mp: MarketPlan, T: int, n: int, rng: np.random.Generator | None):
+def draw_random_numbers(mp: MarketPlan, T: int, n: int, rng: np.random.Generator | None, event_rows: int = 0,
+                        events: list | None = None):
     """The engine's random numbers for ``n`` paths, read from the engine's shock source
     (:meth:`Shocks.month`, months in order): ``eps[t]`` (n × 7 nested lists, t ≥ 1) and ``u[t]`` (n floats at
     relending rollover months, else None)."""
     shocks = Shocks.for_plan(mp, n, rng)
+    if event_rows:
+        ev = shocks.event_uniforms(event_rows)
+        events[:] = [] if ev is None else ev.T.tolist()  # per path: the event uniforms (one per loan)
     eps: list[Any] = [None] * T
     u: list[Any] = [None] * T
     for t in range(T):
@@ -70,6 +74,14 @@ class _Inputs:
         self.dsra_months = float(plan.dsra_months)
         self.lockup_dscr = float(plan.lockup_dscr)
         self.soe_capacity = float(plan.soe_capacity)
+        sp = plan.support  # conventions: legacy, or the default support policy
+        self.legacy = sp.legacy
+        self.soe_order = list(sp.soe_order)
+        self.yearly_capacity = float(sp.yearly_capacity)
+        self.distributions_return = bool(sp.distributions_return)
+        self.pot_cap = float(sp.pot_cap)
+        self.fiscal_discount_m = L(sp.fiscal_discount_m)
+        self.loan_reprice_p = L(plan.loan_reprice_p)
         self.cross_support = bool(plan.cross_support)
         self.tv_haircut = float(plan.tv_haircut)
         self.discount_rate = 1.0 / plan.discount_y[0] - 1.0
@@ -110,7 +122,7 @@ def _annuity(balance: float, rate: float, n_rem: int) -> float:
     return balance * rate / (1.0 - (1.0 + rate) ** (-n))
 
 
-def run_path(inp: _Inputs, eps: list, u: list, p: int) -> dict[str, Any]:
+def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = None) -> dict[str, Any]:
     """Simulate path ``p`` (its row in the drawn numbers) month by month; return its per-path results."""
     T, Y, P, NL = inp.T, inp.Y, inp.P, inp.NL
     mp = inp.mp
@@ -128,6 +140,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int) -> dict[str, Any]:
     unsold = [0.0] * P
     eligible = [0.0] * P
     soe_left = inp.soe_capacity
+    soe_exhausted = first_shortfall = -1
     rent_hist: list[float] = []
     handed_hist = [[] for _ in range(P)]
     bb_units_hist = [[] for _ in range(P)]
@@ -155,7 +168,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int) -> dict[str, Any]:
                 z = e[p]
                 sh = [vols[j] * sum(z[k] * chol[j][k] for k in range(N_INNOVATIONS)) for j in range(N_INNOVATIONS)]
                 log_h += mu - ito[0] + sh[0]
-                log_r += mp.rent_drift_m - ito[1] + sh[1]
+                log_r += mp.rent_drift_m[t - 1] - ito[1] + sh[1]
                 lpr += mp.lpr_kappa_m * (mp.lpr_mean - lpr) + sh[2]
                 log_c += mp.cpi_drift_m - ito[3] + sh[3]
                 occ_d += -mp.occ_kappa_m * occ_d + sh[4]
@@ -163,7 +176,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int) -> dict[str, Any]:
                 log_g += mp.fiscal_drift_m - ito[6] + sh[6]
             else:
                 log_h += mu
-                log_r += mp.rent_drift_m
+                log_r += mp.rent_drift_m[t - 1]
                 lpr += mp.lpr_kappa_m * (mp.lpr_mean - lpr)
                 log_c += mp.cpi_drift_m
                 occ_d += -mp.occ_kappa_m * occ_d
@@ -194,10 +207,15 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int) -> dict[str, Any]:
         for j in range(NL):
             bal[j] += inp.loan_draw[j][t]
             base = inp.loan_rate_m[j] if inp.loan_fixed[j] else lpr_rep / 12.0 + inp.loan_spread_m[j]
+            contract = inp.loan_rel_share[j] * inp.loan_rel_rate_m[j] + (1.0 - inp.loan_rel_share[j]) * base
             if t < inp.loan_rel_end[j] and rel_on:
-                rate = inp.loan_rel_share[j] * inp.loan_rel_rate_m[j] + (1.0 - inp.loan_rel_share[j]) * base
-            else:
-                rate = base
+                rate = contract
+            elif inp.legacy:
+                rate = base  # legacy: the rate steps up to the loan's own terms when relending ends
+            else:  # default: the contract rate stays unless the bank reprices (probability, or a draw per path)
+                pr = inp.loan_reprice_p[j]
+                rp = pr if not events else (1.0 if events[p][j] < pr else 0.0)
+                rate = contract + rp * (base - contract)
             interest = bal[j] * rate
             in_grace = t < inp.loan_amort_start[j]
             code = inp.loan_code[j]
@@ -338,17 +356,25 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int) -> dict[str, Any]:
             dist_t += surplus[i] - cash[i]
 
         # -------------------------------------------------------------- SOE, then government
+        if inp.yearly_capacity and t > 0 and t % 12 == 0:
+            soe_left = min(soe_left + inp.yearly_capacity, inp.pot_cap)
         s_opex, s_sen, s_jun = sum(short_opex), sum(short_sen), sum(short_jun)
-        soe_opex = min(soe_left, s_opex)
-        soe_left -= soe_opex
-        soe_sen = min(soe_left, s_sen)
-        soe_left -= soe_sen
-        soe_jun = min(soe_left, s_jun)
-        soe_left -= soe_jun
-        soe = soe_opex + soe_sen + soe_jun
-        gov_sen, gov_jun = s_sen - soe_sen, s_jun - soe_jun
-        gov_bank, gov_bond = (gov_sen, gov_jun) if inp.bank_first else (gov_jun, gov_sen)
-        hidden = (s_opex - soe_opex) + gov_bank
+        s_bank, s_bond = (s_sen, s_jun) if inp.bank_first else (s_jun, s_sen)
+        short = {"operating_costs": s_opex, "bank_loan": s_bank, "special_bond": s_bond}
+        soe_paid = {k: 0.0 for k in short}
+        soe = 0.0
+        for k in inp.soe_order:  # legacy: operating costs, then the tranches by rank
+            if k in short:
+                soe_paid[k] = min(soe_left, short[k])
+                soe_left -= soe_paid[k]
+                soe += soe_paid[k]
+        if any(short[k] - soe_paid[k] > 1e-6 for k in inp.soe_order if k in short) and soe_exhausted < 0:
+            soe_exhausted = t
+        if sum(short.values()) > 1e-6 and first_shortfall < 0:
+            first_shortfall = t
+        gov_bank = s_bank - soe_paid["bank_loan"]
+        gov_bond = s_bond - soe_paid["special_bond"]
+        hidden = (s_opex - soe_paid["operating_costs"]) + gov_bank
 
         # -------------------------------------------------------------- default, pay-down
         collateral = sum(held[i] * inp.area[i] * inp.appraisal_m2[i] for i in range(P)) * hpi
@@ -372,11 +398,13 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int) -> dict[str, Any]:
         if hidden > 1e-6 and first_call < 0:
             first_call = t
         dfac = inp.discount_m[t]
-        pv_hidden += hidden * dfac
-        pv_bond += gov_bond * dfac
+        pv_hidden += hidden * inp.fiscal_discount_m[t]
+        pv_bond += gov_bond * inp.fiscal_discount_m[t]
         pv_soe += soe * dfac
         equity_t = sum(inp.equity_in[i][t] for i in range(P))
         cum_equity += equity_t + soe - dist_t
+        if inp.distributions_return:
+            soe_left = min(soe_left + dist_t, inp.pot_cap)
         peak_funding = max(peak_funding, cum_equity)
         cf_prog = sum(cfads)
         if inp.llcr_start <= t < inp.llcr_end:
@@ -421,6 +449,8 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int) -> dict[str, Any]:
         "peak_call_share_of_fiscal": max(shares),
         "explicit_bond_burden_pv": pv_bond,
         "soe_support_pv": pv_soe,
+        "soe_exhaustion_year": soe_exhausted // 12 + 1 if soe_exhausted >= 0 else -1,
+        "first_shortfall_year": first_shortfall // 12 + 1 if first_shortfall >= 0 else -1,
         "support_total": support_total,
         "dscr_min": min(dscrs) if dscrs else nan,
         "llcr": llcr_num / llcr_den if llcr_den > 0 else nan,
@@ -445,6 +475,8 @@ def run_reference(scenario: Scenario, n: int, seed: int, chunk_index: int = 0, s
     is ``n``. Returns one dict per path (see :func:`run_path`)."""
     plan = plan if plan is not None else compile_plan(scenario, stress=stress)
     rng = None if plan.market.deterministic else chunk_generator(seed, chunk_index)
-    eps, u = draw_random_numbers(plan.market, plan.T, n, rng)
+    events: list = []
+    rows = plan.L if not plan.support.legacy else 0
+    eps, u = draw_random_numbers(plan.market, plan.T, n, rng, event_rows=rows, events=events)
     inp = _Inputs(plan)
-    return [run_path(inp, eps, u, p) for p in range(n)]
+    return [run_path(inp, eps, u, p, events) for p in range(n)]

@@ -161,7 +161,9 @@ def scenarios(draw, ample=False, lockup=(0.0, 1.0, 1.2)):
           "dsra_months": 6 if ample else draw(st.sampled_from([0, 3, 6])), "lockup_dscr": draw(st.sampled_from(lockup)),
           "soe_support_capacity_yuan": draw(st.sampled_from([0.0, 1e6, 1e8])),
           "cross_project_support": draw(st.booleans()), "terminal_value_haircut": 0.3}
-    data = {"programme": programme(horizon), "projects": projects, "waterfall": wf, "market": mk}
+    support = {"conventions": draw(st.sampled_from(["legacy", "default"])),
+               "yearly_capacity_yuan": draw(st.sampled_from([0.0, 5e5]))}
+    data = {"programme": programme(horizon), "projects": projects, "waterfall": wf, "market": mk, "support": support}
     return data, draw(st.integers(0, 2**31 - 1))
 
 
@@ -200,8 +202,14 @@ def test_cash_is_conserved_and_ledgers_are_finite(case):
     assert np.all(m["dsra"] >= 0) and np.all(m["cash"] >= 0) and np.all(m["distributions"] >= -1e-9 * scale)
     assert np.all(m["loan_balance"] >= 0) and np.all(m["held"] >= -1e-9) and np.all(m["unsold"] >= -1e-9)
     assert np.all(out.scalars["soe_capacity_left"] >= 0)
-    # support used never exceeds the SOE's stated capacity
-    assert np.all(m["soe_support"].sum(axis=1) <= sc.waterfall.soe_support_capacity_yuan * (1 + 1e-12) + 1e-6)
+    # support used never exceeds what the SOE's pot ever held: its capacity, plus (default conventions) the
+    # distributions returned to it and its yearly capacity from other business
+    pot = sc.waterfall.soe_support_capacity_yuan + np.zeros(PATHS)
+    if sc.support.conventions == "default":
+        pot = pot + m["distributions"].sum(axis=(1, 2)) + sc.support.yearly_capacity_yuan * (plan.Y - 1)
+    elif sc.waterfall.soe_support_revolving:
+        pot = pot + m["distributions"].sum(axis=(1, 2))
+    assert np.all(m["soe_support"].sum(axis=1) <= pot * (1 + 1e-12) + 1e-6)
 
 
 @settings(**SETTINGS)

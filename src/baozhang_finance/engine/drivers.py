@@ -79,7 +79,7 @@ class Drivers:
                 shocks = eps @ self._scaled_chol_t
                 ito = self._ito
                 self.log_h += mu - ito[0] + shocks[:, 0]
-                self.log_r += mp.rent_drift_m - ito[1] + shocks[:, 1]
+                self.log_r += mp.rent_drift_m[t - 1] - ito[1] + shocks[:, 1]
                 self.lpr += mp.lpr_kappa_m * (mp.lpr_mean - self.lpr) + shocks[:, 2]
                 self.log_c += mp.cpi_drift_m - ito[3] + shocks[:, 3]
                 self.occ += -mp.occ_kappa_m * self.occ + shocks[:, 4]
@@ -87,7 +87,7 @@ class Drivers:
                 self.log_g += mp.fiscal_drift_m - ito[6] + shocks[:, 6]
             else:
                 self.log_h += mu
-                self.log_r += mp.rent_drift_m
+                self.log_r += mp.rent_drift_m[t - 1]
                 self.lpr += mp.lpr_kappa_m * (mp.lpr_mean - self.lpr)
                 self.log_c += mp.cpi_drift_m
                 self.occ += -mp.occ_kappa_m * self.occ

@@ -12,9 +12,12 @@ over months. One month, per project (ring-fenced, DESIGN §5):
    bank first, or bonds first); a share of sale proceeds prepays bank loans (sweep); the DSRA is refilled to its
    target; other projects' surplus covers shortfalls when ``cross_project_support`` is on; the rest is
    distributed to the SOE, or retained while the trailing-12-month DSCR is below ``lockup_dscr``;
-6. support: shortfalls are covered in the order operating costs → tranches by rank, by SOE support up to its
-   remaining capacity and then by the government. Government money for operating costs and bank service is the
-   **hidden-debt call**; for special-bond service the **explicit bond burden**;
+6. cures (:mod:`~baozhang_finance.engine.cures`): the cures the scenario configures, in its order, reduce the
+   shortfalls first (none under the legacy conventions);
+   support: what is still short is covered by SOE support from its pot, on the classes the support policy lets it
+   pay, in that order (legacy: operating costs → tranches by rank), and then by the government. Government money
+   for operating costs and bank service is the **hidden-debt call**; for special-bond service the **explicit bond
+   burden**;
 7. default: the standalone (bank) view read off the same path — the first month bank service would need
    government money is the **default** month, with its exposure (EAD) and collateral value; loans are repaid;
 8. per-path metrics, yearly ledgers and (``record=True``) the monthly record.
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from baozhang_finance.engine import stages
+from baozhang_finance.engine.cures import cures
 from baozhang_finance.engine.drivers import Drivers
 from baozhang_finance.engine.formulas import coverage_ratio, llcr_ratio
 from baozhang_finance.engine.ledgers import YEARLY_BALANCES, YEARLY_FLOWS  # noqa: F401  (re-exported)
@@ -37,7 +41,7 @@ from baozhang_finance.engine.plan import Plan
 from baozhang_finance.engine.state import State, constants
 
 #: the stages of a month, in order (after the market step)
-MONTH = (stages.funding, stages.loans, stages.rental, stages.sales, stages.cfads, stages.waterfall,
+MONTH = (stages.funding, stages.loans, stages.rental, stages.sales, stages.cfads, stages.waterfall, cures,
          stages.support, stages.default, stages.metrics, stages.yearly)
 
 
@@ -58,8 +62,8 @@ def run_paths(plan: Plan, n: int, shocks=None, record: bool = False) -> ChunkOut
     Outputs are path-major (``(n, Y)``, ``(n, P, T)``).
     """
     c = constants(plan)
-    st = State.start(plan, c, n, record)
     drv = Drivers(plan.market, n, shocks)
+    st = State.start(plan, c, n, record, drv.shocks)
     month = MONTH + ((stages.record,) if record else ())
     m = stages.Month()
     for t in range(plan.T):
@@ -97,6 +101,8 @@ def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:
         "terminal_assets": terminal_assets,
         "terminal_equity": terminal_equity,
         "soe_capacity_left": st.soe_left,
+        "soe_exhaustion_month": mt["soe_exhausted"],
+        "first_shortfall_month": mt["first_shortfall"],
         "hpi_end": hpi_end,
         "bank_dscr_min_project": min_project_bank_dscr(plan, st.proj_cfads, st.proj_bank),
     }

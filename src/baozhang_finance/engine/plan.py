@@ -13,7 +13,7 @@ import numpy as np
 
 from baozhang_finance.engine import formulas as fml
 from baozhang_finance.engine.instruments import bank_loan, special_bond
-from baozhang_finance.engine.instruments.base import ranked
+from baozhang_finance.engine.instruments.base import SENIORITY_PRESETS, ranked
 from baozhang_finance.model.scenario import (
     DRIVERS,
     Scenario,
@@ -25,6 +25,7 @@ from baozhang_finance.model.scenario import (
     total_cost_yuan,
     total_uses_yuan,
 )
+from baozhang_finance.model.support import LOCAL_BOND_YIELD
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class MarketPlan:
 
     price_drift_m: np.ndarray  # (T,) expected log-growth of E[H] per month (μ_t / 12)
     price_vol_m: float
-    rent_drift_m: float
+    rent_drift_m: np.ndarray  # (T,) expected log-growth of market rent per month (rent-decline regime, then drift)
     rent_vol_m: float
     lpr0: float
     lpr_mean: float
@@ -161,6 +162,7 @@ class LoanPlan:
     loan_rel_rate_m: np.ndarray
     loan_rel_end: np.ndarray
     loan_initial_rate_m: np.ndarray  # rate at the first draw, used to discount CFADS for LLCR
+    loan_reprice_p: np.ndarray  # (L,) probability the bank reprices to the loan's own terms when relending ends
     subsidy_share: np.ndarray  # (P,) 贴息 share of bank interest
     subsidy_end: np.ndarray  # (P,) first month without the subsidy
     loan_names: list[str] = field(default_factory=list)
@@ -194,8 +196,25 @@ class WaterfallPlan:
     tranches: tuple = ()  # ranked tranches (engine.instruments.base.Tranche), in paying order
 
 
+@dataclass(frozen=True)
+class SupportPlan:
+    """Conventions, the SOE's support pot and what it may pay, the cures (model/support.py).
+
+    ``soe_order``: the classes SOE money pays, in order — ``"operating_costs"`` and tranche kinds; a class not
+    listed gets no SOE money. ``fiscal_discount_m``: discount factors of the budget's payments.
+    """
+
+    legacy: bool
+    soe_order: tuple  # e.g. ("operating_costs", "bank_loan")
+    yearly_capacity: float  # yuan added to the pot at each year start (t = 12, 24, …)
+    distributions_return: bool  # distributions flow back into the pot
+    pot_cap: float  # the pot never grows above this (inf = no cap)
+    fiscal_discount_m: np.ndarray  # (T,)
+    cures: object = None  # the scenario's [cures] table (None under legacy or when nothing is configured)
+
+
 SUBPLANS = {"timing": TimingPlan, "projects": ProjectsPlan, "rental": RentalPlan, "sale": SalePlan,
-            "loans": LoanPlan, "bonds": BondPlan, "waterfall": WaterfallPlan}
+            "loans": LoanPlan, "bonds": BondPlan, "waterfall": WaterfallPlan, "support": SupportPlan}
 
 
 @dataclass(frozen=True)
@@ -213,6 +232,7 @@ class Plan:
     bonds: BondPlan
     waterfall: WaterfallPlan
     market: MarketPlan
+    support: SupportPlan
 
 
 def _forward(sub: str, name: str) -> property:
@@ -254,6 +274,7 @@ def compile_market(sc: Scenario, T: int, event_months: np.ndarray, stress: Stres
     m = sc.market
     t = np.arange(T)
     drift_annual = np.where(t < m.decline_years * 12, m.decline_drift_annual, m.price_drift_annual)
+    rent_drift_annual = np.where(t < m.rent_decline_years * 12, m.rent_decline_drift_annual, m.rent_drift_annual)
     if m.correlation is None:
         chol = np.eye(len(DRIVERS))
     else:
@@ -266,7 +287,7 @@ def compile_market(sc: Scenario, T: int, event_months: np.ndarray, stress: Stres
     return MarketPlan(
         price_drift_m=drift_annual / 12.0,
         price_vol_m=vol * m.price_vol_annual / root12,
-        rent_drift_m=m.rent_drift_annual / 12.0,
+        rent_drift_m=rent_drift_annual / 12.0,
         rent_vol_m=vol * m.rent_vol_annual / root12,
         lpr0=m.lpr_initial,
         lpr_mean=m.lpr_mean,
@@ -320,8 +341,36 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
         projects=pp, rental=compile_rental(sc), sale=compile_sale(sc, T, projects["available_month"]),
         loans=loans, bonds=bonds,
         waterfall=compile_waterfall(sc, bonds, lp, loans.loan_maturity, loans.loan_amort_start, Y),
-        market=market,
+        market=market, support=compile_support(sc, T),
     )
+
+
+#: SOE-payable class of the scenario (support.soe_pays) → the engine's class name
+_SOE_CLASS = {"operating_costs": "operating_costs", "bank_debt": "bank_loan", "special_bonds": "special_bond",
+              "soe_bonds": "soe_bond"}
+
+
+def compile_support(sc: Scenario, T: int) -> SupportPlan:
+    """Conventions and support policy. Legacy: SOE money pays everything in the waterfall's order, the pot refills
+    only when ``waterfall.soe_support_revolving`` (up to the stated capacity), fiscal costs discounted at the
+    programme rate, no cures. Default: SOE money pays ``support.soe_pays`` in that order, distributions return to
+    the pot (``support.distributions_return``, capped at ``support.pot_cap_yuan``), the pot grows by
+    ``support.yearly_capacity_yuan`` each year, fiscal costs discounted at ``programme.fiscal_discount_rate``
+    (absent: the local-bond yield :data:`~baozhang_finance.model.support.LOCAL_BOND_YIELD`)."""
+    w, sp, prog = sc.waterfall, sc.support, sc.programme
+    if sp.conventions == "legacy":
+        ranks = [k for k, _ in sorted(SENIORITY_PRESETS[w.seniority].items(), key=lambda kv: kv[1])]
+        return SupportPlan(legacy=True, soe_order=("operating_costs", *ranks), yearly_capacity=0.0,
+                           distributions_return=w.soe_support_revolving, pot_cap=w.soe_support_capacity_yuan,
+                           fiscal_discount_m=fml.monthly_discount_factors(
+                               prog.discount_rate if prog.fiscal_discount_rate is None else prog.fiscal_discount_rate, T))
+    rate = LOCAL_BOND_YIELD if prog.fiscal_discount_rate is None else prog.fiscal_discount_rate
+    returns = sp.distributions_return or w.soe_support_revolving
+    cap = float("inf") if sp.pot_cap_yuan is None else sp.pot_cap_yuan
+    return SupportPlan(legacy=False, soe_order=tuple(_SOE_CLASS[k] for k in sp.soe_pays),
+                       yearly_capacity=sp.yearly_capacity_yuan, distributions_return=returns, pot_cap=cap,
+                       fiscal_discount_m=fml.monthly_discount_factors(rate, T),
+                       cures=sc.cures if sc.cures.any() else None)
 
 
 def compile_timing(sc: Scenario, T: int, Y: int, L: int) -> TimingPlan:
@@ -446,7 +495,7 @@ def _loan_rows(sc: Scenario, loans: list, T: int) -> dict:
     mk = lambda: np.zeros(L)  # noqa: E731
     fixed = np.zeros(L, bool)
     rate_m, spread_m, first_a, mat, amort_start, code, capit = mk(), mk(), mk(), mk(), mk(), mk(), np.zeros(L, bool)
-    rel_share, rel_rate, rel_end, init_rate = mk(), mk(), mk(), mk()
+    rel_share, rel_rate, rel_end, init_rate, reprice = mk(), mk(), mk(), mk(), mk()
     draws = np.zeros((L, T))
     for j, (i, first, loan, d) in enumerate(loans):
         draws[j] = d
@@ -465,13 +514,14 @@ def _loan_rows(sc: Scenario, loans: list, T: int) -> dict:
             rel_rate[j] = r.rate / 12.0
             rel_end[j] = bank_loan.relending_end_month(first, r.term_years, r.rollovers)
             init_rate[j] = r.share * rel_rate[j] + (1 - r.share) * base
+            reprice[j] = r.reprice_probability
         else:
             rel_end[j] = first
             init_rate[j] = base
     return dict(loan_draw=draws, loan_fixed=fixed, loan_rate_m=rate_m, loan_spread_m=spread_m,
                 loan_first=first_a.astype(int), loan_maturity=mat.astype(int), loan_amort_start=amort_start.astype(int),
                 loan_code=code.astype(int), loan_capitalise=capit, loan_rel_share=rel_share, loan_rel_rate_m=rel_rate,
-                loan_rel_end=rel_end.astype(int), loan_initial_rate_m=init_rate)
+                loan_rel_end=rel_end.astype(int), loan_initial_rate_m=init_rate, loan_reprice_p=reprice)
 
 
 def compile_rental(sc: Scenario) -> RentalPlan:

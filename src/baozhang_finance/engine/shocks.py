@@ -7,6 +7,12 @@ rollover month, ``n`` uniforms ``u_t`` (even when the non-renewal probability is
 other draws common) — so a chunk's numbers depend only on (scenario, seed, chunk size, chunk index).
 Month 0 and deterministic plans draw nothing.
 
+Events that happen once per path (a bank repricing a loan when relending ends, …) draw their uniforms from a
+second stream, :meth:`Shocks.event_uniforms`: a generator on the chunk generator's bit generator *jumped* once
+(``bit_generator.jumped()``, 2^127 steps ahead for PCG64), taken before any monthly draw — so the monthly stream
+is untouched (every legacy number stays the same) and the event draws depend only on the chunk, in the order
+the engine asks for them (fixed by the plan).
+
 Replaying path ``k`` of a chunk is ``shocks.rows(slice(k, k + 1))``: the same draws for the whole chunk, of
 which only the path's rows are returned. The per-path oracle (tests/oracle.py) reads the same source.
 """
@@ -26,6 +32,7 @@ class Shocks:
         self.n = n
         self.events = frozenset(int(m) for m in event_months)
         self.stochastic = bool(stochastic) and rng is not None
+        self._events = np.random.Generator(rng.bit_generator.jumped()) if self.stochastic else None
 
     @classmethod
     def for_plan(cls, market, n: int, rng: np.random.Generator | None) -> "Shocks":
@@ -41,6 +48,12 @@ class Shocks:
         u = self.rng.random(self.n) if t in self.events else None
         return eps, u
 
+    def event_uniforms(self, rows: int) -> np.ndarray | None:
+        """``(rows, n)`` uniforms from the event stream (None without shocks: the engine then uses expectations)."""
+        if self._events is None:
+            return None
+        return self._events.random((rows, self.n))
+
     def rows(self, index) -> "RowShocks":
         """The same stream restricted to rows ``index`` (a slice keeps the 2-D shape): a replay of some paths."""
         return RowShocks(self, index)
@@ -55,6 +68,10 @@ class RowShocks:
         self.index = index
         self.stochastic = parent.stochastic
         self.n = len(range(parent.n)[index]) if isinstance(index, slice) else int(np.size(index))
+
+    def event_uniforms(self, rows: int):
+        u = self.parent.event_uniforms(rows)
+        return None if u is None else u[:, self.index]
 
     def month(self, t: int):
         eps, u = self.parent.month(t)

@@ -219,32 +219,51 @@ def lockup(st: State, c: Constants, plan: Plan, t: int, m: Month, surplus) -> No
 
 
 def support(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
-    """Programme level, in the order operating costs → tranches by rank: SOE support up to its capacity left,
-    ``soe_x = min(left, short_x)`` (for tranches SOE money may pay), then the government, ``gov_x = short_x − soe_x``.
-    Government money for costs and for ``"hidden"``-class tranches is the hidden-debt call; for ``"bond"``-class
-    tranches the explicit bond burden."""
-    s_opex = m.short_opex.sum(axis=0)
-    soe_opex = np.minimum(st.soe_left, s_opex)
-    st.soe_left -= soe_opex
-    soe = soe_opex
+    """Programme level. At each year start (t = 12, 24, …) the SOE's other business adds its yearly capacity to the
+    pot, ``left = min(left + yearly, cap)``. Then, for each class SOE money may pay, in the support policy's order
+    (``plan.soe_order``; legacy: operating costs → tranches by rank), ``soe_x = min(left, short_x)``,
+    ``left −= soe_x``; the government pays the rest, ``gov_x = short_x − soe_x`` (all of a class SOE money may not
+    pay). Government money for operating costs and ``"hidden"``-class tranches is the hidden-debt call; for
+    ``"bond"``-class tranches the explicit bond burden. The SOE is *exhausted* the first month a class it may pay
+    is left short; the *first shortfall* is the first month any project is short after its cash, DSRA and cures."""
+    sp = plan.support
+    if sp.yearly_capacity and t > 0 and t % 12 == 0:
+        np.minimum(st.soe_left + sp.yearly_capacity, sp.pot_cap, out=st.soe_left)
+    shorts = {"operating_costs": m.short_opex.sum(axis=0)}
+    for tr in c.tranches:
+        shorts[tr.kind] = m.short[tr.kind].sum(axis=0)
+    paid, soe = {}, None
+    for kind in sp.soe_order:
+        if kind in shorts:
+            paid[kind] = pay = np.minimum(st.soe_left, shorts[kind])
+            st.soe_left -= pay
+            soe = pay if soe is None else soe + pay
+    zeros = np.zeros(st.n)
     gov = {"hidden": None, "bond": None}
     m.gov_by_kind = {}
     for tr in c.tranches:
-        s_k = m.short[tr.kind].sum(axis=0)
-        if tr.soe_may_pay:
-            soe_k = np.minimum(st.soe_left, s_k)
-            st.soe_left -= soe_k
-            soe = soe + soe_k
-            g = s_k - soe_k
-        else:
-            g = s_k
+        g = shorts[tr.kind] - paid[tr.kind] if tr.kind in paid else shorts[tr.kind]
         m.gov_by_kind[tr.kind] = g
         gov[tr.government_class] = g if gov[tr.government_class] is None else gov[tr.government_class] + g
-    zeros = np.zeros(st.n)
-    m.soe = soe
+    m.soe = soe if soe is not None else zeros
     m.gov_bank = gov["hidden"] if gov["hidden"] is not None else zeros
     m.gov_bond = gov["bond"] if gov["bond"] is not None else zeros
-    m.hidden = (s_opex - soe_opex) + m.gov_bank
+    opex_gov = shorts["operating_costs"] - paid["operating_costs"] if "operating_costs" in paid else shorts["operating_costs"]
+    m.hidden = opex_gov + m.gov_bank
+    _support_events(st, t, shorts, paid)
+
+
+def _support_events(st: State, t: int, shorts: dict, paid: dict) -> None:
+    """Record the first month the SOE's pot is exhausted (a payable class left short) and the first shortfall."""
+    mt = st.metrics
+    left_short = sum((shorts[k] - paid[k] for k in paid), np.zeros(st.n))
+    new = (left_short > 1e-6) & (mt["soe_exhausted"] < 0)
+    if new.any():
+        mt["soe_exhausted"][new] = t
+    total = sum(shorts.values(), np.zeros(st.n))
+    new = (total > 1e-6) & (mt["first_shortfall"] < 0)
+    if new.any():
+        mt["first_shortfall"][new] = t
 
 
 def default(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
@@ -270,7 +289,8 @@ def default(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
 
 
 def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
-    """Per-path metrics: first call month; PVs ``Σ x_t v_t`` of hidden calls, bond burden, SOE support;
+    """Per-path metrics: first call month; PVs ``Σ x_t v_t`` of hidden calls and bond burden (v at the fiscal
+    discount rate) and of SOE support (at the programme rate); distributions back into the SOE's pot;
     funding need ``E_t = Σ (equity + SOE − distributions)``, its peak; LLCR numerator
     ``Σ (CFADS − bond service ranked ahead of the bank) (1 + r)^{−(t − t₀)}`` from t₀ to the last maturity, with
     D₀ the balance at t₀; the bond-coverage sums over the bond months."""
@@ -278,15 +298,15 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     new_call = (m.hidden > 1e-6) & (mt["first_call"] < 0)
     if new_call.any():
         mt["first_call"][new_call] = t
-    dfac = plan.discount_m[t]
-    mt["pv_hidden"] += m.hidden * dfac
-    mt["pv_bond"] += m.gov_bond * dfac
-    mt["pv_soe"] += m.soe * dfac
+    fdfac = plan.support.fiscal_discount_m[t]  # the budget's payments at the local-bond yield (legacy: the SOE's)
+    mt["pv_hidden"] += m.hidden * fdfac
+    mt["pv_bond"] += m.gov_bond * fdfac
+    mt["pv_soe"] += m.soe * plan.discount_m[t]
     m.equity_in_t = plan.equity_in[:, t].sum()
     m.dist_t = m.dist.sum(axis=0)
     mt["cum_equity"] += m.equity_in_t + m.soe - m.dist_t
-    if plan.soe_revolving:  # distributions restore the SOE's free cash, up to its stated capacity
-        np.minimum(st.soe_left + m.dist_t, plan.soe_capacity, out=st.soe_left)
+    if plan.support.distributions_return:  # distributions return to the SOE's pot, up to its cap
+        np.minimum(st.soe_left + m.dist_t, plan.support.pot_cap, out=st.soe_left)
     np.maximum(mt["peak_funding"], mt["cum_equity"], out=mt["peak_funding"])
     m.cf_prog = m.cfads.sum(axis=0)
     if c.llcr_start <= t < c.llcr_end:

@@ -138,9 +138,11 @@ class State:
     proj_cfads: np.ndarray | None = None  # (Y, P, n) per-project yearly CFADS
     proj_bank: np.ndarray | None = None  # (Y, P, n) per-project yearly bank service
     monthly: dict[str, np.ndarray] = field(default_factory=dict)  # only when recording
+    reprice: np.ndarray | None = None  # (L, n) float: 1 where the bank reprices when relending ends (default
+    #                                    conventions; the probability itself on expected paths), None under legacy
 
     @classmethod
-    def start(cls, plan: Plan, c: Constants, n: int, record: bool) -> "State":
+    def start(cls, plan: Plan, c: Constants, n: int, record: bool, shocks=None) -> "State":
         P, L, T, Y = plan.P, plan.L, plan.T, plan.Y
         z = lambda: np.zeros((P, n))  # noqa: E731
         st = cls(
@@ -152,6 +154,10 @@ class State:
             rent_ring=np.zeros((c.lr, n)), rent_sum=z(), cf_ring=np.zeros((12, P, n)), ds_ring=np.zeros((12, P, n)),
             cf12=z(), ds12=z(), zeros_pn=z(),
         )
+        if not plan.support.legacy and c.has_loans:
+            u = shocks.event_uniforms(L) if shocks is not None else None
+            p = plan.loan_reprice_p[:, None]
+            st.reprice = np.broadcast_to(p, (L, n)).copy() if u is None else (u < p).astype(f64)
         st.metrics = start_metrics(n)
         st.yearly = {k: np.zeros((Y, n)) for k in YEARLY_FLOWS + YEARLY_BALANCES}
         st.proj_cfads = np.zeros((Y, P, n))
@@ -173,4 +179,6 @@ def start_metrics(n: int) -> dict[str, np.ndarray]:
         "sale_month": neg(), "first_call": neg(), "pv_hidden": np.zeros(n), "pv_bond": np.zeros(n),
         "pv_soe": np.zeros(n), "cum_equity": np.zeros(n), "peak_funding": np.zeros(n), "llcr_num": np.zeros(n),
         "llcr_den": np.zeros(n), "cov_num": np.zeros(n), "cov_bank": np.zeros(n),
+        "soe_exhausted": neg(),  # first month SOE money ran out with a shortfall it may pay still open
+        "first_shortfall": neg(),  # first month any project is short after its cash, DSRA and cures
     }

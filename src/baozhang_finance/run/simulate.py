@@ -66,6 +66,9 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "hidden_debt_pv": s["pv_hidden"],
         "first_call_year": np.where(first_call >= 0, first_call // 12 + 1, -1),
         "peak_call_share_of_fiscal": share.max(axis=1),
+        "first_shortfall_year": _year_of(s["first_shortfall_month"]),
+        "soe_exhausted": s["soe_exhaustion_month"] >= 0,
+        "soe_exhaustion_year": _year_of(s["soe_exhaustion_month"]),
         "explicit_bond_call": y["gov_bond"].sum(axis=1) > 1e-6,
         "explicit_bond_burden_pv": s["pv_bond_burden"],
         "soe_support_pv": s["pv_soe_support"],
@@ -94,6 +97,11 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
     for k in YEARLY_KEPT:
         cols[f"y_{k}"] = y[k].astype(KEPT_DTYPE[k])  # float32; months locked (0–12) as uint8
     return cols
+
+
+def _year_of(month: np.ndarray) -> np.ndarray:
+    """Programme year (1-based) of a month index, −1 where the event never happened."""
+    return np.where(month >= 0, month // 12 + 1, -1)
 
 
 def _discount_rate(plan: Plan) -> float:

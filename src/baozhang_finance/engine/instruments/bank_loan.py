@@ -37,7 +37,7 @@ TRANCHE = Tranche(kind="bank_loan", government_class="hidden", soe_may_pay=True)
 def month(st, c, plan, t: int, ms) -> dict:
     """One month of every bank loan, ``(L, n)``: draw, rate, interest, capitalisation, scheduled principal.
 
-    * rate: ``r = r_fixed`` or ``LPR/12 + spread``; while relending is on, ``r = s·r_rel + (1 − s)·r``;
+    * rate: :func:`loan_rate`;
     * interest ``I = B · r`` on the balance after the draw; capitalised (``B += I``) in the grace period when the
       loan says so, and always for a bullet;
     * scheduled principal: equal principal ``B / n_rem`` (:func:`~baozhang_finance.engine.formulas.
@@ -53,7 +53,7 @@ def month(st, c, plan, t: int, ms) -> dict:
     st.loan_bal += draw[:, None]
     base = np.where(c.loan_fixed, c.loan_rate_m, ms.lpr / 12.0 + c.loan_spread_m)
     rel_on = (t < plan.loan_rel_end)[:, None] & ms.relending_on
-    rate = np.where(rel_on, c.rel_part + (1.0 - c.rel_share) * base, base)
+    rate = loan_rate(st, c, base, rel_on)
     interest = st.loan_bal * rate
     in_grace = t < plan.loan_amort_start
     capitalise = (plan.loan_capitalise & (in_grace | (c.code == 3)))[:, None]
@@ -73,6 +73,21 @@ def month(st, c, plan, t: int, ms) -> dict:
     return {"rate": rate, "principal": principal, "bal_open": st.loan_bal.sum(axis=0),
             "interest": c.onehot_t @ cash_int, "principal_p": c.onehot_t @ principal,
             "draws": plan.loan_onehot.T @ draw}
+
+
+def loan_rate(st, c, base, rel_on):
+    """Monthly rate of every loan, ``(L, n)``. The loan's own terms ``r = r_fixed`` or ``LPR/12 + spread``; with
+    relending the contract rate ``r_c = s·r_rel + (1 − s)·r`` (s the refinanced share).
+
+    * legacy conventions: ``r_c`` while relending is on, then ``r`` (the rate steps up when relending ends);
+    * default conventions: PBoC relending refinances the *bank*, so the SOE's contract rate ``r_c`` stays after
+      relending ends unless the bank reprices at that reset (probability ``relending.reprice_probability``, one
+      draw per loan and path): ``r = r_c + R·(r − r_c)``, R ∈ {0, 1} (on an expected path R is the probability).
+    """
+    contract = c.rel_part + (1.0 - c.rel_share) * base
+    if st.reprice is None:
+        return np.where(rel_on, contract, base)
+    return np.where(rel_on, contract, contract + st.reprice * (base - contract))
 
 
 def repay(st, c, plan, principal, sweep) -> None:

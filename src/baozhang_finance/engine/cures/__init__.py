@@ -1,0 +1,25 @@
+"""Cures: what is tried on a short month before any SOE or government money ([cures], model/support.py).
+
+The ``cures`` stage of the month runs after the waterfall (which leaves ``m.short_opex`` and ``m.short[kind]``,
+``(P, n)``) and before ``support``: each cure the scenario configures, in ``cures.order``, may reduce those
+shortfalls, with its own ledger (``m.cure[name]``, yuan, ``(n,)``) and its own state. Under the legacy
+conventions, or when the scenario names no cure, the stage does nothing.
+
+A cure is one module here with ``NAME`` and ``month(st, c, plan, t, m)``; register it in :data:`CURES`.
+"""
+
+from __future__ import annotations
+
+#: cure name → its month function (filled by the cure modules as they are added)
+CURES: dict = {}
+
+
+def cures(st, c, plan, t: int, m) -> None:
+    """Apply the configured cures in their order; each reduces ``m.short*`` and records what it did."""
+    m.cure = {}
+    cfg = plan.support.cures
+    if cfg is None:
+        return
+    for name in cfg.order:
+        if getattr(cfg, name, None) is not None and name in CURES:
+            CURES[name](st, c, plan, t, m)
