@@ -4,7 +4,7 @@ import glob
 
 import pytest
 
-from baozhang_finance.analysis.sensitivity import METRICS
+from baozhang_finance.measures.metrics import METRICS
 from baozhang_finance.analysis.solve import FIND
 from baozhang_finance.measures.catalogue import CATALOGUE, UNITS, entry, has
 from baozhang_finance.model.scenario import load_scenario

@@ -22,6 +22,12 @@ from baozhang_finance.run import dask_backend as db
 from baozhang_finance.cli import app
 from baozhang_finance.engine.plan import compile_plan
 from baozhang_finance.run.simulate import run_chunk
+from baozhang_finance.analysis.inputs import make_inputs
+from baozhang_finance.analysis.sobol import ScenarioModel
+from baozhang_finance.analysis.solve import solve
+from baozhang_finance.analysis.sweep import sweep
+from baozhang_finance.analysis.tornado import tornado
+from baozhang_finance.run.settings import RunSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scenarios" / "demo.toml"
@@ -351,27 +357,23 @@ def test_simulate_uses_the_default_client_when_none_is_given(demo, client, monke
 
 def test_sweep_tornado_and_sobol_fan_out_over_the_cluster(demo, client):
     """Sweeps, tornado runs and Sobol designs go through map_scenarios: same numbers on the cluster as in a loop."""
-    from baozhang_finance.analysis import sensitivity as sens
-
     kw = dict(paths=200, seed=5, chunk_size=100, metrics=["p_call", "hidden_debt_pv"])
     field = "projects[0].rental.rent_ratio"
-    serial = sens.sweep(demo, field, [0.7, 0.8], **kw)
-    dist = sens.sweep(demo, field, [0.7, 0.8], client=client, **kw)
+    serial = sweep(demo, field, [0.7, 0.8], **kw).table
+    dist = sweep(demo, field, [0.7, 0.8], client=client, **kw).table
     pd.testing.assert_frame_equal(serial, dist, check_exact=True)
-    inputs = sens.make_inputs(demo, 0.2, None)[:2]
-    t_serial = sens.tornado(demo, inputs=inputs, **kw)
-    t_dist = sens.tornado(demo, inputs=inputs, client=client, **kw)
+    inputs = make_inputs(demo, 0.2, None)[:2]
+    t_serial = tornado(demo, inputs=inputs, **kw).table
+    t_dist = tornado(demo, inputs=inputs, client=client, **kw).table
     pd.testing.assert_frame_equal(t_serial, t_dist, check_exact=True)
-    model = sens.ScenarioModel(demo, inputs, kw["metrics"], sens.RunSettings(paths=200, seed=5, chunk_size=100),
+    model = ScenarioModel(demo, inputs, kw["metrics"], RunSettings(paths=200, seed=5, chunk_size=100),
                                client=client)
     X = np.array([[i.low for i in inputs], [i.high for i in inputs]])
-    local = sens.ScenarioModel(demo, inputs, kw["metrics"], sens.RunSettings(paths=200, seed=5, chunk_size=100))
+    local = ScenarioModel(demo, inputs, kw["metrics"], RunSettings(paths=200, seed=5, chunk_size=100))
     assert np.array_equal(model(X), local(X))
 
 
 def test_solver_evaluations_run_on_the_cluster(demo, client):
-    from baozhang_finance.analysis.solve import solve
-
     kw = dict(find="grant", constraint="p_call<=0.5", paths=200, seed=5, chunk_size=100)
     a = solve(demo, **kw)
     b = solve(demo, client=client, **kw)

@@ -25,6 +25,7 @@ from baozhang_finance.report.tables import print_summary, summary_rows
 
 from conftest import market, programme, waterfall
 from baozhang_finance.model.scenario import scenario_from_dict
+from baozhang_finance.analysis.capacity import debt_capacity
 
 Y = 10  # horizon years of the hand scenario
 LOAN = 60_000_000.0
@@ -376,17 +377,17 @@ def test_debt_capacity_equals_the_hand_annuity_on_a_riskless_market():
     r = 0.03 / 12
     per_yuan = 12 * r / (1 - (1 + r) ** -120)
     hand = cfads / per_yuan
-    cap = bank.debt_capacity(sc, project=0, alpha=0.1, paths=20, seed=5, tol_yuan=1_000.0)
+    cap = debt_capacity(sc, project=0, alpha=0.1, paths=20, seed=5, tol_yuan=1_000.0)
     assert cap.binding == "criterion"
     assert cap.test_years == (2, 10)
     assert hand - 1_000.0 <= cap.loan_yuan <= hand + 1e-6
     assert cap.equity_yuan == pytest.approx(USES - cap.loan_yuan)
     assert cap.p_breach == 0.0 and cap.dscr_min_p50 >= 1.0
     # the median criterion at 1.25 gives the annuity whose service is CFADS / 1.25
-    cap2 = bank.debt_capacity(sc, project=0, p50_target=1.25, paths=20, seed=5, tol_yuan=1_000.0)
+    cap2 = debt_capacity(sc, project=0, p50_target=1.25, paths=20, seed=5, tol_yuan=1_000.0)
     assert hand / 1.25 - 1_000.0 <= cap2.loan_yuan <= hand / 1.25 + 1e-6
     # an equity floor of 80 % binds before the DSCR: loan = 20 % of uses
-    cap3 = bank.debt_capacity(sc, project=0, min_equity_share=0.8, paths=20, seed=5)
+    cap3 = debt_capacity(sc, project=0, min_equity_share=0.8, paths=20, seed=5)
     assert cap3.binding == "equity_floor" and cap3.loan_yuan == pytest.approx(0.2 * USES)
 
 
@@ -395,8 +396,8 @@ def test_debt_capacity_errors_name_the_field():
     data["projects"][0]["financing"] = {"equity_yuan": USES}
     sc = scenario_from_dict(data)
     with pytest.raises(ScenarioError, match=r"projects\[0\]\.financing\.loans: project 'R' has no bank loan"):
-        bank.debt_capacity(sc, project=0)
+        debt_capacity(sc, project=0)
     with pytest.raises(ScenarioError, match="project must be 0..0"):
-        bank.debt_capacity(hand_scenario(), project=3)
+        debt_capacity(hand_scenario(), project=3)
     with pytest.raises(ScenarioError, match="alpha"):
-        bank.debt_capacity(hand_scenario(), alpha=1.5)
+        debt_capacity(hand_scenario(), alpha=1.5)

@@ -17,6 +17,7 @@ from baozhang_finance import load_scenario
 from baozhang_finance import simulate
 from baozhang_finance.measures import bank
 from baozhang_finance.model.scenario import scenario_from_dict, total_capital_sources_yuan, total_uses_yuan
+from baozhang_finance.analysis.capacity import debt_capacity
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.toml"
 PATHS = 2000
@@ -90,8 +91,8 @@ def test_lower_house_price_drift_raises_lgd_and_el(demo_dict):
 def test_debt_capacity_falls_with_a_stricter_alpha(demo_dict):
     """Same seed, same paths: the capacity at α = 5 % is at most the capacity at α = 20 %."""
     sc = scenario_from_dict(demo_dict)
-    strict = bank.debt_capacity(sc, project=0, alpha=0.05, paths=400, seed=SEED, tol_yuan=1e6)
-    loose = bank.debt_capacity(sc, project=0, alpha=0.20, paths=400, seed=SEED, tol_yuan=1e6)
+    strict = debt_capacity(sc, project=0, alpha=0.05, paths=400, seed=SEED, tol_yuan=1e6)
+    loose = debt_capacity(sc, project=0, alpha=0.20, paths=400, seed=SEED, tol_yuan=1e6)
     assert strict.loan_yuan <= loose.loan_yuan
     assert strict.p_breach <= 0.05 and loose.p_breach <= 0.20
     assert 0 < strict.loan_yuan < strict.current_loan_yuan  # the demo's rental loan is above its capacity

@@ -27,27 +27,20 @@ from baozhang_finance.model.fields import (  # noqa: E402
     set_field,
 )
 from baozhang_finance.model.scenario import ScenarioError, total_capital_sources_yuan, total_uses_yuan  # noqa: E402
-from baozhang_finance.analysis.sensitivity import (  # noqa: E402
-    GROUPS,
-    METRICS,
-    Input,
-    RunSettings,
+from baozhang_finance.analysis.inputs import GROUPS, Input, default_inputs, make_inputs  # noqa: E402
+from baozhang_finance.run.settings import RunSettings  # noqa: E402
+from baozhang_finance.analysis.sobol import (  # noqa: E402
     ScenarioModel,
-    default_inputs,
     ishigami,
     ishigami_indices,
-    make_inputs,
-    metric_values,
-    plot_sobol,
-    plot_sweep,
-    plot_tornado,
-    quantile_with_se,
     sobol,
     sobol_indices,
     sobol_problem,
-    sweep,
-    tornado,
 )
+from baozhang_finance.analysis.sweep import sweep  # noqa: E402
+from baozhang_finance.analysis.tornado import tornado  # noqa: E402
+from baozhang_finance.measures.metrics import METRICS, metric_values, quantile_with_se  # noqa: E402
+from baozhang_finance.report.sensitivity import plot_sobol, plot_sweep, plot_tornado  # noqa: E402
 from test_solve import stochastic  # noqa: E402
 
 DEMO = "scenarios/demo.toml"
@@ -174,7 +167,7 @@ def test_metrics_agree_with_the_summary(demo):
 def test_sweep_uses_common_random_numbers():
     sc = midrisk()
     ratios = [0.7, 0.8, 0.8, 0.9]
-    df = sweep(sc, "rent_ratio[0]", ratios, paths=300, seed=9, metrics=["p_call", "hidden_debt_pv", "dscr_min_p05"])
+    df = sweep(sc, "rent_ratio[0]", ratios, paths=300, seed=9, metrics=["p_call", "hidden_debt_pv", "dscr_min_p05"]).table
     assert list(df["value"]) == ratios
     assert {"p_call", "p_call_se", "hidden_debt_pv_se"} <= set(df.columns)
     # the same value twice gives identical numbers (same draws); each row is a plain simulate() with that seed
@@ -223,7 +216,8 @@ def test_tornado_ranks_by_swing():
         Input("projects[0].rental.opex_yuan_per_m2_year", 20.0, 28.0, "costs", "opex"),
         Input("market.price_vol_annual", 0.05, 0.15, "house prices", "price vol"),  # no effect on a rental's calls
     ]
-    df = tornado(sc, inputs, paths=200, seed=2)
+    res = tornado(sc, inputs, paths=200, seed=2)
+    df = res.table
     assert list(df["field"]) == ["rent_ratio[0]", "projects[0].rental.opex_yuan_per_m2_year", "market.price_vol_annual"]
     assert list(df["rank"]) == [1, 2, 3]
     # house-price volatility moves no cash flow of a rental project: with common draws its swing is exactly 0
@@ -232,7 +226,7 @@ def test_tornado_ranks_by_swing():
     lo = simulate(set_field(sc, "projects[0].rental.rent_ratio", 0.7), paths=200, seed=2)
     assert df["p_call_low"].iloc[0] == lo.summary["hidden_debt"]["p_call"]
     assert df["p_call_swing"].iloc[0] == abs(df["p_call_high"].iloc[0] - df["p_call_low"].iloc[0]) > 0
-    assert df.attrs["settings"]["runs"] == 7
+    assert res.settings["runs"] == 7
 
 
 # ------------------------------------------------------------------------------------------------ Sobol

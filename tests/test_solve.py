@@ -11,7 +11,7 @@ import pytest
 from baozhang_finance import simulate
 from baozhang_finance.model.fields import apply_lever, lever_value
 from baozhang_finance.model.scenario import ScenarioError, total_capital_sources_yuan, total_uses_yuan
-from baozhang_finance.analysis.sensitivity import METRICS
+from baozhang_finance.measures.metrics import METRICS
 from baozhang_finance.analysis.solve import InfeasibleTarget, parse_constraint, solve
 from conftest import annuity, scenario
 

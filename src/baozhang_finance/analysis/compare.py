@@ -23,17 +23,22 @@ number formats from the output catalogue).
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baozhang_finance.model.scenario import Scenario
+import pandas as pd
 
-#: defaults of ``baozhang compare``: 2,000 paths × 360 months ≈ 0.7 M path-months per scenario (about 1–3 s each)
-DEFAULT_PATHS = 2_000
-DEFAULT_SEED = 20251124
-DEFAULT_CHUNK_SIZE = 10_000
+from baozhang_finance.analysis.output import Writer, save_folder, write_json
+from baozhang_finance.model.scenario import Scenario
+from baozhang_finance.run.settings import COMPARE_CHUNK_SIZE, COMPARE_PATHS, COMPARE_SEED, RunSettings
+from baozhang_finance.run.simulate import simulate
+
+#: defaults of ``baozhang compare`` (declared once in :mod:`baozhang_finance.run.settings`)
+DEFAULT_PATHS = COMPARE_PATHS
+DEFAULT_SEED = COMPARE_SEED
+DEFAULT_CHUNK_SIZE = COMPARE_CHUNK_SIZE
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,10 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+#: columns of compare.csv
+CSV_FIELDS = ["scenario", "programme", *[c.key for c in COLUMNS], "paths", "seed", "chunk_size"]
+
+
 def summary_row(name: str, summary: dict) -> dict[str, Any]:
     """One comparison row (raw numbers) from a run's summary dict."""
     row: dict[str, Any] = {"scenario": name, "programme": summary["programme"]["name"]}
@@ -79,25 +88,54 @@ def summary_row(name: str, summary: dict) -> dict[str, Any]:
     return row
 
 
+@dataclass
+class Comparison(Sequence):
+    """The rows of a comparison (one dict per scenario, in order; the object is a sequence of them), with
+    ``table`` (a DataFrame), ``settings`` (paths, seed, chunk size, the same for all) and ``save``."""
+
+    rows: list[dict[str, Any]]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=CSV_FIELDS)
+
+    def save(self, out: str | Path, extra_writers: Iterable[Writer] = (), overwrite: bool = False) -> Path:
+        """compare.csv (the rows, raw numbers) and compare.json (the settings)."""
+        def write(tmp: Path) -> None:
+            write_csv(self.rows, tmp / "compare.csv")
+            write_json(tmp / "compare.json", {**self.settings, "scenarios": [r["scenario"] for r in self.rows]})
+
+        return save_folder(self, out, write, extra_writers, overwrite)
+
+
 def compare_scenarios(scenarios: Sequence[tuple[str, Scenario]], paths: int = DEFAULT_PATHS, seed: int = DEFAULT_SEED,
                       chunk_size: int = DEFAULT_CHUNK_SIZE, progress: Callable[[str], None] | None = None
-                      ) -> list[dict[str, Any]]:
-    """Run every ``(name, scenario)`` with the same paths, seed and chunk size; return one row per scenario."""
-    from baozhang_finance.run.simulate import simulate
-
+                      ) -> Comparison:
+    """Run every ``(name, scenario)`` with the same paths, seed and chunk size; one row per scenario."""
+    settings = RunSettings(paths=paths, seed=seed, chunk_size=chunk_size)
     rows = []
     for name, sc in scenarios:
         if progress is not None:
             progress(name)
-        res = simulate(sc, paths=paths, seed=seed, chunk_size=chunk_size)
+        res = simulate(sc, **settings.resolved(sc).simulate_kwargs())
         rows.append(summary_row(name, res.summary))
-    return rows
+    return Comparison(rows, {"paths": paths, "seed": seed, "chunk_size": chunk_size})
 
 
 def write_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
     """Write the rows (raw numbers, yuan and shares) to a CSV file."""
     p = Path(path)
-    fields = ["scenario", "programme", *[c.key for c in COLUMNS], "paths", "seed", "chunk_size"]
+    fields = CSV_FIELDS
     with p.open("w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()

@@ -37,17 +37,23 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import numpy as np
+import pandas as pd
 
-from baozhang_finance.model.fields import apply_lever, lever_range, lever_value
+from baozhang_finance.analysis.output import Writer, json_safe, save_folder, write_json
+from baozhang_finance.analysis.roots import Bracket, regula_falsi
+from baozhang_finance.measures.metrics import METRICS, Metric, get_metric
+from baozhang_finance.model.levers import get_lever
 from baozhang_finance.model.scenario import Scenario, ScenarioError
-from baozhang_finance.analysis.sensitivity import METRICS, RunSettings, get_metric
+from baozhang_finance.run.settings import SOLVE_PATHS, RunSettings
+from baozhang_finance.run.simulate import simulate
 
-#: ``--find`` name → (lever, direction): "min" finds the smallest feasible value, "max" the largest
+#: ``--find`` name → (lever of :mod:`baozhang_finance.model.levers`, direction): "min" finds the smallest
+#: feasible value, "max" the largest
 FIND = {
     "grant": ("grant", "min"),
     "equity_share": ("equity_share", "min"),
@@ -113,7 +119,8 @@ class Evaluation:
 
 @dataclass
 class SolveResult:
-    """The answer of :func:`solve` and how it was found."""
+    """The answer of :func:`solve` and how it was found; ``table`` lists the evaluations, ``save`` writes
+    solve.json and scenario_solved.json."""
 
     find: str
     lever: str
@@ -136,15 +143,27 @@ class SolveResult:
     deterministic: bool
     stopped_by: str
     wall_time_s: float
-    scenario: Scenario = field(repr=False)
+    scenario: Scenario = field(repr=False)  # the solved scenario (lever at the answer)
+    source: str | None = None  # the original scenario's file, recorded in solve.json
 
     @property
     def n_simulations(self) -> int:
         return len(self.evaluations)
 
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"paths": self.paths, "seed": self.seed, "chunk_size": self.chunk_size,
+                "deterministic": self.deterministic}
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per evaluation, in the order made: x, value, se, feasible, wall_time_s."""
+        return pd.DataFrame([vars(e) for e in self.evaluations], columns=["x", "value", "se", "feasible",
+                                                                          "wall_time_s"])
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (non-finite numbers, e.g. an unbounded DSCR without debt, become None)."""
-        return _json_safe(self._dict())
+        return json_safe(self._dict())
 
     def _dict(self) -> dict[str, Any]:
         return {
@@ -159,155 +178,126 @@ class SolveResult:
             "evaluations": [{"x": e.x, "value": e.value, "se": e.se, "feasible": e.feasible} for e in self.evaluations],
         }
 
+    def save(self, out: str | Path, extra_writers: Iterable[Writer] = (), overwrite: bool = False) -> Path:
+        """solve.json (the answer and every evaluation) and scenario_solved.json (the plan at the answer)."""
+        def write(tmp: Path) -> None:
+            write_json(tmp / "solve.json", {"scenario": self.source, **self.to_dict()})
+            (tmp / "scenario_solved.json").write_text(self.scenario.model_dump_json(indent=2))
 
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+        return save_folder(self, out, write, extra_writers, overwrite)
 
 
-def solve(scenario: Scenario, find: str, constraint: str | Constraint, project: int = 0, lo: float | None = None,
-          hi: float | None = None, paths: int = 2000, seed: int | None = None, chunk_size: int | None = None,
-          stress: str | None = None, deterministic: bool = False, xtol: float | None = None,
-          resolution: float = 0.25, max_evaluations: int = 60,
-          progress: Callable[[Evaluation], None] | None = None, client=None) -> SolveResult:
-    """Find the smallest (``grant``, ``equity_share``, ``rent_ratio``) or largest (``max_price``, ``max_loan``)
-    value of a lever of project ``project`` such that ``constraint`` holds. See the module docstring.
+class _Evaluator:
+    """``evaluate(x)``: simulate the scenario with the lever at x on the solver's draws (cached; every new
+    evaluation recorded in ``evals`` and reported to ``progress``)."""
 
-    The root search is sequential; with a Dask ``client`` each evaluation's chunks run on the cluster
-    (``simulate(..., backend="dask")``), bit-identical to the serial evaluations."""
-    from baozhang_finance.run.simulate import simulate
+    def __init__(self, scenario: Scenario, lever: str, project: int, settings: RunSettings, con: Constraint,
+                 progress: Callable[[Evaluation], None] | None, client=None):
+        self.scenario, self.lever, self.project, self.s, self.con = scenario, get_lever(lever), project, settings, con
+        self.metric: Metric = get_metric(con.metric)
+        self.progress, self.client = progress, client
+        self.evals: list[Evaluation] = []
+        self.cache: dict[float, Evaluation] = {}
 
-    if find not in FIND:
-        raise ScenarioError(f"--find {find!r}: unknown (choose from {', '.join(FIND)})")
-    lever, direction = FIND[find]
-    con = parse_constraint(constraint) if isinstance(constraint, str) else constraint
-    metric = get_metric(con.metric)
-    base_value = lever_value(scenario, lever, project)
-    dlo, dhi = lever_range(scenario, lever, project)
+    def __call__(self, x: float) -> Evaluation:
+        if x in self.cache:
+            return self.cache[x]
+        t0 = time.perf_counter()
+        sc = self.lever.apply(self.scenario, x, self.project)
+        res = simulate(sc, **self.s.simulate_kwargs(),
+                       **({"backend": "dask", "client": self.client} if self.client else {}))
+        v, se = self.metric(res)
+        e = Evaluation(float(x), float(v), float(se), self.con.holds(v), time.perf_counter() - t0)
+        self.evals.append(e)
+        self.cache[x] = e
+        if self.progress:
+            self.progress(e)
+        return e
+
+
+def _search_range(scenario: Scenario, lever: str, project: int, lo: float | None, hi: float | None,
+                  resolution: float) -> tuple[float, float]:
+    """The range searched (the lever's own unless given), both ends checked admissible before any simulation."""
+    lv = get_lever(lever)
+    dlo, dhi = lv.range(scenario, project)
     lo = dlo if lo is None else float(lo)
     hi = dhi if hi is None else float(hi)
     if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
         raise ScenarioError(f"--lo/--hi: need lo < hi, got {lo:g} … {hi:g}")
     if resolution < 0:
         raise ScenarioError(f"resolution: must be >= 0, got {resolution}")
-    # both ends must be admissible before any simulation
-    apply_lever(scenario, lever, lo, project)
-    apply_lever(scenario, lever, hi, project)
+    lv.apply(scenario, lo, project)
+    lv.apply(scenario, hi, project)
+    return lo, hi
+
+
+def _resolution_rule(con: Constraint, resolution: float) -> Callable[[Evaluation, Evaluation], bool]:
+    """Stochastic runs: stop when the feasible end is within ``resolution`` SE of the target, or the two ends
+    differ by no more than that — a finer answer would only locate individual paths."""
+    def resolved(f: Evaluation, i: Evaluation) -> bool:
+        finite = [v for v in (f.se, i.se) if math.isfinite(v)]
+        se_ref = max(finite) if finite else 0.0
+        near_target = math.isfinite(f.se) and f.se > 0 and abs(f.value - con.target) <= resolution * f.se
+        return se_ref > 0 and (near_target or abs(i.value - f.value) <= resolution * se_ref)
+
+    return resolved
+
+
+def _bracket_search(ev: _Evaluator, feasible: Evaluation, infeasible: Evaluation, xtol: float, resolution: float,
+                    max_evaluations: int) -> Bracket:
+    """Shrink the bracket with :func:`~baozhang_finance.analysis.roots.regula_falsi`: on the probit scale for a
+    probability (plain bisection for a one-path 0/1 indicator), on the metric's own scale otherwise."""
+    con, s, prob = ev.con, ev.s, ev.metric.is_probability
+    scale = _probit_scale(s.paths) if prob else (lambda v: float(v))
+    target = scale(con.target)
+
+    def excess(e: Evaluation) -> float:
+        v = scale(e.value)
+        return v - target if con.op in ("<=", "<") else target - v
+
+    stochastic = not s.deterministic and s.paths > 1
+    return regula_falsi(ev, feasible, infeasible, excess, xtol, max_evaluations, spent=lambda: len(ev.evals),
+                        resolved=_resolution_rule(con, resolution) if stochastic else None,
+                        bisect_only=prob and s.paths == 1, bisect_on_target=prob)
+
+
+def solve(scenario: Scenario, find: str, constraint: str | Constraint, project: int = 0, lo: float | None = None,
+          hi: float | None = None, paths: int = SOLVE_PATHS, seed: int | None = None, chunk_size: int | None = None,
+          stress: str | None = None, deterministic: bool = False, xtol: float | None = None,
+          resolution: float = 0.25, max_evaluations: int = 60,
+          progress: Callable[[Evaluation], None] | None = None, client=None, source: str | None = None) -> SolveResult:
+    """Find the smallest (``grant``, ``equity_share``, ``rent_ratio``) or largest (``max_price``, ``max_loan``)
+    value of a lever of project ``project`` such that ``constraint`` holds. See the module docstring.
+
+    The root search is sequential; with a Dask ``client`` each evaluation's chunks run on the cluster
+    (``simulate(..., backend="dask")``), bit-identical to the serial evaluations."""
+    if find not in FIND:
+        raise ScenarioError(f"--find {find!r}: unknown (choose from {', '.join(FIND)})")
+    lever, direction = FIND[find]
+    con = parse_constraint(constraint) if isinstance(constraint, str) else constraint
+    get_metric(con.metric)
+    base_value = get_lever(lever).value(scenario, project)
+    lo, hi = _search_range(scenario, lever, project, lo, hi, resolution)
     s = RunSettings(paths=paths, seed=seed, chunk_size=chunk_size, stress=stress,
                     deterministic=deterministic).resolved(scenario)
-    if s.paths < 1:
-        raise ScenarioError(f"--paths: must be >= 1, got {paths}")
-    if xtol is None:
-        xtol = (1e-9 if deterministic else 1e-4) * (hi - lo)
+    xtol = (1e-9 if deterministic else 1e-4) * (hi - lo) if xtol is None else xtol
     t_start = time.perf_counter()
-    evals: list[Evaluation] = []
-    cache: dict[float, Evaluation] = {}
-
-    def evaluate(x: float) -> Evaluation:
-        if x in cache:
-            return cache[x]
-        t0 = time.perf_counter()
-        sc = apply_lever(scenario, lever, x, project)
-        res = simulate(sc, paths=s.paths, seed=s.seed, chunk_size=s.chunk_size, stress=s.stress,
-                       deterministic=s.deterministic, **({"backend": "dask", "client": client} if client else {}))
-        v, se = metric(res)
-        e = Evaluation(float(x), float(v), float(se), con.holds(v), time.perf_counter() - t0)
-        evals.append(e)
-        cache[x] = e
-        if progress:
-            progress(e)
-        return e
-
+    ev = _Evaluator(scenario, lever, project, s, con, progress, client)
     # the favourable end of a "min" search is hi (more grant / equity / rent), of a "max" search lo
     want, other = (lo, hi) if direction == "min" else (hi, lo)
-    first = evaluate(want)
+    first = ev(want)
     if first.feasible:
-        return _result(find, lever, project, scenario, con, first, None, base_value, lo, hi, evals, s,
-                       "lo" if direction == "min" else "hi", "the constraint holds at the end of the range",
-                       t_start)
-    fav = evaluate(other)
+        return _result(find, ev, first, None, base_value, lo, hi, "lo" if direction == "min" else "hi",
+                       "the constraint holds at the end of the range", t_start)
+    fav = ev(other)
     if not fav.feasible:
         end = "upper" if direction == "min" else "lower"
         raise InfeasibleTarget(
             f"{find} of project {project} ({scenario.projects[project].name}): no value in [{lo:.6g}, {hi:.6g}] "
             f"meets {con} — even at the {end} end ({other:.6g}) {con.metric} = {fav.value:.4g} ± {fav.se:.2g} "
             f"({s.paths} paths, seed {s.seed}); widen --lo/--hi or change the plan")
-
-    f_end, i_end = fav, first  # feasible and infeasible ends of the bracket
-    # a probability from one path is a 0/1 indicator: nothing to interpolate, plain bisection
-    indicator = metric.is_probability and s.paths == 1
-    scale = _probit_scale(s.paths) if metric.is_probability else (lambda v: float(v))
-    target_scaled = scale(con.target)
-
-    def excess(e: Evaluation) -> float:
-        """Signed distance past the target (≤ 0 where it holds), on the probit scale for probabilities."""
-        v = scale(e.value)
-        return v - target_scaled if con.op in ("<=", "<") else target_scaled - v
-
-    tiny = np.finfo(float).tiny
-    ef, ei = min(excess(f_end), 0.0), max(excess(i_end), tiny)
-    last_side = None
-    widths = [abs(i_end.x - f_end.x)]
-    force_bisect = False
-    stopped = "max_evaluations"
-    while len(evals) < max_evaluations:
-        width = abs(i_end.x - f_end.x)
-        if width <= xtol:
-            stopped = "xtol"
-            break
-        if not deterministic and s.paths > 1:
-            finite = [v for v in (f_end.se, i_end.se) if math.isfinite(v)]
-            se_ref = max(finite) if finite else 0.0
-            near_target = (math.isfinite(f_end.se) and f_end.se > 0
-                           and abs(f_end.value - con.target) <= resolution * f_end.se)
-            if se_ref > 0 and (near_target or abs(i_end.value - f_end.value) <= resolution * se_ref):
-                stopped = "resolution"
-                break
-        a, b = min(f_end.x, i_end.x), max(f_end.x, i_end.x)
-        x = f_end.x - ef * (i_end.x - f_end.x) / (ei - ef)
-        # a probability sitting exactly on its target is on a plateau of the step function: the secant says
-        # nothing there, bisect (a continuous metric exactly on target is at the root: step across it)
-        plateau = metric.is_probability and ef == 0.0
-        across = False
-        if force_bisect or indicator or plateau or not math.isfinite(x):
-            x = 0.5 * (a + b)
-        else:
-            # as in Brent's method, never step closer than xtol/2 to an end: a secant point that has (nearly)
-            # hit the root from one side — or sits on it (excess 0) — is followed by one just across it
-            x = min(max(x, a + 0.5 * xtol), b - 0.5 * xtol)
-            across = ef == 0.0
-        e = evaluate(x)
-        ex = excess(e)
-        if across and e.feasible and ex == 0.0:
-            # still exactly on target just across: the metric is flat at the target at its own numerical
-            # resolution (float32 ledgers) — any closer answer is below what the metric can tell apart
-            f_end, ef = e, 0.0
-            stopped = "metric resolution"
-            break
-        if e.feasible:
-            ex = min(ex, 0.0)
-            if last_side == "f":  # Anderson–Björck: the retained infeasible end's value is scaled down
-                m = 1.0 - ex / ef if ef < 0 else 0.5
-                ei *= m if m > 0 else 0.5
-            f_end, ef = e, ex
-            last_side = "f"
-        else:
-            ex = max(ex, tiny)
-            if last_side == "i":
-                m = 1.0 - ex / ei
-                ef *= m if m > 0 else 0.5
-            i_end, ei = e, ex
-            last_side = "i"
-        widths.append(abs(i_end.x - f_end.x))
-        # safeguard: if three steps did not halve the bracket, bisect next
-        force_bisect = len(widths) >= 4 and widths[-1] > 0.5 * widths[-4]
-    return _result(find, lever, project, scenario, con, f_end, i_end, base_value, lo, hi, evals, s, None, stopped,
-                   t_start)
+    b = _bracket_search(ev, fav, first, xtol, resolution, max_evaluations)
+    return _result(find, ev, b.feasible, b.infeasible, base_value, lo, hi, None, b.stopped_by, t_start)
 
 
 def _probit_scale(n: int) -> Callable[[float], float]:
@@ -337,13 +327,13 @@ def _answer_se(evals: list[Evaluation], answer: Evaluation, con: Constraint) -> 
     return float(se / abs(slope)) if slope != 0 else None
 
 
-def _result(find, lever, project, scenario, con, f_end: Evaluation, i_end: Evaluation | None, base_value, lo, hi,
-            evals, s: RunSettings, bound, stopped, t_start) -> SolveResult:
-    sc = apply_lever(scenario, lever, f_end.x, project)
+def _result(find: str, ev: _Evaluator, f_end: Evaluation, i_end: Evaluation | None, base_value: float, lo: float,
+            hi: float, bound: str | None, stopped: str, t_start: float) -> SolveResult:
+    sc, s, k = ev.scenario, ev.s, ev.project
     return SolveResult(
-        find=find, lever=lever, project=project, project_name=scenario.projects[project].name, constraint=con,
+        find=find, lever=ev.lever.name, project=k, project_name=sc.projects[k].name, constraint=ev.con,
         answer=f_end.x, base_value=base_value, metric_value=f_end.value, metric_se=f_end.se,
-        answer_se=_answer_se(evals, f_end, con), bound=bound, lo=lo, hi=hi,
-        bracket=(f_end.x, i_end.x if i_end is not None else f_end.x), evaluations=list(evals), paths=s.paths,
+        answer_se=_answer_se(ev.evals, f_end, ev.con), bound=bound, lo=lo, hi=hi,
+        bracket=(f_end.x, i_end.x if i_end is not None else f_end.x), evaluations=list(ev.evals), paths=s.paths,
         seed=s.seed, chunk_size=s.chunk_size, deterministic=s.deterministic, stopped_by=stopped,
-        wall_time_s=time.perf_counter() - t_start, scenario=sc)
+        wall_time_s=time.perf_counter() - t_start, scenario=ev.lever.apply(sc, f_end.x, k))

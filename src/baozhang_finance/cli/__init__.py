@@ -11,6 +11,11 @@ import sys
 
 import typer
 
+try:  # Typer >= 0.26 vendors click as typer._click; older Typer uses click itself
+    from typer._click import exceptions as cx
+except ImportError:  # pragma: no cover
+    from click import exceptions as cx
+
 from baozhang_finance.cli import analysis, calibrate, commands  # noqa: F401  (register the commands on `app`)
 from baozhang_finance.cli.common import app, console, err_console
 
@@ -19,10 +24,6 @@ __all__ = ["app", "main"]
 
 def main() -> None:  # console script
     """Run the app; usage mistakes (unknown option, missing argument, bad value) print one line, exit 2."""
-    try:  # Typer >= 0.26 vendors click as typer._click; older Typer uses click itself
-        from typer._click import exceptions as cx
-    except ImportError:  # pragma: no cover
-        from click import exceptions as cx
     no_args = getattr(cx, "NoArgsIsHelpError", ())
 
     try:

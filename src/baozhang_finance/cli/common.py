@@ -9,14 +9,20 @@ naming the failed chunk and its error, or the missing workers).
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from baozhang_finance import __version__
 from baozhang_finance.model.scenario import ScenarioError, load_scenario
+from baozhang_finance.run.dask_backend import DaskBackendError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="baozhang-finance: does an affordable-housing acquisition programme pay for itself?")
@@ -29,10 +35,29 @@ class UserError(Exception):
 
 
 def fail(message: str, code: int = 2) -> None:
-    from rich.markup import escape
-
+    """Print ``error: message`` (the message literally, no markup) on stderr and exit with ``code``."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors(where: object) -> Iterator[None]:
+    """What a command's work may raise, as one line prefixed by ``where`` (the scenario file): a ScenarioError
+    (bad input, a target no value meets) exits 2, a DaskBackendError (a run failed on the cluster, no workers,
+    a lost scheduler) exits 3, a FileExistsError (the output folder appeared meanwhile) exits 2."""
+    try:
+        yield
+    except ScenarioError as exc:
+        fail(f"{where}: {exc}".replace("\n", "; "))
+    except DaskBackendError as exc:
+        fail(f"{where}: {exc}".replace("\n", "; "), code=3)
+    except FileExistsError as exc:
+        fail(str(exc))
+
+
+def say(text: str) -> None:
+    """Print a line of text literally (user-supplied names and paths are not read as markup)."""
+    console.print(text, markup=False)
 
 
 def _load(path: Path):
@@ -56,8 +81,6 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def _progress_bar(quiet: bool):
     """A rich progress callback on a terminal; None (silent) in pipes, CI or --quiet."""
-    import os
-
     if quiet or not sys.stderr.isatty() or os.environ.get("CI"):
         return None, None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -65,8 +88,6 @@ def _progress_bar(quiet: bool):
     bar = Progress(TextColumn("paths"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                    TimeRemainingColumn(), console=err_console, transient=True)
     task = bar.add_task("run", total=None, rate="")
-    import time
-
     t0 = time.perf_counter()
 
     def cb(done: int, total: int) -> None:

@@ -1,5 +1,5 @@
-"""Bank lens (信贷审批, standalone view): PD, time to default, EAD, LGD, expected loss, DSCR / LTV, slotting grade,
-and the debt capacity of a project.
+"""Bank lens (信贷审批, standalone view): PD, time to default, EAD, LGD, expected loss, DSCR / LTV and slotting
+grade.
 
 The standalone view assumes no government support: the first month in which bank service would need government
 money (after CFADS, the DSRA, retained cash and the SOE's support capacity) is the **default**. The engine reads
@@ -22,26 +22,20 @@ Per path (``d`` = default indicator, ``m`` = default month):
 * grade: supervisory slotting in the spirit of Basel specialised lending (BCBS CRE33; Basel II ¶275–286), from
   documented quantitative criteria (see :data:`GRADES` and docs/lenses.md).
 
-Everything here reads a :class:`~baozhang_finance.result.Result` and never re-simulates, except
-:func:`debt_capacity`, which re-simulates one project on common random numbers.
+Everything here reads a :class:`~baozhang_finance.result.Result` and never re-simulates (the debt capacity of a
+project, which does, is an analysis: :mod:`baozhang_finance.analysis.capacity`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from baozhang_finance.measures.stats import quantiles as _q
 from baozhang_finance.engine.plan import stabilisation_month
-from baozhang_finance.model.scenario import (
-    Scenario,
-    ScenarioError,
-    grant_amount_yuan,
-    scenario_from_dict,
-    total_uses_yuan,
-)
+from baozhang_finance.model.scenario import Scenario
 
 
 # ------------------------------------------------------------------------------------------------ slotting grades
@@ -384,136 +378,3 @@ def bank_summary(result) -> dict:
         "regulatory_el_rate": g["regulatory_el_rate"],
         "grade_criteria": g["criteria"],
     }
-
-
-# ------------------------------------------------------------------------------------------------ debt capacity
-@dataclass(frozen=True)
-class DebtCapacity:
-    """Largest bank loan of one project meeting a DSCR criterion, on common random numbers."""
-
-    project: str
-    criterion: str  # "p_breach" (P(min DSCR < threshold) ≤ alpha) or "p50" (P50 min DSCR ≥ p50_target)
-    loan_yuan: float  # the debt capacity
-    equity_yuan: float  # SOE equity that balances sources = uses at that loan
-    current_loan_yuan: float
-    max_loan_yuan: float  # the loan at the equity floor (upper end of the search)
-    p_breach: float | None  # P(min bank DSCR < threshold) at the capacity
-    dscr_min_p50: float | None  # median minimum bank DSCR at the capacity
-    binding: str  # "criterion", "equity_floor" (every loan up to the floor passes) or "none_feasible"
-    test_years: tuple[int, int]  # 1-based first and last year of the DSCR test
-    iterations: int
-    paths: int
-    seed: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _project_scenario(scenario: Scenario, project: int, loan_total: float) -> Scenario:
-    """The project alone, its loans scaled to ``loan_total`` (mix kept) and equity = uses − other sources − loans."""
-    data = scenario.model_dump()
-    p = data["projects"][project]
-    amounts = np.array([ln["amount_yuan"] for ln in p["financing"]["loans"]], dtype=float)
-    for ln, a in zip(p["financing"]["loans"], amounts / amounts.sum() * loan_total):
-        ln["amount_yuan"] = float(a)
-    proj = scenario.projects[project]
-    other = _other_sources(proj)
-    p["financing"]["equity_yuan"] = float(total_uses_yuan(proj) - other - loan_total)
-    data["projects"] = [p]
-    return scenario_from_dict(data, source=f"debt_capacity(projects[{project}])")
-
-
-def _other_sources(proj) -> float:
-    f = proj.financing
-    return sum(b.amount_yuan for b in f.bonds) + sum(grant_amount_yuan(g, proj) for g in f.grants if g.capital)
-
-
-def debt_capacity(
-    scenario: Scenario,
-    project: int = 0,
-    alpha: float = 0.1,
-    paths: int = 2000,
-    seed: int | None = None,
-    dscr_threshold: float = 1.0,
-    p50_target: float | None = None,
-    min_equity_share: float = 0.0,
-    tol_yuan: float | None = None,
-    chunk_size: int | None = None,
-    stress: str | None = None,
-) -> DebtCapacity:
-    """Largest bank loan of ``projects[project]`` that keeps P(min bank DSCR < ``dscr_threshold``) ≤ ``alpha``
-    (or, if ``p50_target`` is given, keeps the median minimum bank DSCR ≥ ``p50_target``).
-
-    The rest of the plan is held fixed: bonds and capital grants stay, the loans are scaled together (their mix
-    kept), and the difference goes to SOE equity so that sources = uses; the equity may not fall below
-    ``min_equity_share`` × total investment. The project is simulated alone (ring-fenced: its CFADS and bank
-    service do not depend on the other projects) with the same ``seed`` at every trial loan — common random
-    numbers — so the breach indicator of each path is monotone in the loan and bisection on the loan amount
-    converges to the capacity of that sample. DSCR is the bank DSCR over the operating period
-    (:func:`dscr_test_years`). Stops when the bracket is narrower than ``tol_yuan`` (default 0.1 % of the
-    project's investment, at least 10,000 yuan); the capacity returned is the feasible end of the bracket.
-    """
-    from baozhang_finance.engine.plan import compile_plan
-    from baozhang_finance.run.simulate import simulate
-
-    if not 0 <= project < len(scenario.projects):
-        raise ScenarioError(f"debt_capacity: project must be 0..{len(scenario.projects) - 1}, got {project}")
-    proj = scenario.projects[project]
-    where = f"projects[{project}].financing.loans"
-    if not proj.financing.loans:
-        raise ScenarioError(f"{where}: project {proj.name!r} has no bank loan to size")
-    if not 0 < alpha < 1:
-        raise ScenarioError(f"debt_capacity: alpha must be in (0, 1), got {alpha}")
-    if not 0 <= min_equity_share < 1:
-        raise ScenarioError(f"debt_capacity: min_equity_share must be in [0, 1), got {min_equity_share}")
-    if paths < 10:
-        raise ScenarioError(f"debt_capacity: paths must be >= 10, got {paths}")
-    seed = int(scenario.simulation.seed if seed is None else seed)
-    chunk = int(chunk_size or scenario.simulation.chunk_size)
-    uses = total_uses_yuan(proj)
-    hi = uses - _other_sources(proj) - min_equity_share * uses
-    current = float(sum(ln.amount_yuan for ln in proj.financing.loans))
-    tol = float(tol_yuan) if tol_yuan is not None else max(1e4, 1e-3 * uses)
-    criterion = "p50" if p50_target is not None else "p_breach"
-
-    cache: dict[float, tuple[bool, float, float | None]] = {}
-
-    def evaluate(loan: float) -> tuple[bool, float, float | None]:
-        if loan not in cache:
-            sc = _project_scenario(scenario, project, loan)
-            res = simulate(sc, paths=paths, seed=seed, chunk_size=chunk, stress=stress)
-            dmin = min_bank_dscr(res)
-            breach = float(np.mean(np.where(np.isnan(dmin), False, dmin < dscr_threshold)))
-            ok_vals = dmin[~np.isnan(dmin)]
-            p50 = float(np.median(ok_vals)) if ok_vals.size else None
-            ok = (p50 is None or p50 >= p50_target) if criterion == "p50" else breach <= alpha
-            cache[loan] = (ok, breach, p50)
-        return cache[loan]
-
-    base = _project_scenario(scenario, project, current)
-    window = dscr_test_years(base, compile_plan(base))  # does not depend on the loan amount
-    iterations = 0
-    if hi <= 0:
-        return DebtCapacity(proj.name, criterion, 0.0, float(uses - _other_sources(proj)), current, max(hi, 0.0),
-                            None, None, "none_feasible", (window[0] + 1, window[1]), 0, paths, seed)
-    ok_hi, breach_hi, p50_hi = evaluate(hi)
-    iterations += 1
-    if ok_hi:
-        lo, binding, (breach, p50) = hi, "equity_floor", (breach_hi, p50_hi)
-    else:
-        lo, up = 0.0, hi
-        breach, p50, binding = None, None, "none_feasible"
-        while up - lo > tol:
-            mid = 0.5 * (lo + up)
-            ok, b, m = evaluate(mid)
-            iterations += 1
-            if ok:
-                lo, breach, p50, binding = mid, b, m, "criterion"
-            else:
-                up = mid
-    return DebtCapacity(
-        project=proj.name, criterion=criterion, loan_yuan=float(lo),
-        equity_yuan=float(uses - _other_sources(proj) - lo), current_loan_yuan=current, max_loan_yuan=float(hi),
-        p_breach=breach, dscr_min_p50=p50, binding=binding, test_years=(window[0] + 1, window[1]),
-        iterations=iterations, paths=int(paths), seed=seed,
-    )

@@ -8,7 +8,7 @@ One registry for the four families of outputs, each in its own key space:
 * ``paths.<column>`` — the per-path columns of :attr:`Result.paths` (``paths.parquet``);
 * ``yearly.<quantity>`` — the yearly ledgers (``ledgers.npz``, :meth:`Result.ledger`) and fan quantities
   (``yearly.csv``); ``flow.<item>`` — the median path's yearly cash-flow items (report.xlsx, sheet "Median path");
-* ``metric.<name>`` — the sensitivity / solver metrics (:data:`analysis.sensitivity.METRICS`), and
+* ``metric.<name>`` — the sensitivity / solver metrics (:data:`measures.metrics.METRICS`), and
   ``lever.<name>`` — the levers ``baozhang solve --find`` solves for.
 
 The table is data: ``(key, unit, English, Chinese[, digits])`` rows, some with the statistics the summary keeps of

@@ -22,9 +22,8 @@ Two kinds of *field* are understood everywhere a sweep, a tornado, a Sobol analy
   ``loan[k]``      the balancing loan's amount, yuan; equity −= change.
   ===============  =============================================================================================
 
-A lever that would drive the balancing loan (or the equity) to zero or below is refused with a message that
-names the lever, the project and the largest admissible change. :func:`lever_range` gives the default range a
-solver searches.
+The levers themselves (value, default range, apply, the one rebalance of sources = uses) are the registry in
+:mod:`baozhang_finance.model.levers`; this module parses their names and routes overrides to them.
 
 Nothing here simulates; every function returns a new :class:`~baozhang_finance.scenario.Scenario` (scenarios
 are immutable).
@@ -39,20 +38,17 @@ import tomllib
 from collections.abc import Mapping
 from typing import Any
 
-from baozhang_finance.model.scenario import (
-    Scenario,
-    ScenarioError,
-    floor_area_m2,
-    grant_amount_yuan,
-    scenario_from_dict,
-    total_uses_yuan,
+from baozhang_finance.model.levers import (  # noqa: F401  (re-exported: the levers' old home)
+    LEVERS,
+    MIN_BALANCE_YUAN,
+    apply_lever,
+    capital_grants_yuan,
+    lever_range,
+    lever_value,
+    show,
+    validate,
 )
-
-#: names of the balanced levers (see the module docstring)
-LEVERS = ("grant", "equity_share", "rent_ratio", "price", "loan")
-
-#: smallest amount a balancing loan or equity may keep, yuan (a loan must be > 0 to stay in the scenario)
-MIN_BALANCE_YUAN = 1.0
+from baozhang_finance.model.scenario import Scenario, ScenarioError
 
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\s*-?\d+\s*\])*)$")
 _INDEX = re.compile(r"\[\s*(-?\d+)\s*\]")
@@ -202,156 +198,5 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any], source: st
     return sc
 
 
-def _show(v: Any) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else repr(v) if isinstance(v, str) else str(v)
-
-
-def _validate(data: dict[str, Any], label: str) -> Scenario:
-    try:
-        return scenario_from_dict(data, source=label)
-    except ScenarioError as exc:
-        raise ScenarioError(str(exc).replace("\n", "; "), source=label, problems=exc.problems) from None
-
-
-# ---------------------------------------------------------------------------------------------- levers
-def _project(sc: Scenario, lever: str, k: int):
-    if not 0 <= k < len(sc.projects):
-        raise ScenarioError(f"lever {lever}[{k}]: no project {k} (the scenario has {len(sc.projects)}: "
-                            f"0..{len(sc.projects) - 1})")
-    return sc.projects[k]
-
-
-def _balancing_loan(sc: Scenario, lever: str, k: int):
-    p = _project(sc, lever, k)
-    if not p.financing.loans:
-        raise ScenarioError(f"lever {lever}[{k}]: project {k} ({p.name}) has no bank loan to balance sources = uses")
-    return p.financing.loans[0]
-
-
-def capital_grants_yuan(sc: Scenario, k: int) -> float:
-    p = sc.projects[k]
-    return float(sum(grant_amount_yuan(g, p) for g in p.financing.grants if g.capital))
-
-
-def lever_value(sc: Scenario, lever: str, k: int = 0) -> float:
-    """Current value of a lever on project ``k``."""
-    p = _project(sc, lever, k)
-    if lever == "grant":
-        return capital_grants_yuan(sc, k)
-    if lever == "equity_share":
-        return p.financing.equity_yuan / total_uses_yuan(p)
-    if lever == "rent_ratio":
-        if p.rental is None:
-            raise ScenarioError(f"lever rent_ratio[{k}]: project {k} ({p.name}) is a {p.type} project, not rental")
-        return p.rental.rent_ratio
-    if lever == "price":
-        if p.acquisition_price_yuan_per_m2 <= 0:
-            raise ScenarioError(f"lever price[{k}]: project {k} ({p.name}) is new-build (no acquisition price)")
-        return p.acquisition_price_yuan_per_m2
-    if lever == "loan":
-        return _balancing_loan(sc, lever, k).amount_yuan
-    raise ScenarioError(f"lever {lever!r}: unknown (levers: {', '.join(LEVERS)})")
-
-
-def lever_range(sc: Scenario, lever: str, k: int = 0) -> tuple[float, float]:
-    """Default search range of a lever: everything the balancing item allows, within policy-sized bounds.
-
-    grant: [0, current grants + balancing loan − 1 yuan]; equity_share: [0, (equity + loan − 1)/uses];
-    rent_ratio: [0.05, 1.0]; price: [50 %, 150 %] of the current price, capped so the loan stays > 0;
-    loan: [1 yuan, loan + equity].
-    """
-    p = _project(sc, lever, k)
-    uses = total_uses_yuan(p)
-    if lever == "grant":
-        loan = _balancing_loan(sc, lever, k).amount_yuan
-        return 0.0, capital_grants_yuan(sc, k) + loan - MIN_BALANCE_YUAN
-    if lever == "equity_share":
-        loan = _balancing_loan(sc, lever, k).amount_yuan
-        return 0.0, (p.financing.equity_yuan + loan - MIN_BALANCE_YUAN) / uses
-    if lever == "rent_ratio":
-        lever_value(sc, lever, k)
-        return 0.05, 1.0
-    if lever == "price":
-        x0 = lever_value(sc, lever, k)
-        loan = _balancing_loan(sc, lever, k).amount_yuan
-        floor_lo = x0 - (loan - MIN_BALANCE_YUAN) / (floor_area_m2(p) * (1 + p.purchase_tax_rate))
-        return max(0.5 * x0, floor_lo, 1e-6), 1.5 * x0
-    if lever == "loan":
-        loan = _balancing_loan(sc, lever, k).amount_yuan
-        return MIN_BALANCE_YUAN, loan + p.financing.equity_yuan
-    raise ScenarioError(f"lever {lever!r}: unknown (levers: {', '.join(LEVERS)})")
-
-
-def apply_lever(sc: Scenario, lever: str, value: float, k: int = 0, source: str | None = None) -> Scenario:
-    """New Scenario with lever ``lever`` of project ``k`` at ``value``, sources = uses kept (see module doc)."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ScenarioError(f"lever {lever}[{k}]: value must be a number, got {value!r}") from None
-    if not math.isfinite(x):
-        raise ScenarioError(f"lever {lever}[{k}]: value must be finite, got {value!r}")
-    p = _project(sc, lever, k)
-    data = sc.model_dump(mode="python")
-    pd_ = data["projects"][k]
-    fin = pd_["financing"]
-    label = source or f"{lever}[{k}]={_show(x)}"
-
-    def move_loan(delta: float) -> None:
-        loan = fin["loans"][0]
-        new = loan["amount_yuan"] + delta
-        if new < MIN_BALANCE_YUAN - 1e-9:
-            raise ScenarioError(
-                f"lever {lever}[{k}] = {_show(x)}: the balancing loan projects[{k}].financing.loans[0] "
-                f"({loan['name']}) would be {new:,.0f} yuan; it can absorb at most {loan['amount_yuan'] - MIN_BALANCE_YUAN:,.0f} "
-                f"yuan (range {_show(lever_range(sc, lever, k)[0])} … {_show(lever_range(sc, lever, k)[1])})")
-        loan["amount_yuan"] = max(new, MIN_BALANCE_YUAN)
-
-    if lever == "grant":
-        _balancing_loan(sc, lever, k)
-        if x < 0:
-            raise ScenarioError(f"lever grant[{k}]: must be >= 0, got {_show(x)}")
-        g0 = capital_grants_yuan(sc, k)
-        move_loan(-(x - g0))
-        caps = [g for g in fin["grants"] if g["capital"]]
-        others = [g for g in fin["grants"] if not g["capital"]]
-        if x <= 0:
-            fin["grants"] = others
-        elif g0 > 0:
-            f = x / g0
-            for g in caps:
-                g["amount_yuan"] *= f
-                g["per_unit_yuan"] *= f
-        else:
-            fin["grants"] = others + [{"name": "additional capital grant", "source": "other", "amount_yuan": x,
-                                       "per_unit_yuan": 0.0, "capital": True, "month": None}]
-    elif lever == "equity_share":
-        _balancing_loan(sc, lever, k)
-        if x < 0:
-            raise ScenarioError(f"lever equity_share[{k}]: must be >= 0, got {_show(x)}")
-        new_eq = x * total_uses_yuan(p)
-        move_loan(-(new_eq - fin["equity_yuan"]))
-        fin["equity_yuan"] = new_eq
-    elif lever == "rent_ratio":
-        lever_value(sc, lever, k)
-        pd_["rental"]["rent_ratio"] = x
-    elif lever == "price":
-        x0 = lever_value(sc, lever, k)
-        _balancing_loan(sc, lever, k)
-        if x <= 0:
-            raise ScenarioError(f"lever price[{k}]: must be > 0 yuan/m², got {_show(x)}")
-        move_loan(floor_area_m2(p) * (x - x0) * (1 + p.purchase_tax_rate))
-        pd_["acquisition_price_yuan_per_m2"] = x
-    elif lever == "loan":
-        loan0 = _balancing_loan(sc, lever, k).amount_yuan
-        if x < MIN_BALANCE_YUAN:
-            raise ScenarioError(f"lever loan[{k}]: must be >= {MIN_BALANCE_YUAN:g} yuan, got {_show(x)}")
-        new_eq = fin["equity_yuan"] - (x - loan0)
-        if new_eq < -1e-6:
-            raise ScenarioError(
-                f"lever loan[{k}] = {_show(x)}: equity of project {k} would be {new_eq:,.0f} yuan; the loan can rise "
-                f"by at most the equity ({fin['equity_yuan']:,.0f} yuan), to {loan0 + fin['equity_yuan']:,.0f}")
-        fin["equity_yuan"] = max(new_eq, 0.0)
-        fin["loans"][0]["amount_yuan"] = x
-    else:
-        raise ScenarioError(f"lever {lever!r}: unknown (levers: {', '.join(LEVERS)})")
-    return _validate(data, label)
+_show = show
+_validate = validate

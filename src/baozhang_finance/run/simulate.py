@@ -17,6 +17,7 @@ import numpy as np
 
 from baozhang_finance.measures import stats as mx
 from baozhang_finance.engine.loop import run_paths
+from baozhang_finance.run.settings import RunSettings
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.engine.ledgers import KEPT_DTYPE, YEARLY_KEPT
 from baozhang_finance.run import uncertainty
@@ -162,15 +163,8 @@ def simulate(
     standard error of the expected hidden-debt PV is ≤ ``target_se`` × its mean (relative), or ``max_paths``
     is reached; the paths run are then a whole number of chunks, identical to a fixed run of that size.
     """
-    sim = scenario.simulation
-    paths = 1 if deterministic else int(paths if paths is not None else sim.paths)
-    seed = int(seed if seed is not None else sim.seed)
-    chunk_size = uncertainty.chunk_size(scenario, chunk_size)
-    chunk_size = int(chunk_size if chunk_size is not None else sim.chunk_size)
-    if paths < 1:
-        raise ScenarioError(f"paths: must be >= 1, got {paths}")
-    if chunk_size < 1:
-        raise ScenarioError(f"chunk_size: must be >= 1, got {chunk_size}")
+    s = RunSettings(paths, seed, chunk_size, stress, deterministic).resolved(scenario)
+    paths, seed, chunk_size = s.paths, s.seed, s.chunk_size
     if workers < 1:
         raise ScenarioError(f"workers: must be >= 1, got {workers}")
     if backend == "processes" and workers == 1:

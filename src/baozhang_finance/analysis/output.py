@@ -1,0 +1,51 @@
+"""How an analysis result saves itself: its tables and settings, then the extra writers (charts), all in one
+atomic folder (:func:`~baozhang_finance.run.atomic.write_folder_atomically`), as :meth:`Result.save` does."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from baozhang_finance.run.atomic import write_folder_atomically
+
+#: an extra writer: ``writer(result, folder)`` writes more files (charts) into the folder being built
+Writer = Callable[[Any, Path], None]
+
+
+def save_folder(result: Any, out: str | Path, write: Callable[[Path], None], extra_writers: Iterable[Writer] = (),
+                overwrite: bool = False) -> Path:
+    """Write ``write(tmp)`` then every ``writer(result, tmp)`` into a temporary folder renamed to ``out``.
+
+    Refuses (``FileExistsError``) a path that is a file, or a non-empty folder unless ``overwrite``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out}: exists and is not a folder")
+    if out.exists() and not overwrite and any(out.iterdir()):
+        raise FileExistsError(f"{out}: output folder exists and is not empty (use --overwrite)")
+    writers = list(extra_writers)
+
+    def write_all(tmp: Path) -> None:
+        write(tmp)
+        for writer in writers:
+            writer(result, tmp)
+
+    return write_folder_atomically(out, write_all)
+
+
+def write_json(path: Path, obj: Any, **kw) -> None:
+    """Indented UTF-8 JSON (Chinese text kept as is)."""
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, **kw))
+
+
+def json_safe(obj: Any) -> Any:
+    """Non-finite floats (an unbounded DSCR without debt) → None, recursively."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

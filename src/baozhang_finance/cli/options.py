@@ -1,0 +1,87 @@
+"""The command-line options the commands share, declared once: name, short flag, help text and validation.
+
+Each is an ``Annotated`` Typer type; a command takes it as a parameter and gives its own default as the function
+default (``paths: Paths = SWEEP_PATHS``). Validation lives here too, one line naming the option, exit 2:
+paths ≥ 1, seed in [0, 2**63), chunk size ≥ 1, workers ≥ 1, Dask workers ≥ 0, target SE in (0, 0.5] (as
+option callbacks), and the output folder (:func:`check_out`, which needs ``--overwrite`` too).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from baozhang_finance.cli.common import fail
+from baozhang_finance.run.settings import SEED_LIMIT
+
+
+def _at_least(option: str, low: int):
+    def check(value):
+        if value is not None and value < low:
+            fail(f"{option}: must be >= {low}, got {value}")
+        return value
+
+    return check
+
+
+def _seed(value):
+    if value is not None and not 0 <= value < SEED_LIMIT:
+        fail(f"--seed: must be >= 0 and < 2**63, got {value}")
+    return value
+
+
+def _target_se(value):
+    if value is not None and not 0 < value <= 0.5:
+        fail(f"--target-se: must lie in (0, 0.5], got {value}")
+    return value
+
+
+ScenarioFile = Annotated[Path, typer.Argument(help="scenario TOML file")]
+Paths = Annotated[Optional[int], typer.Option(
+    "--paths", "-n", callback=_at_least("--paths", 1),
+    help="Monte Carlo paths per simulation (every value / run / evaluation of an analysis; run: default the "
+         "scenario's)")]
+Seed = Annotated[Optional[int], typer.Option(
+    "--seed", callback=_seed, help="master seed, the same for every simulation (default: the scenario's)")]
+ChunkSize = Annotated[Optional[int], typer.Option(
+    "--chunk-size", callback=_at_least("--chunk-size", 1),
+    help="paths per chunk, the same for every simulation (default: the scenario's)")]
+Stress = Annotated[Optional[str], typer.Option("--stress", help="name of a stress overlay in the scenario")]
+Deterministic = Annotated[bool, typer.Option("--deterministic", help="one path, market on its expected path")]
+Out = Annotated[Optional[Path], typer.Option("--out", "-o", help="output folder (written atomically)")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="replace an existing output folder")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress, no table")]
+Json = Annotated[bool, typer.Option("--json", help="print the result as JSON to stdout")]
+DaskWorkers = Annotated[int, typer.Option(
+    "--dask-workers", callback=_at_least("--dask-workers", 0),
+    help="fan the runs out over a local Dask cluster of N worker processes (0: run them in this process)")]
+Scheduler = Annotated[Optional[str], typer.Option("--scheduler", help="address of a Dask scheduler to run on")]
+Workers = Annotated[int, typer.Option("--workers", "-w", callback=_at_least("--workers", 1),
+                                      help="worker processes (results do not depend on it)")]
+Backend = Annotated[str, typer.Option("--backend", help="serial | processes | dask")]
+TargetSE = Annotated[Optional[float], typer.Option("--target-se", callback=_target_se,
+                                                   help="add chunks until P(call) SE ≤ this")]
+Metrics = Annotated[Optional[list[str]], typer.Option(
+    "--metric", "-m", help="metric(s) to report or rank by (repeat or comma-separate; see docs/sensitivity.md)")]
+Rel = Annotated[float, typer.Option("--rel", help="relative low/high of inputs with a relative default range")]
+Ranges = Annotated[Optional[list[str]], typer.Option("--range", help="FIELD=low,high: replace or add an input's "
+                                                                     "range")]
+
+
+def check_out(out: Optional[Path], overwrite: bool, option: str = "--out") -> None:
+    """The output folder can be written: not a file, empty unless ``--overwrite``, and its nearest existing parent
+    a writable folder (so it can be created)."""
+    if out is None:
+        return
+    if out.exists() and not out.is_dir():
+        fail(f"{option} {out}: exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        fail(f"{option} {out}: folder exists and is not empty (use --overwrite)")
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        fail(f"{option} {out}: cannot be created ({parent} is not a writable folder)")
