@@ -74,9 +74,9 @@ def _flatten(obj, prefix="") -> dict[str, float]:
 
 
 def _summary_entry(summary: dict) -> dict:
-    flat = _flatten(summary)
-    keys = sorted(flat)
-    return {"keys": hashlib.sha256("|".join(keys).encode()).hexdigest(), **_entry([flat[k] for k in keys])}
+    """Every number of a summary by its flattened key (exact floats): keys added later are ignored, keys kept
+    must keep their values."""
+    return {"values": {k: (None if v != v else v) for k, v in _flatten(summary).items()}}
 
 
 def _record(sc) -> dict[str, np.ndarray]:
@@ -94,7 +94,7 @@ def _record(sc) -> dict[str, np.ndarray]:
 
 def demo_entries() -> dict:
     res = simulate(_legacy("demo"), paths=600, seed=20251124, chunk_size=250)
-    out = {f"paths.{c}": _entry(res.paths[c].to_numpy()) for c in res.paths.columns}
+    out = {f"paths.{c}": _entry(res.paths[c].to_numpy()) for c in res.paths.columns}  # new columns are ignored
     out.update({f"ledger.{k}": _entry(res.ledger(k)) for k in sorted(res._ledgers)})
     return out
 
@@ -117,8 +117,15 @@ def _moved(old: dict, new: dict, exact: bool) -> list[str]:
     bad = []
     for k, e in old.items():
         n = new.get(k)
-        if n is None or e.get("keys") != n.get("keys"):
+        if n is None:
             bad.append(k)
+        elif "values" in e:
+            for key, v in e["values"].items():
+                w = n["values"].get(key, "missing")
+                if w == "missing" or (v is None) != (w is None):
+                    bad.append(f"{k}:{key}")
+                elif v is not None and (v != w if exact else not np.isclose(v, w, rtol=1e-9, atol=1e-9)):
+                    bad.append(f"{k}:{key}")
         elif exact:
             if n["sha"] != e["sha"]:
                 bad.append(k)

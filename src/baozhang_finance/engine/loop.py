@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from baozhang_finance.engine import stages
-from baozhang_finance.engine.cures import cures
+from baozhang_finance.engine.cures import CURE_NAMES, cures
 from baozhang_finance.engine.drivers import Drivers
 from baozhang_finance.engine.formulas import coverage_ratio, llcr_ratio
 from baozhang_finance.engine.ledgers import YEARLY_BALANCES, YEARLY_FLOWS  # noqa: F401  (re-exported)
@@ -103,6 +103,7 @@ def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:
         "soe_capacity_left": st.soe_left,
         "soe_exhaustion_month": mt["soe_exhausted"],
         "first_shortfall_month": mt["first_shortfall"],
+        **{f"cure_{k}": mt[f"cure_{k}"] for k in CURE_NAMES},
         "hpi_end": hpi_end,
         "bank_dscr_min_project": min_project_bank_dscr(plan, st.proj_cfads, st.proj_bank),
     }

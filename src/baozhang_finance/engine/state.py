@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from baozhang_finance.engine.ledgers import YEARLY_BALANCES, YEARLY_FLOWS, names
+from baozhang_finance.engine.cures import CURE_NAMES
 from baozhang_finance.engine.plan import Plan
 
 f64 = np.float64
@@ -181,4 +182,5 @@ def start_metrics(n: int) -> dict[str, np.ndarray]:
         "llcr_den": np.zeros(n), "cov_num": np.zeros(n), "cov_bank": np.zeros(n),
         "soe_exhausted": neg(),  # first month SOE money ran out with a shortfall it may pay still open
         "first_shortfall": neg(),  # first month any project is short after its cash, DSRA and cures
+        **{f"cure_{k}": np.zeros(n) for k in CURE_NAMES},  # yuan each cure provided over the horizon
     }

@@ -107,7 +107,7 @@ class Result:
     # ------------------------------------------------------------------ summary
     @cached_property
     def summary(self) -> dict[str, Any]:
-        from baozhang_finance.measures import bank, fiscal, soe
+        from baozhang_finance.measures import bank, cures, fiscal, soe
 
         df = self.paths
         n = len(df)
@@ -121,10 +121,11 @@ class Result:
         }
         out = {
             "coverage": cov,
-            "hidden_debt": fiscal.hidden_debt_summary(self),
+            "hidden_debt": {**fiscal.hidden_debt_summary(self), "first_shortfall_year": cures.first_shortfall_year(self)},
             "fiscal": fiscal.fiscal_summary(self),
             "bank": bank.bank_summary(self),
-            "soe": soe.soe_summary(self),
+            "soe": {**soe.soe_summary(self), "exhaustion_year": cures.exhaustion_year(self)},
+            "cures": cures.cure_summary(self),
             "programme": {
                 "name": sc.programme.name,
                 "city": sc.programme.city,

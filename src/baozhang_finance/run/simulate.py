@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from baozhang_finance.measures import stats as mx
+from baozhang_finance.engine.cures import CURE_NAMES
 from baozhang_finance.engine.loop import run_paths
 from baozhang_finance.run.settings import RunSettings
 from baozhang_finance.engine.plan import Plan, compile_plan
@@ -69,6 +70,7 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "peak_call_share_of_fiscal": share.max(axis=1),
         "first_shortfall_year": _year_of(s["first_shortfall_month"]),
         "soe_exhausted": s["soe_exhaustion_month"] >= 0,
+        **{f"cure_{k}_yuan": s[f"cure_{k}"] for k in CURE_NAMES},
         "soe_exhaustion_year": _year_of(s["soe_exhaustion_month"]),
         "explicit_bond_call": y["gov_bond"].sum(axis=1) > 1e-6,
         "explicit_bond_burden_pv": s["pv_bond_burden"],

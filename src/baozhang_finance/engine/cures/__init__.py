@@ -10,6 +10,12 @@ A cure is one module here with ``NAME`` and ``month(st, c, plan, t, m)``; regist
 
 from __future__ import annotations
 
+#: the cures a scenario may configure; each has a per-path total ``metrics["cure_<name>"]`` (yuan it provided over
+#: the horizon: loan service capitalised by an extension, bond principal refinanced, bullet principal paid from the
+#: sinking fund, net disposal proceeds applied to the block's debt), a column ``cure_<name>_yuan`` of the run and
+#: the summary key ``cures.<name>`` {p_used, expected_yuan}
+CURE_NAMES = ("extension", "refinancing", "sinking_fund", "disposal")
+
 #: cure name → its month function (filled by the cure modules as they are added)
 CURES: dict = {}
 

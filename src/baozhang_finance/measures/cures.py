@@ -1,0 +1,46 @@
+"""What cured the shortfalls, and when the SOE's own money ran out (issue 15's summary keys).
+
+* ``cures.<name>`` for each cure of :data:`~baozhang_finance.engine.cures.CURE_NAMES`: ``p_used`` = share of paths on
+  which the cure provided money (> 1e-6 yuan), ``expected_yuan`` = mean over all paths of what it provided,
+  ``p95_yuan`` its 95th percentile;
+* ``soe.exhaustion_year``: ``p_exhausted`` = share of paths on which a shortfall SOE money may pay was left open
+  because the SOE's pot was empty, ``p50`` = median programme year (1-based) of that event among those paths;
+* ``hidden_debt.first_shortfall_year``: the year a project first falls short after its cash, DSRA and cures — when
+  the programme fails, as opposed to the first call year, when the SOE's support stops covering it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from baozhang_finance.engine.cures import CURE_NAMES
+
+USED_YUAN = 1e-6
+
+
+def cure_summary(result) -> dict:
+    """``{name: {p_used, expected_yuan, p95_yuan}}`` for every cure."""
+    df = result.paths
+    out = {}
+    for k in CURE_NAMES:
+        x = df[f"cure_{k}_yuan"].to_numpy(float)
+        out[k] = {"p_used": float((x > USED_YUAN).mean()), "expected_yuan": float(x.mean()),
+                  "p95_yuan": float(np.quantile(x, 0.95))}
+    return out
+
+
+def event_year(years: np.ndarray) -> dict:
+    """Share of paths on which an event (year ≥ 1; −1 = never) happened and the median year among them."""
+    years = np.asarray(years)
+    hit = years > 0
+    return {"p": float(hit.mean()), "p50": float(np.median(years[hit])) if hit.any() else None}
+
+
+def exhaustion_year(result) -> dict:
+    e = event_year(result.paths["soe_exhaustion_year"].to_numpy())
+    return {"p_exhausted": e["p"], "p50": e["p50"]}
+
+
+def first_shortfall_year(result) -> dict:
+    e = event_year(result.paths["first_shortfall_year"].to_numpy())
+    return {"p_shortfall": e["p"], "p50": e["p50"]}
