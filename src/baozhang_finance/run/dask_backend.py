@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from baozhang_finance.run.simulate import run_chunk
+from baozhang_finance.run.chunks import run_chunk
 
 INSTALL_HINT = "pip install 'baozhang-finance[dask]'"
 

@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 
 from baozhang_finance import __version__
+from baozhang_finance.engine.plan import compile_plan
+from baozhang_finance.measures import bank, cures, fiscal, soe
+from baozhang_finance.measures.stats import dscr
 from baozhang_finance.run.atomic import write_folder_atomically
 from baozhang_finance.measures.stats import quantiles as _q
 from baozhang_finance.engine.ledgers import YEARLY_KEPT  # noqa: F401  (kept per path: the one registry)
@@ -71,8 +74,6 @@ class Result:
         arrays.
         """
         if name == "dscr":
-            from baozhang_finance.measures.stats import dscr
-
             return dscr(self.ledger("cfads"), self.ledger("debt_service"))
         if name == "cum_support":
             return np.cumsum(self.ledger("soe_support") + self.ledger("gov_hidden") + self.ledger("gov_bond"), axis=1)
@@ -107,8 +108,6 @@ class Result:
     # ------------------------------------------------------------------ summary
     @cached_property
     def summary(self) -> dict[str, Any]:
-        from baozhang_finance.measures import bank, cures, fiscal, soe
-
         df = self.paths
         n = len(df)
         sc = self.scenario
@@ -197,9 +196,6 @@ class Result:
     @classmethod
     def load(cls, out_dir: str | Path) -> "Result":
         """Re-open a saved run folder (for ``baozhang report``)."""
-        from baozhang_finance.engine.plan import compile_plan
-        from baozhang_finance.model.scenario import Scenario
-
         d = Path(out_dir)
         sc = Scenario.model_validate_json((d / "scenario.json").read_text())
         run = json.loads((d / "run.json").read_text())
