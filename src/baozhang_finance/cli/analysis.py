@@ -27,6 +27,7 @@ from baozhang_finance.analysis.sweep import sweep as run_sweep
 from baozhang_finance.analysis.tornado import tornado as run_tornado
 from baozhang_finance.cli.common import _load, app, console, err_console, fail, say, user_errors
 from baozhang_finance.cli.options import (
+    Conventions,
     ChunkSize,
     DaskWorkers,
     Deterministic,
@@ -69,9 +70,10 @@ def _open_client(scheduler: Optional[str], workers: int):
     return client
 
 
-def _prepare(scenario, out, overwrite: bool, stress: Optional[str]):
-    """The checks every analysis command makes before simulating: the scenario, the output folder, the stress."""
-    sc = _load(scenario)
+def _prepare(scenario, out, overwrite: bool, stress: Optional[str], conventions: Optional[str] = None):
+    """The checks every analysis command makes before simulating: the scenario (with ``--conventions``), the
+    output folder, the stress."""
+    sc = _load(scenario, conventions)
     check_out(out, overwrite)
     if stress is not None:
         with user_errors(scenario):
@@ -204,10 +206,11 @@ def sweep(
     dask_workers: DaskWorkers = 0,
     scheduler: Scheduler = None,
     as_json: Json = False,
+    conventions: Conventions = None,
 ):
     """Metrics against the values of one input, every value on the same random draws (common random numbers).
     --out: sweep.csv, sweep.json, sweep.png."""
-    sc = _prepare(scenario, out, overwrite, stress)
+    sc = _prepare(scenario, out, overwrite, stress, conventions)
     with user_errors(scenario):
         fld, values = _parse_set(set_)
         names = _metrics(metric, DEFAULT_SWEEP_METRICS)
@@ -248,10 +251,11 @@ def tornado(
     dask_workers: DaskWorkers = 0,
     scheduler: Scheduler = None,
     as_json: Json = False,
+    conventions: Conventions = None,
 ):
     """One-at-a-time low/high of every uncertain input, ranked by the swing of P(hidden-debt call).
     --out: tornado.csv, tornado.json, tornado_<metric>.png."""
-    sc = _prepare(scenario, out, overwrite, stress)
+    sc = _prepare(scenario, out, overwrite, stress, conventions)
     with user_errors(scenario):
         names = _metrics(metric, DEFAULT_TORNADO_METRICS)
         inputs = make_inputs(sc, rel=rel, ranges=_parse_ranges(range_), only=only)
@@ -295,10 +299,11 @@ def sobol(
     dask_workers: DaskWorkers = 0,
     scheduler: Scheduler = None,
     as_json: Json = False,
+    conventions: Conventions = None,
 ):
     """Sobol first-order and total indices of input groups (SALib), with 95 % confidence intervals.
     --out: sobol.csv, sobol_sample.csv, sobol.json, sobol_<metric>.png."""
-    sc = _prepare(scenario, out, overwrite, stress)
+    sc = _prepare(scenario, out, overwrite, stress, conventions)
     with user_errors(scenario):
         names = _metrics(metric, DEFAULT_TORNADO_METRICS)
         inputs = make_inputs(sc, rel=rel, ranges=_parse_ranges(range_))
@@ -365,10 +370,11 @@ def solve(
     dask_workers: DaskWorkers = 0,
     scheduler: Scheduler = None,
     as_json: Json = False,
+    conventions: Conventions = None,
 ):
     """Smallest grant / equity share / rent ratio, or largest price / loan, that meets a risk constraint.
     --out: solve.json, scenario_solved.json. --quiet prints the answer only."""
-    sc = _prepare(scenario, out, overwrite, stress)
+    sc = _prepare(scenario, out, overwrite, stress, conventions)
     if find not in FIND:
         fail(f"--find {find!r}: unknown (choose from {', '.join(FIND)})")
     with user_errors(scenario):

@@ -15,10 +15,10 @@ import typer
 from baozhang_finance.analysis.compare import compare_scenarios, write_csv
 from baozhang_finance.cli.common import _load, _progress_bar, app, console, err_console, fail, say, user_errors
 from baozhang_finance.cli.options import (
+    Conventions,
     Backend,
     ChunkSize,
     Deterministic,
-    Json,
     Out,
     Overwrite,
     Paths,
@@ -73,9 +73,10 @@ def run(
     no_reports: bool = typer.Option(False, "--no-reports", help="skip report.xlsx, report.html and charts"),
     quiet: Quiet = False,
     as_json: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
+    conventions: Conventions = None,
 ):
     """Simulate a scenario and print the three-lens summary."""
-    sc = _load(scenario)
+    sc = _load(scenario, conventions)
     check_out(out, overwrite)
     _check_stress(scenario, sc, stress)
     client = _dask_client(backend, scheduler, workers)
@@ -106,9 +107,9 @@ def run(
 
 
 @app.command()
-def check(scenario: ScenarioFile):
+def check(scenario: ScenarioFile, conventions: Conventions = None):
     """Validate a scenario and apply the policy rules of its documents (exit 1 on findings)."""
-    sc = _load(scenario)
+    sc = _load(scenario, conventions)
     with user_errors(scenario):  # e.g. an unknown name in policy.rule_sets
         findings = check_scenario(sc)
     print_findings(sc, findings, console, source=str(scenario))
@@ -123,11 +124,12 @@ def compare(
     chunk_size: ChunkSize = COMPARE_CHUNK_SIZE,
     csv_file: Optional[Path] = typer.Option(None, "--csv", help="also write the table (raw numbers) to this CSV file"),
     quiet: Quiet = False,
+    conventions: Conventions = None,
 ):
     """Run several scenarios with the same paths and seed; one table of the headline numbers."""
     if csv_file is not None and (csv_file.is_dir() or not csv_file.parent.exists()):
         fail(f"--csv {csv_file}: not a writable file path")
-    loaded = [(p.stem, _load(p)) for p in scenarios]
+    loaded = [(p.stem, _load(p, conventions)) for p in scenarios]
     names = [n for n, _ in loaded]
     if len(set(names)) != len(names):
         loaded = [(str(p), sc) for p, (_, sc) in zip(scenarios, loaded)]

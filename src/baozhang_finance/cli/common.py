@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from baozhang_finance import __version__
+from baozhang_finance.model.support import with_conventions
 from baozhang_finance.model.scenario import ScenarioError, load_scenario
 from baozhang_finance.run.dask_backend import DaskBackendError
 
@@ -60,9 +61,10 @@ def say(text: str) -> None:
     console.print(text, markup=False)
 
 
-def _load(path: Path):
+def _load(path: Path, conventions: str | None = None):
+    """Load and validate a scenario; ``conventions`` (``--conventions``) replaces ``support.conventions``."""
     try:
-        return load_scenario(path)
+        return with_conventions(load_scenario(path), conventions)
     except ScenarioError as exc:
         fail(str(exc).replace("\n", "; "))
 

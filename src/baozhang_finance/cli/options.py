@@ -39,6 +39,12 @@ def _target_se(value):
     return value
 
 
+def _conventions(value):
+    if value is not None and value not in ("default", "legacy"):
+        fail(f"--conventions: must be default or legacy, got {value!r}")
+    return value
+
+
 ScenarioFile = Annotated[Path, typer.Argument(help="scenario TOML file")]
 Paths = Annotated[Optional[int], typer.Option(
     "--paths", "-n", callback=_at_least("--paths", 1),
@@ -49,6 +55,10 @@ Seed = Annotated[Optional[int], typer.Option(
 ChunkSize = Annotated[Optional[int], typer.Option(
     "--chunk-size", callback=_at_least("--chunk-size", 1),
     help="paths per chunk, the same for every simulation (default: the scenario's)")]
+Conventions = Annotated[Optional[str], typer.Option(
+    "--conventions", callback=_conventions,
+    help="default | legacy: replace the scenario's support.conventions (legacy = the first version's: SOE money "
+         "on special bonds, a pot that never refills, automatic relending step-up, no cure)")]
 Stress = Annotated[Optional[str], typer.Option("--stress", help="name of a stress overlay in the scenario")]
 Deterministic = Annotated[bool, typer.Option("--deterministic", help="one path, market on its expected path")]
 Out = Annotated[Optional[Path], typer.Option("--out", "-o", help="output folder (written atomically)")]
