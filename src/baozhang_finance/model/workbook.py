@@ -418,6 +418,16 @@ def _show(v: Any) -> str:
     return repr(v)
 
 
+def _numeric_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
 def convert(value: Any, r: Row) -> Any:
     """A cell's value as the field's type, or ValueError naming what is wrong. No silent coercion: a number
     must be a number cell, text a text cell; a whole number stored as 5.0 reads as 5; a date typed into a
@@ -433,7 +443,7 @@ def convert(value: Any, r: Row) -> Any:
         raise ValueError(f"must be TRUE or FALSE, got {_show(value)}")
     if ann is int:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            hint = " (text: type the number into the cell without quotes)" if isinstance(value, str) else ""
+            hint = " (text: type the number into the cell without quotes)" if _numeric_text(value) else ""
             raise ValueError(f"must be a whole number, got {_show(value)}{hint}")
         if isinstance(value, float):
             if not value.is_integer():
@@ -442,7 +452,7 @@ def convert(value: Any, r: Row) -> Any:
         return value
     if ann is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            hint = " (text: type the number into the cell without quotes)" if isinstance(value, str) else ""
+            hint = " (text: type the number into the cell without quotes)" if _numeric_text(value) else ""
             raise ValueError(f"must be a number, got {_show(value)}{hint}")
         return value
     if ann is str or typing.get_origin(ann) is Literal:
@@ -621,7 +631,7 @@ def workbook_to_dict(path: str | Path, root: type[BaseModel], source: str | None
             prefix = _loc("projects", (i,) + block.owner_path + (j,))
             target = data["projects"][i]
             _set(target, block.owner_path + (j,), item)
-            cells[prefix] = (*head_cell, block.table)
+            cells[prefix] = head_cell
             for loc, where in item_cells.items():
                 cells[prefix + ("" if loc.startswith("[") else ".") + loc] = where
     problems.raise_if_any()
@@ -866,6 +876,20 @@ def _read_grid(ws, grid: Grid, data: dict, cells: dict, problems: _Problems) -> 
                                                             "fill every cell, or clear the whole grid")
         return
     data.setdefault(grid.owner, {})[grid.name] = values
+
+
+def workbook_notes(path: str | Path, cells: dict[str, tuple]) -> dict[str, str]:
+    """The cell comments of a workbook (the source notes of its figures) by location, for the TOML export."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    out: dict[str, str] = {}
+    for loc, (sheet, ref, _) in cells.items():
+        if sheet in wb.sheetnames:
+            c = wb[sheet][ref].comment
+            if c is not None and c.text and c.text.strip():
+                out[loc] = " ".join(c.text.split())
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- errors → cells
