@@ -29,6 +29,7 @@ import inspect
 import re
 import types
 import typing
+import zipfile
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 from typing import Any, Literal
@@ -543,8 +544,6 @@ def workbook_to_dict(path: str | Path, root: type[BaseModel], source: str | None
                      grid_labels: dict[str, tuple[str, ...]] | None = None) -> tuple[dict[str, Any], dict[str, tuple]]:
     """The scenario dict a workbook holds, and the cell of every location (``"projects[0].units"`` →
     ``("项目", "C7", "units")``) for :func:`locate`. Raises :class:`WorkbookError` naming the sheet and cell."""
-    import zipfile
-
     import openpyxl
 
     p = Path(path)

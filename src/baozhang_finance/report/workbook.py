@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import xlsxwriter
+
 from baozhang_finance.model import workbook as wbm
 from baozhang_finance.model.labels_zh import TABLES_ZH
 from baozhang_finance.model.scenario import GRID_LABELS, Scenario
@@ -76,8 +78,6 @@ def write_workbook(path: str | Path, scenario: Scenario | None = None, notes: di
     """Write the workbook to ``path`` (atomically): blank when ``scenario`` is None, else filled with its values.
 
     ``notes`` (location → text, e.g. from :func:`baozhang_finance.model.workbook.toml_notes`) become cell comments."""
-    import xlsxwriter
-
     path = Path(path)
     data = scenario.model_dump(mode="python") if scenario is not None else {}
     notes = notes or {}
