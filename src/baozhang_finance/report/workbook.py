@@ -89,82 +89,86 @@ def write_workbook(path: str | Path, scenario: Scenario | None = None, notes: di
         wb = xlsxwriter.Workbook(tmp, {"strings_to_numbers": False, "strings_to_formulas": False,
                                        "strings_to_urls": False})
         wb.set_properties({"title": "baozhang-finance input workbook", "comments": source or ""})
-        f = {
-            "title": wb.add_format({"bold": True, "font_size": 13, "locked": True}),
-            "head": wb.add_format({"bold": True, "bg_color": "#1f4e79", "font_color": "white", "locked": True,
-                                   "text_wrap": True, "valign": "top"}),
-            "block": wb.add_format({"bold": True, "bg_color": "#d9e1f2", "locked": True}),
-            "key": wb.add_format({"font_color": "#555555", "locked": True, "font_name": "Consolas"}),
-            "label": wb.add_format({"locked": True}),
-            "meta": wb.add_format({"font_color": "#555555", "locked": True, "text_wrap": False}),
-            "num": wb.add_format({"locked": False, "bg_color": "#fff2cc", "border": 1, "border_color": "#bfbfbf"}),
-            "text": wb.add_format({"locked": False, "bg_color": "#fff2cc", "border": 1, "border_color": "#bfbfbf",
-                                   "num_format": "@"}),
-            "wrap": wb.add_format({"text_wrap": True, "valign": "top", "locked": True}),
-        }
+        f = _formats(wb)
         _cover(wb, f, scenario, source)
         names_ref = None
         for sheet in sheets:
             if sheet.grid is not None:
                 _grid(wb, f, sheet, data)
-                continue
-            ws = wb.add_worksheet(sheet.name)
-            blocks = [(b, _items(b, data)) for b in sheet.blocks]
-            ncols = max(max(len(items) + SPARE_COLUMNS, MIN_COLUMNS) if b.array else 1 for b, items in blocks)
-            meta = 2 + ncols
-            ws.write(0, 0, f"{sheet.name} — {wbm.SHEET_TITLES.get(sheet.name, sheet.name)}", f["title"])
-            ws.write_row(wbm.HEADER_ROW, 0, [wbm.KEY_HEAD, wbm.NAME_HEAD], f["head"])
-            for c in range(ncols):
-                ws.write(wbm.HEADER_ROW, 2 + c, f"值 value {c + 1}" if ncols > 1 else "值 value", f["head"])
-            ws.write_row(wbm.HEADER_ROW, meta, list(wbm.META_HEADS), f["head"])
-            r = wbm.FIRST_ROW
-            for block, items in blocks:
-                ws.write(r, 0, block.header, f["block"])
-                ws.write(r, 1, wbm.label(block.table), f["block"])
-                for c in range(ncols):
-                    text = items[c][1] if c < len(items) else ""
-                    if block.array and c >= len(items):
-                        text = f"（可新增 spare）{c + 1}"
-                    elif not block.array and c > 0:
-                        text = ""
-                    ws.write(r, 2 + c, text, f["block"])
-                for c in range(4):
-                    ws.write_blank(r, meta + c, None, f["block"])
-                head_row = r
-                r += 1
-                used = ncols if block.array else 1
-                for row in block.rows:
-                    ws.write(r, 0, row.key, f["key"])
-                    ws.write(r, 1, wbm.label(row), f["label"])
-                    for c in range(used):
-                        item = items[c] if c < len(items) else None
-                        _value(ws, f, r, 2 + c, row, item, notes)
-                    ws.write(r, meta, wbm.unit_of(row), f["meta"])
-                    ws.write(r, meta + 1, wbm.range_of(row), f["meta"])
-                    ws.write(r, meta + 2, wbm.default_of(row), f["meta"])
-                    ws.write(r, meta + 3, wbm.description_of(row), f["meta"])
-                    _validation(ws, r, used, row, names_ref)
-                    if block.table == "projects" and row.key == "name":
-                        names_ref = f"='{sheet.name}'!$C${r + 1}:${wbm.col_letter(1 + ncols)}${r + 1}"
-                    r += 1
-                r += 1  # a blank row between blocks
-                del head_row
-            ws.set_column(0, 0, 34)
-            ws.set_column(1, 1, 30)
-            ws.set_column(2, 1 + ncols, 18)
-            ws.set_column(meta, meta, 16)
-            ws.set_column(meta + 1, meta + 1, 30)
-            ws.set_column(meta + 2, meta + 2, 16)
-            ws.set_column(meta + 3, meta + 3, 90)
-            ws.freeze_panes(wbm.FIRST_ROW, 2)
-            ws.protect("", {"format_cells": True, "format_columns": True, "format_rows": True,
-                            "insert_columns": True, "select_locked_cells": True, "select_unlocked_cells": True})
+            else:
+                names_ref = _data_sheet(wb, f, sheet, data, notes, names_ref)
         wb.close()
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _formats(wb) -> dict[str, Any]:
+    return {
+        "title": wb.add_format({"bold": True, "font_size": 13, "locked": True}),
+        "head": wb.add_format({"bold": True, "bg_color": "#1f4e79", "font_color": "white", "locked": True,
+                               "text_wrap": True, "valign": "top"}),
+        "block": wb.add_format({"bold": True, "bg_color": "#d9e1f2", "locked": True}),
+        "key": wb.add_format({"font_color": "#555555", "locked": True, "font_name": "Consolas"}),
+        "label": wb.add_format({"locked": True}),
+        "meta": wb.add_format({"font_color": "#555555", "locked": True, "text_wrap": False}),
+        "num": wb.add_format({"locked": False, "bg_color": "#fff2cc", "border": 1, "border_color": "#bfbfbf"}),
+        "text": wb.add_format({"locked": False, "bg_color": "#fff2cc", "border": 1, "border_color": "#bfbfbf",
+                               "num_format": "@"}),
+        "wrap": wb.add_format({"text_wrap": True, "valign": "top", "locked": True}),
+    }
+
+
+def _data_sheet(wb, f, sheet: wbm.Sheet, data: dict, notes: dict[str, str], names_ref: str | None) -> str | None:
+    """One sheet of blocks; returns the range of the project names (for the project drop-downs) once it is known."""
+    ws = wb.add_worksheet(sheet.name)
+    blocks = [(b, _items(b, data)) for b in sheet.blocks]
+    ncols = max(max(len(items) + SPARE_COLUMNS, MIN_COLUMNS) if b.array else 1 for b, items in blocks)
+    meta = 2 + ncols
+    ws.write(0, 0, f"{sheet.name} — {wbm.SHEET_TITLES.get(sheet.name, sheet.name)}", f["title"])
+    ws.write_row(wbm.HEADER_ROW, 0, [wbm.KEY_HEAD, wbm.NAME_HEAD], f["head"])
+    for c in range(ncols):
+        ws.write(wbm.HEADER_ROW, 2 + c, f"值 value {c + 1}" if ncols > 1 else "值 value", f["head"])
+    ws.write_row(wbm.HEADER_ROW, meta, list(wbm.META_HEADS), f["head"])
+    r = wbm.FIRST_ROW
+    for block, items in blocks:
+        _block_header(ws, f, r, block, items, ncols, meta)
+        r += 1
+        used = ncols if block.array else 1
+        for row in block.rows:
+            ws.write(r, 0, row.key, f["key"])
+            ws.write(r, 1, wbm.label(row), f["label"])
+            for c in range(used):
+                _value(ws, f, r, 2 + c, row, items[c] if c < len(items) else None, notes)
+            ws.write_row(r, meta, [wbm.unit_of(row), wbm.range_of(row), wbm.default_of(row),
+                                   wbm.description_of(row)], f["meta"])
+            _validation(ws, r, used, row, names_ref)
+            if block.table == "projects" and row.key == "name":
+                names_ref = f"='{sheet.name}'!$C${r + 1}:${wbm.col_letter(1 + ncols)}${r + 1}"
+            r += 1
+        r += 1  # a blank row between blocks
+    for first, last, width in ((0, 0, 34), (1, 1, 30), (2, 1 + ncols, 18), (meta, meta, 16),
+                               (meta + 1, meta + 1, 30), (meta + 2, meta + 2, 16), (meta + 3, meta + 3, 90)):
+        ws.set_column(first, last, width)
+    ws.freeze_panes(wbm.FIRST_ROW, 2)
+    ws.protect("", {"format_cells": True, "format_columns": True, "format_rows": True,
+                    "insert_columns": True, "select_locked_cells": True, "select_unlocked_cells": True})
+    return names_ref
+
+
+def _block_header(ws, f, r: int, block: wbm.Block, items, ncols: int, meta: int) -> None:
+    ws.write(r, 0, block.header, f["block"])
+    ws.write(r, 1, wbm.label(block.table), f["block"])
+    for c in range(ncols):
+        if block.array:
+            text = items[c][1] if c < len(items) else f"（可新增 spare）{c + 1}"
+        else:
+            text = items[0][1] if c == 0 else ""
+        ws.write(r, 2 + c, text, f["block"])
+    for c in range(4):
+        ws.write_blank(r, meta + c, None, f["block"])
 
 
 def _value(ws, f, r: int, c: int, row: wbm.Row, item, notes: dict[str, str]) -> None:
