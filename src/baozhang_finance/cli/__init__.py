@@ -16,7 +16,7 @@ try:  # Typer >= 0.26 vendors click as typer._click; older Typer uses click itse
 except ImportError:  # pragma: no cover
     from click import exceptions as cx
 
-from baozhang_finance.cli import analysis, calibrate, commands  # noqa: F401  (register the commands on `app`)
+from baozhang_finance.cli import analysis, calibrate, commands, inputs, serve  # noqa: F401  (register the commands on `app`)
 from baozhang_finance.cli.common import app, console, err_console
 
 __all__ = ["app", "main"]

@@ -80,7 +80,13 @@ def run(
     check_out(out, overwrite)
     _check_stress(scenario, sc, stress)
     client = _dask_client(backend, scheduler, workers)
-    bar, cb = _progress_bar(quiet or as_json)
+    n_paths = 1 if deterministic else (paths if paths is not None else sc.simulation.paths)
+    n_chunk = max(chunk_size if chunk_size is not None else sc.simulation.chunk_size, 1)
+    bar, cb = _progress_bar(quiet or as_json, total=None if target_se is not None else n_paths)
+    if bar is None and not (quiet or as_json):  # not a terminal: say what is running, once, rather than nothing
+        n_chunks = -(-n_paths // n_chunk)
+        err_console.print(f"running {n_paths:,} paths in {n_chunks:,} chunk{'s' if n_chunks != 1 else ''} of "
+                          f"{min(n_chunk, n_paths):,} …", highlight=False)
     try:
         with user_errors(scenario):
             if bar is not None:

@@ -81,15 +81,18 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     """baozhang-finance command line."""
 
 
-def _progress_bar(quiet: bool):
-    """A rich progress callback on a terminal; None (silent) in pipes, CI or --quiet."""
+def _progress_bar(quiet: bool, total: int | None = None):
+    """A rich progress callback on a terminal; None (silent) in pipes, CI or --quiet. ``total`` (the paths) shows
+    from the start, so a one-chunk run reads "0/10,000" and an elapsed clock rather than "0/?"."""
     if quiet or not sys.stderr.isatty() or os.environ.get("CI"):
         return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
 
-    bar = Progress(TextColumn("paths"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                   TimeRemainingColumn(), console=err_console, transient=True)
-    task = bar.add_task("run", total=None, rate="")
+    bar = Progress(SpinnerColumn(), TextColumn("paths"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                   console=err_console, transient=True)
+    task = bar.add_task("run", total=total, rate="")
     t0 = time.perf_counter()
 
     def cb(done: int, total: int) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from baozhang_finance.model import workbook as _workbook
 from baozhang_finance.model.support import Cures, SupportPolicy
 
 #: order of the correlated innovations in ``market.correlation``
@@ -655,11 +656,31 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<dict>") -> Scenario
         raise format_validation_error(exc, source) from None
 
 
+#: row and column names of the matrices in an input workbook
+GRID_LABELS = {"market.correlation": DRIVERS}
+
+
+def load_workbook(path: str | Path, source: str | None = None) -> Scenario:
+    """Read and validate a scenario from an input workbook (``baozhang template``); errors name sheet and cell."""
+    src = source or str(path)
+    try:
+        data, cells = _workbook.workbook_to_dict(path, Scenario, source=src, grid_labels=GRID_LABELS)
+    except _workbook.WorkbookError as exc:
+        raise ScenarioError(str(exc), source=src, problems=exc.problems) from None
+    try:
+        return scenario_from_dict(data, source=src)
+    except ScenarioError as exc:
+        problems = _workbook.locate(exc.problems, cells, src)
+        raise ScenarioError("\n".join(problems), source=src, problems=problems) from None
+
+
 def load_scenario(path: str | Path | dict[str, Any]) -> Scenario:
-    """Read and validate a scenario from a TOML file (or a dict)."""
+    """Read and validate a scenario from a TOML file, an input workbook (.xlsx) or a dict."""
     if isinstance(path, dict):
         return scenario_from_dict(path)
     p = Path(path)
+    if p.suffix.lower() == ".xlsx":
+        return load_workbook(p)
     if not p.exists():
         raise ScenarioError(f"{p}: file not found", source=str(p))
     if p.is_dir():
