@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from baozhang_finance import load_scenario
+from baozhang_finance.model.support import with_conventions
 from baozhang_finance import simulate
 from baozhang_finance.engine.loop import run_paths
 from baozhang_finance.measures import bank
@@ -43,7 +44,7 @@ def test_price_index_recorded_at_the_bank_sale_month():
     """hpi_at_sale is the index in month default + liquidation_months, read from the recorded monthly path."""
     from baozhang_finance.run.simulate import chunk_generator
 
-    sc = load_scenario(DEMO)
+    sc = with_conventions(load_scenario(DEMO), "legacy")  # legacy: many paths default, so many sales to check
     plan = compile_plan(sc)
     out = run_paths(plan, 300, chunk_generator(3, 0), record=True)
     dm = out.scalars["default_month"]

@@ -222,6 +222,7 @@ def _uncertain_scenario(se=None, enabled=True):
           "se": se if se is not None else {"price_drift_annual": 0.02, "decline_drift_annual": 0.02}}
     d = sc.model_dump()
     d["market"]["parameter_uncertainty"] = pu
+    d["support"]["conventions"] = "legacy"  # legacy: Loudi calls on many paths, so the draws visibly move the PVs
     return load_scenario(d)
 
 

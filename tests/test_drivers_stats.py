@@ -94,7 +94,8 @@ def test_innovation_correlation_recovered_from_market_state(demo):
     log_g = np.log((ms.fiscal_m / f0 - s * ms.hpi**beta) / (1.0 - s))
     raw = {
         "house_price": np.log(ms.hpi) - m.decline_drift_annual / 12.0 + 0.5 * vol["house_price"] ** 2,
-        "rent": np.log(ms.rent) - m.rent_drift_annual / 12.0 + 0.5 * vol["rent"] ** 2,
+        "rent": np.log(ms.rent) - (m.rent_decline_drift_annual if m.rent_decline_years > 0 else m.rent_drift_annual) / 12.0
+        + 0.5 * vol["rent"] ** 2,
         "lpr": ms.lpr - m.lpr_initial - m.lpr_reversion / 12.0 * (m.lpr_mean - m.lpr_initial),
         "cpi": np.log(ms.cpi) - m.cpi_drift_annual / 12.0 + 0.5 * vol["cpi"] ** 2,
         "occupancy": ms.occ_dev,
@@ -183,6 +184,8 @@ def _support_scenario():
         }],
         "waterfall": {"dsra_months": 0, "lockup_dscr": 0.0, "soe_support_capacity_yuan": 0.0,
                       "terminal_value_haircut": 0.0},
+        # legacy: distributions leave the programme, so the bullet is met only from the last month's cash
+        "support": {"conventions": "legacy"},
         "market": {"price_drift_annual": 0.0, "price_vol_annual": 0.1, "rent_drift_annual": 0.0, "rent_vol_annual": 0.0,
                    "lpr_initial": 0.03, "lpr_mean": 0.03, "lpr_reversion": 0.0, "lpr_vol_annual": 0.0,
                    "cpi_drift_annual": 0.0, "cpi_vol_annual": 0.0, "occupancy_reversion": c["occ_kappa"],

@@ -335,7 +335,7 @@ def test_cli_sweep_and_solve(runner, tmp_path, demo):
     assert 0 < d["bracket"][0] - d["bracket"][1] <= 100000
     # a target no value meets: one line, exit 2
     res = r.invoke(app, ["solve", path, "--find", "rent_ratio", "--constraint", "p_call<=0.05", "--deterministic",
-                         "--hi", "0.6"])
+                         "--hi", "0.6", "--conventions", "legacy"])
     assert res.exit_code == 2
     assert "no value in [0.05, 0.6] meets p_call<=0.05" in " ".join(res.output.split())
     res = r.invoke(app, ["solve", path, "--find", "subsidy", "--constraint", "p_call<=0.05"])
