@@ -113,6 +113,25 @@ class _Inputs:
         self.new_inventory = [self.units[i] * (1.0 - self.presub_share[i]) * (1.0 if self.is_sale[i] else 0.0)
                               for i in range(self.P)]
         self.any_sale = any(self.is_sale)
+        # cures (default conventions only): the extension and refinancing bonds; the sinking fund is not here
+        cures = sp.cures
+        self.cure_order = [k for k in (cures.order if cures is not None else []) if getattr(cures, k) is not None]
+        assert cures is None or cures.sinking_fund is None, "the oracle has no sinking fund"
+        self.ext = cures.extension if cures is not None else None
+        self.refi = cures.refinancing if cures is not None else None
+        self.disposal = cures.disposal if cures is not None else None
+        self.loan_first = L(plan.loan_first)
+        self.lpr0 = float(plan.market.lpr0)
+        # refinancing slots: each month principal falls due, and from it every 12·term months inside the horizon
+        self.refi_months = [set() for _ in range(self.P)]
+        if self.refi is not None:
+            for i in range(self.P):
+                for t0 in range(self.T):
+                    if self.bond_principal[i][t0] > 0:
+                        t1 = t0
+                        while t1 < self.T:
+                            self.refi_months[i].add(t1)
+                            t1 += 12 * self.refi.term_years
 
 
 def _annuity(balance: float, rate: float, n_rem: int) -> float:
@@ -134,6 +153,11 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
     rel_on = True
     # ------------------------------------------------------------------ model state
     bal = [0.0] * NL
+    maturity = list(inp.loan_maturity)  # an extension moves it (and adds to the rate)
+    rate_add = [0.0] * NL
+    times = [0.0] * NL
+    noi_hist = [[] for _ in range(P)]
+    issues = []  # refinancing bonds: [project, month issued, amount, coupon]
     dsra = [0.0] * P
     cash = [0.0] * P
     held = [0.0] * P
@@ -203,6 +227,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
         bank_int = [0.0] * P
         bank_prin = [0.0] * P
         principal = [0.0] * NL
+        cash_ints = [0.0] * NL
         bal_open = 0.0
         for j in range(NL):
             bal[j] += inp.loan_draw[j][t]
@@ -216,6 +241,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
                 pr = inp.loan_reprice_p[j]
                 rp = pr if not events else (1.0 if events[p][j] < pr else 0.0)
                 rate = contract + rp * (base - contract)
+            rate += rate_add[j]
             interest = bal[j] * rate
             in_grace = t < inp.loan_amort_start[j]
             code = inp.loan_code[j]
@@ -223,7 +249,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             bal_pre = bal[j]
             bal[j] += cap_int
             cash_int = interest - cap_int
-            n_rem = inp.loan_maturity[j] - t
+            n_rem = maturity[j] - t
             last = n_rem == 1
             pays = (not in_grace and n_rem >= 1) or last
             if code == 0:  # annuity (等额本息): level payment on the balance before capitalisation
@@ -233,12 +259,23 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             else:  # interest-only / bullet: everything at the last payment
                 pr = bal[j] if last else 0.0
             principal[j] = min(max(pr, 0.0), bal[j]) if pays else 0.0
+            cash_ints[j] = cash_int
             bal_open += bal[j]
             i = inp.loan_project[j]
             bank_int[i] += cash_int
             bank_prin[i] += principal[j]
         bank_due = [bank_int[i] + bank_prin[i] for i in range(P)]
         bond_due = [inp.bond_interest[i][t] + inp.bond_principal[i][t] for i in range(P)]
+        refi_prin = [0.0] * P
+        if inp.refi is not None:  # refinancing bonds: annual coupon R·c on each anniversary, R at 12·term
+            term_m = 12 * inp.refi.term_years
+            for i0, m0, amount, coupon in issues:
+                k = t - m0
+                if 0 < k <= term_m and k % 12 == 0:
+                    bond_due[i0] += amount * coupon
+                if k == term_m:
+                    bond_due[i0] += amount
+                    refi_prin[i0] += amount
 
         cfads = [0.0] * P
         sales = [0.0] * P
@@ -302,6 +339,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             ops_out = running + rent_costs + sales_tax + bb_paid
             cfads[i] = ops_in - ops_out
             sales[i] = sale_i
+            noi_hist[i].append(rent + rent_sub - rent_costs - running)
 
         # -------------------------------------------------------------- waterfall, per project
         short_opex = [0.0] * P
@@ -326,7 +364,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             target = inp.dsra_months * bank_due[i] + inp.bond_forward_service[i][t]
             k_ahead = int(round(inp.dsra_months))
             for j in range(NL):
-                m_last = inp.loan_maturity[j] - 1
+                m_last = maturity[j] - 1
                 if (inp.loan_project[j] == i and inp.loan_code[j] in (2, 3) and m_last > t
                         and m_last - t <= k_ahead):
                     target += bal[j]
@@ -354,6 +392,51 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             any_locked = any_locked or locked
             cash[i] = surplus[i] if locked else 0.0
             dist_t += surplus[i] - cash[i]
+
+        # -------------------------------------------------------------- cures, in their order
+        short_bank_i, short_bond_i = (short_sen, short_jun) if inp.bank_first else (short_jun, short_sen)
+        for name in inp.cure_order:
+            if name == "extension" and NL:
+                ex = inp.ext
+                if inp.disposal is not None:
+                    k_cap = max(inp.disposal.cap_rate + inp.disposal.cap_rate_lpr_beta * (lpr_rep - inp.lpr0), 0.005)
+                else:
+                    k_cap = ex.cap_rate
+                for i in range(P):
+                    sh = short_bank_i[i]
+                    if sh <= 1e-6:
+                        continue
+                    if inp.is_rental[i]:
+                        value = sum(noi_hist[i][-12:]) / k_cap
+                    else:
+                        value = held[i] * inp.area[i] * inp.appraisal_m2[i] * hpi
+                    mine = [j for j in range(NL) if inp.loan_project[j] == i]
+                    owed = sum(bal[j] - principal[j] for j in mine) + sh
+                    ltv_ok = value > 0 and owed <= ex.max_loan_to_income_value * value
+                    due_total = sum(cash_ints[j] + principal[j] for j in mine)
+                    capitalised, all_in = 0.0, True
+                    for j in mine:
+                        due_j = cash_ints[j] + principal[j]
+                        if due_j <= 0:
+                            continue
+                        ok = (ltv_ok and times[j] < ex.max_times
+                              and maturity[j] + 12 * ex.years - inp.loan_first[j] <= 12 * ex.max_tenor_years)
+                        if not ok:
+                            all_in = False
+                            continue
+                        u_j = sh * due_j / due_total
+                        bal[j] += u_j + ex.fee_share * (bal[j] - principal[j] + u_j)
+                        maturity[j] += 12 * ex.years
+                        rate_add[j] += ex.rate_step_bp / 1e4 / 12.0
+                        times[j] += 1
+                        capitalised += u_j
+                    short_bank_i[i] = sh - (sh if all_in and capitalised > 0 else min(capitalised, sh))
+            if name == "refinancing":
+                for i in range(P):
+                    if t in inp.refi_months[i]:
+                        r_amt = min(short_bond_i[i], inp.refi.max_share * (inp.bond_principal[i][t] + refi_prin[i]))
+                        issues.append((i, t, r_amt, max(lpr_rep + inp.refi.spread_over_lpr, 0.0)))
+                        short_bond_i[i] -= r_amt
 
         # -------------------------------------------------------------- SOE, then government
         if inp.yearly_capacity and t > 0 and t % 12 == 0:

@@ -164,6 +164,19 @@ def scenarios(draw, ample=False, lockup=(0.0, 1.0, 1.2)):
     support = {"conventions": draw(st.sampled_from(["legacy", "default"])),
                "yearly_capacity_yuan": draw(st.sampled_from([0.0, 5e5]))}
     data = {"programme": programme(horizon), "projects": projects, "waterfall": wf, "market": mk, "support": support}
+    if draw(st.booleans()):  # the cures tried before government money (they act under the default conventions)
+        cures = {}
+        if draw(st.booleans()):
+            cures["extension"] = {"max_times": draw(st.integers(1, 3)), "years": draw(st.integers(1, 5)),
+                                  "rate_step_bp": draw(st.sampled_from([0.0, 50.0])),
+                                  "fee_share": draw(st.sampled_from([0.0, 0.005])),
+                                  "max_loan_to_income_value": draw(st.sampled_from([0.5, 1.0, 2.0]))}
+        if draw(st.booleans()):
+            cures["refinancing"] = {"term_years": draw(st.integers(1, 5)), "max_share": draw(st.floats(0.1, 1.0))}
+        if draw(st.booleans()):
+            cures["sinking_fund"] = {"years": draw(st.integers(1, 3))}
+        if cures:
+            data["cures"] = cures
     return data, draw(st.integers(0, 2**31 - 1))
 
 
@@ -201,6 +214,11 @@ def test_cash_is_conserved_and_ledgers_are_finite(case):
         assert np.all(out.yearly[k] >= 0.0)
     assert np.all(m["dsra"] >= 0) and np.all(m["cash"] >= 0) and np.all(m["distributions"] >= -1e-9 * scale)
     assert np.all(m["loan_balance"] >= 0) and np.all(m["held"] >= -1e-9) and np.all(m["unsold"] >= -1e-9)
+    assert np.all(m["sinking_fund"] >= 0)
+    for k in ("cure_extension", "cure_refinancing", "cure_sinking_fund", "cure_extension_fee", "refinancing_balance_end"):
+        assert np.all(out.scalars[k] >= 0), f"negative {k}"
+    if sc.support.conventions == "legacy":  # no cure acts under the legacy conventions
+        assert all(np.all(out.scalars[f"cure_{k}"] == 0) for k in ("extension", "refinancing", "sinking_fund"))
     assert np.all(out.scalars["soe_capacity_left"] >= 0)
     # support used never exceeds what the SOE's pot ever held: its capacity, plus (default conventions) the
     # distributions returned to it and its yearly capacity from other business

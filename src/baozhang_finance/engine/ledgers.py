@@ -38,14 +38,15 @@ def _monthly(names: str, level: str) -> list[Ledger]:
 LEDGERS: tuple[Ledger, ...] = tuple(
     _flows("ops_in ops_out cfads rent sales grants buybacks bank_interest bank_principal prepayment bond_interest "
            "bond_principal debt_service distributions equity_in soe_support gov_hidden gov_bond fiscal_revenue uses "
-           "lockup_months", kept="cfads debt_service gov_hidden gov_bond soe_support lockup_months")
+           "lockup_months refinancing", kept="cfads debt_service gov_hidden gov_bond soe_support lockup_months refinancing")
     + _balances("cash_balance bank_balance bond_balance collateral_value units_held hpi",
                 kept="cash_balance bank_balance collateral_value")
     + _monthly("ops_in ops_out cfads rent rent_subsidy sales op_grants interest_subsidy running_costs rent_costs "
                "sales_tax buybacks bank_interest bank_principal bank_due bond_interest bond_principal prepayment dsra "
                "cash distributions short_opex short_bank short_bond sources uses held unsold occupancy bb_units "
-               "sold_units", "project")
-    + _monthly("soe_support gov_hidden gov_bond hpi rent_index lpr cpi fiscal conservation", "programme")
+               "sold_units sinking_fund", "project")
+    + _monthly("soe_support gov_hidden gov_bond hpi rent_index lpr cpi fiscal conservation cure_extension "
+               "cure_refinancing cure_disposal", "programme")
     + _monthly("loan_balance loan_rate_m", "loan")
 )
 
@@ -60,6 +61,6 @@ YEARLY_FLOWS = names("flow")
 YEARLY_BALANCES = names("balance")
 #: yearly ledgers a run keeps per path, in the order of the Result's columns, and their dtypes
 YEARLY_KEPT = ("cfads", "debt_service", "cash_balance", "gov_hidden", "gov_bond", "soe_support", "bank_balance",
-               "collateral_value", "lockup_months")
+               "collateral_value", "lockup_months", "refinancing")
 KEPT_DTYPE = {x.name: x.dtype for x in LEDGERS if x.kind != "monthly" and x.kept}
 assert set(YEARLY_KEPT) == set(KEPT_DTYPE)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from baozhang_finance.engine import stages
-from baozhang_finance.engine.cures import CURE_NAMES, cures
+from baozhang_finance.engine.cures import CURE_NAMES, cures, refinancing
 from baozhang_finance.engine.drivers import Drivers
 from baozhang_finance.engine.formulas import coverage_ratio, llcr_ratio
 from baozhang_finance.engine.ledgers import YEARLY_BALANCES, YEARLY_FLOWS  # noqa: F401  (re-exported)
@@ -77,13 +77,16 @@ def run_paths(plan: Plan, n: int, shocks=None, record: bool = False) -> ChunkOut
 
 def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:
     """End-of-run scalars per path: terminal assets ``Σ held · area · appraisal · H_T · (1 − haircut)``, terminal
-    equity = assets + DSRA + cash − bank balance, LLCR = Σ discounted CFADS / D₀, bond coverage sums, and the
+    equity = assets + DSRA + cash (+ sinking fund) − bank balance, refinancing bonds outstanding, LLCR = Σ discounted CFADS / D₀, bond coverage sums, and the
     accumulated metrics."""
     mt = st.metrics
     c = constants(plan)
     hpi_end = m.ms.hpi
     terminal_assets = (c.collateral_unit @ st.held) * hpi_end * (1.0 - plan.tv_haircut)
-    terminal_equity = terminal_assets + (st.dsra + st.cash).sum(axis=0) - (st.loan_bal.sum(axis=0) if c.has_loans else 0.0)
+    reserves = (st.dsra + st.cash).sum(axis=0)
+    if st.sink is not None:  # the sinking fund is the project's cash too
+        reserves = reserves + st.sink.fund.sum(axis=0)
+    terminal_equity = terminal_assets + reserves - (st.loan_bal.sum(axis=0) if c.has_loans else 0.0)
     return {
         "default_month": mt["default_month"],
         "ead": mt["ead"],
@@ -104,6 +107,10 @@ def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:
         "soe_exhaustion_month": mt["soe_exhausted"],
         "first_shortfall_month": mt["first_shortfall"],
         **{f"cure_{k}": mt[f"cure_{k}"] for k in CURE_NAMES},
+        "cure_extension_count": mt["cure_extension_count"],
+        "cure_extension_fee": mt["cure_extension_fee"],
+        "refinancing_balance_end": (refinancing.balance(st.refi, plan.T - 1) if st.refi is not None
+                                    else np.zeros(st.n)),
         "hpi_end": hpi_end,
         "bank_dscr_min_project": min_project_bank_dscr(plan, st.proj_cfads, st.proj_bank),
     }

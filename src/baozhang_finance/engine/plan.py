@@ -177,6 +177,7 @@ class BondPlan:
     bond_principal: np.ndarray
     bond_balance: np.ndarray
     bond_forward_service: np.ndarray  # bond service over the next dsra_months months
+    bond_bullet_principal: np.ndarray = None  # (P, T) principal of bullet bonds, in the month it is paid
 
 
 @dataclass(frozen=True)
@@ -443,7 +444,7 @@ def compile_bonds(sc: Scenario, T: int, src_frac: np.ndarray) -> BondPlan:
     """Special bonds: each bond's schedule (:func:`special_bond.bond_schedule`) summed per project, and the bond
     service of the next ``dsra_months`` months (the DSRA's forward-looking part)."""
     P = len(sc.projects)
-    bond_draw, bond_int, bond_prin, bond_bal = (np.zeros((P, T)) for _ in range(4))
+    bond_draw, bond_int, bond_prin, bond_bal, bullet = (np.zeros((P, T)) for _ in range(5))
     for i, p in enumerate(sc.projects):
         for b in p.financing.bonds:
             d, it, pr, bal = special_bond.bond_schedule(b, first_use_month(p), src_frac[i], T)
@@ -451,6 +452,8 @@ def compile_bonds(sc: Scenario, T: int, src_frac: np.ndarray) -> BondPlan:
             bond_int[i] += it
             bond_prin[i] += pr
             bond_bal[i] += bal
+            if b.principal == "bullet":
+                bullet[i] += pr
     k = int(round(sc.waterfall.dsra_months))
     bond_service = bond_int + bond_prin
     csum = np.concatenate([np.zeros((P, 1)), np.cumsum(bond_service, axis=1)], axis=1)
@@ -458,7 +461,7 @@ def compile_bonds(sc: Scenario, T: int, src_frac: np.ndarray) -> BondPlan:
     hi = np.minimum(idx + 1 + k, T)
     bond_fwd = csum[:, hi] - csum[:, idx + 1]
     return BondPlan(bond_draw=bond_draw, bond_interest=bond_int, bond_principal=bond_prin, bond_balance=bond_bal,
-                    bond_forward_service=bond_fwd)
+                    bond_forward_service=bond_fwd, bond_bullet_principal=bullet)
 
 
 def compile_loans(sc: Scenario, T: int, src_frac: np.ndarray):

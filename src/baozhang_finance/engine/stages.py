@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from baozhang_finance.engine.cures import refinancing, sinking_fund
 from baozhang_finance.engine.formulas import discount_factor
 from baozhang_finance.engine.instruments import bank_loan, special_bond
 from baozhang_finance.engine.plan import Plan
@@ -28,11 +29,12 @@ def funding(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
 
 def loans(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     """Debt service due this month, by instrument (:func:`bank_loan.month`, :func:`special_bond.month`):
-    ``bank_due = interest + scheduled principal`` per project, ``bond_due`` from the bond schedule."""
+    ``bank_due = interest + scheduled principal`` per project, ``bond_due`` from the bond schedule, plus the
+    service of refinancing bonds (:func:`refinancing.due`) when [cures.refinancing] is configured."""
     if c.has_loans:
         b = bank_loan.month(st, c, plan, t, m.ms)
         m.sources = m.sources + b["draws"]
-        m.rate, m.principal, m.bal_open = b["rate"], b["principal"], b["bal_open"]
+        m.rate, m.principal, m.bal_open, m.loan_int = b["rate"], b["principal"], b["bal_open"], b["cash_int"]
         m.bank_int_p, m.bank_prin_p = b["interest"], b["principal_p"]
     else:
         m.bal_open = np.zeros(st.n)
@@ -40,6 +42,11 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     m.bank_due = m.bank_int_p + m.bank_prin_p
     s = special_bond.month(plan, t)
     m.bond_int, m.bond_prin, m.bond_due = s["interest"], s["principal"], s["due"]
+    if st.refi is not None:  # refinancing bonds: special-bond service of the project, per path (P, n)
+        ri, m.refi_principal = refinancing.due(st.refi, t, st.zeros_pn)
+        m.bond_int = m.bond_int[:, None] + ri
+        m.bond_prin = m.bond_prin[:, None] + m.refi_principal
+        m.bond_due = m.bond_int + m.bond_prin
     m.due = {"bank_loan": m.bank_due, "special_bond": m.bond_due}
 
 
@@ -150,13 +157,21 @@ def waterfall(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     """Per project: cash available = CFADS + retained cash + DSRA pays the tranches in rank order,
     ``paid_k = min(rest, due_k)``, ``rest −= paid_k``; what is left is the surplus, less the sweep
     ``min(share · sales, surplus, bank balance after principal)``; then :func:`dsra_refill`,
-    :func:`cross_support` and :func:`lockup`. Shortfalls: ``short_opex = max(−avail, 0)``, ``short_k = due_k − paid_k``."""
+    :func:`cross_support` and :func:`lockup`. Shortfalls: ``short_opex = max(−avail, 0)``, ``short_k = due_k − paid_k``.
+
+    With a sinking fund ([cures.sinking_fund]) the fund first pays the bullet principal due this month and
+    releases what it holds above its target into the cash available (:func:`sinking_fund.pay`); after the DSRA the
+    surplus tops it up (:func:`sinking_fund.build`)."""
     avail = m.cfads + st.cash + st.dsra
+    dues = m.due
+    if st.sink is not None:
+        dues, release = sinking_fund.pay(st, c, plan, t, m)
+        avail = avail + release
     rest = np.maximum(avail, 0.0)
     m.short_opex = np.maximum(-avail, 0.0)
     m.short = {}
     for tr in c.tranches:
-        due = m.due[tr.kind]
+        due = dues[tr.kind]
         paid = np.minimum(rest, due)
         m.short[tr.kind] = due - paid
         rest = rest - paid
@@ -168,6 +183,8 @@ def waterfall(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     else:
         m.sweep = st.zeros_pn
     surplus = dsra_refill(st, c, plan, t, m, surplus)
+    if st.sink is not None:
+        surplus = sinking_fund.build(st, surplus)
     if plan.cross_support:
         surplus = cross_support(m, surplus)
     lockup(st, c, plan, t, m, surplus)
@@ -178,10 +195,15 @@ def dsra_refill(st: State, c: Constants, plan: Plan, t: int, m: Month, surplus):
     ``target = max(k · bank_due + bond service of the next k months + Σ balloon principal due within k months,
     upfront-reserve floor before stabilisation)``, ``k = dsra_months``. Returns the surplus left."""
     target = plan.dsra_months * m.bank_due + plan.bond_forward_service[:, t][:, None]
-    if c.has_balloon:
+    if c.has_balloon and st.ext is None:
         ahead = c.balloon & (plan.loan_maturity - 1 > t) & (plan.loan_maturity - 1 - t <= c.dsra_window)
         if ahead.any():
             target = target + c.onehot_t[:, ahead] @ st.loan_bal[ahead]
+    elif c.has_balloon:  # maturities per path after an extension
+        mat = st.ext.maturity
+        ahead = c.balloon[:, None] & (mat - 1 > t) & (mat - 1 - t <= c.dsra_window)
+        if ahead.any():
+            target = target + c.onehot_t @ np.where(ahead, st.loan_bal, 0.0)
     target = np.maximum(target, plan.reserve_floor[:, t][:, None])
     st.dsra = np.minimum(surplus, target)
     return surplus - st.dsra
@@ -310,7 +332,7 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     np.maximum(mt["peak_funding"], mt["cum_equity"], out=mt["peak_funding"])
     m.cf_prog = m.cfads.sum(axis=0)
     if c.llcr_start <= t < c.llcr_end:
-        ahead = 0.0 if plan.bank_first else m.bond_due.sum()
+        ahead = 0.0 if plan.bank_first else (m.bond_due.sum() if st.refi is None else m.bond_due.sum(axis=0))
         mt["llcr_num"] += (m.cf_prog - ahead) * discount_factor(c.llcr_rate, t - c.llcr_start)
         if t == c.llcr_start:
             mt["llcr_den"] = m.bal_open
@@ -325,7 +347,13 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     y, yr = t // 12, st.yearly
     bank_int_t = m.bank_int_p.sum(axis=0)
     bank_prin_t = m.bank_prin_p.sum(axis=0)
-    bond_t = float(m.bond_int.sum() + m.bond_prin.sum())
+    if st.refi is None:
+        bond_int_t, bond_prin_t = m.bond_int.sum(), m.bond_prin.sum()
+        bond_t = float(bond_int_t + bond_prin_t)
+    else:  # refinancing bonds make bond service per path
+        bond_int_t, bond_prin_t = m.bond_int.sum(axis=0), m.bond_prin.sum(axis=0)
+        bond_t = bond_int_t + bond_prin_t
+        yr["refinancing"][y] += m.cure.get("refinancing", 0.0)
     yr["ops_in"][y] += m.ops_in.sum(axis=0)
     yr["ops_out"][y] += m.ops_out.sum(axis=0)
     yr["cfads"][y] += m.cf_prog
@@ -338,8 +366,8 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     yr["bank_interest"][y] += bank_int_t
     yr["bank_principal"][y] += bank_prin_t
     yr["prepayment"][y] += m.sweep.sum(axis=0)
-    yr["bond_interest"][y] += m.bond_int.sum()
-    yr["bond_principal"][y] += m.bond_prin.sum()
+    yr["bond_interest"][y] += bond_int_t
+    yr["bond_principal"][y] += bond_prin_t
     yr["debt_service"][y] += bank_int_t + bank_prin_t + bond_t
     yr["distributions"][y] += m.dist_t
     yr["equity_in"][y] += m.equity_in_t
@@ -351,8 +379,12 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     yr["lockup_months"][y] += m.locked.any(axis=0)
     if t % 12 == 11 or t == plan.T - 1:
         yr["cash_balance"][y] = (st.dsra + st.cash).sum(axis=0)
+        if st.sink is not None:
+            yr["cash_balance"][y] += st.sink.fund.sum(axis=0)
         yr["bank_balance"][y] = st.loan_bal.sum(axis=0) if c.has_loans else 0.0
         yr["bond_balance"][y] = plan.bond_balance[:, t].sum()
+        if st.refi is not None:
+            yr["bond_balance"][y] += refinancing.balance(st.refi, t)
         yr["collateral_value"][y] = m.collateral
         yr["units_held"][y] = st.held.sum(axis=0)
         yr["hpi"][y] = m.ms.hpi
@@ -360,14 +392,14 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
 
 def record(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     """Monthly record of every series (``record=True``) and the cash-conservation check
-    ``sources + ops_in + SOE + government − (uses + ops_out + bank + bond service + sweep + distributions)
-    − Δ(DSRA + cash) = 0``."""
+    ``sources + ops_in + SOE + government + cures' cash − (uses + ops_out + bank + bond service + sweep
+    + distributions) − Δ(DSRA + cash + sinking fund) = 0``."""
     mo, P, n, ms = st.monthly, plan.P, st.n, m.ms
     project = {"ops_in": m.ops_in, "ops_out": m.ops_out, "cfads": m.cfads, "rent": m.rent,
                "rent_subsidy": m.rent_sub, "sales": m.sales, "op_grants": m.op_grants, "interest_subsidy": m.int_sub,
                "running_costs": m.running, "rent_costs": m.rent_costs, "sales_tax": m.sales_tax,
                "buybacks": m.bb_paid, "bank_interest": m.bank_int_p, "bank_principal": m.bank_prin_p,
-               "bank_due": m.bank_due, "bond_interest": m.bond_int[:, None], "bond_principal": m.bond_prin[:, None],
+               "bank_due": m.bank_due, "bond_interest": _per_project(m.bond_int), "bond_principal": _per_project(m.bond_prin),
                "prepayment": m.sweep, "dsra": st.dsra, "cash": st.cash, "distributions": m.dist,
                "short_opex": m.short_opex, "short_bank": m.short["bank_loan"], "short_bond": m.short["special_bond"],
                "sources": m.sources[:, None], "uses": m.uses[:, None], "held": st.held, "unsold": st.unsold,
@@ -384,4 +416,18 @@ def record(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     inflow = m.sources.sum() + m.ops_in.sum(axis=0) + m.soe + m.hidden + m.gov_bond
     outflow = (m.uses.sum() + m.ops_out.sum(axis=0) + m.bank_due.sum(axis=0)
                + np.broadcast_to(m.bond_due, (P, n)).sum(axis=0) + m.sweep.sum(axis=0) + m.dist_t)
-    mo["conservation"][:, t] = inflow - outflow - ((st.dsra + st.cash).sum(axis=0) - prev)
+    reserves = (st.dsra + st.cash).sum(axis=0)
+    if st.sink is not None:  # the sinking fund is a reserve: Δ fund like Δ DSRA
+        mo["sinking_fund"][:, :, t] = st.sink.fund.T
+        reserves = reserves + st.sink.fund.sum(axis=0)
+        if t > 0:
+            prev = prev + mo["sinking_fund"][:, :, t - 1].sum(axis=1)
+    for name, cash in m.cure.items():  # cash a cure brought in: capitalised by the bank, a refinancing bond's proceeds
+        inflow = inflow + cash
+        mo[f"cure_{name}"][:, t] = cash
+    mo["conservation"][:, t] = inflow - outflow - (reserves - prev)
+
+
+def _per_project(x):
+    """A per-project series as ``(P, 1)`` (deterministic) or ``(P, n)`` (per path) for the record."""
+    return x[:, None] if x.ndim == 1 else x

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from baozhang_finance.engine.ledgers import YEARLY_BALANCES, YEARLY_FLOWS, names
-from baozhang_finance.engine.cures import CURE_NAMES
+from baozhang_finance.engine.cures import CURE_NAMES, extension, refinancing, sinking_fund
 from baozhang_finance.engine.plan import Plan
 
 f64 = np.float64
@@ -141,6 +141,9 @@ class State:
     monthly: dict[str, np.ndarray] = field(default_factory=dict)  # only when recording
     reprice: np.ndarray | None = None  # (L, n) float: 1 where the bank reprices when relending ends (default
     #                                    conventions; the probability itself on expected paths), None under legacy
+    ext: object = None  # cures.extension.ExtensionState when [cures.extension] is configured
+    refi: object = None  # cures.refinancing.RefinancingState when [cures.refinancing] is configured
+    sink: object = None  # cures.sinking_fund.SinkingFundState when [cures.sinking_fund] is configured
 
     @classmethod
     def start(cls, plan: Plan, c: Constants, n: int, record: bool, shocks=None) -> "State":
@@ -159,6 +162,11 @@ class State:
             u = shocks.event_uniforms(L) if shocks is not None else None
             p = plan.loan_reprice_p[:, None]
             st.reprice = np.broadcast_to(p, (L, n)).copy() if u is None else (u < p).astype(f64)
+        cures = plan.support.cures
+        if cures is not None:
+            st.ext = extension.start(plan, n) if cures.extension is not None and c.has_loans else None
+            st.refi = refinancing.start(plan, n) if cures.refinancing is not None else None
+            st.sink = sinking_fund.start(plan, n) if cures.sinking_fund is not None else None
         st.metrics = start_metrics(n)
         st.yearly = {k: np.zeros((Y, n)) for k in YEARLY_FLOWS + YEARLY_BALANCES}
         st.proj_cfads = np.zeros((Y, P, n))
@@ -183,4 +191,5 @@ def start_metrics(n: int) -> dict[str, np.ndarray]:
         "soe_exhausted": neg(),  # first month SOE money ran out with a shortfall it may pay still open
         "first_shortfall": neg(),  # first month any project is short after its cash, DSRA and cures
         **{f"cure_{k}": np.zeros(n) for k in CURE_NAMES},  # yuan each cure provided over the horizon
+        "cure_extension_count": np.zeros(n), "cure_extension_fee": np.zeros(n),  # extensions granted, fees capitalised
     }

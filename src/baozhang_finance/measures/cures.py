@@ -5,6 +5,10 @@
   ``p95_yuan`` its 95th percentile;
 * ``soe.exhaustion_year``: ``p_exhausted`` = share of paths on which a shortfall SOE money may pay was left open
   because the SOE's pot was empty, ``p50`` = median programme year (1-based) of that event among those paths;
+* ``cures.extension.expected_count``: mean number of loan extensions per path;
+* ``fiscal.refinancing_need_by_year``: special-bond principal rolled into refinancing bonds (再融资专项债券) in each
+  year, ``{mean, p95}`` across paths — explicit debt the budget must refinance, not a burden;
+  ``fiscal.refinancing_balance_at_horizon``: refinancing bonds still outstanding at the horizon ``{mean, p95}``;
 * ``hidden_debt.first_shortfall_year``: the year a project first falls short after its cash, DSRA and cures — when
   the programme fails, as opposed to the first call year, when the SOE's support stops covering it.
 """
@@ -26,7 +30,20 @@ def cure_summary(result) -> dict:
         x = df[f"cure_{k}_yuan"].to_numpy(float)
         out[k] = {"p_used": float((x > USED_YUAN).mean()), "expected_yuan": float(x.mean()),
                   "p95_yuan": float(np.quantile(x, 0.95))}
+    out["extension"]["expected_count"] = float(df["cure_extension_count"].to_numpy(float).mean())
     return out
+
+
+def refinancing_need_by_year(result) -> dict:
+    """Refinancing need by year ``{mean: [...], p95: [...]}``: yuan of special-bond principal refinanced."""
+    x = np.asarray(result.ledger("refinancing"), dtype=float)
+    return {"mean": x.mean(axis=0).tolist(), "p95": np.quantile(x, 0.95, axis=0).tolist()}
+
+
+def refinancing_balance_at_horizon(result) -> dict:
+    """Refinancing bonds outstanding at the horizon ``{mean, p95}``, yuan."""
+    x = result.paths["refinancing_balance_end_yuan"].to_numpy(float)
+    return {"mean": float(x.mean()), "p95": float(np.quantile(x, 0.95))}
 
 
 def event_year(years: np.ndarray) -> dict:

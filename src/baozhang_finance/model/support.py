@@ -74,10 +74,13 @@ class SupportPolicy(_Model):
 class Extension(_Model):
     """[cures.extension] — 展期: the bank extends a short loan and re-amortises it instead of calling the budget.
 
-    When a project's bank service is short in a month, and the loan's balance is within ``max_loan_to_income_value``
-    of the block's income value (forward NOI ÷ cap rate) and the new tenor within ``max_tenor_years``: the unpaid
-    service is capitalised, a fee is added, the maturity moves out by ``years`` and the rate steps up by
-    ``rate_step_bp``; from the next month the loan amortises over its new remaining term.
+    When a project's bank service is short in a month (after its cash and DSRA), each of its loans that is
+    eligible — fewer than ``max_times`` extensions so far, new tenor (maturity + 12·``years`` − first draw) within
+    ``max_tenor_years``, the project's balance (with the unpaid service) within ``max_loan_to_income_value`` of the
+    block's value (rental: trailing-12-month NOI ÷ cap rate; sale: units held × area × appraisal × house-price
+    index) — has its share of the unpaid service (pro rata to the loans' dues) capitalised, a fee ``fee_share`` ×
+    the new balance capitalised too, its maturity moved out by ``years`` and its rate stepped up by
+    ``rate_step_bp``; from the next month the loan amortises over its new remaining term (docs/model.md "Cures").
     """
 
     max_times: int = Field(1, ge=1, le=5, description="extensions a loan may get over its life")
@@ -88,14 +91,20 @@ class Extension(_Model):
                                                               "(银发〔2026〕171号, domain-facts §5, V-sec; assumption until verified)")
     max_loan_to_income_value: float = Field(1.0, gt=0, le=2, description="extension only while balance ÷ income value ≤ this "
                                                                           "(assumption: 0.8–1.2)")
+    cap_rate: float = Field(0.042, gt=0, le=0.2, description="cap rate of the income value when [cures.disposal] is absent "
+                            "(else the disposal's cap rate): 保租房 REIT distribution yields 3.95–4.34 % at IPO "
+                            "[domain-facts §5, V-sec]")
 
 
 class Refinancing(_Model):
     """[cures.refinancing] — 再融资专项债券: special-bond principal the project cannot pay at maturity is rolled over.
 
-    Explicit debt rolled over: the refinanced principal is a refinancing need of the budget by year, not a burden;
-    the new bond pays a coupon fixed at issue from the rate path (LPR + ``spread_over_lpr``) and its principal at
-    ``term_years``; service of the refinancing bond ranks as special-bond service of the project.
+    At a month a project's special-bond principal falls due and its bond service is short, up to ``max_share`` of
+    the principal due is refinanced. Explicit debt rolled over: the refinanced principal is a refinancing need of
+    the budget by year, not a burden; the new bond pays an annual coupon fixed at issue from the rate path
+    (max(LPR_t + ``spread_over_lpr``, 0)) on each anniversary and its principal ``term_years`` later (itself
+    refinanceable then; outstanding at the horizon if later); its service ranks as special-bond service of the
+    project (government class "bond"), so a coupon the project cannot pay is explicit bond burden.
     """
 
     term_years: int = Field(10, ge=1, le=30, description="tenor of the refinancing bond (5–30)")
@@ -107,8 +116,11 @@ class Refinancing(_Model):
 class SinkingFund(_Model):
     """[cures.sinking_fund] — surplus set aside over the last ``years`` before each bullet (bank or bond) principal.
 
-    Target at month t in the window [M − 12·years, M): principal × (t − (M − 12·years) + 1) / (12·years), built from
-    the month's surplus after the DSRA and before distributions; at maturity the fund pays the principal first.
+    Bullet principals: bullet special bonds, interest-only and bullet bank loans (M = the month the principal is
+    paid). Target at month t in the window [M − 12·years, M): principal × (t − (M − 12·years) + 1) / (12·years),
+    built from the month's surplus after the DSRA and before cross-support and distributions; at M the fund pays
+    the principal first (before the project's cash), and what it holds above the target of the bullets still ahead
+    is released into the month's cash. The fund is earmarked: it pays nothing else.
     """
 
     years: int = Field(5, ge=1, le=30, description="years before maturity over which the fund is built (assumption)")

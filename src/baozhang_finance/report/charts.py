@@ -245,6 +245,7 @@ WATERFALL_STEPS = (
     ("buybacks", "Buybacks", "回购支出", -1),
     ("bank_service", "Bank interest + principal", "银行本息", -1),
     ("bond_service", "Special-bond service", "专项债本息", -1),
+    ("cures", "Cures: extensions, refinancing bonds", "展期与再融资债券", +1),
     ("soe_support", "SOE support", "国企支持", +1),
     ("gov_bond", "Budget: bond burden", "财政：专项债兜底", +1),
     ("gov_hidden", "Budget: hidden-debt call", "财政：隐性债务代偿", +1),

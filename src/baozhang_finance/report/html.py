@@ -152,7 +152,8 @@ def waterfall_flows(mp: MedianPath) -> dict[str, float]:
         "soe_support": tot("soe_support"),
         "gov_bond": tot("gov_bond"),
         "gov_hidden": tot("gov_hidden"),
-        "end_cash": float(m["dsra"][:, -1].sum() + m["cash"][:, -1].sum()),
+        "cures": tot("cure_extension", "cure_refinancing", "cure_disposal"),
+        "end_cash": float(m["dsra"][:, -1].sum() + m["cash"][:, -1].sum() + m["sinking_fund"][:, -1].sum()),
     }
 
 

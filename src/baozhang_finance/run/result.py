@@ -121,7 +121,8 @@ class Result:
         out = {
             "coverage": cov,
             "hidden_debt": {**fiscal.hidden_debt_summary(self), "first_shortfall_year": cures.first_shortfall_year(self)},
-            "fiscal": fiscal.fiscal_summary(self),
+            "fiscal": {**fiscal.fiscal_summary(self), "refinancing_need_by_year": cures.refinancing_need_by_year(self),
+                       "refinancing_balance_at_horizon": cures.refinancing_balance_at_horizon(self)},
             "bank": bank.bank_summary(self),
             "soe": {**soe.soe_summary(self), "exhaustion_year": cures.exhaustion_year(self)},
             "cures": cures.cure_summary(self),

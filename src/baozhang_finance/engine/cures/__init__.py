@@ -2,13 +2,21 @@
 
 The ``cures`` stage of the month runs after the waterfall (which leaves ``m.short_opex`` and ``m.short[kind]``,
 ``(P, n)``) and before ``support``: each cure the scenario configures, in ``cures.order``, may reduce those
-shortfalls, with its own ledger (``m.cure[name]``, yuan, ``(n,)``) and its own state. Under the legacy
+shortfalls, with its own ledger (``m.cure[name]``: yuan of cash the cure brought into the month, ``(n,)``, an
+inflow of the month's cash conservation; and ``metrics["cure_<name>"]``) and its own state (``st.ext``,
+``st.refi``, ``st.sink``, created by :func:`baozhang_finance.engine.state.State.start`). Under the legacy
 conventions, or when the scenario names no cure, the stage does nothing.
 
-A cure is one module here with ``NAME`` and ``month(st, c, plan, t, m)``; register it in :data:`CURES`.
+A cure is one module here with ``NAME`` and ``month(st, c, plan, t, m)``; register it in :data:`CURES`. The
+cures that change an instrument's terms also hook into the stages: an extension's per-path maturity and rate
+add-on are read by :func:`baozhang_finance.engine.instruments.bank_loan.month`; refinancing-bond service enters
+the bond due in :func:`baozhang_finance.engine.stages.loans`; the sinking fund is a reserve of the waterfall
+(:func:`baozhang_finance.engine.stages.waterfall`), so its ``month`` does nothing.
 """
 
 from __future__ import annotations
+
+from baozhang_finance.engine.cures import extension, refinancing, sinking_fund
 
 #: the cures a scenario may configure; each has a per-path total ``metrics["cure_<name>"]`` (yuan it provided over
 #: the horizon: loan service capitalised by an extension, bond principal refinanced, bullet principal paid from the
@@ -17,7 +25,8 @@ from __future__ import annotations
 CURE_NAMES = ("extension", "refinancing", "sinking_fund", "disposal")
 
 #: cure name → its month function (filled by the cure modules as they are added)
-CURES: dict = {}
+CURES: dict = {extension.NAME: extension.month, refinancing.NAME: refinancing.month,
+               sinking_fund.NAME: sinking_fund.month}
 
 
 def cures(st, c, plan, t: int, m) -> None:

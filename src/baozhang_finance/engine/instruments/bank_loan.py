@@ -40,6 +40,8 @@ def month(st, c, plan, t: int, ms) -> dict:
     * rate: :func:`loan_rate`;
     * interest ``I = B · r`` on the balance after the draw; capitalised (``B += I``) in the grace period when the
       loan says so, and always for a bullet;
+    * maturity and rate: the loan's own, or per path ``(L, n)`` after an extension (``st.ext``: maturity moved out,
+      rate add-on; :mod:`baozhang_finance.engine.cures.extension`);
     * scheduled principal: equal principal ``B / n_rem`` (:func:`~baozhang_finance.engine.formulas.
       equal_principal_payment`), annuity ``PMT(B_pre, r, n_rem) − I_cash`` (:func:`~baozhang_finance.engine.
       formulas.annuity_payment`), else the whole balance in the last month; ``0 ≤ principal ≤ B``, nothing in
@@ -54,6 +56,8 @@ def month(st, c, plan, t: int, ms) -> dict:
     base = np.where(c.loan_fixed, c.loan_rate_m, ms.lpr / 12.0 + c.loan_spread_m)
     rel_on = (t < plan.loan_rel_end)[:, None] & ms.relending_on
     rate = loan_rate(st, c, base, rel_on)
+    if st.ext is not None:  # an extension's rate step (cures/extension.py)
+        rate = rate + st.ext.rate_add
     interest = st.loan_bal * rate
     in_grace = t < plan.loan_amort_start
     capitalise = (plan.loan_capitalise & (in_grace | (c.code == 3)))[:, None]
@@ -61,16 +65,16 @@ def month(st, c, plan, t: int, ms) -> dict:
     bal_pre = st.loan_bal.copy()
     st.loan_bal += cap_int
     cash_int = interest - cap_int
-    n_rem = plan.loan_maturity - t
-    last = (n_rem == 1)[:, None]
-    pays = (~in_grace & (n_rem >= 1))[:, None] | last
-    n_rem_c = n_rem[:, None]
+    # months to maturity including this one: the loans' own maturity, or per path once an extension may move it
+    n_rem_c = (plan.loan_maturity - t)[:, None] if st.ext is None else st.ext.maturity - t
+    last = n_rem_c == 1
+    pays = (~in_grace[:, None] & (n_rem_c >= 1)) | last
     principal = np.where(c.is_equal, equal_principal_payment(st.loan_bal, n_rem_c), np.where(last, st.loan_bal, 0.0))
     ar = c.annuity_rows
     if ar.size:  # only annuity loans pay the (costly) level payment
         principal[ar] = annuity_payment(bal_pre[ar], rate[ar], n_rem_c[ar]) - cash_int[ar]
     principal = np.where(pays, np.minimum(np.maximum(principal, 0.0), st.loan_bal), 0.0)
-    return {"rate": rate, "principal": principal, "bal_open": st.loan_bal.sum(axis=0),
+    return {"rate": rate, "principal": principal, "cash_int": cash_int, "bal_open": st.loan_bal.sum(axis=0),
             "interest": c.onehot_t @ cash_int, "principal_p": c.onehot_t @ principal,
             "draws": plan.loan_onehot.T @ draw}
 
