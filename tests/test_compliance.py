@@ -12,10 +12,11 @@ from typer.testing import CliRunner
 
 from baozhang_finance.cli import app
 from baozhang_finance.model.compliance import (
-    BEITUN, FACTS, LIAONING, LOUDI, RULE_SETS, RULES, SUIHUA, WEIHAI, check_scenario, print_findings, rules_for,
+    BEITUN, FACTS, LIAONING, LOUDI, RULE_SETS, RULES, SUIHUA, WEIHAI, check_scenario, rules_for,
     sale_price_yuan_per_m2, unverifiable,
 )
 from baozhang_finance.model.scenario import ScenarioError, scenario_from_dict, total_uses_yuan
+from baozhang_finance.report.tables import print_findings
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 

@@ -19,6 +19,7 @@ from baozhang_finance.cli.options import (
     Backend,
     ChunkSize,
     Deterministic,
+    Lang,
     Out,
     Overwrite,
     Paths,
@@ -31,10 +32,10 @@ from baozhang_finance.cli.options import (
     Workers,
     check_out,
 )
-from baozhang_finance.model.compliance import check_scenario, print_findings
+from baozhang_finance.model.compliance import check_scenario
 from baozhang_finance.model.scenario import ScenarioError
 from baozhang_finance.report.html import render_reports, report_writers
-from baozhang_finance.report.tables import print_comparison, print_summary
+from baozhang_finance.report.tables import print_comparison, print_findings, print_summary
 from baozhang_finance.run.dask_backend import DaskBackendError, make_client
 from baozhang_finance.run.result import Result
 from baozhang_finance.run.settings import COMPARE_CHUNK_SIZE, COMPARE_PATHS, COMPARE_SEED
@@ -74,6 +75,7 @@ def run(
     quiet: Quiet = False,
     as_json: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
     conventions: Conventions = None,
+    lang: Lang = None,
 ):
     """Simulate a scenario and print the three-lens summary."""
     sc = _load(scenario, conventions)
@@ -103,22 +105,22 @@ def run(
             client.close()
     if out is not None:
         with user_errors(scenario):
-            result.save(out, extra_writers=() if no_reports else report_writers(), overwrite=overwrite)
+            result.save(out, extra_writers=() if no_reports else report_writers(lang), overwrite=overwrite)
     if as_json:
         sys.stdout.write(json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n")
     elif not quiet:
-        print_summary(result, console)
+        print_summary(result, console, lang)
         if out is not None:
             say(f"written: {out}")
 
 
 @app.command()
-def check(scenario: ScenarioFile, conventions: Conventions = None):
+def check(scenario: ScenarioFile, conventions: Conventions = None, lang: Lang = None):
     """Validate a scenario and apply the policy rules of its documents (exit 1 on findings)."""
     sc = _load(scenario, conventions)
     with user_errors(scenario):  # e.g. an unknown name in policy.rule_sets
         findings = check_scenario(sc)
-    print_findings(sc, findings, console, source=str(scenario))
+    print_findings(sc, findings, console, source=str(scenario), lang=lang)
     raise typer.Exit(1 if findings else 0)
 
 
@@ -131,6 +133,7 @@ def compare(
     csv_file: Optional[Path] = typer.Option(None, "--csv", help="also write the table (raw numbers) to this CSV file"),
     quiet: Quiet = False,
     conventions: Conventions = None,
+    lang: Lang = None,
 ):
     """Run several scenarios with the same paths and seed; one table of the headline numbers."""
     if csv_file is not None and (csv_file.is_dir() or not csv_file.parent.exists()):
@@ -144,7 +147,7 @@ def compare(
     with user_errors("compare"):
         rows = compare_scenarios(loaded, paths=paths, seed=seed, chunk_size=chunk_size, progress=show)
     if not quiet:
-        print_comparison(rows, console, paths=paths, seed=seed, chunk_size=chunk_size)
+        print_comparison(rows, console, paths=paths, seed=seed, chunk_size=chunk_size, lang=lang)
     if csv_file is not None:
         write_csv(rows, csv_file)
         if not quiet:
@@ -191,16 +194,17 @@ def report(
     overwrite: Overwrite = False,
     quiet: Quiet = False,
     as_json: bool = typer.Option(False, "--json", help="print the run's summary.json to stdout"),
+    lang: Lang = None,
 ):
-    """Re-render report.xlsx, report.html and charts/ from a saved run (no new simulation)."""
+    """Re-render report.xlsx, report.html and charts/ from a saved run (no new simulation), in --lang."""
     saved = _check_run_dir(run_dir)
     check_out(out, overwrite)
     if out is not None and out.exists() and out.resolve() == run_dir.resolve():
         out = None
     result = _load_run(run_dir)
-    target = render_reports(run_dir, out=out, result=result)
+    target = render_reports(run_dir, out=out, result=result, lang=lang)
     if as_json:
         sys.stdout.write(json.dumps(saved, indent=2, ensure_ascii=False) + "\n")
     elif not quiet:
-        print_summary(result, console)
+        print_summary(result, console, lang)
         say(f"written: {target / 'report.html'}, {target / 'report.xlsx'}, {target / 'charts'}")

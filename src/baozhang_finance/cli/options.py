@@ -3,7 +3,7 @@
 Each is an ``Annotated`` Typer type; a command takes it as a parameter and gives its own default as the function
 default (``paths: Paths = SWEEP_PATHS``). Validation lives here too, one line naming the option, exit 2:
 paths ≥ 1, seed in [0, 2**63), chunk size ≥ 1, workers ≥ 1, Dask workers ≥ 0, target SE in (0, 0.5] (as
-option callbacks), and the output folder (:func:`check_out`, which needs ``--overwrite`` too).
+option callbacks), the language (``--lang`` zh | en | both, default ``$BAOZHANG_LANG``, else both), and the output folder (:func:`check_out`, which needs ``--overwrite`` too).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from baozhang_finance.cli.common import fail
+from baozhang_finance.report.format import LANG_ENV, LANGS, lang_of
 from baozhang_finance.run.settings import SEED_LIMIT
 
 
@@ -43,6 +44,15 @@ def _conventions(value):
     if value is not None and value not in ("default", "legacy"):
         fail(f"--conventions: must be default or legacy, got {value!r}")
     return value
+
+
+def _lang(value):
+    """--lang, else $BAOZHANG_LANG, else both: the one language setting of every report and table."""
+    try:
+        return lang_of(value.strip().lower() if isinstance(value, str) else value)
+    except ValueError:
+        where = "--lang" if value else LANG_ENV
+        fail(f"{where}: must be zh, en or both, got {value or os.environ.get(LANG_ENV)!r}")
 
 
 ScenarioFile = Annotated[Path, typer.Argument(help="scenario TOML file")]
@@ -79,6 +89,11 @@ Metrics = Annotated[Optional[list[str]], typer.Option(
 Rel = Annotated[float, typer.Option("--rel", help="relative low/high of inputs with a relative default range")]
 Ranges = Annotated[Optional[list[str]], typer.Option("--range", help="FIELD=low,high: replace or add an input's "
                                                                      "range")]
+
+
+Lang = Annotated[Optional[str], typer.Option(
+    "--lang", callback=_lang, show_default=False,
+    help=f"language of the tables, reports and charts: {' | '.join(LANGS)} (default: ${LANG_ENV}, else both)")]
 
 
 def check_out(out: Optional[Path], overwrite: bool, option: str = "--out") -> None:

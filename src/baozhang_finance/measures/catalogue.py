@@ -9,7 +9,9 @@ One registry for the four families of outputs, each in its own key space:
 * ``yearly.<quantity>`` — the yearly ledgers (``ledgers.npz``, :meth:`Result.ledger`) and fan quantities
   (``yearly.csv``); ``flow.<item>`` — the median path's yearly cash-flow items (report.xlsx, sheet "Median path");
 * ``metric.<name>`` — the sensitivity / solver metrics (:data:`measures.metrics.METRICS`), and
-  ``lever.<name>`` — the levers ``baozhang solve --find`` solves for.
+  ``lever.<name>`` — the levers ``baozhang solve --find`` solves for;
+* ``text.<name>`` — the words around the numbers (section titles, table headers, the answer sentence, chart
+  titles and axes), English and Chinese, for ``--lang zh | en | both`` (:func:`report.format.text`).
 
 The table is data: ``(key, unit, English, Chinese[, digits])`` rows, some with the statistics the summary keeps of
 them (``p05``, ``p50`` … expand to ``key.p05`` with the label "…, p05"). :func:`entry` looks a key up and fails
@@ -306,6 +308,262 @@ _ROWS: tuple[tuple, ...] = (
 )
 
 
+# (name, English, Chinese): the words around the numbers — section titles, table headers, sentences, chart titles
+# and axes — as ``text.<name>`` entries (unit "text"); ``{field}`` placeholders are filled by
+# :func:`baozhang_finance.report.format.text`. One key space per place: ``html.``, ``xlsx.``, ``term.`` (terminal
+# tables), ``chart.``, ``col.`` (table column headers every output shares), ``unit.``, ``payer.``, ``word.``.
+_TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
+    # ------------------------------------------------------------------ words and column headers
+    ("word.yes", "yes", "是"), ("word.no", "no", "否"), ("word.none", "none", "无"),
+    ("word.years", "{n} y", "{n} 年"), ("word.months", "{n} m", "{n} 个月"),
+    ("col.lens", "lens", "视角"), ("col.metric", "metric", "指标"), ("col.value", "value", "数值"),
+    ("col.measure", "measure", "指标"), ("col.key", "key", "键"), ("col.field", "field", "字段"),
+    ("col.meaning", "meaning", "含义"), ("col.payer", "payer", "承担方"), ("col.expected_pv", "expected PV", "现值期望"),
+    ("col.share", "share", "占比"), ("col.sheet", "sheet", "工作表"), ("col.contents", "contents", "内容"),
+    ("col.section", "section", "部分"), ("col.unit", "unit", "单位"), ("col.value_wan", "value (万元)", "数值（万元）"),
+    ("col.label", "label", "名称"), ("col.label_zh", "中文", "中文"), ("col.quantity", "quantity", "指标"),
+    ("col.year", "year", "年度"), ("col.calendar_year", "calendar year", "公历年"), ("col.n", "paths (n)", "路径数"),
+    ("col.scenario", "scenario", "情景"), ("col.rank", "rank", "排名"), ("col.range", "range", "取值范围"),
+    ("col.group", "group", "分组"), ("col.name", "name", "名称"),
+    ("col.rule_id", "rule", "规则"), ("col.rule_set", "rule set", "规则集"), ("col.document", "document", "文件"),
+    ("col.clause", "clause", "条款"), ("col.project", "project", "项目"), ("col.actual", "actual", "实际"),
+    ("col.limit", "limit", "限值"), ("col.message", "finding", "问题说明"), ("col.reason", "reason", "原因"),
+    ("col.type", "type", "类型"), ("col.units", "units", "套数"), ("col.area", "m²/unit", "套均面积 m²"),
+    ("col.price", "price 元/m²", "收购单价 元/m²"), ("col.appraisal", "appraisal 元/m²", "评估单价 元/m²"),
+    ("col.investment", "investment", "总投资"), ("col.equity", "equity", "资本金"),
+    ("col.equity_share", "equity share", "资本金比例"), ("col.capital_share", "capital share", "资本金(含专项债)比例"),
+    ("col.loan", "loan", "贷款"), ("col.amount", "amount", "金额"), ("col.term", "term", "期限"),
+    ("col.grace", "grace", "宽限期"), ("col.amortisation", "amortisation", "还款方式"), ("col.rate", "rate", "利率"),
+    ("col.relending", "PBoC relending", "保障性住房再贷款"), ("col.bond", "bond", "专项债"),
+    ("col.coupon", "coupon", "票面利率"), ("col.coupons", "coupons", "付息频率"), ("col.principal", "principal", "还本方式"),
+    ("col.counts_as_capital", "counts as capital", "计作资本金"), ("col.grant", "grant", "补助"),
+    ("col.source", "source", "来源"), ("col.kind", "kind", "性质"),
+    ("col.s1", "S1", "一阶指数 S1"), ("col.s1_conf", "S1 ± (95 %)", "S1 ±（95 %）"), ("col.st", "ST", "总效应指数 ST"),
+    ("col.st_conf", "ST ± (95 %)", "ST ±（95 %）"),
+    ("unit.yuan", "yuan 元", "元"), ("unit.yuan_per_m2", "元/m²", "元/m²"), ("unit.share", "share", "比例"),
+    ("unit.ratio", "×", "倍"), ("unit.index", "index", "指数"), ("unit.years", "years", "年"),
+    ("unit.year", "year no.", "第几年"), ("unit.months", "months", "月"), ("unit.count", "count", "个数"),
+    ("unit.flag", "yes/no", "是/否"), ("unit.wan", "万元", "万元"),
+    ("payer.explicit_bond_burden", "explicit special-bond burden", "显性债务负担（专项债）"),
+    ("payer.soe_explicit_support", "SOE explicit support", "国企自有资金支持"),
+    ("payer.hidden_debt_call", "hidden-debt call", "隐性债务"),
+    ("stats", "{stats}", "{stats}"),
+    # ------------------------------------------------------------------ report.html
+    ("html.title", "{name} — does it pay for itself?", "{name} — 能否自求平衡？"),
+    ("html.soe", "implementing SOE: {soe}", "实施主体：{soe}"),
+    ("html.horizon", "start {start}, horizon {years} years", "起始 {start}，测算期 {years} 年"),
+    ("html.paths", "{paths} Monte Carlo paths, seed {seed}", "蒙特卡洛模拟 {paths} 条路径，随机种子 {seed}"),
+    ("html.stress", "stress", "压力情景"),
+    ("html.h_question", "The question", "问题"),
+    ("html.question",
+     "When the SOE buys this housing stock and runs it as affordable housing, does the money that comes back (rent "
+     "at ≤ 80 % of market, sales at cost + ≤ 5 %, subsidies) cover the debt that paid for it — and if not, who pays, "
+     "and how much? Money the budget pays for SOE debt that is not government debt is hidden debt, which every "
+     "policy document forbids.",
+     "国企收购存量商品房用作保障性住房后，回流的资金（租金不高于市场租金的 80 %，配售价格不高于成本加 5 %，各项补助）"
+     "能否覆盖为此所借的债务？如不能，由谁承担、承担多少？财政为非政府债务的国企债务付钱，即构成隐性债务，"
+     "各项政策文件均明令禁止。"),
+    ("html.h_answer", "The answer", "结论"),
+    ("html.answer_none",
+     "In none of the {n} simulated futures does the city budget have to pay the SOE's debt or costs off its books "
+     "(hidden debt): the programme's own revenue, reserves and the SOE's support cover them (95 % upper bound on "
+     "the probability: {bound}).",
+     "在模拟的 {n} 种未来情形中，没有一种需要城市财政在预算外代偿国企的债务或成本（隐性债务）：项目自身收入、"
+     "准备金和国企支持足以覆盖（该概率的 95 % 上限：{bound}）。"),
+    ("html.answer_some",
+     "In {p}{band} of {n} simulated futures the programme cannot pay its SOE debt and costs from its own revenue, "
+     "reserves and the SOE's support, and the city budget is called on off its books (hidden debt): expected "
+     "present value {pv}, 1-in-20 worst case (VaR95) {var}.",
+     "在模拟的 {n} 种未来情形中，有 {p}{band} 的情形项目无法以自身收入、准备金和国企支持偿付国企债务和成本，"
+     "城市财政须在预算外代偿（隐性债务）：现值期望 {pv}，二十分之一最坏情形（VaR95）{var}。"),
+    ("html.no_loan", "no loan", "无贷款"),
+    ("html.below", "Below the {t} tolerance for P(hidden-debt call) this report uses.",
+     "低于本报告采用的隐性债务触发概率容忍度 {t}。"),
+    ("html.above", "Above the {t} tolerance for P(hidden-debt call) this report uses.",
+     "高于本报告采用的隐性债务触发概率容忍度 {t}。"),
+    ("html.se_note",
+     "Probabilities are Monte Carlo estimates; in the tables below “± SE” is one standard error, and an interval "
+     "written [lo, hi] 95 % is a 95 % interval (± 1.96 standard errors).",
+     "概率均为蒙特卡洛估计值；下表中“± SE”为一个标准误，写作 [lo, hi] 95 % 的区间为 95 % 置信区间（± 1.96 个标准误）。"),
+    ("html.h_fiscal", "Fiscal lens (finance bureau)", "财政视角（财政局）"),
+    ("html.h_payers", "Who pays the gap (expected PV)", "资金缺口由谁承担（现值期望）"),
+    ("html.hd_var95", "hidden-debt PV: VaR95 / CVaR95", "隐性债务现值 VaR95 / CVaR95"),
+    ("html.hd_var99", "hidden-debt PV: VaR99 / CVaR99", "隐性债务现值 VaR99 / CVaR99"),
+    ("html.bond_burden", "explicit special-bond burden: P / expected PV", "专项债显性负担：概率 / 现值期望"),
+    ("html.img_hidden_debt", "hidden-debt PV distribution", "隐性债务现值分布"),
+    ("html.cap_hidden_debt", "Hidden-debt PV per path, VaR95 and CVaR95 marked.", "各路径隐性债务现值，标出 VaR95 与 CVaR95。"),
+    ("html.img_cash_fan", "cash balance fan chart", "现金余额扇形图"),
+    ("html.cap_cash_fan", "Reserves + retained cash at year end: p05–p95 fan.", "年末准备金及留存现金：p05–p95 扇形区间。"),
+    ("html.h_bank", "Bank lens (credit officer, standalone view: no government support)",
+     "银行视角（信贷审批，独立视角：不含政府支持）"),
+    ("html.pd_life_annual", "PD over the loan life / annualised", "违约概率 PD（贷款期 / 年化）"),
+    ("html.years_to_default", "years to default p05 / p50 / p95 (defaulted paths)", "违约时间 5% / 50% / 95% 分位（违约路径）"),
+    ("html.lgd_ead", "LGD (mean, defaulted paths) / EAD (mean)", "违约损失率 LGD（均值，违约路径）/ 违约风险暴露 EAD（均值）"),
+    ("html.el", "expected loss / EL rate", "预期损失 / 预期损失率"),
+    ("html.grade", "grade (slotting) / risk weight", "监管分类等级 / 风险权重"),
+    ("html.no_bank", "The programme has no bank loan.", "本项目群没有银行贷款。"),
+    ("html.img_pd", "cumulative PD", "累计违约概率"),
+    ("html.cap_pd", "Cumulative probability of default by year.", "逐年累计违约概率。"),
+    ("html.img_dscr", "DSCR fan chart", "偿债覆盖率扇形图"),
+    ("html.cap_dscr", "DSCR by year (CFADS ÷ all debt service), p05–p95 fan; 1.0 marked.",
+     "逐年偿债覆盖率 DSCR（可偿债现金流 ÷ 全部还本付息），p05–p95 扇形区间；标出 1.0。"),
+    ("html.h_soe", "SOE lens (implementing SOE and researchers)", "国企视角（实施主体与研究者）"),
+    ("html.img_waterfall", "median path waterfall", "中位路径资金瀑布图"),
+    ("html.cap_waterfall",
+     "The median path (median hidden-debt PV): lifetime sources and uses of cash, undiscounted. Per-project yearly "
+     "cash flows are in report.xlsx, sheet '{sheet}'.",
+     "中位路径（隐性债务现值的中位数）：全周期资金来源与去向，未折现。各项目逐年现金流见 report.xlsx 的“{sheet}”工作表。"),
+    ("html.h_compliance", "Policy compliance", "合规检查"),
+    ("html.rule_sets", "Rule sets: {sets}.", "规则集：{sets}。"),
+    ("html.check_failed", "The compliance check failed: {error}", "合规检查失败：{error}"),
+    ("html.no_finding", "No policy finding: the plan complies with the rules checked.", "无合规问题：方案符合所检查的规则。"),
+    ("html.findings", "{n} finding(s): the plan breaches rules it was checked against.", "{n} 项合规问题：方案违反了所检查的规则。"),
+    ("html.h_unverifiable", "Rules that could not be checked (the scenario lacks the figure)", "无法核验的规则（情景缺少相应数据）"),
+    ("html.h_assumptions", "Key assumptions", "主要假设"),
+    ("html.h_projects", "Projects and capital", "项目与资本金"),
+    ("html.h_loans", "Bank loans", "银行贷款"),
+    ("html.h_bonds", "Special bonds", "专项债"),
+    ("html.h_grants", "Grants", "补助"),
+    ("html.h_waterfall", "Waterfall", "资金使用顺序"),
+    ("html.h_market", "Market (annual)", "市场参数（年化）"),
+    ("html.stresses", "Stress overlays defined: {names}.", "已定义的压力情景：{names}。"),
+    ("html.fixed", "fixed {rate}", "固定 {rate}"),
+    ("html.relending", "{share} at {rate}, {term} y × {n}", "{share}，利率 {rate}，{term} 年 × {n}"),
+    ("html.capital", "capital", "资本金"), ("html.operating", "operating, month {m}", "运营期，第 {m} 月"),
+    ("html.h_manifest", "Run manifest", "运行记录"),
+    ("html.footer", "baozhang-finance · summary.json, paths.parquet, yearly.csv and report.xlsx in this run folder "
+                    "hold every number on this page.",
+     "baozhang-finance · 本页所有数字均可在本运行文件夹的 summary.json、paths.parquet、yearly.csv 和 report.xlsx 中找到。"),
+    # ------------------------------------------------------------------ report.xlsx
+    ("xlsx.sheet.guide", "Guide", "说明"), ("xlsx.sheet.summary", "Summary", "汇总"),
+    ("xlsx.sheet.inputs", "Inputs", "输入"), ("xlsx.sheet.yearly", "Yearly", "逐年"),
+    ("xlsx.sheet.median", "Median path", "中位路径"), ("xlsx.sheet.paths", "Paths sample", "路径样本"),
+    ("xlsx.sheet.manifest", "Manifest", "运行记录"),
+    ("xlsx.title", "{name} — baozhang-finance report", "{name} — baozhang-finance 测算报告"),
+    ("xlsx.guide.summary", "every number of summary.json (three lenses) with its label and unit; money in yuan and "
+                           "万元 (10k yuan); shares as %",
+     "summary.json 的全部数字（三个视角），附名称和单位；金额以元和万元计，比例以 % 计"),
+    ("xlsx.guide.inputs", "the scenario as read and validated (every field, flattened)", "读入并校验后的情景（全部字段，展开）"),
+    ("xlsx.guide.yearly", "fan-chart table: mean and p05–p95 across paths by year; money in 万元",
+     "扇形图数据：逐年各路径的均值及 p05–p95；金额以万元计"),
+    ("xlsx.guide.median", "yearly cash flows per project of path {index} (median hidden-debt PV), yuan",
+     "第 {index} 条路径（隐性债务现值中位数）各项目逐年现金流，单位元"),
+    ("xlsx.guide.paths", "the first {rows} of {total} per-path rows (all rows are in paths.parquet)",
+     "{total} 条路径中的前 {rows} 条（全部见 paths.parquet）"),
+    ("xlsx.guide.manifest", "package version, git commit, scenario SHA-256, seed, paths, chunk size, wall time",
+     "软件版本、git 提交、情景 SHA-256、随机种子、路径数、分块大小、运行时间"),
+    ("xlsx.guide.se", "± in the tables is one standard error (SE) of the Monte Carlo estimate",
+     "表中 ± 为蒙特卡洛估计的一个标准误（SE）"),
+    ("xlsx.median_head", "Path {index}: median hidden-debt PV = {yuan} yuan ({wan} 万元). Money in yuan; flows are "
+                         "yearly sums.",
+     "第 {index} 条路径：隐性债务现值中位数 = {yuan} 元（{wan} 万元）。金额以元计，现金流为年度合计。"),
+    ("xlsx.median_note", "Re-simulated month by month from the run's seed and chunk; checked against the run's ledgers.",
+     "按本次运行的随机种子和分块逐月重新模拟，并与运行台账核对一致。"),
+    ("xlsx.programme_block", "Programme (support by payer, market)", "项目群（各方支持、市场）"),
+    # ------------------------------------------------------------------ terminal tables
+    ("term.fiscal", "fiscal", "财政"), ("term.bank", "bank", "银行"), ("term.soe", "SOE", "国企"),
+    ("term.title", "{name} — {paths} paths, seed {seed}", "{name} — {paths} 条路径，随机种子 {seed}"),
+    ("term.stress", ", stress {stress}", "，压力情景 {stress}"),
+    ("term.footnote", "万元 = 10,000 yuan; ± = one standard error (SE); PV at the programme discount rate; bank view: "
+                      "standalone.",
+     "万元 = 1 万元人民币；± 为一个标准误（SE）；现值按项目折现率计算；银行视角为独立视角。"),
+    ("term.p_self", "P(self-financing, no support)", "完全自求平衡概率"),
+    ("term.p_call", "P(hidden-debt call) ± SE", "隐性债务触发概率 ± SE"),
+    ("term.pv", "hidden debt PV: mean ± SE", "隐性债务现值 均值 ± SE"),
+    ("term.var95", "hidden debt PV: VaR95 / CVaR95", "隐性债务现值 VaR95/CVaR95"),
+    ("term.var99", "hidden debt PV: VaR99 / CVaR99", "隐性债务现值 VaR99/CVaR99"),
+    ("term.first_call", "first call year p05/p50/p95", "首次触发年份 5/50/95%"),
+    ("term.peak_share", "peak call ÷ fiscal rev. p50/p95", "代偿峰值/财政收入 50/95%"),
+    ("term.bond", "explicit bond burden: P / PV", "专项债显性负担 概率/现值"),
+    ("term.coverage", "bond coverage p05/p50", "本息覆盖倍数 5/50%"),
+    ("term.gap", "gap paid by bond / SOE / hidden", "缺口承担 专项债/国企/隐性"),
+    ("term.pd", "PD life (standalone) / annual", "违约概率 贷款期/年化"),
+    ("term.default_year", "default year p05/p50/p95", "违约年份 5/50/95%"),
+    ("term.ead_lgd_el", "EAD / LGD / EL (means)", "EAD/LGD/预期损失 均值"),
+    ("term.el_rate", "EL rate (EL ÷ principal)", "预期损失率"),
+    ("term.dscr", "bank DSCR min y{y0}–{y1} p05/p50", "银行最低DSCR {y0}–{y1}年 5/50%"),
+    ("term.p_dscr", "P(bank DSCR min < 1)", "银行DSCR低于1的概率"),
+    ("term.ltv", "peak LTV p50 / p95", "峰值LTV 50/95%"),
+    ("term.grade", "slotting grade (risk weight)", "监管分类（风险权重）"),
+    ("term.grade_by", "  by PD / DSCR / LTV", "  按 PD/DSCR/LTV"),
+    ("term.bank_debt", "bank debt", "银行贷款"),
+    ("term.llcr", "LLCR p05 / p50", "LLCR 5/50%"),
+    ("term.irr", "equity IRR p05/p50/p95", "资本金IRR 5/50/95%"),
+    ("term.npv", "equity NPV p05/p50/p95", "资本金NPV 5/50/95%"),
+    ("term.funding", "peak funding need p50/p95", "峰值资金需求 50/95%"),
+    ("term.lockup", "lock-up years mean/p95 (P any)", "锁定年数 均值/95%（概率）"),
+    ("term.compare_title", "Scenario comparison — {paths} paths, seed {seed}, chunk size {chunk} (same for all)",
+     "情景比较 — {paths} 条路径，随机种子 {seed}，分块 {chunk}（各情景相同）"),
+    ("term.compare_caption",
+     "P(call), E[hidden]: hidden-debt call (fiscal); ± SE: one standard error; E[bond]: explicit special-bond "
+     "burden; PD: standalone bank view; IRR: SOE equity; money in 万元 (PV at each programme's rate)",
+     "隐性债务：财政视角的隐性债务触发；± SE：一个标准误；专项债：显性负担；PD：银行独立视角；IRR：国企资本金；"
+     "金额单位万元（按各项目折现率计算现值）"),
+    ("term.sweep_title", "sweep of {field} ({paths} paths, seed {seed}; value ± one standard error; money in 万元)",
+     "{field} 扫描（{paths} 条路径，随机种子 {seed}；数值 ± 一个标准误；金额单位万元）"),
+    ("term.tornado_title", "tornado ({runs} runs × {paths} paths, seed {seed}; base {base}; metric at the input's "
+                           "low … high)",
+     "龙卷风图（{runs} 次运行 × {paths} 条路径，随机种子 {seed}；基准 {base}；指标在输入低值 … 高值时）"),
+    ("term.sobol_title", "Sobol indices ({runs} runs × {paths} paths, N = {n}; conf = 95 % half-width)",
+     "Sobol 指数（{runs} 次运行 × {paths} 条路径，N = {n}；± 为 95 % 置信半宽）"),
+    ("term.solved", "{find} of project {k} ({name}) with {constraint}: {answer} (plan: {base}, change {change})",
+     "满足 {constraint} 的项目 {k}（{name}）{find}：{answer}（方案值：{base}，变化 {change}）"),
+    ("term.solved_metric", "  {metric} at the answer = {value} (± SE){unc}", "  该解下{metric} = {value}（± SE）{unc}"),
+    ("term.solved_unc", ", answer ± {se} SE (Monte Carlo)", "，解 ± {se} SE（蒙特卡洛）"),
+    ("term.solved_runs", "  {n} simulations × {paths} paths, seed {seed}, {secs} s{note}",
+     "  {n} 次模拟 × {paths} 条路径，随机种子 {seed}，{secs} 秒{note}"),
+    ("term.stopped_by", "; stopped by {why}", "；停止条件：{why}"),
+    ("term.compliant", "{name}: compliant — {n} rules of [{sets}] checked, no findings",
+     "{name}：合规 — 已检查 [{sets}] 的 {n} 条规则，无问题"),
+    ("term.findings", "{name}: {n} policy finding(s) under [{sets}]", "{name}：[{sets}] 下有 {n} 项合规问题"),
+    ("term.not_verifiable", "  not verifiable: {rule} ({document} {clause}) for {project}: {reason}",
+     "  无法核验：{rule}（{document} {clause}），{project}：{reason}"),
+    # ------------------------------------------------------------------ charts (PNG)
+    ("chart.fan.cash_balance", "Cash balance (reserves + retained), 10k yuan", "现金余额（万元）"),
+    ("chart.fan.dscr", "DSCR by year (CFADS / debt service)", "偿债覆盖率"),
+    ("chart.fan.cfads", "CFADS, 10k yuan", "可用于偿债的现金流（万元）"),
+    ("chart.fan.cum_support", "Cumulative external support, 10k yuan", "累计外部支持（万元）"),
+    ("chart.fan.bank_balance", "Bank loan balance, 10k yuan", "银行贷款余额（万元）"),
+    ("chart.fan.ltv", "Loan-to-value", "贷款价值比 LTV"),
+    ("chart.no_data", "no data for this quantity", "无数据"),
+    ("chart.median", "median", "中位数"), ("chart.year", "year", "年份"),
+    ("chart.hd_title", "Hidden-debt call, present value per path", "隐性债务现值分布"),
+    ("chart.hd_x", "PV of government money for SOE debt / costs, 10k yuan", "现值（万元）"),
+    ("chart.hd_y", "paths", "路径数"),
+    ("chart.hd_none", "no hidden-debt call on any of the {n} paths", "所有 {n} 条路径均无隐性债务"),
+    ("chart.hd_with", "paths with a call ({p})", "有代偿路径（{p}）"),
+    ("chart.hd_without", "no call: {p} of paths (PV = 0)", "无代偿：{p} 的路径（现值 = 0）"),
+    ("chart.pd_title", "Bank: cumulative PD (standalone)", "银行累计违约概率"),
+    ("chart.pd_y", "cumulative PD", "累计违约概率"),
+    ("chart.pd_none", "no bank debt", "无银行贷款"),
+    ("chart.pd_x", "end of programme year", "项目年度末"),
+    ("chart.pd_x_start", "end of programme year (year 1 starts {start})", "项目年度末（第 1 年始于 {start}）"),
+    ("chart.wf.funding", "Funding raised", "融资到位"),
+    ("chart.wf.acquisition", "Acquisition & fit-out", "收购与改造"),
+    ("chart.wf.rent", "Rent + rent subsidy", "租金及补贴"),
+    ("chart.wf.sales", "Sale proceeds", "销售回款"),
+    ("chart.wf.grants", "Operating grants + interest subsidy", "运营补助与贴息"),
+    ("chart.wf.operating_costs", "Operating costs & taxes", "运营成本与税费"),
+    ("chart.wf.buybacks", "Buybacks", "回购支出"),
+    ("chart.wf.bank_service", "Bank interest + principal", "银行本息"),
+    ("chart.wf.bond_service", "Special-bond service", "专项债本息"),
+    ("chart.wf.cures", "Cures: extensions, refinancing bonds", "展期与再融资债券"),
+    ("chart.wf.soe_support", "SOE support", "国企支持"),
+    ("chart.wf.gov_bond", "Budget: bond burden", "财政：专项债兜底"),
+    ("chart.wf.gov_hidden", "Budget: hidden-debt call", "财政：隐性债务代偿"),
+    ("chart.wf.distributions", "Distributions to SOE", "向国企分配"),
+    ("chart.wf.end_cash", "Cash at the end", "期末现金"),
+    ("chart.wf_x", "10k yuan (lifetime totals, undiscounted)", "万元（全周期合计，未折现）"),
+    ("chart.wf_title", "Median path: where the money came from and went", "中位路径：资金来源与去向"),
+    ("chart.wf_median", "Median path (no. {index}): lifetime cash", "中位路径（第 {index} 条）资金来源与去向"),
+    ("chart.ci95", "95 % CI", "95 % 置信区间"),
+    ("chart.low", "input at low", "输入取低值"), ("chart.high", "input at high", "输入取高值"),
+    ("chart.change", "change in {metric} from base {base}", "{metric}相对基准 {base} 的变化"),
+    ("chart.s1", "first order S1", "一阶指数 S1"), ("chart.st", "total ST", "总效应指数 ST"),
+    ("chart.sobol_y", "Sobol index of {metric}", "{metric}的 Sobol 指数"),
+)
+
+
 def _build() -> dict[str, Entry]:
     out: dict[str, Entry] = {}
 
@@ -323,6 +581,8 @@ def _build() -> dict[str, Entry]:
         add(Entry(key, unit, en, zh, digits))
         for st in stats:
             add(Entry(f"{key}.{st}", unit, f"{en}, {_STAT_EN[st]}", f"{zh} {_STAT_ZH[st]}", digits))
+    for name, en, zh in _TEXT_ROWS:
+        add(Entry(f"text.{name}", "text", en, zh))
     return out
 
 
@@ -346,6 +606,12 @@ def entry(key: str) -> Entry:
         hint = f" (did you mean {', '.join(near)}?)" if near else ""
         raise KeyError(f"{key!r} is not in the output catalogue (measures/catalogue.py){hint}")
     return e
+
+
+def stat_label(stat: str, lang: str) -> str:
+    """A statistic's name (``p05`` → "p05" / "5%分位")."""
+    en, zh = _STAT_EN.get(stat, stat), _STAT_ZH.get(stat, stat)
+    return {"en": en, "zh": zh}.get(lang, f"{en} {zh}")
 
 
 def has(key: str) -> bool:

@@ -4,7 +4,7 @@ A rule is a :class:`Rule` — id, rule set, document (file name under ``shared/s
 national terms the seeds only refer to), clause, requirement, limit, and a check function on the
 :class:`~baozhang_finance.scenario.Scenario`. :func:`check_scenario` applies the rule sets named in
 ``[policy] rule_sets`` (a Loudi plan: ``["national", "loudi"]``) and returns the breaches as :class:`Finding`
-objects; :func:`print_findings` prints them as a rich table. Breaches are findings, not errors: a user may
+objects; :func:`report.tables.print_findings` prints them as a rich table. Breaches are findings, not errors: a user may
 model a non-compliant plan on purpose (DESIGN §8).
 
 What is *not* a static rule: "no new hidden debt" (严防新增地方政府隐性债务), stated by every document, is a
@@ -387,33 +387,3 @@ def unverifiable(sc: Scenario) -> list[Unverifiable]:
     """Rules that apply to the scenario but cannot be checked for lack of a figure (not findings)."""
     return [Unverifiable(rule.id, rule.document, rule.clause, project, reason)
             for rule, project, actual, reason in _evaluate(sc) if reason is not None]
-
-
-def print_findings(sc: Scenario, findings: list[Finding], console, source: str | None = None) -> None:
-    """Print the findings as a rich table (or a one-line all-clear), then any unverifiable rules."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    name = source or sc.programme.name
-    sets = ", ".join(sc.policy.rule_sets)
-    n_rules = len(rules_for(sc.policy.rule_sets))
-    from rich.console import Console
-
-    if not console.is_terminal and console.width < 132:  # a pipe or a log: do not squeeze the table to 80 columns
-        console = Console(file=console.file, width=132, force_terminal=False, no_color=True)
-    if not findings:
-        console.print(f"{name}: compliant — {n_rules} rules of [{sets}] checked, no findings", markup=False,
-                      highlight=False)
-    else:
-        t = Table(title=escape(f"{name}: {len(findings)} policy finding(s) under [{sets}]"), show_lines=False)
-        for col in ("rule", "document", "clause", "project", "actual", "limit"):
-            t.add_column(col, overflow="fold", no_wrap=col in ("rule", "document", "clause"))
-        for f in findings:
-            t.add_row(*(escape(x) for x in (f.rule_id, f.document, f.clause, f.project, f.actual, f.limit)))
-        console.print(t)
-        for f in findings:
-            console.print(f"  {f.rule_id}: {f.message}", highlight=False, markup=False)
-    notes = unverifiable(sc)
-    for n in notes:
-        console.print(f"  not verifiable: {n.rule_id} ({n.document} {n.clause}) for {n.project}: {n.reason}",
-                      style="dim", highlight=False, markup=False)

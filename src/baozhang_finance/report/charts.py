@@ -10,6 +10,10 @@ Chinese labels (中文标签) are drawn with a CJK font when one is installed (N
 ``fonts-noto-cjk``, Source Han, WenQuanYi, …, found through :mod:`matplotlib.font_manager`); without one every
 label is English and Chinese characters are removed from names (``"Rental block A (保租房)"`` →
 ``"Rental block A"``), so a chart never shows tofu boxes (□). ``BAOZHANG_NO_CJK=1`` forces the English labels.
+
+Language: every function takes ``lang`` — ``"zh"`` Chinese labels, ``"en"`` English, ``"both"`` (the default)
+"中文 English" — and takes its words from the output catalogue (``text.chart.*``, :func:`chart_text`); without a CJK
+font ``"zh"`` and ``"both"`` fall back to the English labels.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from baozhang_finance.measures.catalogue import entry
 from baozhang_finance.measures.stats import var_cvar
+from baozhang_finance.report.format import DEFAULT_LANG
 
 # No matplotlib.use() here: the functions draw on Axes they are given, so a notebook keeps its inline backend;
 # report.py and the CLI select the Agg backend themselves.
@@ -81,9 +87,23 @@ def font_rc() -> dict:
     return rc
 
 
-def label(en: str, zh: str | None = None) -> str:
-    """``"中文 English"`` when a CJK font is installed, else ``"English"``."""
-    return f"{zh} {en}" if zh and cjk_font() else en
+def label(en: str, zh: str | None = None, lang: str = DEFAULT_LANG) -> str:
+    """A chart label in ``lang``: ``"中文 English"`` (both), ``"中文"`` (zh) or ``"English"`` (en); English whatever
+    ``lang`` says when no CJK font is installed (or there is no Chinese)."""
+    if lang == "en" or not zh or not cjk_font():
+        return en
+    return zh if lang == "zh" else f"{zh} {en}"
+
+
+def chart_text(name: str, lang: str = DEFAULT_LANG, /, **fields) -> str:
+    """The catalogue's ``text.chart.<name>`` as a chart label in ``lang`` (see :func:`label`)."""
+    e = entry(f"text.chart.{name}")
+    return label(e.en.format(**fields), e.zh.format(**fields), lang)
+
+
+def chart_lang(lang: str) -> str:
+    """The language a chart is actually drawn in: ``"en"`` without a CJK font."""
+    return lang if cjk_font() else "en"
 
 
 def safe_text(text: str, fallback: str = "") -> str:
@@ -107,8 +127,13 @@ def _wan_formatter() -> FuncFormatter:
 
 
 # ------------------------------------------------------------------------------------------------ fan chart
+#: quantities with a fan-chart title in the catalogue (``text.chart.fan.<quantity>``)
+FAN_TITLES = ("cash_balance", "dscr", "cfads", "cum_support", "bank_balance", "ltv")
+
+
 def fan_chart(ax: Axes, yearly, quantity: str = "cash_balance", scale: float | None = None,
-              title: str | None = None, ylabel: str | None = None, reference: float | None = None) -> Axes:
+              title: str | None = None, ylabel: str | None = None, reference: float | None = None,
+              lang: str = DEFAULT_LANG) -> Axes:
     """Fan chart of one quantity of ``Result.yearly`` (columns year, calendar_year, quantity, p05 … p95, n).
 
     ``scale`` divides the values (default 10,000 → 万元 for money, 1 for ``dscr`` and ``ltv``); years with no
@@ -122,25 +147,17 @@ def fan_chart(ax: Axes, yearly, quantity: str = "cash_balance", scale: float | N
         df = df[df["n"] > 0]
     df = df.dropna(subset=["p50"])
     fk = _font_kw()
-    names = {
-        "cash_balance": ("Cash balance (reserves + retained), 10k yuan", "现金余额（万元）"),
-        "dscr": ("DSCR by year (CFADS / debt service)", "偿债覆盖率"),
-        "cfads": ("CFADS, 10k yuan", "可用于偿债的现金流（万元）"),
-        "cum_support": ("Cumulative external support, 10k yuan", "累计外部支持（万元）"),
-        "bank_balance": ("Bank loan balance, 10k yuan", "银行贷款余额（万元）"),
-        "ltv": ("Loan-to-value", "贷款价值比 LTV"),
-    }
-    en, zh = names.get(quantity, (quantity, None))
+    head = chart_text(f"fan.{quantity}", lang) if quantity in FAN_TITLES else quantity
     if df.empty:
-        ax.text(0.5, 0.5, label("no data for this quantity", "无数据"), ha="center", va="center",
+        ax.text(0.5, 0.5, chart_text("no_data", lang), ha="center", va="center",
                 transform=ax.transAxes, **fk)
-        ax.set_title(title or label(en, zh), **fk)
+        ax.set_title(title or head, **fk)
         return ax
     x = df["calendar_year"].to_numpy() if "calendar_year" in df else df["year"].to_numpy()
     q = {k: df[k].to_numpy(float) / scale for k in ("p05", "p25", "p50", "p75", "p95")}
     ax.fill_between(x, q["p05"], q["p95"], color="#9ecae1", alpha=0.6, lw=0, label="p05–p95")
     ax.fill_between(x, q["p25"], q["p75"], color="#4292c6", alpha=0.7, lw=0, label="p25–p75")
-    ax.plot(x, q["p50"], color="#08306b", lw=1.8, label=label("median", "中位数"))
+    ax.plot(x, q["p50"], color="#08306b", lw=1.8, label=chart_text("median", lang))
     if reference is None and quantity == "dscr":
         reference = 1.0
     if reference is not None:
@@ -151,10 +168,10 @@ def fan_chart(ax: Axes, yearly, quantity: str = "cash_balance", scale: float | N
         ax.set_ylim(min(0.0, float(np.nanmin(q["p05"]))), max(2.0, min(top * 1.05, 6.0)))
     elif not ratio:  # money in 万元; ratios (LTV) keep matplotlib's decimal ticks
         ax.yaxis.set_major_formatter(_wan_formatter())
-    ax.set_title(title or label(en, zh), **fk)
+    ax.set_title(title or head, **fk)
     if ylabel:
         ax.set_ylabel(ylabel, **fk)
-    ax.set_xlabel(label("year", "年份"), **fk)
+    ax.set_xlabel(chart_text("year", lang), **fk)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize=8, prop=_legend_prop())
     return ax
@@ -167,7 +184,7 @@ def _legend_prop():
 
 # ------------------------------------------------------------------------------------------------ hidden debt
 def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None = None,
-                             cvar95: float | None = None, bins: int = 40) -> Axes:
+                             cvar95: float | None = None, bins: int = 40, lang: str = DEFAULT_LANG) -> Axes:
     """Histogram of the hidden-debt PV per path (万元), with VaR95 and CVaR95 marked.
 
     Paths with no call (PV = 0) are a point mass: they are stated in the legend, and the histogram shows the
@@ -176,9 +193,9 @@ def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None 
     pv = np.asarray(pv, dtype=float)
     pv = pv[np.isfinite(pv)]
     fk = _font_kw()
-    ax.set_title(label("Hidden-debt call, present value per path", "隐性债务现值分布"), **fk)
-    ax.set_xlabel(label("PV of government money for SOE debt / costs, 10k yuan", "现值（万元）"), **fk)
-    ax.set_ylabel(label("paths", "路径数"), **fk)
+    ax.set_title(chart_text("hd_title", lang), **fk)
+    ax.set_xlabel(chart_text("hd_x", lang), **fk)
+    ax.set_ylabel(chart_text("hd_y", lang), **fk)
     if pv.size == 0:
         return ax
     if var95 is None or cvar95 is None:
@@ -188,15 +205,15 @@ def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None 
     pos = pv[pv > 0]
     p0 = 1.0 - pos.size / pv.size
     if pos.size == 0:
-        ax.text(0.5, 0.5, label(f"no hidden-debt call on any of the {pv.size:,} paths", "所有路径均无隐性债务"),
+        ax.text(0.5, 0.5, chart_text("hd_none", lang, n=f"{pv.size:,}"),
                 ha="center", va="center", transform=ax.transAxes, **fk)
         ax.set_xticks([])
         ax.set_yticks([])
         return ax
     ax.hist(pos / WAN, bins=bins, color="#6baed6", edgecolor="white", lw=0.4,
-            label=label(f"paths with a call ({1 - p0:.1%})", "有代偿路径") if p0 > 0 else None)
+            label=chart_text("hd_with", lang, p=f"{1 - p0:.1%}") if p0 > 0 else None)
     if p0 > 0:
-        ax.plot([], [], " ", label=label(f"no call: {p0:.1%} of paths (PV = 0)", "无代偿"))
+        ax.plot([], [], " ", label=chart_text("hd_without", lang, p=f"{p0:.1%}"))
     for val, name, color, ls in ((var95, "VaR95", "#fd8d3c", "--"), (cvar95, "CVaR95", "#cb181d", "-")):
         if val is not None and np.isfinite(val):
             ax.axvline(val / WAN, color=color, ls=ls, lw=1.5, label=f"{name} = {val / WAN:,.0f}")
@@ -207,15 +224,16 @@ def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None 
 
 
 # ------------------------------------------------------------------------------------------------ PD curve
-def pd_curve(ax: Axes, pd_cumulative: Sequence[float], start_year: int | str | None = None) -> Axes:
+def pd_curve(ax: Axes, pd_cumulative: Sequence[float], start_year: int | str | None = None,
+             lang: str = DEFAULT_LANG) -> Axes:
     """Cumulative probability of default by the end of each programme year (standalone view, no government
     support); ``start_year`` (e.g. ``"2025-07"``) only labels the axis."""
     pdc = np.asarray(list(pd_cumulative), dtype=float)
     fk = _font_kw()
-    ax.set_title(label("Bank: cumulative PD (standalone)", "银行累计违约概率"), **fk)
-    ax.set_ylabel(label("cumulative PD", "累计违约概率"), **fk)
+    ax.set_title(chart_text("pd_title", lang), **fk)
+    ax.set_ylabel(chart_text("pd_y", lang), **fk)
     if pdc.size == 0:
-        ax.text(0.5, 0.5, label("no bank debt", "无银行贷款"), ha="center", va="center", transform=ax.transAxes,
+        ax.text(0.5, 0.5, chart_text("pd_none", lang), ha="center", va="center", transform=ax.transAxes,
                 **fk)
         return ax
     # PD(y) = P(default before the end of programme year y): a point at the end of each year, from (0, 0)
@@ -223,8 +241,8 @@ def pd_curve(ax: Axes, pd_cumulative: Sequence[float], start_year: int | str | N
     y = np.concatenate([[0.0], pdc])
     ax.plot(x, y, "-o", color="#54278f", lw=1.8, ms=3)
     ax.fill_between(x, 0, y, color="#9e9ac8", alpha=0.35)
-    start = f" (year 1 starts {start_year})" if start_year else ""
-    ax.set_xlabel(label(f"end of programme year{start}", "项目年度末"), **fk)
+    ax.set_xlabel(chart_text("pd_x_start", lang, start=start_year) if start_year
+                  else chart_text("pd_x", lang), **fk)
     ax.set_xlim(0, pdc.size + 0.5)
     ax.set_ylim(0, max(0.05, float(pdc.max()) * 1.15))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if pdc.max() >= 0.1 else 1))
@@ -234,26 +252,15 @@ def pd_curve(ax: Axes, pd_cumulative: Sequence[float], start_year: int | str | N
 
 
 # ------------------------------------------------------------------------------------------------ waterfall
-#: waterfall steps: (key, English, Chinese, sign)
+#: waterfall steps: (key, sign); the label is the catalogue's ``text.chart.wf.<key>``
 WATERFALL_STEPS = (
-    ("funding", "Funding raised", "融资到位", +1),
-    ("acquisition", "Acquisition & fit-out", "收购与改造", -1),
-    ("rent", "Rent + rent subsidy", "租金及补贴", +1),
-    ("sales", "Sale proceeds", "销售回款", +1),
-    ("grants", "Operating grants + 贴息", "运营补助与贴息", +1),
-    ("operating_costs", "Operating costs & taxes", "运营成本与税费", -1),
-    ("buybacks", "Buybacks", "回购支出", -1),
-    ("bank_service", "Bank interest + principal", "银行本息", -1),
-    ("bond_service", "Special-bond service", "专项债本息", -1),
-    ("cures", "Cures: extensions, refinancing bonds", "展期与再融资债券", +1),
-    ("soe_support", "SOE support", "国企支持", +1),
-    ("gov_bond", "Budget: bond burden", "财政：专项债兜底", +1),
-    ("gov_hidden", "Budget: hidden-debt call", "财政：隐性债务代偿", +1),
-    ("distributions", "Distributions to SOE", "向国企分配", -1),
+    ("funding", +1), ("acquisition", -1), ("rent", +1), ("sales", +1), ("grants", +1), ("operating_costs", -1),
+    ("buybacks", -1), ("bank_service", -1), ("bond_service", -1), ("cures", +1), ("soe_support", +1),
+    ("gov_bond", +1), ("gov_hidden", +1), ("distributions", -1),
 )
 
 
-def cash_waterfall(ax: Axes, flows: dict[str, float], title: str | None = None) -> Axes:
+def cash_waterfall(ax: Axes, flows: dict[str, float], title: str | None = None, lang: str = DEFAULT_LANG) -> Axes:
     """Horizontal waterfall of one path's lifetime cash in 万元: each step of :data:`WATERFALL_STEPS` (a
     positive amount; its sign is the step's) moves the running total; the last bar is the cash left at the end
     (reserves + retained cash), which equals the sum of the steps when the flows are complete."""
@@ -261,9 +268,9 @@ def cash_waterfall(ax: Axes, flows: dict[str, float], title: str | None = None) 
     keys = [s for s in WATERFALL_STEPS if abs(flows.get(s[0], 0.0)) > 0.5]
     labels, starts, widths, colors = [], [], [], []
     run = 0.0
-    for key, en, zh, sign in keys:
+    for key, sign in keys:
         v = sign * abs(float(flows[key])) / WAN
-        labels.append(label(en, zh))
+        labels.append(chart_text(f"chart.wf.{key}", lang))
         starts.append(run if v >= 0 else run + v)
         widths.append(abs(v))
         if key.startswith("gov_"):
@@ -273,7 +280,7 @@ def cash_waterfall(ax: Axes, flows: dict[str, float], title: str | None = None) 
         else:
             colors.append("#41ab5d" if v >= 0 else "#6baed6")
         run += v
-    labels.append(label("Cash at the end", "期末现金"))
+    labels.append(chart_text("wf.end_cash", lang))
     starts.append(min(0.0, run))
     widths.append(abs(run))
     colors.append("#252525")
@@ -287,9 +294,8 @@ def cash_waterfall(ax: Axes, flows: dict[str, float], title: str | None = None) 
     ax.set_yticks(y, labels, **fk)
     ax.axvline(0, color="black", lw=0.8)
     ax.xaxis.set_major_formatter(_wan_formatter())
-    ax.set_xlabel(label("10k yuan (lifetime totals, undiscounted)", "万元（全周期合计，未折现）"), **fk)
-    ax.set_title(title or label("Median path: where the money came from and went", "中位路径：资金来源与去向"),
-                 **fk)
+    ax.set_xlabel(chart_text("wf_x", lang), **fk)
+    ax.set_title(title or chart_text("wf_title", lang), **fk)
     ax.grid(True, axis="x", alpha=0.3)
     xmin, xmax = ax.get_xlim()
     ax.set_xlim(xmin, xmax + 0.12 * (xmax - xmin))

@@ -13,15 +13,26 @@ One style everywhere:
 :func:`fmt` formats a number by its catalogue key (:mod:`baozhang_finance.measures.catalogue`), :func:`label`
 gives its label; the unit-level helpers (:func:`wan`, :func:`pct`, :func:`ratio`, :func:`number`) are for numbers
 the catalogue does not name (scenario inputs).
+
+Language: every label and every word around the numbers comes from the catalogue in English, Chinese or both
+(``lang`` = ``"en"``, ``"zh"`` or ``"both"``); :func:`lang_of` resolves the setting (the ``--lang`` option, else the
+environment variable ``BAOZHANG_LANG``, else ``"both"``, docs/decisions.md), :func:`label` gives a key's label and
+:func:`text` a ``text.<name>`` entry with its placeholders filled.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from baozhang_finance.measures.catalogue import DIGITS, Entry, entry
+from baozhang_finance.measures.catalogue import DIGITS, Entry, entry, stat_label
+
+#: the languages of the outputs; "both" is English then Chinese (the default: one file for a bilingual audience)
+LANGS = ("zh", "en", "both")
+DEFAULT_LANG = "both"
+LANG_ENV = "BAOZHANG_LANG"
 
 WAN = 1e4  # yuan per 万元
 DASH = "—"
@@ -94,7 +105,44 @@ def number(x: Any) -> str:
     return f"{v:,.0f}" if abs(v) >= 1e5 else f"{v:.4g}"
 
 
-def by_unit(unit: str, x: Any, digits: int | None = None, suffix: bool = True) -> str:
+def check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
+    return lang
+
+
+def lang_of(lang: str | None = None) -> str:
+    """The output language: ``lang`` when given, else ``$BAOZHANG_LANG``, else ``"both"`` (``ValueError`` for
+    anything but zh, en or both)."""
+    if lang is None or lang == "":
+        lang = os.environ.get(LANG_ENV, "").strip().lower() or DEFAULT_LANG
+    return check_lang(lang)
+
+
+def pick(en: str, zh: str, lang: str) -> str:
+    """``en``, ``zh`` or both (English then Chinese; one of them when they are the same)."""
+    if lang == "en":
+        return en
+    if lang == "zh":
+        return zh
+    check_lang(lang)
+    return en if en == zh else f"{en} {zh}"
+
+
+def text(name: str, lang: str = DEFAULT_LANG, /, **fields: Any) -> str:
+    """The catalogue's ``text.<name>`` in ``lang``, its ``{placeholders}`` filled from ``fields``."""
+    e = entry(f"text.{name}")
+    return pick(e.en.format(**fields), e.zh.format(**fields), lang)
+
+
+def stats_text(stats: Sequence[str], lang: str = DEFAULT_LANG) -> str:
+    """``p05 / p50`` in English, ``5%分位 / 中位数`` in Chinese."""
+    if lang == "zh":
+        return " / ".join(stat_label(st, "zh") for st in stats)
+    return " / ".join(stats)
+
+
+def by_unit(unit: str, x: Any, digits: int | None = None, suffix: bool = True, lang: str = "en") -> str:
     """Format ``x`` as a number of ``unit`` (a catalogue unit)."""
     d = DIGITS.get(unit, 0) if digits is None else digits
     if unit == "yuan":
@@ -108,21 +156,21 @@ def by_unit(unit: str, x: Any, digits: int | None = None, suffix: bool = True) -
         return ratio(x, d)
     if unit == "years":
         v = _real(x)
-        return DASH if v is None else f"{v:.{d}f}" + (" y" if suffix else "")
+        return DASH if v is None else f"{v:.{d}f}" + ((" 年" if lang == "zh" else " y") if suffix else "")
     if unit in ("year", "months", "count"):
         v = _real(x)
         return DASH if v is None else f"{v:,.{d}f}"
     if unit == "flag":
-        return DASH if x is None else ("yes" if x else "no")
+        return DASH if x is None else text("word.yes" if x else "word.no", lang if lang != "both" else "en")
     return DASH if x is None else (number(x) if _real(x) is not None else str(x))
 
 
 # ------------------------------------------------------------------------------------------ catalogue level
-def fmt(key: str, value: Any, digits: int | None = None, suffix: bool = True) -> str:
+def fmt(key: str, value: Any, digits: int | None = None, suffix: bool = True, lang: str = "en") -> str:
     """``value`` formatted as the catalogue's ``key`` says (``suffix=False``: no "万元" / "y", for a table whose
-    header gives the unit)."""
+    header gives the unit; ``lang="zh"``: years as "年", flags as 是 / 否)."""
     e = entry(key)
-    return by_unit(e.unit, value, e.places if digits is None else digits, suffix)
+    return by_unit(e.unit, value, e.places if digits is None else digits, suffix, lang)
 
 
 def pm(key: str, value: Any, se: Any, digits: int | None = None) -> str:
@@ -172,26 +220,22 @@ def ci95_from_se(key: str, value: Any, se: Any, digits: int | None = None, lo_bo
 
 
 def several(key: str, values: Mapping[str, Any] | Sequence[Any], stats: Sequence[str] | None = None,
-            digits: int | None = None) -> str:
+            digits: int | None = None, lang: str = "en") -> str:
     """Several values of one quantity with the unit once: ``-1,957 / -241 / 2,723 万元``, ``1.2 % / 3.4 %``."""
     vals = [values.get(k) for k in stats] if isinstance(values, Mapping) else list(values)
     e = entry(key)
     if e.unit == "yuan":
         d = e.places if digits is None else digits
         return " / ".join(wan(v, d, False) for v in vals) + " 万元"
-    return " / ".join(fmt(key, v, digits) for v in vals)
+    return " / ".join(fmt(key, v, digits, lang=lang) for v in vals)
 
 
 def label(key: str, lang: str = "en") -> str:
     """The label of ``key``: ``"en"``, ``"zh"`` or ``"both"`` (English then Chinese)."""
     e = entry(key)
-    if lang == "en":
-        return e.en
-    if lang == "zh":
-        return e.zh
-    if lang == "both":
-        return f"{e.en} {e.zh}"
-    raise ValueError(f"label: lang must be 'en', 'zh' or 'both', got {lang!r}")
+    if lang not in LANGS:
+        raise ValueError(f"label: lang must be 'en', 'zh' or 'both', got {lang!r}")
+    return pick(e.en, e.zh, lang)
 
 
 def label_with_unit(key: str, lang: str = "en") -> str:
@@ -207,6 +251,9 @@ def xlsx_format(key_or_entry: str | Entry) -> str | None:
     return XLSX_FORMATS.get(e.unit)
 
 
-def unit_text(key_or_entry: str | Entry) -> str:
+def unit_text(key_or_entry: str | Entry, lang: str = "en") -> str:
+    """The unit column of report.xlsx ("" for text); ``lang="zh"``: 元, 比例, 倍 …"""
     e = key_or_entry if isinstance(key_or_entry, Entry) else entry(key_or_entry)
-    return UNIT_TEXT[e.unit]
+    if e.unit == "text" or lang != "zh":
+        return UNIT_TEXT[e.unit]
+    return text(f"unit.{e.unit}", "zh")

@@ -12,6 +12,11 @@ generator is replayed, drawing the whole chunk's innovations each month and keep
 path gets bit-for-bit the random draws it had in the run (the arithmetic on one row instead of a chunk may
 differ in the last bits); the replay is checked against the run's hidden-debt PV and saved yearly ledgers
 before it is used.
+
+Language: every writer takes ``lang`` (``"zh"``, ``"en"`` or ``"both"``, the default; docs/decisions.md) and
+takes every word it writes from the output catalogue through :mod:`baozhang_finance.report.format`. The numbers
+do not depend on it. In ``"zh"`` the workbook's sheets have Chinese names; in ``"en"`` and ``"both"`` the English
+ones (scripts that read report.xlsx by sheet name keep working).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import functools
 import json
 import os
 import shutil
@@ -35,7 +41,22 @@ from baozhang_finance.measures.catalogue import entry, has
 from baozhang_finance.model.compliance import check_scenario, unverifiable
 from baozhang_finance.report import charts as pl
 from baozhang_finance.report.charts import WAN
-from baozhang_finance.report.format import XLSX_FORMATS, ci95_from_se, fmt, label, pct, pm, several, unit_text, wan
+from baozhang_finance.model.labels_zh import FIELDS_ZH
+from baozhang_finance.report.format import (
+    DEFAULT_LANG,
+    XLSX_FORMATS,
+    ci95_from_se,
+    fmt,
+    label,
+    lang_of,
+    pct,
+    pm,
+    several,
+    stats_text,
+    text,
+    unit_text,
+    wan,
+)
 from baozhang_finance.report.tables import summary_rows
 from baozhang_finance.run.replay import (  # noqa: F401  (re-exported for callers of old)
     MedianPath,
@@ -108,21 +129,26 @@ def _to_years(x: np.ndarray, how: str) -> np.ndarray:
     return np.array([x[..., min(12 * y + 11, T - 1)] for y in range(Y)]).T  # last
 
 
-def project_cash_flows(result, mp: MedianPath | None = None) -> dict[str, pd.DataFrame]:
+def _flow_title(key: str, title: str, lang: str) -> str:
+    return title if lang == "both" else label(f"flow.{key}", lang)
+
+
+def project_cash_flows(result, mp: MedianPath | None = None, lang: str = DEFAULT_LANG) -> dict[str, pd.DataFrame]:
     """Yearly cash flows of the median path: one DataFrame per project (yuan; units and rates as they are)
-    and one for the programme (support by payer, market)."""
+    and one for the programme (support by payer, market); column titles in ``lang``."""
     mp = mp or median_path(result)
     start = int(result.scenario.programme.start[:4])
     out: dict[str, pd.DataFrame] = {}
     for p, proj in enumerate(result.scenario.projects):
         cols = {}
         for key, title, how in PROJECT_ITEMS:
-            cols[title] = _to_years(mp.monthly[key][0, p, :], how)
+            cols[_flow_title(key, title, lang)] = _to_years(mp.monthly[key][0, p, :], how)
         df = pd.DataFrame(cols)
         df.insert(0, "year", np.arange(1, len(df) + 1))
         df.insert(1, "calendar_year", start + df["year"] - 1)
         out[proj.name] = df
-    cols = {title: _to_years(mp.monthly[key][0, :], how) for key, title, how in PROGRAMME_ITEMS}
+    cols = {_flow_title(key, title, lang): _to_years(mp.monthly[key][0, :], how)
+            for key, title, how in PROGRAMME_ITEMS}
     df = pd.DataFrame(cols)
     df.insert(0, "year", np.arange(1, len(df) + 1))
     df.insert(1, "calendar_year", start + df["year"] - 1)
@@ -227,37 +253,57 @@ def _formats(wb) -> dict:
     return f
 
 
-def _sheet_guide(wb, f, result, mp: MedianPath) -> None:
-    sh = _Sheet(wb, f, "Guide")
+#: the sheets of report.xlsx: (catalogue text name) in order
+SHEETS = ("guide", "summary", "inputs", "yearly", "median", "paths", "manifest")
+
+
+def sheet_name(sheet: str, lang: str = DEFAULT_LANG) -> str:
+    """A sheet's name: Chinese in ``"zh"``, else English (``"Median path"``)."""
+    return text(f"xlsx.sheet.{sheet}", "zh" if lang == "zh" else "en")
+
+
+def _heads(lang: str, *names: str) -> list[str]:
+    return [text(f"col.{n}", lang) for n in names]
+
+
+def _sheet_guide(wb, f, result, mp: MedianPath, lang: str) -> None:
+    sh = _Sheet(wb, f, sheet_name("guide", lang))
     ws, s = sh.ws, result.summary
-    ws.write(0, 0, f"{s['programme']['name']} — baozhang-finance report", f["title"])
-    rows = summary_rows(s)
-    ws.write_row(2, 0, ["lens", "metric", "value"], f["head"])
+    ws.write(0, 0, text("xlsx.title", lang, name=s["programme"]["name"]), f["title"])
+    rows = summary_rows(s, lang)
+    ws.write_row(2, 0, _heads(lang, "lens", "metric", "value"), f["head"])
     for i, row in enumerate(rows):
         ws.write_row(3 + i, 0, list(row))
     r = 4 + len(rows)
-    guide = [
-        ("Summary", "every number of summary.json (three lenses) with its label (English, 中文) and unit; "
-                    "money in yuan and 万元 (10k yuan); shares as %"),
-        ("Inputs", "the scenario as read and validated (every field, flattened)"),
-        ("Yearly", "fan-chart table: mean and p05–p95 across paths by year; money in 万元"),
-        ("Median path", f"yearly cash flows per project of path {mp.index} (median hidden-debt PV), yuan"),
-        ("Paths sample", f"the first {PATHS_SAMPLE_ROWS:,} of {len(result.paths):,} per-path rows "
-                         "(all rows are in paths.parquet)"),
-        ("Manifest", "package version, git commit, scenario SHA-256, seed, paths, chunk size, wall time"),
-        ("", "± in the tables is one standard error (SE) of the Monte Carlo estimate"),
-    ]
-    ws.write_row(r, 0, ["sheet", "contents"], f["head"])
+    guide = [(sheet_name("summary", lang), text("xlsx.guide.summary", lang)),
+             (sheet_name("inputs", lang), text("xlsx.guide.inputs", lang)),
+             (sheet_name("yearly", lang), text("xlsx.guide.yearly", lang)),
+             (sheet_name("median", lang), text("xlsx.guide.median", lang, index=mp.index)),
+             (sheet_name("paths", lang), text("xlsx.guide.paths", lang, rows=f"{PATHS_SAMPLE_ROWS:,}",
+                                              total=f"{len(result.paths):,}")),
+             (sheet_name("manifest", lang), text("xlsx.guide.manifest", lang)),
+             ("", text("xlsx.guide.se", lang))]
+    ws.write_row(r, 0, _heads(lang, "sheet", "contents"), f["head"])
     for i, (a, b) in enumerate(guide):
         ws.write_row(r + 1 + i, 0, [a, b])
     sh.widths((0, 0, 14), (1, 1, 42), (2, 2, 60))
 
 
-def _sheet_summary(wb, f, result) -> None:
-    """Every summary key: section, key, value (yuan / share / ratio …), unit, value in 万元, label, 中文."""
-    sh = _Sheet(wb, f, "Summary")
+def _label_heads(lang: str) -> list[str]:
+    """The label column(s) of a sheet: "label" and "中文" in "both", one in "en" or "zh"."""
+    return _heads(lang, "label", "label_zh") if lang == "both" else _heads(lang, "label")
+
+
+def _labels(e, lang: str) -> list[str]:
+    return [e.en, e.zh] if lang == "both" else [label(e.key, lang)]
+
+
+def _sheet_summary(wb, f, result, lang: str) -> None:
+    """Every summary key: section, key, value (yuan / share / ratio …), unit, value in 万元, label(s)."""
+    sh = _Sheet(wb, f, sheet_name("summary", lang))
     ws = sh.ws
-    ws.write_row(0, 0, ["section", "key", "value", "unit", "value (万元)", "label", "中文"], f["head"])
+    heads = _heads(lang, "section", "key", "value", "unit", "value_wan") + _label_heads(lang)
+    ws.write_row(0, 0, heads, f["head"])
     ws.freeze_panes(1, 0)
     rows = flatten(result.summary)
     for i, (key, val) in enumerate(rows, start=1):
@@ -266,18 +312,18 @@ def _sheet_summary(wb, f, result) -> None:
         ws.write_string(i, 0, key.split(".")[0].split("[")[0])
         ws.write_string(i, 1, key)
         sh.put(i, 2, val, sh.unit_format(e.unit) if number else None)
-        ws.write_string(i, 3, unit_text(e) if number or e.unit == "flag" else "")
+        ws.write_string(i, 3, unit_text(e, lang) if number or e.unit == "flag" else "")
         if e.unit == "yuan" and number:
             ws.write_number(i, 4, float(val) / WAN, f["wan"])
-        ws.write_string(i, 5, e.en)
-        ws.write_string(i, 6, e.zh)
-    ws.autofilter(0, 0, len(rows), 6)
+        for j, lab in enumerate(_labels(e, lang)):
+            ws.write_string(i, 5 + j, lab)
+    ws.autofilter(0, 0, len(rows), len(heads) - 1)
     sh.widths((0, 0, 12), (1, 1, 52), (2, 2, 18), (3, 3, 9), (4, 4, 14), (5, 5, 44), (6, 6, 28))
 
 
-def _sheet_inputs(wb, f, result) -> None:
-    sh = _Sheet(wb, f, "Inputs")
-    sh.ws.write_row(0, 0, ["field", "value"], f["head"])
+def _sheet_inputs(wb, f, result, lang: str) -> None:
+    sh = _Sheet(wb, f, sheet_name("inputs", lang))
+    sh.ws.write_row(0, 0, _heads(lang, "field", "value"), f["head"])
     sh.ws.freeze_panes(1, 0)
     for i, (key, val) in enumerate(flatten(result.scenario.model_dump(mode="json")), start=1):
         sh.ws.write_string(i, 0, key)
@@ -285,19 +331,19 @@ def _sheet_inputs(wb, f, result) -> None:
     sh.widths((0, 0, 64), (1, 1, 44))
 
 
-def _sheet_yearly(wb, f, result) -> None:
+def _sheet_yearly(wb, f, result, lang: str) -> None:
     """The fan table: one row per quantity and year; money in 万元, ratios and shares as they are."""
-    sh = _Sheet(wb, f, "Yearly")
+    sh = _Sheet(wb, f, sheet_name("yearly", lang))
     ws, yd = sh.ws, result.yearly
     qcols = [c for c in ("mean", "p05", "p25", "p50", "p75", "p95") if c in yd]
-    ws.write_row(0, 0, ["quantity", "unit", "year", "calendar year", "paths (n)"] + qcols + ["label", "中文"],
-                 f["head"])
+    heads = _heads(lang, "quantity", "unit", "year", "calendar_year", "n") + qcols + _label_heads(lang)
+    ws.write_row(0, 0, heads, f["head"])
     ws.freeze_panes(1, 3)
     for i, row in enumerate(yd.itertuples(index=False), start=1):
         e = entry(f"yearly.{row.quantity}")
         money = e.unit == "yuan"
         ws.write_string(i, 0, row.quantity)
-        ws.write_string(i, 1, "万元" if money else unit_text(e))
+        ws.write_string(i, 1, "万元" if money else unit_text(e, lang))
         ws.write_number(i, 2, int(row.year), f["count"])
         ws.write_number(i, 3, int(row.calendar_year), f["gen"])
         ws.write_number(i, 4, int(row.n), f["count"])
@@ -305,26 +351,27 @@ def _sheet_yearly(wb, f, result) -> None:
             v = getattr(row, c)
             ok = v is not None and np.isfinite(v)
             sh.put(i, 5 + j, (v / WAN if money else v) if ok else None, f["wan"] if money else sh.unit_format(e.unit))
-        ws.write_string(i, 5 + len(qcols), e.en)
-        ws.write_string(i, 6 + len(qcols), e.zh)
-    ws.autofilter(0, 0, len(yd), 6 + len(qcols))
+        for j, lab in enumerate(_labels(e, lang)):
+            ws.write_string(i, 5 + len(qcols) + j, lab)
+    ws.autofilter(0, 0, len(yd), len(heads) - 1)
     sh.widths((0, 0, 16), (1, 4, 10), (5, 4 + len(qcols), 12), (5 + len(qcols), 5 + len(qcols), 36))
 
 
-def _sheet_median_path(wb, f, result, mp: MedianPath) -> None:
+def _sheet_median_path(wb, f, result, mp: MedianPath, lang: str) -> None:
     """Yearly cash flows of the median path, one block per project and one for the programme (yuan)."""
-    sh = _Sheet(wb, f, "Median path")
+    sh = _Sheet(wb, f, sheet_name("median", lang))
     ws = sh.ws
-    unit_of = {title: entry(f"flow.{key}").unit for key, title, _ in PROJECT_ITEMS + PROGRAMME_ITEMS}
-    ws.write(0, 0, f"Path {mp.index}: median hidden-debt PV = {mp.hidden_debt_pv:,.0f} yuan "
-                   f"({mp.hidden_debt_pv / WAN:,.1f} 万元). Money in yuan; flows are yearly sums.", f["bold"])
-    ws.write(1, 0, "Re-simulated month by month from the run's seed and chunk; checked against the run's ledgers.",
-             f["note"])
+    unit_of = {_flow_title(key, title, lang): entry(f"flow.{key}").unit
+               for key, title, _ in PROJECT_ITEMS + PROGRAMME_ITEMS}
+    ws.write(0, 0, text("xlsx.median_head", lang, index=mp.index, yuan=f"{mp.hidden_debt_pv:,.0f}",
+                        wan=f"{mp.hidden_debt_pv / WAN:,.1f}"), f["bold"])
+    ws.write(1, 0, text("xlsx.median_note", lang), f["note"])
     r, first_header = 3, None
-    for name, df in project_cash_flows(result, mp).items():
-        ws.write(r, 0, name if name != "programme" else "Programme (support by payer, market)", f["bold"])
+    for name, df in project_cash_flows(result, mp, lang).items():
+        ws.write(r, 0, name if name != "programme" else text("xlsx.programme_block", lang), f["bold"])
         r += 1
-        ws.write_row(r, 0, list(df.columns), f["head"])
+        heads = [text(f"col.{c}", lang) if c in ("year", "calendar_year") else c for c in df.columns]
+        ws.write_row(r, 0, heads, f["head"])
         first_header = r if first_header is None else first_header
         fmts = [f["gen"] if col in ("year", "calendar_year") else sh.unit_format(unit_of.get(col, "yuan"))
                 for col in df.columns]
@@ -337,10 +384,15 @@ def _sheet_median_path(wb, f, result, mp: MedianPath) -> None:
     ws.set_row(first_header, 45)
 
 
-def _sheet_paths(wb, f, result) -> None:
-    sh = _Sheet(wb, f, "Paths sample")
+def _sheet_paths(wb, f, result, lang: str) -> None:
+    """The first rows of the per-path table; the header is the column key (``hidden_debt_pv``, as in
+    paths.parquet), its label in ``lang`` is the cell's comment."""
+    sh = _Sheet(wb, f, sheet_name("paths", lang))
     sample = result.paths.head(PATHS_SAMPLE_ROWS)
     sh.ws.write_row(0, 0, list(sample.columns), f["head"])
+    for c, col in enumerate(sample.columns):
+        if has(f"paths.{col}"):
+            sh.ws.write_comment(0, c, label(f"paths.{col}", lang))
     sh.ws.freeze_panes(1, 1)
     for c, col in enumerate(sample.columns):
         unit = summary_unit(col)
@@ -350,36 +402,37 @@ def _sheet_paths(wb, f, result) -> None:
     sh.widths((0, len(sample.columns), 14))
 
 
-def _sheet_manifest(wb, f, result) -> None:
-    sh = _Sheet(wb, f, "Manifest")
-    sh.ws.write_row(0, 0, ["key", "value"], f["head"])
+def _sheet_manifest(wb, f, result, lang: str) -> None:
+    sh = _Sheet(wb, f, sheet_name("manifest", lang))
+    sh.ws.write_row(0, 0, _heads(lang, "key", "value"), f["head"])
     for i, (k, v) in enumerate(flatten(result.manifest()), start=1):
         sh.ws.write_string(i, 0, k)
         sh.put(i, 1, v)
     sh.widths((0, 0, 18), (1, 1, 70))
 
 
-def write_xlsx(result, folder: str | Path, mp: MedianPath | None = None) -> Path:
-    """``report.xlsx``: Guide, Summary (three lenses), Inputs, Yearly fans, Median path, Paths (sample), Manifest."""
+def write_xlsx(result, folder: str | Path, mp: MedianPath | None = None, lang: str = DEFAULT_LANG) -> Path:
+    """``report.xlsx``: Guide, Summary (three lenses), Inputs, Yearly fans, Median path, Paths (sample), Manifest
+    — labels in ``lang``."""
     path = Path(folder) / "report.xlsx"
     mp = mp or median_path(result)
     wb = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True})
     f = _formats(wb)
-    _sheet_guide(wb, f, result, mp)
-    _sheet_summary(wb, f, result)
-    _sheet_inputs(wb, f, result)
-    _sheet_yearly(wb, f, result)
-    _sheet_median_path(wb, f, result, mp)
-    _sheet_paths(wb, f, result)
-    _sheet_manifest(wb, f, result)
+    _sheet_guide(wb, f, result, mp, lang)
+    _sheet_summary(wb, f, result, lang)
+    _sheet_inputs(wb, f, result, lang)
+    _sheet_yearly(wb, f, result, lang)
+    _sheet_median_path(wb, f, result, mp, lang)
+    _sheet_paths(wb, f, result, lang)
+    _sheet_manifest(wb, f, result, lang)
     wb.close()
     return path
 
 
 # =============================================================================================== charts
-def write_charts(result, folder: str | Path, mp: MedianPath | None = None) -> list[Path]:
+def write_charts(result, folder: str | Path, mp: MedianPath | None = None, lang: str = DEFAULT_LANG) -> list[Path]:
     """``charts/*.png`` (150 dpi): cash-balance and DSCR fans, hidden-debt PV distribution, cumulative PD,
-    the median path's waterfall."""
+    the median path's waterfall — labels in ``lang`` (English without a CJK font)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -393,15 +446,15 @@ def write_charts(result, folder: str | Path, mp: MedianPath | None = None) -> li
     written = []
     with matplotlib.rc_context(pl.font_rc()):
         jobs: list[tuple[str, tuple[float, float], Callable]] = [
-            ("cash_balance_fan.png", (7.5, 4.0), lambda ax: pl.fan_chart(ax, result.yearly, "cash_balance")),
-            ("dscr_fan.png", (7.5, 4.0), lambda ax: pl.fan_chart(ax, result.yearly, "dscr")),
+            ("cash_balance_fan.png", (7.5, 4.0), lambda ax: pl.fan_chart(ax, result.yearly, "cash_balance",
+                                                                          lang=lang)),
+            ("dscr_fan.png", (7.5, 4.0), lambda ax: pl.fan_chart(ax, result.yearly, "dscr", lang=lang)),
             ("hidden_debt_pv.png", (7.5, 4.0), lambda ax: pl.hidden_debt_distribution(
-                ax, result.paths["hidden_debt_pv"].to_numpy(float), hd["var95_pv"], hd["cvar95_pv"])),
+                ax, result.paths["hidden_debt_pv"].to_numpy(float), hd["var95_pv"], hd["cvar95_pv"], lang=lang)),
             ("pd_curve.png", (7.5, 4.0), lambda ax: pl.pd_curve(ax, s["bank"].get("pd_cumulative", []),
-                                                                result.scenario.programme.start)),
+                                                                result.scenario.programme.start, lang=lang)),
             ("median_waterfall.png", (8.5, 5.0), lambda ax: pl.cash_waterfall(
-                ax, waterfall_flows(mp),
-                title=pl.label(f"Median path (no. {mp.index}): lifetime cash", "中位路径资金来源与去向"))),
+                ax, waterfall_flows(mp), title=pl.chart_text("wf_median", lang, index=mp.index), lang=lang)),
         ]
         for name, size, draw in jobs:
             fig, ax = plt.subplots(figsize=size, dpi=150)
@@ -446,50 +499,43 @@ def _table(rows, head=None, cls="") -> str:
     return "".join(out)
 
 
-def _v(s: dict, key: str, digits: int | None = None) -> str:
+def _v(s: dict, key: str, digits: int | None = None, lang: str = "en") -> str:
     """The summary value at catalogue ``key``, formatted."""
-    return fmt(key, _g(s, key), digits)
+    return fmt(key, _g(s, key), digits, lang=lang)
 
 
-def _vs(s: dict, key: str, stats: tuple[str, ...]) -> str:
+def _vs(s: dict, key: str, stats: tuple[str, ...], lang: str = "en") -> str:
     """Several statistics of one summary quantity: ``a / b / c`` with the unit once."""
-    return several(key, _g(s, key, default={}), stats)
+    return several(key, _g(s, key, default={}), stats, lang=lang)
 
 
-def _row(s: dict, key: str, stats: tuple[str, ...] | None = None, lang: str = "both") -> list[str]:
+def _row(s: dict, key: str, stats: tuple[str, ...] | None = None, lang: str = DEFAULT_LANG) -> list[str]:
     """A ``[label, value]`` table row of a summary key (label from the catalogue)."""
     if stats is None:
-        return [label(key, lang), _v(s, key)]
-    return [f"{label(key, lang)}: {' / '.join(stats)}", _vs(s, key, stats)]
+        return [label(key, lang), _v(s, key, lang=lang)]
+    return [f"{label(key, lang)}: {stats_text(stats, lang)}", _vs(s, key, stats, lang)]
 
 
-def answer_sentence(s: dict) -> str:
-    """The answer in one sentence, with its probability and its 95 % interval (plain text)."""
+def answer_sentence(s: dict, lang: str = DEFAULT_LANG) -> str:
+    """The answer in one sentence, with its probability and its 95 % interval (plain text), in ``lang``."""
     hd, run = s["hidden_debt"], s["run"]
     n = int(run["paths"])
     p = float(hd["p_call"])
     se = run.get("standard_errors", {}).get("p_call")
     if p == 0.0:
-        return (f"In none of the {n:,} simulated futures does the city budget have to pay the SOE's debt or costs "
-                f"off its books (hidden debt, 隐性债务): the programme's own revenue, reserves and the SOE's support "
-                f"cover them (95 % upper bound on the probability: {pct(min(1.0, 3.0 / n), 2)}).")
+        return text("html.answer_none", lang, n=f"{n:,}", bound=pct(min(1.0, 3.0 / n), 2))
     band = f" ({ci95_from_se('hidden_debt.p_call', p, se, lo_bound=0.0, hi_bound=1.0)})" if se else ""
-    return (f"In {pct(p)}{band} of {n:,} simulated futures the programme cannot pay its SOE debt and costs "
-            f"from its own revenue, reserves and the SOE's support, and the city budget is called on off its "
-            f"books (hidden debt, 隐性债务): expected present value {fmt('hidden_debt.expected_pv', hd['expected_pv'])}, "
-            f"1-in-20 worst case (VaR95) {fmt('hidden_debt.var95_pv', hd['var95_pv'])}.")
+    return text("html.answer_some", lang, p=pct(p), band=band, n=f"{n:,}",
+                pv=fmt("hidden_debt.expected_pv", hd["expected_pv"]), var=fmt("hidden_debt.var95_pv", hd["var95_pv"]))
 
 
-def _compliance_findings(result):
-    """(findings rows, header, note) of compliance.check_scenario."""
-    try:
-        findings = list(check_scenario(result.scenario))
-    except Exception as exc:  # a rule error must not lose the run's report
-        return [], None, f"The compliance check failed: {type(exc).__name__}: {exc}"
-    if not findings:
-        return [], None, "No policy finding: the plan complies with the rules checked."
+#: the columns of the compliance tables, in this order when present (others after them)
+FINDING_COLUMNS = ("rule_id", "rule_set", "document", "clause", "project", "actual", "limit", "message", "reason")
+
+
+def _records(items) -> list[dict]:
     recs = []
-    for fd in findings:
+    for fd in items:
         if dataclasses.is_dataclass(fd):
             rec = dataclasses.asdict(fd)
         elif hasattr(fd, "model_dump"):
@@ -497,28 +543,57 @@ def _compliance_findings(result):
         elif isinstance(fd, dict):
             rec = dict(fd)
         else:
-            rec = {"finding": str(fd)}
+            rec = {"message": str(fd)}
         recs.append({k: v for k, v in rec.items() if not isinstance(v, (dict, list)) or v})
-    head = []
+    return recs
+
+
+def _columns(recs: list[dict], lang: str) -> tuple[list[str], list[str]]:
+    """(keys, headers) of a compliance table: the catalogue's ``text.col.<key>`` where there is one."""
+    keys: list[str] = []
     for r in recs:
-        head += [k for k in r if k not in head]
-    rows = [[r.get(k, "") if r.get(k) is not None else "" for k in head] for r in recs]
-    return rows, head, f"{len(recs)} finding(s): the plan breaches rules it was checked against."
+        keys += [k for k in r if k not in keys]
+    keys.sort(key=lambda k: FINDING_COLUMNS.index(k) if k in FINDING_COLUMNS else len(FINDING_COLUMNS))
+    heads = [text(f"col.{k}", lang) if has(f"text.col.{k}") else k for k in keys]
+    return keys, heads
 
 
-def _unverifiable(result):
+def _compliance_findings(result, lang: str = DEFAULT_LANG):
+    """(findings rows, header, note) of compliance.check_scenario."""
+    try:
+        findings = list(check_scenario(result.scenario))
+    except Exception as exc:  # a rule error must not lose the run's report
+        return [], None, text("html.check_failed", lang, error=f"{type(exc).__name__}: {exc}")
+    if not findings:
+        return [], None, text("html.no_finding", lang)
+    recs = _records(findings)
+    keys, head = _columns(recs, lang)
+    rows = [[r.get(k, "") if r.get(k) is not None else "" for k in keys] for r in recs]
+    return rows, head, text("html.findings", lang, n=len(recs))
+
+
+def _unverifiable(result, lang: str = DEFAULT_LANG):
     try:
         items = list(unverifiable(result.scenario))
     except Exception:  # reported with the findings already
         return None
     if not items:
         return None
-    recs = [dataclasses.asdict(u) if dataclasses.is_dataclass(u) else {"rule": str(u)} for u in items]
-    head = list(recs[0])
-    return head, [[r.get(k, "") for k in head] for r in recs]
+    recs = _records(items)
+    keys, head = _columns(recs, lang)
+    return head, [[r.get(k, "") for k in keys] for r in recs]
 
 
-def _field_rows(model) -> list[list[str]]:
+def _meaning(name: str, description: str, lang: str) -> str:
+    zh = FIELDS_ZH.get(name)
+    if lang == "zh":
+        return zh or description
+    if lang == "both" and zh:
+        return f"{description} {zh}".strip()
+    return description
+
+
+def _field_rows(model, lang: str = DEFAULT_LANG) -> list[list[str]]:
     rows = []
     for name, info in type(model).model_fields.items():
         v = getattr(model, name)
@@ -528,13 +603,27 @@ def _field_rows(model) -> list[list[str]]:
             shown = f"{v:,.0f} 元 ({v / WAN:,.0f} 万元)"
         elif isinstance(v, float):
             shown = f"{v:.6g}"
+        elif isinstance(v, bool):
+            shown = text("word.yes" if v else "word.no", lang)
         else:
             shown = v
-        rows.append([name, shown, info.description or ""])
+        rows.append([name, shown, _meaning(name, info.description or "", lang)])
     return rows
 
 
-def _financing_rows(sc, s) -> tuple[list, list, list, list]:
+def _loan_rows(p, lang: str) -> list[list]:
+    rows = []
+    for ln in p.financing.loans:
+        rate = (text("html.fixed", lang, rate=pct(ln.fixed_rate, 2)) if ln.rate_type == "fixed"
+                else f"LPR {ln.spread_over_lpr * 1e4:+.0f} bp")
+        rel = text("html.relending", lang, share=pct(ln.relending.share, 0), rate=pct(ln.relending.rate, 2),
+                   term=ln.relending.term_years, n=ln.relending.rollovers + 1) if ln.relending else "—"
+        rows.append([p.name, ln.name, wan(ln.amount_yuan), text("word.years", lang, n=ln.term_years),
+                     text("word.months", lang, n=ln.grace_months), ln.amortisation, rate, rel])
+    return rows
+
+
+def _financing_rows(sc, s, lang: str = DEFAULT_LANG) -> tuple[list, list, list, list]:
     proj_rows, loan_rows, bond_rows, grant_rows = [], [], [], []
     pinfo = {p["name"]: p for p in s["programme"]["projects"]}
     for p in sc.projects:
@@ -543,19 +632,15 @@ def _financing_rows(sc, s) -> tuple[list, list, list, list]:
         proj_rows.append([p.name, p.type, f"{p.units:,}", f"{p.area_m2:g}", f"{p.acquisition_price_yuan_per_m2:,.0f}",
                           f"{p.appraisal_yuan_per_m2:,.0f}", wan(info.get("total_investment_yuan")),
                           wan(fin.equity_yuan), pct(info.get("equity_share")), pct(info.get("capital_share"))])
-        for ln in fin.loans:
-            rate = (f"fixed {pct(ln.fixed_rate, 2)}" if ln.rate_type == "fixed"
-                    else f"LPR {ln.spread_over_lpr * 1e4:+.0f} bp")
-            rel = (f"{pct(ln.relending.share, 0)} at {pct(ln.relending.rate, 2)}, "
-                   f"{ln.relending.term_years} y × {ln.relending.rollovers + 1}") if ln.relending else "—"
-            loan_rows.append([p.name, ln.name, wan(ln.amount_yuan), f"{ln.term_years} y", f"{ln.grace_months} m",
-                              ln.amortisation, rate, rel])
+        loan_rows += _loan_rows(p, lang)
         for b in fin.bonds:
-            bond_rows.append([p.name, b.name, wan(b.amount_yuan), pct(b.coupon, 2), f"{b.term_years} y",
-                              b.coupon_frequency, b.principal, "yes" if b.counts_as_capital else "no"])
+            bond_rows.append([p.name, b.name, wan(b.amount_yuan), pct(b.coupon, 2),
+                              text("word.years", lang, n=b.term_years), b.coupon_frequency, b.principal,
+                              text("word.yes" if b.counts_as_capital else "word.no", lang)])
         for g in fin.grants:
             amt = g.amount_yuan + g.per_unit_yuan * p.units
-            grant_rows.append([p.name, g.name, g.source, wan(amt), "capital" if g.capital else f"operating, month {g.month}"])
+            kind = text("html.capital", lang) if g.capital else text("html.operating", lang, m=g.month)
+            grant_rows.append([p.name, g.name, g.source, wan(amt), kind])
     return proj_rows, loan_rows, bond_rows, grant_rows
 
 
@@ -598,213 +683,218 @@ def _img(chart_dir: Path, name: str, alt: str, caption: str) -> str:
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 
-def _html_head(result) -> list[str]:
+#: the ``lang`` attribute of the page
+HTML_LANG = {"zh": "zh-CN", "en": "en", "both": "en"}
+
+
+def _html_head(result, lang: str) -> list[str]:
     sc, run = result.scenario, result.summary["run"]
-    title = f"{sc.programme.name} — does it pay for itself? 能否自求平衡？"
+    title = text("html.title", lang, name=sc.programme.name)
+    sub = [_e(sc.programme.city), _e(text("html.soe", lang, soe=sc.programme.soe)),
+           _e(text("html.horizon", lang, start=sc.programme.start, years=sc.programme.horizon_years)),
+           _e(text("html.paths", lang, paths=f"{run['paths']:,}", seed=run["seed"]))]
+    if run.get("stress"):
+        sub.append(f"{_e(text('html.stress', lang))} <b>{_e(run['stress'])}</b>")
+    if run.get("deterministic"):
+        sub.append(_e(label("run.deterministic", lang)))
     return [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="{HTML_LANG[lang]}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f'<p class="sub">{_e(sc.programme.city)} · implementing SOE (实施主体): {_e(sc.programme.soe)} · '
-        f"start {_e(sc.programme.start)}, horizon {sc.programme.horizon_years} years · "
-        f"{run['paths']:,} Monte Carlo paths, seed {run['seed']}"
-        + (f" · stress <b>{_e(run['stress'])}</b>" if run.get("stress") else "")
-        + (" · deterministic (expected market path)" if run.get("deterministic") else "") + "</p>",
+        f'<p class="sub">{" · ".join(sub)}</p>',
     ]
 
 
-def _html_answer(s: dict) -> list[str]:
+def _html_answer(s: dict, lang: str) -> list[str]:
     """The question, the one-sentence answer and the headline numbers."""
     good = float(s["hidden_debt"]["p_call"]) <= CALL_THRESHOLD
     bank = s["bank"]
     parts = [
-        "<h2>The question 问题</h2>",
-        '<p class="question">When the SOE buys this housing stock and runs it as affordable housing, does the money '
-        "that comes back (rent at ≤ 80 % of market, sales at cost + ≤ 5 %, subsidies) cover the debt that paid "
-        "for it — and if not, who pays, and how much? Money the budget pays for SOE debt that is not government "
-        "debt is hidden debt (隐性债务), which every policy document forbids.</p>",
-        "<h2>The answer 结论</h2>",
-        f'<p class="answer {"good" if good else "bad"}" id="answer">{_e(answer_sentence(s))}</p>',
+        f"<h2>{_e(text('html.h_question', lang))}</h2>",
+        f'<p class="question">{_e(text("html.question", lang))}</p>',
+        f"<h2>{_e(text('html.h_answer', lang))}</h2>",
+        f'<p class="answer {"good" if good else "bad"}" id="answer">{_e(answer_sentence(s, lang))}</p>',
         '<div class="kpis">',
     ]
-    kpis = [(_v(s, k), label(k, "both")) for k in ("hidden_debt.p_call", "hidden_debt.expected_pv",
-                                                    "coverage.p_self_financing")]
-    kpis.append((_v(s, "bank.pd_lifetime") if bank.get("has_bank_debt") else "no loan", label("bank.pd_lifetime", "both")))
-    kpis.append((_v(s, "soe.equity_irr.p50"), label("soe.equity_irr.p50", "both")))
+    kpis = [(_v(s, k, lang=lang), label(k, lang)) for k in ("hidden_debt.p_call", "hidden_debt.expected_pv",
+                                                           "coverage.p_self_financing")]
+    kpis.append((_v(s, "bank.pd_lifetime") if bank.get("has_bank_debt") else text("html.no_loan", lang),
+                 label("bank.pd_lifetime", lang)))
+    kpis.append((_v(s, "soe.equity_irr.p50"), label("soe.equity_irr.p50", lang)))
     for v, lab in kpis:
         parts.append(f'<div class="kpi"><div class="v">{_e(v)}</div><div class="l">{_e(lab)}</div></div>')
     parts.append("</div>")
-    parts.append(f'<p class="note">{"Below" if good else "Above"} the {pct(CALL_THRESHOLD, 0)} tolerance '
-                 "for P(hidden-debt call) this report uses. Probabilities are Monte Carlo estimates; in the tables "
-                 "below “± SE” is one standard error, and an interval written [lo, hi] 95 % is a 95 % interval "
-                 "(± 1.96 standard errors).</p>")
+    side = text("html.below" if good else "html.above", lang, t=pct(CALL_THRESHOLD, 0))
+    parts.append(f'<p class="note">{_e(side)} {_e(text("html.se_note", lang))}</p>')
     return parts
 
 
-def _html_fiscal(s: dict, img: Callable[..., str]) -> list[str]:
+def _html_fiscal(s: dict, img: Callable[..., str], lang: str) -> list[str]:
     se = s["run"]["standard_errors"]
     hd, fis = s["hidden_debt"], s["fiscal"]
     rows = [
-        _row(s, "coverage.p_self_financing"),
-        [f"{label('hidden_debt.p_call', 'both')} ± SE", pm("hidden_debt.p_call", hd["p_call"], se["p_call"])],
-        [f"{label('hidden_debt.expected_pv', 'both')} ± SE",
+        _row(s, "coverage.p_self_financing", lang=lang),
+        [f"{label('hidden_debt.p_call', lang)} ± SE", pm("hidden_debt.p_call", hd["p_call"], se["p_call"])],
+        [f"{label('hidden_debt.expected_pv', lang)} ± SE",
          pm("hidden_debt.expected_pv", hd["expected_pv"], se["expected_pv"])],
-        ["Hidden-debt PV: VaR95 / CVaR95", several("hidden_debt.var95_pv", hd, ("var95_pv", "cvar95_pv"))],
-        ["Hidden-debt PV: VaR99 / CVaR99", several("hidden_debt.var99_pv", hd, ("var99_pv", "cvar99_pv"))],
-        _row(s, "hidden_debt.pv_given_call", ("p50", "p95")),
-        _row(s, "hidden_debt.first_call_year", ("p50",)),
-        _row(s, "hidden_debt.peak_share_of_fiscal_revenue", ("p50", "p95")),
-        ["Explicit special-bond burden 专项债显性负担 (显性): P / expected PV",
+        [text("html.hd_var95", lang), several("hidden_debt.var95_pv", hd, ("var95_pv", "cvar95_pv"))],
+        [text("html.hd_var99", lang), several("hidden_debt.var99_pv", hd, ("var99_pv", "cvar99_pv"))],
+        _row(s, "hidden_debt.pv_given_call", ("p50", "p95"), lang),
+        _row(s, "hidden_debt.first_call_year", ("p50",), lang),
+        _row(s, "hidden_debt.peak_share_of_fiscal_revenue", ("p50", "p95"), lang),
+        [text("html.bond_burden", lang),
          f"{_v(s, 'fiscal.explicit_bond_burden.p_call')} / {_v(s, 'fiscal.explicit_bond_burden.expected_pv')}"],
-        _row(s, "coverage.bond_coverage_ratio", ("mean", "p05", "p50")),
+        _row(s, "coverage.bond_coverage_ratio", ("mean", "p05", "p50"), lang),
     ]
-    payers = [[r["label"], fmt("fiscal.classification.expected_pv_yuan", r["expected_pv_yuan"]),
+    payers = [[text(f"payer.{r['class']}", lang) if has(f"text.payer.{r['class']}") else r["label"],
+               fmt("fiscal.classification.expected_pv_yuan", r["expected_pv_yuan"]),
                fmt("fiscal.classification.share", r["share"])] for r in fis.get("classification", [])]
     return [
-        "<h2>Fiscal lens 财政视角 (finance bureau 财政局)</h2>",
-        _table(rows, ["measure", "value"]),
-        "<h3>Who pays the gap 资金缺口由谁承担 (expected PV)</h3>",
-        _table(payers, ["payer", "expected PV", "share"]),
+        f"<h2>{_e(text('html.h_fiscal', lang))}</h2>",
+        _table(rows, [text("col.measure", lang), text("col.value", lang)]),
+        f"<h3>{_e(text('html.h_payers', lang))}</h3>",
+        _table(payers, [text(f"col.{c}", lang) for c in ("payer", "expected_pv", "share")]),
         '<div class="grid">',
-        img("hidden_debt_pv.png", "hidden-debt PV distribution", "Hidden-debt PV per path, VaR95 and CVaR95 marked."),
-        img("cash_balance_fan.png", "cash balance fan chart", "Reserves + retained cash at year end: p05–p95 fan."),
+        img("hidden_debt_pv.png", text("html.img_hidden_debt", lang), text("html.cap_hidden_debt", lang)),
+        img("cash_balance_fan.png", text("html.img_cash_fan", lang), text("html.cap_cash_fan", lang)),
         "</div>",
     ]
 
 
-def _html_bank(s: dict, img: Callable[..., str]) -> list[str]:
+def _bank_rows(s: dict, lang: str) -> list[list[str]]:
     bank = s["bank"]
-    parts = ["<h2>Bank lens 银行视角 (credit officer, standalone view: no government support)</h2>"]
-    if bank.get("has_bank_debt"):
-        ttd = bank.get("time_to_default", {})
-        rows = [
-            _row(s, "bank.bank_principal_yuan"),
-            ["PD over the loan life / annualised 违约概率 PD",
-             f"{_v(s, 'bank.pd_lifetime')} / {_v(s, 'bank.pd_annualised')}"],
-            ["Years to default p05 / p50 / p95 (defaulted paths)",
-             " / ".join(fmt(f"bank.time_to_default.{k}_years", ttd.get(f"{k}_years")) for k in ("p05", "p50", "p95"))],
-            ["LGD (mean, defaulted paths) / EAD (mean) 违约损失率 / 违约风险暴露",
-             f"{_v(s, 'bank.lgd_mean')} / {_v(s, 'bank.ead.mean')}"],
-            ["Expected loss / EL rate 预期损失", f"{_v(s, 'bank.expected_loss')} / {_v(s, 'bank.expected_loss_rate')}"],
-            _row(s, "bank.dscr_bank_min", ("p05", "p50", "p95")),
-            _row(s, "bank.p_dscr_bank_min_below_1"),
-            _row(s, "coverage.llcr", ("p05", "p50")),
-            _row(s, "bank.ltv_peak", ("p50", "p95")),
-            ["Grade (slotting) / risk weight 监管分类 / 风险权重",
-             f"{_g(bank, 'grade', default='—')} / {_v(s, 'bank.risk_weight')}"],
-        ]
+    ttd = bank.get("time_to_default", {})
+    return [
+        _row(s, "bank.bank_principal_yuan", lang=lang),
+        [text("html.pd_life_annual", lang), f"{_v(s, 'bank.pd_lifetime')} / {_v(s, 'bank.pd_annualised')}"],
+        [text("html.years_to_default", lang),
+         " / ".join(fmt(f"bank.time_to_default.{k}_years", ttd.get(f"{k}_years"), lang=lang)
+                    for k in ("p05", "p50", "p95"))],
+        [text("html.lgd_ead", lang), f"{_v(s, 'bank.lgd_mean')} / {_v(s, 'bank.ead.mean')}"],
+        [text("html.el", lang), f"{_v(s, 'bank.expected_loss')} / {_v(s, 'bank.expected_loss_rate')}"],
+        _row(s, "bank.dscr_bank_min", ("p05", "p50", "p95"), lang),
+        _row(s, "bank.p_dscr_bank_min_below_1", lang=lang),
+        _row(s, "coverage.llcr", ("p05", "p50"), lang),
+        _row(s, "bank.ltv_peak", ("p50", "p95"), lang),
+        [text("html.grade", lang), f"{_g(bank, 'grade', default='—')} / {_v(s, 'bank.risk_weight')}"],
+    ]
+
+
+def _html_bank(s: dict, img: Callable[..., str], lang: str) -> list[str]:
+    parts = [f"<h2>{_e(text('html.h_bank', lang))}</h2>"]
+    if s["bank"].get("has_bank_debt"):
+        rows = _bank_rows(s, lang)
         parts.append(_table([r for r in rows if r[1].replace("/", "").replace("—", "").strip()],
-                            ["measure", "value"]))
+                            [text("col.measure", lang), text("col.value", lang)]))
     else:
-        parts.append("<p>The programme has no bank loan.</p>")
+        parts.append(f"<p>{_e(text('html.no_bank', lang))}</p>")
     return parts + ['<div class="grid">',
-                    img("pd_curve.png", "cumulative PD", "Cumulative probability of default by year."),
-                    img("dscr_fan.png", "DSCR fan chart",
-                        "DSCR by year (CFADS ÷ all debt service), p05–p95 fan; 1.0 marked."),
+                    img("pd_curve.png", text("html.img_pd", lang), text("html.cap_pd", lang)),
+                    img("dscr_fan.png", text("html.img_dscr", lang), text("html.cap_dscr", lang)),
                     "</div>"]
 
 
-def _html_soe(s: dict, img: Callable[..., str]) -> list[str]:
+def _html_soe(s: dict, img: Callable[..., str], lang: str) -> list[str]:
     rows = [
-        _row(s, "soe.equity_irr", ("p05", "p50", "p95")),
-        _row(s, "soe.equity_irr_undefined_share"),
-        _row(s, "soe.project_irr", ("p05", "p50", "p95")),
-        _row(s, "soe.npv", ("p05", "p50", "p95")),
-        _row(s, "soe.peak_funding_need", ("p50", "p95")),
-        _row(s, "soe.lockup_years", ("mean", "p95")),
-        _row(s, "soe.p_npv_negative"),
+        _row(s, "soe.equity_irr", ("p05", "p50", "p95"), lang),
+        _row(s, "soe.equity_irr_undefined_share", lang=lang),
+        _row(s, "soe.project_irr", ("p05", "p50", "p95"), lang),
+        _row(s, "soe.npv", ("p05", "p50", "p95"), lang),
+        _row(s, "soe.peak_funding_need", ("p50", "p95"), lang),
+        _row(s, "soe.lockup_years", ("mean", "p95"), lang),
+        _row(s, "soe.p_npv_negative", lang=lang),
     ]
     return [
-        "<h2>SOE lens 国企视角 (implementing SOE and researchers)</h2>",
-        _table(rows, ["measure", "value"]),
-        img("median_waterfall.png", "median path waterfall",
-            "The median path (median hidden-debt PV): lifetime sources and uses of cash, undiscounted. "
-            "Per-project yearly cash flows are in report.xlsx, sheet 'Median path'."),
+        f"<h2>{_e(text('html.h_soe', lang))}</h2>",
+        _table(rows, [text("col.measure", lang), text("col.value", lang)]),
+        img("median_waterfall.png", text("html.img_waterfall", lang),
+            text("html.cap_waterfall", lang, sheet=sheet_name("median", lang))),
     ]
 
 
-def _html_compliance(result) -> list[str]:
-    rows, head, note = _compliance_findings(result)
-    parts = ["<h2>Policy compliance 合规检查</h2>",
-             f"<p>Rule sets: {_e(', '.join(result.scenario.policy.rule_sets))}. {_e(note)}</p>"]
+def _html_compliance(result, lang: str) -> list[str]:
+    rows, head, note = _compliance_findings(result, lang)
+    sets = text("html.rule_sets", lang, sets=", ".join(result.scenario.policy.rule_sets))
+    parts = [f"<h2>{_e(text('html.h_compliance', lang))}</h2>", f"<p>{_e(sets)} {_e(note)}</p>"]
     if rows:
         parts.append(_table(rows, head, "findings"))
-    unv = _unverifiable(result)
+    unv = _unverifiable(result, lang)
     if unv:
-        parts += ["<h3>Rules that could not be checked 无法核验的规则 (the scenario lacks the figure)</h3>",
-                  _table(unv[1], unv[0])]
+        parts += [f"<h3>{_e(text('html.h_unverifiable', lang))}</h3>", _table(unv[1], unv[0])]
     return parts
 
 
-def _html_assumptions(result) -> list[str]:
+def _h3(name: str, lang: str) -> str:
+    return f"<h3>{_e(text(name, lang))}</h3>"
+
+
+def _html_assumptions(result, lang: str) -> list[str]:
     sc = result.scenario
-    proj_rows, loan_rows, bond_rows, grant_rows = _financing_rows(sc, result.summary)
-    parts = [
-        "<h2>Key assumptions 主要假设</h2>",
-        "<h3>Projects and capital 项目与资本金</h3>",
-        _table(proj_rows, ["project", "type", "units", "m²/unit", "price 元/m²", "appraisal 元/m²", "investment",
-                           "equity", "equity share", "capital share"]),
-    ]
+    proj_rows, loan_rows, bond_rows, grant_rows = _financing_rows(sc, result.summary, lang)
+    heads = functools.partial(_heads, lang)
+    parts = [f"<h2>{_e(text('html.h_assumptions', lang))}</h2>", _h3("html.h_projects", lang),
+             _table(proj_rows, heads("project", "type", "units", "area", "price", "appraisal", "investment",
+                                     "equity", "equity_share", "capital_share"))]
     if loan_rows:
-        parts += ["<h3>Bank loans 银行贷款</h3>",
-                  _table(loan_rows, ["project", "loan", "amount", "term", "grace", "amortisation", "rate",
-                                     "PBoC relending 再贷款"])]
+        parts += [_h3("html.h_loans", lang), _table(loan_rows, heads("project", "loan", "amount", "term", "grace",
+                                                                     "amortisation", "rate", "relending"))]
     if bond_rows:
-        parts += ["<h3>Special bonds 专项债</h3>",
-                  _table(bond_rows, ["project", "bond", "amount", "coupon", "term", "coupons", "principal",
-                                     "counts as capital"])]
+        parts += [_h3("html.h_bonds", lang), _table(bond_rows, heads("project", "bond", "amount", "coupon", "term",
+                                                                     "coupons", "principal", "counts_as_capital"))]
     if grant_rows:
-        parts += ["<h3>Grants 补助</h3>", _table(grant_rows, ["project", "grant", "source", "amount", "kind"])]
-    parts += ["<h3>Waterfall 资金使用顺序</h3>", _table(_field_rows(sc.waterfall), ["field", "value", "meaning"]),
-              "<h3>Market 市场参数 (annual)</h3>", _table(_field_rows(sc.market), ["field", "value", "meaning"])]
+        parts += [_h3("html.h_grants", lang), _table(grant_rows, heads("project", "grant", "source", "amount", "kind"))]
+    parts += [_h3("html.h_waterfall", lang), _table(_field_rows(sc.waterfall, lang), heads("field", "value", "meaning")),
+              _h3("html.h_market", lang), _table(_field_rows(sc.market, lang), heads("field", "value", "meaning"))]
     if sc.market.stresses:
-        parts.append('<p class="note">Stress overlays defined: '
-                     + _e(", ".join(x.name for x in sc.market.stresses)) + ".</p>")
+        names = ", ".join(x.name for x in sc.market.stresses)
+        parts.append(f'<p class="note">{_e(text("html.stresses", lang, names=names))}</p>')
     return parts
 
 
-def _html_manifest(result) -> list[str]:
+def _html_manifest(result, lang: str) -> list[str]:
     rows = [[k, "" if v is None else (f"{v:.2f} s" if k == "wall_time_s" and isinstance(v, float) else v)]
             for k, v in flatten(result.manifest())]
-    return ["<h2>Run manifest 运行记录</h2>", _table(rows, ["key", "value"]),
-            "<footer>baozhang-finance · summary.json, paths.parquet, yearly.csv and report.xlsx in this run folder "
-            "hold every number on this page.</footer>",
+    return [f"<h2>{_e(text('html.h_manifest', lang))}</h2>", _table(rows, _heads(lang, "key", "value")),
+            f"<footer>{_e(text('html.footer', lang))}</footer>",
             f"<script>{_IMG_SCRIPT}</script>",
             "</body></html>"]
 
 
-def render_html(result, chart_dir: str | Path) -> str:
-    """The report page as a string (PNG charts from ``chart_dir`` embedded as base64)."""
+def render_html(result, chart_dir: str | Path, lang: str = DEFAULT_LANG) -> str:
+    """The report page as a string in ``lang`` (PNG charts from ``chart_dir`` embedded as base64)."""
     s = result.summary
 
     def img(name: str, alt: str, caption: str) -> str:
         return _img(Path(chart_dir), name, alt, caption)
 
-    parts = (_html_head(result) + _html_answer(s) + _html_fiscal(s, img) + _html_bank(s, img) + _html_soe(s, img)
-             + _html_compliance(result) + _html_assumptions(result) + _html_manifest(result))
+    parts = (_html_head(result, lang) + _html_answer(s, lang) + _html_fiscal(s, img, lang)
+             + _html_bank(s, img, lang) + _html_soe(s, img, lang) + _html_compliance(result, lang)
+             + _html_assumptions(result, lang) + _html_manifest(result, lang))
     return "\n".join(parts)
 
 
-def write_html(result, folder: str | Path) -> Path:
+def write_html(result, folder: str | Path, lang: str = DEFAULT_LANG) -> Path:
     folder = Path(folder)
     if not (folder / "charts").is_dir():
-        write_charts(result, folder)
+        write_charts(result, folder, lang=lang)
     path = folder / "report.html"
-    path.write_text(render_html(result, folder / "charts"), encoding="utf-8")
+    path.write_text(render_html(result, folder / "charts", lang), encoding="utf-8")
     return path
 
 
 # =============================================================================================== entry points
-def report_writers() -> tuple[Callable, ...]:
+def report_writers(lang: str | None = None) -> tuple[Callable, ...]:
     """Writers ``f(result, tmp_dir)`` that :meth:`Result.save` runs in its atomic transaction:
-    charts/*.png, then report.xlsx, then report.html (which embeds the charts)."""
-    return (write_charts, write_xlsx, write_html)
+    charts/*.png, then report.xlsx, then report.html (which embeds the charts), all in ``lang`` (None: the
+    setting, :func:`report.format.lang_of`)."""
+    lang = lang_of(lang)
+    return tuple(functools.partial(w, lang=lang) for w in (write_charts, write_xlsx, write_html))
 
 
-def render_reports(run_dir: str | Path, out: str | Path | None = None, result=None) -> Path:
-    """Re-render report.xlsx, report.html and charts/ of a saved run.
+def render_reports(run_dir: str | Path, out: str | Path | None = None, result=None, lang: str | None = None) -> Path:
+    """Re-render report.xlsx, report.html and charts/ of a saved run, in ``lang`` (None: the setting).
 
     With ``out`` the reports go to that (new or empty) folder; otherwise they replace the ones in ``run_dir``.
     Either way they are written to a temporary folder first and moved into place at the end.
@@ -818,7 +908,7 @@ def render_reports(run_dir: str | Path, out: str | Path | None = None, result=No
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a new --out folder gets the mode mkdir would
     try:
-        for w in report_writers():
+        for w in report_writers(lang):
             w(res, tmp)
         if out is not None:
             if target.exists():

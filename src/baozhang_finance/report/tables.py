@@ -1,4 +1,10 @@
-"""Terminal tables (rich) of a Result: the three lenses side by side, concise (about 25 rows, 80 columns)."""
+"""Terminal tables (rich) of a Result: the three lenses side by side, concise (about 25 rows, 80 columns); the
+``baozhang compare`` table and the ``baozhang check`` findings.
+
+Every label comes from the output catalogue (``text.term.*``, ``text.col.*``) in ``lang``: ``"zh"`` Chinese,
+``"en"`` English; ``"both"`` keeps a row on one line of an 80-column terminal: English metric labels with the lens
+and the column headers in both languages.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from baozhang_finance.analysis.compare import COLUMNS
-from baozhang_finance.report.format import fmt, pct, pm, several, wan
+from baozhang_finance.model.compliance import rules_for, unverifiable
+from baozhang_finance.report.format import fmt, label, pct, pm, several, text, wan
+
+
+def _short(name: str, lang: str) -> str:
+    """A terminal label: one language, English in "both" (the lens column carries the Chinese)."""
+    return text(name, "zh" if lang == "zh" else "en")
 
 
 def _trio(key: str, d: dict, stats=("p05", "p50", "p95")) -> str:
     return several(key, d, stats)
 
 
-def summary_rows(s: dict) -> list[tuple[str, str, str]]:
+def summary_rows(s: dict, lang: str = "both") -> list[tuple[str, str, str]]:
     """(lens, metric, value) rows of the three-lens table, from a summary dict (DESIGN §7 keys).
 
     Labels stay within 31 characters and values within 26, so the table fits an 80-column terminal.
@@ -23,22 +35,23 @@ def summary_rows(s: dict) -> list[tuple[str, str, str]]:
     se = s["run"]["standard_errors"]
     bond = fis["explicit_bond_burden"]
     share = hd["peak_share_of_fiscal_revenue"]
-    F, B, S = "fiscal 财政", "bank 银行", "SOE 国企"
+    F, B, S = (text(f"term.{k}", lang) for k in ("fiscal", "bank", "soe"))
+    t = lambda name, **kw: text(name, "zh" if lang == "zh" else "en", **kw)  # noqa: E731
     rows = [
-        (F, "P(self-financing, no support)", fmt("coverage.p_self_financing", cov["p_self_financing"])),
-        (F, "P(hidden-debt call) ± SE", pm("hidden_debt.p_call", hd["p_call"], se["p_call"])),
-        (F, "hidden debt PV: mean ± SE", pm("hidden_debt.expected_pv", hd["expected_pv"], se["expected_pv"])),
-        (F, "hidden debt PV: VaR95 / CVaR95", several("hidden_debt.var95_pv", hd, ("var95_pv", "cvar95_pv"))),
-        (F, "hidden debt PV: VaR99 / CVaR99", several("hidden_debt.var99_pv", hd, ("var99_pv", "cvar99_pv"))),
-        (F, "first call year p05/p50/p95", _trio("hidden_debt.first_call_year", hd["first_call_year"])),
-        (F, "peak call ÷ fiscal rev. p50/p95", _trio("hidden_debt.peak_share_of_fiscal_revenue", share, ("p50", "p95"))),
-        (F, "explicit bond burden: P / PV", f"{pct(bond['p_call'])} / {wan(bond['expected_pv'])}"),
-        (F, "本息覆盖倍数 coverage p05/p50",
+        (F, t("term.p_self"), fmt("coverage.p_self_financing", cov["p_self_financing"])),
+        (F, t("term.p_call"), pm("hidden_debt.p_call", hd["p_call"], se["p_call"])),
+        (F, t("term.pv"), pm("hidden_debt.expected_pv", hd["expected_pv"], se["expected_pv"])),
+        (F, t("term.var95"), several("hidden_debt.var95_pv", hd, ("var95_pv", "cvar95_pv"))),
+        (F, t("term.var99"), several("hidden_debt.var99_pv", hd, ("var99_pv", "cvar99_pv"))),
+        (F, t("term.first_call"), _trio("hidden_debt.first_call_year", hd["first_call_year"])),
+        (F, t("term.peak_share"), _trio("hidden_debt.peak_share_of_fiscal_revenue", share, ("p50", "p95"))),
+        (F, t("term.bond"), f"{pct(bond['p_call'])} / {wan(bond['expected_pv'])}"),
+        (F, "本息覆盖倍数 coverage p05/p50" if lang == "both" else t("term.coverage"),
          _trio("coverage.bond_coverage_ratio", cov["bond_coverage_ratio"], ("p05", "p50"))),
     ]
     cls = {r["class"]: r for r in fis.get("classification", [])}
     if cls:
-        rows.append((F, "gap paid by bond / SOE / hidden",
+        rows.append((F, t("term.gap"),
                      " / ".join(pct(cls[k]["share"], 0) for k in ("explicit_bond_burden", "soe_explicit_support",
                                                                        "hidden_debt_call") if k in cls)))
     if bank.get("has_bank_debt"):
@@ -46,68 +59,95 @@ def summary_rows(s: dict) -> list[tuple[str, str, str]]:
         crit = bank.get("grade_criteria", {})
         y0, y1 = bank["dscr_test_years"]
         rows += [
-            (B, "PD life (standalone) / annual", f"{fmt('bank.pd_lifetime', bank['pd_lifetime'])} / {fmt('bank.pd_annualised', bank.get('pd_annualised'))}"),
-            (B, "default year p05/p50/p95",
-             " / ".join(fmt(f"bank.time_to_default.{k}", ttd.get(k)) for k in ("p05_years", "p50_years", "p95_years"))),
-            (B, "EAD / LGD / EL (means)",
+            (B, t("term.pd"), f"{fmt('bank.pd_lifetime', bank['pd_lifetime'])} / {fmt('bank.pd_annualised', bank.get('pd_annualised'))}"),
+            (B, t("term.default_year"),
+             " / ".join(fmt(f"bank.time_to_default.{k}", ttd.get(k), lang=lang) for k in ("p05_years", "p50_years", "p95_years"))),
+            (B, t("term.ead_lgd_el"),
              f"{wan(bank.get('ead', {}).get('mean'))} / {pct(bank['lgd_mean'])} / {wan(bank['expected_loss'])}"),
-            (B, "EL rate (EL ÷ principal)", fmt("bank.expected_loss_rate", bank.get("expected_loss_rate"))),
-            (B, f"bank DSCR min y{y0}–{y1} p05/p50",
+            (B, t("term.el_rate"), fmt("bank.expected_loss_rate", bank.get("expected_loss_rate"))),
+            (B, t("term.dscr", y0=y0, y1=y1),
              _trio("bank.dscr_bank_min", bank["dscr_bank_min"], ("p05", "p50"))),
-            (B, "P(bank DSCR min < 1)", fmt("bank.p_dscr_bank_min_below_1", bank.get("p_dscr_bank_min_below_1"))),
-            (B, "peak LTV p50 / p95", _trio("bank.ltv_peak", bank["ltv_peak"], ("p50", "p95"))),
-            (B, "slotting grade (risk weight)", f"{bank['grade']} ({fmt('bank.risk_weight', bank['risk_weight'])})"),
-            (B, "  by PD / DSCR / LTV",
+            (B, t("term.p_dscr"), fmt("bank.p_dscr_bank_min_below_1", bank.get("p_dscr_bank_min_below_1"))),
+            (B, t("term.ltv"), _trio("bank.ltv_peak", bank["ltv_peak"], ("p50", "p95"))),
+            (B, t("term.grade"), f"{bank['grade']} ({fmt('bank.risk_weight', bank['risk_weight'])})"),
+            (B, t("term.grade_by"),
              " / ".join(crit.get(k, {}).get("category", "—") for k in ("pd_annualised", "dscr_min_p50", "ltv_peak_p50"))),
         ]
     else:
-        rows.append((B, "bank debt", "none"))
+        rows.append((B, t("term.bank_debt"), t("word.none")))
     rows += [
-        (B, "LLCR p05 / p50", _trio("coverage.llcr", cov["llcr"], ("p05", "p50"))),
-        (S, "equity IRR p05/p50/p95", _trio("soe.equity_irr", soe["equity_irr"])),
-        (S, "equity NPV p05/p50/p95", _trio("soe.npv", soe["npv"])),
-        (S, "peak funding need p50/p95", _trio("soe.peak_funding_need", soe["peak_funding_need"], ("p50", "p95"))),
+        (B, t("term.llcr"), _trio("coverage.llcr", cov["llcr"], ("p05", "p50"))),
+        (S, t("term.irr"), _trio("soe.equity_irr", soe["equity_irr"])),
+        (S, t("term.npv"), _trio("soe.npv", soe["npv"])),
+        (S, t("term.funding"), _trio("soe.peak_funding_need", soe["peak_funding_need"], ("p50", "p95"))),
     ]
     lk = soe.get("lockup_years")
     if isinstance(lk, dict):
-        rows.append((S, "lock-up years mean/p95 (P any)",
+        rows.append((S, t("term.lockup"),
                      f"{_trio('soe.lockup_years', lk, ('mean', 'p95'))} ({pct(lk.get('p_any'), 0)})"))
     return rows
 
 
-def print_summary(result, console: Console | None = None) -> None:
-    """Print the three-lens table of a Result."""
+def print_summary(result, console: Console | None = None, lang: str = "both") -> None:
+    """Print the three-lens table of a Result in ``lang`` (zh | en | both)."""
     console = console or Console()
     s = result.summary
     r = s["run"]
-    title = f"{s['programme']['name']} — {r['paths']:,} paths, seed {r['seed']}"
+    one = "zh" if lang == "zh" else "en"
+    title = text("term.title", one, name=s["programme"]["name"], paths=f"{r['paths']:,}", seed=r["seed"])
     if r.get("stress"):
-        title += f", stress {r['stress']}"
-    t = Table(title=title, show_lines=False)
-    t.add_column("lens", style="bold")
-    t.add_column("metric")
-    t.add_column("value", justify="right")
+        title += text("term.stress", one, stress=r["stress"])
+    t = Table(title=escape(title), show_lines=False)
+    t.add_column(text("col.lens", lang), style="bold")
+    t.add_column(text("col.metric", lang))
+    t.add_column(text("col.value", lang), justify="right")
     last = None
-    for lens, metric, value in summary_rows(s):
+    for lens, metric, value in summary_rows(s, lang):
         if last is not None and lens != last:
             t.add_section()
         t.add_row(lens if lens != last else "", metric, value)
         last = lens
     console.print(t)
-    console.print("万元 = 10,000 yuan; ± = one standard error (SE); PV at the programme discount rate; bank view: standalone.", style="dim")
+    console.print(text("term.footnote", one), style="dim", markup=False)
 
 
-def print_comparison(rows: list[dict], console, paths: int, seed: int, chunk_size: int) -> None:
-    """The ``baozhang compare`` table: one row per scenario (:data:`analysis.compare.COLUMNS`), money in 万元."""
+def print_comparison(rows: list[dict], console, paths: int, seed: int, chunk_size: int, lang: str = "both") -> None:
+    """The ``baozhang compare`` table: one row per scenario (:data:`analysis.compare.COLUMNS`), money in 万元;
+    ``lang="zh"``: the catalogue's Chinese labels as column headers."""
     if not console.is_terminal and console.width < 132:  # a pipe or a log: do not squeeze the columns to 80
         console = Console(file=console.file, width=132, force_terminal=False, no_color=True)
-    t = Table(title=escape(f"Scenario comparison — {paths:,} paths, seed {seed}, chunk size {chunk_size:,} (same for all)"),
-              caption=escape("P(call), E[hidden]: hidden-debt call (fiscal); ± SE: one standard error; E[bond]: "
-                             "explicit special-bond burden; PD: standalone bank view; IRR: SOE equity; "
-                             "money in 万元 (PV at each programme's rate)"))
-    t.add_column("scenario", style="bold", no_wrap=True)
+    one = "zh" if lang == "zh" else "en"
+    t = Table(title=escape(text("term.compare_title", one, paths=f"{paths:,}", seed=seed, chunk=f"{chunk_size:,}")),
+              caption=escape(text("term.compare_caption", one)))
+    t.add_column(text("col.scenario", lang), style="bold", no_wrap=True)
     for c in COLUMNS:
-        t.add_column(escape(c.short), justify="right", no_wrap=True)
+        head = label(c.catalogue, "zh") if lang == "zh" else c.short
+        t.add_column(escape(head), justify="right", no_wrap=lang != "zh")
     for r in rows:
         t.add_row(escape(r["scenario"]), *(fmt(c.catalogue, r[c.key], suffix=False) for c in COLUMNS))
     console.print(t)
+
+
+def print_findings(sc, findings: list, console, source: str | None = None, lang: str = "both") -> None:
+    """``baozhang check``: the findings as a rich table (or a one-line all-clear), then any unverifiable rules;
+    headers and sentences in ``lang`` (the rule's own message and document names as the rule set writes them)."""
+    one = "zh" if lang == "zh" else "en"
+    name = source or sc.programme.name
+    sets = ", ".join(sc.policy.rule_sets)
+    n_rules = len(rules_for(sc.policy.rule_sets))
+    if not console.is_terminal and console.width < 132:  # a pipe or a log: do not squeeze the table to 80 columns
+        console = Console(file=console.file, width=132, force_terminal=False, no_color=True)
+    if not findings:
+        console.print(text("term.compliant", one, name=name, n=n_rules, sets=sets), markup=False, highlight=False)
+    else:
+        t = Table(title=escape(text("term.findings", one, name=name, n=len(findings), sets=sets)), show_lines=False)
+        for col in ("rule_id", "document", "clause", "project", "actual", "limit"):
+            t.add_column(text(f"col.{col}", lang), overflow="fold", no_wrap=col in ("rule_id", "document", "clause"))
+        for f in findings:
+            t.add_row(*(escape(x) for x in (f.rule_id, f.document, f.clause, f.project, f.actual, f.limit)))
+        console.print(t)
+        for f in findings:
+            console.print(f"  {f.rule_id}: {f.message}", highlight=False, markup=False)
+    for n in unverifiable(sc):
+        console.print(text("term.not_verifiable", one, rule=n.rule_id, document=n.document, clause=n.clause,
+                           project=n.project, reason=n.reason), style="dim", highlight=False, markup=False)
