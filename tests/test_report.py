@@ -144,7 +144,7 @@ def test_replay_reproduces_any_path_and_refuses_a_wrong_one(run):
 def test_waterfall_of_the_median_path_closes(run):
     res, _ = run
     flows = rp.waterfall_flows(rp.median_path(res))
-    signed = sum(sign * flows[key] for key, _, _, sign in pl.WATERFALL_STEPS)
+    signed = sum(sign * flows[key] for key, sign in pl.WATERFALL_STEPS)
     scale = flows["funding"]
     assert signed == pytest.approx(flows["end_cash"], abs=1e-9 * scale)
     # the demo has no upfront reserve: funding raised = acquisition uses = total investment 246,413,000 yuan

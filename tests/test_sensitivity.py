@@ -283,13 +283,13 @@ def test_charts_return_axes():
 
     sw = pd.DataFrame({"field": ["rent_ratio[0]"] * 3, "value": [0.7, 0.8, 0.9], "p_call": [0.5, 0.3, 0.1],
                        "p_call_se": [0.02, 0.02, 0.01]})
-    ax = plot_sweep(sw, "p_call")
+    ax = plot_sweep(sw, "p_call", lang="en")
     assert ax.get_xlabel() == "rent_ratio[0]" and "hidden-debt" in ax.get_ylabel()
     tor = pd.DataFrame({"label": ["a (隐性)", "b"], "low": [1.0, 2.0], "high": [2.0, 3.0], "p_call_base": [0.3, 0.3],
                         "p_call_low": [0.5, 0.25], "p_call_high": [0.1, 0.35], "p_call_swing": [0.4, 0.1]})
-    ax = plot_tornado(tor, "p_call")
+    ax = plot_tornado(tor, "p_call", lang="en")
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels[-1].startswith("a ") and "隐" not in labels[-1]  # largest swing on top, no CJK glyphs
+    assert labels[-1].startswith("a ") and "隐" not in labels[-1]  # largest swing on top, English: no CJK glyphs
     sob = pd.DataFrame({"metric": ["p_call"] * 2, "name": ["plan", "rents"], "S1": [0.5, 0.2], "S1_conf": [0.1, 0.1],
                         "ST": [0.6, 0.3], "ST_conf": [0.1, 0.1]})
     ax = plot_sobol(sob)

@@ -10,6 +10,7 @@ its files) → print → exit code.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import sys
@@ -32,6 +33,7 @@ from baozhang_finance.cli.options import (
     DaskWorkers,
     Deterministic,
     Json,
+    Lang,
     Metrics,
     Out,
     Overwrite,
@@ -154,16 +156,28 @@ def _span(key: str, lo, hi) -> str:
     return fmtr.span(key, lo, hi)
 
 
-def _label(metric: str) -> str:
-    return fmtr.label(f"metric.{metric}")
+def _label(metric: str, lang: str = "en") -> str:
+    """A metric's label; English in "both" (the column headers are long enough in one language)."""
+    return fmtr.label(f"metric.{metric}", "zh" if lang == "zh" else "en")
 
 
-def _table(df, columns: list[str], title: str):
+def _one(lang: str) -> str:
+    """Titles and sentences of a terminal table in one language: Chinese in "zh", else English."""
+    return "zh" if lang == "zh" else "en"
+
+
+#: the columns of the analysis tables with a header in the catalogue (``text.col.<name>``)
+_HEADS = {"value": "value", "rank": "rank", "label": "label", "range": "range", "metric": "metric", "name": "name",
+          "S1": "s1", "S1_conf": "s1_conf", "ST": "st", "ST_conf": "st_conf"}
+
+
+def _table(df, columns: list[str], title: str, lang: str = "en"):
     from rich.table import Table
 
     t = Table(title=title, show_lines=False)
     for c in columns:
-        t.add_column(c, justify="right" if c not in ("field", "label", "group", "name", "metric") else "left",
+        head = fmtr.text(f"col.{_HEADS[c]}", lang) if c in _HEADS else c
+        t.add_column(escape(head), justify="right" if c not in ("field", "label", "group", "name", "metric") else "left",
                      overflow="fold")
     for _, row in df.iterrows():
         t.add_row(*[_fmt(row[c]) if not isinstance(row[c], str) else row[c] for c in columns])
@@ -207,6 +221,7 @@ def sweep(
     scheduler: Scheduler = None,
     as_json: Json = False,
     conventions: Conventions = None,
+    lang: Lang = None,
 ):
     """Metrics against the values of one input, every value on the same random draws (common random numbers).
     --out: sweep.csv, sweep.json, sweep.png."""
@@ -218,17 +233,17 @@ def sweep(
                         metrics=names, chunk_size=chunk_size, stress=stress, deterministic=deterministic,
                         project=project, progress=_progress("sweep", quiet or as_json), source=str(scenario))
         if out is not None:
-            res.save(out, extra_writers=[sweep_chart], overwrite=overwrite)
+            res.save(out, extra_writers=[functools.partial(sweep_chart, lang=lang)], overwrite=overwrite)
     df, s = res.table, res.settings
     if as_json:
         _json_records(df)
     elif not quiet:
         show = df[["value"]].copy()
         for m in names:
-            show[f"{_label(m)} ± SE"] = [_pm(f"metric.{m}", v, se) for v, se in zip(df[m], df[f"{m}_se"])]
+            show[f"{_label(m, lang)} ± SE"] = [_pm(f"metric.{m}", v, se) for v, se in zip(df[m], df[f"{m}_se"])]
         console.print(_table(_literal(show), list(show.columns),
-                             escape(f"sweep of {fld} ({s['paths']} paths, seed {s['seed']}; "
-                                    "value ± one standard error; money in 万元)")))
+                             escape(fmtr.text("term.sweep_title", _one(lang), field=fld, paths=s["paths"],
+                                              seed=s["seed"])), lang))
         _written(out)
 
 
@@ -252,6 +267,7 @@ def tornado(
     scheduler: Scheduler = None,
     as_json: Json = False,
     conventions: Conventions = None,
+    lang: Lang = None,
 ):
     """One-at-a-time low/high of every uncertain input, ranked by the swing of P(hidden-debt call).
     --out: tornado.csv, tornado.json, tornado_<metric>.png."""
@@ -263,7 +279,7 @@ def tornado(
                           metrics=names, chunk_size=chunk_size, stress=stress,
                           progress=_progress("tornado", quiet or as_json), source=str(scenario))
         if out is not None:
-            res.save(out, extra_writers=[tornado_charts(top)], overwrite=overwrite)
+            res.save(out, extra_writers=[tornado_charts(top, lang)], overwrite=overwrite)
     df, s = res.table, res.settings
     if as_json:
         _json_records(df)
@@ -271,11 +287,11 @@ def tornado(
         show = df[["rank", "label"]].copy()
         show["range"] = [f"{_fmt(a)} … {_fmt(b)}" for a, b in zip(df["low"], df["high"])]
         for m in names:
-            show[_label(m)] = [_span(f"metric.{m}", a, b) for a, b in zip(df[f"{m}_low"], df[f"{m}_high"])]
-        base = ", ".join(f"{_label(m)} = {_fmt(df[f'{m}_base'].iloc[0], f'metric.{m}')}" for m in names)
+            show[_label(m, lang)] = [_span(f"metric.{m}", a, b) for a, b in zip(df[f"{m}_low"], df[f"{m}_high"])]
+        base = ", ".join(f"{_label(m, lang)} = {_fmt(df[f'{m}_base'].iloc[0], f'metric.{m}')}" for m in names)
         console.print(_table(_literal(show), list(show.columns),
-                             f"tornado ({s['runs']} runs × {s['paths']} paths, seed {s['seed']}; base {base}; "
-                             "metric at the input's low … high)"))
+                             escape(fmtr.text("term.tornado_title", _one(lang), runs=s["runs"], paths=s["paths"],
+                                              seed=s["seed"], base=base)), lang))
         _written(out)
 
 
@@ -300,6 +316,7 @@ def sobol(
     scheduler: Scheduler = None,
     as_json: Json = False,
     conventions: Conventions = None,
+    lang: Lang = None,
 ):
     """Sobol first-order and total indices of input groups (SALib), with 95 % confidence intervals.
     --out: sobol.csv, sobol_sample.csv, sobol.json, sobol_<metric>.png."""
@@ -311,14 +328,14 @@ def sobol(
                         seed=seed, metrics=names, chunk_size=chunk_size, stress=stress, grouped=not ungrouped,
                         sample_seed=sample_seed, progress=_progress("sobol", quiet or as_json), source=str(scenario))
         if out is not None:
-            res.save(out, extra_writers=[sobol_charts], overwrite=overwrite)
+            res.save(out, extra_writers=[functools.partial(sobol_charts, lang=lang)], overwrite=overwrite)
     if as_json:
         _json_records(res.table)
     elif not quiet:
         s = res.settings
         console.print(_table(_literal(res.table), ["metric", "name", "S1", "S1_conf", "ST", "ST_conf"],
-                             f"Sobol indices ({s['runs']} runs × {s['paths']} paths, N = {s['n_base']}; "
-                             "conf = 95 % half-width)"))
+                             escape(fmtr.text("term.sobol_title", _one(lang), runs=s["runs"], paths=s["paths"],
+                                              n=s["n_base"])), lang))
         _written(out)
 
 
@@ -334,18 +351,21 @@ def _solve_progress(quiet: bool):
     return cb
 
 
-def _print_solved(res, find: str, project: int, out) -> None:
-    c = res.constraint
+def _print_solved(res, find: str, project: int, out, lang: str = "en") -> None:
+    c, one = res.constraint, _one(lang)
     lv = f"lever.{FIND[find][0]}"
-    console.print(f"[bold]{escape(find)}[/] of project {project} ({escape(res.project_name)}) with {escape(str(c))}: "
-                  f"[bold]{_fmt(res.answer, lv)}[/] (plan: {_fmt(res.base_value, lv)}, "
-                  f"change {_fmt(res.answer - res.base_value, lv)})", highlight=False)
-    unc = f", answer ± {_fmt(res.answer_se, lv)} SE (Monte Carlo)" if res.answer_se else ""
-    console.print(f"  {_label(c.metric)} at the answer = {_pm(f'metric.{c.metric}', res.metric_value, res.metric_se)} "
-                  f"(± SE){unc}", highlight=False, markup=False)
-    note = f"; {res.stopped_by}" if res.bound else f"; stopped by {res.stopped_by}"
-    console.print(f"  {res.n_simulations} simulations × {res.paths} paths, seed {res.seed}, "
-                  f"{res.wall_time_s:.1f} s{note}", highlight=False, markup=False)
+    what = find if lang != "zh" else fmtr.label(lv, "zh")
+    console.print(fmtr.text("term.solved", one, find=f"[bold]{escape(what)}[/]", k=project,
+                            name=escape(res.project_name), constraint=escape(str(c)),
+                            answer=f"[bold]{_fmt(res.answer, lv)}[/]", base=_fmt(res.base_value, lv),
+                            change=_fmt(res.answer - res.base_value, lv)), highlight=False)
+    unc = fmtr.text("term.solved_unc", one, se=_fmt(res.answer_se, lv)) if res.answer_se else ""
+    console.print(fmtr.text("term.solved_metric", one, metric=_label(c.metric, lang), unc=unc,
+                            value=_pm(f"metric.{c.metric}", res.metric_value, res.metric_se)),
+                  highlight=False, markup=False)
+    note = f"; {res.stopped_by}" if res.bound else fmtr.text("term.stopped_by", one, why=res.stopped_by)
+    console.print(fmtr.text("term.solved_runs", one, n=res.n_simulations, paths=res.paths, seed=res.seed,
+                            secs=f"{res.wall_time_s:.1f}", note=note), highlight=False, markup=False)
     _written(out)
 
 
@@ -371,6 +391,7 @@ def solve(
     scheduler: Scheduler = None,
     as_json: Json = False,
     conventions: Conventions = None,
+    lang: Lang = None,
 ):
     """Smallest grant / equity share / rent ratio, or largest price / loan, that meets a risk constraint.
     --out: solve.json, scenario_solved.json. --quiet prints the answer only."""
@@ -389,4 +410,4 @@ def solve(
     elif quiet:
         say(f"{res.answer:.10g}")
     else:
-        _print_solved(res, find, project, out)
+        _print_solved(res, find, project, out, lang)

@@ -17,6 +17,8 @@ from typing import Optional
 import typer
 
 from baozhang_finance.cli.common import _load, app, console, err_console, fail
+from baozhang_finance.cli.options import Lang
+from baozhang_finance.report.format import LANG_ENV
 
 
 @app.command("app")
@@ -25,6 +27,7 @@ def app_command(
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (default: this computer only)"),
     port: int = typer.Option(8765, "--port", help="port to listen on"),
     open_browser: bool = typer.Option(False, "--open", help="open the page in the default browser"),
+    lang: Lang = None,
 ):
     """Start the browser app: open or upload a scenario, move the levers, run, read the lenses, download."""
     if not 0 < port < 65536:
@@ -40,6 +43,7 @@ def app_command(
     workdir = Path(tempfile.mkdtemp(prefix="baozhang-app-"))
     os.environ["BAOZHANG_APP_HOST"] = host
     os.environ["BAOZHANG_APP_WORKDIR"] = str(workdir)
+    os.environ[LANG_ENV] = lang  # the page's report-language choice starts here
     if scenario is not None:
         os.environ["BAOZHANG_APP_SCENARIO"] = str(scenario.resolve())
     shown = f"[{host}]" if ":" in host else host

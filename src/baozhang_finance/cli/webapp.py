@@ -44,6 +44,7 @@ from baozhang_finance.model import fields as fl
 from baozhang_finance.model import workbook as wbm
 from baozhang_finance.model.labels_zh import FIELDS_ZH, TABLES_ZH
 from baozhang_finance.model.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
+from baozhang_finance.report.format import lang_of
 from baozhang_finance.report.html import answer_sentence, report_writers
 from baozhang_finance.report.workbook import write_toml, write_workbook
 from baozhang_finance.run.simulate import simulate
@@ -299,7 +300,7 @@ def _rests_on(sc: Scenario, notes: dict[str, str], changed: list[str]) -> list[d
 
 
 def _run_job(job: Job, sc: Scenario, notes: dict[str, str], changed: list[str], paths: int, seed: int,
-             chunk: int, source: str, sem: threading.Semaphore) -> None:
+             chunk: int, source: str, sem: threading.Semaphore, lang: str = "both") -> None:
     with sem:
         try:
             job.state = "running"
@@ -311,13 +312,14 @@ def _run_job(job: Job, sc: Scenario, notes: dict[str, str], changed: list[str], 
             result = simulate(sc, paths=paths, seed=seed, chunk_size=chunk, progress=progress)
             job.state = "reports"
             with _REPORT_LOCK:
-                result.save(job.folder / "run", extra_writers=report_writers())
+                result.save(job.folder / "run", extra_writers=report_writers(lang))
             write_workbook(job.folder / "plan.xlsx", sc, notes, source=source)
             write_toml(job.folder / "plan.toml", sc, notes)
             s = result.summary
             job.result = {
                 "summary": _summary_view(s),
-                "answer": answer_sentence(s),
+                "answer": answer_sentence(s, lang),
+                "lang": lang,
                 "rests_on": _rests_on(sc, notes, changed),
                 "charts": [c for c in CHARTS if (job.folder / "run" / "charts" / c).is_file()],
                 "downloads": list(DOWNLOADS),
@@ -406,7 +408,8 @@ def create_app(default: Path | None = None, workdir: Path | None = None, host: s
                 "levers": [lv.as_json() for lv in levers(sc, notes)],
                 "cures": [{"id": n, "label": f"{TABLES_ZH.get('cures.' + n, n)} {n}",
                            "on": getattr(sc.cures, n) is not None} for n in cure_names(sc)],
-                "paths": min(sc.simulation.paths, 2000), "seed": sc.simulation.seed, "chunk_size": 500}
+                "paths": min(sc.simulation.paths, 2000), "seed": sc.simulation.seed, "chunk_size": 500,
+                "lang": lang_of()}
 
     @app.post("/api/open")
     async def open_bundled(request: Request):
@@ -466,13 +469,14 @@ def create_app(default: Path | None = None, workdir: Path | None = None, host: s
             seed = _int(body.get("seed", op.scenario.simulation.seed), "seed", 0, 2**63 - 1)
             chunk = _int(body.get("chunk_size", 500), "chunk_size", 1, 1_000_000)
             sc, changed = apply_changes(op.scenario, values, cures, op.name)
-        except ScenarioError as exc:
+            lang = lang_of(body.get("lang") if isinstance(body.get("lang"), str) else None)
+        except ValueError as exc:  # a ScenarioError, or a language that is not zh, en or both
             return JSONResponse({"error": str(exc).replace("\n", "; ")}, status_code=400)
         jid = secrets.token_urlsafe(12)
         folder = s.folder / f"job-{secrets.token_hex(8)}"
         folder.mkdir(mode=0o700)
         job = s.jobs[jid] = Job(jid, folder, total=paths)
-        pool.submit(_run_job, job, sc, op.notes, changed, paths, seed, chunk, op.name, sem)
+        pool.submit(_run_job, job, sc, op.notes, changed, paths, seed, chunk, op.name, sem, lang)
         return {"job": jid}
 
     def job_of(request: Request, jid: str) -> Job:

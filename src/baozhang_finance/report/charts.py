@@ -270,7 +270,7 @@ def cash_waterfall(ax: Axes, flows: dict[str, float], title: str | None = None, 
     run = 0.0
     for key, sign in keys:
         v = sign * abs(float(flows[key])) / WAN
-        labels.append(chart_text(f"chart.wf.{key}", lang))
+        labels.append(chart_text(f"wf.{key}", lang))
         starts.append(run if v >= 0 else run + v)
         widths.append(abs(v))
         if key.startswith("gov_"):

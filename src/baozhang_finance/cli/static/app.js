@@ -53,6 +53,7 @@ function renderOpened(data) {
     cures.appendChild(label);
   }
   $("paths").value = data.paths; $("seed").value = data.seed; $("chunk").value = data.chunk_size;
+  $("lang").value = data.lang || "both";
   $("levers-section").hidden = false;
   $("results").hidden = true;
 }
@@ -83,7 +84,7 @@ async function run() {
   }
   const cures = {};
   for (const box of document.querySelectorAll("input[data-cure]")) cures[box.dataset.cure] = box.checked;
-  const body = {id: opened.id, levers, cures, paths: num($("paths")), seed: num($("seed")), chunk_size: num($("chunk"))};
+  const body = {id: opened.id, levers, cures, paths: num($("paths")), seed: num($("seed")), chunk_size: num($("chunk")), lang: $("lang").value};
   $("run").disabled = true; showError(""); $("results").hidden = true;
   $("progress").value = 0; $("progress-text").textContent = "排队 queued …";
   try {
