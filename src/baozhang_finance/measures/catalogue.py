@@ -497,8 +497,17 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("term.compare_caption",
      "P(call), E[hidden]: hidden-debt call (fiscal); ± SE: one standard error; E[bond]: explicit special-bond "
      "burden; PD: standalone bank view; IRR: SOE equity; money in 万元 (PV at each programme's rate)",
-     "隐性债务：财政视角的隐性债务触发；± SE：一个标准误；专项债：显性负担；PD：银行独立视角；IRR：国企资本金；"
-     "金额单位万元（按各项目折现率计算现值）"),
+     "触发概率、隐性债务：财政视角的隐性债务触发概率与现值期望；标准误：一个标准误；专项债负担：显性负担现值期望；"
+     "违约概率：银行独立视角；IRR：国企资本金；金额单位万元（按各项目折现率折现）"),
+    ("compare.total_investment_yuan", "invest 万元", "总投资"),
+    ("compare.p_self_financing", "P(self-fin)", "自求平衡"),
+    ("compare.p_hidden_call", "P(call)", "触发概率"),
+    ("compare.p_hidden_call_se", "± SE", "标准误"),
+    ("compare.hidden_debt_pv_yuan", "E[hidden] PV 万元", "隐性债务"),
+    ("compare.explicit_bond_burden_pv_yuan", "E[bond] PV 万元", "专项债负担"),
+    ("compare.dscr_min_p05", "DSCRmin p05", "最低DSCR p05"),
+    ("compare.pd_lifetime", "PD life", "违约概率"),
+    ("compare.equity_irr_p50", "IRR p50", "IRR 中位数"),
     ("term.sweep_title", "sweep of {field} ({paths} paths, seed {seed}; value ± one standard error; money in 万元)",
      "{field} 扫描（{paths} 条路径，随机种子 {seed}；数值 ± 一个标准误；金额单位万元）"),
     ("term.tornado_title", "tornado ({runs} runs × {paths} paths, seed {seed}; base {base}; metric at the input's "

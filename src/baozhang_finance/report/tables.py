@@ -14,7 +14,7 @@ from rich.table import Table
 
 from baozhang_finance.analysis.compare import COLUMNS
 from baozhang_finance.model.compliance import rules_for, unverifiable
-from baozhang_finance.report.format import fmt, label, pct, pm, several, text, wan
+from baozhang_finance.report.format import fmt, pct, pm, several, text, wan
 
 
 def _short(name: str, lang: str) -> str:
@@ -113,7 +113,7 @@ def print_summary(result, console: Console | None = None, lang: str = "both") ->
 
 def print_comparison(rows: list[dict], console, paths: int, seed: int, chunk_size: int, lang: str = "both") -> None:
     """The ``baozhang compare`` table: one row per scenario (:data:`analysis.compare.COLUMNS`), money in 万元;
-    ``lang="zh"``: the catalogue's Chinese labels as column headers."""
+    short column headers from the catalogue (``text.compare.<column>``), Chinese in ``lang="zh"``."""
     if not console.is_terminal and console.width < 132:  # a pipe or a log: do not squeeze the columns to 80
         console = Console(file=console.file, width=132, force_terminal=False, no_color=True)
     one = "zh" if lang == "zh" else "en"
@@ -121,8 +121,7 @@ def print_comparison(rows: list[dict], console, paths: int, seed: int, chunk_siz
               caption=escape(text("term.compare_caption", one)))
     t.add_column(text("col.scenario", lang), style="bold", no_wrap=True)
     for c in COLUMNS:
-        head = label(c.catalogue, "zh") if lang == "zh" else c.short
-        t.add_column(escape(head), justify="right", no_wrap=lang != "zh")
+        t.add_column(escape(text(f"compare.{c.key}", one)), justify="right", no_wrap=True)
     for r in rows:
         t.add_row(escape(r["scenario"]), *(fmt(c.catalogue, r[c.key], suffix=False) for c in COLUMNS))
     console.print(t)
