@@ -461,12 +461,15 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
      "按本次运行的随机种子和分块逐月重新模拟，并与运行台账核对一致。"),
     ("xlsx.programme_block", "Programme (support by payer, market)", "项目群（各方支持、市场）"),
     # ------------------------------------------------------------------ terminal tables
+    # the slotting grades of specialised lending (商业银行资本管理办法: 优 / 良 / 中 / 差 / 违约)
+    ("grade.Strong", "Strong", "优"), ("grade.Good", "Good", "良"), ("grade.Satisfactory", "Satisfactory", "中"),
+    ("grade.Weak", "Weak", "差"), ("grade.Default", "Default", "违约"),
     ("term.fiscal", "fiscal", "财政"), ("term.bank", "bank", "银行"), ("term.soe", "SOE", "国企"),
     ("term.title", "{name} — {paths} paths, seed {seed}", "{name} — {paths} 条路径，随机种子 {seed}"),
     ("term.stress", ", stress {stress}", "，压力情景 {stress}"),
     ("term.footnote", "万元 = 10,000 yuan; ± = one standard error (SE); PV at the programme discount rate; bank view: "
                       "standalone.",
-     "万元 = 1 万元人民币；± 为一个标准误（SE）；现值按项目折现率计算；银行视角为独立视角。"),
+     "万元 = 10,000 元；± 为一个标准误（SE）；现值按项目折现率计算；银行视角为独立视角。"),
     ("term.p_self", "P(self-financing, no support)", "完全自求平衡概率"),
     ("term.p_call", "P(hidden-debt call) ± SE", "隐性债务触发概率 ± SE"),
     ("term.pv", "hidden debt PV: mean ± SE", "隐性债务现值 均值 ± SE"),

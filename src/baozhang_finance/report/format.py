@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baozhang_finance.measures.catalogue import DIGITS, Entry, entry, stat_label
+from baozhang_finance.measures.catalogue import has as entry_exists
 
 #: the languages of the outputs; "both" is English then Chinese (the default: one file for a bilingual audience)
 LANGS = ("zh", "en", "both")
@@ -133,6 +134,14 @@ def text(name: str, lang: str = DEFAULT_LANG, /, **fields: Any) -> str:
     """The catalogue's ``text.<name>`` in ``lang``, its ``{placeholders}`` filled from ``fields``."""
     e = entry(f"text.{name}")
     return pick(e.en.format(**fields), e.zh.format(**fields), lang)
+
+
+def grade(name: Any, lang: str = DEFAULT_LANG) -> str:
+    """A slotting grade (Strong … Default) in ``lang``: 优 / 良 / 中 / 差 / 违约 in Chinese, the name otherwise."""
+    if name is None:
+        return DASH
+    key = f"text.grade.{name}"
+    return text(f"grade.{name}", "zh") if lang == "zh" and entry_exists(key) else str(name)
 
 
 def stats_text(stats: Sequence[str], lang: str = DEFAULT_LANG) -> str:

@@ -47,6 +47,7 @@ from baozhang_finance.report.format import (
     XLSX_FORMATS,
     ci95_from_se,
     fmt,
+    grade,
     label,
     lang_of,
     pct,
@@ -778,7 +779,7 @@ def _bank_rows(s: dict, lang: str) -> list[list[str]]:
         _row(s, "bank.p_dscr_bank_min_below_1", lang=lang),
         _row(s, "coverage.llcr", ("p05", "p50"), lang),
         _row(s, "bank.ltv_peak", ("p50", "p95"), lang),
-        [text("html.grade", lang), f"{_g(bank, 'grade', default='—')} / {_v(s, 'bank.risk_weight')}"],
+        [text("html.grade", lang), f"{grade(_g(bank, 'grade'), lang)} / {_v(s, 'bank.risk_weight')}"],
     ]
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from baozhang_finance.analysis.compare import COLUMNS
 from baozhang_finance.model.compliance import rules_for, unverifiable
-from baozhang_finance.report.format import fmt, pct, pm, several, text, wan
+from baozhang_finance.report.format import fmt, grade, pct, pm, several, text, wan
 
 
 def _short(name: str, lang: str) -> str:
@@ -22,8 +22,8 @@ def _short(name: str, lang: str) -> str:
     return text(name, "zh" if lang == "zh" else "en")
 
 
-def _trio(key: str, d: dict, stats=("p05", "p50", "p95")) -> str:
-    return several(key, d, stats)
+def _trio(key: str, d: dict, stats=("p05", "p50", "p95"), lang: str = "en") -> str:
+    return several(key, d, stats, lang=lang)
 
 
 def summary_rows(s: dict, lang: str = "both") -> list[tuple[str, str, str]]:
@@ -69,9 +69,9 @@ def summary_rows(s: dict, lang: str = "both") -> list[tuple[str, str, str]]:
              _trio("bank.dscr_bank_min", bank["dscr_bank_min"], ("p05", "p50"))),
             (B, t("term.p_dscr"), fmt("bank.p_dscr_bank_min_below_1", bank.get("p_dscr_bank_min_below_1"))),
             (B, t("term.ltv"), _trio("bank.ltv_peak", bank["ltv_peak"], ("p50", "p95"))),
-            (B, t("term.grade"), f"{bank['grade']} ({fmt('bank.risk_weight', bank['risk_weight'])})"),
+            (B, t("term.grade"), f"{grade(bank['grade'], lang)} ({fmt('bank.risk_weight', bank['risk_weight'])})"),
             (B, t("term.grade_by"),
-             " / ".join(crit.get(k, {}).get("category", "—") for k in ("pd_annualised", "dscr_min_p50", "ltv_peak_p50"))),
+             " / ".join(grade(crit.get(k, {}).get("category"), lang) for k in ("pd_annualised", "dscr_min_p50", "ltv_peak_p50"))),
         ]
     else:
         rows.append((B, t("term.bank_debt"), t("word.none")))
@@ -84,7 +84,7 @@ def summary_rows(s: dict, lang: str = "both") -> list[tuple[str, str, str]]:
     lk = soe.get("lockup_years")
     if isinstance(lk, dict):
         rows.append((S, t("term.lockup"),
-                     f"{_trio('soe.lockup_years', lk, ('mean', 'p95'))} ({pct(lk.get('p_any'), 0)})"))
+                     f"{_trio('soe.lockup_years', lk, ('mean', 'p95'), lang)} ({pct(lk.get('p_any'), 0)})"))
     return rows
 
 
