@@ -113,10 +113,22 @@ def sobol_indices(problem: dict[str, Any], evaluate: Callable[[np.ndarray], np.n
         si = sobol_analyze.analyze(problem, y, calc_second_order=False, num_resamples=num_resamples,
                                    conf_level=conf_level, print_to_console=False, seed=seed)
         for i, nm in enumerate(names):
-            rows.append({"metric": m, "name": nm, "S1": float(si["S1"][i]), "S1_conf": float(si["S1_conf"][i]),
-                         "ST": float(si["ST"][i]), "ST_conf": float(si["ST_conf"][i]), "note": ""})
+            row = {"metric": m, "name": nm, "S1": float(si["S1"][i]), "S1_conf": float(si["S1_conf"][i]),
+                   "ST": float(si["ST"][i]), "ST_conf": float(si["ST_conf"][i])}
+            rows.append({**row, "note": resolution_note(row)})
     return SobolResult(table=pd.DataFrame(rows), problem=problem, X=X, Y=Y, metrics=list(metrics),
                        conf_level=conf_level)
+
+
+def resolution_note(row: dict) -> str:
+    """Why an index is not resolved by the sample: a negative first-order estimate beyond its interval, or an
+    interval wider than the estimate itself (the estimate is then indistinguishable from 0). Empty when fine."""
+    notes = []
+    if row["S1"] < 0:
+        notes.append("S1 < 0 (sampling error)")
+    if row["S1_conf"] > abs(row["S1"]) or row["ST_conf"] > abs(row["ST"]):
+        notes.append("interval wider than the estimate")
+    return "; ".join(notes) + ("; raise n_base" if notes else "")
 
 
 def sobol_problem(inputs: Sequence[Input], grouped: bool = True) -> dict[str, Any]:

@@ -336,6 +336,11 @@ def sobol(
         console.print(_table(_literal(res.table), ["metric", "name", "S1", "S1_conf", "ST", "ST_conf"],
                              escape(fmtr.text("term.sobol_title", _one(lang), runs=s["runs"], paths=s["paths"],
                                               n=s["n_base"])), lang))
+        unresolved = int((res.table["note"] != "").sum())
+        if unresolved:
+            err_console.print(f"warning: {unresolved} of {len(res.table)} indices are not resolved by this sample "
+                              f"(negative S1 or a 95 % interval wider than the estimate): raise --n-base "
+                              f"(now {s['n_base']}) or --paths", highlight=False, markup=False)
         _written(out)
 
 
