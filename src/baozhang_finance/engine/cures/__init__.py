@@ -20,7 +20,7 @@ from baozhang_finance.engine.cures import disposal, extension, refinancing, sink
 
 #: the cures a scenario may configure; each has a per-path total ``metrics["cure_<name>"]`` (yuan it provided over
 #: the horizon: loan service capitalised by an extension, bond principal refinanced, bullet principal paid from the
-#: sinking fund, net disposal proceeds applied to the block's debt), a column ``cure_<name>_yuan`` of the run and
+#: sinking fund, net disposal proceeds of the blocks sold), a column ``cure_<name>_yuan`` of the run and
 #: the summary key ``cures.<name>`` {p_used, expected_yuan}
 CURE_NAMES = ("extension", "refinancing", "sinking_fund", "disposal")
 
