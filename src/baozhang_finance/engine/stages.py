@@ -284,7 +284,7 @@ def cross_support(m: Month, surplus):
 def lockup(st: State, c: Constants, plan: Plan, t: int, m: Month, surplus) -> None:
     """Trailing-12-month DSCR lock-up (running sums over a 12-month ring): locked when
     ``Σ_12 service > 0`` and ``Σ_12 CFADS < lockup_dscr · Σ_12 service``; a locked surplus is retained as cash,
-    otherwise distributed to the SOE."""
+    otherwise distributed to the SOE (a block sold by the disposal cure is never locked after its sale)."""
     service = m.bank_due + m.bond_due
     r12 = t % 12
     st.cf12 += m.cfads - st.cf_ring[r12]
@@ -292,6 +292,8 @@ def lockup(st: State, c: Constants, plan: Plan, t: int, m: Month, surplus) -> No
     st.cf_ring[r12] = m.cfads
     st.ds_ring[r12] = service
     m.locked = (st.ds12 > 1e-9) & (st.cf12 < plan.lockup_dscr * st.ds12)
+    if st.disposal is not None:  # a block sold on a path has nothing left to lock up
+        m.locked &= st.disposal.sold == 0.0
     st.cash = np.where(m.locked, surplus, 0.0)
     m.dist = surplus - st.cash
 
