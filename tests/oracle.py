@@ -80,6 +80,7 @@ class _Inputs:
         self.yearly_capacity = float(sp.yearly_capacity)
         self.distributions_return = bool(sp.distributions_return)
         self.pot_cap = float(sp.pot_cap)
+        # [cures.disposal] (default conventions): a stabilised rental block sold at forward NOI ÷ cap rate
         self.fiscal_discount_m = L(sp.fiscal_discount_m)
         self.loan_reprice_p = L(plan.loan_reprice_p)
         self.cross_support = bool(plan.cross_support)
@@ -173,6 +174,8 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
     ds_hist = [[] for _ in range(P)]
     default_month = -1
     ead = collateral_at_default = 0.0
+    sold_block = [False] * P  # disposal: the block was sold to a REIT / state buyer on this path
+    occ_hist = [[] for _ in range(P)]
     first_call = -1
     pv_hidden = pv_bond = pv_soe = 0.0
     cum_equity = peak_funding = 0.0
@@ -265,7 +268,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             bank_int[i] += cash_int
             bank_prin[i] += principal[j]
         bank_due = [bank_int[i] + bank_prin[i] for i in range(P)]
-        bond_due = [inp.bond_interest[i][t] + inp.bond_principal[i][t] for i in range(P)]
+        bond_due = [0.0 if sold_block[i] else inp.bond_interest[i][t] + inp.bond_principal[i][t] for i in range(P)]
         refi_prin = [0.0] * P
         if inp.refi is not None:  # refinancing bonds: annual coupon R·c on each anniversary, R at 12·term
             term_m = 12 * inp.refi.term_years
@@ -284,8 +287,8 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             avail_m = inp.available_month[i]
             active = t >= avail_m
             # ---------------------------------------------------------- rental operations
-            rent = rent_sub = rent_costs = 0.0
-            if inp.is_rental[i]:
+            rent = rent_sub = rent_costs = occ = 0.0
+            if inp.is_rental[i] and not sold_block[i]:
                 lease = inp.lease_months[i]
                 window = rent_hist[max(avail_m, t - lease + 1): t + 1] if active else []
                 count = min(max(t - avail_m + 1, 1), max(lease, 1))
@@ -340,6 +343,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             cfads[i] = ops_in - ops_out
             sales[i] = sale_i
             noi_hist[i].append(rent + rent_sub - rent_costs - running)
+            occ_hist[i].append(occ)
 
         # -------------------------------------------------------------- waterfall, per project
         short_opex = [0.0] * P
@@ -361,7 +365,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
                 bal_after = sum(bal[j] - principal[j] for j in range(NL) if inp.loan_project[j] == i)
                 sweep[i] = min(inp.sweep_share[i] * sales[i], sur, bal_after)
                 sur -= sweep[i]
-            target = inp.dsra_months * bank_due[i] + inp.bond_forward_service[i][t]
+            target = inp.dsra_months * bank_due[i] + (0.0 if sold_block[i] else inp.bond_forward_service[i][t])
             k_ahead = int(round(inp.dsra_months))
             for j in range(NL):
                 m_last = maturity[j] - 1
@@ -388,7 +392,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             ds_hist[i].append(bank_due[i] + bond_due[i])
             cf12 = sum(cf_hist[i][-12:])
             ds12 = sum(ds_hist[i][-12:])
-            locked = ds12 > 1e-9 and cf12 < inp.lockup_dscr * ds12
+            locked = ds12 > 1e-9 and cf12 < inp.lockup_dscr * ds12 and not sold_block[i]
             any_locked = any_locked or locked
             cash[i] = surplus[i] if locked else 0.0
             dist_t += surplus[i] - cash[i]
@@ -437,6 +441,33 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
                         r_amt = min(short_bond_i[i], inp.refi.max_share * (inp.bond_principal[i][t] + refi_prin[i]))
                         issues.append((i, t, r_amt, max(lpr_rep + inp.refi.spread_over_lpr, 0.0)))
                         short_bond_i[i] -= r_amt
+            if name != "disposal" or inp.disposal is None:
+                continue
+            dz = inp.disposal
+            for i in range(P):
+                short_i = short_opex[i] + short_sen[i] + short_jun[i]
+                months_let = t - inp.available_month[i] + 1
+                occ_trailing = sum(occ_hist[i][-12:]) / min(max(months_let, 1), 12)
+                if not (inp.is_rental[i] and not sold_block[i] and short_i > 1e-6 and months_let >= dz.min_operating_months
+                        and occ_trailing >= dz.min_occupancy - 1e-12):
+                    continue
+                cap = max(dz.cap_rate + dz.cap_rate_lpr_beta * (lpr_rep - mp.lpr0), 0.005)
+                net = max(sum(noi_hist[i][-12:]), 0.0) / cap * (1.0 - dz.transaction_cost_share)
+                loans_i = [j for j in range(NL) if inp.loan_project[j] == i]
+                bank_left = sum(bal[j] - principal[j] for j in loans_i)
+                refi_left = sum(a for i0, m0, a, _ in issues if i0 == i and m0 <= t < m0 + 12 * inp.refi.term_years) \
+                    if inp.refi is not None else 0.0
+                need = short_i + bank_left + inp.bond_balance[i][t] + refi_left
+                if net <= 0.0 or net < need:
+                    continue
+                sold_block[i] = True  # proceeds: the month's shortfall, the loans in full, the bonds redeemed, the rest out
+                short_opex[i] = short_sen[i] = short_jun[i] = 0.0
+                for j in loans_i:
+                    bal[j] = principal[j]
+                sweep[i] += bank_left
+                dist_t += net - need
+                held[i] = 0.0
+                issues[:] = [(i0, m0, 0.0 if i0 == i else a, c) for i0, m0, a, c in issues]  # redeemed
 
         # -------------------------------------------------------------- SOE, then government
         if inp.yearly_capacity and t > 0 and t % 12 == 0:

@@ -36,7 +36,7 @@ def rental_ops(draw, ample=False):
 
 
 @st.composite
-def sale_ops(draw):
+def sale_ops(draw, extras=False):
     bb = None
     if draw(st.booleans()):
         bb = {"lockup_years": draw(st.integers(0, 2)), "hazard_annual": draw(st.floats(0.0, 1.0)),
@@ -48,7 +48,28 @@ def sale_ops(draw):
             "deposit_share": draw(st.floats(0.0, 0.3)), "handover_delay_months": draw(st.integers(0, 12)),
             "absorption_monthly": draw(st.floats(0.0, 0.3)), "absorption_price_elasticity": draw(st.floats(0.0, 3.0)),
             "sweep_share": draw(st.floats(0.0, 1.0)), "holding_cost_yuan_per_m2_year": draw(st.floats(0.0, 30.0)),
-            "sales_tax_rate": draw(st.floats(0.0, 0.05)), "buyer_down_payment_share": 0.2, "buyback": bb}
+            "sales_tax_rate": draw(st.floats(0.0, 0.05)), "buyer_down_payment_share": 0.2, "buyback": bb,
+            **(draw(sale_extras(extras == "always")) if extras else {})}
+
+
+@st.composite
+def sale_extras(draw, always=False):
+    """Issue 15's sale-block risks (act under the default conventions only): walk-aways at hand-over, deposits in
+    escrow, a buyback reserve."""
+    out = {"deposits_in_escrow": draw(st.sampled_from([None, True, False])),
+           "buyback_reserve_share": draw(st.sampled_from([0.0, 0.05, 0.3]))}
+    if always or draw(st.booleans()):
+        out["walkaway"] = {"base_share": draw(st.floats(0.0, 0.2)), "gap_sensitivity": draw(st.floats(0.0, 6.0))}
+    return out
+
+
+@st.composite
+def disposal_cure(draw):
+    """[cures.disposal] with loose terms so that sales happen on short horizons."""
+    return {"disposal": {"buyer": draw(st.sampled_from(["reit", "state"])), "cap_rate": draw(st.floats(0.02, 0.08)),
+                         "cap_rate_lpr_beta": draw(st.floats(0.0, 2.0)),
+                         "transaction_cost_share": draw(st.floats(0.0, 0.05)),
+                         "min_operating_months": draw(st.integers(0, 24)), "min_occupancy": draw(st.floats(0.0, 0.95))}}
 
 
 @st.composite
@@ -70,7 +91,7 @@ def loan(draw, max_years, safe=False):
 
 
 @st.composite
-def project(draw, i, horizon, ample=False):
+def project(draw, i, horizon, ample=False, extras=False):
     kind = "rental" if ample else draw(st.sampled_from(["rental", "sale"]))
     start = draw(st.integers(0, 6))
     months = 1 if ample else draw(st.integers(1, 3))
@@ -80,7 +101,7 @@ def project(draw, i, horizon, ample=False):
          "acquisition_price_yuan_per_m2": draw(st.floats(3000.0, 12000.0)), "acquisition_start_month": start,
          "acquisition_months": months, "purchase_tax_rate": draw(st.sampled_from([0.0, 0.01, 0.03])),
          "renovation_yuan_per_m2": draw(st.floats(0.0, 500.0)), "upfront_reserve_yuan": 0.0}
-    p[kind] = draw(rental_ops(ample)) if kind == "rental" else draw(sale_ops())
+    p[kind] = draw(rental_ops(ample)) if kind == "rental" else draw(sale_ops(extras))
     fin = {"equity_yuan": 0.0, "loans": [], "bonds": [], "grants": []}
     shares = []
     for _ in range(draw(st.integers(0 if not ample else 1, 2))):
@@ -135,11 +156,13 @@ def finish_sources(p: dict, shares: list[float], ample: bool) -> None:
 
 
 @st.composite
-def scenarios(draw, ample=False, lockup=(0.0, 1.0, 1.2)):
+def scenarios(draw, ample=False, lockup=(0.0, 1.0, 1.2), extras=False):
+    """``extras``: also issue 15's sale-block risks and the disposal cure (``"always"``: always, under the default
+    conventions)."""
     horizon = draw(st.integers(5, 8))
     projects = []
     for i in range(draw(st.integers(1, 2))):
-        p, shares = draw(project(i, horizon, ample))
+        p, shares = draw(project(i, horizon, ample, extras))
         finish_sources(p, shares, ample)
         projects.append(p)
     vol = (lambda hi: draw(st.floats(0.0, hi))) if not ample else (lambda hi: draw(st.floats(0.0, hi / 3)))
@@ -161,11 +184,11 @@ def scenarios(draw, ample=False, lockup=(0.0, 1.0, 1.2)):
           "dsra_months": 6 if ample else draw(st.sampled_from([0, 3, 6])), "lockup_dscr": draw(st.sampled_from(lockup)),
           "soe_support_capacity_yuan": draw(st.sampled_from([0.0, 1e6, 1e8])),
           "cross_project_support": draw(st.booleans()), "terminal_value_haircut": 0.3}
-    support = {"conventions": draw(st.sampled_from(["legacy", "default"])),
+    support = {"conventions": "default" if extras == "always" else draw(st.sampled_from(["legacy", "default"])),
                "yearly_capacity_yuan": draw(st.sampled_from([0.0, 5e5]))}
     data = {"programme": programme(horizon), "projects": projects, "waterfall": wf, "market": mk, "support": support}
+    cures = {}
     if draw(st.booleans()):  # the cures tried before government money (they act under the default conventions)
-        cures = {}
         if draw(st.booleans()):
             cures["extension"] = {"max_times": draw(st.integers(1, 3)), "years": draw(st.integers(1, 5)),
                                   "rate_step_bp": draw(st.sampled_from([0.0, 50.0])),
@@ -175,8 +198,10 @@ def scenarios(draw, ample=False, lockup=(0.0, 1.0, 1.2)):
             cures["refinancing"] = {"term_years": draw(st.integers(1, 5)), "max_share": draw(st.floats(0.1, 1.0))}
         if draw(st.booleans()):
             cures["sinking_fund"] = {"years": draw(st.integers(1, 3))}
-        if cures:
-            data["cures"] = cures
+    if extras == "always" or (extras and draw(st.booleans())):
+        cures.update(draw(disposal_cure()))
+    if cures:
+        data["cures"] = cures
     return data, draw(st.integers(0, 2**31 - 1))
 
 
@@ -187,7 +212,7 @@ def run(data: dict, seed: int, record: bool = False):
 
 
 @settings(**SETTINGS)
-@given(scenarios())
+@given(scenarios(extras=True))
 def test_cash_is_conserved_and_ledgers_are_finite(case):
     data, seed = case
     sc, plan, out = run(data, seed, record=True)
@@ -228,6 +253,31 @@ def test_cash_is_conserved_and_ledgers_are_finite(case):
     elif sc.waterfall.soe_support_revolving:
         pot = pot + m["distributions"].sum(axis=(1, 2))
     assert np.all(m["soe_support"].sum(axis=1) <= pot * (1 + 1e-12) + 1e-6)
+
+
+@settings(**SETTINGS)
+@given(scenarios(extras="always"))
+def test_cash_is_conserved_with_disposals_walkaways_escrow_and_reserves(case):
+    """Issue 15's features on (default conventions): cash conserved every month, no negative balance, a sold block
+    has no units, rent or debt after its sale month."""
+    data, seed = case
+    sc, plan, out = run(data, seed, record=True)
+    m = out.monthly
+    scale = max(sum(total_uses_yuan(p) for p in sc.projects), 1.0)
+    assert np.abs(m["conservation"]).max() <= 1e-6 * scale
+    for k, v in list(out.yearly.items()) + list(m.items()):
+        assert np.all(np.isfinite(v)), f"non-finite values in {k}"
+    assert np.all(m["buyback_reserve"] >= -1e-9 * scale) and np.all(m["unsold"] >= -1e-9)
+    assert np.all(m["distributions"] >= -1e-9 * scale) and np.all(m["loan_balance"] >= 0)
+    assert np.all(m["walkaway_units"] >= 0) and np.all(m["disposal"] >= 0)
+    T = plan.T
+    for i, p in zip(*np.nonzero(m["disposal"].sum(axis=2) > 0)):  # (path, block) sold
+        after = slice(int(np.argmax(m["disposal"][i, p] > 0)) + 1, T)
+        assert np.all(m["held"][i, p, after] == 0) and np.all(m["rent"][i, p, after] == 0)
+        assert np.all(m["bank_due"][i, p, after] == 0)
+        assert np.all(np.broadcast_to(m["bond_interest"][i], m["held"][i].shape)[p, after] == 0)
+    first = np.where(m["disposal"].sum(axis=1) > 0, np.arange(T), T).min(axis=1)
+    assert np.array_equal(out.scalars["disposal_month"], np.where(first < T, first, -1))
 
 
 @settings(**SETTINGS)

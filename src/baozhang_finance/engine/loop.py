@@ -111,9 +111,20 @@ def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:
         "cure_extension_fee": mt["cure_extension_fee"],
         "refinancing_balance_end": (refinancing.balance(st.refi, plan.T - 1) if st.refi is not None
                                     else np.zeros(st.n)),
+        "disposal_month": first_disposal_month(st),
+        "walkaway_units": mt["walkaway_units"],
+        "forfeited_deposits": mt["forfeited_deposits"],
         "hpi_end": hpi_end,
         "bank_dscr_min_project": min_project_bank_dscr(plan, st.proj_cfads, st.proj_bank),
     }
+
+
+def first_disposal_month(st: State) -> np.ndarray:
+    """Per path, the month of the first disposal of a block (cures.disposal), −1 when none was sold."""
+    if st.disposal is None:
+        return np.full(st.n, -1, dtype=np.int64)
+    mo = st.disposal.month
+    return np.where((mo >= 0).any(axis=0), np.where(mo >= 0, mo, np.iinfo(np.int64).max).min(axis=0), -1)
 
 
 def min_project_bank_dscr(plan: Plan, cfads_ypn: np.ndarray, bank_ypn: np.ndarray) -> np.ndarray:

@@ -125,7 +125,7 @@ class SalePlan:
 
     sale_price_m2: np.ndarray
     presub_share: np.ndarray
-    presale_cash: np.ndarray  # (P, T) deposits and hand-over balances of pre-subscribed units
+    presale_cash: np.ndarray  # (P, T) deposits and hand-over balances of pre-subscribed units (their sum)
     presub_handover_units: np.ndarray  # (P, T)
     absorption_m: np.ndarray
     absorption_elasticity: np.ndarray
@@ -141,6 +141,16 @@ class SalePlan:
     bb_index_m: np.ndarray  # monthly log-indexation of the original price
     resale_delay: np.ndarray  # (P,) int
     resale_margin: np.ndarray
+    # default conventions only (zeros / False under legacy): the deposit and hand-over parts of presale_cash apart,
+    # so a walk-away acts on the balance; deposits moved to the available month when held in escrow
+    presale_deposit: np.ndarray = None  # (P, T) deposits received by the SOE (escrow: at the available month)
+    presale_balance: np.ndarray = None  # (P, T) hand-over balances (price − deposit) of the pre-subscribed units
+    escrow_balance: np.ndarray = None  # (P, T) deposits held in escrow (预售资金监管) at the end of month t
+    has_walkaway: np.ndarray = None  # (P,) bool
+    walkaway_base: np.ndarray = None  # (P,)
+    walkaway_sensitivity: np.ndarray = None  # (P,)
+    deposit_share: np.ndarray = None  # (P,)
+    buyback_reserve_share: np.ndarray = None  # (P,) share of sale proceeds set aside for buybacks
 
 
 @dataclass(frozen=True)
@@ -339,7 +349,8 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
     lp = [x[0] for x in loan_list]
     return Plan(
         timing=compile_timing(sc, T, Y, len(loan_list)),
-        projects=pp, rental=compile_rental(sc), sale=compile_sale(sc, T, projects["available_month"]),
+        projects=pp, rental=compile_rental(sc),
+        sale=compile_sale(sc, T, projects["available_month"], legacy=sc.support.conventions == "legacy"),
         loans=loans, bonds=bonds,
         waterfall=compile_waterfall(sc, bonds, lp, loans.loan_maturity, loans.loan_amort_start, Y),
         market=market, support=compile_support(sc, T),
@@ -550,13 +561,18 @@ def compile_rental(sc: Scenario) -> RentalPlan:
     return RentalPlan(**a)
 
 
-def compile_sale(sc: Scenario, T: int, avail: np.ndarray) -> SalePlan:
+def compile_sale(sc: Scenario, T: int, avail: np.ndarray, legacy: bool = True) -> SalePlan:
     """Sale terms per project: price = cost / m² × (1 + margin); pre-subscription deposits (first use) and balances
-    (hand-over); absorption, sweep, holding cost, sales tax; buyback rules (:func:`_buyback_terms`)."""
+    (hand-over); absorption, sweep, holding cost, sales tax; buyback rules (:func:`_buyback_terms`).
+
+    Default conventions (``legacy=False``) also: deposits held in escrow (预售资金监管) reach the SOE at the available
+    month (``deposits_in_escrow``; absent = true for new builds), the escrow balance by month, the walk-away terms
+    and the buyback-reserve share. Under legacy none of these act."""
     P = len(sc.projects)
     a = {k: np.zeros(P) for k in SalePlan.__dataclass_fields__}
-    a["presale_cash"], a["presub_handover_units"] = np.zeros((P, T)), np.zeros((P, T))
-    a["has_buyback"], a["bb_market_rule"] = np.zeros(P, bool), np.zeros(P, bool)
+    for k in ("presale_cash", "presub_handover_units", "presale_deposit", "presale_balance", "escrow_balance"):
+        a[k] = np.zeros((P, T))
+    a["has_buyback"], a["bb_market_rule"], a["has_walkaway"] = np.zeros(P, bool), np.zeros(P, bool), np.zeros(P, bool)
     for i, p in enumerate(sc.projects):
         s = p.sale
         if s is None:
@@ -567,12 +583,26 @@ def compile_sale(sc: Scenario, T: int, avail: np.ndarray) -> SalePlan:
         a["presub_share"][i] = s.presubscription_share
         n_pre = p.units * s.presubscription_share
         value_pre = n_pre * p.area_m2 * price
-        a["presale_cash"][i, first_use_month(p)] += value_pre * s.deposit_share
+        first = first_use_month(p)
+        a["presale_cash"][i, first] += value_pre * s.deposit_share
         handover = avail[i] + s.handover_delay_months
         if handover >= T:
             handover = T - 1
         a["presale_cash"][i, handover] += value_pre * (1 - s.deposit_share)
+        a["presale_balance"][i, handover] += value_pre * (1 - s.deposit_share)
+        escrow = False if legacy else (s.deposits_in_escrow if s.deposits_in_escrow is not None
+                                       else p.construction is not None)
+        release = min(max(int(avail[i]), first), T - 1) if escrow else first
+        a["presale_deposit"][i, release] += value_pre * s.deposit_share
+        a["escrow_balance"][i, first:release] = value_pre * s.deposit_share
         a["presub_handover_units"][i, handover] += n_pre
+        a["deposit_share"][i] = s.deposit_share
+        if not legacy:
+            a["buyback_reserve_share"][i] = s.buyback_reserve_share
+            if s.walkaway is not None:
+                a["has_walkaway"][i] = True
+                a["walkaway_base"][i] = s.walkaway.base_share
+                a["walkaway_sensitivity"][i] = s.walkaway.gap_sensitivity
         a["absorption_m"][i] = s.absorption_monthly
         a["absorption_elasticity"][i] = s.absorption_price_elasticity
         a["sweep_share"][i] = s.sweep_share

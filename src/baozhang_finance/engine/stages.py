@@ -18,6 +18,11 @@ from baozhang_finance.engine.state import Constants, State, col
 class Month:
     """The flows of one month (attributes set by the stages)."""
 
+    disposal = None  # (P, n) net disposal proceeds of the month (cures.disposal), None when no block is sold
+    bond_redeem = None  # (P, n) special-bond principal redeemed from disposal proceeds
+    reserve_net = None  # (P, n) buyback reserve released − set aside this month (default conventions)
+    walked = None  # (P, n) pre-subscribed units whose buyers walked away at hand-over this month
+
 
 def funding(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     """Deterministic funding: uses (acquisition, works) out; the upfront reserve into the DSRA;
@@ -47,6 +52,10 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
         m.bond_int = m.bond_int[:, None] + ri
         m.bond_prin = m.bond_prin[:, None] + m.refi_principal
         m.bond_due = m.bond_int + m.bond_prin
+    if st.disposal is not None:  # a block sold on a path has no bond service after the sale: (P, n)
+        keep = 1.0 - st.disposal.sold
+        m.bond_int, m.bond_prin = _per_project(m.bond_int) * keep, _per_project(m.bond_prin) * keep
+        m.bond_due = m.bond_int + m.bond_prin
     m.due = {"bank_loan": m.bank_due, "special_bond": m.bond_due}
 
 
@@ -72,6 +81,8 @@ def rental(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
         count = np.clip(t - avail_m + 1, 1, c.lease_div)
         ramp = np.where(c.has_lease_up, np.clip((t - avail_m + 1) / c.lease_up, 0.0, 1.0), active) * is_rental
         m.occ = np.minimum(np.maximum(c.stab_occ + ms.occ_dev, 0.0), 1.0) * col(ramp)
+        if st.disposal is not None:  # a sold block lets nothing on that path
+            m.occ = m.occ * (1.0 - st.disposal.sold)
         m.rent = c.rent_unit * (st.rent_sum / col(count)) * m.occ
         m.rent_sub = c.rent_sub_unit * m.occ
         m.rent_costs = m.rent * c.rent_cost_share
@@ -97,6 +108,9 @@ def sales(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     m.sold = st.unsold * np.minimum(abs_rate, 1.0) * col(m.active)
     st.unsold -= m.sold
     handover = plan.presub_handover_units[:, t][:, None]
+    presale = c.presale_in[:, t][:, None]
+    if c.any_walkaway and handover[c.walk_rows].any():
+        handover, presale = walkaway(st, c, plan, t, m, handover)
     # units handed over exactly lockup_months ago become eligible for a buyback this month (a unit handed over
     # in month h may ask from month h + 12·lockup_years; with no lock-up, from the month after hand-over)
     st.eligible += st.lock_ring[(t - c.lock_eff) % c.lk, c.ar_p]
@@ -108,8 +122,45 @@ def sales(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
         m.bb_units = m.bb_paid = resale_cash = st.zeros_pn
     st.lock_ring[t % c.lk] = handed
     st.held -= handed
-    m.sales = m.sold * c.sale_unit_value + plan.presale_cash[:, t][:, None] + resale_cash
+    if m.walked is not None:  # walked units return to the inventory after this month's absorption
+        st.unsold += m.walked
+    m.sales = m.sold * c.sale_unit_value + presale + resale_cash
     m.sales_tax = m.sales * c.sales_tax_rate
+    if st.bb_reserve is not None:
+        buyback_reserve(st, c, plan, t, m)
+
+
+def walkaway(st: State, c: Constants, plan: Plan, t: int, m: Month, handover):
+    """Pre-subscribed buyers walking away at hand-over (default conventions), fluid units, no extra draw:
+
+    ``h = min(1, base + sensitivity · max(0, (P − V) / P))``, P the affordable price per m², V = appraisal · H_t;
+    walked = units due · h return to the unsold inventory; the hand-over balance (price − deposit) is received for
+    the others only, ``balance · (1 − h)``; the deposit of a walked unit is forfeited (kept by the SOE).
+    Returns (units handed over, pre-sale cash of the month)."""
+    rows = c.walk_rows
+    price = plan.sale_price_m2[rows][:, None]
+    value = plan.appraisal_m2[rows][:, None] * m.ms.hpi
+    gap = np.maximum(0.0, (price - value) / np.where(price > 0, price, 1.0))
+    h = np.zeros((plan.P, st.n))
+    h[rows] = np.minimum(1.0, plan.walkaway_base[rows][:, None] + plan.walkaway_sensitivity[rows][:, None] * gap)
+    m.walked = handover * h
+    forfeited = m.walked * c.sale_unit_value * col(plan.deposit_share)
+    st.metrics["walkaway_units"] += m.walked.sum(axis=0)
+    st.metrics["forfeited_deposits"] += forfeited.sum(axis=0)
+    presale = plan.presale_deposit[:, t][:, None] + plan.presale_balance[:, t][:, None] * (1.0 - h)
+    return handover - m.walked, presale
+
+
+def buyback_reserve(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """Buyback reserve (default conventions): ``in = share · sales`` is set aside; the reserve pays buybacks first,
+    ``out = min(reserve + in, buybacks)``, and is released whole in the last month. The reserve is the project's
+    cash (in cash conservation) but not available for debt service: ``reserve_net = out − in`` enters the cash
+    available of the waterfall."""
+    res_in = c.reserve_share * m.sales
+    pot = st.bb_reserve + res_in
+    res_out = pot if t == plan.T - 1 else np.minimum(pot, m.bb_paid)
+    st.bb_reserve = pot - res_out
+    m.reserve_net = res_out - res_in
 
 
 def buybacks(st: State, c: Constants, plan: Plan, t: int, m: Month):
@@ -167,6 +218,8 @@ def waterfall(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     if st.sink is not None:
         dues, release = sinking_fund.pay(st, c, plan, t, m)
         avail = avail + release
+    if m.reserve_net is not None:
+        avail = avail + m.reserve_net
     rest = np.maximum(avail, 0.0)
     m.short_opex = np.maximum(-avail, 0.0)
     m.short = {}
@@ -194,7 +247,10 @@ def dsra_refill(st: State, c: Constants, plan: Plan, t: int, m: Month, surplus):
     """DSRA refilled to its target from the surplus, ``DSRA = min(surplus, target)``, with
     ``target = max(k · bank_due + bond service of the next k months + Σ balloon principal due within k months,
     upfront-reserve floor before stabilisation)``, ``k = dsra_months``. Returns the surplus left."""
-    target = plan.dsra_months * m.bank_due + plan.bond_forward_service[:, t][:, None]
+    bond_ahead = plan.bond_forward_service[:, t][:, None]
+    if st.disposal is not None:
+        bond_ahead = bond_ahead * (1.0 - st.disposal.sold)
+    target = plan.dsra_months * m.bank_due + bond_ahead
     if c.has_balloon and st.ext is None:
         ahead = c.balloon & (plan.loan_maturity - 1 > t) & (plan.loan_maturity - 1 - t <= c.dsra_window)
         if ahead.any():
@@ -228,7 +284,7 @@ def cross_support(m: Month, surplus):
 def lockup(st: State, c: Constants, plan: Plan, t: int, m: Month, surplus) -> None:
     """Trailing-12-month DSCR lock-up (running sums over a 12-month ring): locked when
     ``Σ_12 service > 0`` and ``Σ_12 CFADS < lockup_dscr · Σ_12 service``; a locked surplus is retained as cash,
-    otherwise distributed to the SOE."""
+    otherwise distributed to the SOE (a block sold by the disposal cure is never locked after its sale)."""
     service = m.bank_due + m.bond_due
     r12 = t % 12
     st.cf12 += m.cfads - st.cf_ring[r12]
@@ -236,6 +292,8 @@ def lockup(st: State, c: Constants, plan: Plan, t: int, m: Month, surplus) -> No
     st.cf_ring[r12] = m.cfads
     st.ds_ring[r12] = service
     m.locked = (st.ds12 > 1e-9) & (st.cf12 < plan.lockup_dscr * st.ds12)
+    if st.disposal is not None:  # a block sold on a path has nothing left to lock up
+        m.locked &= st.disposal.sold == 0.0
     st.cash = np.where(m.locked, surplus, 0.0)
     m.dist = surplus - st.cash
 
@@ -332,7 +390,8 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     np.maximum(mt["peak_funding"], mt["cum_equity"], out=mt["peak_funding"])
     m.cf_prog = m.cfads.sum(axis=0)
     if c.llcr_start <= t < c.llcr_end:
-        ahead = 0.0 if plan.bank_first else (m.bond_due.sum() if st.refi is None else m.bond_due.sum(axis=0))
+        per_path = st.refi is not None or st.disposal is not None
+        ahead = 0.0 if plan.bank_first else (m.bond_due.sum(axis=0) if per_path else m.bond_due.sum())
         mt["llcr_num"] += (m.cf_prog - ahead) * discount_factor(c.llcr_rate, t - c.llcr_start)
         if t == c.llcr_start:
             mt["llcr_den"] = m.bal_open
@@ -347,10 +406,10 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     y, yr = t // 12, st.yearly
     bank_int_t = m.bank_int_p.sum(axis=0)
     bank_prin_t = m.bank_prin_p.sum(axis=0)
-    if st.refi is None:
+    if st.refi is None and st.disposal is None:
         bond_int_t, bond_prin_t = m.bond_int.sum(), m.bond_prin.sum()
         bond_t = float(bond_int_t + bond_prin_t)
-    else:  # refinancing bonds make bond service per path
+    else:  # refinancing bonds or disposals make bond service per path
         bond_int_t, bond_prin_t = m.bond_int.sum(axis=0), m.bond_prin.sum(axis=0)
         bond_t = bond_int_t + bond_prin_t
         yr["refinancing"][y] += m.cure.get("refinancing", 0.0)
@@ -368,6 +427,10 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     yr["prepayment"][y] += m.sweep.sum(axis=0)
     yr["bond_interest"][y] += bond_int_t
     yr["bond_principal"][y] += bond_prin_t
+    if m.bond_redeem is not None:  # redemption of a sold block's bonds: principal paid, not scheduled service
+        yr["bond_principal"][y] += m.bond_redeem.sum(axis=0)
+    if m.disposal is not None:
+        yr["disposal_proceeds"][y] += m.disposal.sum(axis=0)
     yr["debt_service"][y] += bank_int_t + bank_prin_t + bond_t
     yr["distributions"][y] += m.dist_t
     yr["equity_in"][y] += m.equity_in_t
@@ -381,10 +444,15 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
         yr["cash_balance"][y] = (st.dsra + st.cash).sum(axis=0)
         if st.sink is not None:
             yr["cash_balance"][y] += st.sink.fund.sum(axis=0)
+        if st.bb_reserve is not None:  # the buyback reserve is the project's cash
+            yr["cash_balance"][y] += st.bb_reserve.sum(axis=0)
+            yr["buyback_reserve"][y] = st.bb_reserve.sum(axis=0)
         yr["bank_balance"][y] = st.loan_bal.sum(axis=0) if c.has_loans else 0.0
-        yr["bond_balance"][y] = plan.bond_balance[:, t].sum()
+        yr["bond_balance"][y] = (plan.bond_balance[:, t].sum() if st.disposal is None
+                                 else (plan.bond_balance[:, t][:, None] * (1.0 - st.disposal.sold)).sum(axis=0))
         if st.refi is not None:
             yr["bond_balance"][y] += refinancing.balance(st.refi, t)
+        yr["escrow_balance"][y] = plan.escrow_balance[:, t].sum()
         yr["collateral_value"][y] = m.collateral
         yr["units_held"][y] = st.held.sum(axis=0)
         yr["hpi"][y] = m.ms.hpi
@@ -403,7 +471,10 @@ def record(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
                "prepayment": m.sweep, "dsra": st.dsra, "cash": st.cash, "distributions": m.dist,
                "short_opex": m.short_opex, "short_bank": m.short["bank_loan"], "short_bond": m.short["special_bond"],
                "sources": m.sources[:, None], "uses": m.uses[:, None], "held": st.held, "unsold": st.unsold,
-               "occupancy": m.occ, "bb_units": m.bb_units, "sold_units": m.sold}
+               "occupancy": m.occ, "bb_units": m.bb_units, "sold_units": m.sold,
+               "disposal": _or_zero(m.disposal, st), "bond_redemption": _or_zero(m.bond_redeem, st),
+               "walkaway_units": _or_zero(m.walked, st), "escrow": plan.escrow_balance[:, t][:, None],
+               "buyback_reserve": st.bb_reserve if st.bb_reserve is not None else st.zeros_pn}
     for k, v in project.items():
         mo[k][:, :, t] = np.broadcast_to(v, (P, n)).T
     for k, v in (("soe_support", m.soe), ("gov_hidden", m.hidden), ("gov_bond", m.gov_bond), ("hpi", ms.hpi),
@@ -412,7 +483,8 @@ def record(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     if c.has_loans:
         mo["loan_balance"][:, :, t] = st.loan_bal.T
         mo["loan_rate_m"][:, :, t] = m.rate.T
-    prev = mo["dsra"][:, :, t - 1].sum(axis=1) + mo["cash"][:, :, t - 1].sum(axis=1) if t > 0 else 0.0
+    stock = lambda k: mo[k][:, :, t - 1].sum(axis=1)  # noqa: E731
+    prev = stock("dsra") + stock("cash") + stock("buyback_reserve") if t > 0 else 0.0
     inflow = m.sources.sum() + m.ops_in.sum(axis=0) + m.soe + m.hidden + m.gov_bond
     outflow = (m.uses.sum() + m.ops_out.sum(axis=0) + m.bank_due.sum(axis=0)
                + np.broadcast_to(m.bond_due, (P, n)).sum(axis=0) + m.sweep.sum(axis=0) + m.dist_t)
@@ -422,12 +494,20 @@ def record(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
         reserves = reserves + st.sink.fund.sum(axis=0)
         if t > 0:
             prev = prev + mo["sinking_fund"][:, :, t - 1].sum(axis=1)
-    for name, cash in m.cure.items():  # cash a cure brought in: capitalised by the bank, a refinancing bond's proceeds
-        inflow = inflow + cash
+    if st.bb_reserve is not None:  # the buyback reserve is the project's cash (its previous value is in prev)
+        reserves = reserves + st.bb_reserve.sum(axis=0)
+    for name, cash in m.cure.items():  # cash a cure brought in: capitalised by the bank, a refinancing bond's
+        inflow = inflow + cash  # proceeds, a disposal's net proceeds
         mo[f"cure_{name}"][:, t] = cash
+    if m.bond_redeem is not None:  # bonds redeemed from disposal proceeds (the rest is in sweep and distributions)
+        outflow = outflow + m.bond_redeem.sum(axis=0)
     mo["conservation"][:, t] = inflow - outflow - (reserves - prev)
 
 
 def _per_project(x):
     """A per-project series as ``(P, 1)`` (deterministic) or ``(P, n)`` (per path) for the record."""
     return x[:, None] if x.ndim == 1 else x
+
+
+def _or_zero(x, st: State):
+    return st.zeros_pn if x is None else x

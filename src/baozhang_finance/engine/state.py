@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from baozhang_finance.engine.ledgers import YEARLY_BALANCES, YEARLY_FLOWS, names
-from baozhang_finance.engine.cures import CURE_NAMES, extension, refinancing, sinking_fund
+from baozhang_finance.engine.cures import CURE_NAMES, disposal, extension, refinancing, sinking_fund
 from baozhang_finance.engine.plan import Plan
 
 f64 = np.float64
@@ -74,6 +74,13 @@ class Constants:
         self.bb_market_price = col(plan.appraisal_m2 * (1.0 - plan.bb_fee))
         self.resale_factor = col(1.0 + plan.resale_margin)
         self.bb_rows = np.nonzero(plan.has_buyback)[0]
+        # default conventions: walk-aways at hand-over, deposits in escrow, the buyback reserve (none under legacy)
+        self.any_walkaway = bool(plan.has_walkaway.any())
+        self.walk_rows = np.nonzero(plan.has_walkaway)[0]
+        self.any_escrow = bool(plan.escrow_balance.any())
+        self.presale_in = plan.presale_deposit + plan.presale_balance if self.any_escrow else plan.presale_cash
+        self.reserve_share = col(plan.buyback_reserve_share)
+        self.any_reserve = bool(plan.buyback_reserve_share.any())
 
     def _loans(self, plan: Plan) -> None:
         self.onehot_t = plan.loan_onehot.T.copy()  # (P, L): project totals = onehot_t @ loan rows
@@ -144,6 +151,8 @@ class State:
     ext: object = None  # cures.extension.ExtensionState when [cures.extension] is configured
     refi: object = None  # cures.refinancing.RefinancingState when [cures.refinancing] is configured
     sink: object = None  # cures.sinking_fund.SinkingFundState when [cures.sinking_fund] is configured
+    disposal: object | None = None  # cures.disposal.DisposalState when [cures.disposal] is configured, else None
+    bb_reserve: np.ndarray | None = None  # (P, n) buyback reserve (default conventions, a share > 0), else None
 
     @classmethod
     def start(cls, plan: Plan, c: Constants, n: int, record: bool, shocks=None) -> "State":
@@ -167,6 +176,9 @@ class State:
             st.ext = extension.start(plan, n) if cures.extension is not None and c.has_loans else None
             st.refi = refinancing.start(plan, n) if cures.refinancing is not None else None
             st.sink = sinking_fund.start(plan, n) if cures.sinking_fund is not None else None
+            st.disposal = disposal.start(plan, n)
+        if c.any_reserve:
+            st.bb_reserve = z()
         st.metrics = start_metrics(n)
         st.yearly = {k: np.zeros((Y, n)) for k in YEARLY_FLOWS + YEARLY_BALANCES}
         st.proj_cfads = np.zeros((Y, P, n))
@@ -192,4 +204,6 @@ def start_metrics(n: int) -> dict[str, np.ndarray]:
         "first_shortfall": neg(),  # first month any project is short after its cash, DSRA and cures
         **{f"cure_{k}": np.zeros(n) for k in CURE_NAMES},  # yuan each cure provided over the horizon
         "cure_extension_count": np.zeros(n), "cure_extension_fee": np.zeros(n),  # extensions granted, fees capitalised
+        "walkaway_units": np.zeros(n),  # pre-subscribed units whose buyers walked away at hand-over
+        "forfeited_deposits": np.zeros(n),  # deposits those buyers forfeited, yuan
     }

@@ -197,6 +197,13 @@ _ROWS: tuple[tuple, ...] = (
      "期末再融资专项债券余额均值"),
     ("fiscal.refinancing_balance_at_horizon.p95", "yuan", "refinancing bonds outstanding at the horizon, p95",
      "期末再融资专项债券余额95%分位"),
+    ("paths.disposal_year", "year", "year of the first disposal of a rental block", "首次整体转让年份"),
+    ("sale.p_walkaway", "share", "P(pre-subscribed buyers walk away at hand-over)", "认购人交付时弃购的概率"),
+    ("sale.walkaway_units.mean", "count", "units walked away at hand-over, mean", "交付时弃购套数均值"),
+    ("sale.walkaway_units.p95", "count", "units walked away at hand-over, p95", "交付时弃购套数95%分位"),
+    ("sale.forfeited_deposits_yuan.mean", "yuan", "deposits forfeited by walk-aways, mean", "弃购没收定金均值"),
+    ("paths.walkaway_units", "count", "units walked away at hand-over", "交付时弃购套数"),
+    ("paths.forfeited_deposits_yuan", "yuan", "deposits forfeited by walk-aways", "弃购没收定金"),
     # ------------------------------------------------------------------ per-path columns (paths.parquet)
     ("paths.path", "count", "path number", "路径编号"),
     ("paths.hidden_call", "flag", "hidden-debt call", "隐性债务触发"),

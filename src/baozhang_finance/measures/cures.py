@@ -9,6 +9,9 @@
 * ``fiscal.refinancing_need_by_year``: special-bond principal rolled into refinancing bonds (再融资专项债券) in each
   year, ``{mean, p95}`` across paths — explicit debt the budget must refinance, not a burden;
   ``fiscal.refinancing_balance_at_horizon``: refinancing bonds still outstanding at the horizon ``{mean, p95}``;
+* ``sale``: the sale blocks' real risks (default conventions) — ``p_walkaway`` = share of paths on which some
+  pre-subscribed buyer walked away at hand-over, ``walkaway_units`` {mean, p95} units walked away over the horizon,
+  ``forfeited_deposits_yuan`` {mean} the deposits they forfeited;
 * ``hidden_debt.first_shortfall_year``: the year a project first falls short after its cash, DSRA and cures — when
   the programme fails, as opposed to the first call year, when the SOE's support stops covering it.
 """
@@ -61,3 +64,12 @@ def exhaustion_year(result) -> dict:
 def first_shortfall_year(result) -> dict:
     e = event_year(result.paths["first_shortfall_year"].to_numpy())
     return {"p_shortfall": e["p"], "p50": e["p50"]}
+
+
+def sale_summary(result) -> dict:
+    """Walk-aways at hand-over: ``{p_walkaway, walkaway_units {mean, p95}, forfeited_deposits_yuan {mean}}``."""
+    units = result.paths["walkaway_units"].to_numpy(float)
+    lost = result.paths["forfeited_deposits_yuan"].to_numpy(float)
+    return {"p_walkaway": float((units > 1e-9).mean()),
+            "walkaway_units": {"mean": float(units.mean()), "p95": float(np.quantile(units, 0.95))},
+            "forfeited_deposits_yuan": {"mean": float(lost.mean())}}

@@ -174,13 +174,14 @@ def waterfall_flows(mp: MedianPath) -> dict[str, float]:
         "operating_costs": tot("running_costs", "rent_costs", "sales_tax"),
         "buybacks": tot("buybacks"),
         "bank_service": tot("bank_due", "prepayment"),
-        "bond_service": tot("bond_interest", "bond_principal"),
+        "bond_service": tot("bond_interest", "bond_principal", "bond_redemption"),
         "distributions": tot("distributions"),
         "soe_support": tot("soe_support"),
         "gov_bond": tot("gov_bond"),
         "gov_hidden": tot("gov_hidden"),
         "cures": tot("cure_extension", "cure_refinancing", "cure_disposal"),
-        "end_cash": float(m["dsra"][:, -1].sum() + m["cash"][:, -1].sum() + m["sinking_fund"][:, -1].sum()),
+        "end_cash": float(m["dsra"][:, -1].sum() + m["cash"][:, -1].sum() + m["sinking_fund"][:, -1].sum()
+                          + m["buyback_reserve"][:, -1].sum()),
     }
 
 

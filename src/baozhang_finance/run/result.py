@@ -126,6 +126,7 @@ class Result:
             "bank": bank.bank_summary(self),
             "soe": {**soe.soe_summary(self), "exhaustion_year": cures.exhaustion_year(self)},
             "cures": cures.cure_summary(self),
+            "sale": cures.sale_summary(self),
             "programme": {
                 "name": sc.programme.name,
                 "city": sc.programme.city,

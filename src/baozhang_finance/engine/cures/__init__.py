@@ -16,17 +16,17 @@ the bond due in :func:`baozhang_finance.engine.stages.loans`; the sinking fund i
 
 from __future__ import annotations
 
-from baozhang_finance.engine.cures import extension, refinancing, sinking_fund
+from baozhang_finance.engine.cures import disposal, extension, refinancing, sinking_fund
 
 #: the cures a scenario may configure; each has a per-path total ``metrics["cure_<name>"]`` (yuan it provided over
 #: the horizon: loan service capitalised by an extension, bond principal refinanced, bullet principal paid from the
-#: sinking fund, net disposal proceeds applied to the block's debt), a column ``cure_<name>_yuan`` of the run and
+#: sinking fund, net disposal proceeds of the blocks sold), a column ``cure_<name>_yuan`` of the run and
 #: the summary key ``cures.<name>`` {p_used, expected_yuan}
 CURE_NAMES = ("extension", "refinancing", "sinking_fund", "disposal")
 
 #: cure name → its month function (filled by the cure modules as they are added)
 CURES: dict = {extension.NAME: extension.month, refinancing.NAME: refinancing.month,
-               sinking_fund.NAME: sinking_fund.month}
+               sinking_fund.NAME: sinking_fund.month, disposal.NAME: disposal.month}
 
 
 def cures(st, c, plan, t: int, m) -> None:

@@ -52,6 +52,9 @@ def month(st, c, plan, t: int, m) -> None:
     """Extend the eligible loans of every project short on bank service this month (module docstring)."""
     cfg = plan.support.cures.extension
     ex = st.ext
+    if ex is None:  # no bank loan in the plan: nothing to extend
+        m.cure[NAME] = np.zeros(st.n)
+        return
     ex.noi.add(t, value.month_noi(m))
     m.cure[NAME] = np.zeros(st.n)
     if not c.has_loans:
