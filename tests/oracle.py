@@ -121,6 +121,7 @@ class _Inputs:
         self.ext = cures.extension if cures is not None else None
         self.refi = cures.refinancing if cures is not None else None
         self.disposal = cures.disposal if cures is not None else None
+        self.cures_after = cures is not None and cures.timing == "after_soe_support"
         self.loan_first = L(plan.loan_first)
         self.lpr0 = float(plan.market.lpr0)
         # refinancing slots: each month principal falls due, and from it every 12·term months inside the horizon
@@ -397,98 +398,115 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             cash[i] = surplus[i] if locked else 0.0
             dist_t += surplus[i] - cash[i]
 
-        # -------------------------------------------------------------- cures, in their order
+        # ------------------------------------------- cures (before or after SOE money), SOE support, government
         short_bank_i, short_bond_i = (short_sen, short_jun) if inp.bank_first else (short_jun, short_sen)
-        for name in inp.cure_order:
-            if name == "extension" and NL:
-                ex = inp.ext
-                if inp.disposal is not None:
-                    k_cap = max(inp.disposal.cap_rate + inp.disposal.cap_rate_lpr_beta * (lpr_rep - inp.lpr0), 0.005)
-                else:
-                    k_cap = ex.cap_rate
-                for i in range(P):
-                    sh = short_bank_i[i]
-                    if sh <= 1e-6:
-                        continue
-                    if inp.is_rental[i]:
-                        value = sum(noi_hist[i][-12:]) / k_cap
-                    else:
-                        value = held[i] * inp.area[i] * inp.appraisal_m2[i] * hpi
-                    mine = [j for j in range(NL) if inp.loan_project[j] == i]
-                    owed = sum(bal[j] - principal[j] for j in mine) + sh
-                    ltv_ok = value > 0 and owed <= ex.max_loan_to_income_value * value
-                    due_total = sum(cash_ints[j] + principal[j] for j in mine)
-                    capitalised, all_in = 0.0, True
-                    for j in mine:
-                        due_j = cash_ints[j] + principal[j]
-                        if due_j <= 0:
-                            continue
-                        ok = (ltv_ok and times[j] < ex.max_times
-                              and maturity[j] + 12 * ex.years - inp.loan_first[j] <= 12 * ex.max_tenor_years)
-                        if not ok:
-                            all_in = False
-                            continue
-                        u_j = sh * due_j / due_total
-                        bal[j] += u_j + ex.fee_share * (bal[j] - principal[j] + u_j)
-                        maturity[j] += 12 * ex.years
-                        rate_add[j] += ex.rate_step_bp / 1e4 / 12.0
-                        times[j] += 1
-                        capitalised += u_j
-                    short_bank_i[i] = sh - (sh if all_in and capitalised > 0 else min(capitalised, sh))
-            if name == "refinancing":
-                for i in range(P):
-                    if t in inp.refi_months[i]:
-                        r_amt = min(short_bond_i[i], inp.refi.max_share * (inp.bond_principal[i][t] + refi_prin[i]))
-                        issues.append((i, t, r_amt, max(lpr_rep + inp.refi.spread_over_lpr, 0.0)))
-                        short_bond_i[i] -= r_amt
-            if name != "disposal" or inp.disposal is None:
-                continue
-            dz = inp.disposal
-            for i in range(P):
-                short_i = short_opex[i] + short_sen[i] + short_jun[i]
-                months_let = t - inp.available_month[i] + 1
-                occ_trailing = sum(occ_hist[i][-12:]) / min(max(months_let, 1), 12)
-                if not (inp.is_rental[i] and not sold_block[i] and short_i > 1e-6 and months_let >= dz.min_operating_months
-                        and occ_trailing >= dz.min_occupancy - 1e-12):
-                    continue
-                cap = max(dz.cap_rate + dz.cap_rate_lpr_beta * (lpr_rep - mp.lpr0), 0.005)
-                net = max(sum(noi_hist[i][-12:]), 0.0) / cap * (1.0 - dz.transaction_cost_share)
-                loans_i = [j for j in range(NL) if inp.loan_project[j] == i]
-                bank_left = sum(bal[j] - principal[j] for j in loans_i)
-                refi_left = sum(a for i0, m0, a, _ in issues if i0 == i and m0 <= t < m0 + 12 * inp.refi.term_years) \
-                    if inp.refi is not None else 0.0
-                need = short_i + bank_left + inp.bond_balance[i][t] + refi_left
-                if net <= 0.0 or net < need:
-                    continue
-                sold_block[i] = True  # proceeds: the month's shortfall, the loans in full, the bonds redeemed, the rest out
-                short_opex[i] = short_sen[i] = short_jun[i] = 0.0
-                for j in loans_i:
-                    bal[j] = principal[j]
-                sweep[i] += bank_left
-                dist_t += net - need
-                held[i] = 0.0
-                issues[:] = [(i0, m0, 0.0 if i0 == i else a, c) for i0, m0, a, c in issues]  # redeemed
+        allocated = False
+        for phase in ("cures before SOE", "SOE", "cures after SOE"):
+            if phase == "SOE":
+                if inp.yearly_capacity and t > 0 and t % 12 == 0:
+                    soe_left = min(soe_left + inp.yearly_capacity, inp.pot_cap)
+                s_opex, s_sen, s_jun = sum(short_opex), sum(short_sen), sum(short_jun)
+                s_bank, s_bond = (s_sen, s_jun) if inp.bank_first else (s_jun, s_sen)
+                short = {"operating_costs": s_opex, "bank_loan": s_bank, "special_bond": s_bond}
+                soe_paid = {k: 0.0 for k in short}
+                soe = 0.0
+                for k in inp.soe_order:  # legacy: operating costs, then the tranches by rank
+                    if k in short:
+                        soe_paid[k] = min(soe_left, short[k])
+                        soe_left -= soe_paid[k]
+                        soe += soe_paid[k]
+                if any(short[k] - soe_paid[k] > 1e-6 for k in inp.soe_order if k in short) and soe_exhausted < 0:
+                    soe_exhausted = t
+                if sum(short.values()) > 1e-6 and first_shortfall < 0:
+                    first_shortfall = t
 
-        # -------------------------------------------------------------- SOE, then government
-        if inp.yearly_capacity and t > 0 and t % 12 == 0:
-            soe_left = min(soe_left + inp.yearly_capacity, inp.pot_cap)
-        s_opex, s_sen, s_jun = sum(short_opex), sum(short_sen), sum(short_jun)
-        s_bank, s_bond = (s_sen, s_jun) if inp.bank_first else (s_jun, s_sen)
-        short = {"operating_costs": s_opex, "bank_loan": s_bank, "special_bond": s_bond}
-        soe_paid = {k: 0.0 for k in short}
-        soe = 0.0
-        for k in inp.soe_order:  # legacy: operating costs, then the tranches by rank
-            if k in short:
-                soe_paid[k] = min(soe_left, short[k])
-                soe_left -= soe_paid[k]
-                soe += soe_paid[k]
-        if any(short[k] - soe_paid[k] > 1e-6 for k in inp.soe_order if k in short) and soe_exhausted < 0:
-            soe_exhausted = t
-        if sum(short.values()) > 1e-6 and first_shortfall < 0:
-            first_shortfall = t
-        gov_bank = s_bank - soe_paid["bank_loan"]
-        gov_bond = s_bond - soe_paid["special_bond"]
-        hidden = (s_opex - soe_paid["operating_costs"]) + gov_bank
+                if inp.cures_after and inp.cure_order:  # what SOE money left short, back to the projects pro rata
+                    allocated = True
+                    left = {k: (1.0 - soe_paid[k] / short[k]) if short[k] > 0 else 1.0 for k in short}
+                    for i in range(P):
+                        short_opex[i] *= left["operating_costs"]
+                        short_bank_i[i] *= left["bank_loan"]
+                        short_bond_i[i] *= left["special_bond"]
+                continue
+            if (phase == "cures after SOE") != inp.cures_after:
+                continue
+            for name in inp.cure_order:
+                if name == "extension" and NL:
+                    ex = inp.ext
+                    if inp.disposal is not None:
+                        k_cap = max(inp.disposal.cap_rate + inp.disposal.cap_rate_lpr_beta * (lpr_rep - inp.lpr0), 0.005)
+                    else:
+                        k_cap = ex.cap_rate
+                    for i in range(P):
+                        sh = short_bank_i[i]
+                        if sh <= 1e-6:
+                            continue
+                        if inp.is_rental[i]:
+                            value = sum(noi_hist[i][-12:]) / k_cap
+                        else:
+                            value = held[i] * inp.area[i] * inp.appraisal_m2[i] * hpi
+                        mine = [j for j in range(NL) if inp.loan_project[j] == i]
+                        owed = sum(bal[j] - principal[j] for j in mine) + sh
+                        ltv_ok = value > 0 and owed <= ex.max_loan_to_income_value * value
+                        due_total = sum(cash_ints[j] + principal[j] for j in mine)
+                        capitalised, all_in = 0.0, True
+                        for j in mine:
+                            due_j = cash_ints[j] + principal[j]
+                            if due_j <= 0:
+                                continue
+                            ok = (ltv_ok and times[j] < ex.max_times
+                                  and maturity[j] + 12 * ex.years - inp.loan_first[j] <= 12 * ex.max_tenor_years)
+                            if not ok:
+                                all_in = False
+                                continue
+                            u_j = sh * due_j / due_total
+                            bal[j] += u_j + ex.fee_share * (bal[j] - principal[j] + u_j)
+                            maturity[j] += 12 * ex.years
+                            rate_add[j] += ex.rate_step_bp / 1e4 / 12.0
+                            times[j] += 1
+                            capitalised += u_j
+                        short_bank_i[i] = sh - (sh if all_in and capitalised > 0 else min(capitalised, sh))
+                if name == "refinancing":
+                    for i in range(P):
+                        if t in inp.refi_months[i]:
+                            r_amt = min(short_bond_i[i], inp.refi.max_share * (inp.bond_principal[i][t] + refi_prin[i]))
+                            issues.append((i, t, r_amt, max(lpr_rep + inp.refi.spread_over_lpr, 0.0)))
+                            short_bond_i[i] -= r_amt
+                if name != "disposal" or inp.disposal is None:
+                    continue
+                dz = inp.disposal
+                for i in range(P):
+                    short_i = short_opex[i] + short_sen[i] + short_jun[i]
+                    months_let = t - inp.available_month[i] + 1
+                    occ_trailing = sum(occ_hist[i][-12:]) / min(max(months_let, 1), 12)
+                    if not (inp.is_rental[i] and not sold_block[i] and short_i > 1e-6 and months_let >= dz.min_operating_months
+                            and occ_trailing >= dz.min_occupancy - 1e-12):
+                        continue
+                    cap = max(dz.cap_rate + dz.cap_rate_lpr_beta * (lpr_rep - mp.lpr0), 0.005)
+                    net = max(sum(noi_hist[i][-12:]), 0.0) / cap * (1.0 - dz.transaction_cost_share)
+                    loans_i = [j for j in range(NL) if inp.loan_project[j] == i]
+                    bank_left = sum(bal[j] - principal[j] for j in loans_i)
+                    refi_left = sum(a for i0, m0, a, _ in issues if i0 == i and m0 <= t < m0 + 12 * inp.refi.term_years) \
+                        if inp.refi is not None else 0.0
+                    need = short_i + bank_left + inp.bond_balance[i][t] + refi_left
+                    if net <= 0.0 or net < need or short_i < dz.min_shortfall_share * need:  # not material
+                        continue
+                    sold_block[i] = True  # proceeds: the month's shortfall, the loans in full, the bonds redeemed, the rest out
+                    short_opex[i] = short_sen[i] = short_jun[i] = 0.0
+                    for j in loans_i:
+                        bal[j] = principal[j]
+                    sweep[i] += bank_left
+                    dist_t += net - need
+                    held[i] = 0.0
+                    issues[:] = [(i0, m0, 0.0 if i0 == i else a, c) for i0, m0, a, c in issues]  # redeemed
+
+        if allocated:
+            gov_bank, gov_bond = sum(short_bank_i), sum(short_bond_i)
+            hidden = sum(short_opex) + gov_bank
+        else:
+            gov_bank = s_bank - soe_paid["bank_loan"]
+            gov_bond = s_bond - soe_paid["special_bond"]
+            hidden = (s_opex - soe_paid["operating_costs"]) + gov_bank
 
         # -------------------------------------------------------------- default, pay-down
         collateral = sum(held[i] * inp.area[i] * inp.appraisal_m2[i] for i in range(P)) * hpi

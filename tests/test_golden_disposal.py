@@ -53,7 +53,10 @@ RENTAL = {
                             {"name": "B", "amount_yuan": BOND_B, "coupon": COUPON, "term_years": 5,
                              "coupon_frequency": "semiannual", "principal": "bullet"}]},
 }
-CURES = {"disposal": {"buyer": "reit", "cap_rate": CAP, "cap_rate_lpr_beta": 1.0, "transaction_cost_share": TC,
+# the hand computations below try the disposal before SOE money (an ample SOE would otherwise pay the bank's part
+# first; the default order, after SOE support, is tested on its own at the end)
+CURES = {"timing": "before_soe_support",
+         "disposal": {"buyer": "reit", "cap_rate": CAP, "cap_rate_lpr_beta": 1.0, "transaction_cost_share": TC,
                       "min_operating_months": MIN_OP, "min_occupancy": 0.9}}
 SALE_MONTH = 35  # bond A's bullet (month 0 + 36 − 1)
 
@@ -135,7 +138,7 @@ def test_disposal_ledgers_and_columns():
 def test_no_sale_when_proceeds_do_not_cover_the_debt():
     """A cap rate of 8 %: value 14.25 m × 0.98 = 13.965 m < 19.99 m of need in month 35 and < 17.97 m in month 59:
     the block is kept; bond A's unpaid bullet is the budget's explicit burden (SOE money does not pay bonds)."""
-    cures = {"disposal": {**CURES["disposal"], "cap_rate": 0.08}}
+    cures = {**CURES, "disposal": {**CURES["disposal"], "cap_rate": 0.08}}
     plan, m, out = _m(scenario([RENTAL], horizon_years=5, support=DEFAULT, cures=cures))
     assert m["disposal"].max() == 0.0 and out.scalars["disposal_month"][0] == -1
     assert m["gov_bond"][SALE_MONTH] == pytest.approx(2_050_000 - (95_000 - 37_500), abs=0.5)
@@ -145,7 +148,7 @@ def test_no_sale_before_stabilisation_nor_under_legacy():
     """36 operating months required: month 35 is only the 35th month let, so bond A's bullet is the budget's; the
     block is sold at the next short month, month 59 (the loan's and bond B's maturity): short = 15,037,500 +
     3,030,000 − 95,000 = 17,972,500 = the need (no debt left after the month), 9,957,500 distributed."""
-    cures = {"disposal": {**CURES["disposal"], "min_operating_months": 36}}
+    cures = {**CURES, "disposal": {**CURES["disposal"], "min_operating_months": 36}}
     _, m, _ = _m(scenario([RENTAL], horizon_years=5, support=DEFAULT, cures=cures))
     assert m["disposal"][SALE_MONTH] == 0.0 and m["gov_bond"][SALE_MONTH] == pytest.approx(1_992_500, abs=0.5)
     assert m["disposal"][59] == pytest.approx(27_930_000, abs=0.5)
@@ -293,3 +296,17 @@ def test_buyback_paid_from_the_reserve(approx_yuan):
     assert np.max(np.abs(m["conservation"])) < 1e-6
     _, m0, _ = _m(scenario([p], horizon_years=2, support={"conventions": "legacy"}))
     assert m0["buyback_reserve"].max() == 0.0 and m0["soe_support"][13] == pytest.approx(80_000_000, abs=0.5)
+
+
+def test_after_soe_support_the_soe_pays_its_own_debt_first_and_the_block_is_sold_for_the_bond():
+    """Default timing (cures after SOE support), cap rate 8 %: in month 59 the SOE (ample pot) pays the bank's
+    bullet of 15 m itself — SOE money pays its own debt — and what it may not pay, special-bond B's bullet and
+    coupon, is cured by selling the block: 1,140,000 ÷ 8 % × (1 − 2 %) = 13,965,000, which covers the bond's
+    shortfall and principal. The budget pays nothing."""
+    cures = {"disposal": {**CURES["disposal"], "cap_rate": 0.08}}
+    plan, m, out = _m(scenario([RENTAL], horizon_years=5, support=DEFAULT, cures=cures))
+    assert out.scalars["disposal_month"][0] == 59
+    assert m["disposal"][59] == pytest.approx(1_140_000 / 0.08 * (1 - TC), abs=0.5)
+    assert m["soe_support"][59] == pytest.approx(LOAN - (95_000 - 37_500), abs=0.5)  # the bank bullet less the month NOI left after interest
+    assert m["gov_bond"].sum() == pytest.approx(2_050_000 - (95_000 - 37_500), abs=0.5)  # month 35, as above
+    assert m["gov_bond"][59] == 0.0 and m["gov_hidden"].sum() == 0.0

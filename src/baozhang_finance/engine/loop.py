@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from baozhang_finance.engine import stages
-from baozhang_finance.engine.cures import CURE_NAMES, cures, refinancing
+from baozhang_finance.engine.cures import CURE_NAMES, cures_after_soe, cures_before_soe, refinancing
 from baozhang_finance.engine.drivers import Drivers
 from baozhang_finance.engine.formulas import coverage_ratio, llcr_ratio
 from baozhang_finance.engine.ledgers import YEARLY_BALANCES, YEARLY_FLOWS  # noqa: F401  (re-exported)
@@ -41,8 +41,8 @@ from baozhang_finance.engine.plan import Plan
 from baozhang_finance.engine.state import State, constants
 
 #: the stages of a month, in order (after the market step)
-MONTH = (stages.funding, stages.loans, stages.rental, stages.sales, stages.cfads, stages.waterfall, cures,
-         stages.support, stages.default, stages.metrics, stages.yearly)
+MONTH = (stages.funding, stages.loans, stages.rental, stages.sales, stages.cfads, stages.waterfall, cures_before_soe,
+         stages.soe_support, cures_after_soe, stages.government, stages.default, stages.metrics, stages.yearly)
 
 
 @dataclass

@@ -298,14 +298,14 @@ def lockup(st: State, c: Constants, plan: Plan, t: int, m: Month, surplus) -> No
     m.dist = surplus - st.cash
 
 
-def support(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+def soe_support(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     """Programme level. At each year start (t = 12, 24, …) the SOE's other business adds its yearly capacity to the
     pot, ``left = min(left + yearly, cap)``. Then, for each class SOE money may pay, in the support policy's order
     (``plan.soe_order``; legacy: operating costs → tranches by rank), ``soe_x = min(left, short_x)``,
-    ``left −= soe_x``; the government pays the rest, ``gov_x = short_x − soe_x`` (all of a class SOE money may not
-    pay). Government money for operating costs and ``"hidden"``-class tranches is the hidden-debt call; for
-    ``"bond"``-class tranches the explicit bond burden. The SOE is *exhausted* the first month a class it may pay
-    is left short; the *first shortfall* is the first month any project is short after its cash, DSRA and cures."""
+    ``left −= soe_x``. When cures follow SOE support (``[cures].timing``), what is left short is allocated back to
+    the projects pro rata, ``short_{p,x} · (1 − soe_x / short_x)``, for the cures to act on. The SOE is
+    *exhausted* the first month a class it may pay is left short; the *first shortfall* is the first month any
+    project is short after its cash and DSRA (and cures placed before SOE money)."""
     sp = plan.support
     if sp.yearly_capacity and t > 0 and t % 12 == 0:
         np.minimum(st.soe_left + sp.yearly_capacity, sp.pot_cap, out=st.soe_left)
@@ -318,19 +318,46 @@ def support(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
             paid[kind] = pay = np.minimum(st.soe_left, shorts[kind])
             st.soe_left -= pay
             soe = pay if soe is None else soe + pay
-    zeros = np.zeros(st.n)
+    m.soe = soe if soe is not None else np.zeros(st.n)
+    m.shorts, m.paid = shorts, paid
+    m.allocated = sp.cures is not None and sp.cures.timing == "after_soe_support"
+    if m.allocated:
+        m.short_opex = m.short_opex * _left_share(shorts, paid, "operating_costs")
+        m.short = {k: v * _left_share(shorts, paid, k) for k, v in m.short.items()}
+    _support_events(st, t, shorts, paid)
+
+
+def _left_share(shorts: dict, paid: dict, kind: str):
+    """Share of a class's shortfall the SOE left open: ``1 − soe_x / short_x`` (1 where nothing was short)."""
+    if kind not in paid:
+        return 1.0
+    s = shorts[kind]
+    return np.where(s > 0, 1.0 - paid[kind] / np.where(s > 0, s, 1.0), 1.0)
+
+
+def government(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """The government pays what is still short: ``gov_x = short_x − soe_x`` (all of a class SOE money may not pay),
+    after the cures when they follow SOE support (then ``gov_x = Σ_p short_{p,x}`` as the cures left it).
+    Government money for operating costs and ``"hidden"``-class tranches is the hidden-debt call; for
+    ``"bond"``-class tranches the explicit bond burden."""
+    shorts, paid, zeros = m.shorts, m.paid, np.zeros(st.n)
     gov = {"hidden": None, "bond": None}
     m.gov_by_kind = {}
     for tr in c.tranches:
-        g = shorts[tr.kind] - paid[tr.kind] if tr.kind in paid else shorts[tr.kind]
+        if m.allocated:
+            g = m.short[tr.kind].sum(axis=0)
+        else:
+            g = shorts[tr.kind] - paid[tr.kind] if tr.kind in paid else shorts[tr.kind]
         m.gov_by_kind[tr.kind] = g
         gov[tr.government_class] = g if gov[tr.government_class] is None else gov[tr.government_class] + g
-    m.soe = soe if soe is not None else zeros
     m.gov_bank = gov["hidden"] if gov["hidden"] is not None else zeros
     m.gov_bond = gov["bond"] if gov["bond"] is not None else zeros
-    opex_gov = shorts["operating_costs"] - paid["operating_costs"] if "operating_costs" in paid else shorts["operating_costs"]
+    if m.allocated:
+        opex_gov = m.short_opex.sum(axis=0)
+    else:
+        opex_gov = (shorts["operating_costs"] - paid["operating_costs"] if "operating_costs" in paid
+                    else shorts["operating_costs"])
     m.hidden = opex_gov + m.gov_bank
-    _support_events(st, t, shorts, paid)
 
 
 def _support_events(st: State, t: int, shorts: dict, paid: dict) -> None:

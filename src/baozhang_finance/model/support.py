@@ -145,11 +145,18 @@ class Disposal(_Model):
                                       "(REIT rule: 3 years of operation, assumption)")
     min_occupancy: float = Field(0.9, ge=0, le=1, description="trailing occupancy a buyer needs (REIT assets 93–99 %, "
                                  "domain-facts §5)")
+    min_shortfall_share: float = Field(
+        0.05, ge=0, le=1, description="sell only for a material shortfall: at least this share of the block's debt "
+        "(shortfall + bank balance + bond principal outstanding) — a missed coupon is not a reason to sell the block, "
+        "an unpaid principal is (assumption: 0.02–0.2)")
 
 
 class Cures(_Model):
     """[cures] — what is tried, in ``order``, before any government money; absent = no cure."""
 
+    timing: Literal["after_soe_support", "before_soe_support"] = Field(
+        "after_soe_support", description="cures act on what the SOE's support pot leaves short (default: an SOE pays "
+        "from its own cash before it restructures a loan or sells a block), or before SOE money")
     order: list[Literal["extension", "refinancing", "disposal"]] = Field(
         default_factory=lambda: ["extension", "refinancing", "disposal"],
         description="order in which the cures that are configured are tried on a short month")

@@ -1,7 +1,9 @@
-"""Cures: what is tried on a short month before any SOE or government money ([cures], model/support.py).
+"""Cures: what is tried on a short month before any government money ([cures], model/support.py).
 
-The ``cures`` stage of the month runs after the waterfall (which leaves ``m.short_opex`` and ``m.short[kind]``,
-``(P, n)``) and before ``support``: each cure the scenario configures, in ``cures.order``, may reduce those
+The cures stage of the month runs after SOE support (``[cures].timing = "after_soe_support"``, the default: an SOE
+pays from its own pot before it restructures a loan or sells a block) or right after the waterfall
+(``"before_soe_support"``), on what is still short (``m.short_opex`` and ``m.short[kind]``, ``(P, n)``), and always
+before the government: each cure the scenario configures, in ``cures.order``, may reduce those
 shortfalls, with its own ledger (``m.cure[name]``: yuan of cash the cure brought into the month, ``(n,)``, an
 inflow of the month's cash conservation; and ``metrics["cure_<name>"]``) and its own state (``st.ext``,
 ``st.refi``, ``st.sink``, created by :func:`baozhang_finance.engine.state.State.start`). Under the legacy
@@ -29,9 +31,23 @@ CURES: dict = {extension.NAME: extension.month, refinancing.NAME: refinancing.mo
                sinking_fund.NAME: sinking_fund.month, disposal.NAME: disposal.month}
 
 
+def cures_before_soe(st, c, plan, t: int, m) -> None:
+    """The cures stage when ``[cures].timing = "before_soe_support"``; it also starts the month's cure ledger."""
+    m.cure = {}
+    cfg = plan.support.cures
+    if cfg is not None and cfg.timing == "before_soe_support":
+        cures(st, c, plan, t, m)
+
+
+def cures_after_soe(st, c, plan, t: int, m) -> None:
+    """The cures stage when ``[cures].timing = "after_soe_support"`` (the default): on what SOE money left short."""
+    cfg = plan.support.cures
+    if cfg is not None and cfg.timing == "after_soe_support":
+        cures(st, c, plan, t, m)
+
+
 def cures(st, c, plan, t: int, m) -> None:
     """Apply the configured cures in their order; each reduces ``m.short*`` and records what it did."""
-    m.cure = {}
     cfg = plan.support.cures
     if cfg is None:
         return

@@ -13,7 +13,9 @@ Each month (the cures stage, after the cures ranked before it), per project p an
 * income value V = max(forward NOI, 0) / k_t, net proceeds N = V · (1 − ``transaction_cost_share``);
 * the block is **sold** when it is a rental block, not sold yet, short this month (operating costs or any tranche,
   after the cures before it), stabilised (t − a + 1 ≥ ``min_operating_months`` and trailing occupancy ≥
-  ``min_occupancy``) and N ≥ need = this month's shortfalls of the block + its bank balance after this month's
+  ``min_occupancy``), the shortfall is material — at least ``min_shortfall_share`` of the block's debt
+  (shortfall + bank balance + bond principal outstanding): a missed coupon is a liquidity gap for SOE or budget
+  money, a principal the block cannot repay is a reason to sell — and N ≥ need = this month's shortfalls of the block + its bank balance after this month's
   scheduled principal + its special-bond principal outstanding after this month's payment (``plan.bond_balance``,
   plus refinancing bonds of the block still outstanding when ``[cures.refinancing]`` issued any).
 
@@ -91,7 +93,8 @@ def month(st, c, plan, t: int, m) -> None:
         live = (rs.month <= t) & (t < rs.month + rs.term_m)
         bond_out = bond_out + rs.onehot[:, live] @ rs.amount[live]
     need = short + bank_out + bond_out
-    sell = eligible & (net >= need) & (net > 0.0)
+    material = short >= cfg.min_shortfall_share * (bank_out + bond_out + short)
+    sell = eligible & material & (net >= need) & (net > 0.0)
     if not sell.any():
         return
     _sell(st, c, plan, t, m, sell.astype(np.float64), net, short, bank_out, bond_out)
