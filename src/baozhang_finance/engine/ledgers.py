@@ -38,16 +38,19 @@ def _monthly(names: str, level: str) -> list[Ledger]:
 LEDGERS: tuple[Ledger, ...] = tuple(
     _flows("ops_in ops_out cfads rent sales grants buybacks bank_interest bank_principal prepayment bond_interest "
            "bond_principal debt_service distributions equity_in soe_support gov_hidden gov_bond fiscal_revenue uses "
-           "lockup_months refinancing disposal_proceeds",
+           "lockup_months refinancing disposal_proceeds soe_bond_interest soe_bond_principal overrun gov_buybacks "
+           "gov_resale",
            kept="cfads debt_service gov_hidden gov_bond soe_support lockup_months refinancing")
-    + _balances("cash_balance bank_balance bond_balance collateral_value units_held hpi escrow_balance buyback_reserve",
+    + _balances("cash_balance bank_balance bond_balance collateral_value units_held hpi escrow_balance buyback_reserve "
+                "soe_bond_balance",
                 kept="cash_balance bank_balance collateral_value")
     + _monthly("ops_in ops_out cfads rent rent_subsidy sales op_grants interest_subsidy running_costs rent_costs "
                "sales_tax buybacks bank_interest bank_principal bank_due bond_interest bond_principal prepayment dsra "
                "cash distributions short_opex short_bank short_bond sources uses held unsold occupancy bb_units "
-               "sold_units sinking_fund disposal bond_redemption walkaway_units escrow buyback_reserve", "project")
+               "sold_units sinking_fund disposal bond_redemption walkaway_units escrow buyback_reserve soe_bond_interest "
+               "soe_bond_principal short_soe_bond overrun", "project")
     + _monthly("soe_support gov_hidden gov_bond hpi rent_index lpr cpi fiscal conservation cure_extension "
-               "cure_refinancing cure_disposal", "programme")
+               "cure_refinancing cure_disposal gov_buybacks gov_resale", "programme")
     + _monthly("loan_balance loan_rate_m", "loan")
 )
 

@@ -115,6 +115,8 @@ def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:
         "walkaway_units": mt["walkaway_units"],
         "forfeited_deposits": mt["forfeited_deposits"],
         "hpi_end": hpi_end,
+        "pv_gov_buyback": mt["pv_gov_buyback"],
+        "pv_gov_resale": mt["pv_gov_resale"],
         "bank_dscr_min_project": min_project_bank_dscr(plan, st.proj_cfads, st.proj_bank),
     }
 

@@ -7,12 +7,15 @@ Shapes: ``P`` projects, ``L`` bank loans (all projects), ``T`` months, ``Y`` yea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
 from baozhang_finance.engine import formulas as fml
-from baozhang_finance.engine.instruments import bank_loan, special_bond
+from baozhang_finance.engine import seed_terms
+from baozhang_finance.engine.instruments import bank_loan, soe_bond, special_bond
+from baozhang_finance.engine.instruments.soe_bond import SoeBondPlan
+from baozhang_finance.engine.seed_terms import SeedTermsPlan
 from baozhang_finance.engine.instruments.base import SENIORITY_PRESETS, ranked
 from baozhang_finance.model.scenario import (
     DRIVERS,
@@ -225,7 +228,8 @@ class SupportPlan:
 
 
 SUBPLANS = {"timing": TimingPlan, "projects": ProjectsPlan, "rental": RentalPlan, "sale": SalePlan,
-            "loans": LoanPlan, "bonds": BondPlan, "waterfall": WaterfallPlan, "support": SupportPlan}
+            "loans": LoanPlan, "bonds": BondPlan, "waterfall": WaterfallPlan, "support": SupportPlan,
+            "soe_bonds": SoeBondPlan, "seeds": SeedTermsPlan}
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,8 @@ class Plan:
     waterfall: WaterfallPlan
     market: MarketPlan
     support: SupportPlan
+    soe_bonds: SoeBondPlan  # SOE corporate bonds (engine/instruments/soe_bond.py)
+    seeds: SeedTermsPlan  # seed terms: acquisition condition, buyback terms, construction risk (engine/seed_terms.py)
 
 
 def _forward(sub: str, name: str) -> property:
@@ -337,24 +343,57 @@ def compile_plan(sc: Scenario, stress: str | None = None, deterministic: bool = 
     T = sc.programme.horizon_years * 12
     Y = sc.programme.horizon_years
     projects = compile_projects(sc, T)
+    dropped = seed_terms.not_bought(sc)  # Suihua's acquisition condition (default conventions)
+    seed_terms.drop_not_bought(projects, dropped)
     src_frac = projects.pop("src_frac")
     grants = compile_grants(sc, T, src_frac)
     bonds = compile_bonds(sc, T, src_frac)
     loans, event_months, loan_list = compile_loans(sc, T, src_frac)
     new_build = np.array([p.construction is not None for p in sc.projects])
+    grants["operating_grants"][dropped] = 0.0
     pp = ProjectsPlan(**projects, **grants,
                       work_in_progress=_work_in_progress(projects["uses_out"], projects["owned_month"], T, new_build))
+    sale = compile_sale(sc, T, projects["available_month"], legacy=sc.support.conventions == "legacy")
+    seeds = compile_seed_terms(sc, T, projects, dropped, new_build)
+    if dropped.any():
+        keep = ~dropped[:, None]
+        sale = replace(sale, **{k: getattr(sale, k) * keep for k in (
+            "presale_cash", "presub_handover_units", "presale_deposit", "presale_balance", "escrow_balance")})
     stress_obj = sc.stress(stress) if stress else None
     market = compile_market(sc, T, np.array(sorted(event_months), dtype=int), stress_obj, deterministic)
     lp = [x[0] for x in loan_list]
     return Plan(
         timing=compile_timing(sc, T, Y, len(loan_list)),
-        projects=pp, rental=compile_rental(sc),
-        sale=compile_sale(sc, T, projects["available_month"], legacy=sc.support.conventions == "legacy"),
+        projects=pp, rental=compile_rental(sc), sale=sale,
         loans=loans, bonds=bonds,
         waterfall=compile_waterfall(sc, bonds, lp, loans.loan_maturity, loans.loan_amort_start, Y),
         market=market, support=compile_support(sc, T),
+        soe_bonds=soe_bond.compile_soe_bonds(sc.projects, [first_use_month(p) for p in sc.projects], src_frac, T,
+                                             sc.waterfall.dsra_months),
+        seeds=seeds,
     )
+
+
+def compile_seed_terms(sc: Scenario, T: int, projects: dict, dropped: np.ndarray, new_build: np.ndarray) -> SeedTermsPlan:
+    """The seed terms (:mod:`~baozhang_finance.engine.seed_terms`): projects not bought, buyback acceptance and
+    payer, construction delay and overrun (the delayed schedules: availability, units in hand, pre-sale cash and
+    hand-overs, work in progress)."""
+    legacy = sc.support.conventions == "legacy"
+    acc, gov = seed_terms.buyback_terms(sc, legacy)
+    avail_d = projects["available_month"] + np.array(
+        [0 if (p.construction is None or legacy or p.construction.delay_probability == 0) else p.construction.delay_months
+         for p in sc.projects], dtype=int)
+    sale_d = compile_sale(sc, T, avail_d, legacy=legacy)
+    risk = seed_terms.construction_risk_arrays(
+        sc, T, legacy, projects, sale_d, lambda owned: _work_in_progress(projects["uses_out"], owned, T, new_build))
+    keep = ~dropped[:, None]
+    for k in ("presale_cash_delayed", "presub_handover_delayed", "acquired_delayed", "overrun_out",
+              "presale_deposit_delayed", "presale_balance_delayed", "escrow_balance_delayed"):
+        risk[k] = risk[k] * keep
+    risk["delay_p"] = np.where(dropped, 0.0, risk["delay_p"])
+    risk["overrun_p"] = np.where(dropped, 0.0, risk["overrun_p"])
+    risk["construction_risk"] = bool(risk["delay_p"].any() or risk["overrun_p"].any())
+    return SeedTermsPlan(not_bought=dropped, bb_acceptance=acc, bb_government=gov, **risk)
 
 
 #: SOE-payable class of the scenario (support.soe_pays) → the engine's class name
@@ -641,7 +680,8 @@ def compile_waterfall(sc: Scenario, bonds: BondPlan, loan_projects, loan_maturit
         bank_windows=_bank_windows(sc, loan_projects, loan_maturity, loan_amort_start, Y),
         cross_support=wf.cross_project_support, tv_haircut=wf.terminal_value_haircut,
         liquidation_months=sc.credit.liquidation_months,
-        tranches=ranked((bank_loan.TRANCHE, special_bond.TRANCHE), wf.seniority),
+        tranches=ranked((bank_loan.TRANCHE, special_bond.TRANCHE)
+                        + ((soe_bond.TRANCHE,) if any(p.financing.soe_bonds for p in sc.projects) else ()), wf.seniority),
     )
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from baozhang_finance.engine.cures import refinancing, sinking_fund
 from baozhang_finance.engine.formulas import discount_factor
-from baozhang_finance.engine.instruments import bank_loan, special_bond
+from baozhang_finance.engine.instruments import bank_loan, soe_bond, special_bond
 from baozhang_finance.engine.plan import Plan
 from baozhang_finance.engine.state import Constants, State, col
 
@@ -26,10 +26,15 @@ class Month:
 
 def funding(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     """Deterministic funding: uses (acquisition, works) out; the upfront reserve into the DSRA;
-    sources = equity + capital grants + bond draws (+ loan draws, added by :func:`loans`)."""
+    sources = equity + capital grants + bond draws + SOE-bond draws (+ loan draws, added by :func:`loans`);
+    a new build's cost overrun ``overrun = 1{overrun} · overrun_out_t`` (``(P, n)``; the probability on expected
+    paths) is paid by extra SOE equity in the same month — a use and a source of the same size."""
     m.uses = plan.uses_out[:, t]
     st.dsra += plan.reserve_in[:, t][:, None]
     m.sources = plan.equity_in[:, t] + plan.capital_grants_in[:, t] + plan.bond_draw[:, t]
+    if c.has_soe_bond:
+        m.sources = m.sources + plan.soe_bond_draw[:, t]
+    m.overrun = st.overrun * plan.overrun_out[:, t][:, None] if st.overrun is not None else None
 
 
 def loans(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
@@ -57,6 +62,18 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
         m.bond_int, m.bond_prin = _per_project(m.bond_int) * keep, _per_project(m.bond_prin) * keep
         m.bond_due = m.bond_int + m.bond_prin
     m.due = {"bank_loan": m.bank_due, "special_bond": m.bond_due}
+    if c.has_soe_bond:  # SOE corporate bonds (instruments/soe_bond.py)
+        o = soe_bond.month(plan, t)
+        m.soe_bond_int, m.soe_bond_prin, m.soe_bond_due = o["interest"], o["principal"], o["due"]
+        m.due["soe_bond"] = m.soe_bond_due
+
+
+def delayed_mix(st: State, base: np.ndarray, delayed: np.ndarray) -> np.ndarray:
+    """A schedule of a new build under its path's delay: ``(1 − d) · base + d · delayed`` per project ``(P, n)``,
+    ``d`` = 1 on a delayed path (the delay probability on expected paths); ``base`` as ``(P, 1)`` without risk."""
+    if st.delayed is None:
+        return base[:, None]
+    return base[:, None] + st.delayed * (delayed - base)[:, None]
 
 
 def rental(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
@@ -67,7 +84,7 @@ def rental(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     rent costs = rent · (management + taxes + capex shares); running = held · area · (opex + holding) · CPI.
     """
     ms = m.ms
-    st.held += plan.acquired_units[:, t][:, None]
+    st.held += delayed_mix(st, plan.acquired_units[:, t], plan.acquired_delayed[:, t])
     m.active = active = t >= c.avail_m
     if c.any_rental:
         avail_m, lr, is_rental = c.avail_m, c.lr, c.is_rental
@@ -96,19 +113,23 @@ def sales(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     ``sold = unsold · min(a · A_t · H^ε, 1)``; hand-overs (absorbed, pre-subscribed, resold) leave ``held`` and
     enter the lock-up ring; units handed over ``lockup`` months ago become eligible for a buyback (:func:`buybacks`);
     ``sales = sold · area · price + pre-sale cash + resale cash``; sales tax = sales · rate."""
+    m.gov_bb_paid = m.gov_resale = None
     if not c.any_sale:
         m.sold = m.bb_units = m.bb_paid = m.sales = m.sales_tax = st.zeros_pn
         return
     hpi = m.ms.hpi
-    if np.any(t == c.avail_m):
-        st.unsold += (c.new_inventory * (t == c.avail_m))[:, None]
+    if st.delayed is None:
+        if np.any(t == c.avail_m):
+            st.unsold += (c.new_inventory * (t == c.avail_m))[:, None]
+    elif np.any(t == c.avail_m) or np.any(t == c.avail_delayed):  # a delayed new build's inventory arrives later
+        st.unsold += delayed_mix(st, c.new_inventory * (t == c.avail_m), c.new_inventory * (t == c.avail_delayed))
     abs_rate = c.absorption_m * m.ms.absorption
     if c.any_elastic:
         abs_rate = abs_rate * hpi ** c.elasticity
     m.sold = st.unsold * np.minimum(abs_rate, 1.0) * col(m.active)
     st.unsold -= m.sold
-    handover = plan.presub_handover_units[:, t][:, None]
-    presale = c.presale_in[:, t][:, None]
+    handover = delayed_mix(st, plan.presub_handover_units[:, t], plan.presub_handover_delayed[:, t])
+    presale = delayed_mix(st, c.presale_in[:, t], c.presale_in_delayed[:, t])
     if c.any_walkaway and handover[c.walk_rows].any():
         handover, presale = walkaway(st, c, plan, t, m, handover)
     # units handed over exactly lockup_months ago become eligible for a buyback this month (a unit handed over
@@ -147,7 +168,8 @@ def walkaway(st: State, c: Constants, plan: Plan, t: int, m: Month, handover):
     forfeited = m.walked * c.sale_unit_value * col(plan.deposit_share)
     st.metrics["walkaway_units"] += m.walked.sum(axis=0)
     st.metrics["forfeited_deposits"] += forfeited.sum(axis=0)
-    presale = plan.presale_deposit[:, t][:, None] + plan.presale_balance[:, t][:, None] * (1.0 - h)
+    presale = (delayed_mix(st, plan.presale_deposit[:, t], plan.presale_deposit_delayed[:, t])
+               + delayed_mix(st, plan.presale_balance[:, t], plan.presale_balance_delayed[:, t]) * (1.0 - h))
     return handover - m.walked, presale
 
 
@@ -168,7 +190,13 @@ def buybacks(st: State, c: Constants, plan: Plan, t: int, m: Month):
 
     ``h = min(1, hazard · (1 + s · max(0, 1 − H)))``, monthly ``h_m = 1 − (1 − h)^{1/12}`` (``h_m = 1`` at h = 1);
     bought back = eligible · h_m at ``area · (rule · appraisal · (1 − fee) · H + (1 − rule) · price · e^{g (t − avail)})``;
-    resold ``resale_delay`` months later at the price paid × (1 + margin). Returns (resale cash, resale units)."""
+    resold ``resale_delay`` months later at the price paid × (1 + margin). Returns (resale cash, resale units).
+
+    Default conventions (engine/seed_terms.py): owners *request* ``eligible · h_m``; the buyer accepts the share
+    ``acceptance`` (Loudi's negotiated right of first refusal) — bought back = requests · acceptance, refused owners
+    keep their units and leave the pool. Where the government pays (Beitun), the payment and the resale proceeds
+    are the budget's (``gov_bb_paid``, ``gov_resale``), not the project's, and the units never enter the SOE's
+    holding."""
     hpi, rows = m.ms.hpi, c.bb_rows
     h_ann = np.minimum(c.bb_hazard[rows] * (1.0 + c.bb_sens[rows] * np.maximum(0.0, 1.0 - hpi)), 1.0)
     bb_units = st.zeros_pn.copy()
@@ -176,6 +204,8 @@ def buybacks(st: State, c: Constants, plan: Plan, t: int, m: Month):
     h_m = np.where(h_ann >= 1.0, 1.0, -np.expm1(np.log1p(-np.where(h_ann >= 1.0, 0.0, h_ann)) / 12.0))
     bb_units[rows] = st.eligible[rows] * h_m
     st.eligible -= bb_units
+    if c.bb_partial:  # requests accepted: a right of first refusal, not a put
+        bb_units = bb_units * c.bb_accept
     orig = col(plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - c.avail_m)))
     bb_price = c.bb_market * (c.bb_market_price * hpi) + (1.0 - c.bb_market) * orig
     bb_paid = bb_units * c.area * bb_price
@@ -186,7 +216,14 @@ def buybacks(st: State, c: Constants, plan: Plan, t: int, m: Month):
     resale_units = st.resale_units_ring[rslot, c.ar_p]
     resale_cash = st.resale_value_ring[rslot, c.ar_p] * c.resale_factor
     st.pending += bb_units - resale_units
-    st.held += bb_units
+    if c.any_gov_buyback:  # the government's purchases and resales bypass the project (and its holding)
+        m.gov_bb_paid = (bb_paid * c.bb_gov).sum(axis=0)
+        m.gov_resale = (resale_cash * c.bb_gov).sum(axis=0)
+        st.held += bb_units * c.bb_soe + resale_units * c.bb_gov  # + resale: cancels the hand-over's decrement
+        bb_paid = bb_paid * c.bb_soe
+        resale_cash = resale_cash * c.bb_soe
+    else:
+        st.held += bb_units
     m.bb_units, m.bb_paid = bb_units, bb_paid
     return resale_cash, resale_units
 
@@ -251,6 +288,8 @@ def dsra_refill(st: State, c: Constants, plan: Plan, t: int, m: Month, surplus):
     if st.disposal is not None:
         bond_ahead = bond_ahead * (1.0 - st.disposal.sold)
     target = plan.dsra_months * m.bank_due + bond_ahead
+    if c.has_soe_bond:
+        target = target + plan.soe_bond_forward_service[:, t][:, None]
     if c.has_balloon and st.ext is None:
         ahead = c.balloon & (plan.loan_maturity - 1 > t) & (plan.loan_maturity - 1 - t <= c.dsra_window)
         if ahead.any():
@@ -286,6 +325,8 @@ def lockup(st: State, c: Constants, plan: Plan, t: int, m: Month, surplus) -> No
     ``Σ_12 service > 0`` and ``Σ_12 CFADS < lockup_dscr · Σ_12 service``; a locked surplus is retained as cash,
     otherwise distributed to the SOE (a block sold by the disposal cure is never locked after its sale)."""
     service = m.bank_due + m.bond_due
+    if c.has_soe_bond:
+        service = service + m.soe_bond_due
     r12 = t % 12
     st.cf12 += m.cfads - st.cf_ring[r12]
     st.ds12 += service - st.ds_ring[r12]
@@ -412,6 +453,13 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     m.equity_in_t = plan.equity_in[:, t].sum()
     m.dist_t = m.dist.sum(axis=0)
     mt["cum_equity"] += m.equity_in_t + m.soe - m.dist_t
+    if m.overrun is not None:  # a cost overrun is paid by extra SOE equity
+        m.overrun_t = m.overrun.sum(axis=0)
+        m.equity_in_t = m.equity_in_t + m.overrun_t
+        mt["cum_equity"] += m.overrun_t
+    if m.gov_bb_paid is not None:  # buybacks the government pays, and resale proceeds back to it
+        mt["pv_gov_buyback"] += m.gov_bb_paid * fdfac
+        mt["pv_gov_resale"] += m.gov_resale * fdfac
     if plan.support.distributions_return:  # distributions return to the SOE's pot, up to its cap
         np.minimum(st.soe_left + m.dist_t, plan.support.pot_cap, out=st.soe_left)
     np.maximum(mt["peak_funding"], mt["cum_equity"], out=mt["peak_funding"])
@@ -459,6 +507,17 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     if m.disposal is not None:
         yr["disposal_proceeds"][y] += m.disposal.sum(axis=0)
     yr["debt_service"][y] += bank_int_t + bank_prin_t + bond_t
+    if c.has_soe_bond:
+        soe_int_t, soe_prin_t = float(m.soe_bond_int.sum()), float(m.soe_bond_prin.sum())
+        yr["soe_bond_interest"][y] += soe_int_t
+        yr["soe_bond_principal"][y] += soe_prin_t
+        yr["debt_service"][y] += soe_int_t + soe_prin_t
+    if m.overrun is not None:
+        yr["overrun"][y] += m.overrun_t
+        yr["uses"][y] += m.overrun_t
+    if m.gov_bb_paid is not None:
+        yr["gov_buybacks"][y] += m.gov_bb_paid
+        yr["gov_resale"][y] += m.gov_resale
     yr["distributions"][y] += m.dist_t
     yr["equity_in"][y] += m.equity_in_t
     yr["soe_support"][y] += m.soe
@@ -480,6 +539,7 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
         if st.refi is not None:
             yr["bond_balance"][y] += refinancing.balance(st.refi, t)
         yr["escrow_balance"][y] = plan.escrow_balance[:, t].sum()
+        yr["soe_bond_balance"][y] = plan.soe_bond_balance[:, t].sum()
         yr["collateral_value"][y] = m.collateral
         yr["units_held"][y] = st.held.sum(axis=0)
         yr["hpi"][y] = m.ms.hpi
@@ -500,8 +560,16 @@ def record(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
                "sources": m.sources[:, None], "uses": m.uses[:, None], "held": st.held, "unsold": st.unsold,
                "occupancy": m.occ, "bb_units": m.bb_units, "sold_units": m.sold,
                "disposal": _or_zero(m.disposal, st), "bond_redemption": _or_zero(m.bond_redeem, st),
-               "walkaway_units": _or_zero(m.walked, st), "escrow": plan.escrow_balance[:, t][:, None],
+               "walkaway_units": _or_zero(m.walked, st), "escrow": delayed_mix(st, plan.escrow_balance[:, t], plan.escrow_balance_delayed[:, t]),
                "buyback_reserve": st.bb_reserve if st.bb_reserve is not None else st.zeros_pn}
+    zero = st.zeros_pn
+    project.update({
+        "soe_bond_interest": m.soe_bond_int[:, None] if c.has_soe_bond else zero,
+        "soe_bond_principal": m.soe_bond_prin[:, None] if c.has_soe_bond else zero,
+        "short_soe_bond": m.short.get("soe_bond", zero), "overrun": m.overrun if m.overrun is not None else zero})
+    zn = np.zeros(n)
+    mo["gov_buybacks"][:, t] = m.gov_bb_paid if m.gov_bb_paid is not None else zn
+    mo["gov_resale"][:, t] = m.gov_resale if m.gov_resale is not None else zn
     for k, v in project.items():
         mo[k][:, :, t] = np.broadcast_to(v, (P, n)).T
     for k, v in (("soe_support", m.soe), ("gov_hidden", m.hidden), ("gov_bond", m.gov_bond), ("hpi", ms.hpi),
@@ -515,6 +583,11 @@ def record(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     inflow = m.sources.sum() + m.ops_in.sum(axis=0) + m.soe + m.hidden + m.gov_bond
     outflow = (m.uses.sum() + m.ops_out.sum(axis=0) + m.bank_due.sum(axis=0)
                + np.broadcast_to(m.bond_due, (P, n)).sum(axis=0) + m.sweep.sum(axis=0) + m.dist_t)
+    if c.has_soe_bond:  # SOE-bond draws are in the sources; their service is a use
+        outflow = outflow + m.soe_bond_due.sum()
+    if m.overrun is not None:  # overrun: extra SOE equity in, the same cost out
+        inflow = inflow + m.overrun_t
+        outflow = outflow + m.overrun_t
     reserves = (st.dsra + st.cash).sum(axis=0)
     if st.sink is not None:  # the sinking fund is a reserve: Δ fund like Δ DSRA
         mo["sinking_fund"][:, :, t] = st.sink.fund.T

@@ -15,6 +15,7 @@ import numpy as np
 from baozhang_finance.engine.ledgers import YEARLY_BALANCES, YEARLY_FLOWS, names
 from baozhang_finance.engine.cures import CURE_NAMES, disposal, extension, refinancing, sinking_fund
 from baozhang_finance.engine.plan import Plan
+from baozhang_finance.engine.seed_terms import path_weights
 
 f64 = np.float64
 
@@ -39,6 +40,21 @@ class Constants:
         self._sales(plan)
         self._loans(plan)
         self._metrics(plan)
+        self._seeds(plan)
+
+    def _seeds(self, plan: Plan) -> None:
+        """SOE bonds, buyback acceptance and payer, construction risk (engine/seed_terms.py)."""
+        self.has_soe_bond = bool(plan.any_soe_bond)
+        self.bb_accept = col(plan.bb_acceptance)
+        self.bb_gov = col(plan.bb_government)
+        self.bb_soe = 1.0 - self.bb_gov
+        self.bb_partial = bool(np.any(plan.bb_acceptance < 1.0))
+        self.any_gov_buyback = bool(np.any(plan.bb_government > 0))
+        self.construction_risk = bool(plan.construction_risk)
+        self.avail_delayed = plan.available_delayed
+        # the delayed pre-sale cash, as presale_in above (deposits + balances when held in escrow)
+        self.presale_in_delayed = (plan.presale_deposit_delayed + plan.presale_balance_delayed if self.any_escrow
+                                   else plan.presale_cash_delayed)
 
     def _operations(self, plan: Plan) -> None:
         self.lk = int(plan.lockup_months.max()) + 1
@@ -102,7 +118,7 @@ class Constants:
         self.llcr_start = int(max((plan.owned_month[plan.loan_project]).max(), 0)) if has_loans else T
         self.llcr_end = int(plan.loan_maturity.max()) if has_loans else 0
         self.llcr_rate = (float(np.average(plan.loan_initial_rate_m, weights=plan.loan_draw.sum(axis=1)))
-                          if has_loans else 0.0)
+                          if has_loans and plan.loan_draw.sum() > 0 else 0.0)
         bond_total_service = plan.bond_interest + plan.bond_principal
         bond_months = np.nonzero(bond_total_service.sum(axis=0) + plan.bond_draw.sum(axis=0))[0]
         self.cov_lo, self.cov_hi = (int(bond_months.min()), int(bond_months.max())) if bond_months.size else (T, -1)
@@ -153,6 +169,9 @@ class State:
     sink: object = None  # cures.sinking_fund.SinkingFundState when [cures.sinking_fund] is configured
     disposal: object | None = None  # cures.disposal.DisposalState when [cures.disposal] is configured, else None
     bb_reserve: np.ndarray | None = None  # (P, n) buyback reserve (default conventions, a share > 0), else None
+    delayed: np.ndarray | None = None  # (P, n) 1 where a new build's completion is delayed (expected paths: the
+    #                                    probability); None without construction risk
+    overrun: np.ndarray | None = None  # (P, n) 1 where its cost overruns (expected paths: the probability)
 
     @classmethod
     def start(cls, plan: Plan, c: Constants, n: int, record: bool, shocks=None) -> "State":
@@ -179,6 +198,9 @@ class State:
             st.disposal = disposal.start(plan, n)
         if c.any_reserve:
             st.bb_reserve = z()
+        if c.construction_risk:  # after the repricing draws: P delay rows, then P overrun rows
+            u = shocks.event_uniforms(2 * P) if shocks is not None else None
+            st.delayed, st.overrun = path_weights(plan, u, n)
         st.metrics = start_metrics(n)
         st.yearly = {k: np.zeros((Y, n)) for k in YEARLY_FLOWS + YEARLY_BALANCES}
         st.proj_cfads = np.zeros((Y, P, n))
@@ -206,4 +228,6 @@ def start_metrics(n: int) -> dict[str, np.ndarray]:
         "cure_extension_count": np.zeros(n), "cure_extension_fee": np.zeros(n),  # extensions granted, fees capitalised
         "walkaway_units": np.zeros(n),  # pre-subscribed units whose buyers walked away at hand-over
         "forfeited_deposits": np.zeros(n),  # deposits those buyers forfeited, yuan
+        # buybacks the government pays (Beitun): PV of payments and of resale proceeds back to the budget
+        "pv_gov_buyback": np.zeros(n), "pv_gov_resale": np.zeros(n),
     }

@@ -82,6 +82,9 @@ class RentalOps(_Model):
     rent_subsidy_yuan_per_unit_month: float = Field(
         0.0, ge=0, description="budgeted rent subsidy (e.g. talent housing) per let unit per month, yuan"
     )
+    pre_allocation_share: float | None = Field(
+        None, ge=0, le=1, description="share of units pre-allocated to eligible tenants with deposits before the "
+        "purchase (配租比例, Suihua seeds/001 §三(五)); absent = none recorded")
 
     @model_validator(mode="after")
     def _shares(self) -> "RentalOps":
@@ -107,6 +110,14 @@ class Buyback(_Model):
     index_rate_annual: float = Field(0.0, ge=-0.2, le=0.2, description="yearly indexation of the original price (original_indexed)")
     resale_delay_months: int = Field(ge=0, le=120, description="months until a bought-back unit is resold")
     resale_margin: float = Field(0.0, ge=0, le=0.2, description="resale price = buyback price × (1 + resale_margin)")
+    acceptance_share: float = Field(
+        1.0, ge=0, le=1, description="share of owners' buyback requests the buyer accepts (default conventions): 1 = an "
+        "owner put; Loudi seeds/003 §八(一)4 makes it a negotiated right of first refusal (经双方协商一致后…优先回购). "
+        "A refused owner keeps the unit and asks no more")
+    payer: Literal["soe", "government"] = Field(
+        "soe", description="who pays buybacks (default conventions): the SOE from project cash, or the government "
+        "(Beitun seeds/004 §四(三): 由师市人民政府委托相关单位…予以回购) — a budgeted obligation, resale proceeds "
+        "back to the budget")
 
 
 class Walkaway(_Model):
@@ -151,6 +162,12 @@ class Construction(_Model):
     construction_cost_yuan_per_m2: float = Field(gt=0, description="construction cost per m² of floor area")
     start_month: int = Field(ge=0, description="month construction starts")
     months: int = Field(ge=1, le=120, description="construction period; cost drawn evenly; units available after it")
+    delay_months: int = Field(0, ge=0, le=60, description="completion delay when it happens, months (default "
+                              "conventions; assumption, Beitun seeds/004 §二(四) 稳慎有序)")
+    delay_probability: float = Field(0.0, ge=0, le=1, description="probability of the delay, drawn once per path")
+    overrun_share: float = Field(0.0, ge=0, le=2, description="construction-cost overrun when it happens, share of "
+                                 "the construction cost, paid with the construction draws by extra SOE equity")
+    overrun_probability: float = Field(0.0, ge=0, le=1, description="probability of the overrun, drawn once per path")
 
 
 class CostBasis(_Model):
@@ -241,6 +258,34 @@ class Bond(_Model):
         return self
 
 
+class SoeBond(_Model):
+    """[[projects.financing.soe_bonds]] — the SOE's corporate bonds (公司信用类债券 / 企业债券): Weihai seeds/002
+    §二(四) allows them for the purchase; Loudi seeds/003 §六(一)1 names them as a source of own funds. SOE debt:
+    a budget payment of their service is a hidden-debt call. Schedule as for special bonds."""
+
+    name: str = Field(description="bond name")
+    amount_yuan: float = Field(gt=0, description="principal, yuan; issued pro rata with the project's uses")
+    coupon: float = Field(ge=0, le=0.2, description="annual coupon rate")
+    term_years: int = Field(ge=1, le=40, description="tenor in years")
+    coupon_frequency: Literal["annual", "semiannual"] = Field(description="coupon paid yearly or half-yearly")
+    principal: Literal["bullet", "schedule"] = Field("bullet", description="bullet at maturity, or the repayment schedule")
+    schedule: list[BondRepayment] = Field(default_factory=list, description="repayment schedule (shares sum to 1)")
+
+    @model_validator(mode="after")
+    def _schedule(self) -> "SoeBond":
+        if self.principal == "schedule":
+            if not self.schedule:
+                raise ValueError("principal = 'schedule' needs a non-empty schedule")
+            total = sum(item.share for item in self.schedule)
+            if abs(total - 1.0) > 1e-9:
+                raise ValueError(f"schedule shares must sum to 1, got {total:.6g}")
+            if max(item.year for item in self.schedule) > self.term_years:
+                raise ValueError("schedule has a repayment after the bond's term")
+        elif self.schedule:
+            raise ValueError("schedule given but principal = 'bullet'")
+        return self
+
+
 class Grant(_Model):
     """[[projects.financing.grants]] — central / provincial / municipal grants."""
 
@@ -277,6 +322,7 @@ class Financing(_Model):
     equity_yuan: float = Field(ge=0, description="SOE own funds (资本金), drawn pro rata with uses")
     loans: list[Loan] = Field(default_factory=list, description="bank loans")
     bonds: list[Bond] = Field(default_factory=list, description="special bonds")
+    soe_bonds: list[SoeBond] = Field(default_factory=list, description="the SOE's corporate bonds (公司信用类债券)")
     grants: list[Grant] = Field(default_factory=list, description="grants (capital or operating)")
     interest_subsidy: InterestSubsidy | None = Field(None, description="interest subsidy (贴息) on bank loans")
 
@@ -300,6 +346,10 @@ class Project(_Model):
     rental: RentalOps | None = Field(None, description="rental operations (type = rental)")
     sale: SaleOps | None = Field(None, description="sale operations (type = sale)")
     financing: Financing = Field(description="sources of funds")
+    acquisition_condition_share: float | None = Field(
+        None, gt=0, le=1, description="default conventions: the purchase (or build) goes ahead only when at least this "
+        "share of units is pre-subscribed (sale) or pre-allocated (rental) — Suihua seeds/001 §三(五): 0.95; a project "
+        "short of it is not bought (no uses, no sources); absent = no condition")
 
     @model_validator(mode="after")
     def _kind(self) -> "Project":
@@ -309,6 +359,9 @@ class Project(_Model):
             raise ValueError("a sale project needs a [sale] table and no [rental] table")
         if self.construction is None and self.acquisition_price_yuan_per_m2 <= 0:
             raise ValueError("acquisition_price_yuan_per_m2 must be > 0 for a purchase (or add a [construction] table)")
+        c = self.construction
+        if c is not None and self.rental is not None and c.delay_months > 0 and c.delay_probability > 0:
+            raise ValueError("construction.delay_months: a construction delay is modelled for sale-type new builds only")
         return self
 
 
@@ -497,7 +550,7 @@ class Scenario(_Model):
             if abs(sources - uses) > SOURCES_USES_TOLERANCE_YUAN:
                 problems.append(
                     f"{where}.financing: sources {sources:,.0f} ≠ uses {uses:,.0f} yuan "
-                    f"(difference {sources - uses:+,.0f}); equity + loans + bonds + capital grants must equal "
+                    f"(difference {sources - uses:+,.0f}); equity + loans + bonds + SOE bonds + capital grants must equal "
                     "purchase + taxes + renovation + land + construction + upfront reserve"
                 )
             for j, loan in enumerate(p.financing.loans):
@@ -512,6 +565,14 @@ class Scenario(_Model):
                         f"{where}.financing.bonds[{j}].term_years: bond runs to month {first + bond.term_years * 12}, "
                         f"beyond the horizon ({horizon_m} months)"
                     )
+            for j, b in enumerate(p.financing.soe_bonds):
+                if first + b.term_years * 12 > horizon_m:
+                    problems.append(
+                        f"{where}.financing.soe_bonds[{j}].term_years: bond runs to month {first + b.term_years * 12}, "
+                        f"beyond the horizon ({horizon_m} months)"
+                    )
+            if p.construction is not None and avail + p.construction.delay_months >= horizon_m:
+                problems.append(f"{where}.construction.delay_months: a delayed completion falls after the horizon")
             for j, g in enumerate(p.financing.grants):
                 if g.month is not None and g.month >= horizon_m:
                     problems.append(f"{where}.financing.grants[{j}].month: {g.month} is beyond the horizon")
@@ -579,6 +640,7 @@ def total_capital_sources_yuan(p: Project) -> float:
         f.equity_yuan
         + sum(loan.amount_yuan for loan in f.loans)
         + sum(b.amount_yuan for b in f.bonds)
+        + sum(b.amount_yuan for b in f.soe_bonds)
         + sum(grant_amount_yuan(g, p) for g in f.grants if g.capital)
     )
 

@@ -11,8 +11,9 @@ support — for tranches whose ``soe_may_pay`` is true — and then by the gover
 * ``"bond"`` — service of explicit government debt that failed to self-balance: the **explicit bond burden**
   (special bonds).
 
-``waterfall.seniority`` is a preset of ranks (:data:`SENIORITY_PRESETS`): ``"bank_first"`` ranks bank loans 0
-and special bonds 1, ``"bonds_first"`` the reverse.
+``waterfall.seniority`` is a preset of ranks (:data:`SENIORITY_PRESETS`): ``"bank_first"`` ranks bank loans 0,
+SOE corporate bonds 1 and special bonds 2; ``"bonds_first"`` special bonds 0, bank loans 1, SOE bonds 2 (the SOE's
+own bonds always after the bank that lends against the units; docs/decisions.md).
 
 A new instrument (an SOE corporate bond 公司信用类债券, a refinancing bond, a shareholder loan, …) is one module
 in this package plus its scenario table in :mod:`baozhang_finance.model.scenario`. The module must provide:
@@ -61,8 +62,8 @@ class Tranche:
 
 #: ``waterfall.seniority`` presets → rank of each instrument kind
 SENIORITY_PRESETS = {
-    "bank_first": {"bank_loan": 0, "special_bond": 1},
-    "bonds_first": {"special_bond": 0, "bank_loan": 1},
+    "bank_first": {"bank_loan": 0, "soe_bond": 1, "special_bond": 2},
+    "bonds_first": {"special_bond": 0, "bank_loan": 1, "soe_bond": 2},
 }
 
 
