@@ -86,7 +86,21 @@ def fiscal_summary(result) -> dict:
         "soe_support": {"p_support": float((soe_pv > 0).mean()), "expected_pv": float(soe_pv.mean()),
                         "p95_pv": value_at_risk(soe_pv, 0.95)},
         "classification": classification_table(result).to_dict(orient="records"),
+        "government_buybacks": government_buybacks(result),
     }
+
+
+def government_buybacks(result) -> dict:
+    """Buybacks the government pays (Beitun seeds/004 §四(三)): a budgeted obligation — neither a hidden-debt call
+    nor the SOE's cash. P(any payment), expected PV of the payments, of the resale proceeds returning to the budget,
+    and of the net (payments − resale), discounted like the budget's other payments."""
+    df = result.paths
+    if "gov_buyback_pv" not in df:
+        return {"p_any": 0.0, "expected_pv": 0.0, "expected_resale_pv": 0.0, "expected_net_pv": 0.0}
+    paid = df["gov_buyback_pv"].to_numpy(float)
+    back = df["gov_resale_pv"].to_numpy(float)
+    return {"p_any": float(df["gov_buyback_any"].mean()), "expected_pv": float(paid.mean()),
+            "expected_resale_pv": float(back.mean()), "expected_net_pv": float((paid - back).mean())}
 
 
 def classification_table(result) -> pd.DataFrame:

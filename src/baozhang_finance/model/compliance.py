@@ -19,7 +19,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from baozhang_finance.model.scenario import Project, Scenario, ScenarioError, equity_share, floor_area_m2, total_cost_yuan
+from baozhang_finance.model.scenario import (
+    Project,
+    Scenario,
+    ScenarioError,
+    equity_share,
+    floor_area_m2,
+    total_cost_yuan,
+    total_uses_yuan,
+)
 
 LIAONING = "000_61892fe0cb3773ac.txt"
 SUIHUA = "001_83558baf74c891b3.txt"
@@ -217,6 +225,71 @@ def _relending(sc: Scenario, rule: Rule) -> list:
     return out
 
 
+def stabilised_noi_yuan(p: Project) -> float:
+    """A rental block's stabilised net operating income per year at start prices:
+    ``NOI = 12 · floor area · market rent · rent ratio · occupancy · collection · (1 − management − VAT − property
+    tax − capex shares) + 12 · units · rent subsidy · occupancy − floor area · opex``."""
+    r = p.rental
+    area = floor_area_m2(p)
+    kept = 1.0 - r.management_fee_share - r.vat_rate_on_rent - r.property_tax_rate_on_rent - r.capex_reserve_share_of_rent
+    rent = 12.0 * area * r.market_rent_yuan_per_m2_month * r.rent_ratio * r.stabilised_occupancy * r.collection_rate
+    subsidy = 12.0 * p.units * r.rent_subsidy_yuan_per_unit_month * r.stabilised_occupancy
+    return rent * kept + subsidy - area * r.opex_yuan_per_m2_year
+
+
+def loan_initial_rate(loan, lpr0: float) -> float:
+    """A bank loan's annual rate at the first draw: ``s · relending rate + (1 − s) · base``, base = the fixed rate
+    or LPR₀ + spread, ``s`` the relending share (0 without relending)."""
+    base = loan.fixed_rate if loan.rate_type == "fixed" else lpr0 + loan.spread_over_lpr
+    r = loan.relending
+    return base if r is None else r.share * r.rate + (1.0 - r.share) * base
+
+
+def debt_cost_yuan(p: Project, lpr0: float) -> float:
+    """Yearly financing cost of the project's debt at its initial rates: ``Σ loans · initial rate + Σ special
+    bonds · coupon + Σ SOE bonds · coupon`` (the interest of a fully drawn, not yet amortised debt)."""
+    f = p.financing
+    return (sum(loan.amount_yuan * loan_initial_rate(loan, lpr0) for loan in f.loans)
+            + sum(b.amount_yuan * b.coupon for b in f.bonds) + sum(b.amount_yuan * b.coupon for b in f.soe_bonds))
+
+
+def _break_even_rent(sc: Scenario, rule: Rule) -> list:
+    """保本: stabilised NOI ≥ the yearly financing cost of the debt (equivalently NOI ÷ total investment ≥ debt cost
+    ÷ total investment): the rent covers the running costs and the interest; the equity's return is the 微利."""
+    out = []
+    for p in sc.projects:
+        if not _rental(p):
+            continue
+        noi, cost = stabilised_noi_yuan(p), debt_cost_yuan(p, sc.market.lpr_initial)
+        if noi < cost - _EPS:
+            ti = total_uses_yuan(p)
+            out.append((p.name, f"NOI {noi:,.0f} yuan/yr ({_pct(noi / ti)} of investment) < debt cost {cost:,.0f} "
+                                f"yuan/yr ({_pct(cost / ti)})", None))
+    return out
+
+
+def _buyback_payer(payer: str) -> Callable[[Scenario, Rule], list]:
+    def check(sc: Scenario, rule: Rule) -> list:
+        return [(p.name, f"payer = {p.sale.buyback.payer!r}", None) for p in sc.projects
+                if _sale_with_buyback(p) and p.sale.buyback.payer != payer]
+
+    return check
+
+
+def _pre_allocation(sc: Scenario, rule: Rule) -> list:
+    """Rental projects: pre-allocation share (rental.pre_allocation_share) ≥ 95 %; absent = unverifiable."""
+    out = []
+    for p in sc.projects:
+        if not _rental(p):
+            continue
+        share = p.rental.pre_allocation_share
+        if share is None:
+            out.append((p.name, "", "no rental.pre_allocation_share (配租比例) given"))
+        elif share < 0.95 - _EPS:
+            out.append((p.name, _pct(share), None))
+    return out
+
+
 def sale_price_yuan_per_m2(p: Project) -> float:
     """Sale price per m² the engine charges: development cost per m² × (1 + margin)."""
     return total_cost_yuan(p) / floor_area_m2(p) * (1 + p.sale.margin)
@@ -260,6 +333,10 @@ RULES: list[Rule] = [
          "formal purchase only after ≥ 95 % of the units are subscribed with deposits", "≥ 95 %",
          "{project}: pre-subscription {actual} (required: {limit})",
          _bound(_sale, lambda p: p.sale.presubscription_share, ">=", 0.95, _pct)),
+    Rule("suihua.pre_allocation", "suihua", SUIHUA, "§三(五)",
+         "配售配租比例达到意向收购项目房源 95% 以上: rental blocks too are bought only after ≥ 95 % of the units are "
+         "pre-allocated with deposits", "≥ 95 %", "{project}: pre-allocation {actual} (required: {limit})",
+         _pre_allocation),
     Rule("suihua.deposit", "suihua", SUIHUA, "§三(五)", "subscribers pay a deposit (缴纳一定租购定金)", "> 0",
          "{project}: deposit share {actual}; subscribers must pay a deposit ({limit})",
          _bound(_sale, lambda p: p.sale.deposit_share, ">", 0.0, _pct)),
@@ -288,6 +365,13 @@ RULES: list[Rule] = [
     Rule("weihai.price_replacement_cap", "weihai", WEIHAI, "§二(五)",
          "the replacement price of affordable housing at the same location is the upper reference",
          "≤ replacement price", "{project}: purchase price {actual} ({limit})", _replacement_cap(_purchase)),
+    Rule("weihai.break_even_rent", "weihai", WEIHAI, "§一",
+         "保本微利: a rental block's stabilised NOI (rent at its rent ratio, less running costs) covers the yearly "
+         "financing cost of its debt at the initial rates (loans, special bonds, SOE bonds)", "NOI ≥ debt cost",
+         "{project}: {actual} — the rent does not break even ({limit})", _break_even_rent),
+    Rule("weihai.thin_margin", "weihai", WEIHAI, "§一",
+         "保本微利: the sale price covers cost (margin ≥ 0) with a thin profit (≤ 5 %, the cap seeds 001 and 003 set)",
+         "0–5 %", "{project}: sale margin {actual} (required: {limit})", _range(_sale, _margin, 0.0, 0.05, _pct)),
     Rule("weihai.ring_fenced", "weihai", WEIHAI, "§二(四)", "loans 单列账目、单独核算、封闭管理",
          "cross_project_support = false", "{project}: {actual}; loan funds must be ring-fenced ({limit})", _ring_fenced),
     Rule("weihai.closed_management", "weihai", WEIHAI, "§二(六)",
@@ -344,6 +428,10 @@ RULES: list[Rule] = [
          "sale price below ordinary commercial housing in a comparable location", "< appraisal",
          "{project}: sale price {actual} of market is not below it ({limit})",
          _bound(_sale, lambda p: sale_price_yuan_per_m2(p) / p.appraisal_yuan_per_m2, "<", 1.0, _pct)),
+    Rule("beitun.government_buyback", "beitun", BEITUN, "§四(三)",
+         "由师市人民政府委托相关单位按规定予以回购: buybacks are an obligation of the city government",
+         "payer = 'government'", "{project}: buybacks modelled with {actual}; Beitun's government buys back ({limit})",
+         _buyback_payer("government")),
     Rule("beitun.ring_fenced", "beitun", BEITUN, "§四(二)2",
          "an independent project company, strictly separated from other platforms and companies",
          "cross_project_support = false", "{project}: {actual}; the project company is ring-fenced ({limit})",

@@ -91,6 +91,9 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "lockup_years": y["lockup_months"].sum(axis=1) / 12.0,
         "hpi_end": s["hpi_end"],
         "terminal_equity": s["terminal_equity"],
+        "gov_buyback_pv": s["pv_gov_buyback"],
+        "gov_resale_pv": s["pv_gov_resale"],
+        "gov_buyback_any": s["pv_gov_buyback"] > 1e-6,
     }
     for k in YEARLY_KEPT:
         cols[f"y_{k}"] = y[k].astype(KEPT_DTYPE[k])  # float32; months locked (0–12) as uint8
