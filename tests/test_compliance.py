@@ -35,11 +35,12 @@ def rebalance(d: dict, p: dict) -> None:
 
     new_uses = total_uses_yuan(Project.model_validate(p))  # validate the project alone: sources not yet matched
     f = p["financing"]
-    old = f["equity_yuan"] + sum(x["amount_yuan"] for x in f.get("loans", []) + f.get("bonds", []))
+    debts = f.get("loans", []) + f.get("bonds", []) + f.get("soe_bonds", [])
+    old = f["equity_yuan"] + sum(x["amount_yuan"] for x in debts)
     old += sum(g.get("amount_yuan", 0.0) for g in f.get("grants", []) if g["capital"])
     k = new_uses / old
     f["equity_yuan"] *= k
-    for x in f.get("loans", []) + f.get("bonds", []):
+    for x in debts:
         x["amount_yuan"] *= k
     for g in f.get("grants", []):
         if g["capital"]:

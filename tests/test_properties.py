@@ -43,7 +43,9 @@ def sale_ops(draw, extras=False):
               "price_sensitivity": draw(st.floats(0.0, 4.0)),
               "price_rule": draw(st.sampled_from(["market_minus_fees", "original_indexed"])),
               "fee_share": draw(st.floats(0.0, 0.1)), "index_rate_annual": draw(st.floats(-0.02, 0.03)),
-              "resale_delay_months": draw(st.integers(0, 12)), "resale_margin": draw(st.floats(0.0, 0.05))}
+              "resale_delay_months": draw(st.integers(0, 12)), "resale_margin": draw(st.floats(0.0, 0.05)),
+              # seed terms (default conventions): Loudi's acceptance share, Beitun's government payer
+              "acceptance_share": draw(st.floats(0.0, 1.0)), "payer": draw(st.sampled_from(["soe", "government"]))}
     return {"margin": draw(st.floats(0.0, 0.05)), "presubscription_share": draw(st.floats(0.0, 1.0)),
             "deposit_share": draw(st.floats(0.0, 0.3)), "handover_delay_months": draw(st.integers(0, 12)),
             "absorption_monthly": draw(st.floats(0.0, 0.3)), "absorption_price_elasticity": draw(st.floats(0.0, 3.0)),
@@ -113,6 +115,13 @@ def project(draw, i, horizon, ample=False, extras=False):
                              "term_years": term, "coupon_frequency": draw(st.sampled_from(["annual", "semiannual"])),
                              "principal": "bullet"})
         shares.append(draw(st.floats(0.05, 0.3)))
+    if not ample and draw(st.booleans()):  # an SOE corporate bond (seed terms)
+        fin["soe_bonds"] = [{"name": "soe bond", "amount_yuan": 1.0, "coupon": draw(st.floats(0.0, 0.05)),
+                             "term_years": draw(st.integers(1, max_years)),
+                             "coupon_frequency": draw(st.sampled_from(["annual", "semiannual"])), "principal": "bullet"}]
+        shares.append(draw(st.floats(0.05, 0.3)))
+    if not ample and draw(st.booleans()):  # Suihua's acquisition condition (binds under the default conventions)
+        p["acquisition_condition_share"] = draw(st.floats(0.5, 1.0))
     if draw(st.booleans()):
         fin["grants"].append({"name": "grant", "source": "central", "amount_yuan": 1.0, "capital": True})
         shares.append(draw(st.floats(0.0, 0.2)))
@@ -148,10 +157,10 @@ def finish_sources(p: dict, shares: list[float], ample: bool) -> None:
         p["upfront_reserve_yuan"] = 2.0 * before * monthly
     uses = cost + p["upfront_reserve_yuan"]
     k = 0
-    for item in f["loans"] + f["bonds"] + [g for g in f["grants"] if g["capital"]]:
+    for item in f["loans"] + f["bonds"] + f.get("soe_bonds", []) + [g for g in f["grants"] if g["capital"]]:
         item["amount_yuan"] = max(shares[k] * uses, 1.0)
         k += 1
-    capital = sum(x["amount_yuan"] for x in f["loans"] + f["bonds"]) + sum(g["amount_yuan"] for g in f["grants"] if g["capital"])
+    capital = sum(x["amount_yuan"] for x in f["loans"] + f["bonds"] + f.get("soe_bonds", [])) + sum(g["amount_yuan"] for g in f["grants"] if g["capital"])
     f["equity_yuan"] = uses - capital
 
 

@@ -41,7 +41,8 @@ def test_every_field_has_a_row():
     """Walked from the models: every field of every table has a row (or a switch, slots, a block or the grid)."""
     from baozhang_finance.model.reference import tables
 
-    sheets = wbm.layout(Scenario, {"projects.financing.bonds.schedule": 1}, GRID_LABELS)
+    sheets = wbm.layout(Scenario, {"projects.financing.bonds.schedule": 1, "projects.financing.soe_bonds.schedule": 1},
+                        GRID_LABELS)
     rows = [r for s in sheets for b in s.blocks for r in b.rows]
     have = {(r.table, r.name) for r in rows} | {(r.table, "") for r in rows}
     have |= {(b.table, "") for s in sheets for b in s.blocks} | {(s.grid.table, "") for s in sheets if s.grid}

@@ -12,6 +12,7 @@ TABLES_ZH: dict[str, str] = {
     "projects.sale.walkaway": "认购违约", "projects.financing": "融资", "projects.financing.loans": "银行贷款",
     "projects.financing.loans.relending": "保障性住房再贷款", "projects.financing.bonds": "专项债",
     "projects.financing.bonds.schedule": "提前还本计划", "projects.financing.grants": "补助资金",
+    "projects.financing.soe_bonds": "公司信用类债券", "projects.financing.soe_bonds.schedule": "公司债还本计划",
     "projects.financing.interest_subsidy": "贴息", "waterfall": "现金流分配与兜底", "policy": "政策依据",
     "credit": "银行回收假设", "market": "市场", "market.stresses": "压力情景", "market.correlation": "相关系数",
     "simulation": "模拟设置", "support": "兜底政策", "cures": "化解措施", "cures.extension": "贷款展期",
@@ -84,4 +85,8 @@ FIELDS_ZH: dict[str, str] = {
     "max_loan_to_income_value": "贷款/收益法价值上限", "max_share": "最大比例", "buyer": "买方",
     "cap_rate": "资本化率", "cap_rate_lpr_beta": "资本化率LPR系数", "transaction_cost_share": "交易费用率",
     "min_operating_months": "最短运营月数", "min_occupancy": "最低出租率",
+    # seed terms
+    "soe_bonds": "公司信用类债券", "acquisition_condition_share": "收购前置配售配租比例", "pre_allocation_share": "预配租比例",
+    "acceptance_share": "回购申请接受比例", "payer": "回购支付方", "delay_months": "工期延误月数",
+    "delay_probability": "工期延误概率", "overrun_share": "建设成本超支比例", "overrun_probability": "成本超支概率",
 }
