@@ -208,14 +208,17 @@ def new_build(**risk):
 
 
 def test_delay_shifts_hand_over_and_overrun_is_soe_equity():
-    """Delay 6 months for sure: the hand-over balance 0.9 · value arrives in month 10 + 6 instead of 10; an overrun
-    of 10 % for sure adds 0.1 · 80 m = 8 m of uses and of SOE equity, 0.8 m a month over the 10 build months."""
+    """Delay 6 months for sure: a new build's deposits are escrowed until completion (预售资金监管, default
+    conventions), so deposit 0.1 · value and balance 0.9 · value both reach the project at completion — month 10 + 6
+    instead of 10; an overrun of 10 % for sure adds 0.1 · 80 m = 8 m of uses and of SOE equity, 0.8 m a month over
+    the 10 build months."""
     base = recorded(scenario([new_build()], horizon_years=3, support=DEFAULT))[1]
     value = 100 * 100 * 8_000 * 1.03
-    assert base["sales"][0, 10] == pytest.approx(0.9 * value)
+    assert base["sales"][0, 10] == pytest.approx(value)
     plan, mo, out = recorded(scenario([new_build(delay_months=6, delay_probability=1.0, overrun_share=0.1,
                                                  overrun_probability=1.0)], horizon_years=3, support=DEFAULT))
-    assert mo["sales"][0, 10] == 0.0 and mo["sales"][0, 16] == pytest.approx(0.9 * value)
+    assert mo["sales"][0, 10] == 0.0 and mo["sales"][0, 16] == pytest.approx(value)
+    assert mo["escrow"][0, 15] == pytest.approx(0.1 * value) and mo["escrow"][0, 16] == 0.0
     assert plan.acquired_delayed[0].nonzero()[0].tolist() == [16]  # in hand at completion, handed over at once
     assert mo["overrun"][0, :10] == pytest.approx(np.full(10, 800_000.0))
     assert out.yearly["equity_in"][0].sum() == pytest.approx(80_000_000.0 + 8_000_000.0)
@@ -223,14 +226,14 @@ def test_delay_shifts_hand_over_and_overrun_is_soe_equity():
     # expected path: probability-weighted
     plan, mo, out = recorded(scenario([new_build(delay_months=6, delay_probability=0.25, overrun_share=0.1,
                                                  overrun_probability=0.5)], horizon_years=3, support=DEFAULT))
-    assert mo["sales"][0, 10] == pytest.approx(0.75 * 0.9 * value)
-    assert mo["sales"][0, 16] == pytest.approx(0.25 * 0.9 * value)
+    assert mo["sales"][0, 10] == pytest.approx(0.75 * value)
+    assert mo["sales"][0, 16] == pytest.approx(0.25 * value)
     assert out.yearly["equity_in"][0].sum() == pytest.approx(80_000_000.0 + 0.5 * 8_000_000.0)
     conserved(mo)
     # legacy: nothing acts
     _, mo, _ = recorded(scenario([new_build(delay_months=6, delay_probability=1.0, overrun_share=0.1,
                                             overrun_probability=1.0)], horizon_years=3, support=LEGACY))
-    assert mo["sales"][0, 10] == pytest.approx(0.9 * value) and mo["overrun"].sum() == 0.0
+    assert mo["sales"][0, 10] == pytest.approx(0.9 * value) and mo["overrun"].sum() == 0.0  # legacy: no escrow
 
 
 def test_delay_probability_within_standard_errors_and_conservation_on_paths():
