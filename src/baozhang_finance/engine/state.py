@@ -180,6 +180,8 @@ class State:
         if c.any_reserve:
             st.bb_reserve = z()
         st.metrics = start_metrics(n)
+        st.metrics["equity_m"] = np.zeros((T, n))  # the SOE's equity flow of each month (distributions − in)
+        st.metrics["gov_m"] = np.zeros((T, n))  # government money of each month (hidden call + bond burden)
         st.yearly = {k: np.zeros((Y, n)) for k in YEARLY_FLOWS + YEARLY_BALANCES}
         st.proj_cfads = np.zeros((Y, P, n))
         st.proj_bank = np.zeros((Y, P, n))
@@ -206,4 +208,11 @@ def start_metrics(n: int) -> dict[str, np.ndarray]:
         "cure_extension_count": np.zeros(n), "cure_extension_fee": np.zeros(n),  # extensions granted, fees capitalised
         "walkaway_units": np.zeros(n),  # pre-subscribed units whose buyers walked away at hand-over
         "forfeited_deposits": np.zeros(n),  # deposits those buyers forfeited, yuan
+        # measures of the three lenses (measures/fiscal.py, bank.py, soe.py)
+        "stock_at_call": np.zeros(n),  # bank balance at the open of the first-call month (the debt taken over)
+        "pv_gov_bank": np.zeros(n),  # PV of government money on bank service (the rest of pv_hidden: operating gaps)
+        "pv_budgeted": np.zeros(n),  # PV of budgeted subsidies paid: rent subsidy, 贴息, operating grants
+        "bank_short_first": neg(),  # first month bank service is short after cash, DSRA and cures, before SOE money
+        "noi12": np.zeros(n),  # NOI of the rental projects over the last 12 months of the horizon
+        "cov_residual": np.zeros(n),  # market value of the bond projects' units in the bond's last month
     }
