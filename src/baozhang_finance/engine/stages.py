@@ -440,10 +440,18 @@ def lens_metrics(st: State, c: Constants, plan: Plan, t: int, m: Month, fdfac: f
     mt["pv_gov_bank"] += m.gov_bank * fdfac
     mt["pv_budgeted"] += ((m.rent_sub + m.int_sub).sum(axis=0) + m.op_grants.sum()) * fdfac
     bank_short = m.short["bank_loan"].sum(axis=0) if "bank_loan" in m.short else None
-    if bank_short is not None:
+    if bank_short is not None and c.has_loans:
         new = (bank_short > 1e-6) & (mt["bank_short_first"] < 0)
         if new.any():
             mt["bank_short_first"][new] = t
+            _credit_event(mt, "nosupport", new, t, m, plan)
+        new = mt["soe_exhausted"] == t
+        if new.any():
+            _credit_event(mt, "corporate", new, t, m, plan)
+        for k in ("nosupport", "corporate"):
+            selling = mt[f"sale_month_{k}"] == t
+            if selling.any():
+                mt[f"hpi_at_sale_{k}"][selling] = m.ms.hpi[selling]
     mt["equity_m"][t] = m.dist_t - m.equity_in_t - m.soe
     mt["gov_m"][t] = m.hidden + m.gov_bond
     if t >= plan.T - 12 and c.any_rental:
@@ -451,6 +459,16 @@ def lens_metrics(st: State, c: Constants, plan: Plan, t: int, m: Month, fdfac: f
         mt["noi12"] += noi[c.is_rental].sum(axis=0)
     if t == c.cov_hi:
         mt["cov_residual"] = (c.collateral_unit * c.has_bond) @ st.held * m.ms.hpi
+
+
+def _credit_event(mt: dict, k: str, new, t: int, m: Month, plan: Plan) -> None:
+    """Record a credit event of view ``k`` (``nosupport``: bank service short before SOE money; ``corporate``: the
+    SOE's pot exhausted with a shortfall open) as the default stage does: EAD = balance at the open + the month's
+    interest, the collateral's market value and the price index now and when the bank sells."""
+    mt[f"ead_{k}"][new] = (m.bal_open + m.bank_int_p.sum(axis=0))[new]
+    mt[f"collateral_{k}"][new] = m.collateral[new]
+    mt[f"hpi_at_default_{k}"][new] = m.ms.hpi[new]
+    mt[f"sale_month_{k}"][new] = t + plan.liquidation_months
 
 
 def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:

@@ -215,4 +215,7 @@ def start_metrics(n: int) -> dict[str, np.ndarray]:
         "bank_short_first": neg(),  # first month bank service is short after cash, DSRA and cures, before SOE money
         "noi12": np.zeros(n),  # NOI of the rental projects over the last 12 months of the horizon
         "cov_residual": np.zeros(n),  # market value of the bond projects' units in the bond's last month
+        **{f"{x}_{k}": (neg() if x == "sale_month" else np.zeros(n) if x in ("ead", "collateral") else np.full(n, np.nan))
+           for k in ("nosupport", "corporate") for x in ("ead", "collateral", "hpi_at_default", "hpi_at_sale",
+                                                        "sale_month")},  # the bank lens's other credit events
     }

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from baozhang_finance.measures.stats import coverage_ratio
 from baozhang_finance.measures.stats import quantiles as _q
 from baozhang_finance.engine.plan import stabilisation_month
 from baozhang_finance.model.scenario import Scenario
@@ -254,7 +255,7 @@ def bank_dscr(result) -> np.ndarray:
     if not plan.bank_first:
         cf = cf - bond_service_by_year(plan)[None, :]
     bank = bank_service_by_year(result)
-    return np.divide(cf, bank, out=np.full(cf.shape, np.nan), where=bank > 0)
+    return coverage_ratio(cf, bank, np.nan)  # capped at DSCR_CAP
 
 
 def dscr_test_years(scenario: Scenario, plan) -> tuple[int, int]:
