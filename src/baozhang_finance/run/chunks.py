@@ -106,8 +106,7 @@ def lens_columns(plan: Plan, out) -> dict[str, np.ndarray]:
     y, s = out.yearly, out.scalars
     n = y["cfads"].shape[0]
     cap = float(plan.support.income_cap_rate)
-    land = y["fiscal_land"]
-    general = y["fiscal_revenue"] - land
+    land = y["fiscal_land"]  # the land-tied part of fiscal revenue (s F₀ H^β); measures rescale it to fund revenue
     calls = y["gov_hidden"]
     bond_service_total = float(plan.bond_interest.sum() + plan.bond_principal.sum())
     all_service = bond_service_total + s["bond_cfads"] - s["bond_cfads_after_bank"]  # bonds + the bond projects' bank
@@ -130,7 +129,6 @@ def lens_columns(plan: Plan, out) -> dict[str, np.ndarray]:
         "budgeted_subsidy_pv": s["pv_budgeted"],
         "government_money_pv": s["pv_hidden"] + s["pv_bond_burden"],
         "government_call": (s["first_call_month"] >= 0) | (y["gov_bond"].sum(axis=1) > 1e-6),
-        "peak_call_share_of_general_revenue": _peak_share(calls, general),
         "peak_call_share_of_land_revenue": _peak_share(calls, land),
         "bond_coverage_all_financing": _ratio(s["bond_cfads"], all_service, n),
         "bond_coverage_all_financing_with_residual": _ratio(s["bond_cfads"] + s["cov_residual"], all_service, n),
