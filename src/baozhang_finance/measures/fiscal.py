@@ -22,6 +22,7 @@ import pandas as pd
 from baozhang_finance.measures import stats as mx
 from baozhang_finance.measures.stats import expected_shortfall, value_at_risk
 from baozhang_finance.measures.stats import quantiles as _q
+from baozhang_finance.model.scenario import total_uses_yuan
 
 
 def p_call_by_year(result) -> np.ndarray:
@@ -147,8 +148,7 @@ DEBT_RATIO_WARNING_LINE = 1.0
 
 
 def investment_yuan(result) -> float:
-    from baozhang_finance.model.scenario import total_uses_yuan
-
+    """The programme's total investment (uses), yuan."""
     return float(sum(total_uses_yuan(p) for p in result.scenario.projects))
 
 
