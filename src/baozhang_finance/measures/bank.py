@@ -101,7 +101,8 @@ def grade(pd_life: float, life_years: float, dscr_p50: float | None = None, ltv_
 
     Each criterion places the loan in a category (a missing DSCR or LTV — no bank service or no collateral in the
     test window — does not count against it); the grade is the worst of them, always one of Strong / Good /
-    Satisfactory / Weak (Default is for exposures already in default, not a forecast). Returns the grade, its risk weight (short-maturity weights when the loan life < 2.5 years), the regulatory
+    Satisfactory / Weak (Default is for exposures already in default, not a forecast). Returns the grade, its
+    risk weight (short-maturity weights when the loan life < 2.5 years), the regulatory
     EL rate and the category each criterion gave.
     """
     pd_ann = annualised_pd(pd_life, life_years)
