@@ -432,14 +432,16 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
 def lens_metrics(st: State, c: Constants, plan: Plan, t: int, m: Month, fdfac: float) -> None:
     """Accumulators of the lenses' measures: PV of government money on bank service (the hidden-call PV less it is
     the unbudgeted subsidy of operating gaps) and of the budgeted subsidies (rent subsidy + 贴息 + operating
-    grants), at the fiscal rate; the first month bank service is short before SOE money (PD without SOE support);
+    grants), at the fiscal rate; the first month bank service is short before SOE money (PD without SOE support:
+    after cash, DSRA and the cures placed before SOE money);
     the monthly equity flow ``distributions − equity − SOE support`` and government money; rental NOI
     ``rent + rent subsidy − rent costs − running`` over the last 12 months; the bond projects' units at market value
     in the bond's last month (residual value of the coverage test)."""
     mt = st.metrics
     mt["pv_gov_bank"] += m.gov_bank * fdfac
     mt["pv_budgeted"] += ((m.rent_sub + m.int_sub).sum(axis=0) + m.op_grants.sum()) * fdfac
-    bank_short = m.short["bank_loan"].sum(axis=0) if "bank_loan" in m.short else None
+    shorts = getattr(m, "shorts", None) or {}  # class totals before SOE money (soe_support stage)
+    bank_short = shorts.get("bank_loan")
     if bank_short is not None and c.has_loans:
         new = (bank_short > 1e-6) & (mt["bank_short_first"] < 0)
         if new.any():

@@ -212,7 +212,7 @@ def start_metrics(n: int) -> dict[str, np.ndarray]:
         "stock_at_call": np.zeros(n),  # bank balance at the open of the first-call month (the debt taken over)
         "pv_gov_bank": np.zeros(n),  # PV of government money on bank service (the rest of pv_hidden: operating gaps)
         "pv_budgeted": np.zeros(n),  # PV of budgeted subsidies paid: rent subsidy, 贴息, operating grants
-        "bank_short_first": neg(),  # first month bank service is short after cash, DSRA and cures, before SOE money
+        "bank_short_first": neg(),  # first month bank service is short after cash and DSRA (and cures before SOE), before SOE money
         "noi12": np.zeros(n),  # NOI of the rental projects over the last 12 months of the horizon
         "cov_residual": np.zeros(n),  # market value of the bond projects' units in the bond's last month
         **{f"{x}_{k}": (neg() if x == "sale_month" else np.zeros(n) if x in ("ead", "collateral") else np.full(n, np.nan))
