@@ -751,6 +751,11 @@ def _html_fiscal(s: dict, img: Callable[..., str], lang: str) -> list[str]:
         [text("html.bond_burden", lang),
          f"{_v(s, 'fiscal.explicit_bond_burden.p_call')} / {_v(s, 'fiscal.explicit_bond_burden.expected_pv')}"],
         _row(s, "coverage.bond_coverage_ratio", ("mean", "p05", "p50"), lang),
+        _row(s, "hidden_debt.p_call_material", lang=lang),
+        _row(s, "hidden_debt.debt_at_first_call", ("p50", "p95"), lang),
+        _row(s, "fiscal.total_government_money.expected_pv", lang=lang),
+        _row(s, "fiscal.total_fiscal_cost.expected_pv", lang=lang),
+        _row(s, "coverage.bond_coverage_all_financing", ("p05", "p50"), lang),
     ]
     payers = [[text(f"payer.{r['class']}", lang) if has(f"text.payer.{r['class']}") else r["label"],
                fmt("fiscal.classification.expected_pv_yuan", r["expected_pv_yuan"]),
@@ -783,6 +788,10 @@ def _bank_rows(s: dict, lang: str) -> list[list[str]]:
         _row(s, "coverage.llcr", ("p05", "p50"), lang),
         _row(s, "bank.ltv_peak", ("p50", "p95"), lang),
         [text("html.grade", lang), f"{grade(_g(bank, 'grade'), lang)} / {_v(s, 'bank.risk_weight')}"],
+        _row(s, "bank.borrower.type", lang=lang),
+        _row(s, "bank.pd_without_soe_support.pd_lifetime", lang=lang),
+        _row(s, "bank.pd_corporate.pd_lifetime", lang=lang),
+        _row(s, "bank.ltv_income_peak", ("p50", "p95"), lang),
     ]
 
 
@@ -809,6 +818,8 @@ def _html_soe(s: dict, img: Callable[..., str], lang: str) -> list[str]:
         _row(s, "soe.peak_funding_need", ("p50", "p95"), lang),
         _row(s, "soe.lockup_years", ("mean", "p95"), lang),
         _row(s, "soe.p_npv_negative", lang=lang),
+        _row(s, "soe.equity_irr_monthly", ("p05", "p50", "p95"), lang),
+        _row(s, "soe.equity_irr_standalone", ("p05", "p50", "p95"), lang),
     ]
     return [
         f"<h2>{_e(text('html.h_soe', lang))}</h2>",
