@@ -235,3 +235,26 @@ def test_no_dscr_above_the_cap_in_any_output():
         for key in ("dscr_min",):
             assert all(v is None or v <= DSCR_CAP for v in r.summary["coverage"][key].values())
         assert not math.isinf(np.nanmax(r.paths["dscr_min"].to_numpy(float), initial=0))
+
+
+def test_attribute_command_writes_files_and_the_report_section(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    cli = [sys.executable, "-c", "from baozhang_finance.cli import main; main()"]
+    run_dir = tmp_path / "run"
+    out = tmp_path / "att"
+    subprocess.run(cli + ["run", "scenarios/demo.toml", "--paths", "40", "--out", str(run_dir), "--quiet"],
+                   check=True, capture_output=True, timeout=300)
+    proc = subprocess.run(cli + ["attribute", "scenarios/demo.toml", "--paths", "30", "--out", str(out), "--into",
+                                 str(run_dir)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("attribute.csv", "attribute_waterfall.csv", "attribute.json", "attribute_p_call.png",
+                 "attribute_expected_pv.png"):
+        assert (out / name).is_file(), name
+    att = json.loads((out / "attribute.json").read_text())
+    assert att["legacy"]["p_call"] >= att["scenario"]["p_call"]
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "What the answer rests on" in page and "attribute_p_call.png" not in page  # the chart is embedded
+    assert "soe_pays" in proc.stdout

@@ -71,12 +71,12 @@ def irr(flows, lo: float = -0.99, hi: float = 10.0, grid: int = 240, tol: float 
     return np.where(has, root, np.nan)
 
 
-def irr_periodic(flows, lo: float = -0.2, hi: float = 0.3, grid: int = 96, tol: float = 1e-12, iters: int = 60):
+def irr_periodic(flows, lo: float = -0.2, hi: float = 0.3, grid: int = 48, tol: float = 1e-12, iters: int = 60):
     """Per-period IRR per row of flows at equally spaced dates (monthly flows → a monthly rate), vectorised.
 
     The r solving Σ_k f_k (1 + r)^−k = 0 (k from 0), the root closest to zero where several exist (as
     :func:`irr` and ``numpy_financial.irr``), NaN where none lies in (lo, hi). The roots are bracketed on a grid of
-    rates (one matrix product, dense near zero), then refined by safeguarded Newton steps on every row at once
+    rates (dense near zero), then refined by safeguarded Newton steps on every row at once
     (a Newton step leaving the bracket is replaced by bisection), so a (paths × 360 months) block costs a few
     dozen passes. Annualise a monthly rate as (1 + r)^12 − 1.
     """
@@ -85,7 +85,12 @@ def irr_periodic(flows, lo: float = -0.2, hi: float = 0.3, grid: int = 96, tol: 
     u = np.linspace(np.arcsinh(lo / 0.005), np.arcsinh(hi / 0.005), grid)
     rates = np.unique(np.concatenate([0.005 * np.sinh(u), [0.0]]))
     k = np.arange(m, dtype=float)
-    vals = f @ np.exp(-np.outer(k, np.log1p(rates)))  # (n, G)
+    # NPV at each grid rate by element-wise products and numpy's own (pairwise, single-threaded) sums, not a matrix
+    # product: BLAS may sum in another order with other threads, and the result must not depend on the executor
+    disc = np.exp(-np.outer(np.log1p(rates), k))  # (G, m)
+    vals = np.empty((n, rates.size))
+    for g in range(rates.size):
+        vals[:, g] = (f * disc[g]).sum(axis=1)
     sign = np.sign(vals)
     change = sign[:, :-1] * sign[:, 1:] < 0
     exact = sign == 0
