@@ -256,5 +256,5 @@ def test_attribute_command_writes_files_and_the_report_section(tmp_path):
     att = json.loads((out / "attribute.json").read_text())
     assert att["legacy"]["p_call"] >= att["scenario"]["p_call"]
     page = (run_dir / "report.html").read_text(encoding="utf-8")
-    assert "What the answer rests on" in page and "attribute_p_call.png" not in page  # the chart is embedded
+    assert "What the answer rests on" in page and 'alt="p_call" src="data:image/png;base64,' in page  # chart embedded
     assert "soe_pays" in proc.stdout
