@@ -225,7 +225,7 @@ def test_bank_dscr_window_ltv_and_grade_by_hand():
         (0.0, 10, 1.10, 0.50, ("Satisfactory", 1.15)),
         (0.0, 10, 1.50, 0.85, ("Weak", 2.50)),  # LTV above 80 %
         (0.0, 10, 1.50, 0.75, ("Satisfactory", 1.15)),
-        (0.5, 10, 2.00, 0.10, ("Default", 0.0)),  # the median path defaults
+        (0.5, 10, 2.00, 0.10, ("Weak", 2.50)),  # the median path defaults: Weak (Basel keeps Default for loans in default)
         (0.0, 2, 1.30, 0.65, ("Good", 0.70)),  # loan life < 2.5 years: short-maturity weight of Good is 70 %
         (0.0, 2, 1.50, 0.50, ("Strong", 0.50)),
         (0.0, 10, None, None, ("Strong", 0.70)),  # no DSCR / LTV to test: PD decides
@@ -358,7 +358,7 @@ def test_summary_carries_every_design_key_and_prints(tmp_path):
             else:
                 assert k in s[section], f"{section}.{k}"
     assert isinstance(s["bank"]["pd_cumulative"], list) and len(s["bank"]["pd_cumulative"]) == 30
-    assert s["bank"]["grade"] in ("Strong", "Good", "Satisfactory", "Weak", "Default")
+    assert s["bank"]["grade"] in ("Strong", "Good", "Satisfactory", "Weak")
     buf = io.StringIO()
     print_summary(r, Console(file=buf, width=80))
     lines = buf.getvalue().splitlines()

@@ -239,6 +239,8 @@ def test_cash_is_conserved_and_ledgers_are_finite(case):
             v = v[~np.isnan(v)]
         if k == "hpi_at_default":  # NaN by definition on paths that never default
             v = v[defaulted]
+        if k.startswith(("hpi_at_default_", "hpi_at_sale_")):  # the other credit events: NaN where they never happen
+            v = v[np.isfinite(v)]
         if k == "hpi_at_sale":  # … or whose bank sale month (default + liquidation delay) falls after the horizon
             sold = defaulted & (out.scalars["default_month"] + plan.liquidation_months <= plan.T - 1)
             v = v[sold]

@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import numpy as np
@@ -54,6 +55,10 @@ from baozhang_finance.report import format as fmtr
 from baozhang_finance.report.sensitivity import sobol_charts, sweep_chart, tornado_charts
 from baozhang_finance.run.dask_backend import make_client
 from baozhang_finance.run.settings import SOBOL_PATHS, SOLVE_PATHS, SWEEP_PATHS, TORNADO_PATHS
+from baozhang_finance.analysis.attribute import ATTRIBUTE_PATHS, attribute as run_attribute
+from baozhang_finance.analysis.output import write_json
+from baozhang_finance.report.attribution import attribution_writer, table_rows
+from baozhang_finance.report.html import render_reports
 
 LeverProject = Annotated[Optional[int], typer.Option("--project", "-k",
                                                      help="project of a lever given without \\[k]")]
@@ -245,6 +250,63 @@ def sweep(
                              escape(fmtr.text("term.sweep_title", _one(lang), field=fld, paths=s["paths"],
                                               seed=s["seed"])), lang))
         _written(out)
+
+
+# ---------------------------------------------------------------------------------------------- attribute
+@app.command()
+def attribute(
+    scenario: ScenarioFile,
+    paths: Paths = ATTRIBUTE_PATHS,
+    seed: Seed = None,
+    chunk_size: ChunkSize = None,
+    inputs: int = typer.Option(0, "--inputs", help="also swing this many of the most uncertain inputs (ranked by "
+                               "their P(call) swing) low → high on the scenario"),
+    into: Optional[str] = typer.Option(None, "--into", help="a saved run folder: write the attribution into it and "
+                                       "re-render its report.html with the section 'What the answer rests on'"),
+    out: Out = None,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+    as_json: Json = False,
+    lang: Lang = None,
+):
+    """What the answer rests on: each convention switched from the legacy preset to the scenario's settings on
+    common random numbers (one at a time, waterfall, Shapley). --out: attribute.csv, attribute_waterfall.csv,
+    attribute.json, attribute_<measure>.png."""
+    sc = _prepare(scenario, out, overwrite, None, None)
+    with user_errors(scenario):
+        res = run_attribute(sc, paths=paths, seed=seed, chunk_size=chunk_size, inputs=inputs,
+                            progress=_progress("attribute", quiet or as_json), source=str(scenario))
+        if out is not None:
+            res.save(out, extra_writers=[attribution_writer(fmtr.lang_of(lang))], overwrite=overwrite)
+        if into is not None:
+            _attribute_into(res, into, lang)
+    att = {**res.settings, "factors": res.table.to_dict(orient="records"),
+           "waterfall": res.waterfall.to_dict(orient="records")}
+    if as_json:
+        sys.stdout.write(json.dumps(att, ensure_ascii=False, default=float) + "\n")
+    elif not quiet:
+        from rich.table import Table
+
+        head, rows = table_rows(att, _one(fmtr.lang_of(lang)), short=True)
+        t = Table(title=escape(f"{sc.programme.name}: what the answer rests on ({res.settings['runs']} runs, "
+                               f"{res.settings['paths']} paths, seed {res.settings['seed']})"))
+        for i, h in enumerate(head):
+            t.add_column(escape(h), overflow="fold", no_wrap=i == 0)
+        for r in rows:
+            t.add_row(*(escape(c) for c in r))
+        console.print(t)
+        _written(out)
+
+
+def _attribute_into(res, run_dir: str, lang) -> None:
+    """Write attribute.json into a saved run folder and re-render its reports (the section appears in report.html)."""
+    d = Path(run_dir)
+    if not (d / "summary.json").is_file():
+        raise ScenarioError(f"--into {run_dir}: not a saved run folder (no summary.json)")
+    write_json(d / "attribute.json", {"scenario": res.source, **res.settings,
+                                      "factors": res.table.to_dict(orient="records"),
+                                      "waterfall": res.waterfall.to_dict(orient="records")})
+    render_reports(d, lang=lang)
 
 
 # ---------------------------------------------------------------------------------------------- tornado

@@ -43,6 +43,7 @@ class MarketState:
     absorption: np.ndarray
     fiscal_m: np.ndarray  # fiscal revenue of this month, yuan
     relending_on: np.ndarray  # bool
+    fiscal_land_m: np.ndarray | None = None  # the land (government-fund) part of fiscal_m, yuan
 
 
 class Drivers:
@@ -98,6 +99,7 @@ class Drivers:
         if t >= mp.stress_relending_stop:
             self.relending_on[:] = False
         hpi = np.exp(self.log_h + mp.stress_log_price[t])
+        land = mp.fiscal0_m * mp.fiscal_land_share * hpi**mp.fiscal_land_beta
         fiscal = mp.fiscal0_m * ((1.0 - mp.fiscal_land_share) * np.exp(self.log_g)
                                  + mp.fiscal_land_share * hpi**mp.fiscal_land_beta)
         return MarketState(
@@ -109,4 +111,5 @@ class Drivers:
             absorption=np.exp(self.abs),
             fiscal_m=fiscal,
             relending_on=self.relending_on,
+            fiscal_land_m=land,
         )

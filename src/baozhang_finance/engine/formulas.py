@@ -97,17 +97,23 @@ def cfads(ops_in, ops_out):
     return np.asarray(ops_in, dtype=float) - np.asarray(ops_out, dtype=float)
 
 
+#: the largest coverage ratio any output shows: above it the service is negligible against the cash (a residue of
+#: a few yuan of service would otherwise print a DSCR of 10^5); a capped value reads "≥ 100"
+DSCR_CAP = 100.0
+
+
 def coverage_ratio(cover, service, empty=np.nan):
-    """A debt-service coverage ratio where service is due, ``empty`` where it is not.
+    """A debt-service coverage ratio where service is due, ``empty`` where it is not, capped at :data:`DSCR_CAP`.
 
     Notes
     -----
-    .. math:: \\mathrm{DSCR} = \\mathrm{CFADS} / \\mathrm{service} \\quad (\\mathrm{service} > 0)
+    .. math:: \\mathrm{DSCR} = \\min(\\mathrm{CFADS} / \\mathrm{service}, 100) \\quad (\\mathrm{service} > 0)
     """
     cf = np.asarray(cover, dtype=float)
     ds = np.asarray(service, dtype=float)
     out = np.full(np.broadcast(cf, ds).shape, empty)
     np.divide(cf, ds, out=out, where=ds > 0)
+    np.minimum(out, DSCR_CAP, out=out, where=ds > 0)
     return out
 
 

@@ -39,10 +39,10 @@ LEDGERS: tuple[Ledger, ...] = tuple(
     _flows("ops_in ops_out cfads rent sales grants buybacks bank_interest bank_principal prepayment bond_interest "
            "bond_principal debt_service distributions equity_in soe_support gov_hidden gov_bond fiscal_revenue uses "
            "lockup_months refinancing disposal_proceeds soe_bond_interest soe_bond_principal overrun gov_buybacks "
-           "gov_resale",
+           "gov_resale fiscal_land noi",
            kept="cfads debt_service gov_hidden gov_bond soe_support lockup_months refinancing")
     + _balances("cash_balance bank_balance bond_balance collateral_value units_held hpi escrow_balance buyback_reserve "
-                "soe_bond_balance",
+                "soe_bond_balance collateral_rental",
                 kept="cash_balance bank_balance collateral_value")
     + _monthly("ops_in ops_out cfads rent rent_subsidy sales op_grants interest_subsidy running_costs rent_costs "
                "sales_tax buybacks bank_interest bank_principal bank_due bond_interest bond_principal prepayment dsra "

@@ -118,6 +118,15 @@ def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:
         "pv_gov_buyback": mt["pv_gov_buyback"],
         "pv_gov_resale": mt["pv_gov_resale"],
         "bank_dscr_min_project": min_project_bank_dscr(plan, st.proj_cfads, st.proj_bank),
+        **{k: mt[k] for k in ("stock_at_call", "pv_gov_bank", "pv_budgeted", "bank_short_first", "noi12",
+                              "cov_residual")},
+        **{f"{x}_{k}": mt[f"{x}_{k}"] for k in ("nosupport", "corporate")
+           for x in ("ead", "collateral", "hpi_at_default", "hpi_at_sale")},
+        "terminal_assets_sale": ((c.collateral_unit * plan.is_sale) @ st.held) * hpi_end * (1.0 - plan.tv_haircut),
+        "terminal_cash": (st.dsra + st.cash).sum(axis=0),
+        "bank_balance_end": st.loan_bal.sum(axis=0) if c.has_loans else np.zeros(st.n),
+        "equity_m": mt["equity_m"].T,  # (n, T)
+        "gov_m": mt["gov_m"].T,
     }
 
 

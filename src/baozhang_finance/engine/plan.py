@@ -28,7 +28,7 @@ from baozhang_finance.model.scenario import (
     total_cost_yuan,
     total_uses_yuan,
 )
-from baozhang_finance.model.support import LOCAL_BOND_YIELD
+from baozhang_finance.model.support import INCOME_CAP_RATE, LOCAL_BOND_YIELD
 
 
 @dataclass(frozen=True)
@@ -225,6 +225,8 @@ class SupportPlan:
     pot_cap: float  # the pot never grows above this (inf = no cap)
     fiscal_discount_m: np.ndarray  # (T,)
     cures: object = None  # the scenario's [cures] table (None under legacy or when nothing is configured)
+    income_cap_rate: float = 0.042  # cap rate of the income value NOI ÷ cap (lenses; [cures.disposal] or the default)
+    fiscal_rate: float = 0.02  # the annual rate behind fiscal_discount_m
 
 
 SUBPLANS = {"timing": TimingPlan, "projects": ProjectsPlan, "rental": RentalPlan, "sale": SalePlan,
@@ -409,19 +411,21 @@ def compile_support(sc: Scenario, T: int) -> SupportPlan:
     ``support.yearly_capacity_yuan`` each year, fiscal costs discounted at ``programme.fiscal_discount_rate``
     (absent: the local-bond yield :data:`~baozhang_finance.model.support.LOCAL_BOND_YIELD`)."""
     w, sp, prog = sc.waterfall, sc.support, sc.programme
+    income_cap = sc.cures.disposal.cap_rate if sc.cures.disposal is not None else INCOME_CAP_RATE
     if sp.conventions == "legacy":
         ranks = [k for k, _ in sorted(SENIORITY_PRESETS[w.seniority].items(), key=lambda kv: kv[1])]
+        rate = prog.discount_rate if prog.fiscal_discount_rate is None else prog.fiscal_discount_rate
         return SupportPlan(legacy=True, soe_order=("operating_costs", *ranks), yearly_capacity=0.0,
                            distributions_return=w.soe_support_revolving, pot_cap=w.soe_support_capacity_yuan,
-                           fiscal_discount_m=fml.monthly_discount_factors(
-                               prog.discount_rate if prog.fiscal_discount_rate is None else prog.fiscal_discount_rate, T))
+                           fiscal_discount_m=fml.monthly_discount_factors(rate, T), income_cap_rate=income_cap,
+                           fiscal_rate=rate)
     rate = LOCAL_BOND_YIELD if prog.fiscal_discount_rate is None else prog.fiscal_discount_rate
     returns = sp.distributions_return or w.soe_support_revolving
     cap = float("inf") if sp.pot_cap_yuan is None else sp.pot_cap_yuan
     return SupportPlan(legacy=False, soe_order=tuple(_SOE_CLASS[k] for k in sp.soe_pays),
                        yearly_capacity=sp.yearly_capacity_yuan, distributions_return=returns, pot_cap=cap,
                        fiscal_discount_m=fml.monthly_discount_factors(rate, T),
-                       cures=sc.cures if sc.cures.any() else None)
+                       cures=sc.cures if sc.cures.any() else None, income_cap_rate=income_cap, fiscal_rate=rate)
 
 
 def compile_timing(sc: Scenario, T: int, Y: int, L: int) -> TimingPlan:

@@ -446,6 +446,7 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     new_call = (m.hidden > 1e-6) & (mt["first_call"] < 0)
     if new_call.any():
         mt["first_call"][new_call] = t
+        mt["stock_at_call"][new_call] = np.broadcast_to(m.bal_open, new_call.shape)[new_call]
     fdfac = plan.support.fiscal_discount_m[t]  # the budget's payments at the local-bond yield (legacy: the SOE's)
     mt["pv_hidden"] += m.hidden * fdfac
     mt["pv_bond"] += m.gov_bond * fdfac
@@ -473,6 +474,51 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     if c.cov_lo <= t <= c.cov_hi:
         mt["cov_num"] += m.cfads[c.has_bond].sum(axis=0)
         mt["cov_bank"] += m.bank_due[c.has_bond].sum(axis=0)
+    lens_metrics(st, c, plan, t, m, fdfac)
+
+
+def lens_metrics(st: State, c: Constants, plan: Plan, t: int, m: Month, fdfac: float) -> None:
+    """Accumulators of the lenses' measures: PV of government money on bank service (the hidden-call PV less it is
+    the unbudgeted subsidy of operating gaps) and of the budgeted subsidies (rent subsidy + 贴息 + operating
+    grants), at the fiscal rate; the first month bank service is short before SOE money (PD without SOE support:
+    after cash, DSRA and the cures placed before SOE money);
+    the monthly equity flow ``distributions − equity − SOE support`` and government money; rental NOI
+    ``rent + rent subsidy − rent costs − running`` over the last 12 months; the bond projects' units at market value
+    in the bond's last month (residual value of the coverage test)."""
+    mt = st.metrics
+    mt["pv_gov_bank"] += m.gov_bank * fdfac
+    mt["pv_budgeted"] += ((m.rent_sub + m.int_sub).sum(axis=0) + m.op_grants.sum()) * fdfac
+    shorts = getattr(m, "shorts", None) or {}  # class totals before SOE money (soe_support stage)
+    bank_short = shorts.get("bank_loan")
+    if bank_short is not None and c.has_loans:
+        new = (bank_short > 1e-6) & (mt["bank_short_first"] < 0)
+        if new.any():
+            mt["bank_short_first"][new] = t
+            _credit_event(mt, "nosupport", new, t, m, plan)
+        new = mt["soe_exhausted"] == t
+        if new.any():
+            _credit_event(mt, "corporate", new, t, m, plan)
+        for k in ("nosupport", "corporate"):
+            selling = mt[f"sale_month_{k}"] == t
+            if selling.any():
+                mt[f"hpi_at_sale_{k}"][selling] = m.ms.hpi[selling]
+    mt["equity_m"][t] = m.dist_t - m.equity_in_t - m.soe
+    mt["gov_m"][t] = m.hidden + m.gov_bond
+    if t >= plan.T - 12 and c.any_rental:
+        noi = m.rent + m.rent_sub - m.rent_costs - m.running
+        mt["noi12"] += noi[c.is_rental].sum(axis=0)
+    if t == c.cov_hi:
+        mt["cov_residual"] = (c.collateral_unit * c.has_bond) @ st.held * m.ms.hpi
+
+
+def _credit_event(mt: dict, k: str, new, t: int, m: Month, plan: Plan) -> None:
+    """Record a credit event of view ``k`` (``nosupport``: bank service short before SOE money; ``corporate``: the
+    SOE's pot exhausted with a shortfall open) as the default stage does: EAD = balance at the open + the month's
+    interest, the collateral's market value and the price index now and when the bank sells."""
+    mt[f"ead_{k}"][new] = (m.bal_open + m.bank_int_p.sum(axis=0))[new]
+    mt[f"collateral_{k}"][new] = m.collateral[new]
+    mt[f"hpi_at_default_{k}"][new] = m.ms.hpi[new]
+    mt[f"sale_month_{k}"][new] = t + plan.liquidation_months
 
 
 def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
@@ -526,6 +572,9 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     yr["fiscal_revenue"][y] += m.ms.fiscal_m
     yr["uses"][y] += m.uses.sum() + plan.reserve_in[:, t].sum()
     yr["lockup_months"][y] += m.locked.any(axis=0)
+    yr["fiscal_land"][y] += m.ms.fiscal_land_m if m.ms.fiscal_land_m is not None else 0.0
+    if c.any_rental:
+        yr["noi"][y] += (m.rent + m.rent_sub - m.rent_costs - m.running)[c.is_rental].sum(axis=0)
     if t % 12 == 11 or t == plan.T - 1:
         yr["cash_balance"][y] = (st.dsra + st.cash).sum(axis=0)
         if st.sink is not None:
@@ -543,6 +592,7 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
         yr["collateral_value"][y] = m.collateral
         yr["units_held"][y] = st.held.sum(axis=0)
         yr["hpi"][y] = m.ms.hpi
+        yr["collateral_rental"][y] = (c.collateral_unit * c.is_rental) @ st.held * m.ms.hpi
 
 
 def record(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:

@@ -202,6 +202,8 @@ class State:
             u = shocks.event_uniforms(2 * P) if shocks is not None else None
             st.delayed, st.overrun = path_weights(plan, u, n)
         st.metrics = start_metrics(n)
+        st.metrics["equity_m"] = np.zeros((T, n))  # the SOE's equity flow of each month (distributions − in)
+        st.metrics["gov_m"] = np.zeros((T, n))  # government money of each month (hidden call + bond burden)
         st.yearly = {k: np.zeros((Y, n)) for k in YEARLY_FLOWS + YEARLY_BALANCES}
         st.proj_cfads = np.zeros((Y, P, n))
         st.proj_bank = np.zeros((Y, P, n))
@@ -230,4 +232,14 @@ def start_metrics(n: int) -> dict[str, np.ndarray]:
         "forfeited_deposits": np.zeros(n),  # deposits those buyers forfeited, yuan
         # buybacks the government pays (Beitun): PV of payments and of resale proceeds back to the budget
         "pv_gov_buyback": np.zeros(n), "pv_gov_resale": np.zeros(n),
+        # measures of the three lenses (measures/fiscal.py, bank.py, soe.py)
+        "stock_at_call": np.zeros(n),  # bank balance at the open of the first-call month (the debt taken over)
+        "pv_gov_bank": np.zeros(n),  # PV of government money on bank service (the rest of pv_hidden: operating gaps)
+        "pv_budgeted": np.zeros(n),  # PV of budgeted subsidies paid: rent subsidy, 贴息, operating grants
+        "bank_short_first": neg(),  # first month bank service is short after cash and DSRA (and cures before SOE), before SOE money
+        "noi12": np.zeros(n),  # NOI of the rental projects over the last 12 months of the horizon
+        "cov_residual": np.zeros(n),  # market value of the bond projects' units in the bond's last month
+        **{f"{x}_{k}": (neg() if x == "sale_month" else np.zeros(n) if x in ("ead", "collateral") else np.full(n, np.nan))
+           for k in ("nosupport", "corporate") for x in ("ead", "collateral", "hpi_at_default", "hpi_at_sale",
+                                                        "sale_month")},  # the bank lens's other credit events
     }

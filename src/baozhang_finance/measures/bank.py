@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from baozhang_finance.measures.stats import coverage_ratio
 from baozhang_finance.measures.stats import quantiles as _q
 from baozhang_finance.engine.plan import stabilisation_month
 from baozhang_finance.model.scenario import Scenario
@@ -63,10 +64,13 @@ GRADES = (
     Grade("Satisfactory", 0.030, 1.05, 0.80, 1.15, 1.15, 0.028, "BB- or B+"),
     Grade("Weak", math.inf, -math.inf, math.inf, 2.50, 2.50, 0.08, "B to C-"),
 )
-#: Default category: risk weight 0 (the loss is provisioned: EL = 8 % × 625 % = 50 % of EAD).
-DEFAULT_GRADE = Grade("Default", math.inf, -math.inf, math.inf, 0.0, 0.0, 0.50, "D")
-#: A plan whose lifetime standalone PD reaches this is graded Default: the median path defaults within the loan life.
-DEFAULT_PD_LIFE = 0.5
+#: Basel keeps the "Default" category for exposures already in default (CRE33; domain-facts §5, V): a loan being
+#: underwritten, however likely to default, is graded among the four performing categories — a high PD is Weak.
+GRADE_NAMES = tuple(g.name for g in GRADES)
+#: corporate risk weights (Basel III standardised approach for corporates by external rating, CRE20.42: BBB+ to BBB−
+#: 75 %, BB+ to BB− 100 %, below BB− 150 %) for the full-recourse SOE view; the category's external equivalent picks
+#: the weight (Satisfactory spans BB− and B+: the worse, 150 %)
+CORPORATE_RISK_WEIGHT = {"Strong": 0.75, "Good": 1.00, "Satisfactory": 1.50, "Weak": 1.50}
 #: Remaining maturity below which the short-maturity risk weights apply (years).
 SHORT_MATURITY_YEARS = 2.5
 
@@ -96,8 +100,9 @@ def grade(pd_life: float, life_years: float, dscr_p50: float | None = None, ltv_
     """Slotting grade from the lifetime PD, the median minimum bank DSCR and the median peak LTV.
 
     Each criterion places the loan in a category (a missing DSCR or LTV — no bank service or no collateral in the
-    test window — does not count against it); the grade is the worst of them. A lifetime PD ≥ 50 % is Default.
-    Returns the grade, its risk weight (short-maturity weights when the loan life < 2.5 years), the regulatory
+    test window — does not count against it); the grade is the worst of them, always one of Strong / Good /
+    Satisfactory / Weak (Default is for exposures already in default, not a forecast). Returns the grade, its
+    risk weight (short-maturity weights when the loan life < 2.5 years), the regulatory
     EL rate and the category each criterion gave.
     """
     pd_ann = annualised_pd(pd_life, life_years)
@@ -106,11 +111,8 @@ def grade(pd_life: float, life_years: float, dscr_p50: float | None = None, ltv_
         "dscr_min_p50": {"value": dscr_p50, "category": GRADES[_category_of(dscr_p50, "min_dscr_p50")].name},
         "ltv_peak_p50": {"value": ltv_p50, "category": GRADES[_category_of(ltv_p50, "max_ltv_p50")].name},
     }
-    if pd_life >= DEFAULT_PD_LIFE:
-        g = DEFAULT_GRADE
-    else:
-        g = GRADES[max(_category_of(pd_ann, "max_annual_pd"), _category_of(dscr_p50, "min_dscr_p50"),
-                       _category_of(ltv_p50, "max_ltv_p50"))]
+    g = GRADES[max(_category_of(pd_ann, "max_annual_pd"), _category_of(dscr_p50, "min_dscr_p50"),
+                   _category_of(ltv_p50, "max_ltv_p50"))]
     short = life_years < SHORT_MATURITY_YEARS
     return {"grade": g.name, "risk_weight": g.risk_weight_short if short else g.risk_weight,
             "regulatory_el_rate": g.el_rate, "external_equivalent": g.external_equivalent, "criteria": per}
@@ -254,7 +256,7 @@ def bank_dscr(result) -> np.ndarray:
     if not plan.bank_first:
         cf = cf - bond_service_by_year(plan)[None, :]
     bank = bank_service_by_year(result)
-    return np.divide(cf, bank, out=np.full(cf.shape, np.nan), where=bank > 0)
+    return coverage_ratio(cf, bank, np.nan)  # capped at DSCR_CAP
 
 
 def dscr_test_years(scenario: Scenario, plan) -> tuple[int, int]:
@@ -323,6 +325,91 @@ def _fan(arr: np.ndarray, qs=(0.05, 0.5, 0.95)) -> dict:
 
 
 
+# ------------------------------------------------------------------------------------------------ credit views
+#: the three credit events a run records, by name: (default-month column, EAD, collateral, index at default, at sale)
+CREDIT_EVENTS = {
+    "with_soe_support": ("default_month", "ead", "collateral_at_default", "hpi_at_default", "hpi_at_sale"),
+    "without_soe_support": ("default_month_nosupport", "ead_nosupport", "collateral_nosupport",
+                            "hpi_at_default_nosupport", "hpi_at_sale_nosupport"),
+    "corporate": ("default_month_corporate", "ead_corporate", "collateral_corporate", "hpi_at_default_corporate",
+                  "hpi_at_sale_corporate"),
+}
+
+
+def event_credit(result, event: str) -> dict:
+    """PD, LGD, EAD and EL of one credit event, all on the same defaults (so they are coherent: EL = mean over paths
+    of 1{default} × LGD × EAD, PD = the share of paths with that default within the loan life).
+
+    * ``with_soe_support``: bank service needs government money after CFADS, DSRA, cures and the SOE's support —
+      the supported path's default (the lens's historic ``bank.pd_lifetime``);
+    * ``without_soe_support``: bank service is short after CFADS, DSRA and cures, before any SOE money — the
+      ring-fenced project's own default (what specialised lending slots);
+    * ``corporate``: the SOE's support pot is exhausted with a shortfall it may pay still open — the operating SOE
+      on full recourse cannot pay (corporate PD).
+    """
+    df = result.paths
+    cols = CREDIT_EVENTS[event]
+    years = loan_years(result)
+    if cols[0] not in df.columns:
+        return {"pd_lifetime": None, "pd_annualised": None}
+    dm = df[cols[0]].to_numpy(np.int64)
+    dm = np.where((dm >= 0) & (dm < 12 * years), dm, -1)
+    d = dm >= 0
+    pd_life = float(d.mean()) if d.size else 0.0
+    c = result.scenario.credit
+    ead = df[cols[1]].to_numpy(float)
+    col = df[cols[2]].to_numpy(float)
+    ratio = np.ones(dm.size)
+    if cols[0] != "default_month":  # the same price path after the delay as the main event (exact within the horizon)
+        T = result.plan.T
+        s = dm + int(c.liquidation_months)
+        h_end = df["hpi_end"].to_numpy(float)
+        mu_m = float(result.plan.market.price_drift_m[-1])
+        h_sale = np.where(s > T - 1, h_end * np.exp(mu_m * (s - (T - 1))), df[cols[4]].to_numpy(float))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(d, h_sale / df[cols[3]].to_numpy(float), 1.0)
+        lg = lgd(ead, col * ratio, c.forced_sale_haircut, c.liquidation_cost_share, c.liquidation_months,
+                 c.recovery_discount_rate)
+    else:
+        lg = path_lgd(result)
+    el_paths = np.where(d, lg * ead, 0.0)
+    principal = float(result.plan.loan_draw.sum())
+    el = float(el_paths.mean()) if el_paths.size else 0.0
+    return {"pd_lifetime": pd_life, "pd_annualised": annualised_pd(pd_life, years),
+            "lgd_mean": float(lg[d].mean()) if d.any() else None,
+            "ead_mean": float(ead[d].mean()) if d.any() else None,
+            "expected_loss": el, "expected_loss_rate": el / principal if principal > 0 else None}
+
+
+def income_ltv(result) -> dict:
+    """LTV on income value: peak over the operating years of bank balance ÷ (market value of the sale units held +
+    rental NOI of the year ÷ cap rate), per path; quantiles (p50, p95). The cap rate is [cures.disposal]'s, else
+    :data:`~baozhang_finance.model.support.INCOME_CAP_RATE`."""
+    df = result.paths
+    x = df["ltv_income_peak"].to_numpy(float) if "ltv_income_peak" in df else np.full(len(df), np.nan)
+    return {**_q(x, (0.5, 0.95)), "cap_rate": float(result.plan.support.income_cap_rate)}
+
+
+def borrower_view(result, dscr_p50, ltv_p50) -> dict:
+    """The credit view of the borrower the scenario states (``credit.borrower``): a ring-fenced project is slotted on
+    its PD with the SOE's support (the sponsor's support is itself a slotting factor, "strength of sponsor", CRE33)
+    with the DSCR and LTV criteria, its PD without that support reported beside it; an SOE on full recourse is
+    graded on its corporate PD (the SOE's exhaustion event) with corporate risk weights. PD, LGD and EL come from the
+    same event."""
+    kind = result.scenario.credit.borrower
+    event = "with_soe_support" if kind == "project" else "corporate"
+    cr = event_credit(result, event)
+    years = loan_years(result)
+    if kind == "project":
+        g = grade(cr["pd_lifetime"] or 0.0, years, dscr_p50, ltv_p50)
+        rw = g["risk_weight"]
+    else:
+        g = grade(cr["pd_lifetime"] or 0.0, years, None, None)
+        rw = CORPORATE_RISK_WEIGHT[g["grade"]]
+    return {"type": kind, "pd_event": event, **cr, "grade": g["grade"], "risk_weight": rw,
+            "regulatory_el_rate": g["regulatory_el_rate"], "criteria": g["criteria"]}
+
+
 # ------------------------------------------------------------------------------------------------ summary
 def bank_summary(result) -> dict:
     """The bank lens of a Result (see the module docstring for every formula)."""
@@ -348,7 +435,7 @@ def bank_summary(result) -> dict:
     ltv_pk = peak_ltv(result)
     ltv_ok = ltv_pk[~np.isnan(ltv_pk)]
     ltv_p50 = float(np.median(ltv_ok)) if ltv_ok.size else None
-    g = grade(pd_life, years, dscr_p50, ltv_p50)
+    view = borrower_view(result, dscr_p50, ltv_p50)
     ltv_y = result.ledger("ltv")
     ltv_y = np.where(result.ledger("bank_balance") > 1.0, ltv_y, np.nan)
     return {
@@ -373,8 +460,13 @@ def bank_summary(result) -> dict:
         "dscr_bank_by_year": _fan(bank_dscr(result)),
         "ltv_peak": _q(ltv_pk, (0.5, 0.95)),
         "ltv_by_year": _fan(ltv_y),
-        "grade": g["grade"],
-        "risk_weight": g["risk_weight"],
-        "regulatory_el_rate": g["regulatory_el_rate"],
-        "grade_criteria": g["criteria"],
+        "grade": view["grade"],
+        "risk_weight": view["risk_weight"],
+        "regulatory_el_rate": view["regulatory_el_rate"],
+        "grade_criteria": view["criteria"],
+        "borrower": {k: v for k, v in view.items() if k != "criteria"},
+        "pd_with_soe_support": {k: v for k, v in event_credit(result, "with_soe_support").items()},
+        "pd_without_soe_support": event_credit(result, "without_soe_support"),
+        "pd_corporate": event_credit(result, "corporate"),
+        "ltv_income_peak": income_ltv(result),
     }

@@ -22,6 +22,7 @@ import pandas as pd
 from baozhang_finance.measures import stats as mx
 from baozhang_finance.measures.stats import expected_shortfall, value_at_risk
 from baozhang_finance.measures.stats import quantiles as _q
+from baozhang_finance.model.scenario import total_uses_yuan
 
 
 def p_call_by_year(result) -> np.ndarray:
@@ -134,3 +135,198 @@ def standard_errors(result) -> dict:
         "expected_pv": mx.mc_standard_error_mean(df["hidden_debt_pv"].to_numpy(float)),
         "p_self_financing": mx.mc_standard_error_prob(float(df["self_financing"].mean()), n),
     }
+
+
+# ------------------------------------------------------------------------------------------------ issue 17
+#: thresholds of the exceedance curve, as shares of the programme's total investment (the materiality is added)
+EXCEEDANCE_SHARES = (0.0, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.10, 0.20, 0.50)
+
+#: the classes of government money and the MOF wording each follows (docs/lenses.md §2, domain-facts §4)
+MONEY_CLASSES = (
+    ("hidden_debt_call", "隐性债务代偿 hidden-debt call: budget money repaying an SOE's bank debt",
+     "债务由财政资金偿还 — debt raised outside the debt limit that fiscal funds repay (MOF wording, domain-facts §4)",
+     "gov_debt_service_pv"),
+    ("unbudgeted_subsidy", "预算外补助 unbudgeted subsidy of operating or buyback gaps",
+     "未列入预算的运营补贴 — a subsidy the budget did not plan, not a repayment of debt (domain-facts §4: kept apart "
+     "from scheduled, budgeted subsidies)", "unbudgeted_subsidy_pv"),
+    ("explicit_bond_burden", "显性债务负担 explicit special-bond burden",
+     "专项债券 on-budget debt whose project income fell short (收益与融资自求平衡 failed)", "explicit_bond_burden_pv"),
+)
+
+#: 债务率 warning bands (debt ÷ comprehensive fiscal capacity). ASSUMPTION — secondary sources, not verified against
+#: the issuing bodies: the MOF's 100 % warning line (财预〔2016〕152号 emergency-response framework as commonly cited;
+#: the IMF quotes a 100–120 % range) and the red / orange / yellow / green bands of the 2021 debt-risk classification
+#: as reported in the financial press (绿 < 120 %, 黄 120–200 %, 橙 200–300 %, 红 ≥ 300 %)
+DEBT_RATIO_BANDS = (("green", 0.0, 1.2), ("yellow", 1.2, 2.0), ("orange", 2.0, 3.0), ("red", 3.0, float("inf")))
+DEBT_RATIO_WARNING_LINE = 1.0
+
+
+def investment_yuan(result) -> float:
+    """The programme's total investment (uses), yuan."""
+    return float(sum(total_uses_yuan(p) for p in result.scenario.projects))
+
+
+def materiality_yuan(result) -> float:
+    """The materiality threshold: ``policy.materiality_share_of_investment`` × total investment (yuan)."""
+    return float(result.scenario.policy.materiality_share_of_investment) * investment_yuan(result)
+
+
+def exceedance(pv: np.ndarray, investment: float, extra_shares=()) -> list[dict]:
+    """P(PV > x) at x = share × investment for each share of :data:`EXCEEDANCE_SHARES` (and ``extra_shares``)."""
+    pv = np.asarray(pv, dtype=float)
+    shares = sorted(set(EXCEEDANCE_SHARES) | {float(s) for s in extra_shares})
+    return [{"threshold_yuan": s * investment, "share_of_investment": s,
+             "probability": float((pv > s * investment + (1e-6 if s == 0 else 0.0)).mean()) if pv.size else 0.0}
+            for s in shares]
+
+
+def stock_by_year(result) -> np.ndarray:
+    """The contingent-liability register, per path and year: the SOE's bank debt outstanding at each year end from the
+    year of the first call on (0 before it and on paths without a call) — the stock of debt the government would be
+    taking over, as MOF registers hidden debt (a balance, not a PV). The SOE has no bonds of its own in this model,
+    so the bank balance is the whole of the SOE's debt."""
+    bal = np.asarray(result.ledger("bank_balance"), dtype=float)
+    fy = result.paths["first_call_year"].to_numpy(np.int64)
+    years = np.arange(1, bal.shape[1] + 1)
+    return np.where((fy[:, None] >= 1) & (years[None, :] >= fy[:, None]), bal, 0.0)
+
+
+def _year_fan(arr: np.ndarray, qs=(0.5, 0.95)) -> dict:
+    out = {"mean": arr.mean(axis=0).tolist() if arr.size else []}
+    for q in qs:
+        out[f"p{int(round(q * 100)):02d}"] = np.quantile(arr, q, axis=0).tolist() if arr.size else []
+    return out
+
+
+def register_summary(result) -> dict:
+    """``hidden_debt.stock_by_year`` {mean, p50, p95} (all paths) and its fan given a call, the debt at the first
+    call {expected, p50, p95 given a call}, and the materiality keys."""
+    df = result.paths
+    stock = stock_by_year(result)
+    call = df["hidden_call"].to_numpy(bool)
+    at_call = df["debt_at_first_call"].to_numpy(float) if "debt_at_first_call" in df else np.zeros(len(df))
+    pv = df["hidden_debt_pv"].to_numpy(float)
+    inv = investment_yuan(result)
+    thr = materiality_yuan(result)
+    return {
+        "stock_by_year": _year_fan(stock),
+        "stock_by_year_given_call": _year_fan(stock[call]) if call.any() else {"mean": [], "p50": [], "p95": []},
+        "debt_at_first_call": {"expected": float(at_call.mean()) if at_call.size else 0.0, **_q(at_call[call], (0.5, 0.95))},
+        "materiality_yuan": thr,
+        "materiality_share_of_investment": float(result.scenario.policy.materiality_share_of_investment),
+        "p_call_material": float((pv > thr + 1e-6).mean()) if pv.size else 0.0,
+        "exceedance": exceedance(pv, inv, (result.scenario.policy.materiality_share_of_investment,)),
+    }
+
+
+def government_money_summary(result) -> dict:
+    """Government money by class (each with its MOF wording), the exceedance curve of each class, and the total."""
+    df = result.paths
+    inv = investment_yuan(result)
+    thr = materiality_yuan(result)
+    rows, curves = [], {}
+    for key, label, wording, col in MONEY_CLASSES:
+        pv = df[col].to_numpy(float)
+        rows.append({"class": key, "label": label, "mof_wording": wording, "probability": float((pv > 1e-6).mean()),
+                     "expected_pv_yuan": float(pv.mean()), "p_material": float((pv > thr + 1e-6).mean())})
+        curves[key] = exceedance(pv, inv)
+    total = df["government_money_pv"].to_numpy(float)
+    curves["total_government_money"] = exceedance(total, inv)
+    return {
+        "government_money_by_class": rows,
+        "exceedance_by_class": curves,
+        "total_government_money": {"p_call": float(df["government_call"].mean()), "expected_pv": float(total.mean()),
+                                   "p_material": float((total > thr + 1e-6).mean()),
+                                   "var95_pv": value_at_risk(total, 0.95), "cvar95_pv": expected_shortfall(total, 0.95)},
+    }
+
+
+_GOVERNMENT_SOURCES = ("central", "provincial", "municipal", "housing_provident_fund")
+
+
+def _government_capital_grants_pv(result) -> float:
+    """PV at the fiscal rate of the capital grants from government sources (central, provincial, municipal, 公积金),
+    drawn as the plan draws each project's capital grants (pro rata with its uses)."""
+    sc, plan = result.scenario, result.plan
+    v = np.asarray(plan.support.fiscal_discount_m, dtype=float)
+    total = 0.0
+    for i, p in enumerate(sc.projects):
+        caps = [g for g in p.financing.grants if g.capital]
+        amt = sum(g.amount_yuan + g.per_unit_yuan * p.units for g in caps)
+        gov = sum(g.amount_yuan + g.per_unit_yuan * p.units for g in caps if g.source in _GOVERNMENT_SOURCES)
+        if amt > 0:
+            total += float(plan.capital_grants_in[i] @ v) * gov / amt
+    return total
+
+
+def _land_at_allocated_cost_pv(result) -> float:
+    """PV at the fiscal rate of allocated land (划拨) put into new-build projects, valued at its allocated cost — a lower
+    bound of the land revenue the city forgoes (the market price of the land is not in the scenario)."""
+    v = np.asarray(result.plan.support.fiscal_discount_m, dtype=float)
+    out = 0.0
+    for p in result.scenario.projects:
+        if p.construction is not None and p.construction.land_cost_yuan > 0:
+            out += p.construction.land_cost_yuan * float(v[min(p.construction.start_month, v.size - 1)])
+    return out
+
+
+def total_fiscal_cost(result) -> dict:
+    """The programme's total fiscal cost, PV at the fiscal rate: budgeted capital grants from government sources +
+    budgeted operating support paid (rent subsidy, 贴息, operating grants) + allocated land at cost + unbudgeted
+    government money (hidden-debt call, unbudgeted subsidy, explicit bond burden)."""
+    df = result.paths
+    parts = {
+        "capital_grants_pv": _government_capital_grants_pv(result),
+        "budgeted_operating_support_pv": float(df["budgeted_subsidy_pv"].mean()),
+        "land_at_allocated_cost_pv": _land_at_allocated_cost_pv(result),
+        "unbudgeted_government_money_pv": float(df["government_money_pv"].mean()),
+    }
+    total = sum(parts.values())
+    hidden = float(df["hidden_debt_pv"].mean())
+    return {"expected_pv": total, **parts,
+            "multiple_of_expected_hidden_debt": (total / hidden) if hidden > 0 else None}
+
+
+def revenue_split(result) -> dict:
+    """Peak yearly hidden-debt call against government-fund (land) revenue; the share against general-budget revenue
+    is ``hidden_debt.peak_share_of_fiscal_revenue``. With ``policy.government_fund_revenue_yuan`` = G₀ the land-tied part
+    s·F₀·H^β of the model's fiscal revenue is rescaled to G₀·H^β (exact: the ratio scales by s·F₀/G₀)."""
+    sc = result.scenario
+    share = result.paths["peak_call_share_of_land_revenue"].to_numpy(float)
+    s, f0 = sc.market.fiscal_land_share, sc.programme.fiscal_revenue_yuan
+    g0 = sc.policy.government_fund_revenue_yuan
+    if g0:
+        share = share * (s * f0 / g0) if s > 0 else np.full(share.shape, np.nan)
+        basis = "government_fund_revenue_yuan"
+    else:
+        basis = "land-tied part of fiscal_revenue_yuan (fiscal_land_share)"
+    return {"peak_share_of_land_revenue": {**_q(share, (0.5, 0.95, 0.99)),
+                                           "max": float(np.nanmax(share)) if share.size and np.isfinite(share).any() else None},
+            "land_revenue_basis": basis}
+
+
+def debt_ratio(result) -> dict:
+    """The programme's contribution to the city's 债务率 = debt ÷ comprehensive fiscal capacity, by year: special-bond
+    balance (explicit debt) + the register's stock (hidden debt taken over) over the capacity at the start
+    (``policy.comprehensive_fiscal_capacity_yuan``, else general + fund revenue: an upper bound); with
+    ``policy.city_debt_yuan`` also the city's ratio and its band. Bands and the 100 % line are assumptions
+    (:data:`DEBT_RATIO_BANDS`)."""
+    sc, plan = result.scenario, result.plan
+    pol = sc.policy
+    cap = pol.comprehensive_fiscal_capacity_yuan or (sc.programme.fiscal_revenue_yuan + (pol.government_fund_revenue_yuan or 0.0))
+    basis = "comprehensive_fiscal_capacity_yuan" if pol.comprehensive_fiscal_capacity_yuan else \
+        "fiscal_revenue_yuan + government_fund_revenue_yuan (transfers excluded: upper bound)"
+    bond_end = np.asarray(plan.bond_balance, dtype=float).sum(axis=0)[np.minimum(np.arange(plan.Y) * 12 + 11, plan.T - 1)]
+    contrib = (bond_end[None, :] + stock_by_year(result)) / cap
+    peak = contrib.max(axis=1) if contrib.shape[1] else np.zeros(contrib.shape[0])
+    out = {"capacity_yuan": float(cap), "capacity_basis": basis,
+           "contribution_by_year": _year_fan(contrib), "contribution_peak": _q(peak, (0.5, 0.95)),
+           "warning_line": DEBT_RATIO_WARNING_LINE,
+           "bands": [{"band": b, "lower": lo, "upper": hi if np.isfinite(hi) else None} for b, lo, hi in DEBT_RATIO_BANDS],
+           "bands_status": "assumption (secondary sources; verify with the provincial finance department)"}
+    if pol.city_debt_yuan is not None:
+        city = pol.city_debt_yuan / cap + float(np.quantile(peak, 0.95)) if peak.size else pol.city_debt_yuan / cap
+        out["city_ratio_p95"] = city
+        out["city_ratio_before"] = pol.city_debt_yuan / cap
+        out["city_band_p95"] = next(b for b, lo, hi in DEBT_RATIO_BANDS if lo <= city < hi)
+    return out

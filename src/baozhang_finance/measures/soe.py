@@ -57,3 +57,29 @@ def soe_summary(result) -> dict:
         "cash_balance_fan": fan(result.ledger("cash_balance")),
         "lockup_years": lockup_distribution(result),
     }
+
+
+def monthly_returns(result) -> dict:
+    """Equity IRR and NPV on monthly flows at their dates (issue 17), each view labelled:
+
+    * ``equity_irr_monthly`` — supported view: f_t = distributions − equity − SOE support in month t, the last month
+      adding the terminal value at income value (sale units held × market × (1 − haircut) + rental NOI of the last 12
+      months ÷ cap rate + reserves − bank debt); IRR = (1 + r_m)^12 − 1 with Σ_t f_t (1 + r_m)^−t = 0;
+    * ``equity_irr_monthly_no_tv`` — the same flows without any terminal value;
+    * ``equity_irr_standalone`` — government money is not the SOE's income: f_t − (hidden-debt call + bond burden)_t,
+      with the terminal value at income value;
+    * NPVs of the same flows at the programme rate, end-of-month discounting.
+    The annual-bucket ``soe.equity_irr`` / ``soe.npv`` stay as they were (market terminal value, yearly buckets).
+    """
+    df = result.paths
+    out = {}
+    for key, col in (("equity_irr_monthly", "equity_irr_monthly"), ("equity_irr_monthly_no_tv", "equity_irr_monthly_no_tv"),
+                     ("equity_irr_standalone", "equity_irr_standalone")):
+        x = df[col].to_numpy(float)
+        out[key] = {**_q(x), "undefined_share": float(np.isnan(x).mean()) if x.size else None}
+    for key, col in (("npv_monthly", "equity_npv_monthly"), ("npv_monthly_no_tv", "equity_npv_monthly_no_tv"),
+                     ("npv_standalone", "equity_npv_standalone")):
+        out[key] = _q(df[col].to_numpy(float))
+    out["terminal_value_income"] = {**_q(df["terminal_value_income"].to_numpy(float), (0.5,)),
+                                    "cap_rate": float(result.plan.support.income_cap_rate)}
+    return out

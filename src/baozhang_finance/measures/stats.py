@@ -71,6 +71,75 @@ def irr(flows, lo: float = -0.99, hi: float = 10.0, grid: int = 240, tol: float 
     return np.where(has, root, np.nan)
 
 
+def irr_periodic(flows, lo: float = -0.2, hi: float = 0.3, grid: int = 48, tol: float = 1e-12, iters: int = 60):
+    """Per-period IRR per row of flows at equally spaced dates (monthly flows → a monthly rate), vectorised.
+
+    The r solving Σ_k f_k (1 + r)^−k = 0 (k from 0), the root closest to zero where several exist (as
+    :func:`irr` and ``numpy_financial.irr``), NaN where none lies in (lo, hi). The roots are bracketed on a grid of
+    rates (dense near zero), then refined by safeguarded Newton steps on every row at once
+    (a Newton step leaving the bracket is replaced by bisection), so a (paths × 360 months) block costs a few
+    dozen passes. Annualise a monthly rate as (1 + r)^12 − 1.
+    """
+    f = np.atleast_2d(np.asarray(flows, dtype=float))
+    n, m = f.shape
+    u = np.linspace(np.arcsinh(lo / 0.005), np.arcsinh(hi / 0.005), grid)
+    rates = np.unique(np.concatenate([0.005 * np.sinh(u), [0.0]]))
+    k = np.arange(m, dtype=float)
+    # NPV at each grid rate by element-wise products and numpy's own (pairwise, single-threaded) sums, not a matrix
+    # product: BLAS may sum in another order with other threads, and the result must not depend on the executor
+    disc = np.exp(-np.outer(np.log1p(rates), k))  # (G, m)
+    vals = np.empty((n, rates.size))
+    for g in range(rates.size):
+        vals[:, g] = (f * disc[g]).sum(axis=1)
+    sign = np.sign(vals)
+    change = sign[:, :-1] * sign[:, 1:] < 0
+    exact = sign == 0
+    mids = 0.5 * (rates[:-1] + rates[1:])
+    dist = np.where(change, np.abs(mids)[None, :], np.inf)
+    best = dist.argmin(axis=1)
+    has = np.isfinite(dist[np.arange(n), best])
+    a, b = rates[best].copy(), rates[best + 1].copy()
+    fa = vals[np.arange(n), best]
+    fb = vals[np.arange(n), np.minimum(best + 1, rates.size - 1)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(has, a - fa * (b - a) / (fb - fa), 0.0)  # secant start inside the bracket
+    x = np.where(np.isfinite(x) & (x > a) & (x < b), x, 0.5 * (a + b))
+    done = ~has
+    for _ in range(iters):
+        v = np.exp(-k[None, :] * np.log1p(x)[:, None])
+        fx = (f * v).sum(axis=1)
+        dfx = -(f * v * k[None, :]).sum(axis=1) / (1.0 + x)
+        left = np.sign(fx) == np.sign(fa)
+        a, fa, b = np.where(left, x, a), np.where(left, fx, fa), np.where(left, b, x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(dfx != 0, fx / dfx, np.inf)
+        newton = x - step
+        ok = np.isfinite(newton) & (newton >= a) & (newton <= b)
+        x_new = np.where(done, x, np.where(ok, newton, 0.5 * (a + b)))
+        done = done | (np.abs(x_new - x) < tol) | (fx == 0)
+        x = x_new
+        if np.all(done | ~has):
+            break
+    if exact.any():
+        ex_dist = np.where(exact, np.abs(rates)[None, :], np.inf)
+        j = ex_dist.argmin(axis=1)
+        ex_ok = np.isfinite(ex_dist[np.arange(n), j])
+        use_ex = ex_ok & (~has | (np.abs(rates[j]) < np.abs(x)))
+        x = np.where(use_ex, rates[j], x)
+        has = has | ex_ok
+    return np.where(has, x, np.nan)
+
+
+def annual_irr_of_monthly(flows_m):
+    """Annual IRR of monthly flows: (1 + r_m)^12 − 1 with r_m = :func:`irr_periodic` (NaN where undefined)."""
+    return np.expm1(12.0 * np.log1p(irr_periodic(flows_m)))
+
+
+def npv_monthly(annual_rate: float, flows_m):
+    """NPV of end-of-month flows at an annual rate: Σ_t f_t (1 + R)^−(t+1)/12 (t from 0)."""
+    return present_value_monthly(flows_m, annual_rate)
+
+
 def peak_funding_need(equity_in, soe_support, distributions):
     """Peak funding need: max_t Σ_{s≤t} (equity_s + SOE support_s − distributions_s), over the last axis.
 

@@ -475,3 +475,33 @@ def unverifiable(sc: Scenario) -> list[Unverifiable]:
     """Rules that apply to the scenario but cannot be checked for lack of a figure (not findings)."""
     return [Unverifiable(rule.id, rule.document, rule.clause, project, reason)
             for rule, project, actual, reason in _evaluate(sc) if reason is not None]
+
+
+# ---------------------------------------------------------------------------------------------- coverage (results)
+#: the coverage measures compliance reads, with the label a finding prints
+COVERAGE_MEASURES = {
+    "bond_coverage_ratio": "本息覆盖倍数 (bond service only)",
+    "bond_coverage_all_financing": "本息覆盖倍数 with the project's other financing (bank service)",
+}
+
+
+def check_coverage(sc: Scenario, values: dict) -> list[Finding]:
+    """Flag median coverage below ``policy.bond_coverage_floor`` (the floor the scenario cites: no national minimum,
+    1.1 / 1.2 / 1.3 local norms, domain-facts §2) and above ``policy.bond_coverage_ceiling`` (implausibly high, as a
+    local debt-management system flags it, domain-facts §5). ``values`` maps a measure of :data:`COVERAGE_MEASURES`
+    to its median across paths (a run's result; compliance never simulates). Only projects with special bonds have
+    a coverage: a value of None is skipped."""
+    out = []
+    floor, ceiling = sc.policy.bond_coverage_floor, sc.policy.bond_coverage_ceiling
+    for key, label in COVERAGE_MEASURES.items():
+        v = values.get(key)
+        if v is None:
+            continue
+        if floor is not None and v < floor - _EPS:
+            out.append(Finding(f"coverage.floor.{key}", "policy", FACTS, "§2", "programme", f"{v:.2f}", f"≥ {floor:.2f}",
+                               f"{label}: median {v:.2f} below the floor {floor:.2f} the plan cites"))
+        if v > ceiling + _EPS:
+            out.append(Finding(f"coverage.ceiling.{key}", "policy", FACTS, "§5", "programme", f"{v:.2f}",
+                               f"≤ {ceiling:.2f}", f"{label}: median {v:.2f} implausibly above {ceiling:.2f} — check the "
+                               "income forecast"))
+    return out

@@ -390,12 +390,35 @@ class Credit(_Model):
     liquidation_months: int = Field(24, ge=0, le=120, description="months from default to recovery (assumption: 12–36)")
     liquidation_cost_share: float = Field(0.05, ge=0, lt=1, description="legal and sale costs, share of gross recovery (assumption)")
     recovery_discount_rate: float = Field(0.04, ge=0, le=0.3, description="annual rate discounting the recovery to the default date")
+    borrower: Literal["project", "soe_full_recourse"] = Field(
+        "project", description="who the bank lends to: a ring-fenced project (specialised-lending slotting, PD from the "
+        "project's own shortfall before SOE money) or the operating SOE on full recourse (corporate PD from the SOE's "
+        "exhaustion event); the seeds' borrowers are operating SOEs (seeds/000, 002, 003)")
 
 
 class Policy(_Model):
     """[policy] — which documents the plan is held to (compliance), and figures only policy checks use."""
 
     rule_sets: list[str] = Field(default_factory=lambda: ["national"], description="rule sets: national, liaoning, suihua, weihai, loudi, beitun")
+    materiality_share_of_investment: float = Field(
+        0.01, ge=0, le=1, description="a call counts as material when its PV exceeds this share of the programme's total "
+        "investment (assumption: 1 %, the order of an audit's planning materiality; 0 = any yuan is a call)")
+    bond_coverage_floor: float | None = Field(
+        None, ge=0, le=5, description="本息覆盖倍数 floor the plan is held to: no national minimum, 1.1 / 1.2 / 1.3 are "
+        "local or consultant norms (domain-facts §2, V); absent = no floor checked")
+    bond_coverage_ceiling: float = Field(
+        3.0, gt=0, le=50, description="a coverage above this is flagged as implausible (debt-management systems flag "
+        "implausibly high coverage, domain-facts §5, V; the threshold 3.0 is an assumption)")
+    government_fund_revenue_yuan: float | None = Field(
+        None, ge=0, description="the city's government-fund budget revenue per year at the start, mostly land-transfer "
+        "income (政府性基金预算收入), moving with the house-price index to the power fiscal_land_beta; absent = the "
+        "land-tied part of fiscal_revenue_yuan stands in for it")
+    comprehensive_fiscal_capacity_yuan: float | None = Field(
+        None, gt=0, description="综合财力 (general budget + government-fund revenue + transfers) for the 债务率; absent = "
+        "fiscal_revenue_yuan + government_fund_revenue_yuan (transfers left out: the ratio is then an upper bound)")
+    city_debt_yuan: float | None = Field(
+        None, ge=0, description="the city's government debt outstanding before the programme (地方政府债务余额), to place "
+        "the programme's 债务率 against the warning bands; absent = the programme's own contribution only")
 
 
 # ----------------------------------------------------------------------------------------------- market

@@ -40,6 +40,11 @@ SOE_PAYABLE = ("operating_costs", "bank_debt", "soe_bonds", "special_bonds")
 #: local bonds 1.80–2.18 % (2025), 1.96–2.19 % (2026 H1) [domain-facts §5, V]
 LOCAL_BOND_YIELD = 0.02
 
+#: the cap rate of a rental block's income value (NOI ÷ cap rate) when the scenario has no [cures.disposal] to give
+#: one: 保租房 public REITs' distribution yields at IPO, 3.95–4.34 % (华夏北京保障房 4.29 %, 中金厦门安居 4.33–4.34 %)
+#: [domain-facts §5, V-sec]; at 2025 market prices ≈ 2.5–2.7 %, so 4.2 % is the conservative (lower-value) end
+INCOME_CAP_RATE = 0.042
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -38,6 +38,8 @@ import pandas as pd
 import xlsxwriter
 
 from baozhang_finance.measures.catalogue import entry, has
+from baozhang_finance.report.attribution import attribution_charts, html_section as attribution_html
+from baozhang_finance.report.attribution import load as load_attribution
 from baozhang_finance.model.compliance import check_scenario, unverifiable
 from baozhang_finance.report import charts as pl
 from baozhang_finance.report.charts import WAN
@@ -749,6 +751,11 @@ def _html_fiscal(s: dict, img: Callable[..., str], lang: str) -> list[str]:
         [text("html.bond_burden", lang),
          f"{_v(s, 'fiscal.explicit_bond_burden.p_call')} / {_v(s, 'fiscal.explicit_bond_burden.expected_pv')}"],
         _row(s, "coverage.bond_coverage_ratio", ("mean", "p05", "p50"), lang),
+        _row(s, "hidden_debt.p_call_material", lang=lang),
+        _row(s, "hidden_debt.debt_at_first_call", ("p50", "p95"), lang),
+        _row(s, "fiscal.total_government_money.expected_pv", lang=lang),
+        _row(s, "fiscal.total_fiscal_cost.expected_pv", lang=lang),
+        _row(s, "coverage.bond_coverage_all_financing", ("p05", "p50"), lang),
     ]
     payers = [[text(f"payer.{r['class']}", lang) if has(f"text.payer.{r['class']}") else r["label"],
                fmt("fiscal.classification.expected_pv_yuan", r["expected_pv_yuan"]),
@@ -781,6 +788,10 @@ def _bank_rows(s: dict, lang: str) -> list[list[str]]:
         _row(s, "coverage.llcr", ("p05", "p50"), lang),
         _row(s, "bank.ltv_peak", ("p50", "p95"), lang),
         [text("html.grade", lang), f"{grade(_g(bank, 'grade'), lang)} / {_v(s, 'bank.risk_weight')}"],
+        _row(s, "bank.borrower.type", lang=lang),
+        _row(s, "bank.pd_without_soe_support.pd_lifetime", lang=lang),
+        _row(s, "bank.pd_corporate.pd_lifetime", lang=lang),
+        _row(s, "bank.ltv_income_peak", ("p50", "p95"), lang),
     ]
 
 
@@ -807,6 +818,8 @@ def _html_soe(s: dict, img: Callable[..., str], lang: str) -> list[str]:
         _row(s, "soe.peak_funding_need", ("p50", "p95"), lang),
         _row(s, "soe.lockup_years", ("mean", "p95"), lang),
         _row(s, "soe.p_npv_negative", lang=lang),
+        _row(s, "soe.equity_irr_monthly", ("p05", "p50", "p95"), lang),
+        _row(s, "soe.equity_irr_standalone", ("p05", "p50", "p95"), lang),
     ]
     return [
         f"<h2>{_e(text('html.h_soe', lang))}</h2>",
@@ -864,25 +877,28 @@ def _html_manifest(result, lang: str) -> list[str]:
             "</body></html>"]
 
 
-def render_html(result, chart_dir: str | Path, lang: str = DEFAULT_LANG) -> str:
-    """The report page as a string in ``lang`` (PNG charts from ``chart_dir`` embedded as base64)."""
+def render_html(result, chart_dir: str | Path, lang: str = DEFAULT_LANG, attribution: dict | None = None) -> str:
+    """The report page as a string in ``lang`` (PNG charts from ``chart_dir`` embedded as base64); with an
+    ``attribution`` (attribute.json of ``baozhang attribute``) the section "What the answer rests on"."""
     s = result.summary
 
     def img(name: str, alt: str, caption: str) -> str:
         return _img(Path(chart_dir), name, alt, caption)
 
     parts = (_html_head(result, lang) + _html_answer(s, lang) + _html_fiscal(s, img, lang)
-             + _html_bank(s, img, lang) + _html_soe(s, img, lang) + _html_compliance(result, lang)
-             + _html_assumptions(result, lang) + _html_manifest(result, lang))
+             + _html_bank(s, img, lang) + _html_soe(s, img, lang) + attribution_html(attribution, img, lang)
+             + _html_compliance(result, lang) + _html_assumptions(result, lang) + _html_manifest(result, lang))
     return "\n".join(parts)
 
 
-def write_html(result, folder: str | Path, lang: str = DEFAULT_LANG) -> Path:
+def write_html(result, folder: str | Path, lang: str = DEFAULT_LANG, attribution: dict | None = None) -> Path:
     folder = Path(folder)
     if not (folder / "charts").is_dir():
         write_charts(result, folder, lang=lang)
+    if attribution:
+        attribution_charts(attribution, folder / "charts", lang)
     path = folder / "report.html"
-    path.write_text(render_html(result, folder / "charts", lang), encoding="utf-8")
+    path.write_text(render_html(result, folder / "charts", lang, attribution), encoding="utf-8")
     return path
 
 
@@ -909,9 +925,10 @@ def render_reports(run_dir: str | Path, out: str | Path | None = None, result=No
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a new --out folder gets the mode mkdir would
+    att = load_attribution(run_dir)
     try:
         for w in report_writers(lang):
-            w(res, tmp)
+            w(res, tmp, attribution=att) if getattr(w, "func", None) is write_html else w(res, tmp)
         if out is not None:
             if target.exists():
                 shutil.rmtree(target) if target.is_dir() else target.unlink()

@@ -95,9 +95,73 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "gov_resale_pv": s["pv_gov_resale"],
         "gov_buyback_any": s["pv_gov_buyback"] > 1e-6,
     }
+    cols.update(lens_columns(plan, out))
     for k in YEARLY_KEPT:
         cols[f"y_{k}"] = y[k].astype(KEPT_DTYPE[k])  # float32; months locked (0–12) as uint8
     return cols
+
+
+def lens_columns(plan: Plan, out) -> dict[str, np.ndarray]:
+    """Per-path columns of the issue-17 measures (docs/lenses.md): the debt taken over at the first call, the
+    government money by class, budgeted subsidies, calls against general and land revenue, bond coverage over all
+    financing, monthly equity IRR / NPV (supported and standalone, with and without a terminal value at income
+    value), income-value LTV and the bank's other credit events."""
+    y, s = out.yearly, out.scalars
+    n = y["cfads"].shape[0]
+    cap = float(plan.support.income_cap_rate)
+    land = y["fiscal_land"]  # the land-tied part of fiscal revenue (s F₀ H^β); measures rescale it to fund revenue
+    calls = y["gov_hidden"]
+    bond_service_total = float(plan.bond_interest.sum() + plan.bond_principal.sum())
+    all_service = bond_service_total + s["bond_cfads"] - s["bond_cfads_after_bank"]  # bonds + the bond projects' bank
+    tv_income = s["terminal_assets_sale"] + s["noi12"] / cap + s["terminal_cash"] - s["bank_balance_end"]
+    eq = s["equity_m"]
+    gov = s["gov_m"]
+    with_tv = eq.copy()
+    with_tv[:, -1] += tv_income
+    standalone = with_tv - gov
+    r_disc = _discount_rate(plan)
+    income_col = y["collateral_value"] - y["collateral_rental"] + np.maximum(y["noi"], 0.0) / cap
+    bal = y["bank_balance"]
+    pos = bal > 1.0
+    pos[:, : plan.dscr_window[0]] = False  # income value is read once the blocks operate (the bank's test window)
+    ltv_inc = np.where(pos, np.divide(bal, income_col, out=np.full(bal.shape, np.inf), where=income_col > 0), -np.inf)
+    cols = {
+        "debt_at_first_call": np.where(s["first_call_month"] >= 0, s["stock_at_call"], 0.0),
+        "gov_debt_service_pv": s["pv_gov_bank"],
+        "unbudgeted_subsidy_pv": np.maximum(s["pv_hidden"] - s["pv_gov_bank"], 0.0),
+        "budgeted_subsidy_pv": s["pv_budgeted"],
+        "government_money_pv": s["pv_hidden"] + s["pv_bond_burden"],
+        "government_call": (s["first_call_month"] >= 0) | (y["gov_bond"].sum(axis=1) > 1e-6),
+        "peak_call_share_of_land_revenue": _peak_share(calls, land),
+        "bond_coverage_all_financing": _ratio(s["bond_cfads"], all_service, n),
+        "bond_coverage_all_financing_with_residual": _ratio(s["bond_cfads"] + s["cov_residual"], all_service, n),
+        "bond_coverage_with_residual": _ratio(s["bond_cfads"] + s["cov_residual"], bond_service_total, n),
+        "terminal_value_income": tv_income,
+        "equity_irr_monthly": mx.annual_irr_of_monthly(with_tv),
+        "equity_irr_monthly_no_tv": mx.annual_irr_of_monthly(eq),
+        "equity_irr_standalone": mx.annual_irr_of_monthly(standalone),
+        "equity_npv_monthly": mx.npv_monthly(r_disc, with_tv),
+        "equity_npv_monthly_no_tv": mx.npv_monthly(r_disc, eq),
+        "equity_npv_standalone": mx.npv_monthly(r_disc, standalone),
+        "ltv_income_peak": np.where(pos.any(axis=1), ltv_inc.max(axis=1), np.nan) if bal.shape[1] else np.full(n, np.nan),
+        "default_month_nosupport": s["bank_short_first"],
+        "default_month_corporate": np.where(plan.L > 0, s["soe_exhaustion_month"], -1),
+    }
+    for k in ("nosupport", "corporate"):
+        for x in ("ead", "collateral", "hpi_at_default", "hpi_at_sale"):
+            cols[f"{x}_{k}"] = s[f"{x}_{k}"]
+    return cols
+
+
+def _peak_share(calls: np.ndarray, revenue: np.ndarray) -> np.ndarray:
+    """max_y call_y / revenue_y (0 in years without revenue)."""
+    share = np.divide(calls, revenue, out=np.zeros_like(calls), where=revenue > 0)
+    return share.max(axis=1) if share.shape[1] else np.zeros(calls.shape[0])
+
+
+def _ratio(num: np.ndarray, den, n: int) -> np.ndarray:
+    den = np.broadcast_to(np.asarray(den, dtype=float), (n,))
+    return np.divide(num, den, out=np.full(n, np.nan), where=den > 0)
 
 
 def _year_of(month: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from baozhang_finance import __version__
 from baozhang_finance.engine.plan import compile_plan
-from baozhang_finance.measures import bank, cures, fiscal, soe
+from baozhang_finance.measures import bank, coverage, cures, fiscal, soe
 from baozhang_finance.measures.stats import dscr
 from baozhang_finance.run.atomic import write_folder_atomically
 from baozhang_finance.measures.stats import quantiles as _q
@@ -117,14 +117,18 @@ class Result:
             "bond_coverage_after_bank": _q(df["bond_coverage_after_bank"], (0.05, 0.5)),
             "dscr_min": _q(df["dscr_min"]),
             "llcr": _q(df["llcr"], (0.05, 0.5)),
+            **coverage.coverage_summary(self),
         }
+        money = fiscal.government_money_summary(self)
         out = {
             "coverage": cov,
-            "hidden_debt": {**fiscal.hidden_debt_summary(self), "first_shortfall_year": cures.first_shortfall_year(self)},
+            "hidden_debt": {**fiscal.hidden_debt_summary(self), "first_shortfall_year": cures.first_shortfall_year(self),
+                            **fiscal.register_summary(self), **fiscal.revenue_split(self)},
             "fiscal": {**fiscal.fiscal_summary(self), "refinancing_need_by_year": cures.refinancing_need_by_year(self),
-                       "refinancing_balance_at_horizon": cures.refinancing_balance_at_horizon(self)},
+                       "refinancing_balance_at_horizon": cures.refinancing_balance_at_horizon(self),
+                       **money, "total_fiscal_cost": fiscal.total_fiscal_cost(self), "debt_ratio": fiscal.debt_ratio(self)},
             "bank": bank.bank_summary(self),
-            "soe": {**soe.soe_summary(self), "exhaustion_year": cures.exhaustion_year(self)},
+            "soe": {**soe.soe_summary(self), "exhaustion_year": cures.exhaustion_year(self), **soe.monthly_returns(self)},
             "cures": cures.cure_summary(self),
             "sale": cures.sale_summary(self),
             "programme": {
