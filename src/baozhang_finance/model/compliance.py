@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from baozhang_finance.model.scenario import Project, Scenario, ScenarioError, equity_share, floor_area_m2, total_cost_yuan
+from baozhang_finance.model.scenario import (RULE_SETS, Project, Scenario, ScenarioError, equity_share, floor_area_m2,
+                                             total_cost_yuan)
 
 LIAONING = "000_61892fe0cb3773ac.txt"
 SUIHUA = "001_83558baf74c891b3.txt"
@@ -28,7 +29,6 @@ LOUDI = "003_1276ccc198fb9195.txt"
 BEITUN = "004_4eed036b64b78cc2.txt"
 FACTS = "domain-facts.md"
 
-RULE_SETS = ("national", "liaoning", "suihua", "weihai", "loudi", "beitun")
 _EPS = 1e-9
 
 
