@@ -11,6 +11,7 @@ e.g. ``demo.toml: projects[1].area_m2: must be > 0, got -70``.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -515,7 +516,7 @@ class Scenario(_Model):
         horizon_m = self.programme.horizon_years * 12
         names = [p.name for p in self.projects]
         if len(set(names)) != len(names):
-            raise ValueError(f"project names must be unique, got {names}")
+            raise ValueError(f"projects: project names must be unique, got {names}")
         problems: list[str] = []
         for i, p in enumerate(self.projects):
             where = f"projects[{i}]"
@@ -645,7 +646,10 @@ def _loc(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            part = str(part)
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", part):  # a key TOML must quote: show it quoted
+                part = json.dumps(part, ensure_ascii=False)
+            out += ("." if out else "") + part
     return out
 
 
