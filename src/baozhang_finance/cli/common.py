@@ -83,7 +83,16 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def _progress_bar(quiet: bool, total: int | None = None):
     """A rich progress callback on a terminal; None (silent) in pipes, CI or --quiet. ``total`` (the paths) shows
-    from the start, so a one-chunk run reads "0/10,000" and an elapsed clock rather than "0/?"."""
+    from the start, so a one-chunk run reads "0/10,000" and an elapsed clock rather than "0/?".
+
+    ``BAOZHANG_PROGRESS=lines`` prints one plain line per tick to stderr instead (``progress DONE/TOTAL``), even in
+    a pipe: what a supervising program (or a test) waits for to know the run is under way."""
+    if os.environ.get("BAOZHANG_PROGRESS") == "lines":
+        def lines(done: int, total: int) -> None:
+            sys.stderr.write(f"progress {done}/{total}\n")
+            sys.stderr.flush()
+
+        return None, lines
     if quiet or not sys.stderr.isatty() or os.environ.get("CI"):
         return None, None
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,

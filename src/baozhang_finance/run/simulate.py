@@ -32,7 +32,35 @@ _WORKER_PLAN: Plan | None = None
 
 def _init_worker(plan: Plan) -> None:
     global _WORKER_PLAN
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent handles it and stops the workers (no worker traceback)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (inherited through fork)
     _WORKER_PLAN = plan
+
+
+def _stop_pool(ex: ProcessPoolExecutor) -> None:
+    """Stop a process pool now: cancel what is queued, terminate the workers (kill those that linger)."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=5)
+        if proc.is_alive():  # pragma: no cover - a worker that ignores SIGTERM
+            proc.kill()
+            proc.join(timeout=5)
+    # A worker terminated while sending a result leaves half a message in the result pipe; the pool's manager
+    # thread then blocks reading the rest for ever (and the interpreter joins it at exit). The workers are gone:
+    # closing our copy of the pipe's write end turns that read into EOF, and the thread ends as for a broken pool.
+    writer = getattr(getattr(ex, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        try:
+            writer.close()
+        except OSError:  # pragma: no cover
+            pass
 
 
 def _worker_chunk(args):
@@ -47,9 +75,14 @@ def _iter_chunks(plan: Plan, bounds, first_index: int, seed: int, workers: int, 
         for i, a, b, s in jobs:
             yield i, run_chunk(plan, i, a, b, s)
     elif backend == "processes":
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(plan,)) as ex:
+        ex = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(plan,))
+        try:
             for i, cols in ex.map(_worker_chunk, jobs):
                 yield i, cols
+        except BaseException:  # an interrupt, a termination, a failed chunk, the consumer stopping early
+            _stop_pool(ex)
+            raise
+        ex.shutdown(wait=True)
     elif backend == "dask":
         yield from dask_backend.iter_chunks_dask(plan, jobs, client=client, workers=workers)
     else:
