@@ -7,6 +7,7 @@ field and the problem; never a traceback for a user mistake), 3 the run failed o
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 
@@ -32,8 +33,6 @@ _SIGTERM_RECEIVED = False
 
 def _on_sigterm(signum, frame):  # pragma: no cover - exercised in a subprocess by tests/test_signals.py
     global _SIGTERM_RECEIVED
-    import logging
-
     _SIGTERM_RECEIVED = True
     # SIGTERM to the process group also ends the Dask workers: the scheduler's "lost worker" errors are the
     # shutdown itself, not news for the user

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from baozhang_finance import __version__
 from baozhang_finance.model.support import with_conventions
@@ -36,8 +36,9 @@ class UserError(Exception):
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print ``error: message`` (the message literally, no markup) on stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    """Print ``error: MESSAGE`` (the user's text literally: no markup, no :emoji: codes) and exit ``code``."""
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True,
+                      emoji=False, markup=False)
     raise typer.Exit(code)
 
 
@@ -54,6 +55,8 @@ def user_errors(where: object) -> Iterator[None]:
         fail(f"{where}: {exc}".replace("\n", "; "), code=3)
     except FileExistsError as exc:
         fail(str(exc))
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: nothing half-written is left
+        fail(f"{where}: cannot write {exc.filename or 'the output'} ({exc.strerror or type(exc).__name__})")
 
 
 def say(text: str) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from baozhang_finance.model import workbook as _workbook
+from baozhang_finance.model.support import MAX_YUAN as SUPPORT_MAX_YUAN
 from baozhang_finance.model.support import Cures, SupportPolicy
 
 #: order of the correlated innovations in ``market.correlation``
@@ -33,8 +34,8 @@ SOURCES_USES_TOLERANCE_YUAN = 1.0
 RULE_SETS = ("national", "liaoning", "suihua", "weihai", "loudi", "beitun")
 
 # Ceilings of the physical ranges: a figure beyond them is a typo, not a programme.
-#: money, yuan: 10 trillion (10 万亿), about half of China's national general budget revenue
-MAX_YUAN = 1e13
+#: money, yuan: 10 trillion (10 万亿), about half of China's national general budget revenue (support.MAX_YUAN)
+MAX_YUAN = SUPPORT_MAX_YUAN
 #: prices and costs per m², yuan: 1 million yuan/m² (ten times the dearest Shanghai flats)
 MAX_YUAN_PER_M2 = 1e6
 #: amounts per unit (grants per unit, rent subsidy per unit and month), yuan

@@ -27,6 +27,8 @@ install command (``pip install 'baozhang-finance[dask]'``) only when a Dask func
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 import uuid
 from concurrent.futures import CancelledError
@@ -121,9 +123,6 @@ def _children_ignore_sigint():
     """Start worker processes with SIGINT ignored (the disposition survives spawn's exec, and Python then installs
     no KeyboardInterrupt handler): Ctrl-C reaches the whole process group, and the client process alone should
     handle it — closing the cluster — instead of every worker printing a traceback."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return

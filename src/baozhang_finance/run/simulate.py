@@ -9,6 +9,7 @@ concatenation in index order, so every backend returns the same bits.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -32,8 +33,6 @@ _WORKER_PLAN: Plan | None = None
 
 def _init_worker(plan: Plan) -> None:
     global _WORKER_PLAN
-    import signal
-
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers (no worker traceback)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (inherited through fork)
