@@ -12,15 +12,15 @@ from test_fuzz import run_cli
 DEMO = str(Path(__file__).resolve().parents[1] / "scenarios" / "demo.toml")
 
 CASES = [
-    (["run", DEMO, "--seed", "-1"], "error: --seed: must be between 0 and"),
-    (["run", DEMO, "--paths", "0"], "error: --paths: must be between 1 and"),
-    (["run", DEMO, "--chunk-size", "0"], "error: --chunk-size: must be between 1 and"),
-    (["run", DEMO, "--workers", "0"], "error: --workers: must be between 1 and"),
+    (["run", DEMO, "--seed", "-1"], "error: --seed: must be >= 0, got"),
+    (["run", DEMO, "--paths", "0"], "error: --paths: must be >= 1, got 0"),
+    (["run", DEMO, "--chunk-size", "0"], "error: --chunk-size: must be >= 1, got 0"),
+    (["run", DEMO, "--workers", "0"], "error: --workers: must be >= 1, got 0"),
     (["run", DEMO, "--target-se", "0"], "error: --target-se: must be a standard error between 0 and 1"),
     (["run", DEMO, "--target-se", "-0.01"], "error: --target-se: must be a standard error between 0 and 1"),
     (["run", DEMO, "--target-se", "nan"], "error: --target-se: must be a standard error between 0 and 1"),
     (["run", DEMO, "--backend", "threads"], "error: --backend: must be serial, processes or dask"),
-    (["compare", DEMO, "--seed", "-5"], "error: --seed: must be between 0 and"),
+    (["compare", DEMO, "--seed", "-5"], "error: --seed: must be >= 0, got"),
     (["sweep", DEMO, "--set", "a:b:c"], "--set 'a:b:c': expected FIELD=v1,v2"),
     (["sweep", DEMO, "--set", "[bold]x[/bold]=1,2"], "field '[bold]x[/bold]'"),
 ]

@@ -13,6 +13,7 @@ import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 
 import numpy as np
 
@@ -42,6 +43,7 @@ def _init_worker(plan: Plan) -> None:
 def _stop_pool(ex: ProcessPoolExecutor) -> None:
     """Stop a process pool now: cancel what is queued, terminate the workers (kill those that linger)."""
     procs = list((getattr(ex, "_processes", None) or {}).values())
+    writer = getattr(getattr(ex, "_result_queue", None), "_writer", None)  # shutdown() forgets the queue
     ex.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         if proc.is_alive():
@@ -54,7 +56,6 @@ def _stop_pool(ex: ProcessPoolExecutor) -> None:
     # A worker terminated while sending a result leaves half a message in the result pipe; the pool's manager
     # thread then blocks reading the rest for ever (and the interpreter joins it at exit). The workers are gone:
     # closing our copy of the pipe's write end turns that read into EOF, and the thread ends as for a broken pool.
-    writer = getattr(getattr(ex, "_result_queue", None), "_writer", None)
     if writer is not None:
         try:
             writer.close()
@@ -130,15 +131,18 @@ def simulate(
     if target_se is None or deterministic:
         # fill preallocated columns chunk by chunk: peak memory stays ≈ the final table, never twice it
         bounds = chunk_bounds(paths, chunk_size)
-        for i, cols in _iter_chunks(chunks, bounds, 0, seed, workers, backend, client):
-            a, b = bounds[i]
-            if not columns:
-                columns = {k: np.empty((paths,) + v.shape[1:], dtype=v.dtype) for k, v in cols.items()}
-            for k, v in cols.items():
-                columns[k][a:b] = v
-            done += b - a
-            if progress:
-                progress(done, paths)
+        # closing(): an interrupt while a chunk is being stored (outside the generator) must still stop the
+        # workers now, not when the traceback that references the generator is freed (after exit's thread joins)
+        with closing(_iter_chunks(chunks, bounds, 0, seed, workers, backend, client)) as stream:
+            for i, cols in stream:
+                a, b = bounds[i]
+                if not columns:
+                    columns = {k: np.empty((paths,) + v.shape[1:], dtype=v.dtype) for k, v in cols.items()}
+                for k, v in cols.items():
+                    columns[k][a:b] = v
+                done += b - a
+                if progress:
+                    progress(done, paths)
     else:
         cap = int(max_paths if max_paths is not None else max(paths, 1_000_000))
         next_chunk = 0
@@ -151,13 +155,14 @@ def simulate(
                 if a >= cap:
                     break
                 bounds.append((a, min(a + chunk_size, cap)))
-            for _, cols in _iter_chunks(chunks, bounds, next_chunk, seed, workers, backend, client):
-                if reached:
-                    continue  # computed ahead by a parallel batch but past the stopping chunk: dropped
-                parts.append(cols)
-                done += len(cols["path"])
-                # test after every chunk, in index order, so where the run stops never depends on the workers
-                reached = _se_reached(parts, target_se)
+            with closing(_iter_chunks(chunks, bounds, next_chunk, seed, workers, backend, client)) as stream:
+                for _, cols in stream:
+                    if reached:
+                        continue  # computed ahead by a parallel batch but past the stopping chunk: dropped
+                    parts.append(cols)
+                    done += len(cols["path"])
+                    # test after every chunk, in index order, so where the run stops never depends on the workers
+                    reached = _se_reached(parts, target_se)
             next_chunk += len(bounds)
             if progress:
                 progress(done, cap)
