@@ -12,15 +12,15 @@ from test_fuzz import run_cli
 DEMO = str(Path(__file__).resolve().parents[1] / "scenarios" / "demo.toml")
 
 CASES = [
-    (["run", DEMO, "--seed", "-1"], "error: --seed: must be >= 0, got"),
+    (["run", DEMO, "--seed", "-1"], "error: --seed: must be >= 0 and < 2**63, got -1"),
     (["run", DEMO, "--paths", "0"], "error: --paths: must be >= 1, got 0"),
     (["run", DEMO, "--chunk-size", "0"], "error: --chunk-size: must be >= 1, got 0"),
     (["run", DEMO, "--workers", "0"], "error: --workers: must be >= 1, got 0"),
-    (["run", DEMO, "--target-se", "0"], "error: --target-se: must be a standard error between 0 and 1"),
-    (["run", DEMO, "--target-se", "-0.01"], "error: --target-se: must be a standard error between 0 and 1"),
-    (["run", DEMO, "--target-se", "nan"], "error: --target-se: must be a standard error between 0 and 1"),
+    (["run", DEMO, "--target-se", "0"], "error: --target-se: must lie in (0, 0.5]"),
+    (["run", DEMO, "--target-se", "-0.01"], "error: --target-se: must lie in (0, 0.5]"),
+    (["run", DEMO, "--target-se", "nan"], "error: --target-se: must lie in (0, 0.5]"),
     (["run", DEMO, "--backend", "threads"], "error: --backend: must be serial, processes or dask"),
-    (["compare", DEMO, "--seed", "-5"], "error: --seed: must be >= 0, got"),
+    (["compare", DEMO, "--seed", "-5"], "error: --seed: must be >= 0 and < 2**63, got -5"),
     (["sweep", DEMO, "--set", "a:b:c"], "--set 'a:b:c': expected FIELD=v1,v2"),
     (["sweep", DEMO, "--set", "[bold]x[/bold]=1,2"], "field '[bold]x[/bold]'"),
 ]
@@ -39,7 +39,7 @@ def test_an_unwritable_out_is_refused_before_running(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     code, _, err = run_cli(["run", DEMO, "--deterministic", "--out", str(blocker / "run")])
-    assert code == 2 and err.startswith(f"error: --out {blocker / 'run'}: ") and "is a file" in err, err
+    assert code == 2 and err.startswith(f"error: --out {blocker / 'run'}: ") and "not a writable folder" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
