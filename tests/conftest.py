@@ -83,3 +83,14 @@ def approx_yuan():
                                f"vs hand {expected[bad[0]]:,.2f}")
 
     return check
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``long`` (the 10,000-case fuzz profile, the rest of the signal matrix) run only when asked for
+    with ``-m long`` — also when ``-o addopts=""`` drops the default ``-m "not long"``."""
+    if "long" in (config.option.markexpr or "").replace("not long", ""):
+        return
+    skip = pytest.mark.skip(reason="long: run with -m long")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)

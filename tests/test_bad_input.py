@@ -81,7 +81,7 @@ def test_missing_file_and_bad_toml(tmp_path):
     broken = tmp_path / "broken.toml"
     broken.write_text("[programme\nname = 1\n", encoding="utf-8")
     r = runner.invoke(app, ["run", str(broken), "--out", str(tmp_path / "o")])
-    assert r.exit_code == 2 and f"{broken}: not valid TOML" in " ".join(r.output.split())
+    assert r.exit_code == 2 and f"{broken}: line 1, column 11: not valid TOML" in " ".join(r.output.split())
     assert not (tmp_path / "o").exists()
 
 

@@ -123,9 +123,15 @@ def test_report_on_a_damaged_run_folder_is_one_line(saved_run, tmp_path):
 def test_a_run_killed_midway_leaves_no_output_folder(tmp_path, sig):
     out = tmp_path / "killed"
     # ~20–60 s of work on this machine: the signal arrives while the paths are being simulated
-    proc = subprocess.Popen(CLI + ["run", str(DEMO), "--paths", "150000", "--chunk-size", "5000", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
+    proc = subprocess.Popen(CLI + ["run", str(DEMO), "--paths", "400000", "--chunk-size", "5000", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, BAOZHANG_PROGRESS="lines"))
+    # no fixed sleep: wait (generously) for the first progress tick, so the signal lands while paths are simulated
+    first = proc.stderr.readline()
+    deadline = time.monotonic() + 240
+    while first and not first.startswith("progress ") and time.monotonic() < deadline:
+        first = proc.stderr.readline()
+    assert first.startswith("progress "), first
     assert proc.poll() is None, "the run finished before it could be interrupted"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

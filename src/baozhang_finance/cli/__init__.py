@@ -7,6 +7,8 @@ field and the problem; never a traceback for a user mistake), 3 the run failed o
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
 
 import typer
@@ -22,8 +24,43 @@ from baozhang_finance.cli.common import app, console, err_console
 __all__ = ["app", "main"]
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so every clean-up path runs; exit code 143."""
+
+
+_SIGTERM_RECEIVED = False
+
+
+def _on_sigterm(signum, frame):  # pragma: no cover - exercised in a subprocess by tests/test_signals.py
+    global _SIGTERM_RECEIVED
+    _SIGTERM_RECEIVED = True
+    # SIGTERM to the process group also ends the Dask workers: the scheduler's "lost worker" errors are the
+    # shutdown itself, not news for the user
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    raise Terminated()
+
+
+def _terminated(exc: BaseException) -> bool:
+    # click turns KeyboardInterrupt into Abort, so the flag, not the exception type, tells SIGTERM from Ctrl-C
+    return _SIGTERM_RECEIVED or isinstance(exc, Terminated)
+
+
 def main() -> None:  # console script
-    """Run the app; usage mistakes (unknown option, missing argument, bad value) print one line, exit 2."""
+    """Run the app; usage mistakes (unknown option, missing argument, bad value) print one line, exit 2.
+
+    SIGINT (Ctrl-C) and SIGTERM stop every backend, workers included, and exit 130 and 143."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding application): leave SIGTERM alone
+        previous = None
+    try:
+        _run_app()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_app() -> None:
     no_args = getattr(cx, "NoArgsIsHelpError", ())
 
     try:
@@ -40,9 +77,15 @@ def main() -> None:  # console script
     except cx.ClickException as exc:
         err_console.print(f"error: {exc.format_message()}", highlight=False, soft_wrap=True, markup=False)
         sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        err_console.print("interrupted")
+    except (typer.Abort, KeyboardInterrupt) as exc:
+        if _terminated(exc):
+            err_console.print("terminated", highlight=False, markup=False)
+            sys.exit(143)
+        err_console.print("interrupted", highlight=False, markup=False)
         sys.exit(130)
+    if rv == 130 and _SIGTERM_RECEIVED:  # Typer returns 130 for an abort outside standalone mode
+        err_console.print("terminated", highlight=False, markup=False)
+        sys.exit(143)
     if rv == 130:
-        err_console.print("interrupted")
+        err_console.print("interrupted", highlight=False, markup=False)
     sys.exit(rv if isinstance(rv, int) else 0)

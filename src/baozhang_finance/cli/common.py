@@ -18,7 +18,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from baozhang_finance import __version__
 from baozhang_finance.model.support import with_conventions
@@ -36,8 +36,9 @@ class UserError(Exception):
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print ``error: message`` (the message literally, no markup) on stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    """Print ``error: MESSAGE`` (the user's text literally: no markup, no :emoji: codes) and exit ``code``."""
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True,
+                      emoji=False, markup=False)
     raise typer.Exit(code)
 
 
@@ -54,6 +55,8 @@ def user_errors(where: object) -> Iterator[None]:
         fail(f"{where}: {exc}".replace("\n", "; "), code=3)
     except FileExistsError as exc:
         fail(str(exc))
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: nothing half-written is left
+        fail(f"{where}: cannot write {exc.filename or 'the output'} ({exc.strerror or type(exc).__name__})")
 
 
 def say(text: str) -> None:
@@ -83,7 +86,16 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def _progress_bar(quiet: bool, total: int | None = None):
     """A rich progress callback on a terminal; None (silent) in pipes, CI or --quiet. ``total`` (the paths) shows
-    from the start, so a one-chunk run reads "0/10,000" and an elapsed clock rather than "0/?"."""
+    from the start, so a one-chunk run reads "0/10,000" and an elapsed clock rather than "0/?".
+
+    ``BAOZHANG_PROGRESS=lines`` prints one plain line per tick to stderr instead (``progress DONE/TOTAL``), even in
+    a pipe: what a supervising program (or a test) waits for to know the run is under way."""
+    if os.environ.get("BAOZHANG_PROGRESS") == "lines":
+        def lines(done: int, total: int) -> None:
+            sys.stderr.write(f"progress {done}/{total}\n")
+            sys.stderr.flush()
+
+        return None, lines
     if quiet or not sys.stderr.isatty() or os.environ.get("CI"):
         return None, None
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,

@@ -40,6 +40,12 @@ def _target_se(value):
     return value
 
 
+def _backend(value):
+    if value is not None and value not in ("serial", "processes", "dask"):
+        fail(f"--backend: must be serial, processes or dask, got {value!r}")
+    return value
+
+
 def _conventions(value):
     if value is not None and value not in ("default", "legacy"):
         fail(f"--conventions: must be default or legacy, got {value!r}")
@@ -81,7 +87,7 @@ DaskWorkers = Annotated[int, typer.Option(
 Scheduler = Annotated[Optional[str], typer.Option("--scheduler", help="address of a Dask scheduler to run on")]
 Workers = Annotated[int, typer.Option("--workers", "-w", callback=_at_least("--workers", 1),
                                       help="worker processes (results do not depend on it)")]
-Backend = Annotated[str, typer.Option("--backend", help="serial | processes | dask")]
+Backend = Annotated[str, typer.Option("--backend", callback=_backend, help="serial | processes | dask")]
 TargetSE = Annotated[Optional[float], typer.Option("--target-se", callback=_target_se,
                                                    help="add chunks until P(call) SE ≤ this")]
 Metrics = Annotated[Optional[list[str]], typer.Option(

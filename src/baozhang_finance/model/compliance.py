@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from baozhang_finance.model.scenario import (
+    RULE_SETS,
     Project,
     Scenario,
     ScenarioError,
@@ -36,7 +37,6 @@ LOUDI = "003_1276ccc198fb9195.txt"
 BEITUN = "004_4eed036b64b78cc2.txt"
 FACTS = "domain-facts.md"
 
-RULE_SETS = ("national", "liaoning", "suihua", "weihai", "loudi", "beitun")
 _EPS = 1e-9
 
 

@@ -11,6 +11,7 @@ e.g. ``demo.toml: projects[1].area_m2: must be > 0, got -70``.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from baozhang_finance.model import workbook as _workbook
+from baozhang_finance.model.support import MAX_YUAN as SUPPORT_MAX_YUAN
 from baozhang_finance.model.support import Cures, SupportPolicy
 
 #: order of the correlated innovations in ``market.correlation``
@@ -27,6 +29,27 @@ DRIVERS = ("house_price", "rent", "lpr", "cpi", "occupancy", "absorption", "fisc
 
 #: tolerance of the sources = uses identity, yuan
 SOURCES_USES_TOLERANCE_YUAN = 1.0
+
+#: the rule sets of :mod:`baozhang_finance.model.compliance` (one per seed document, plus national terms)
+RULE_SETS = ("national", "liaoning", "suihua", "weihai", "loudi", "beitun")
+
+# Ceilings of the physical ranges: a figure beyond them is a typo, not a programme.
+#: money, yuan: 10 trillion (10 万亿), about half of China's national general budget revenue (support.MAX_YUAN)
+MAX_YUAN = SUPPORT_MAX_YUAN
+#: prices and costs per m², yuan: 1 million yuan/m² (ten times the dearest Shanghai flats)
+MAX_YUAN_PER_M2 = 1e6
+#: amounts per unit (grants per unit, rent subsidy per unit and month), yuan
+MAX_YUAN_PER_UNIT = 1e8
+#: market rent, yuan/m²/month
+MAX_RENT_YUAN_PER_M2_MONTH = 1e4
+#: operating and holding costs, yuan/m²/year
+MAX_COST_YUAN_PER_M2_YEAR = 1e5
+#: dwelling units of one project
+MAX_UNITS = 1_000_000
+#: a month index: the longest horizon (60 years); checked against the scenario's own horizon as well
+MAX_MONTH = 60 * 12
+#: master seed (numpy SeedSequence accepts any non-negative integer; 63 bits keeps it portable)
+MAX_SEED = 2**63 - 1
 
 
 class ScenarioError(ValueError):
@@ -39,7 +62,9 @@ class ScenarioError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no bool ↔ number, no string → number, no float → int (an int where a float is expected is fine:
+    # TOML users write 0 for 0.0); every number finite; unknown fields are errors
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 # ----------------------------------------------------------------------------------------------- programme
@@ -55,7 +80,7 @@ class Programme(_Model):
         ge=-0.05, le=0.5, description="annual discount rate for NPV and the present value of support calls"
     )
     fiscal_revenue_yuan: float = Field(
-        gt=0, description="the city's general public budget revenue per year at the start, yuan (一般公共预算收入)"
+        gt=0, le=MAX_YUAN, description="the city's general public budget revenue per year at the start, yuan (一般公共预算收入)"
     )
     fiscal_discount_rate: float | None = Field(
         None, ge=-0.05, le=0.5, description="annual rate discounting the budget's payments (hidden-debt calls, bond "
@@ -67,20 +92,20 @@ class Programme(_Model):
 class RentalOps(_Model):
     """[projects.rental] — 配租型 operations."""
 
-    market_rent_yuan_per_m2_month: float = Field(gt=0, description="same-location market rent at the start, yuan/m²/month")
+    market_rent_yuan_per_m2_month: float = Field(gt=0, le=MAX_RENT_YUAN_PER_M2_MONTH, description="same-location market rent at the start, yuan/m²/month")
     rent_ratio: float = Field(gt=0, le=1.5, description="rent charged as a share of market rent (policy: 0.8)")
     lease_years: int = Field(ge=1, le=10, description="lease length in years; rents re-set to market at renewal (staggered)")
     renovation_months: int = Field(0, ge=0, le=60, description="months from acquisition to first letting")
     lease_up_months: int = Field(ge=0, le=60, description="months for occupancy to ramp linearly to its stabilised level")
     stabilised_occupancy: float = Field(gt=0, le=1, description="stabilised occupancy, share of units let")
     collection_rate: float = Field(gt=0, le=1, description="share of billed rent collected")
-    opex_yuan_per_m2_year: float = Field(ge=0, description="operating and maintenance cost, yuan/m²/year at start, grows with CPI")
+    opex_yuan_per_m2_year: float = Field(ge=0, le=MAX_COST_YUAN_PER_M2_YEAR, description="operating and maintenance cost, yuan/m²/year at start, grows with CPI")
     management_fee_share: float = Field(ge=0, lt=1, description="management cost as a share of collected rent")
     vat_rate_on_rent: float = Field(ge=0, le=0.2, description="VAT on collected rent (simplified method: 0.015)")
     property_tax_rate_on_rent: float = Field(ge=0, le=0.2, description="property tax on collected rent (reduced: 0.04)")
     capex_reserve_share_of_rent: float = Field(ge=0, lt=1, description="capital-expenditure reserve, share of collected rent")
     rent_subsidy_yuan_per_unit_month: float = Field(
-        0.0, ge=0, description="budgeted rent subsidy (e.g. talent housing) per let unit per month, yuan"
+        0.0, ge=0, le=MAX_YUAN_PER_UNIT, description="budgeted rent subsidy (e.g. talent housing) per let unit per month, yuan"
     )
     pre_allocation_share: float | None = Field(
         None, ge=0, le=1, description="share of units pre-allocated to eligible tenants with deposits before the "
@@ -101,7 +126,7 @@ class Buyback(_Model):
     lockup_years: int = Field(ge=0, le=30, description="years after hand-over before an owner may ask for a buyback")
     hazard_annual: float = Field(ge=0, le=1, description="yearly probability an eligible owner asks for a buyback at price index ≥ 1")
     price_sensitivity: float = Field(
-        ge=0, description="hazard multiplier per unit of price fall: hazard × (1 + s × max(0, 1 − house-price index))"
+        ge=0, le=50, description="hazard multiplier per unit of price fall: hazard × (1 + s × max(0, 1 − house-price index))"
     )
     price_rule: Literal["market_minus_fees", "original_indexed"] = Field(
         description="buyback price: market-assessed minus fees (Loudi) or original price indexed at a fixed rate"
@@ -142,7 +167,7 @@ class SaleOps(_Model):
     absorption_monthly: float = Field(ge=0, le=1, description="share of remaining unsold units sold per month at house-price index 1")
     absorption_price_elasticity: float = Field(ge=0, le=20, description="absorption × index^elasticity: slower when prices fall")
     sweep_share: float = Field(ge=0, le=1, description="share of sale proceeds that prepays bank loans (mandatory prepayment)")
-    holding_cost_yuan_per_m2_year: float = Field(ge=0, description="holding cost of unsold units, yuan/m²/year at start, grows with CPI")
+    holding_cost_yuan_per_m2_year: float = Field(ge=0, le=MAX_COST_YUAN_PER_M2_YEAR, description="holding cost of unsold units, yuan/m²/year at start, grows with CPI")
     sales_tax_rate: float = Field(ge=0, le=0.2, description="taxes and fees on sale proceeds, share of proceeds")
     buyer_down_payment_share: float = Field(ge=0, le=1, description="buyers' down payment share (buyer side; for compliance)")
     buyback: Buyback | None = Field(None, description="buyback terms after the lock-up; absent = no buybacks")
@@ -158,9 +183,9 @@ class SaleOps(_Model):
 class Construction(_Model):
     """[projects.construction] — new-build projects (Beitun): land then construction draws, then sales."""
 
-    land_cost_yuan: float = Field(ge=0, description="allocated land cost (划拨), paid at the construction start")
-    construction_cost_yuan_per_m2: float = Field(gt=0, description="construction cost per m² of floor area")
-    start_month: int = Field(ge=0, description="month construction starts")
+    land_cost_yuan: float = Field(ge=0, le=MAX_YUAN, description="allocated land cost (划拨), paid at the construction start")
+    construction_cost_yuan_per_m2: float = Field(gt=0, le=MAX_YUAN_PER_M2, description="construction cost per m² of floor area")
+    start_month: int = Field(ge=0, le=MAX_MONTH, description="month construction starts")
     months: int = Field(ge=1, le=120, description="construction period; cost drawn evenly; units available after it")
     delay_months: int = Field(0, ge=0, le=60, description="completion delay when it happens, months (default "
                               "conventions; assumption, Beitun seeds/004 §二(四) 稳慎有序)")
@@ -178,10 +203,10 @@ class CostBasis(_Model):
     the appraised replacement price of affordable housing at the same location (同地段保障性住房重置价格).
     The engine does not read these figures."""
 
-    land_yuan_per_m2: float = Field(ge=0, description="allocated-land cost (划拨土地成本) per m² of floor area, yuan")
-    construction_yuan_per_m2: float = Field(gt=0, description="construction and installation cost (建安成本) per m², yuan")
+    land_yuan_per_m2: float = Field(ge=0, le=MAX_YUAN_PER_M2, description="allocated-land cost (划拨土地成本) per m² of floor area, yuan")
+    construction_yuan_per_m2: float = Field(gt=0, le=MAX_YUAN_PER_M2, description="construction and installation cost (建安成本) per m², yuan")
     replacement_yuan_per_m2: float | None = Field(
-        None, gt=0, description="appraised replacement price of affordable housing at the same location (重置价格), yuan/m²"
+        None, gt=0, le=MAX_YUAN_PER_M2, description="appraised replacement price of affordable housing at the same location (重置价格), yuan/m²"
     )
 
 
@@ -203,7 +228,7 @@ class Loan(_Model):
     """[[projects.financing.loans]] — bank loans (住房租赁团体购房贷款 / 保障性住房收购贷款)."""
 
     name: str = Field(description="loan name")
-    amount_yuan: float = Field(gt=0, description="principal, yuan; drawn pro rata with the project's uses")
+    amount_yuan: float = Field(gt=0, le=MAX_YUAN, description="principal, yuan; drawn pro rata with the project's uses")
     term_years: int = Field(ge=1, le=40, description="term in years from the first draw")
     grace_months: int = Field(0, ge=0, le=240, description="interest-only months from the first draw")
     amortisation: Literal["annuity", "equal_principal", "interest_only", "bullet"] = Field(
@@ -235,7 +260,7 @@ class Bond(_Model):
     """[[projects.financing.bonds]] — local-government special bonds (专项债)."""
 
     name: str = Field(description="bond name")
-    amount_yuan: float = Field(gt=0, description="principal, yuan; issued pro rata with the project's uses")
+    amount_yuan: float = Field(gt=0, le=MAX_YUAN, description="principal, yuan; issued pro rata with the project's uses")
     coupon: float = Field(ge=0, le=0.2, description="annual coupon rate")
     term_years: int = Field(ge=1, le=40, description="tenor in years (5, 7, 10, 15, 20, 30)")
     coupon_frequency: Literal["annual", "semiannual"] = Field(description="coupon paid yearly or half-yearly")
@@ -293,10 +318,10 @@ class Grant(_Model):
     source: Literal["central", "provincial", "municipal", "housing_provident_fund", "other"] = Field(
         description="who pays"
     )
-    amount_yuan: float = Field(0.0, ge=0, description="lump sum, yuan")
-    per_unit_yuan: float = Field(0.0, ge=0, description="amount per unit of the project, yuan")
+    amount_yuan: float = Field(0.0, ge=0, le=MAX_YUAN, description="lump sum, yuan")
+    per_unit_yuan: float = Field(0.0, ge=0, le=MAX_YUAN_PER_UNIT, description="amount per unit of the project, yuan")
     capital: bool = Field(description="true: a source of the acquisition (drawn pro rata with uses); false: an operating subsidy at `month`")
-    month: int | None = Field(None, ge=0, description="month an operating grant is received (required when capital = false)")
+    month: int | None = Field(None, ge=0, le=MAX_MONTH, description="month an operating grant is received (required when capital = false)")
 
     @model_validator(mode="after")
     def _when(self) -> "Grant":
@@ -319,7 +344,7 @@ class InterestSubsidy(_Model):
 class Financing(_Model):
     """[projects.financing] — the project's sources. Capital sources must equal the project's uses."""
 
-    equity_yuan: float = Field(ge=0, description="SOE own funds (资本金), drawn pro rata with uses")
+    equity_yuan: float = Field(ge=0, le=MAX_YUAN, description="SOE own funds (资本金), drawn pro rata with uses")
     loans: list[Loan] = Field(default_factory=list, description="bank loans")
     bonds: list[Bond] = Field(default_factory=list, description="special bonds")
     soe_bonds: list[SoeBond] = Field(default_factory=list, description="the SOE's corporate bonds (公司信用类债券)")
@@ -332,15 +357,15 @@ class Project(_Model):
 
     name: str = Field(description="project name")
     type: Literal["rental", "sale"] = Field(description="rental (配租型) or sale (配售型)")
-    units: int = Field(gt=0, description="number of dwelling units")
+    units: int = Field(gt=0, le=MAX_UNITS, description="number of dwelling units")
     area_m2: float = Field(gt=0, le=1000, description="average floor area per unit, m²")
-    appraisal_yuan_per_m2: float = Field(gt=0, description="market appraisal at the start, yuan/m² (collateral, buybacks)")
-    acquisition_price_yuan_per_m2: float = Field(0.0, ge=0, description="purchase price, yuan/m² (0 for new-build)")
-    acquisition_start_month: int = Field(0, ge=0, description="first month of the purchase")
+    appraisal_yuan_per_m2: float = Field(gt=0, le=MAX_YUAN_PER_M2, description="market appraisal at the start, yuan/m² (collateral, buybacks)")
+    acquisition_price_yuan_per_m2: float = Field(0.0, ge=0, le=MAX_YUAN_PER_M2, description="purchase price, yuan/m² (0 for new-build)")
+    acquisition_start_month: int = Field(0, ge=0, le=MAX_MONTH, description="first month of the purchase")
     acquisition_months: int = Field(1, ge=1, le=120, description="months over which the purchase is paid evenly")
     purchase_tax_rate: float = Field(0.0, ge=0, le=0.2, description="deed tax and fees on the purchase price")
-    renovation_yuan_per_m2: float = Field(0.0, ge=0, description="renovation / fit-out, yuan/m², paid with the purchase")
-    upfront_reserve_yuan: float = Field(0.0, ge=0, description="reserve funded at close into the DSRA (a use of funds)")
+    renovation_yuan_per_m2: float = Field(0.0, ge=0, le=MAX_YUAN_PER_M2, description="renovation / fit-out, yuan/m², paid with the purchase")
+    upfront_reserve_yuan: float = Field(0.0, ge=0, le=MAX_YUAN, description="reserve funded at close into the DSRA (a use of funds)")
     construction: Construction | None = Field(None, description="new-build phase (Beitun)")
     cost_basis: CostBasis | None = Field(None, description="cost build-up of the purchase price, for policy checks only")
     rental: RentalOps | None = Field(None, description="rental operations (type = rental)")
@@ -372,7 +397,7 @@ class Waterfall(_Model):
     seniority: Literal["bank_first", "bonds_first"] = Field("bank_first", description="which debt is paid first from CFADS")
     dsra_months: float = Field(ge=0, le=24, description="DSRA target, months of the current scheduled debt service")
     lockup_dscr: float = Field(ge=0, le=5, description="distributions blocked while trailing-12-month DSCR is below this")
-    soe_support_capacity_yuan: float = Field(ge=0, description="SOE's total capacity to support the projects over the horizon (own cash, parent)")
+    soe_support_capacity_yuan: float = Field(ge=0, le=MAX_YUAN, description="SOE's total capacity to support the projects over the horizon (own cash, parent)")
     soe_support_revolving: bool = Field(
         False, description="distributions the SOE receives restore its support capacity (up to the stated capacity); false = a pot that never refills"
     )
@@ -399,7 +424,9 @@ class Credit(_Model):
 class Policy(_Model):
     """[policy] — which documents the plan is held to (compliance), and figures only policy checks use."""
 
-    rule_sets: list[str] = Field(default_factory=lambda: ["national"], description="rule sets: national, liaoning, suihua, weihai, loudi, beitun")
+    rule_sets: list[Literal[RULE_SETS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["national"], min_length=1,
+        description="rule sets the plan is held to (at least one, each once): " + ", ".join(RULE_SETS))
     materiality_share_of_investment: float = Field(
         0.01, ge=0, le=1, description="a call counts as material when its PV exceeds this share of the programme's total "
         "investment (assumption: 1 %, the order of an audit's planning materiality; 0 = any yuan is a call)")
@@ -420,6 +447,12 @@ class Policy(_Model):
         None, ge=0, description="the city's government debt outstanding before the programme (地方政府债务余额), to place "
         "the programme's 债务率 against the warning bands; absent = the programme's own contribution only")
 
+    @model_validator(mode="after")
+    def _unique(self) -> "Policy":
+        if len(set(self.rule_sets)) != len(self.rule_sets):
+            raise ValueError(f"rule_sets: each rule set once, got {list(self.rule_sets)}")
+        return self
+
 
 # ----------------------------------------------------------------------------------------------- market
 class Stress(_Model):
@@ -427,14 +460,14 @@ class Stress(_Model):
 
     name: str = Field(description="name used to select the stress")
     price_change: float = Field(0.0, gt=-1, le=5, description="cumulative house-price change over the window, e.g. -0.30")
-    price_start_month: int = Field(0, ge=0, description="first month of the price change")
-    price_months: int = Field(1, ge=1, description="months over which the price change is spread (log-linear)")
+    price_start_month: int = Field(0, ge=0, le=MAX_MONTH, description="first month of the price change")
+    price_months: int = Field(1, ge=1, le=MAX_MONTH, description="months over which the price change is spread (log-linear)")
     rent_change: float = Field(0.0, gt=-1, le=5, description="cumulative market-rent change over the price window")
     rate_shift_bp: float = Field(0.0, ge=-1000, le=2000, description="shift of the LPR from rate_start_month on, basis points")
-    rate_start_month: int = Field(0, ge=0, description="month the rate shift starts")
+    rate_start_month: int = Field(0, ge=0, le=MAX_MONTH, description="month the rate shift starts")
     occupancy_shift: float = Field(0.0, ge=-1, le=1, description="shift of occupancy from occupancy_start_month on")
-    occupancy_start_month: int = Field(0, ge=0, description="month the occupancy shift starts")
-    relending_stops_month: int | None = Field(None, ge=0, description="relending stops at this month: from it on the refinanced share pays the loan's own rate")
+    occupancy_start_month: int = Field(0, ge=0, le=MAX_MONTH, description="month the occupancy shift starts")
+    relending_stops_month: int | None = Field(None, ge=0, le=MAX_MONTH, description="relending stops at this month: from it on the refinanced share pays the loan's own rate")
 
 
 class ParameterUncertainty(_Model):
@@ -537,7 +570,7 @@ class Simulation(_Model):
     """[simulation] — defaults for a run (the CLI may override)."""
 
     paths: int = Field(10_000, ge=1, le=100_000_000, description="number of Monte Carlo paths")
-    seed: int = Field(20251124, ge=0, description="master seed")
+    seed: int = Field(20251124, ge=0, le=MAX_SEED, description="master seed")
     chunk_size: int = Field(10_000, ge=1, le=1_000_000, description="paths per chunk; results depend on it, never on workers")
 
 
@@ -560,7 +593,7 @@ class Scenario(_Model):
         horizon_m = self.programme.horizon_years * 12
         names = [p.name for p in self.projects]
         if len(set(names)) != len(names):
-            raise ValueError(f"project names must be unique, got {names}")
+            raise ValueError(f"projects: project names must be unique, got {names}")
         problems: list[str] = []
         for i, p in enumerate(self.projects):
             where = f"projects[{i}]"
@@ -599,6 +632,17 @@ class Scenario(_Model):
             for j, g in enumerate(p.financing.grants):
                 if g.month is not None and g.month >= horizon_m:
                     problems.append(f"{where}.financing.grants[{j}].month: {g.month} is beyond the horizon")
+        for j, st in enumerate(self.market.stresses):
+            where = f"market.stresses[{j}]"
+            if st.price_start_month + st.price_months > horizon_m:
+                problems.append(f"{where}.price_months: the price window runs to month "
+                                f"{st.price_start_month + st.price_months}, beyond the horizon ({horizon_m} months)")
+            for name in ("rate_start_month", "occupancy_start_month"):
+                if getattr(st, name) >= horizon_m:
+                    problems.append(f"{where}.{name}: {getattr(st, name)} is beyond the horizon ({horizon_m} months)")
+            if st.relending_stops_month is not None and st.relending_stops_month > horizon_m:
+                problems.append(f"{where}.relending_stops_month: {st.relending_stops_month} is beyond the horizon "
+                                f"({horizon_m} months)")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -688,8 +732,41 @@ def _loc(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            part = str(part)
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", part):  # a key TOML must quote: show it quoted
+                part = json.dumps(part, ensure_ascii=False)
+            out += ("." if out else "") + part
     return out
+
+
+def show_input(value: Any, limit: int = 60) -> str:
+    """A value as the user wrote it, briefly and safely (TOML spelling: true/false, quoted strings)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if abs(value) >= 10**limit:
+            return f"an integer of {len(str(abs(value))) if abs(value) < 10**4000 else 'over 4,000'} digits"
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        text = value if len(value) <= limit else value[:limit] + "…"
+        return repr(text)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return type(value).__name__
+
+
+def _looks_numeric(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value.replace("_", ""))
+    except ValueError:
+        return False
+    return True
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -697,6 +774,7 @@ def _describe(err: dict[str, Any]) -> str:
     msg = err.get("msg", "")
     ctx = err.get("ctx") or {}
     got = err.get("input")
+    shown = show_input(got)
     if kind == "extra_forbidden":
         return "unknown field (not in the scenario reference; check the spelling)"
     if kind == "missing":
@@ -704,17 +782,36 @@ def _describe(err: dict[str, Any]) -> str:
     for op, word in (("greater_than", "> "), ("greater_than_equal", ">= "), ("less_than", "< "), ("less_than_equal", "<= ")):
         if kind == op:
             bound = next(iter(ctx.values())) if ctx else "?"
-            return f"must be {word}{bound}, got {got!r}"
+            return f"must be {word}{show_input(bound)}, got {shown}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
+    if kind == "finite_number":
+        return f"must be a finite number, got {shown}"
     expected = {"float_parsing": "a number", "float_type": "a number", "int_parsing": "an integer",
                 "int_type": "an integer", "int_from_float": "a whole number", "string_type": "a string",
                 "bool_type": "true or false", "bool_parsing": "true or false", "list_type": "a list",
-                "model_type": "a table", "dict_type": "a table"}
+                "model_type": "a table", "dict_type": "a table", "model_attributes_type": "a table"}
     if kind in expected:
-        return f"must be {expected[kind]}, got {got!r}"
-    if kind in ("literal_error", "string_pattern_mismatch"):
-        return f"{msg[0].lower() + msg[1:] if msg else msg}, got {got!r}"
+        hint = ""
+        if _looks_numeric(got) and kind in ("float_type", "int_type", "float_parsing", "int_parsing"):
+            hint = " (a string: write numbers without quotes)"
+        elif isinstance(got, bool) and kind in ("float_type", "int_type"):
+            hint = " (a boolean)"
+        elif isinstance(got, float) and kind == "int_type":
+            hint = " (write a whole number without a decimal point)"
+        elif isinstance(got, str) and kind == "bool_type":
+            hint = " (write true or false without quotes)"
+        elif isinstance(got, int) and kind == "float_type" and not isinstance(got, bool):
+            hint = " (too large)"
+        return f"must be {expected[kind]}, got {shown}{hint}"
+    if kind == "literal_error" and "rule_sets" in err.get("loc", ()):
+        return f"unknown rule set {shown} (known: {', '.join(RULE_SETS)})"
+    if kind in ("literal_error", "string_pattern_mismatch", "enum"):
+        return f"{msg[0].lower() + msg[1:] if msg else msg}, got {shown}"
+    if kind == "too_short" and "rule_sets" in err.get("loc", ()):
+        return f"name at least one rule set (known: {', '.join(RULE_SETS)}); an empty list would check nothing"
+    if kind in ("too_short", "too_long"):
+        return msg[0].lower() + msg[1:] if msg else msg
     return msg
 
 
@@ -733,12 +830,205 @@ def format_validation_error(exc: ValidationError, source: str) -> ScenarioError:
     return ScenarioError("\n".join(problems), source=source, problems=problems)
 
 
+#: largest scenario file read, bytes (the bundled ones are ~10 kB)
+MAX_FILE_BYTES = 1_000_000
+#: deepest nesting of tables, arrays and dotted keys (a scenario needs 5)
+MAX_DEPTH = 32
+#: most entries in one table or array, and longest string
+MAX_ITEMS = 10_000
+MAX_STRING = 10_000
+#: longest run of digits in a TOML number (2**63 has 19)
+MAX_DIGITS = 40
+#: largest integer anywhere in a scenario (|n| ≤ 2**63 − 1); beyond it numbers overflow the engine
+MAX_INT = 2**63 - 1
+
+
+def check_structure(data: Any, source: str = "<dict>") -> None:
+    """Refuse a dict no scenario can be: nested too deep, too many entries, huge integers or strings, keys that are
+    not strings. Iterative (no recursion), so any reader (TOML, a workbook, an upload) can call it on what it built."""
+    problems: list[str] = []
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack and len(problems) < 5:
+        node, loc = stack.pop()
+        where = _loc(loc) or "(top level)"
+        if len(loc) > MAX_DEPTH:
+            problems.append(f"{source}: {_loc(loc[:MAX_DEPTH])}: nested more than {MAX_DEPTH} levels deep")
+            continue
+        if isinstance(node, dict):
+            if len(node) > MAX_ITEMS:
+                problems.append(f"{source}: {where}: more than {MAX_ITEMS:,} entries")
+                continue
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    problems.append(f"{source}: {where}: key {show_input(key)} is not a string")
+                    continue
+                if len(key) > 200:
+                    problems.append(f"{source}: {where}: a key of {len(key):,} characters (unknown field)")
+                    continue
+                stack.append((value, loc + (key,)))
+        elif isinstance(node, (list, tuple)):
+            if len(node) > MAX_ITEMS:
+                problems.append(f"{source}: {where}: a list of more than {MAX_ITEMS:,} entries")
+                continue
+            stack.extend((v, loc + (k,)) for k, v in enumerate(node))
+        elif isinstance(node, bool) or node is None:
+            continue
+        elif isinstance(node, int):
+            if abs(node) > MAX_INT:
+                problems.append(f"{source}: {where}: number too large ({show_input(node)}; at most {MAX_INT:,})")
+        elif isinstance(node, str) and len(node) > MAX_STRING:
+            problems.append(f"{source}: {where}: a string of {len(node):,} characters (at most {MAX_STRING:,})")
+    if problems:
+        raise ScenarioError("\n".join(problems), source=source, problems=problems)
+
+
 def scenario_from_dict(data: dict[str, Any], source: str = "<dict>") -> Scenario:
-    """Validate a dict as a :class:`Scenario`, raising :class:`ScenarioError` with located messages."""
+    """Validate a dict as a :class:`Scenario`, raising :class:`ScenarioError` with located messages.
+
+    Strict: a number must be a number (not a string or a boolean), an integer field an integer, a boolean a
+    boolean, every number finite and within its field's range (see docs/scenario-reference.md)."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario must be a table, got {show_input(data)}", source=source)
+    check_structure(data, source)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise format_validation_error(exc, source) from None
+    except (RecursionError, OverflowError, MemoryError) as exc:  # pragma: no cover - check_structure prevents them
+        raise ScenarioError(f"{source}: cannot be validated ({type(exc).__name__})", source=source) from None
+
+
+def _depth_guard(text: str, source: str) -> None:
+    """Refuse TOML text nested more than MAX_DEPTH levels (arrays, inline tables, dotted keys) before parsing it:
+    tomllib recurses on nesting, and a key a.a.a… 100,000 levels deep exhausts memory."""
+    depth = 0
+    dots = 0
+    line, line_start = 1, 0
+    i, n = 0, len(text)
+
+    def refuse(what: str) -> None:
+        raise ScenarioError(f"{source}: line {line}, column {i - line_start + 1}: {what} nested more than "
+                            f"{MAX_DEPTH} levels deep", source=source)
+
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line, line_start, dots = line + 1, i + 1, 0
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "\"'":
+            triple = text.startswith(c * 3, i)
+            i += 3 if triple else 1
+            while i < n:
+                ch = text[i]
+                if ch == "\\" and c == '"':
+                    i += 2
+                    continue
+                if ch == "\n":
+                    if not triple:
+                        break  # unterminated string: tomllib reports it
+                    line, line_start = line + 1, i + 1
+                if ch == c and (not triple or text.startswith(c * 3, i)):
+                    i += 3 if triple else 1
+                    break
+                i += 1
+            continue
+        elif c in "[{":
+            depth += 1
+            dots = 0
+            if depth + dots > MAX_DEPTH:
+                refuse("arrays and tables")
+        elif c in "]}":
+            depth = max(0, depth - 1)
+            dots = 0
+        elif c in "=,":
+            dots = 0
+        elif c.isdigit():
+            j = i
+            while j < n and (text[j].isdigit() or text[j] == "_"):
+                j += 1
+            if j - i > MAX_DIGITS:
+                raise ScenarioError(f"{source}: line {line}, column {i - line_start + 1}: a number of {j - i:,} digits "
+                                    "(too large for any field)", source=source)
+            i = j
+            continue
+        elif c == ".":
+            dots += 1
+            if depth + dots > MAX_DEPTH:
+                refuse("keys")
+        i += 1
+
+
+_TOML_AT = re.compile(r"^(.*?)\s*\(at line (\d+), column (\d+)\)\s*$", re.S)
+
+
+def decode_scenario_bytes(raw: bytes, source: str) -> str:
+    """Bytes of a scenario file as text: UTF-8, with or without a byte-order mark; anything else is refused with
+    advice (save as UTF-8), naming the line and column of the first byte that is not UTF-8."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ScenarioError(f"{source}: saved as UTF-16; save it as UTF-8", source=source)
+    if b"\x00" in raw:
+        pos = raw.index(b"\x00")
+        line = raw.count(b"\n", 0, pos) + 1
+        raise ScenarioError(f"{source}: line {line}: not a text file (a NUL byte); a scenario is a UTF-8 TOML file",
+                            source=source)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        pos = exc.start
+        line = raw.count(b"\n", 0, pos) + 1
+        col = pos - (raw.rfind(b"\n", 0, pos) + 1) + 1
+        guess = ""
+        try:
+            raw.decode("gb18030")
+            guess = " (it looks like GBK / GB18030)"
+        except UnicodeDecodeError:
+            pass
+        raise ScenarioError(f"{source}: line {line}, column {col}: not UTF-8 text (byte 0x{raw[pos]:02x}){guess}; "
+                            "save the file as UTF-8", source=source) from None
+
+
+def parse_scenario_text(text: str, source: str) -> dict[str, Any]:
+    """TOML text to a dict, guarded (size, nesting) and with syntax errors as ``file: line L, column C: …``."""
+    if len(text) > MAX_FILE_BYTES:
+        raise ScenarioError(f"{source}: {len(text):,} characters; a scenario is at most {MAX_FILE_BYTES:,}",
+                            source=source)
+    _depth_guard(text, source)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = _TOML_AT.match(msg)
+        if m:
+            what = m.group(1)
+            what = what[0].lower() + what[1:] if what else "syntax error"
+            raise ScenarioError(f"{source}: line {m.group(2)}, column {m.group(3)}: not valid TOML: {what}",
+                                source=source) from None
+        raise ScenarioError(f"{source}: not valid TOML: {msg}", source=source) from None
+    except ValueError as exc:  # e.g. an integer literal of more than 4,300 digits
+        raise ScenarioError(f"{source}: not valid TOML: {str(exc).splitlines()[0]}", source=source) from None
+    except (RecursionError, MemoryError) as exc:  # pragma: no cover - _depth_guard prevents them
+        raise ScenarioError(f"{source}: cannot be parsed ({type(exc).__name__})", source=source) from None
+
+
+def read_scenario_bytes(p: Path) -> bytes:
+    """The file's bytes, at most MAX_FILE_BYTES (refused beyond), with located one-line errors."""
+    if not p.exists():
+        raise ScenarioError(f"{p}: file not found", source=str(p))
+    if p.is_dir():
+        raise ScenarioError(f"{p}: is a directory, not a scenario file", source=str(p))
+    try:
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError(f"{p}: cannot read it ({exc.strerror or type(exc).__name__})", source=str(p)) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(f"{p}: larger than {MAX_FILE_BYTES:,} bytes; not a scenario file", source=str(p))
+    return raw
 
 
 #: row and column names of the matrices in an input workbook
@@ -765,16 +1055,7 @@ def load_scenario(path: str | Path | dict[str, Any]) -> Scenario:
         return scenario_from_dict(path)
     p = Path(path)
     if p.suffix.lower() == ".xlsx":
-        return load_workbook(p)
-    if not p.exists():
-        raise ScenarioError(f"{p}: file not found", source=str(p))
-    if p.is_dir():
-        raise ScenarioError(f"{p}: is a directory, not a scenario file", source=str(p))
-    try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{p}: not valid TOML: {exc}", source=str(p)) from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{p}: not UTF-8 text: {exc}", source=str(p)) from None
+        return load_workbook(p)  # the workbook reader builds a dict; scenario_from_dict applies the same strictness
+    raw = read_scenario_bytes(p)
+    data = parse_scenario_text(decode_scenario_bytes(raw, str(p)), str(p))
     return scenario_from_dict(data, source=str(p))

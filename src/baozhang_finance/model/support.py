@@ -46,8 +46,14 @@ LOCAL_BOND_YIELD = 0.02
 INCOME_CAP_RATE = 0.042
 
 
+#: ceiling of any amount of money in a scenario, yuan: 10 trillion (10 万亿), about half of China's national
+#: general budget revenue (scenario.py uses the same figure)
+MAX_YUAN = 1e13
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict like the scenario models (scenario._Model): no bool ↔ number, no string → number, finite numbers
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class SupportPolicy(_Model):
@@ -61,12 +67,12 @@ class SupportPolicy(_Model):
         description="what SOE support money may pay, in rank order; add special_bonds only when the scenario says so "
                     "(国办发〔2024〕52号 names fiscal funds, other projects' 专项收入 and the project unit's own funds)")
     yearly_capacity_yuan: float = Field(
-        0.0, ge=0, description="free cash the SOE's other business adds to its support pot at each year start, yuan "
+        0.0, ge=0, le=MAX_YUAN, description="free cash the SOE's other business adds to its support pot at each year start, yuan "
                                "(assumption; 0 = none)")
     distributions_return: bool = Field(
         True, description="distributions of the programme return to the SOE's support pot (default conventions)")
     pot_cap_yuan: float | None = Field(
-        None, ge=0, description="largest the support pot may grow to by returned distributions and yearly capacity, "
+        None, ge=0, le=MAX_YUAN, description="largest the support pot may grow to by returned distributions and yearly capacity, "
                                 "yuan; absent = no cap")
 
     @model_validator(mode="after")

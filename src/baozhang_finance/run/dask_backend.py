@@ -27,6 +27,8 @@ install command (``pip install 'baozhang-finance[dask]'``) only when a Dask func
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 import uuid
 from concurrent.futures import CancelledError
@@ -112,7 +114,23 @@ def make_client(address: str | None = None, workers: int = 1, **cluster_kwargs):
             "silence_logs": logging.ERROR}
     opts.update(cluster_kwargs)
     # Client() with no address starts the LocalCluster itself and shuts it down in client.close()
-    return distributed.Client(set_as_default=False, **opts)
+    with _children_ignore_sigint():
+        return distributed.Client(set_as_default=False, **opts)
+
+
+@contextmanager
+def _children_ignore_sigint():
+    """Start worker processes with SIGINT ignored (the disposition survives spawn's exec, and Python then installs
+    no KeyboardInterrupt handler): Ctrl-C reaches the whole process group, and the client process alone should
+    handle it — closing the cluster — instead of every worker printing a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _resolve_client(client, workers: int):

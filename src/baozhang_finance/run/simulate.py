@@ -9,9 +9,11 @@ concatenation in index order, so every backend returns the same bits.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 
 import numpy as np
 
@@ -32,7 +34,33 @@ _WORKER_PLAN: Plan | None = None
 
 def _init_worker(plan: Plan) -> None:
     global _WORKER_PLAN
+    # Ctrl-C reaches the whole process group: the parent handles it and stops the workers (no worker traceback)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler (inherited through fork)
     _WORKER_PLAN = plan
+
+
+def _stop_pool(ex: ProcessPoolExecutor) -> None:
+    """Stop a process pool now: cancel what is queued, terminate the workers (kill those that linger)."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    writer = getattr(getattr(ex, "_result_queue", None), "_writer", None)  # shutdown() forgets the queue
+    ex.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=5)
+        if proc.is_alive():  # pragma: no cover - a worker that ignores SIGTERM
+            proc.kill()
+            proc.join(timeout=5)
+    # A worker terminated while sending a result leaves half a message in the result pipe; the pool's manager
+    # thread then blocks reading the rest for ever (and the interpreter joins it at exit). The workers are gone:
+    # closing our copy of the pipe's write end turns that read into EOF, and the thread ends as for a broken pool.
+    if writer is not None:
+        try:
+            writer.close()
+        except OSError:  # pragma: no cover
+            pass
 
 
 def _worker_chunk(args):
@@ -47,9 +75,14 @@ def _iter_chunks(plan: Plan, bounds, first_index: int, seed: int, workers: int, 
         for i, a, b, s in jobs:
             yield i, run_chunk(plan, i, a, b, s)
     elif backend == "processes":
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(plan,)) as ex:
+        ex = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(plan,))
+        try:
             for i, cols in ex.map(_worker_chunk, jobs):
                 yield i, cols
+        except BaseException:  # an interrupt, a termination, a failed chunk, the consumer stopping early
+            _stop_pool(ex)
+            raise
+        ex.shutdown(wait=True)
     elif backend == "dask":
         yield from dask_backend.iter_chunks_dask(plan, jobs, client=client, workers=workers)
     else:
@@ -98,15 +131,18 @@ def simulate(
     if target_se is None or deterministic:
         # fill preallocated columns chunk by chunk: peak memory stays ≈ the final table, never twice it
         bounds = chunk_bounds(paths, chunk_size)
-        for i, cols in _iter_chunks(chunks, bounds, 0, seed, workers, backend, client):
-            a, b = bounds[i]
-            if not columns:
-                columns = {k: np.empty((paths,) + v.shape[1:], dtype=v.dtype) for k, v in cols.items()}
-            for k, v in cols.items():
-                columns[k][a:b] = v
-            done += b - a
-            if progress:
-                progress(done, paths)
+        # closing(): an interrupt while a chunk is being stored (outside the generator) must still stop the
+        # workers now, not when the traceback that references the generator is freed (after exit's thread joins)
+        with closing(_iter_chunks(chunks, bounds, 0, seed, workers, backend, client)) as stream:
+            for i, cols in stream:
+                a, b = bounds[i]
+                if not columns:
+                    columns = {k: np.empty((paths,) + v.shape[1:], dtype=v.dtype) for k, v in cols.items()}
+                for k, v in cols.items():
+                    columns[k][a:b] = v
+                done += b - a
+                if progress:
+                    progress(done, paths)
     else:
         cap = int(max_paths if max_paths is not None else max(paths, 1_000_000))
         next_chunk = 0
@@ -119,13 +155,14 @@ def simulate(
                 if a >= cap:
                     break
                 bounds.append((a, min(a + chunk_size, cap)))
-            for _, cols in _iter_chunks(chunks, bounds, next_chunk, seed, workers, backend, client):
-                if reached:
-                    continue  # computed ahead by a parallel batch but past the stopping chunk: dropped
-                parts.append(cols)
-                done += len(cols["path"])
-                # test after every chunk, in index order, so where the run stops never depends on the workers
-                reached = _se_reached(parts, target_se)
+            with closing(_iter_chunks(chunks, bounds, next_chunk, seed, workers, backend, client)) as stream:
+                for _, cols in stream:
+                    if reached:
+                        continue  # computed ahead by a parallel batch but past the stopping chunk: dropped
+                    parts.append(cols)
+                    done += len(cols["path"])
+                    # test after every chunk, in index order, so where the run stops never depends on the workers
+                    reached = _se_reached(parts, target_se)
             next_chunk += len(bounds)
             if progress:
                 progress(done, cap)
