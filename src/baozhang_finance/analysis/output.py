@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+import pandas as pd
 
 from baozhang_finance.run.atomic import write_folder_atomically
 
@@ -49,3 +52,26 @@ def json_safe(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+@dataclass
+class TableResult:
+    """An analysis result that is one table and its settings: saved as ``<stem>.csv`` and ``<stem>.json`` (with the
+    scenario's file as ``scenario``), then the extra writers. Subclasses set :attr:`stem`."""
+
+    table: pd.DataFrame
+    settings: dict[str, Any]
+    source: str | None = None
+    stem: ClassVar[str] = "table"
+
+    @property
+    def metrics(self) -> list[str]:
+        return list(self.settings["metrics"])
+
+    def save(self, out: str | Path, extra_writers: Iterable[Writer] = (), overwrite: bool = False) -> Path:
+        """``<stem>.csv`` and ``<stem>.json`` (then ``extra_writers``, e.g. the charts of report.sensitivity)."""
+        def write(tmp: Path) -> None:
+            self.table.to_csv(tmp / f"{self.stem}.csv", index=False)
+            write_json(tmp / f"{self.stem}.json", {"scenario": self.source, **self.settings})
+
+        return save_folder(self, out, write, extra_writers, overwrite)

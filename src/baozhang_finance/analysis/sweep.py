@@ -3,42 +3,25 @@ random draws (common random numbers). Saved as ``sweep.csv`` (the table) and ``s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from baozhang_finance.analysis.evaluate import Progress, evaluate_all
-from baozhang_finance.analysis.output import Writer, save_folder, write_json
+from baozhang_finance.analysis.output import TableResult
 from baozhang_finance.measures.metrics import DEFAULT_SWEEP_METRICS, check_metrics
 from baozhang_finance.model.fields import apply_overrides, get_field, parse_lever
 from baozhang_finance.model.scenario import Scenario, ScenarioError
 from baozhang_finance.run.settings import SWEEP_PATHS, RunSettings
 
 
-@dataclass
-class SweepResult:
+class SweepResult(TableResult):
     """``table``: columns ``field``, ``value``, then each metric and ``<metric>_se``, one row per value in the
     order given; ``settings``: field, values, metrics and the resolved run settings; ``source``: the scenario's
     file (recorded in sweep.json)."""
 
-    table: pd.DataFrame
-    settings: dict[str, Any]
-    source: str | None = None
-
-    @property
-    def metrics(self) -> list[str]:
-        return list(self.settings["metrics"])
-
-    def save(self, out: str | Path, extra_writers: Iterable[Writer] = (), overwrite: bool = False) -> Path:
-        """sweep.csv and sweep.json (then ``extra_writers``, e.g. report.sensitivity.sweep_chart) atomically."""
-        def write(tmp: Path) -> None:
-            self.table.to_csv(tmp / "sweep.csv", index=False)
-            write_json(tmp / "sweep.json", {"scenario": self.source, **self.settings})
-
-        return save_folder(self, out, write, extra_writers, overwrite)
+    stem = "sweep"
 
 
 def _lever_field(field: str, project: int | None) -> str:

@@ -3,9 +3,7 @@ by the swing of the first metric. Saved as ``tornado.csv`` and ``tornado.json``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,33 +11,18 @@ import pandas as pd
 
 from baozhang_finance.analysis.evaluate import Progress, evaluate_all
 from baozhang_finance.analysis.inputs import Input, make_inputs, typed
-from baozhang_finance.analysis.output import Writer, save_folder, write_json
+from baozhang_finance.analysis.output import TableResult
 from baozhang_finance.measures.metrics import DEFAULT_TORNADO_METRICS, check_metrics
 from baozhang_finance.model.fields import apply_overrides
 from baozhang_finance.model.scenario import Scenario, ScenarioError
 from baozhang_finance.run.settings import TORNADO_PATHS, RunSettings
 
 
-@dataclass
-class TornadoResult:
+class TornadoResult(TableResult):
     """``table``: one row per input (see :func:`tornado`); ``settings``: paths, seed, chunk size, stress, metrics,
     runs; ``source``: the scenario's file (recorded in tornado.json)."""
 
-    table: pd.DataFrame
-    settings: dict[str, Any]
-    source: str | None = None
-
-    @property
-    def metrics(self) -> list[str]:
-        return list(self.settings["metrics"])
-
-    def save(self, out: str | Path, extra_writers: Iterable[Writer] = (), overwrite: bool = False) -> Path:
-        """tornado.csv and tornado.json (then ``extra_writers``, e.g. report.sensitivity.tornado_charts())."""
-        def write(tmp: Path) -> None:
-            self.table.to_csv(tmp / "tornado.csv", index=False)
-            write_json(tmp / "tornado.json", {"scenario": self.source, **self.settings})
-
-        return save_folder(self, out, write, extra_writers, overwrite)
+    stem = "tornado"
 
 
 def _row(inp: Input, names: Sequence[str], base: dict, low: dict, high: dict) -> dict[str, Any]:
