@@ -210,7 +210,7 @@ _ROWS: tuple[tuple, ...] = (
     ("sale.forfeited_deposits_yuan.mean", "yuan", "deposits forfeited by walk-aways, mean", "弃购没收定金均值"),
     ("paths.walkaway_units", "count", "units walked away at hand-over", "交付时弃购套数"),
     ("paths.forfeited_deposits_yuan", "yuan", "deposits forfeited by walk-aways", "弃购没收定金"),
-    # ------------------------------------------------------------------ issue 17: fiscal register, classes, total cost
+    # ------------------------------------------------------------------ issue 16: fiscal register, classes, total cost
     ("hidden_debt.stock_by_year", "yuan", "hidden-debt register: SOE debt taken over, by year", "隐性债务登记余额(按年)",
      None, ("mean", "p50", "p95")),
     ("hidden_debt.stock_by_year_given_call", "yuan", "hidden-debt register by year, paths with a call",
@@ -270,7 +270,7 @@ _ROWS: tuple[tuple, ...] = (
     ("fiscal.debt_ratio.city_ratio_before", "share", "city debt ratio before the programme", "项目前城市债务率", 0),
     ("fiscal.debt_ratio.city_ratio_p95", "share", "city debt ratio with the programme, p95", "含项目城市债务率 95%分位", 0),
     ("fiscal.debt_ratio.city_band_p95", "text", "city debt-ratio band with the programme, p95", "含项目城市债务率等级"),
-    # ------------------------------------------------------------------ issue 17: coverage
+    # ------------------------------------------------------------------ issue 16: coverage
     ("coverage.bond_coverage_all_financing", "ratio", "bond coverage with all financing (bonds + bank)",
      "本息覆盖倍数(含银行贷款本息)", None, ("p05", "p50")),
     ("coverage.bond_coverage_all_financing_with_residual", "ratio",
@@ -281,7 +281,7 @@ _ROWS: tuple[tuple, ...] = (
     *[(f"coverage.findings.{x}", "text", f"coverage finding: {x.replace('_', ' ')}", f"覆盖倍数提示: {z}")
       for x, z in (("rule_id", "规则"), ("rule_set", "规则集"), ("document", "文件"), ("clause", "条款"),
                    ("project", "项目"), ("actual", "实际值"), ("limit", "限值"), ("message", "说明"))],
-    # ------------------------------------------------------------------ issue 17: bank views
+    # ------------------------------------------------------------------ issue 16: bank views
     *[(f"bank.{v}.{x}", u, f"{ve}: {xe}", f"{vz}: {xz}", d)
       for v, ve, vz in (("borrower", "borrower view", "借款人口径"),
                         ("pd_with_soe_support", "with SOE support", "含国企支持"),
@@ -300,7 +300,7 @@ _ROWS: tuple[tuple, ...] = (
     ("bank.borrower.regulatory_el_rate", "share", "regulatory EL rate of the borrower view", "借款人口径监管预期损失率", 2),
     ("bank.ltv_income_peak", "share", "peak LTV on income value", "峰值抵押率(收益法估值)", None, Q2),
     ("bank.ltv_income_peak.cap_rate", "share", "cap rate of the income value", "收益法资本化率", 2),
-    # ------------------------------------------------------------------ issue 17: SOE monthly returns
+    # ------------------------------------------------------------------ issue 16: SOE monthly returns
     *[(f"soe.{k}", "share", en, zh, None, Q3) for k, en, zh in (
         ("equity_irr_monthly", "equity IRR, monthly flows, supported view, income terminal value",
          "资本金IRR(月度现金流,含支持,收益法终值)"),
@@ -318,7 +318,7 @@ _ROWS: tuple[tuple, ...] = (
         ("npv_standalone", "equity NPV, monthly flows, standalone", "资本金NPV(月度,不含财政资金)"))],
     ("soe.terminal_value_income.p50", "yuan", "terminal equity at income value, median", "收益法期末权益 中位数"),
     ("soe.terminal_value_income.cap_rate", "share", "cap rate of the terminal value", "终值资本化率", 2),
-    # ------------------------------------------------------------------ issue 17: per-path columns
+    # ------------------------------------------------------------------ issue 16: per-path columns
     ("paths.debt_at_first_call", "yuan", "SOE debt outstanding at the first call", "首次代偿时国企债务余额"),
     ("paths.gov_debt_service_pv", "yuan", "hidden-debt call on bank service, PV", "代偿银行本息现值"),
     ("paths.unbudgeted_subsidy_pv", "yuan", "unbudgeted subsidy of operating gaps, PV", "预算外运营补助现值"),

@@ -1,4 +1,4 @@
-"""Bond coverage as approvals compute it (本息覆盖倍数), and the compliance flags on it (issue 17).
+"""Bond coverage as approvals compute it (本息覆盖倍数), and the compliance flags on it (issue 16).
 
 Per path, over the bond's life (first draw to last service month), undiscounted, projects that carry special bonds:
 

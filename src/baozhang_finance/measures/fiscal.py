@@ -137,7 +137,7 @@ def standard_errors(result) -> dict:
     }
 
 
-# ------------------------------------------------------------------------------------------------ issue 17
+# ------------------------------------------------------------------------------------------------ issue 16
 #: thresholds of the exceedance curve, as shares of the programme's total investment (the materiality is added)
 EXCEEDANCE_SHARES = (0.0, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.10, 0.20, 0.50)
 

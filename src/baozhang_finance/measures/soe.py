@@ -60,7 +60,7 @@ def soe_summary(result) -> dict:
 
 
 def monthly_returns(result) -> dict:
-    """Equity IRR and NPV on monthly flows at their dates (issue 17), each view labelled:
+    """Equity IRR and NPV on monthly flows at their dates (issue 16), each view labelled:
 
     * ``equity_irr_monthly`` — supported view: f_t = distributions − equity − SOE support in month t, the last month
       adding the terminal value at income value (sale units held × market × (1 − haircut) + rental NOI of the last 12
