@@ -147,6 +147,7 @@ class Result:
                 "chunk_size": self.run["chunk_size"],
                 "stress": self.run.get("stress"),
                 "deterministic": self.run.get("deterministic", False),
+                "sampling": self.run.get("sampling", "mc"),
                 "standard_errors": fiscal.standard_errors(self),
             },
         }
