@@ -17,7 +17,9 @@ which stays right when most paths have no call at all — see :func:`expected_sh
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
 from baozhang_finance.engine.shocks import RQMC_POINTS, sampling_groups
 from baozhang_finance.measures import stats as mx
@@ -111,6 +113,7 @@ def classification_table(result) -> pd.DataFrame:
     One row per class with the probability that any is paid, the expected PV (yuan) and its share of the total
     expected PV of outside money (0 when nothing is ever paid).
     """
+    import pandas as pd
     df = result.paths
     rows = [
         ("explicit_bond_burden", "显性债务负担 explicit special-bond burden", df["explicit_bond_burden_pv"], df["explicit_bond_call"]),

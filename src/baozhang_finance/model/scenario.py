@@ -64,7 +64,7 @@ class ScenarioError(ValueError):
 class _Model(BaseModel):
     # strict: no bool ↔ number, no string → number, no float → int (an int where a float is expected is fine:
     # TOML users write 0 for 0.0); every number finite; unknown fields are errors
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, defer_build=True)  # schemas on first use
 
 
 # ----------------------------------------------------------------------------------------------- programme
