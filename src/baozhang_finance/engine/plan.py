@@ -335,8 +335,8 @@ def compile_market(sc: Scenario, T: int, event_months: np.ndarray, stress: Stres
         stress_occ=occ,
         stress_relending_stop=stop,
         deterministic=deterministic,
-        sampling=sc.simulation.sampling,
-        rqmc_points=sc.simulation.rqmc_points,
+        sampling=getattr(getattr(sc, "simulation", None), "sampling", "mc"),  # (calibration passes a bare market)
+        rqmc_points=getattr(getattr(sc, "simulation", None), "rqmc_points", 1024),
     )
 
 
