@@ -143,3 +143,11 @@ def test_standard_errors_cover_95_percent(legacy_demo):
                     reference=(ref["p_call"], ref["expected_pv"]))
     for m, (c_call, c_pv) in cov.items():
         assert 0.90 <= c_call <= 0.99 and 0.90 <= c_pv <= 0.99, (m, cov)
+
+
+@pytest.mark.slow
+def test_workers_alone_use_local_processes_with_the_same_bits(legacy_demo):
+    serial = simulate(legacy_demo, paths=400, seed=5, chunk_size=200, sampling="antithetic")
+    procs = simulate(legacy_demo, paths=400, seed=5, chunk_size=200, sampling="antithetic", workers=2)
+    assert serial.run["backend"] == "serial" and procs.run["backend"] == "processes"
+    np.testing.assert_array_equal(serial.paths["hidden_debt_pv"], procs.paths["hidden_debt_pv"])
