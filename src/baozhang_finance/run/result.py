@@ -175,6 +175,7 @@ class Result:
             "workers": self.run.get("workers"),
             "stress": self.run.get("stress"),
             "deterministic": self.run.get("deterministic"),
+            "sampling": self.run.get("sampling", "mc"),
             "wall_time_s": self.run.get("wall_time_s"),
             "numpy": np.__version__,
             "pandas": pd.__version__,
