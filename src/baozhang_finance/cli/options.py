@@ -95,7 +95,8 @@ Workers = Annotated[int, typer.Option("--workers", "-w", callback=_at_least("--w
                                       help="worker processes: N > 1 alone runs N local processes (results do not "
                                            "depend on it)")]
 Backend = Annotated[Optional[str], typer.Option(
-    "--backend", callback=_backend, help="serial | processes | dask (default: processes when --workers > 1, else serial)")]
+    "--backend", callback=_backend,
+    help="serial | processes | dask (default: processes when --workers > 1, else serial)")]
 Sampling = Annotated[Optional[str], typer.Option(
     "--sampling", callback=lambda v: _choice("--sampling", v, ("mc", "antithetic", "rqmc")),
     help="mc | antithetic | rqmc: how the shocks are drawn (default: the scenario's [simulation].sampling); "
