@@ -99,7 +99,7 @@ Backend = Annotated[Optional[str], typer.Option(
     help="serial | processes | dask (default: processes when --workers > 1, else serial)")]
 Sampling = Annotated[Optional[str], typer.Option(
     "--sampling", callback=lambda v: _choice("--sampling", v, ("mc", "antithetic", "rqmc")),
-    help="mc | antithetic | rqmc: how the shocks are drawn (default: the scenario's [simulation].sampling); "
+    help="mc | antithetic | rqmc: how the shocks are drawn (default: the scenario's simulation.sampling); "
          "the standard errors follow it")]
 TargetSE = Annotated[Optional[float], typer.Option("--target-se", callback=_target_se,
                                                    help="add chunks until P(call) SE ≤ this")]
