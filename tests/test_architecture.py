@@ -19,7 +19,7 @@ PKG = ROOT / "src" / "baozhang_finance"
 
 #: third-party modules that may be imported inside a function: optional extras, and heavy libraries imported
 #: where used so that `baozhang --help` and `baozhang check` start fast
-LAZY_OK = ("dask", "distributed", "matplotlib", "SALib", "openpyxl", "scipy", "statsmodels", "atexit",
+LAZY_OK = ("dask", "distributed", "matplotlib", "pandas", "xlsxwriter", "SALib", "openpyxl", "scipy", "statsmodels", "atexit",
            "rich.progress", "rich.table", "rich.markup", "rich.console", "selenium", "numba", "pyarrow",
            "uvicorn", "webbrowser")
 

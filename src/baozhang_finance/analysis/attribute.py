@@ -41,7 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
 from baozhang_finance.analysis.output import Writer, save_folder, write_json
 from baozhang_finance.engine.instruments.base import SENIORITY_PRESETS
@@ -165,6 +167,12 @@ def shapley(values: dict[frozenset, float], names: Sequence[str]) -> dict[str, f
     return out
 
 
+def _empty_frame():
+    """An empty table (pandas is imported where used: start-up time)."""
+    import pandas as pd
+    return pd.DataFrame()
+
+
 @dataclass
 class AttributionResult:
     """``table``: one row per factor (one-at-a-time, waterfall and Shapley contribution to each measure);
@@ -174,7 +182,7 @@ class AttributionResult:
     table: pd.DataFrame
     waterfall: pd.DataFrame
     settings: dict[str, Any]
-    inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    inputs: pd.DataFrame = field(default_factory=_empty_frame)
     source: str | None = None
 
     def save(self, out: str | Path, extra_writers: Iterable[Writer] = (), overwrite: bool = False) -> Path:
@@ -214,6 +222,7 @@ def attribute(scenario: Scenario, paths: int = ATTRIBUTE_PATHS, seed: int | None
     high on the scenario. ``max_factors`` bounds 2^k runs: beyond it the simulated factors are merged in order
     (raise it to attribute them all).
     """
+    import pandas as pd
     sc = with_conventions(scenario, "default") if scenario.support.conventions == "legacy" else scenario
     fs = factors(sc)
     settings = RunSettings(paths=paths, seed=seed, chunk_size=chunk_size).resolved(sc)
@@ -264,6 +273,7 @@ def attribute(scenario: Scenario, paths: int = ATTRIBUTE_PATHS, seed: int | None
 
 def _inputs_table(sc: Scenario, settings: RunSettings, top: int, threshold: float) -> pd.DataFrame:
     """The ``top`` uncertain inputs by their P(call) swing, each swung low → high on the scenario (CRN)."""
+    import pandas as pd
     rows = []
     for inp in make_inputs(sc, 0.2, None):
         lo = measures(*_run(apply_overrides(sc, {inp.field: typed(inp, inp.low)}), settings), threshold)

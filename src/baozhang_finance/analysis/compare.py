@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
 from baozhang_finance.analysis.output import Writer, save_folder, write_json
 from baozhang_finance.model.scenario import Scenario
@@ -107,6 +109,7 @@ class Comparison(Sequence):
 
     @property
     def table(self) -> pd.DataFrame:
+        import pandas as pd
         return pd.DataFrame(self.rows, columns=CSV_FIELDS)
 
     def save(self, out: str | Path, extra_writers: Iterable[Writer] = (), overwrite: bool = False) -> Path:

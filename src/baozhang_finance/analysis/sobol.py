@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
 from baozhang_finance.analysis.evaluate import evaluate_all
 from baozhang_finance.analysis.inputs import Input, make_inputs, typed
@@ -62,6 +64,7 @@ class SobolResult:
 
     def sample_table(self) -> pd.DataFrame:
         """The design (one column per input) with the metric of every row beside it (sobol_sample.csv)."""
+        import pandas as pd
         sample = pd.DataFrame(self.X, columns=self.problem["names"])
         for j, m in enumerate(self.metrics):
             sample[m] = self.Y[:, j]
@@ -88,6 +91,7 @@ def sobol_indices(problem: dict[str, Any], evaluate: Callable[[np.ndarray], np.n
     ``(N (G + 2), D)`` sample to outputs ``(rows,)`` or ``(rows, len(metrics))`` — a simulation per row, or an
     analytic function: the code path is the same. ``n_base`` should be a power of 2 (Sobol sequence balance).
     """
+    import pandas as pd
     from SALib.analyze import sobol as sobol_analyze  # SALib imported where used: a slow import (start-up)
     from SALib.sample import sobol as sobol_sample
 

@@ -42,7 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
 from baozhang_finance.analysis.output import Writer, json_safe, save_folder, write_json
 from baozhang_finance.analysis.roots import Bracket, regula_falsi
@@ -158,6 +160,7 @@ class SolveResult:
     @property
     def table(self) -> pd.DataFrame:
         """One row per evaluation, in the order made: x, value, se, feasible, wall_time_s."""
+        import pandas as pd
         return pd.DataFrame([vars(e) for e in self.evaluations], columns=["x", "value", "se", "feasible",
                                                                           "wall_time_s"])
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
 from baozhang_finance.analysis.evaluate import Progress, evaluate_all
 from baozhang_finance.analysis.output import TableResult
@@ -39,6 +41,7 @@ def sweep(scenario: Scenario, field: str, values: Sequence[Any], paths: int = SW
     are the same as the serial loop's. A value the scenario refuses raises :class:`ScenarioError` naming it,
     before anything is simulated.
     """
+    import pandas as pd
     if not len(values):
         raise ScenarioError(f"sweep {field}: no values given")
     names = check_metrics(metrics, DEFAULT_SWEEP_METRICS)

@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
 from baozhang_finance.analysis.evaluate import Progress, evaluate_all
 from baozhang_finance.analysis.inputs import Input, make_inputs, typed
@@ -51,6 +53,7 @@ def tornado(scenario: Scenario, inputs: Sequence[Input] | None = None, paths: in
     ``<m>_high_se``), sorted by the first metric's swing, then the second's. All runs share one seed (CRN), so a
     swing is the effect of the input, not noise; the SE columns say how precisely the level itself is known.
     """
+    import pandas as pd
     names = check_metrics(metrics, DEFAULT_TORNADO_METRICS)
     inputs = list(inputs) if inputs is not None else make_inputs(scenario, rel, ranges)
     if not inputs:

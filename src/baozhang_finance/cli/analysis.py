@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 import typer
 from rich.markup import escape
 

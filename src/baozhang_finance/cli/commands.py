@@ -17,6 +17,7 @@ from baozhang_finance.cli.common import _load, _progress_bar, app, console, err_
 from baozhang_finance.cli.options import (
     Conventions,
     Backend,
+    Sampling,
     ChunkSize,
     Deterministic,
     Lang,
@@ -64,7 +65,7 @@ def run(
     seed: Seed = None,
     chunk_size: ChunkSize = None,
     workers: Workers = 1,
-    backend: Backend = "serial",
+    backend: Backend = None,
     scheduler: Scheduler = None,
     stress: Stress = None,
     deterministic: Deterministic = False,
@@ -76,6 +77,7 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="print summary.json to stdout"),
     conventions: Conventions = None,
     lang: Lang = None,
+    sampling: Sampling = None,
 ):
     """Simulate a scenario and print the three-lens summary."""
     sc = _load(scenario, conventions)
@@ -96,7 +98,7 @@ def run(
             try:
                 result = simulate(sc, paths=paths, seed=seed, chunk_size=chunk_size, workers=workers,
                                   backend=backend, stress=stress, deterministic=deterministic, target_se=target_se,
-                                  progress=cb, client=client)
+                                  progress=cb, client=client, sampling=sampling)
             finally:
                 if bar is not None:
                     bar.stop()

@@ -85,9 +85,22 @@ DaskWorkers = Annotated[int, typer.Option(
     "--dask-workers", callback=_at_least("--dask-workers", 0),
     help="fan the runs out over a local Dask cluster of N worker processes (0: run them in this process)")]
 Scheduler = Annotated[Optional[str], typer.Option("--scheduler", help="address of a Dask scheduler to run on")]
+def _choice(name: str, value, allowed):
+    if value is not None and value not in allowed:
+        raise typer.BadParameter(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
 Workers = Annotated[int, typer.Option("--workers", "-w", callback=_at_least("--workers", 1),
-                                      help="worker processes (results do not depend on it)")]
-Backend = Annotated[str, typer.Option("--backend", callback=_backend, help="serial | processes | dask")]
+                                      help="worker processes: N > 1 alone runs N local processes (results do not "
+                                           "depend on it)")]
+Backend = Annotated[Optional[str], typer.Option(
+    "--backend", callback=_backend,
+    help="serial | processes | dask (default: processes when --workers > 1, else serial)")]
+Sampling = Annotated[Optional[str], typer.Option(
+    "--sampling", callback=lambda v: _choice("--sampling", v, ("mc", "antithetic", "rqmc")),
+    help="mc | antithetic | rqmc: how the shocks are drawn (default: the scenario's simulation.sampling); "
+         "the standard errors follow it")]
 TargetSE = Annotated[Optional[float], typer.Option("--target-se", callback=_target_se,
                                                    help="add chunks until P(call) SE ≤ this")]
 Metrics = Annotated[Optional[list[str]], typer.Option(

@@ -65,6 +65,8 @@ class MarketPlan:
     stress_occ: np.ndarray  # (T,) additive occupancy shift
     stress_relending_stop: int  # month after which relending is off (T = never)
     deterministic: bool = False
+    sampling: str = "mc"  # how the shocks are drawn (engine/shocks.py): mc | antithetic | rqmc
+    rqmc_points: int = 1024  # rqmc: Sobol points per replicate
 
 
 @dataclass(frozen=True)
@@ -333,6 +335,8 @@ def compile_market(sc: Scenario, T: int, event_months: np.ndarray, stress: Stres
         stress_occ=occ,
         stress_relending_stop=stop,
         deterministic=deterministic,
+        sampling=getattr(getattr(sc, "simulation", None), "sampling", "mc"),  # (calibration passes a bare market)
+        rqmc_points=getattr(getattr(sc, "simulation", None), "rqmc_points", 1024),
     )
 
 

@@ -80,6 +80,9 @@ _ROWS: tuple[tuple, ...] = (
     ("run.standard_errors.p_call", "share", "SE of P(hidden-debt call)", "隐性债务触发概率标准误", 2),
     ("run.standard_errors.expected_pv", "yuan", "SE of expected hidden-debt PV", "隐性债务现值期望标准误"),
     ("run.standard_errors.p_self_financing", "share", "SE of P(self-financing)", "自求平衡概率标准误", 2),
+    ("run.standard_errors.expected_pv_bond_burden", "yuan", "SE of expected explicit bond-burden PV", "显性债务负担现值期望标准误"),
+    ("run.standard_errors.independent_units", "count", "independent units behind the SEs (paths, pairs or replicates)", "标准误的独立单元数(路径、对偶对或重复)"),
+    ("run.sampling", "text", "sampling (mc, antithetic, rqmc)", "抽样方法"),
     # ------------------------------------------------------------------ summary: fiscal lens
     ("hidden_debt.p_call", "share", "P(hidden-debt call)", "隐性债务触发概率"),
     ("hidden_debt.expected_pv", "yuan", "expected hidden debt, PV", "隐性债务现值期望"),

@@ -17,8 +17,11 @@ which stays right when most paths have no call at all — see :func:`expected_sh
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
+from baozhang_finance.engine.shocks import RQMC_POINTS, sampling_groups
 from baozhang_finance.measures import stats as mx
 from baozhang_finance.measures.stats import expected_shortfall, value_at_risk
 from baozhang_finance.measures.stats import quantiles as _q
@@ -110,6 +113,7 @@ def classification_table(result) -> pd.DataFrame:
     One row per class with the probability that any is paid, the expected PV (yuan) and its share of the total
     expected PV of outside money (0 when nothing is ever paid).
     """
+    import pandas as pd
     df = result.paths
     rows = [
         ("explicit_bond_burden", "显性债务负担 explicit special-bond burden", df["explicit_bond_burden_pv"], df["explicit_bond_call"]),
@@ -126,15 +130,34 @@ def classification_table(result) -> pd.DataFrame:
 
 
 def standard_errors(result) -> dict:
-    """Monte Carlo standard errors of the headline fiscal estimates: √(p(1−p)/n) and s/√n."""
+    """Standard errors of the headline fiscal estimates, by the run's sampling (:func:`headline_standard_errors`)."""
     df = result.paths
-    n = len(df)
-    p = float(df["hidden_call"].mean())
-    return {
-        "p_call": mx.mc_standard_error_prob(p, n),
-        "expected_pv": mx.mc_standard_error_mean(df["hidden_debt_pv"].to_numpy(float)),
-        "p_self_financing": mx.mc_standard_error_prob(float(df["self_financing"].mean()), n),
-    }
+    cols = {k: df[k].to_numpy() for k in ("path", "hidden_call", "hidden_debt_pv", "explicit_bond_burden_pv",
+                                            "self_financing")}
+    return headline_standard_errors(cols, result.run)
+
+
+def headline_standard_errors(cols: dict, run: dict) -> dict:
+    """Standard errors of P(call), E[hidden-debt PV], E[bond-burden PV] and P(self-financing).
+
+    Plain MC: √(p(1−p)/n) and s/√n. Antithetic and rqmc: the paths are not independent, their *groups* are
+    (pairs; replicates of ``rqmc_points`` paths), so the SE is that of the mean over groups
+    (:func:`~baozhang_finance.measures.stats.grouped_standard_error`); ``independent_units`` says how many."""
+    sampling = run.get("sampling") or "mc"
+    call = np.asarray(cols["hidden_call"], dtype=float)
+    n = call.size
+    fields = {"p_call": call, "expected_pv": cols["hidden_debt_pv"],
+              "expected_pv_bond_burden": cols["explicit_bond_burden_pv"],
+              "p_self_financing": np.asarray(cols["self_financing"], dtype=float)}
+    if sampling == "mc":
+        out = {k: (mx.mc_standard_error_prob(float(v.mean()), n) if k.startswith("p_")
+                   else mx.mc_standard_error_mean(np.asarray(v, dtype=float))) for k, v in fields.items()}
+        out["independent_units"] = n
+        return out
+    groups = sampling_groups(cols["path"], int(run["chunk_size"]), sampling, int(run.get("rqmc_points", RQMC_POINTS)))
+    out = {k: mx.grouped_standard_error(v, groups) for k, v in fields.items()}
+    out["independent_units"] = int(np.unique(groups).size)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ issue 16

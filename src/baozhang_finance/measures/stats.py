@@ -202,6 +202,22 @@ def mc_standard_error_mean(x):
     return float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
 
 
+def grouped_standard_error(x, groups) -> float:
+    """Standard error of the mean of ``x`` when its rows come in independent groups (antithetic pairs, rqmc
+    replicates; each row its own group under plain MC): with group sums ``S_g``, sizes ``m_g``, ``G`` groups and
+    ``N = Σ m_g`` rows, ``SE² = G / (G − 1) · Σ_g (S_g − x̄ m_g)² / N²`` (the ratio estimator's variance; for
+    groups of one row it is s²/N). NaN with fewer than 2 groups."""
+    x = np.asarray(x, dtype=float)
+    _, inv = np.unique(np.asarray(groups), return_inverse=True)
+    sums = np.bincount(inv, weights=x)
+    sizes = np.bincount(inv)
+    g = sums.size
+    if g < 2:
+        return float("nan")
+    resid = sums - x.mean() * sizes
+    return float(np.sqrt(g / (g - 1) * np.sum(resid**2)) / x.size)
+
+
 def mc_standard_error_prob(p: float, n: int):
     """Standard error of an estimated probability: √(p (1 − p) / n)."""
     return float(np.sqrt(max(p * (1 - p), 0.0) / n)) if n > 0 else float("nan")

@@ -64,7 +64,7 @@ class ScenarioError(ValueError):
 class _Model(BaseModel):
     # strict: no bool ↔ number, no string → number, no float → int (an int where a float is expected is fine:
     # TOML users write 0 for 0.0); every number finite; unknown fields are errors
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, defer_build=True)  # schemas on first use
 
 
 # ----------------------------------------------------------------------------------------------- programme
@@ -572,6 +572,17 @@ class Simulation(_Model):
     paths: int = Field(10_000, ge=1, le=100_000_000, description="number of Monte Carlo paths")
     seed: int = Field(20251124, ge=0, le=MAX_SEED, description="master seed")
     chunk_size: int = Field(10_000, ge=1, le=1_000_000, description="paths per chunk; results depend on it, never on workers")
+    sampling: Literal["mc", "antithetic", "rqmc"] = Field(
+        "mc", description="how the shocks are drawn: mc (plain Monte Carlo), antithetic (pairs of paths with "
+        "negated normals), rqmc (scrambled Sobol with a Brownian-bridge order, replicates of rqmc_points paths); "
+        "standard errors follow the mode (docs/decisions.md)")
+    rqmc_points: int = Field(1024, ge=2, le=65_536, description="rqmc: Sobol points per replicate (a power of 2)")
+
+    @model_validator(mode="after")
+    def _power_of_two(self) -> "Simulation":
+        if self.rqmc_points & (self.rqmc_points - 1):
+            raise ValueError(f"rqmc_points must be a power of 2, got {self.rqmc_points}")
+        return self
 
 
 # ----------------------------------------------------------------------------------------------- scenario

@@ -53,7 +53,7 @@ MAX_YUAN = 1e13
 
 class _Model(BaseModel):
     # strict like the scenario models (scenario._Model): no bool ↔ number, no string → number, finite numbers
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, defer_build=True)  # schemas on first use
 
 
 class SupportPolicy(_Model):

@@ -24,9 +24,12 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-from matplotlib import font_manager
-from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from typing import TYPE_CHECKING as _TC_  # noqa: E402
+if _TC_:  # imported where used (start-up time)
+    from matplotlib import font_manager
+    from matplotlib.axes import Axes
+    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import PercentFormatter
 
 from baozhang_finance.measures.catalogue import entry
 from baozhang_finance.measures.stats import var_cvar
@@ -51,6 +54,7 @@ WAN = 1e4  # 万元: yuan per 10,000
 def _installed_cjk_family() -> str | None:
     """The first installed CJK family of :data:`CJK_FAMILIES`, registering system CJK files matplotlib's
     cached font list does not know yet (fonts installed after the cache was built)."""
+    from matplotlib import font_manager
     names = {f.name for f in font_manager.fontManager.ttflist}
     hit = next((fam for fam in CJK_FAMILIES if fam in names), None)
     if hit:
@@ -123,6 +127,7 @@ def _font_kw() -> dict:
 
 
 def _wan_formatter() -> FuncFormatter:
+    from matplotlib.ticker import FuncFormatter
     return FuncFormatter(lambda v, _pos: f"{v:,.0f}")
 
 
@@ -178,6 +183,7 @@ def fan_chart(ax: Axes, yearly, quantity: str = "cash_balance", scale: float | N
 
 
 def _legend_prop():
+    from matplotlib import font_manager
     fam = cjk_font()
     return font_manager.FontProperties(family=[fam, "DejaVu Sans"], size=8) if fam else None
 
@@ -228,6 +234,7 @@ def pd_curve(ax: Axes, pd_cumulative: Sequence[float], start_year: int | str | N
              lang: str = DEFAULT_LANG) -> Axes:
     """Cumulative probability of default by the end of each programme year (standalone view, no government
     support); ``start_year`` (e.g. ``"2025-07"``) only labels the axis."""
+    from matplotlib.ticker import PercentFormatter
     pdc = np.asarray(list(pd_cumulative), dtype=float)
     fk = _font_kw()
     ax.set_title(chart_text("pd_title", lang), **fk)

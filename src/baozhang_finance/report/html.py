@@ -34,8 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import xlsxwriter
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
+from typing import TYPE_CHECKING as _TC_  # noqa: E402
+if _TC_:  # imported where used (start-up time)
+    import xlsxwriter
 
 from baozhang_finance.measures.catalogue import entry, has
 from baozhang_finance.report.attribution import attribution_charts, html_section as attribution_html
@@ -139,6 +143,7 @@ def _flow_title(key: str, title: str, lang: str) -> str:
 def project_cash_flows(result, mp: MedianPath | None = None, lang: str = DEFAULT_LANG) -> dict[str, pd.DataFrame]:
     """Yearly cash flows of the median path: one DataFrame per project (yuan; units and rates as they are)
     and one for the programme (support by payer, market); column titles in ``lang``."""
+    import pandas as pd
     mp = mp or median_path(result)
     start = int(result.scenario.programme.start[:4])
     out: dict[str, pd.DataFrame] = {}
@@ -418,6 +423,7 @@ def _sheet_manifest(wb, f, result, lang: str) -> None:
 def write_xlsx(result, folder: str | Path, mp: MedianPath | None = None, lang: str = DEFAULT_LANG) -> Path:
     """``report.xlsx``: Guide, Summary (three lenses), Inputs, Yearly fans, Median path, Paths (sample), Manifest
     — labels in ``lang``."""
+    import xlsxwriter
     path = Path(folder) / "report.xlsx"
     mp = mp or median_path(result)
     wb = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True})

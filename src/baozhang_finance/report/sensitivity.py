@@ -13,7 +13,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
 from baozhang_finance.measures.catalogue import CATALOGUE
 from baozhang_finance.measures.metrics import Z95
@@ -72,6 +74,7 @@ def plot_tornado(table: pd.DataFrame, metric: str = "p_call", ax=None, top: int 
 
 def plot_sobol(result, metric: str | None = None, ax=None, lang: str = DEFAULT_LANG):
     """Bars of first-order (S1) and total (ST) Sobol indices per group with their confidence intervals."""
+    import pandas as pd
     ax = _ax(ax)
     table = result if isinstance(result, pd.DataFrame) else result.table
     metric = metric or str(table["metric"].iloc[0])

@@ -15,7 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
+from typing import TYPE_CHECKING as _TC_  # noqa: E402
+if _TC_:  # imported where used (start-up time)
+    import xlsxwriter
 
 from baozhang_finance.model import workbook as wbm
 from baozhang_finance.model.labels_zh import TABLES_ZH
@@ -78,6 +80,7 @@ def write_workbook(path: str | Path, scenario: Scenario | None = None, notes: di
     """Write the workbook to ``path`` (atomically): blank when ``scenario`` is None, else filled with its values.
 
     ``notes`` (location → text, e.g. from :func:`baozhang_finance.model.workbook.toml_notes`) become cell comments."""
+    import xlsxwriter
     path = Path(path)
     data = scenario.model_dump(mode="python") if scenario is not None else {}
     notes = notes or {}

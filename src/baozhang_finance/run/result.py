@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
 from baozhang_finance import __version__
 from baozhang_finance.engine.plan import compile_plan
@@ -64,6 +66,7 @@ class Result:
     @cached_property
     def paths(self) -> pd.DataFrame:
         # copy=False: the DataFrame takes the run's column arrays as they are, so a million-path table is held once
+        import pandas as pd
         return pd.DataFrame(self._columns, copy=False)
 
     def ledger(self, name: str) -> np.ndarray:
@@ -88,6 +91,7 @@ class Result:
     @cached_property
     def yearly(self) -> pd.DataFrame:
         """Fan-chart data: for each year and quantity, mean and p05/p25/p50/p75/p95 across paths."""
+        import pandas as pd
         rows = []
         start_year = int(self.scenario.programme.start[:4])
         for name in ("cash_balance", "cfads", "dscr", "cum_support", "debt_service", "gov_hidden", "gov_bond",
@@ -147,6 +151,7 @@ class Result:
                 "chunk_size": self.run["chunk_size"],
                 "stress": self.run.get("stress"),
                 "deterministic": self.run.get("deterministic", False),
+                "sampling": self.run.get("sampling", "mc"),
                 "standard_errors": fiscal.standard_errors(self),
             },
         }
@@ -156,6 +161,7 @@ class Result:
 
     # ------------------------------------------------------------------ persistence
     def manifest(self) -> dict[str, Any]:
+        import pandas as pd
         return _clean({
             "package": "baozhang-finance",
             "version": __version__,
@@ -169,6 +175,7 @@ class Result:
             "workers": self.run.get("workers"),
             "stress": self.run.get("stress"),
             "deterministic": self.run.get("deterministic"),
+            "sampling": self.run.get("sampling", "mc"),
             "wall_time_s": self.run.get("wall_time_s"),
             "numpy": np.__version__,
             "pandas": pd.__version__,
@@ -202,6 +209,7 @@ class Result:
     @classmethod
     def load(cls, out_dir: str | Path) -> "Result":
         """Re-open a saved run folder (for ``baozhang report``)."""
+        import pandas as pd
         d = Path(out_dir)
         sc = Scenario.model_validate_json((d / "scenario.json").read_text())
         run = json.loads((d / "run.json").read_text())

@@ -43,6 +43,7 @@ class RunSettings:
     chunk_size: int | None = None
     stress: str | None = None
     deterministic: bool = False
+    sampling: str | None = None  # mc | antithetic | rqmc (None: the scenario's [simulation].sampling)
 
     def resolved(self, scenario: Scenario) -> "RunSettings":
         """Every setting filled in (one path when deterministic) and checked: paths ≥ 1, chunk size ≥ 1."""
@@ -51,17 +52,20 @@ class RunSettings:
         out = replace(self,
                       paths=1 if self.deterministic else int(self.paths if self.paths is not None else sim.paths),
                       seed=int(self.seed if self.seed is not None else sim.seed),
-                      chunk_size=int(chunk if chunk is not None else sim.chunk_size))
+                      chunk_size=int(chunk if chunk is not None else sim.chunk_size),
+                      sampling=str(self.sampling if self.sampling is not None else sim.sampling))
         if out.paths < 1:
             raise ScenarioError(f"paths: must be >= 1, got {out.paths}")
         if out.chunk_size < 1:
             raise ScenarioError(f"chunk_size: must be >= 1, got {out.chunk_size}")
+        if out.sampling not in ("mc", "antithetic", "rqmc"):
+            raise ScenarioError(f"sampling: must be mc, antithetic or rqmc, got {out.sampling!r}")
         return out
 
     def simulate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~baozhang_finance.run.simulate.simulate`."""
         return {"paths": self.paths, "seed": self.seed, "chunk_size": self.chunk_size, "stress": self.stress,
-                "deterministic": self.deterministic}
+                "deterministic": self.deterministic, "sampling": self.sampling}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,7 +18,7 @@ from contextlib import closing
 import numpy as np
 
 from baozhang_finance.engine.plan import Plan, compile_plan
-from baozhang_finance.measures import stats as mx
+from baozhang_finance.measures import fiscal
 from baozhang_finance.model.scenario import Scenario, ScenarioError
 from baozhang_finance.run import dask_backend, uncertainty
 from baozhang_finance.run.chunks import chunk_bounds, chunk_generator, per_path_columns, run_chunk  # noqa: F401
@@ -95,13 +95,14 @@ def simulate(
     seed: int | None = None,
     chunk_size: int | None = None,
     workers: int = 1,
-    backend: str = "serial",
+    backend: str | None = None,
     stress: str | None = None,
     deterministic: bool = False,
     target_se: float | None = None,
     max_paths: int | None = None,
     progress: Progress | None = None,
     client=None,
+    sampling: str | None = None,
 ) -> Result:
     """Run the Monte Carlo and return a :class:`Result`.
 
@@ -109,11 +110,18 @@ def simulate(
     ``target_se`` keeps adding chunks until the standard error of P(hidden-debt call) is ≤ ``target_se`` and the
     standard error of the expected hidden-debt PV is ≤ ``target_se`` × its mean (relative), or ``max_paths``
     is reached; the paths run are then a whole number of chunks, identical to a fixed run of that size.
+    ``sampling`` (``"mc"``, ``"antithetic"``, ``"rqmc"``; default the scenario's ``[simulation].sampling``) says
+    how the shocks are drawn (:mod:`baozhang_finance.engine.shocks`); every standard error follows it.
+    ``backend`` None: local processes when ``workers`` > 1, else serial.
     """
-    s = RunSettings(paths, seed, chunk_size, stress, deterministic).resolved(scenario)
+    s = RunSettings(paths, seed, chunk_size, stress, deterministic, sampling).resolved(scenario)
     paths, seed, chunk_size = s.paths, s.seed, s.chunk_size
+    if s.sampling != scenario.simulation.sampling:
+        scenario = scenario.model_copy(update={"simulation": scenario.simulation.model_copy(update={"sampling": s.sampling})})
     if workers < 1:
         raise ScenarioError(f"workers: must be >= 1, got {workers}")
+    if backend is None:
+        backend = "processes" if workers > 1 else "serial"
     if backend == "processes" and workers == 1:
         backend = "serial"
     if backend == "dask" and client is None and target_se is not None and not deterministic:
@@ -121,9 +129,10 @@ def simulate(
         with dask_backend.client_for(None, workers) as client:
             return simulate(scenario, paths=paths, seed=seed, chunk_size=chunk_size, workers=workers,
                             backend=backend, stress=stress, target_se=target_se, max_paths=max_paths,
-                            progress=progress, client=client)
+                            progress=progress, client=client, sampling=s.sampling)
     plan = compile_plan(scenario, stress=stress, deterministic=deterministic)
     chunks = uncertainty.plans(plan, scenario, stress, seed, deterministic)  # plan itself unless parameters are drawn
+    se_run = {"sampling": s.sampling, "chunk_size": chunk_size, "rqmc_points": scenario.simulation.rqmc_points}
     t0 = time.perf_counter()
     parts: list[dict[str, np.ndarray]] = []
     done = 0
@@ -162,7 +171,7 @@ def simulate(
                     parts.append(cols)
                     done += len(cols["path"])
                     # test after every chunk, in index order, so where the run stops never depends on the workers
-                    reached = _se_reached(parts, target_se)
+                    reached = _se_reached(parts, target_se, se_run)
             next_chunk += len(bounds)
             if progress:
                 progress(done, cap)
@@ -178,6 +187,8 @@ def simulate(
         "workers": workers,
         "stress": stress,
         "deterministic": deterministic,
+        "sampling": s.sampling,
+        "rqmc_points": scenario.simulation.rqmc_points,
         "target_se": target_se,
         "wall_time_s": wall,
         "cpu_count": os.cpu_count(),
@@ -187,15 +198,16 @@ def simulate(
     return Result(scenario=scenario, plan=plan, columns=columns, run=run_info)
 
 
-def _se_reached(parts, target: float) -> bool:
-    call = np.concatenate([p["hidden_call"] for p in parts])
-    pv = np.concatenate([p["hidden_debt_pv"] for p in parts])
-    n = call.size
-    if n < 2:
+def _se_reached(parts, target: float, run: dict) -> bool:
+    """The stopping rule of ``target_se``: SE of P(call) ≤ target and SE of E[hidden PV] ≤ target × its mean,
+    with the standard errors of the run's sampling (pairs, replicates: at least 8 independent units)."""
+    cols = {k: np.concatenate([p[k] for p in parts])
+            for k in ("path", "hidden_call", "hidden_debt_pv", "explicit_bond_burden_pv", "self_financing")}
+    if cols["path"].size < 2:
         return False
-    p = float(call.mean())
-    se_p = mx.mc_standard_error_prob(p, n)
-    mean = float(pv.mean())
-    se_pv = mx.mc_standard_error_mean(pv)
-    rel = se_pv / mean if mean > 0 else 0.0
-    return se_p <= target and rel <= target
+    se = fiscal.headline_standard_errors(cols, run)
+    if run["sampling"] != "mc" and se["independent_units"] < 8:
+        return False
+    mean = float(cols["hidden_debt_pv"].mean())
+    rel = se["expected_pv"] / mean if mean > 0 else 0.0
+    return se["p_call"] <= target and rel <= target

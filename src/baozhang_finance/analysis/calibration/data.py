@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
 from baozhang_finance.model.scenario import DRIVERS, ScenarioError
 
@@ -63,6 +65,7 @@ class MarketData:
 
     def window(self) -> tuple[str, str]:
         """First and last month covered by any series, ``YYYY-MM``."""
+        import pandas as pd
         starts, ends = [], []
         for s in self.monthly.values():
             starts.append(s.index.min())
@@ -77,6 +80,7 @@ class MarketData:
 
 
 def _month(text: str, where: str) -> pd.Period:
+    import pandas as pd
     m = _MONTH.match(text)
     if not m:
         raise CalibrationError(f"{where}: date {text!r} is not YYYY-MM")
@@ -131,6 +135,7 @@ def chain_to_levels(dates: list[pd.Period], mom: list[float | None], yoy: list[f
 
     Returns the level series on a monthly PeriodIndex and the notes (fallbacks used).
     """
+    import pandas as pd
     notes: list[str] = []
     if len(set(dates)) != len(dates):
         raise CalibrationError(f"{where}: duplicated dates in the chain index")
@@ -186,6 +191,7 @@ def chain_to_levels(dates: list[pd.Period], mom: list[float | None], yoy: list[f
 
 def read_tidy_csv(path: str | Path, city: str | None = None, start: str | None = None) -> MarketData:
     """Read a tidy CSV (``date, city, series, value``) into :class:`MarketData` (see the module docstring)."""
+    import pandas as pd
     p = Path(path)
     header, rows = _rows(p)
     need = {"date", "series", "value"}

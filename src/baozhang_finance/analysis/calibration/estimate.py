@@ -25,7 +25,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
 from baozhang_finance.analysis.calibration.data import CalibrationError, MarketData
 from baozhang_finance.model.scenario import DRIVERS
@@ -106,6 +108,7 @@ class Calibration:
 # ------------------------------------------------------------------------------------------ estimators
 def log_changes(s: pd.Series) -> pd.Series:
     """One-month log changes of a level series; a change across a missing month is dropped."""
+    import pandas as pd
     s = s.sort_index()
     full = s.reindex(pd.period_range(s.index.min(), s.index.max(), freq=s.index.freq))
     return np.log(full).diff().dropna()
@@ -120,6 +123,7 @@ def lognormal_fit(x: pd.Series, periods_per_year: int = 12, name: str = "series"
 
     ``μ̂ = m x̄ + σ̂²/2``, ``σ̂ = √m s``; SE(μ̂)² = m² SE_HAC(x̄)² + σ̂⁴/(2n), SE(σ̂) = σ̂/√(2(n−1)).
     """
+    import pandas as pd
     import statsmodels.api as sm  # heavy: imported where used (baozhang --help stays fast)
 
     n = len(x)
@@ -143,6 +147,7 @@ def find_break(x: pd.Series, trim: float = 0.15) -> dict:
     ``sup F > 8.85`` (Andrews 1993, 5 %). The 95 % interval of the date is ``k̂ ± (⌊11 σ̂²/δ̂²⌋ + 1)`` months
     (Bai 1997), δ̂ the shift of the monthly mean.
     """
+    import pandas as pd
     import statsmodels.api as sm
 
     v = x.to_numpy()
@@ -175,6 +180,7 @@ def ar1_fit(y: pd.Series, name: str = "series", bias_correct: bool = True) -> di
     (``b + (1 + 3b)/n``); delta-method SEs: SE(κ) = 12 SE(b), SE(θ)² = gᵀ Σ g with
     ``g = (1/(1 − b), a/(1 − b)²)``, SE(σ) = σ/√(2(n − 2)).
     """
+    import pandas as pd
     import statsmodels.api as sm
 
     y = y.sort_index()
@@ -256,6 +262,7 @@ def calibrate(data: MarketData, base: dict | None = None, decline_years: float |
         its start date, not how long it will last: the default is the decline's observed length so far (as long
         again as it has lasted — an assumption, stated in the notes).
     """
+    import pandas as pd
     src = data.source
     notes = list(data.notes)
     fallback = dict(ASSUMED)
@@ -423,6 +430,7 @@ def calibrate(data: MarketData, base: dict | None = None, decline_years: float |
 
 def _correlation(resid: dict[str, pd.Series], data: MarketData, notes: list[str]):
     """Pairwise correlation of innovations over the months both have; yearly fiscal pairs use yearly sums."""
+    import pandas as pd
     k = len(DRIVERS)
     c, se, nn = np.eye(k), np.zeros((k, k)), np.zeros((k, k), dtype=int)
     yearly_fiscal = "fiscal" in resid and resid["fiscal"].index.freqstr.startswith("Y")

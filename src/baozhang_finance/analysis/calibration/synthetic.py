@@ -12,7 +12,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING as _TC  # noqa: E402
+if _TC:  # pandas is imported where used (start-up time)
+    import pandas as pd
 
 from baozhang_finance.analysis.calibration.data import MarketData
 from baozhang_finance.engine.drivers import Drivers
@@ -43,6 +45,7 @@ def simulate_history(market: dict, months: int = 120, seed: int = 0, start: str 
                      stabilised_occupancy: float = 0.9, fiscal_revenue_yuan: float = 5e9,
                      city: str = "synthetic") -> MarketData:
     """One path of the engine's drivers as monthly series (levels: house_price, rent, cpi = 100 at the start)."""
+    import pandas as pd
     m = Market(**market)
     sc = SimpleNamespace(market=m, programme=SimpleNamespace(fiscal_revenue_yuan=fiscal_revenue_yuan))
     mp = compile_market(sc, months, np.array([], dtype=int), None, False)
@@ -65,6 +68,7 @@ def simulate_history(market: dict, months: int = 120, seed: int = 0, start: str 
 
 def to_tidy(data: MarketData) -> pd.DataFrame:
     """Long table ``date, city, series, value`` (what :func:`~.data.read_tidy_csv` reads)."""
+    import pandas as pd
     rows = []
     for name, s in data.monthly.items():
         rows += [(str(d), data.city or "", name, float(v)) for d, v in s.items()]
@@ -80,6 +84,7 @@ def example_city_csv(seed: int = 20250601, months: int = 126) -> str:
     ``house_price_yoy``, two decimals), rent with three missing months, the LPR from 2019-08 only (the 5-year LPR
     starts then), occupancy from 2018, fiscal revenue yearly (sum of the months, yuan).
     """
+    import pandas as pd
     d = simulate_history(EXAMPLE_MARKET, months=months, seed=seed, city="Example City (synthetic)")
     city = d.city
     lines = [
