@@ -540,15 +540,10 @@ def _read_sheet(ws, problems: _Problems) -> _SheetData | None:
     return _SheetData(ws.title, rows, meta)
 
 
-def workbook_to_dict(path: str | Path, root: type[BaseModel], source: str | None = None,
-                     grid_labels: dict[str, tuple[str, ...]] | None = None) -> tuple[dict[str, Any], dict[str, tuple]]:
-    """The scenario dict a workbook holds, and the cell of every location (``"projects[0].units"`` →
-    ``("项目", "C7", "units")``) for :func:`locate`. Raises :class:`WorkbookError` naming the sheet and cell."""
+def _open_workbook(p: Path, src: str):
+    """The workbook at ``p``, opened read-only for its values, or WorkbookError when it is no input workbook."""
     import openpyxl
 
-    p = Path(path)
-    src = source or str(p)
-    problems = _Problems(src)
     if not p.exists():
         raise WorkbookError(f"{src}: file not found")
     if p.is_dir():
@@ -561,7 +556,7 @@ def workbook_to_dict(path: str | Path, root: type[BaseModel], source: str | None
             unpacked = sum(i.file_size for i in z.infolist())
         if unpacked > 20 * MAX_FILE_BYTES:
             raise WorkbookError(f"{src}: unpacks to {unpacked:,} bytes; not an input workbook")
-        wb = openpyxl.load_workbook(p, data_only=True)
+        return openpyxl.load_workbook(p, data_only=True)
     except WorkbookError:
         raise
     except Exception as exc:  # not a zip, not a workbook, damaged: one line
@@ -569,7 +564,9 @@ def workbook_to_dict(path: str | Path, root: type[BaseModel], source: str | None
         raise WorkbookError(f"{src}: not an Excel workbook (.xlsx) the template wrote "
                             f"({type(exc).__name__}: {first})") from None
 
-    sheets = layout(root, grid_labels=grid_labels)
+
+def _check_sheet_names(wb, sheets: list[Sheet], problems: _Problems) -> None:
+    """Note every sheet that is not part of the template, and every template sheet that is missing."""
     expected = [COVER_SHEET] + [s.name for s in sheets]
     for name in wb.sheetnames:
         if name not in expected:
@@ -578,12 +575,10 @@ def workbook_to_dict(path: str | Path, root: type[BaseModel], source: str | None
     for name in expected[1:]:
         if name not in wb.sheetnames:
             problems.add(f"{name}!A1", "sheet is missing (deleted or renamed); start from a fresh template")
-    problems.raise_if_any()
 
-    read = {s.name: _read_sheet(wb[s.name], problems) for s in sheets if s.blocks}
-    problems.raise_if_any()
 
-    # slot counts seen in the sheets (a bond's schedule[3].year → 3)
+def _slots_seen(sheets: list[Sheet], read: dict[str, _SheetData | None]) -> dict[str, int]:
+    """The slot counts seen in the sheets (a bond's ``schedule[3].year`` → 3), by table path."""
     slots: dict[str, int] = {}
     by_table: dict[str, Block] = {b.table: b for s in sheets for b in s.blocks}
     for s in sheets:
@@ -598,20 +593,17 @@ def workbook_to_dict(path: str | Path, root: type[BaseModel], source: str | None
             elif isinstance(key, str) and table in by_table:
                 for m in _SLOT_KEY.finditer(key):
                     slots[f"{table}.{m.group(1)}"] = max(slots.get(f"{table}.{m.group(1)}", 0), int(m.group(2)))
-    sheets = layout(root, slots, grid_labels)
+    return slots
 
-    data: dict[str, Any] = {}
-    cells: dict[str, tuple] = {}
-    owned: list[tuple[Block, list[tuple[str, dict, str, dict]]]] = []
-    project_cols: list[str] = []
-    for s in sheets:
-        if s.blocks:
-            _read_blocks(s, read[s.name], data, cells, owned, project_cols, problems)
-        if s.grid is not None:
-            _read_grid(wb[s.name], s.grid, data, cells, problems)
-    problems.raise_if_any()
 
-    # loans, bonds, grants go to the project they name
+def _add_cells(cells: dict, prefix: str, item_cells: dict[str, tuple]) -> None:
+    """Record the cell of every location of one item, below the item's location ``prefix``."""
+    for loc, ref in item_cells.items():
+        cells[prefix + ("" if loc.startswith("[") else ".") + loc] = ref
+
+
+def _assign_owned(data: dict, cells: dict, owned: list, problems: _Problems) -> None:
+    """Put each loan, bond and grant into the project it names."""
     names = [p.get("name") for p in data.get("projects", [])]
     for block, items in owned:
         counts: dict[int, int] = {}
@@ -631,8 +623,38 @@ def workbook_to_dict(path: str | Path, root: type[BaseModel], source: str | None
             target = data["projects"][i]
             _set(target, block.owner_path + (j,), item)
             cells[prefix] = head_cell
-            for loc, where in item_cells.items():
-                cells[prefix + ("" if loc.startswith("[") else ".") + loc] = where
+            _add_cells(cells, prefix, item_cells)
+
+
+def workbook_to_dict(path: str | Path, root: type[BaseModel], source: str | None = None,
+                     grid_labels: dict[str, tuple[str, ...]] | None = None) -> tuple[dict[str, Any], dict[str, tuple]]:
+    """The scenario dict a workbook holds, and the cell of every location (``"projects[0].units"`` →
+    ``("项目", "C7", "units")``) for :func:`locate`. Raises :class:`WorkbookError` naming the sheet and cell."""
+    p = Path(path)
+    src = source or str(p)
+    problems = _Problems(src)
+    wb = _open_workbook(p, src)
+
+    sheets = layout(root, grid_labels=grid_labels)
+    _check_sheet_names(wb, sheets, problems)
+    problems.raise_if_any()
+
+    read = {s.name: _read_sheet(wb[s.name], problems) for s in sheets if s.blocks}
+    problems.raise_if_any()
+
+    sheets = layout(root, _slots_seen(sheets, read), grid_labels)
+    data: dict[str, Any] = {}
+    cells: dict[str, tuple] = {}
+    owned: list[tuple[Block, list[tuple[str, dict, str, dict]]]] = []
+    project_cols: list[str] = []
+    for s in sheets:
+        if s.blocks:
+            _read_blocks(s, read[s.name], data, cells, owned, project_cols, problems)
+        if s.grid is not None:
+            _read_grid(wb[s.name], s.grid, data, cells, problems)
+    problems.raise_if_any()
+
+    _assign_owned(data, cells, owned, problems)
     problems.raise_if_any()
     return data, cells
 
@@ -683,8 +705,9 @@ def _read_blocks(sheet: Sheet, sd: _SheetData, data: dict, cells: dict, owned: l
         _read_block(block, sd, head_i, row_is, data, cells, owned, problems)
 
 
-def _read_block(block: Block, sd: _SheetData, head_i: int, row_is: list[int], data: dict, cells: dict,
-                owned: list, problems: _Problems) -> None:
+def _row_positions(block: Block, sd: _SheetData, head_i: int, row_is: list[int],
+                   problems: _Problems) -> dict[str, int]:
+    """The sheet row of each field key of a block; notes unknown, repeated and missing rows."""
     expected = {r.key: r for r in block.rows}
     at: dict[str, int] = {}
     for i in row_is:
@@ -700,133 +723,181 @@ def _read_block(block: Block, sd: _SheetData, head_i: int, row_is: list[int], da
         if key not in at:
             problems.add(f"{sd.name}!{cell_ref(head_i, 0)}", f"{block.header} {key}: the row is missing (deleted?); "
                                                               "restore it from a fresh template")
-    if len(at) != len(expected):
+    return at
+
+
+def _cell_value(sd: _SheetData, i: int, c: int) -> Any:
+    """The value of the cell at 0-based (row ``i``, column ``c``), None beyond the row's end."""
+    r = sd.rows[i]
+    return r[c] if c < len(r) else None
+
+
+def _check_one_column(block: Block, sd: _SheetData, row_is: list[int], problems: _Problems) -> None:
+    """Note every value of a single table's block that is not in column C."""
+    for i in row_is:
+        for c in _item_columns(sd):
+            if c != 2 and not _blank(_cell_value(sd, i, c)):
+                problems.add(f"{sd.name}!{cell_ref(i, c)}", f"{block.header} has one value per field, in column C")
+
+
+def _read_list(item: dict, r: Row, v: Any, where: str, problems: _Problems) -> None:
+    """Set a list field from its comma-separated text cell."""
+    if not isinstance(v, str):
+        problems.add(where, f"must be comma-separated text, got {_show(v)}")
         return
+    parts = [x.strip() for x in v.split(",")]
+    if any(x == "" for x in parts):
+        problems.add(where, f"an empty name in the list {v!r}")
+        return
+    try:
+        _set(item, r.path, [convert(x, Row(r.key, r.path, "scalar", r.annotation)) for x in parts])
+    except ValueError as exc:
+        problems.add(where, str(exc))
 
-    def val(i: int, c: int) -> Any:
-        r = sd.rows[i]
-        return r[c] if c < len(r) else None
 
-    cols = list(_item_columns(sd)) if block.array else [2]
-    if not block.array:
-        for i in row_is:
-            for c in _item_columns(sd):
-                if c != 2 and not _blank(val(i, c)):
-                    problems.add(f"{sd.name}!{cell_ref(i, c)}", f"{block.header} has one value per field, in column C")
-    items = []
-    for c in cols:
-        if block.array and all(_blank(val(at[k], c)) for k in expected):
-            continue  # an unused column
-        item: dict[str, Any] = {}
-        item_cells: dict[str, tuple] = {}
-        switches: list[tuple[Row, Any, str]] = []
-        slots: dict[tuple, list[tuple[int, Any, str]]] = {}
-        for r in block.rows:
-            i = at[r.key]
-            ref = (sd.name, cell_ref(i, c), r.key)
-            where = f"{sd.name}!{cell_ref(i, c)} {r.key}"
-            v = val(i, c)
-            loc = _loc("", r.path)
-            if r.kind == "project":
-                item["__project__"] = v
-                ref_cell = where
-                continue
-            item_cells[loc] = ref
-            if r.kind == "switch":
-                switches.append((r, v, where))
-                continue
-            if _blank(v):
-                continue
-            if r.kind == "slot":
-                slots.setdefault(r.path[:-1], []).append((r.path[-1], v, where, r, ref))
-                continue
-            if r.kind == "list":
-                if not isinstance(v, str):
-                    problems.add(where, f"must be comma-separated text, got {_show(v)}")
-                    continue
-                parts = [x.strip() for x in v.split(",")]
-                if any(x == "" for x in parts):
-                    problems.add(where, f"an empty name in the list {v!r}")
-                    continue
-                try:
-                    _set(item, r.path, [convert(x, Row(r.key, r.path, "scalar", r.annotation)) for x in parts])
-                except ValueError as exc:
-                    problems.add(where, str(exc))
-                continue
+def _read_cells(block: Block, sd: _SheetData, at: dict[str, int], c: int, problems: _Problems):
+    """Read one item's column: (item, its cells, its switch rows, its slot values, the project cell)."""
+    item: dict[str, Any] = {}
+    item_cells: dict[str, tuple] = {}
+    switches: list[tuple[Row, Any, str]] = []
+    slots: dict[tuple, list[tuple[int, Any, str]]] = {}
+    ref_cell = None
+    for r in block.rows:
+        i = at[r.key]
+        ref = (sd.name, cell_ref(i, c), r.key)
+        where = f"{sd.name}!{cell_ref(i, c)} {r.key}"
+        v = _cell_value(sd, i, c)
+        loc = _loc("", r.path)
+        if r.kind == "project":
+            item["__project__"] = v
+            ref_cell = where
+            continue
+        item_cells[loc] = ref
+        if r.kind == "switch":
+            switches.append((r, v, where))
+            continue
+        if _blank(v):
+            continue
+        if r.kind == "slot":
+            slots.setdefault(r.path[:-1], []).append((r.path[-1], v, where, r, ref))
+            continue
+        if r.kind == "list":
+            _read_list(item, r, v, where, problems)
+            continue
+        try:
+            _set(item, r.path, convert(v, r))
+        except ValueError as exc:
+            problems.add(where, str(exc))
+    return item, item_cells, switches, slots, ref_cell
+
+
+def _fill_slots(item: dict, slots: dict[tuple, list], problems: _Problems) -> None:
+    """Set each list of choices from its filled slots (first slot on, no gaps; ``EMPTY_LIST`` for none)."""
+    for base, got in slots.items():
+        got.sort(key=lambda t: t[0])
+        idx = [g[0] for g in got]
+        if idx != list(range(len(idx))):
+            problems.add(got[0][2], "fill the slots from the first one, without gaps")
+            continue
+        values = []
+        for k, v, where, r, ref in got:
+            if k == 0 and isinstance(v, str) and v.strip() == EMPTY_LIST:
+                if len(got) > 1:
+                    problems.add(where, f"{EMPTY_LIST!r} means an empty list: leave the other slots blank")
+                break
             try:
-                _set(item, r.path, convert(v, r))
+                values.append(convert(v, r))
             except ValueError as exc:
                 problems.add(where, str(exc))
-        for base, got in slots.items():
-            got.sort(key=lambda t: t[0])
-            idx = [g[0] for g in got]
-            if idx != list(range(len(idx))):
-                problems.add(got[0][2], "fill the slots from the first one, without gaps")
+        _set(item, base, values)
+
+
+def _apply_switches(item: dict, switches: list[tuple[Row, Any, str]], problems: _Problems) -> None:
+    """Switch each optional sub-table on or off, innermost first (blank: on when any of its fields is filled)."""
+    for r, v, where in sorted(switches, key=lambda t: -len(t[0].path)):
+        if _blank(v):
+            on = isinstance(_get(item, r.path), dict)
+        else:
+            try:
+                on = convert(v, r)
+            except ValueError as exc:
+                problems.add(where, str(exc))
                 continue
-            values = []
-            for k, v, where, r, ref in got:
-                if k == 0 and isinstance(v, str) and v.strip() == EMPTY_LIST:
-                    if len(got) > 1:
-                        problems.add(where, f"{EMPTY_LIST!r} means an empty list: leave the other slots blank")
-                    break
-                try:
-                    values.append(convert(v, r))
-                except ValueError as exc:
-                    problems.add(where, str(exc))
-            _set(item, base, values)
-        # table-list slots (a bond's schedule): the list of dicts may have holes where a slot group was blank
-        _compact_lists(item)
-        for r, v, where in sorted(switches, key=lambda t: -len(t[0].path)):
-            if _blank(v):
-                on = isinstance(_get(item, r.path), dict)
-            else:
-                try:
-                    on = convert(v, r)
-                except ValueError as exc:
-                    problems.add(where, str(exc))
-                    continue
-            if on:
-                if not isinstance(_get(item, r.path), dict):
-                    _set(item, r.path, {})
-            else:
-                _del(item, r.path)  # a switched-off table: its figures are kept in the sheet but not read
+        if on:
+            if not isinstance(_get(item, r.path), dict):
+                _set(item, r.path, {})
+        else:
+            _del(item, r.path)  # a switched-off table: its figures are kept in the sheet but not read
+
+
+def _read_item(block: Block, sd: _SheetData, at: dict[str, int], c: int, problems: _Problems):
+    """The item in column ``c`` of a block: (item, its cells, the project cell)."""
+    item, item_cells, switches, slots, ref_cell = _read_cells(block, sd, at, c, problems)
+    _fill_slots(item, slots, problems)
+    # table-list slots (a bond's schedule): the list of dicts may have holes where a slot group was blank
+    _compact_lists(item)
+    _apply_switches(item, switches, problems)
+    return item, item_cells, ref_cell
+
+
+def _add_owned(block: Block, owned: list, entry: tuple) -> None:
+    """File an item that belongs to a project (a loan, bond, grant) under its block, for :func:`_assign_owned`."""
+    owned_items = next((x for b, x in owned if b is block), None)
+    if owned_items is None:
+        owned_items = []
+        owned.append((block, owned_items))
+    owned_items.append(entry)
+
+
+def _store_array(block: Block, sd: _SheetData, head_i: int, items: list, data: dict, cells: dict) -> None:
+    """Put the items of an array of tables into ``data``, and their cells into ``cells``."""
+    prefix = block.table if "." not in block.table else None
+    lst = []
+    for k, (item, item_cells, head) in enumerate(items):
+        lst.append(item)
+        if prefix is not None:
+            cells[f"{prefix}[{k}]"] = head
+            _add_cells(cells, f"{prefix}[{k}]", item_cells)
+    if "." in block.table:  # a top-level table's list (market.stresses)
+        owner, name = block.table.split(".", 1)
+        data.setdefault(owner, {})[name] = lst
+        for k, (item, item_cells, head) in enumerate(items):
+            cells[f"{block.table}[{k}]"] = head
+            _add_cells(cells, f"{block.table}[{k}]", item_cells)
+    elif lst or block.table not in data:
+        data[block.table] = lst
+    if not items:
+        cells[block.table] = (sd.name, cell_ref(head_i, 2), block.header)
+
+
+def _read_block(block: Block, sd: _SheetData, head_i: int, row_is: list[int], data: dict, cells: dict,
+                owned: list, problems: _Problems) -> None:
+    """Read one block of a sheet into ``data`` (or ``owned``, for items that belong to a project)."""
+    at = _row_positions(block, sd, head_i, row_is, problems)
+    if len(at) != len({r.key for r in block.rows}):
+        return
+    cols = list(_item_columns(sd)) if block.array else [2]
+    if not block.array:
+        _check_one_column(block, sd, row_is, problems)
+    items = []
+    for c in cols:
+        if block.array and all(_blank(_cell_value(sd, at[k], c)) for k in at):
+            continue  # an unused column
+        item, item_cells, ref_cell = _read_item(block, sd, at, c, problems)
         head = (sd.name, cell_ref(head_i, c), block.header)
         if block.owner is not None:
-            owned_items = next((x for b, x in owned if b is block), None)
-            if owned_items is None:
-                owned_items = []
-                owned.append((block, owned_items))
-            owned_items.append((ref_cell, item, head, item_cells))
+            _add_owned(block, owned, (ref_cell, item, head, item_cells))
             continue
         items.append((item, item_cells, head))
     if block.owner is not None:
         return
     if block.array:
-        prefix = block.table if "." not in block.table else None
-        lst = []
-        for k, (item, item_cells, head) in enumerate(items):
-            lst.append(item)
-            if prefix is not None:
-                cells[f"{prefix}[{k}]"] = head
-                for loc, ref in item_cells.items():
-                    cells[f"{prefix}[{k}]" + ("" if loc.startswith("[") else ".") + loc] = ref
-        if "." in block.table:  # a top-level table's list (market.stresses)
-            owner, name = block.table.split(".", 1)
-            data.setdefault(owner, {})[name] = lst
-            for k, (item, item_cells, head) in enumerate(items):
-                cells[f"{block.table}[{k}]"] = head
-                for loc, ref in item_cells.items():
-                    cells[f"{block.table}[{k}]" + ("" if loc.startswith("[") else ".") + loc] = ref
-        elif lst or block.table not in data:
-            data[block.table] = lst
-        if not items:
-            cells[block.table] = (sd.name, cell_ref(head_i, 2), block.header)
+        _store_array(block, sd, head_i, items, data, cells)
     else:
         item, item_cells, head = items[0]
         data.setdefault(block.table, {}).update(item)
         cells[block.table] = head
-        for loc, ref in item_cells.items():
-            cells[f"{block.table}" + ("" if loc.startswith("[") else ".") + loc] = ref
+        _add_cells(cells, f"{block.table}", item_cells)
 
 
 def _compact_lists(node: Any) -> None:
