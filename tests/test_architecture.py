@@ -77,3 +77,16 @@ def test_no_import_inside_a_function_except_optional_or_heavy_extras():
             if internal or not any(mod == ok or mod.startswith(ok + ".") for ok in LAZY_OK):
                 bad.append(f"{path.relative_to(ROOT)}:{line} imports {mod or '.'}")
     assert not bad, "imports inside functions:\n" + "\n".join(bad)
+
+
+def test_no_function_over_80_lines_in_the_model_and_engine_wings():
+    """The wings a new instrument or cure touches stay readable: one job per function."""
+    long = []
+    for wing in ("model", "engine"):
+        for path in sorted((PKG / wing).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    n = node.end_lineno - node.lineno + 1
+                    if n > 80:
+                        long.append(f"{path.relative_to(ROOT)}::{node.name} ({n} lines)")
+    assert not long, "functions over 80 lines: " + ", ".join(long)

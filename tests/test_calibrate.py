@@ -271,3 +271,16 @@ def test_spread_share_law_of_total_variance():
     x = theta + rng.normal(0, 1.0, ids.size)
     s = uncertainty.spread_share(x, ids)
     assert s["share_of_variance"] == pytest.approx(0.5, abs=0.15)  # SE of a 50-draw variance ≈ 0.1
+
+
+def test_report_says_how_much_of_the_spread_comes_from_the_parameters(tmp_path):
+    from baozhang_finance.report.html import render_html
+
+    r = simulate(_uncertain_scenario(), paths=400, seed=3)
+    rec = r.summary["run"]["parameter_uncertainty"]
+    page = render_html(r, tmp_path, lang="en")
+    assert "<h2>Parameter uncertainty</h2>" in page and f"drawn {rec['draws']} times" in page
+    assert f"{100 * rec['share_of_variance_hidden_debt_pv']:.0f} %" in page
+    assert "参数不确定性" in render_html(r, tmp_path, lang="zh")
+    assert "Parameter uncertainty" not in render_html(simulate(_uncertain_scenario(enabled=False), paths=100, seed=3),
+                                                       tmp_path, lang="en")

@@ -590,6 +590,13 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("html.relending", "{share} at {rate}, {term} y × {n}", "{share}，利率 {rate}，{term} 年 × {n}"),
     ("html.capital", "capital", "资本金"), ("html.operating", "operating, month {m}", "运营期，第 {m} 月"),
     ("html.h_manifest", "Run manifest", "运行记录"),
+    ("html.h_param_unc", "Parameter uncertainty", "参数不确定性"),
+    ("html.param_unc", "The market parameters were drawn {draws} times from their estimated sampling distribution "
+     "([market.parameter_uncertainty], {per} paths per draw). The draws explain {pv} of the variance of the "
+     "hidden-debt PV across paths and {call} of the variance of the call indicator; P(call) varies across draws "
+     "with a standard deviation of {sd} percentage points.",
+     "市场参数按其估计抽样分布抽取 {draws} 次（[market.parameter_uncertainty]，每次 {per} 条路径）。参数抽样解释了各路径隐性债务"
+     "现值方差的 {pv}、触发指示方差的 {call}；各次抽样之间触发概率的标准差为 {sd} 个百分点。"),
     ("html.footer", "baozhang-finance · summary.json, paths.parquet, yearly.csv and report.xlsx in this run folder "
                     "hold every number on this page.",
      "baozhang-finance · 本页所有数字均可在本运行文件夹的 summary.json、paths.parquet、yearly.csv 和 report.xlsx 中找到。"),

@@ -883,6 +883,19 @@ def _html_manifest(result, lang: str) -> list[str]:
             "</body></html>"]
 
 
+def _html_parameter_uncertainty(s: dict, lang: str) -> list[str]:
+    """How much of the spread comes from not knowing the market parameters (calibrated SEs drawn per chunk)."""
+    pu = s.get("run", {}).get("parameter_uncertainty")
+    if not pu:
+        return []
+    share = lambda x: "—" if x is None else f"{100 * x:.0f} %"  # noqa: E731
+    sd = pu.get("sd_across_draws_p_call")
+    body = text("html.param_unc", lang, draws=pu["draws"], per=pu["paths_per_draw"],
+                pv=share(pu.get("share_of_variance_hidden_debt_pv")), call=share(pu.get("share_of_variance_hidden_call")),
+                sd="—" if sd is None else f"{100 * sd:.1f}")
+    return [f"<h2>{_e(text('html.h_param_unc', lang))}</h2>", f"<p>{_e(body)}</p>"]
+
+
 def render_html(result, chart_dir: str | Path, lang: str = DEFAULT_LANG, attribution: dict | None = None) -> str:
     """The report page as a string in ``lang`` (PNG charts from ``chart_dir`` embedded as base64); with an
     ``attribution`` (attribute.json of ``baozhang attribute``) the section "What the answer rests on"."""
@@ -893,7 +906,8 @@ def render_html(result, chart_dir: str | Path, lang: str = DEFAULT_LANG, attribu
 
     parts = (_html_head(result, lang) + _html_answer(s, lang) + _html_fiscal(s, img, lang)
              + _html_bank(s, img, lang) + _html_soe(s, img, lang) + attribution_html(attribution, img, lang)
-             + _html_compliance(result, lang) + _html_assumptions(result, lang) + _html_manifest(result, lang))
+             + _html_parameter_uncertainty(s, lang) + _html_compliance(result, lang) + _html_assumptions(result, lang)
+             + _html_manifest(result, lang))
     return "\n".join(parts)
 
 
