@@ -553,6 +553,9 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("html.cap_hidden_debt", "Hidden-debt PV per path, VaR95 and CVaR95 marked.", "各路径隐性债务现值，标出 VaR95 与 CVaR95。"),
     ("html.img_cash_fan", "cash balance fan chart", "现金余额扇形图"),
     ("html.cap_cash_fan", "Reserves + retained cash at year end: p05–p95 fan.", "年末准备金及留存现金：p05–p95 扇形区间。"),
+    ("html.cap_cash_fan_empty", "The median is 0 in every year: on most paths the reserve is drawn as soon as it is "
+     "filled, because a block's cash flow does not cover its debt service and SOE support tops it up month by month.",
+     "各年中位数均为 0：多数路径上准备金一经补足即被动用，因为项目现金流不足以覆盖债务本息，由国企逐月补足。"),
     ("html.h_bank", "Bank lens (credit officer, standalone view: no government support)",
      "银行视角（信贷审批，独立视角：不含政府支持）"),
     ("html.pd_life_annual", "PD over the loan life / annualised", "违约概率 PD（贷款期 / 年化）"),

@@ -773,9 +773,18 @@ def _html_fiscal(s: dict, img: Callable[..., str], lang: str) -> list[str]:
         _table(payers, [text(f"col.{c}", lang) for c in ("payer", "expected_pv", "share")]),
         '<div class="grid">',
         img("hidden_debt_pv.png", text("html.img_hidden_debt", lang), text("html.cap_hidden_debt", lang)),
-        img("cash_balance_fan.png", text("html.img_cash_fan", lang), text("html.cap_cash_fan", lang)),
+        img("cash_balance_fan.png", text("html.img_cash_fan", lang), _cash_fan_caption(s, lang)),
         "</div>",
     ]
+
+
+def _cash_fan_caption(s: dict, lang: str) -> str:
+    """The fan's caption; when the median reserve is 0 in every year, say why instead of leaving a flat line."""
+    p50 = s.get("soe", {}).get("cash_balance_fan", {}).get("p50", [])
+    cap = text("html.cap_cash_fan", lang)
+    if p50 and max(abs(x) for x in p50 if x is not None) == 0:
+        cap += " " + text("html.cap_cash_fan_empty", lang)
+    return cap
 
 
 def _bank_rows(s: dict, lang: str) -> list[list[str]]:
