@@ -133,7 +133,7 @@ def test_standard_errors_cover_quick(legacy_demo):
         assert c_call >= 0.75 and c_pv >= 0.75, (m, cov)
 
 
-@pytest.mark.slow
+@pytest.mark.long  # ≈ 1.5 M simulated paths: several minutes; the quick version above runs by default
 def test_standard_errors_cover_95_percent(legacy_demo):
     """200 seeds per mode against an independent reference (a 262,144-path rqmc run): coverage of ±1.96 SE
     within [0.90, 0.99] for P(call) and E[hidden PV] under mc, antithetic and rqmc (32 replicates of 64)."""
