@@ -206,8 +206,8 @@ def exceedance(pv: np.ndarray, investment: float, extra_shares=()) -> list[dict]
 def stock_by_year(result) -> np.ndarray:
     """The contingent-liability register, per path and year: the SOE's bank debt outstanding at each year end from the
     year of the first call on (0 before it and on paths without a call) — the stock of debt the government would be
-    taking over, as MOF registers hidden debt (a balance, not a PV). The SOE has no bonds of its own in this model,
-    so the bank balance is the whole of the SOE's debt."""
+    taking over, as MOF registers hidden debt (a balance, not a PV). SOE corporate bonds
+    (``[[projects.financing.soe_bonds]]``) are not counted yet: the register is the bank debt only."""
     bal = np.asarray(result.ledger("bank_balance"), dtype=float)
     fy = result.paths["first_call_year"].to_numpy(np.int64)
     years = np.arange(1, bal.shape[1] + 1)
