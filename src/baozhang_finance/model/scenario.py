@@ -256,6 +256,22 @@ class BondRepayment(_Model):
     share: float = Field(gt=0, le=1, description="share of the bond's principal repaid")
 
 
+def check_repayment_schedule(bond):
+    """A bond's principal rule and schedule agree: a schedule's shares sum to 1 and end within the term; a bullet
+    has no schedule. Returns the bond (a model validator of special and SOE bonds alike)."""
+    if bond.principal == "schedule":
+        if not bond.schedule:
+            raise ValueError("principal = 'schedule' needs a non-empty schedule")
+        total = sum(item.share for item in bond.schedule)
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"schedule shares must sum to 1, got {total:.6g}")
+        if max(item.year for item in bond.schedule) > bond.term_years:
+            raise ValueError("schedule has a repayment after the bond's term")
+    elif bond.schedule:
+        raise ValueError("schedule given but principal = 'bullet'")
+    return bond
+
+
 class Bond(_Model):
     """[[projects.financing.bonds]] — local-government special bonds (专项债)."""
 
@@ -270,17 +286,7 @@ class Bond(_Model):
 
     @model_validator(mode="after")
     def _schedule(self) -> "Bond":
-        if self.principal == "schedule":
-            if not self.schedule:
-                raise ValueError("principal = 'schedule' needs a non-empty schedule")
-            total = sum(item.share for item in self.schedule)
-            if abs(total - 1.0) > 1e-9:
-                raise ValueError(f"schedule shares must sum to 1, got {total:.6g}")
-            if max(item.year for item in self.schedule) > self.term_years:
-                raise ValueError("schedule has a repayment after the bond's term")
-        elif self.schedule:
-            raise ValueError("schedule given but principal = 'bullet'")
-        return self
+        return check_repayment_schedule(self)
 
 
 class SoeBond(_Model):
@@ -298,17 +304,7 @@ class SoeBond(_Model):
 
     @model_validator(mode="after")
     def _schedule(self) -> "SoeBond":
-        if self.principal == "schedule":
-            if not self.schedule:
-                raise ValueError("principal = 'schedule' needs a non-empty schedule")
-            total = sum(item.share for item in self.schedule)
-            if abs(total - 1.0) > 1e-9:
-                raise ValueError(f"schedule shares must sum to 1, got {total:.6g}")
-            if max(item.year for item in self.schedule) > self.term_years:
-                raise ValueError("schedule has a repayment after the bond's term")
-        elif self.schedule:
-            raise ValueError("schedule given but principal = 'bullet'")
-        return self
+        return check_repayment_schedule(self)
 
 
 class Grant(_Model):
