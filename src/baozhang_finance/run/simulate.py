@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -44,6 +45,7 @@ def _stop_pool(ex: ProcessPoolExecutor) -> None:
     """Stop a process pool now: cancel what is queued, terminate the workers (kill those that linger)."""
     procs = list((getattr(ex, "_processes", None) or {}).values())
     writer = getattr(getattr(ex, "_result_queue", None), "_writer", None)  # shutdown() forgets the queue
+    _quiet_thread(getattr(ex, "_executor_manager_thread", None))
     ex.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         if proc.is_alive():
@@ -61,6 +63,20 @@ def _stop_pool(ex: ProcessPoolExecutor) -> None:
             writer.close()
         except OSError:  # pragma: no cover
             pass
+
+
+def _quiet_thread(thread) -> None:
+    """The pool's manager thread fails (broken pool, closed pipe) once we stop the pool on purpose: that error is
+    expected, so it is not printed as a traceback; every other thread's errors are reported as before."""
+    if thread is None:
+        return
+    previous = threading.excepthook
+
+    def hook(args) -> None:
+        if args.thread is not thread:
+            previous(args)
+
+    threading.excepthook = hook
 
 
 def _worker_chunk(args):
