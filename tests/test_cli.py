@@ -125,7 +125,8 @@ def test_a_run_killed_midway_leaves_no_output_folder(tmp_path, sig):
     # ~20–60 s of work on this machine: the signal arrives while the paths are being simulated
     proc = subprocess.Popen(CLI + ["run", str(DEMO), "--paths", "400000", "--chunk-size", "5000", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, BAOZHANG_PROGRESS="lines"))
+                            env=dict(os.environ, BAOZHANG_PROGRESS="lines"),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
     # no fixed sleep: wait (generously) for the first progress tick, so the signal lands while paths are simulated
     first = proc.stderr.readline()
     deadline = time.monotonic() + 240

@@ -43,6 +43,20 @@ def test_an_unwritable_out_is_refused_before_running(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs a /proc pseudo file system")
+def test_an_out_on_a_file_system_that_takes_no_folder_is_refused_before_running():
+    # /proc passes a permission check for root but takes no new folder: the probe, not os.access, decides
+    code, out, err = run_cli(["run", DEMO, "--deterministic", "--out", "/proc/baozhang-run"])
+    assert code == 2 and err.startswith("error: --out /proc/baozhang-run: cannot be created"), err
+    assert "running" not in out + err
+
+
+def test_the_writability_probe_leaves_nothing(tmp_path):
+    code, _, err = run_cli(["run", DEMO, "--deterministic", "--out", str(tmp_path / "run")])
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
 def test_a_rule_set_check_rejects_is_rejected_by_run_too(tmp_path):
     f = tmp_path / "x.toml"
     f.write_text(Path(DEMO).read_text(encoding="utf-8").replace('rule_sets = ["national", "loudi"]',

@@ -26,13 +26,21 @@ START_TIMEOUT_S = 240  # a cold Dask cluster on one loaded core
 STOP_TIMEOUT_S = 30  # what "within seconds" allows on a slow machine
 
 
+def terminal_signals() -> None:
+    """In the child, before exec: SIGINT as a terminal gives it (default), even when this test process was started
+    in the background of a non-interactive shell, which ignores SIGINT — an ignored SIGINT is inherited, and Python
+    then installs no KeyboardInterrupt handler, so a Ctrl-C test would wait for a run that rightly ignores it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Run:
     """A CLI run in its own process group, its stderr read line by line in a thread."""
 
     def __init__(self, args, tmp_path: Path):
         env = dict(os.environ, BAOZHANG_PROGRESS="lines")
         self.proc = subprocess.Popen(CLI + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=env, start_new_session=True, cwd=tmp_path)
+                                     text=True, env=env, start_new_session=True, cwd=tmp_path,
+                                     preexec_fn=terminal_signals)
         self.lines: list[str] = []
         self.ticked = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)

@@ -56,7 +56,8 @@ def user_errors(where: object) -> Iterator[None]:
     except FileExistsError as exc:
         fail(str(exc))
     except OSError as exc:  # a full disk, a folder made read-only meanwhile: nothing half-written is left
-        fail(f"{where}: cannot write {exc.filename or 'the output'} ({exc.strerror or type(exc).__name__})")
+        fail(f"cannot write {exc.filename or 'the output'} ({exc.strerror or type(exc).__name__}); nothing was "
+             f"written for {where}")
 
 
 def say(text: str) -> None:

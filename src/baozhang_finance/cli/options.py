@@ -9,6 +9,7 @@ option callbacks), the language (``--lang`` zh | en | both, default ``$BAOZHANG_
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -116,8 +117,9 @@ Lang = Annotated[Optional[str], typer.Option(
 
 
 def check_out(out: Optional[Path], overwrite: bool, option: str = "--out") -> None:
-    """The output folder can be written: not a file, empty unless ``--overwrite``, and its nearest existing parent
-    a writable folder (so it can be created)."""
+    """The output folder can be written: not a file, empty unless ``--overwrite``, and a folder can really be made
+    in its nearest existing parent (a probe folder is created and removed: permission bits alone do not tell a
+    read-only or pseudo file system, nor root's rights)."""
     if out is None:
         return
     if out.exists() and not out.is_dir():
@@ -129,3 +131,7 @@ def check_out(out: Optional[Path], overwrite: bool, option: str = "--out") -> No
         parent = parent.parent
     if not parent.is_dir() or not os.access(parent, os.W_OK):
         fail(f"{option} {out}: cannot be created ({parent} is not a writable folder)")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".baozhang-probe-", dir=parent))
+    except OSError as exc:
+        fail(f"{option} {out}: cannot be created in {parent} ({exc.strerror or type(exc).__name__})")
