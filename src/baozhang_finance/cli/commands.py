@@ -33,7 +33,9 @@ from baozhang_finance.cli.options import (
     Workers,
     check_out,
 )
+from baozhang_finance.cli import province
 from baozhang_finance.model.compliance import check_scenario
+from baozhang_finance.model.portfolio import is_portfolio_file
 from baozhang_finance.model.scenario import ScenarioError
 from baozhang_finance.report.html import render_reports, report_writers
 from baozhang_finance.report.tables import print_comparison, print_findings, print_summary
@@ -79,7 +81,16 @@ def run(
     lang: Lang = None,
     sampling: Sampling = None,
 ):
-    """Simulate a scenario and print the three-lens summary."""
+    """Simulate a scenario and print the three-lens summary (a portfolio file, with [portfolio]: every city)."""
+    if is_portfolio_file(scenario):
+        check_out(out, overwrite)
+        client = _dask_client(backend, scheduler, workers)
+        try:
+            return province.run_portfolio(scenario, paths, seed, chunk_size, workers, backend, client, out,
+                                          overwrite, no_reports, quiet, as_json, lang)
+        finally:
+            if client is not None:
+                client.close()
     sc = _load(scenario, conventions)
     check_out(out, overwrite)
     _check_stress(scenario, sc, stress)
@@ -118,7 +129,10 @@ def run(
 
 @app.command()
 def check(scenario: ScenarioFile, conventions: Conventions = None, lang: Lang = None):
-    """Validate a scenario and apply the policy rules of its documents (exit 1 on findings)."""
+    """Validate a scenario and apply the policy rules of its documents (exit 1 on findings); a portfolio file:
+    the portfolio and every city."""
+    if is_portfolio_file(scenario):
+        province.check_portfolio(scenario, lang)
     sc = _load(scenario, conventions)
     with user_errors(scenario):  # e.g. an unknown name in policy.rule_sets
         findings = check_scenario(sc)

@@ -80,27 +80,29 @@ def _quiet_thread(thread) -> None:
 
 
 def _worker_chunk(args):
-    i, a, b, seed = args
-    return i, run_chunk(_WORKER_PLAN, i, a, b, seed)
+    i, a, b, seed, chunk_fn = args
+    return i, chunk_fn(_WORKER_PLAN, i, a, b, seed)
 
 
-def _iter_chunks(plan: Plan, bounds, first_index: int, seed: int, workers: int, backend: str, client=None):
-    """Yield (chunk_index, columns) in index order."""
+def _iter_chunks(plan: Plan, bounds, first_index: int, seed: int, workers: int, backend: str, client=None,
+                 chunk_fn: Callable = run_chunk):
+    """Yield (chunk_index, columns) in index order. ``chunk_fn(plan, i, start, stop, seed)`` (default
+    :func:`run_chunk`; a module-level function) runs one task: run/portfolio.py passes its (city × chunk) task."""
     jobs = [(first_index + k, a, b, seed) for k, (a, b) in enumerate(bounds)]
     if backend == "serial" or workers <= 1 and backend == "processes":
         for i, a, b, s in jobs:
-            yield i, run_chunk(plan, i, a, b, s)
+            yield i, chunk_fn(plan, i, a, b, s)
     elif backend == "processes":
         ex = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(plan,))
         try:
-            for i, cols in ex.map(_worker_chunk, jobs):
+            for i, cols in ex.map(_worker_chunk, [job + (chunk_fn,) for job in jobs]):
                 yield i, cols
         except BaseException:  # an interrupt, a termination, a failed chunk, the consumer stopping early
             _stop_pool(ex)
             raise
         ex.shutdown(wait=True)
     elif backend == "dask":
-        yield from dask_backend.iter_chunks_dask(plan, jobs, client=client, workers=workers)
+        yield from dask_backend.iter_chunks_dask(plan, jobs, client=client, workers=workers, chunk_fn=chunk_fn)
     else:
         raise ScenarioError(f"backend: unknown backend {backend!r} (serial, processes, dask)")
 

@@ -1,0 +1,207 @@
+"""A portfolio run (省级组合): every (city × chunk) is one task, on the executors of :mod:`run.simulate`.
+
+Task ``k`` is city ``k // m``, chunk ``k % m`` (``m`` chunks per city, the same paths in every city). It runs the
+city's compiled plan on :func:`engine.factors.city_shocks` — the city's own draws keyed by (seed, city, chunk) with
+the common factors keyed by (seed, chunk) mixed in — so a task's numbers depend only on (portfolio, seed, chunk
+size, k), never on the backend or the number of workers: serial, processes and Dask return the same bits. The
+compiled plans and loadings are shipped once per worker (``_iter_chunks``' initializer / ``ship_once``); a worker
+holds one chunk of one city at a time.
+
+Tasks are released in index order, so the parent completes the cities one by one: when a city's last chunk is in,
+its :class:`Result` is built (every single-city measure, unchanged), reduced to what the province needs
+(:func:`measures.province.city_paths`) and dropped. City 0 with no loadings is bit for bit its standalone run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baozhang_finance import __version__
+from baozhang_finance.engine.factors import CityLoadings, city_shocks
+from baozhang_finance.engine.loop import run_paths
+from baozhang_finance.engine.plan import Plan, compile_plan
+from baozhang_finance.measures import province as pm
+from baozhang_finance.model.portfolio import Portfolio
+from baozhang_finance.model.scenario import Scenario, ScenarioError
+from baozhang_finance.run.atomic import write_folder_atomically
+from baozhang_finance.run.chunks import chunk_bounds, per_path_columns
+from baozhang_finance.run.result import Result, _clean, _git_commit
+from baozhang_finance.run.simulate import _iter_chunks
+
+#: progress(done tasks, total tasks, city name, chunk index)
+Progress = Callable[[int, int, str, int], None]
+
+
+@dataclass(frozen=True)
+class PortfolioPlan:
+    """What every worker holds: the cities' compiled plans and loadings, and the chunks per city."""
+
+    plans: tuple[Plan, ...]
+    loadings: tuple[CityLoadings, ...]
+    chunks_per_city: int
+
+
+def portfolio_task(pp: PortfolioPlan, task: int, start: int, stop: int, seed: int) -> dict[str, np.ndarray]:
+    """One (city × chunk) task: the city's chunk on its factor shock source, reduced to its per-path columns
+    (as :func:`run.chunks.run_chunk`) plus the city's yearly fiscal revenue (``y_fiscal_revenue``, float32)."""
+    city, chunk = divmod(task, pp.chunks_per_city)
+    plan = pp.plans[city]
+    shocks = city_shocks(plan.market, stop - start, seed, city, chunk, pp.loadings[city])
+    out = run_paths(plan, stop - start, shocks)
+    cols = per_path_columns(plan, out, start)
+    cols["y_fiscal_revenue"] = out.yearly["fiscal_revenue"].astype(np.float32)
+    return cols
+
+
+def _city_scenario(sc: Scenario, paths: int, seed: int, chunk_size: int) -> Scenario:
+    """The city's scenario with the portfolio's run settings in its ``[simulation]`` (what its Result records)."""
+    sim = sc.simulation.model_copy(update={"paths": paths, "seed": seed, "chunk_size": chunk_size})
+    return sc.model_copy(update={"simulation": sim})
+
+
+def compile_portfolio(portfolio: Portfolio, paths: int, seed: int, chunk_size: int) -> tuple[list[Scenario], PortfolioPlan]:
+    """The cities' scenarios (run settings applied) and the :class:`PortfolioPlan` the workers run."""
+    scenarios = [_city_scenario(c.scenario, paths, seed, chunk_size) for c in portfolio.cities]
+    plans = tuple(compile_plan(sc) for sc in scenarios)
+    k = len(portfolio.regions)
+    loadings = tuple(CityLoadings(c.national, c.regional, c.region, k) for c in portfolio.cities)
+    return scenarios, PortfolioPlan(plans, loadings, len(chunk_bounds(paths, chunk_size)))
+
+
+def _run_info(paths: int, seed: int, chunk_size: int, backend: str, workers: int, sc: Scenario, wall: float) -> dict:
+    return {"paths": paths, "seed": seed, "chunk_size": chunk_size, "backend": backend, "workers": workers,
+            "stress": None, "deterministic": False, "sampling": sc.simulation.sampling,
+            "rqmc_points": sc.simulation.rqmc_points, "target_se": None, "wall_time_s": wall,
+            "cpu_count": os.cpu_count()}
+
+
+def _backend(backend: str | None, workers: int) -> str:
+    if workers < 1:
+        raise ScenarioError(f"workers: must be >= 1, got {workers}")
+    if backend is None or (backend == "processes" and workers == 1):
+        return "processes" if workers > 1 else "serial"
+    return backend
+
+
+def simulate_portfolio(portfolio: Portfolio, paths: int | None = None, seed: int | None = None,
+                       chunk_size: int | None = None, workers: int = 1, backend: str | None = None,
+                       client=None, progress: Progress | None = None, keep_results: bool = False) -> "PortfolioResult":
+    """Run every city of a portfolio on common factor draws and return a :class:`PortfolioResult`.
+
+    ``paths``, ``seed``, ``chunk_size``: default the ``[portfolio]`` table's. ``backend``: serial | processes |
+    dask (None: processes when ``workers`` > 1). ``keep_results``: keep each city's full :class:`Result` (tests,
+    small runs); otherwise only its summary and the province's per-path arrays are kept."""
+    info = portfolio.spec.portfolio
+    paths, seed = int(paths or info.paths), int(info.seed if seed is None else seed)
+    chunk_size = int(chunk_size or info.chunk_size)
+    backend = _backend(backend, workers)
+    scenarios, pp = compile_portfolio(portfolio, paths, seed, chunk_size)
+    bounds = chunk_bounds(paths, chunk_size)
+    m, total = len(bounds), len(bounds) * len(scenarios)
+    t0 = time.perf_counter()
+    cities, results, columns = [], [], {}
+    with closing(_iter_chunks(pp, bounds * len(scenarios), 0, seed, workers, backend, client,
+                              chunk_fn=portfolio_task)) as stream:
+        for task, cols in stream:
+            city, chunk = divmod(task, m)
+            columns = columns or {k: np.empty((paths,) + v.shape[1:], dtype=v.dtype) for k, v in cols.items()}
+            a, b = bounds[chunk]
+            for k, v in cols.items():
+                columns[k][a:b] = v
+            if chunk == m - 1:
+                res = Result(scenarios[city], pp.plans[city], columns,
+                             _run_info(paths, seed, chunk_size, backend, workers, scenarios[city], time.perf_counter() - t0))
+                cities.append(pm.city_paths(portfolio.cities[city].name, res))
+                if keep_results:
+                    results.append(res)
+                columns = {}
+            if progress:
+                progress(task + 1, total, portfolio.cities[city].name, chunk)
+    run = _run_info(paths, seed, chunk_size, backend, workers, scenarios[0], time.perf_counter() - t0)
+    return PortfolioResult(portfolio, cities, run, results)
+
+
+class PortfolioResult:
+    """A portfolio run: the cities' reduced paths and summaries, the province summary, tables and ``save()``."""
+
+    def __init__(self, portfolio: Portfolio, cities: list[pm.CityPaths], run: dict[str, Any], results=()):
+        self.portfolio = portfolio
+        self.cities = cities
+        self.run = run
+        self.results = list(results)
+        self._summary: dict | None = None
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """summary.json: the province's measures (measures/province.py), each city's summary, the run."""
+        if self._summary is None:
+            prov = pm.province_summary(self.cities, self.portfolio.spec.province, self.run["paths"])
+            info = self.portfolio.spec.portfolio
+            self._summary = _clean({
+                "portfolio": {"name": info.name, "notes": info.notes, "sources": list(info.sources),
+                              "regions": list(self.portfolio.regions)},
+                **prov,
+                "city_summaries": {c.name: c.summary for c in self.cities},
+                "run": {k: self.run[k] for k in ("paths", "seed", "chunk_size", "backend", "workers")},
+            })
+        return self._summary
+
+    def cities_table(self):
+        """One row per city (measures.province.city_row), as a DataFrame."""
+        import pandas as pd
+        return pd.DataFrame(self.summary["cities"])
+
+    def calls_table(self):
+        """P(N cities called) for N = 0..C: over the horizon (simulated and independent law) and the most in one year."""
+        import pandas as pd
+        cc = self.summary["province"]["cities_called"]
+        same = self.summary["province"]["cities_called_same_year"]["max_in_one_year"]
+        return pd.DataFrame({"cities_called": range(len(cc["distribution"])), "p_horizon": cc["distribution"],
+                             "p_horizon_independent": cc["independent_law"], "p_max_in_one_year": same})
+
+    def manifest(self) -> dict[str, Any]:
+        import pandas as pd
+        return _clean({
+            "package": "baozhang-finance", "version": __version__, "git_commit": _git_commit(),
+            "portfolio": self.portfolio.spec.portfolio.name,
+            "portfolio_sha256": self.portfolio_sha256(),
+            "cities": [{"name": c.name, "scenario_sha256": c.scenario.sha256()} for c in self.portfolio.cities],
+            **{k: self.run.get(k) for k in ("seed", "paths", "chunk_size", "backend", "workers", "wall_time_s")},
+            "tasks": len(self.cities) * -(-self.run["paths"] // self.run["chunk_size"]),
+            "numpy": np.__version__, "pandas": pd.__version__,
+        })
+
+    def portfolio_sha256(self) -> str:
+        """SHA-256 of the portfolio's tables and its cities' scenario hashes (what the numbers depend on)."""
+        doc = {"spec": self.portfolio.spec.model_dump(mode="json", exclude={"city"}),
+               "cities": [[c.name, c.scenario.sha256(), c.region, c.national.tolist(), c.regional.tolist()]
+                          for c in self.portfolio.cities]}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+    def save(self, out_dir: str | Path, extra_writers=(), overwrite: bool = False) -> Path:
+        """Write summary.json, cities.csv, cities_called.csv, run.json, manifest.json (and ``extra_writers``:
+        report.html, charts) into one folder, atomically."""
+        out = Path(out_dir)
+        if out.exists() and not overwrite and any(out.iterdir()):
+            raise FileExistsError(f"{out}: output folder exists and is not empty (use --overwrite)")
+
+        def write(tmp: Path) -> None:
+            (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2, ensure_ascii=False))
+            self.cities_table().to_csv(tmp / "cities.csv", index=False)
+            self.calls_table().to_csv(tmp / "cities_called.csv", index=False)
+            (tmp / "run.json").write_text(json.dumps(_clean(self.run), indent=2))
+            for writer in extra_writers:
+                writer(self, tmp)
+            (tmp / "manifest.json").write_text(json.dumps(self.manifest(), indent=2, ensure_ascii=False))
+
+        return write_folder_atomically(out, write)
