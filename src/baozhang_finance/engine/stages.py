@@ -370,8 +370,8 @@ def soe_support(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     if m.allocated:
         m.short_opex = m.short_opex * _left_share(shorts, paid, "operating_costs")
         m.short = {k: v * _left_share(shorts, paid, k) for k, v in m.short.items()}
-        if c.gov_rows is not None:  # the cures that follow act on the government's blocks too (refinancing)
-            _restore_gov_rows(c, m)
+    if c.gov_rows is not None:  # the cures that follow act on the government's blocks too (refinancing)
+        _restore_gov_rows(c, m)
     _support_events(st, t, shorts, paid)
 
 
@@ -392,7 +392,8 @@ def _hold_gov_rows(st: State, c: Constants, m: Month) -> None:
 
 
 def _restore_gov_rows(c: Constants, m: Month) -> None:
-    """Put the held government rows back (unscaled by SOE support) for the cures placed after SOE support."""
+    """Put the held government rows back (unscaled by SOE support): the cures placed after SOE support act on them,
+    and the record shows every block's shortfall."""
     m.short_opex[c.gov_rows] = m.gov_held["operating_costs"]
     for k in m.short:
         m.short[k][c.gov_rows] = m.gov_held[k]
