@@ -39,7 +39,7 @@ LEDGERS: tuple[Ledger, ...] = tuple(
     _flows("ops_in ops_out cfads rent sales grants buybacks bank_interest bank_principal prepayment bond_interest "
            "bond_principal debt_service distributions equity_in soe_support gov_hidden gov_bond fiscal_revenue uses "
            "lockup_months refinancing disposal_proceeds soe_bond_interest soe_bond_principal overrun gov_buybacks "
-           "gov_resale fiscal_land noi",
+           "gov_resale fiscal_land noi gov_owned_opex gov_owned_income",
            kept="cfads debt_service gov_hidden gov_bond soe_support lockup_months refinancing")
     + _balances("cash_balance bank_balance bond_balance collateral_value units_held hpi escrow_balance buyback_reserve "
                 "soe_bond_balance collateral_rental",
@@ -50,7 +50,7 @@ LEDGERS: tuple[Ledger, ...] = tuple(
                "sold_units sinking_fund disposal bond_redemption walkaway_units escrow buyback_reserve soe_bond_interest "
                "soe_bond_principal short_soe_bond overrun", "project")
     + _monthly("soe_support gov_hidden gov_bond hpi rent_index lpr cpi fiscal conservation cure_extension "
-               "cure_refinancing cure_disposal gov_buybacks gov_resale", "programme")
+               "cure_refinancing cure_disposal gov_buybacks gov_resale gov_owned_opex", "programme")
     + _monthly("loan_balance loan_rate_m", "loan")
 )
 

@@ -117,6 +117,8 @@ def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:
         "hpi_end": hpi_end,
         "pv_gov_buyback": mt["pv_gov_buyback"],
         "pv_gov_resale": mt["pv_gov_resale"],
+        "pv_gov_owned_opex": mt["pv_gov_owned_opex"],
+        "pv_gov_owned_income": mt["pv_gov_owned_income"],
         "bank_dscr_min_project": min_project_bank_dscr(plan, st.proj_cfads, st.proj_bank),
         **{k: mt[k] for k in ("stock_at_call", "pv_gov_bank", "pv_budgeted", "bank_short_first", "noi12",
                               "cov_residual")},

@@ -89,6 +89,7 @@ class ProjectsPlan:
 
     is_rental: np.ndarray  # (P,) bool
     is_sale: np.ndarray
+    gov_owned: np.ndarray  # (P,) bool: the block is the government's own (owner = "government"), on budget
     units: np.ndarray  # (P,)
     area: np.ndarray  # (P,) m² per unit
     floor_area: np.ndarray  # (P,) m²
@@ -471,6 +472,7 @@ def compile_projects(sc: Scenario, T: int) -> dict:
     return dict(
         is_rental=np.array([p.type == "rental" for p in projects]),
         is_sale=np.array([p.type == "sale" for p in projects]),
+        gov_owned=np.array([p.owner == "government" for p in projects], dtype=bool),
         units=np.array([float(p.units) for p in projects]),
         area=np.array([p.area_m2 for p in projects]),
         floor_area=np.array([floor_area_m2(p) for p in projects]),

@@ -22,6 +22,9 @@ class Month:
     bond_redeem = None  # (P, n) special-bond principal redeemed from disposal proceeds
     reserve_net = None  # (P, n) buyback reserve released − set aside this month (default conventions)
     walked = None  # (P, n) pre-subscribed units whose buyers walked away at hand-over this month
+    gov_held = None  # the government-owned blocks' shortfalls, held out of SOE support (owner = "government")
+    gov_owned = None  # (n,) explicit budget spending on government-owned blocks' operating gaps
+    gov_income = None  # (n,) distributions of government-owned blocks, returned to the budget
 
 
 def funding(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
@@ -350,6 +353,8 @@ def soe_support(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     sp = plan.support
     if sp.yearly_capacity and t > 0 and t % 12 == 0:
         np.minimum(st.soe_left + sp.yearly_capacity, sp.pot_cap, out=st.soe_left)
+    if c.gov_rows is not None:  # SOE money never pays a government-owned block's gaps
+        _hold_gov_rows(st, c, m)
     shorts = {"operating_costs": m.short_opex.sum(axis=0)}
     for tr in c.tranches:
         shorts[tr.kind] = m.short[tr.kind].sum(axis=0)
@@ -365,7 +370,33 @@ def soe_support(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     if m.allocated:
         m.short_opex = m.short_opex * _left_share(shorts, paid, "operating_costs")
         m.short = {k: v * _left_share(shorts, paid, k) for k, v in m.short.items()}
+    if c.gov_rows is not None:  # the cures that follow act on the government's blocks too (refinancing)
+        _restore_gov_rows(c, m)
     _support_events(st, t, shorts, paid)
+
+
+def _hold_gov_rows(st: State, c: Constants, m: Month) -> None:
+    """Take the government-owned blocks' rows out of ``m.short_opex`` and ``m.short`` (kept in ``m.gov_held``) so
+    that SOE support sees the SOE's blocks only: ``short_{g,x}`` held, ``short_{g,x} = 0`` for SOE money."""
+    shape, rows = (c.P, st.n), c.gov_rows
+    held = {}
+    for k in ("operating_costs", *m.short):
+        x = np.array(np.broadcast_to(m.short_opex if k == "operating_costs" else m.short[k], shape))
+        held[k] = x[rows].copy()
+        x[rows] = 0.0
+        if k == "operating_costs":
+            m.short_opex = x
+        else:
+            m.short[k] = x
+    m.gov_held = held
+
+
+def _restore_gov_rows(c: Constants, m: Month) -> None:
+    """Put the held government rows back (unscaled by SOE support): the cures placed after SOE support act on them,
+    and the record shows every block's shortfall."""
+    m.short_opex[c.gov_rows] = m.gov_held["operating_costs"]
+    for k in m.short:
+        m.short[k][c.gov_rows] = m.gov_held[k]
 
 
 def _left_share(shorts: dict, paid: dict, kind: str):
@@ -391,13 +422,24 @@ def government(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
             g = shorts[tr.kind] - paid[tr.kind] if tr.kind in paid else shorts[tr.kind]
         m.gov_by_kind[tr.kind] = g
         gov[tr.government_class] = g if gov[tr.government_class] is None else gov[tr.government_class] + g
+    if c.gov_rows is not None and not m.allocated:  # government blocks' tranche gaps, held out of SOE support
+        for tr in c.tranches:
+            g = m.gov_held[tr.kind].sum(axis=0)
+            m.gov_by_kind[tr.kind] = m.gov_by_kind[tr.kind] + g
+            gov[tr.government_class] = gov[tr.government_class] + g
     m.gov_bank = gov["hidden"] if gov["hidden"] is not None else zeros
     m.gov_bond = gov["bond"] if gov["bond"] is not None else zeros
     if m.allocated:
-        opex_gov = m.short_opex.sum(axis=0)
+        if c.gov_rows is not None:  # a government block's operating gap is explicit spending, not a hidden call
+            m.gov_owned = m.short_opex[c.gov_rows].sum(axis=0)
+            opex_gov = m.short_opex[c.soe_rows].sum(axis=0)
+        else:
+            opex_gov = m.short_opex.sum(axis=0)
     else:
         opex_gov = (shorts["operating_costs"] - paid["operating_costs"] if "operating_costs" in paid
                     else shorts["operating_costs"])
+        if c.gov_rows is not None:
+            m.gov_owned = m.gov_held["operating_costs"].sum(axis=0)
     m.hidden = opex_gov + m.gov_bank
 
 
@@ -453,6 +495,12 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     mt["pv_soe"] += m.soe * plan.discount_m[t]
     m.equity_in_t = plan.equity_in[:, t].sum()
     m.dist_t = m.dist.sum(axis=0)
+    if c.gov_rows is not None:  # a government block's equity is the budget's, its distributions return to it
+        m.equity_in_t = plan.equity_in[c.soe_rows, t].sum()
+        m.gov_income = m.dist[c.gov_rows].sum(axis=0)
+        m.dist_t = m.dist_t - m.gov_income
+        mt["pv_gov_owned_opex"] += m.gov_owned * fdfac
+        mt["pv_gov_owned_income"] += m.gov_income * fdfac
     mt["cum_equity"] += m.equity_in_t + m.soe - m.dist_t
     if m.overrun is not None:  # a cost overrun is paid by extra SOE equity
         m.overrun_t = m.overrun.sum(axis=0)
@@ -504,6 +552,8 @@ def lens_metrics(st: State, c: Constants, plan: Plan, t: int, m: Month, fdfac: f
                 mt[f"hpi_at_sale_{k}"][selling] = m.ms.hpi[selling]
     mt["equity_m"][t] = m.dist_t - m.equity_in_t - m.soe
     mt["gov_m"][t] = m.hidden + m.gov_bond
+    if m.gov_owned is not None:
+        mt["gov_m"][t] += m.gov_owned
     if t >= plan.T - 12 and c.any_rental:
         noi = m.rent + m.rent_sub - m.rent_costs - m.running
         mt["noi12"] += noi[c.is_rental].sum(axis=0)
@@ -564,6 +614,9 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     if m.gov_bb_paid is not None:
         yr["gov_buybacks"][y] += m.gov_bb_paid
         yr["gov_resale"][y] += m.gov_resale
+    if m.gov_owned is not None:
+        yr["gov_owned_opex"][y] += m.gov_owned
+        yr["gov_owned_income"][y] += m.gov_income
     yr["distributions"][y] += m.dist_t
     yr["equity_in"][y] += m.equity_in_t
     yr["soe_support"][y] += m.soe
@@ -633,6 +686,10 @@ def record(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     inflow = m.sources.sum() + m.ops_in.sum(axis=0) + m.soe + m.hidden + m.gov_bond
     outflow = (m.uses.sum() + m.ops_out.sum(axis=0) + m.bank_due.sum(axis=0)
                + np.broadcast_to(m.bond_due, (P, n)).sum(axis=0) + m.sweep.sum(axis=0) + m.dist_t)
+    if m.gov_owned is not None:  # the budget tops up its own blocks and takes their distributions
+        inflow = inflow + m.gov_owned
+        outflow = outflow + m.gov_income
+        mo["gov_owned_opex"][:, t] = m.gov_owned
     if c.has_soe_bond:  # SOE-bond draws are in the sources; their service is a use
         outflow = outflow + m.soe_bond_due.sum()
     if m.overrun is not None:  # overrun: extra SOE equity in, the same cost out

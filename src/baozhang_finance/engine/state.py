@@ -50,6 +50,9 @@ class Constants:
         self.bb_soe = 1.0 - self.bb_gov
         self.bb_partial = bool(np.any(plan.bb_acceptance < 1.0))
         self.any_gov_buyback = bool(np.any(plan.bb_government > 0))
+        # government-owned blocks (owner = "government"): their rows, or None when every block is the SOE's
+        self.gov_rows = np.flatnonzero(plan.gov_owned) if plan.gov_owned.any() else None
+        self.soe_rows = np.flatnonzero(~plan.gov_owned)
         self.construction_risk = bool(plan.construction_risk)
         self.avail_delayed = plan.available_delayed
         # the delayed pre-sale cash, as presale_in above (deposits + balances when held in escrow)
@@ -232,6 +235,7 @@ def start_metrics(n: int) -> dict[str, np.ndarray]:
         "forfeited_deposits": np.zeros(n),  # deposits those buyers forfeited, yuan
         # buybacks the government pays (Beitun): PV of payments and of resale proceeds back to the budget
         "pv_gov_buyback": np.zeros(n), "pv_gov_resale": np.zeros(n),
+        "pv_gov_owned_opex": np.zeros(n), "pv_gov_owned_income": np.zeros(n),
         # measures of the three lenses (measures/fiscal.py, bank.py, soe.py)
         "stock_at_call": np.zeros(n),  # bank balance at the open of the first-call month (the debt taken over)
         "pv_gov_bank": np.zeros(n),  # PV of government money on bank service (the rest of pv_hidden: operating gaps)

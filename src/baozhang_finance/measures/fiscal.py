@@ -91,7 +91,29 @@ def fiscal_summary(result) -> dict:
                         "p95_pv": value_at_risk(soe_pv, 0.95)},
         "classification": classification_table(result).to_dict(orient="records"),
         "government_buybacks": government_buybacks(result),
+        "government_owned": government_owned(result),
     }
+
+
+def government_owned(result) -> dict:
+    """Blocks the government owns (``owner = "government"``; Liaoning seeds/000 §二: 公租房 bought by 各地区政府): on
+    budget, so their gaps are explicit spending, not hidden debt. Capital = the budget's own funds put in
+    (the blocks' equity, PV of its draws ``Σ_t equity_{g,t} v_t``); operating top-ups = PV of the operating gaps the
+    budget pays ``Σ_t short_{g,t} v_t`` (their bond gaps are in the explicit bond burden); income = PV of the
+    blocks' distributions returned to the budget ``Σ_t dist_{g,t} v_t``; net = capital + top-ups − income.
+    P(any top-up), expected PVs, discounted at the fiscal rate."""
+    df, plan = result.paths, result.plan
+    rows = np.flatnonzero(np.asarray(plan.gov_owned, dtype=bool))
+    if "gov_owned_opex_pv" not in df or rows.size == 0:
+        return {"blocks": 0, "capital_pv": 0.0, "p_operating_topup": 0.0, "expected_operating_topup_pv": 0.0,
+                "expected_income_pv": 0.0, "expected_net_pv": 0.0}
+    v = np.asarray(plan.support.fiscal_discount_m, dtype=float)
+    capital = float((np.asarray(plan.equity_in)[rows] @ v).sum())
+    top = df["gov_owned_opex_pv"].to_numpy(float)
+    income = df["gov_owned_income_pv"].to_numpy(float)
+    return {"blocks": int(rows.size), "capital_pv": capital, "p_operating_topup": float(df["gov_owned_opex_any"].mean()),
+            "expected_operating_topup_pv": float(top.mean()), "expected_income_pv": float(income.mean()),
+            "expected_net_pv": float(capital + top.mean() - income.mean())}
 
 
 def government_buybacks(result) -> dict:
@@ -296,7 +318,8 @@ def _land_at_allocated_cost_pv(result) -> float:
 def total_fiscal_cost(result) -> dict:
     """The programme's total fiscal cost, PV at the fiscal rate: budgeted capital grants from government sources +
     budgeted operating support paid (rent subsidy, 贴息, operating grants) + allocated land at cost + unbudgeted
-    government money (hidden-debt call, unbudgeted subsidy, explicit bond burden)."""
+    government money (hidden-debt call, unbudgeted subsidy, explicit bond burden) + for government-owned blocks the
+    budget's own capital and its operating top-ups (gross: their rent income is in ``fiscal.government_owned``)."""
     df = result.paths
     parts = {
         "capital_grants_pv": _government_capital_grants_pv(result),
@@ -304,6 +327,10 @@ def total_fiscal_cost(result) -> dict:
         "land_at_allocated_cost_pv": _land_at_allocated_cost_pv(result),
         "unbudgeted_government_money_pv": float(df["government_money_pv"].mean()),
     }
+    owned = government_owned(result)
+    if owned["blocks"]:  # the budget's own blocks: its capital and operating top-ups (their income is not netted)
+        parts["government_owned_capital_pv"] = owned["capital_pv"]
+        parts["government_owned_operating_pv"] = owned["expected_operating_topup_pv"]
     total = sum(parts.values())
     hidden = float(df["hidden_debt_pv"].mean())
     return {"expected_pv": total, **parts,

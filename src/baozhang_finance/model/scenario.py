@@ -371,6 +371,12 @@ class Project(_Model):
         None, gt=0, le=1, description="default conventions: the purchase (or build) goes ahead only when at least this "
         "share of units is pre-subscribed (sale) or pre-allocated (rental) — Suihua seeds/001 §三(五): 0.95; a project "
         "short of it is not bought (no uses, no sources); absent = no condition")
+    owner: Literal["soe", "government"] = Field(
+        "soe", description="who owns the block: the programme's SOE (收购主体), or the government itself (Liaoning "
+        "seeds/000 §二: 公租房 bought by 各地区政府, §三: 保租房 by a chosen SOE). A government-owned block is on "
+        "budget: no bank loan or SOE bond (budget law: local governments borrow only by bonds), its equity is the "
+        "budget's own funds, SOE money never pays its gaps, its operating gaps are explicit budget spending (not a "
+        "hidden-debt call), its bond gaps the explicit bond burden and its distributions return to the budget")
 
     @model_validator(mode="after")
     def _kind(self) -> "Project":
@@ -383,6 +389,9 @@ class Project(_Model):
         c = self.construction
         if c is not None and self.rental is not None and c.delay_months > 0 and c.delay_probability > 0:
             raise ValueError("construction.delay_months: a construction delay is modelled for sale-type new builds only")
+        if self.owner == "government" and (self.financing.loans or self.financing.soe_bonds):
+            raise ValueError("owner = \"government\": a government-owned block borrows only by special bonds "
+                             "(预算法 §35); remove its bank loans and SOE bonds")
         return self
 
 
@@ -602,6 +611,9 @@ class Scenario(_Model):
         if len(set(names)) != len(names):
             raise ValueError(f"projects: project names must be unique, got {names}")
         problems: list[str] = []
+        if self.waterfall.cross_project_support and any(p.owner == "government" for p in self.projects):
+            problems.append("waterfall.cross_project_support: a government-owned block (owner = \"government\") is "
+                            "on budget and may not share cash with the SOE's blocks; set it to false")
         for i, p in enumerate(self.projects):
             where = f"projects[{i}]"
             first = first_use_month(p)

@@ -42,6 +42,8 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
     n = y["cfads"].shape[0]
     support = y["soe_support"] + y["gov_hidden"] + y["gov_bond"]
     gov_total = (y["gov_hidden"] + y["gov_bond"]).sum(axis=1)
+    if plan.gov_owned.any():  # the budget's top-ups of its own blocks are government money too
+        gov_total = gov_total + y["gov_owned_opex"].sum(axis=1)
     w0, w1 = plan.dscr_window
     fiscal = y["fiscal_revenue"]
     share = np.divide(y["gov_hidden"], fiscal, out=np.zeros_like(fiscal), where=fiscal > 0)
@@ -94,6 +96,9 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "gov_buyback_pv": s["pv_gov_buyback"],
         "gov_resale_pv": s["pv_gov_resale"],
         "gov_buyback_any": s["pv_gov_buyback"] > 1e-6,
+        "gov_owned_opex_pv": s["pv_gov_owned_opex"],
+        "gov_owned_income_pv": s["pv_gov_owned_income"],
+        "gov_owned_opex_any": s["pv_gov_owned_opex"] > 1e-6,
     }
     cols.update(lens_columns(plan, out))
     for k in YEARLY_KEPT:
