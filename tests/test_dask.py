@@ -180,7 +180,7 @@ def test_through_simulate_the_error_names_the_chunk(demo, client, monkeypatch):
         return run_chunk(plan, i, a, b, s)
 
     real = mod.iter_chunks_dask
-    monkeypatch.setattr(mod, "iter_chunks_dask", lambda plan, jobs, client=None, workers=1:
+    monkeypatch.setattr(mod, "iter_chunks_dask", lambda plan, jobs, client=None, workers=1, chunk_fn=None:
                         real(plan, jobs, client=client, workers=workers, chunk_fn=boom))
     with pytest.raises(db.ChunkFailedError, match=r"^chunk 1 \(paths 1000–1999\) failed: FloatingPointError: "
                                                    r"overflow in month 37$"):
@@ -298,7 +298,7 @@ def test_cli_failed_chunk_is_one_line_exit_3(client, monkeypatch):
         return run_chunk(plan, i, a, b, s)
 
     real = db.iter_chunks_dask
-    monkeypatch.setattr(db, "iter_chunks_dask", lambda plan, jobs, client=None, workers=1:
+    monkeypatch.setattr(db, "iter_chunks_dask", lambda plan, jobs, client=None, workers=1, chunk_fn=None:
                         real(plan, jobs, client=client, workers=workers, chunk_fn=boom))
     res = CliRunner().invoke(app, ["run", str(DEMO), "--backend", "dask", "--scheduler", client.scheduler.address,
                                    "--paths", "500", "--chunk-size", "100", "--quiet"])
