@@ -13,7 +13,8 @@ from typing import Optional
 import typer
 
 from baozhang_finance.analysis.compare import compare_scenarios, write_csv
-from baozhang_finance.cli.common import _load, _progress_bar, app, console, err_console, fail, say, user_errors
+from baozhang_finance.cli.common import (_load, _progress_bar, app, console, err_console, fail, finish_run, say,
+                                         showing, user_errors)
 from baozhang_finance.cli.options import (
     Conventions,
     Backend,
@@ -103,28 +104,15 @@ def run(
         err_console.print(f"running {n_paths:,} paths in {n_chunks:,} chunk{'s' if n_chunks != 1 else ''} of "
                           f"{min(n_chunk, n_paths):,} …", highlight=False)
     try:
-        with user_errors(scenario):
-            if bar is not None:
-                bar.start()
-            try:
-                result = simulate(sc, paths=paths, seed=seed, chunk_size=chunk_size, workers=workers,
-                                  backend=backend, stress=stress, deterministic=deterministic, target_se=target_se,
-                                  progress=cb, client=client, sampling=sampling)
-            finally:
-                if bar is not None:
-                    bar.stop()
+        with user_errors(scenario), showing(bar):
+            result = simulate(sc, paths=paths, seed=seed, chunk_size=chunk_size, workers=workers,
+                              backend=backend, stress=stress, deterministic=deterministic, target_se=target_se,
+                              progress=cb, client=client, sampling=sampling)
     finally:
         if client is not None:
             client.close()
-    if out is not None:
-        with user_errors(scenario):
-            result.save(out, extra_writers=() if no_reports else report_writers(lang), overwrite=overwrite)
-    if as_json:
-        sys.stdout.write(json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n")
-    elif not quiet:
-        print_summary(result, console, lang)
-        if out is not None:
-            say(f"written: {out}")
+    finish_run(result, scenario, out, () if no_reports else report_writers(lang), overwrite, as_json, quiet,
+               lambda r: print_summary(r, console, lang))
 
 
 @app.command()

@@ -9,6 +9,7 @@ naming the failed chunk and its error, or the missing workers).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -83,6 +84,31 @@ def _version(value: bool):
 def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="print the version and exit")):
     """baozhang-finance command line."""
+
+
+@contextmanager
+def showing(bar) -> Iterator[None]:
+    """Show a progress bar (None: nothing) while the block runs; it is removed even when the block fails."""
+    if bar is not None:
+        bar.start()
+    try:
+        yield
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def finish_run(result, where, out, writers, overwrite: bool, as_json: bool, quiet: bool, printer) -> None:
+    """Save the run folder (atomically, with ``writers``), then print the summary as JSON or through ``printer``."""
+    if out is not None:
+        with user_errors(where):
+            result.save(out, extra_writers=writers, overwrite=overwrite)
+    if as_json:
+        sys.stdout.write(json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n")
+    elif not quiet:
+        printer(result)
+        if out is not None:
+            say(f"written: {out}")
 
 
 def _progress_bar(quiet: bool, total: int | None = None):

@@ -3,7 +3,6 @@ has a ``[portfolio]`` table (commands.py detects it and calls these). Parse → 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from baozhang_finance.cli.common import console, err_console, fail, say, user_errors
+from baozhang_finance.cli.common import console, err_console, fail, finish_run, say, showing, user_errors
 from baozhang_finance.model.compliance import check_scenario
 from baozhang_finance.model.portfolio import load_portfolio
 from baozhang_finance.model.scenario import ScenarioError
@@ -62,24 +61,11 @@ def run_portfolio(path: Path, paths, seed, chunk_size, workers, backend, client,
     bar, cb = progress_bar(quiet or as_json, total)
     if bar is None and not (quiet or as_json):
         err_console.print(f"running {len(pf.cities)} cities × {n_paths:,} paths in {total:,} tasks …", highlight=False)
-    with user_errors(path):
-        if bar is not None:
-            bar.start()
-        try:
-            result = simulate_portfolio(pf, paths=paths, seed=seed, chunk_size=chunk_size, workers=workers,
-                                        backend=backend, client=client, progress=cb)
-        finally:
-            if bar is not None:
-                bar.stop()
-    if out is not None:
-        with user_errors(path):
-            result.save(out, extra_writers=() if no_reports else province_writers(lang), overwrite=overwrite)
-    if as_json:
-        sys.stdout.write(json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n")
-    elif not quiet:
-        print_province(result, console, lang)
-        if out is not None:
-            say(f"written: {out}")
+    with user_errors(path), showing(bar):
+        result = simulate_portfolio(pf, paths=paths, seed=seed, chunk_size=chunk_size, workers=workers,
+                                    backend=backend, client=client, progress=cb)
+    finish_run(result, path, out, () if no_reports else province_writers(lang), overwrite, as_json, quiet,
+               lambda r: print_province(r, console, lang))
 
 
 def check_portfolio(path: Path, lang) -> None:
