@@ -239,7 +239,8 @@ def province_summary(cities: list[CityPaths], province, paths: int, revenue_fact
             "call_correlation_mean": _mean_offdiag(call_correlation(called)),
             "payer_split": {k: tail(np.sum(split[f"{k}_pv"], axis=0)) for k in ("city_budget", "transfers", "unfunded")},
             "revenue_by_year": rev_y.tolist(),
-            **({} if revenue_factor is None else {"revenue_path": {"vol": province.revenue_vol, "fan": year_fan(rev)}}),
+            **({} if revenue_factor is None else {"revenue_path": {"vol": province.revenue_vol, "fan": {
+                **year_fan(rev), "p5": np.quantile(rev, 0.05, axis=0).tolist()}}}),
             "money_share_of_revenue_peak": _q(peak_share_of_revenue(money_total_y, rev), (0.5, 0.95, 0.99)),
             "transfers_share_of_revenue_peak": _q(peak_share_of_revenue(split["transfers_y"], rev), (0.5, 0.95, 0.99)),
             "concentration_top3": {"hidden_debt_pv": concentration([r["expected_pv"] for r in rows]),
