@@ -150,3 +150,10 @@ def test_bad_revenue_loadings_are_one_located_line():
     d["province"].update(revenue_national_loading=0.5, revenue_regional_loading=0.5)
     with pytest.raises(ScenarioError, match="revenue_region: unknown region 'northeast'"):
         portfolio_from_dict(d, base=FIX)
+
+
+def test_compare_over_the_scenarios_folder_skips_the_portfolio():
+    r = CliRunner().invoke(app, ["compare", str(ROOT / "scenarios" / "demo.toml"), str(PROVINCE), "--paths", "50",
+                                 "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    assert "skipped" in r.output and "portfolio file" in r.output
