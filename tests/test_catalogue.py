@@ -7,6 +7,7 @@ import pytest
 from baozhang_finance.measures.metrics import METRICS
 from baozhang_finance.analysis.solve import FIND
 from baozhang_finance.measures.catalogue import CATALOGUE, UNITS, entry, has
+from baozhang_finance.model.portfolio import is_portfolio_file
 from baozhang_finance.model.scenario import load_scenario
 from baozhang_finance.report import format as F
 from baozhang_finance.report.html import PROGRAMME_ITEMS, PROJECT_ITEMS, flatten
@@ -14,7 +15,7 @@ from baozhang_finance.run.result import YEARLY_KEPT
 from baozhang_finance.run.simulate import simulate
 
 
-@pytest.fixture(scope="module", params=sorted(glob.glob("scenarios/*.toml")))
+@pytest.fixture(scope="module", params=sorted(p for p in glob.glob("scenarios/*.toml") if not is_portfolio_file(p)))
 def result(request):
     return simulate(load_scenario(request.param), paths=50)
 

@@ -31,9 +31,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from baozhang_finance.cli import main
+from baozhang_finance.model.portfolio import is_portfolio_file
 from baozhang_finance.model.scenario import load_scenario, scenario_from_dict
 
-SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.toml"))
+SCENARIOS = sorted(p for p in (Path(__file__).resolve().parents[1] / "scenarios").glob("*.toml") if not is_portfolio_file(p))  # scenarios, not portfolios
 BASE = {p.name: tomllib.loads(p.read_text(encoding="utf-8")) for p in SCENARIOS}
 TEXT = {p.name: p.read_bytes() for p in SCENARIOS}
 TOP = ("programme", "projects", "waterfall", "policy", "credit", "market", "simulation")

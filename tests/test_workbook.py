@@ -15,11 +15,12 @@ from typer.testing import CliRunner
 
 from baozhang_finance.cli import app
 from baozhang_finance.model import workbook as wbm
+from baozhang_finance.model.portfolio import is_portfolio_file
 from baozhang_finance.model.scenario import GRID_LABELS, Scenario, ScenarioError, load_scenario, scenario_from_dict
 from baozhang_finance.report.workbook import to_toml, write_workbook
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
+SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.toml") if not is_portfolio_file(p))  # scenarios, not portfolios
 DEMO = ROOT / "scenarios" / "demo.toml"
 
 

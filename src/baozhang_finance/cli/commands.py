@@ -142,6 +142,12 @@ def compare(
     """Run several scenarios with the same paths and seed; one table of the headline numbers."""
     if csv_file is not None and (csv_file.is_dir() or not csv_file.parent.exists()):
         fail(f"--csv {csv_file}: not a writable file path")
+    portfolios = [p for p in scenarios if is_portfolio_file(p)]
+    for p in portfolios:  # `compare scenarios/*.toml` meets scenarios/liaoning_province.toml
+        err_console.print(f"skipped {p}: a portfolio file (run it with `baozhang run {p}`)", markup=False, highlight=False)
+    scenarios = [p for p in scenarios if p not in portfolios]
+    if not scenarios:
+        fail("compare: no scenario files left once the portfolio files are skipped")
     loaded = [(p.stem, _load(p, conventions)) for p in scenarios]
     names = [n for n, _ in loaded]
     if len(set(names)) != len(names):

@@ -46,7 +46,7 @@ def progress_bar(quiet: bool, total: int):
     t0 = time.perf_counter()
 
     def cb(done: int, total: int, city: str, chunk: int) -> None:
-        bar.update(task, completed=done, where=f"{city} · chunk {chunk + 1} ({time.perf_counter() - t0:,.0f} s)")
+        bar.update(task, completed=done, total=total, where=f"{city} · chunk {chunk + 1} ({time.perf_counter() - t0:,.0f} s)")
 
     return bar, cb
 
@@ -57,7 +57,7 @@ def run_portfolio(path: Path, paths, seed, chunk_size, workers, backend, client,
     pf = load(path)
     n_paths = paths or pf.spec.portfolio.paths
     n_chunk = chunk_size or pf.spec.portfolio.chunk_size
-    total = len(pf.cities) * -(-n_paths // n_chunk)
+    total = (len(pf.cities) + bool(pf.spec.province.revenue_vol)) * -(-n_paths // n_chunk)  # + the province's tasks
     bar, cb = progress_bar(quiet or as_json, total)
     if bar is None and not (quiet or as_json):
         err_console.print(f"running {len(pf.cities)} cities × {n_paths:,} paths in {total:,} tasks …", highlight=False)

@@ -43,6 +43,7 @@ from baozhang_finance.cli.inputs import scenario_notes
 from baozhang_finance.model import fields as fl
 from baozhang_finance.model import workbook as wbm
 from baozhang_finance.model.labels_zh import FIELDS_ZH, TABLES_ZH
+from baozhang_finance.model.portfolio import is_portfolio_file
 from baozhang_finance.model.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
 from baozhang_finance.report.format import lang_of
 from baozhang_finance.report.html import answer_sentence, report_writers
@@ -72,11 +73,12 @@ _REPORT_LOCK = threading.Lock()
 
 
 def bundled_scenarios() -> dict[str, Path]:
-    """The scenarios shipped beside the package (``scenarios/*.toml`` of the source tree), by file stem."""
+    """The scenarios shipped beside the package (``scenarios/*.toml`` of the source tree, portfolio files left
+    out), by file stem."""
     here = Path(__file__).resolve()
     for root in (here.parents[3] / "scenarios", here.parents[1] / "scenarios"):
         if root.is_dir():
-            return {p.stem: p for p in sorted(root.glob("*.toml"))}
+            return {p.stem: p for p in sorted(root.glob("*.toml")) if not is_portfolio_file(p)}
     return {}
 
 

@@ -30,6 +30,10 @@ from baozhang_finance.engine.shocks import N_INNOVATIONS, Shocks
 
 #: the spawn-key tag of the factor stream: SeedSequence(seed, spawn_key=(chunk, FACTOR_TAG))
 FACTOR_TAG = 2
+#: the spawn-key tag of the province's own revenue draws: SeedSequence(seed, spawn_key=(chunk, PROVINCE_TAG))
+PROVINCE_TAG = 3
+#: the driver whose factors move the province's revenue (DRIVERS order: house_price … fiscal)
+FISCAL_DRIVER = 6
 
 
 def city_generator(seed: int, city: int, chunk_index: int) -> np.random.Generator:
@@ -114,3 +118,53 @@ def city_shocks(market, n: int, seed: int, city: int, chunk_index: int, loadings
     if loadings.independent or not own.stochastic:
         return own
     return FactorShocks(own, factor_generator(seed, chunk_index), loadings)
+
+
+# ------------------------------------------------------------------------------------------ the province's revenue
+@dataclass(frozen=True)
+class ProvinceLoadings:
+    """The province's revenue shock (decision 52): annual volatility ``vol``, loadings ``national`` and ``regional``
+    (on region index ``region``, −1 for none) on the fiscal driver's factors, and the portfolio's number of regions."""
+
+    vol: float
+    national: float
+    regional: float
+    region: int
+    n_regions: int
+
+    @property
+    def idiosyncratic(self) -> float:
+        """The weight of the province's own draw: √(1 − a² − g²)."""
+        return float(np.sqrt(max(1.0 - self.national**2 - self.regional**2, 0.0)))
+
+
+def province_generator(seed: int, chunk_index: int) -> np.random.Generator:
+    """The province's own revenue draws of chunk ``chunk_index``: SeedSequence(seed, spawn_key=(chunk, 3))."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(chunk_index, PROVINCE_TAG))))
+
+
+def province_revenue_factor(seed: int, chunk_index: int, n: int, months: int, pl: ProvinceLoadings) -> np.ndarray:
+    """The province's revenue multiplier by programme year, ``(n, Y)``, ``Y = months // 12``.
+
+    Month ``t ≥ 1``: ``ξ_t = a N_{t,f} + g R_{r,t,f} + √(1 − a² − g²) ν_t`` with ``N_{t,f}``, ``R_{r,t,f}`` the fiscal
+    driver's national and regional factor draws of month ``t`` — the very draws the cities of the chunk see (the
+    factor stream is re-drawn here from :func:`factor_generator`, one :func:`factor_draw` a month, as
+    :class:`FactorShocks` does for t = 1 … T − 1) — and ``ν_t`` the province's own N(0, 1). Then
+    ``ln X_t = ln X_{t−1} − σ_m²/2 + σ_m ξ_t``, ``X_0 = 1``, ``σ_m = σ/√12`` (so ``E[X_t] = 1``), and the multiplier
+    of year ``y`` is the mean of ``X_t`` over its 12 months — the province's revenue of year ``y`` is
+    ``R₀ (1 + g)^{y−1}`` times it (measures/province.py)."""
+    factor_rng, own_rng = factor_generator(seed, chunk_index), province_generator(seed, chunk_index)
+    sm = pl.vol / np.sqrt(12.0)
+    years = months // 12
+    log_x = np.zeros(n)
+    out = np.zeros((n, years))
+    out[:, 0] = 1.0  # X_0
+    for t in range(1, months):
+        f = factor_draw(factor_rng, n, pl.n_regions)
+        xi = pl.national * f[:, 0, FISCAL_DRIVER] + pl.idiosyncratic * own_rng.standard_normal(n)
+        if pl.region >= 0:
+            xi += pl.regional * f[:, 1 + pl.region, FISCAL_DRIVER]
+        log_x += sm * xi - 0.5 * sm * sm
+        if t < years * 12:
+            out[:, t // 12] += np.exp(log_x)
+    return out / 12.0

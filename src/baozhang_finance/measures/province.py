@@ -7,6 +7,9 @@ revenue on that path, ``called_{c,j,y} = 1[gov_hidden > 10⁻⁶]``. The order o
 budget pays ``B = min(M, s_c F)``; provincial transfers pay ``T_c = (M − B) · min(1, τ R_y / Σ_c (M − B))``
 (``R_y = R₀ (1 + g)^{y−1}`` the province's revenue, shared pro rata when the cap binds); the rest ``U = M − B − T`` is
 unfunded (arrears the model does not assign). Yearly amounts are discounted at year ends at the province's rate.
+With ``province.revenue_vol > 0`` the province's revenue is a path ``R_{j,y} = R_y X_{j,y}`` (decision 52:
+``X`` the yearly multiplier of engine/factors.province_revenue_factor, ``E[X] = 1``, on the fiscal factors the cities
+share), and ``R_{j,y}`` replaces ``R_y`` in the transfer cap and the shares of revenue, path by path.
 """
 
 from __future__ import annotations
@@ -124,9 +127,10 @@ def city_budget_part(money_y: np.ndarray, revenue_y: np.ndarray, share: float) -
 
 
 def transfer_ratio(residual_total: np.ndarray, cap_y: np.ndarray) -> np.ndarray:
-    """Share of the cities' residual the province pays, per path and year: ``min(1, τ R_y / Σ_c (M − B))``."""
-    return np.divide(cap_y[None, :], residual_total, out=np.ones_like(residual_total),
-                     where=residual_total > cap_y[None, :])
+    """Share of the cities' residual the province pays, per path and year: ``min(1, τ R_y / Σ_c (M − B))``
+    (``cap_y`` (Y,) — the same cap on every path — or (n, Y), the cap on the path's revenue)."""
+    cap = np.broadcast_to(cap_y, residual_total.shape)
+    return np.divide(cap, residual_total, out=np.ones_like(residual_total), where=residual_total > cap)
 
 
 def payer_split(cities: list[CityPaths], share: float, cap_y: np.ndarray, disc_y: np.ndarray) -> dict:
@@ -154,8 +158,9 @@ def tail(pv: np.ndarray) -> dict:
 
 
 def peak_share_of_revenue(amount_y: np.ndarray, revenue_y: np.ndarray) -> np.ndarray:
-    """Per path, ``max_y A_{j,y} / R_y``: the province's peak yearly amount against its revenue."""
-    share = amount_y / revenue_y[None, :]
+    """Per path, ``max_y A_{j,y} / R_y``: the province's peak yearly amount against its revenue (``revenue_y``
+    (Y,) or (n, Y), the path's revenue)."""
+    share = amount_y / (revenue_y if np.ndim(revenue_y) == 2 else revenue_y[None, :])
     return share.max(axis=1) if share.shape[1] else np.zeros(share.shape[0])
 
 
@@ -196,14 +201,16 @@ def city_row(c: CityPaths, split: dict, k: int) -> dict:
     }
 
 
-def province_summary(cities: list[CityPaths], province, paths: int) -> dict:
+def province_summary(cities: list[CityPaths], province, paths: int, revenue_factor: np.ndarray | None = None) -> dict:
     """The province's summary: per-city rows, the province's P(call), PVs and tails, the register, the count of
     cities called (in the horizon and in the same year, beside the independent Poisson-binomial law), the payer
-    split, the total against the province's revenue, concentration and 债务率 contributions."""
+    split, the total against the province's revenue, concentration and 债务率 contributions. ``revenue_factor``
+    (n, Y): the province's revenue multiplier per path (decision 52), None for the deterministic path."""
     C, Y = len(cities), cities[0].money_y.shape[1]
     rev_y = province_revenue_by_year(province.revenue_yuan, province.revenue_growth, Y)
+    rev = rev_y if revenue_factor is None else rev_y[None, :] * revenue_factor
     disc_y = discount_by_year(province.discount_rate, Y)
-    split = payer_split(cities, province.city_cap_share_of_revenue, province.transfer_cap_share_of_revenue * rev_y, disc_y)
+    split = payer_split(cities, province.city_cap_share_of_revenue, province.transfer_cap_share_of_revenue * rev, disc_y)
     called = np.stack([c.hidden_call for c in cities])
     n_called = cities_called(called)
     by_year = cities_called_by_year([c.called_y for c in cities])
@@ -232,8 +239,10 @@ def province_summary(cities: list[CityPaths], province, paths: int) -> dict:
             "call_correlation_mean": _mean_offdiag(call_correlation(called)),
             "payer_split": {k: tail(np.sum(split[f"{k}_pv"], axis=0)) for k in ("city_budget", "transfers", "unfunded")},
             "revenue_by_year": rev_y.tolist(),
-            "money_share_of_revenue_peak": _q(peak_share_of_revenue(money_total_y, rev_y), (0.5, 0.95, 0.99)),
-            "transfers_share_of_revenue_peak": _q(peak_share_of_revenue(split["transfers_y"], rev_y), (0.5, 0.95, 0.99)),
+            **({} if revenue_factor is None else {"revenue_path": {"vol": province.revenue_vol, "fan": {
+                **year_fan(rev), "p5": np.quantile(rev, 0.05, axis=0).tolist()}}}),
+            "money_share_of_revenue_peak": _q(peak_share_of_revenue(money_total_y, rev), (0.5, 0.95, 0.99)),
+            "transfers_share_of_revenue_peak": _q(peak_share_of_revenue(split["transfers_y"], rev), (0.5, 0.95, 0.99)),
             "concentration_top3": {"hidden_debt_pv": concentration([r["expected_pv"] for r in rows]),
                                    "total_fiscal_cost_pv": concentration([r["total_fiscal_cost_pv"] for r in rows])},
             "debt_ratio_contribution": {"capacity_yuan": capacity, "by_year": year_fan(debt / capacity),

@@ -12,6 +12,8 @@ A portfolio is a TOML file with a ``[portfolio]`` table (how :func:`is_portfolio
     name = "辽宁省"
     revenue_yuan = 2.0e11      # the province's own general-budget revenue at the start (省本级一般公共预算收入)
     revenue_growth = 0.02
+    revenue_vol = 0.04                    # optional: a log-normal revenue path on the fiscal factors (decision 52)
+    revenue_national_loading = 0.6
     city_cap_share_of_revenue = 0.03      # a city pays up to 3 % of its own fiscal revenue of the year
     transfer_cap_share_of_revenue = 0.05  # the province transfers up to 5 % of its revenue of the year
 
@@ -94,6 +96,19 @@ class Province(_Model):
     city_cap_share_of_revenue: float = Field(ge=0, le=1, description="each year a city's budget pays its government money up to this share of its own fiscal revenue of that year, before the province steps in")
     transfer_cap_share_of_revenue: float = Field(ge=0, le=1, description="each year provincial transfers pay what the cities' budgets could not, up to this share of the province's revenue of that year (shared pro rata); the rest is unfunded")
     discount_rate: float = Field(0.02, ge=-0.05, le=0.5, description="annual rate discounting the province's yearly amounts (year-end), the local-bond yield")
+    revenue_vol: float = Field(0.0, ge=0, le=0.5, description="annual volatility of the province's revenue (decision 52): 0 keeps it on its deterministic growth path; > 0 makes it log-normal around that path, driven by the fiscal factors")
+    revenue_national_loading: float = Field(1.0, ge=-1, le=1, description="loading of the province's revenue shock on the national factor of the fiscal driver")
+    revenue_regional_loading: float = Field(0.0, ge=-1, le=1, description="loading of the province's revenue shock on the fiscal factor of revenue_region; the rest, 1 − a² − g², is the province's own draw")
+    revenue_region: str | None = Field(None, description="the region whose factor the province's revenue loads on (one of factors.regions)")
+
+    @model_validator(mode="after")
+    def _revenue_loadings(self) -> "Province":
+        ss = self.revenue_national_loading**2 + self.revenue_regional_loading**2
+        if ss > 1.0 + LOADING_TOLERANCE:
+            raise ValueError(f"revenue_national_loading² + revenue_regional_loading² = {ss:.4g} > 1")
+        if self.revenue_regional_loading and self.revenue_region is None:
+            raise ValueError("revenue_region: a regional loading of the province's revenue needs its region")
+        return self
 
 
 def _check_loadings(value: dict[str, float] | None, where: str) -> None:
@@ -153,6 +168,9 @@ class PortfolioFile(_Model):
         names = [c.name for c in self.city]
         if len(set(names)) != len(names):
             raise ValueError(f"city: city names must be unique, got {names}")
+        region = self.province.revenue_region
+        if region is not None and region not in self.factors.regions:
+            raise ValueError(f"province.revenue_region: unknown region {region!r} (factors.regions: {self.factors.regions})")
         return self
 
 

@@ -11,8 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from baozhang_finance.report import charts as pl
-from baozhang_finance.report.format import DEFAULT_LANG, lang_of, pct, wan
+from baozhang_finance.report.format import DEFAULT_LANG, lang_of, pct
+from baozhang_finance.report.format import wan as _wan
 from baozhang_finance.report.html import HTML_LANG, _CSS, _e, _img, _table
+
+#: the province page is wider (15 columns per city) and its numbers never break across lines
+PROVINCE_CSS = ("body{max-width:1400px}table.province{font-size:12px}table.province td{white-space:nowrap}"
+                "img{max-width:960px}")
+
+
+def _yi(x) -> str:
+    """Yuan in 亿元 (10⁸ yuan): ``2,905.8 亿元``."""
+    return "—" if x is None else f"{x / 1e8:,.1f} 亿元"
 
 #: the province report's words: key → (English, 中文)
 WORDS = {
@@ -51,6 +61,11 @@ WORDS = {
     "h_count": ("How many cities are called", "被代偿城市数量分布"),
     "h_manifest": ("Run", "运行信息"),
     "paths": ("paths per city, seed", "每城市路径数、随机种子"),
+    "revenue": ("province revenue, year 1; growth; volatility", "全省收入(第一年)、增长率、波动率"),
+    "revenue_p5": ("province revenue in the last year, p5 / mean / p95", "末年全省收入 p5 / 均值 / p95"),
+    "money_vs_revenue": ("E[PV of government money, all cities] ÷ province revenue of year 1",
+                         "全部城市政府资金现值期望 ÷ 第一年全省收入"),
+    "wan": ("万元", "万元"),
 }
 
 
@@ -60,8 +75,10 @@ def word(key: str, lang: str = DEFAULT_LANG) -> str:
     return en if lang == "en" else zh if lang == "zh" else f"{en} {zh}"
 
 
-def city_rows(s: dict) -> list[list[str]]:
-    """The cities table's rows, formatted (the province total last)."""
+def city_rows(s: dict, unit: bool = False) -> list[list[str]]:
+    """The cities table's rows, formatted (the province total last); money in 万元, the unit in the head
+    (``unit=True``: in every cell)."""
+    wan = functools.partial(_wan, unit=unit)
     rows = []
     for r in s["cities"]:
         rows.append([r["city"], pct(r["p_call"]), pct(r["p_call_se"]), pct(r["p_call_material"]), wan(r["expected_pv"]),
@@ -80,9 +97,16 @@ def city_rows(s: dict) -> list[list[str]]:
     return rows
 
 
-def city_head(lang: str) -> list[str]:
-    return [word(k, lang) for k in ("city", "p_call", "se", "p_material", "e_pv", "var95", "es95", "var99", "es99",
-                                    "fiscal_cost", "register", "debt_ratio", "city_budget", "transfers", "unfunded")]
+#: the cities table's columns, and which of them are money (万元)
+CITY_COLUMNS = ("city", "p_call", "se", "p_material", "e_pv", "var95", "es95", "var99", "es99", "fiscal_cost",
+                "register", "debt_ratio", "city_budget", "transfers", "unfunded")
+MONEY_COLUMNS = frozenset({"e_pv", "var95", "es95", "var99", "es99", "fiscal_cost", "register", "city_budget",
+                           "transfers", "unfunded"})
+
+
+def city_head(lang: str, unit: bool = True) -> list[str]:
+    """The cities table's head; ``unit``: money columns say 万元 (when the cells do not)."""
+    return [word(k, lang) + (", 万元" if unit and k in MONEY_COLUMNS else "") for k in CITY_COLUMNS]
 
 
 def count_rows(s: dict) -> list[list[str]]:
@@ -100,7 +124,16 @@ def province_rows(s: dict, lang: str) -> list[list[str]]:
     t = p["transfers_share_of_revenue_peak"]
     c3 = p["concentration_top3"]
     corr = p["call_correlation_mean"]
+    rev = p["revenue_by_year"]
+    path = p.get("revenue_path")
+    growth = rev[1] / rev[0] - 1 if len(rev) > 1 and rev[0] else None
+    fan = None if path is None else path["fan"]
+    extra = [] if fan is None else [[word("revenue_p5", lang), " / ".join(
+        f"{fan[k][-1] / 1e8:,.1f}" for k in ("p5", "mean", "p95")) + " 亿元"]]
     return [
+        [word("revenue", lang), f"{_yi(rev[0] if rev else None)}; {pct(growth)}; {pct(path['vol'] if path else 0.0)}"],
+        *extra,
+        [word("money_vs_revenue", lang), pct(p["government_money_pv"]["expected"] / rev[0] if rev else None, 3)],
         [word("p_any", lang), pct(p["p_any_call"])],
         [word("p_any_material", lang), pct(p["p_any_material_call"])],
         [word("share_rev", lang), " / ".join(pct(q.get(k), 3) for k in ("p50", "p95", "p99"))],
@@ -119,7 +152,7 @@ def print_province(result, console, lang: str | None = None) -> None:
     t = Table(title=f"{word('title', lang)}: {s['portfolio']['name']}")
     for h in city_head(lang)[:5] + city_head(lang)[9:10]:
         t.add_column(h, justify="right")
-    for r in city_rows(s):
+    for r in city_rows(s, unit=False):
         t.add_row(*(r[:5] + r[9:10]))
     console.print(t)
     for k, v in province_rows(s, lang):
@@ -129,22 +162,32 @@ def print_province(result, console, lang: str | None = None) -> None:
 # ------------------------------------------------------------------------------------------ charts
 def calls_by_city_chart(ax, s: dict, lang: str = DEFAULT_LANG):
     """Bars: P(call) per city (± 1 SE)."""
+    from matplotlib.ticker import PercentFormatter
+
     rows = s["cities"]
     ax.bar(range(len(rows)), [r["p_call"] for r in rows], yerr=[r["p_call_se"] or 0 for r in rows], color="#c44e52")
     ax.set_xticks(range(len(rows)), [pl.safe_text(r["city"], f"city {k}") for k, r in enumerate(rows)], rotation=45,
                   ha="right")
     ax.set_ylabel(pl.label("P(hidden-debt call)", "隐性债务代偿概率", lang))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     return ax
 
 
 def count_chart(ax, s: dict, lang: str = DEFAULT_LANG):
-    """Bars: the distribution of the number of cities called, simulated beside the independent law."""
+    """Bars: the distribution of the number of cities called, simulated beside the independent law; a line: the
+    most cities called in one year."""
+    from matplotlib.ticker import PercentFormatter
+
     cc = s["province"]["cities_called"]
+    same = s["province"]["cities_called_same_year"]["max_in_one_year"]
     k = range(len(cc["distribution"]))
-    ax.bar([x - 0.2 for x in k], cc["distribution"], width=0.4, label=pl.label("simulated", "模拟", lang))
+    ax.bar([x - 0.2 for x in k], cc["distribution"], width=0.4, label=pl.label("simulated, in the horizon", "模拟(期内)", lang))
     ax.bar([x + 0.2 for x in k], cc["independent_law"], width=0.4, label=pl.label("if independent", "若相互独立", lang))
-    ax.set_xlabel(pl.label("cities called in the horizon", "期内被代偿城市数", lang))
+    ax.plot(list(k), same, "k.-", lw=1, label=pl.label("simulated, most in one year", "模拟(同一年最多)", lang))
+    ax.set_xticks(list(k))
+    ax.set_xlabel(pl.label("number of cities called", "被代偿城市数", lang))
     ax.set_ylabel(pl.label("probability", "概率", lang))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.legend()
     return ax
 
@@ -181,7 +224,7 @@ def write_province_charts(result, folder: str | Path, lang: str = DEFAULT_LANG) 
 def html_province_section(s: dict, img: Callable[..., str], lang: str) -> list[str]:
     """The section of report.html on the province: the cities table, the province's measures, the counts."""
     return [
-        f"<h2>{_e(word('h_cities', lang))}</h2>", _table(city_rows(s), city_head(lang)),
+        f"<h2>{_e(word('h_cities', lang))}</h2>", _table(city_rows(s), city_head(lang), cls="province"),
         img("province_calls_by_city.png", "P(call) by city", word("p_call", lang)),
         f"<h2>{_e(word('h_province', lang))}</h2>", _table(province_rows(s, lang)),
         f"<h2>{_e(word('h_count', lang))}</h2>",
@@ -200,7 +243,7 @@ def render_province_html(result, chart_dir: str | Path, lang: str = DEFAULT_LANG
 
     run = s["run"]
     head = ["<!DOCTYPE html>", f'<html lang="{HTML_LANG[lang]}"><head><meta charset="utf-8">',
-            f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>", f"<h1>{_e(title)}</h1>",
+            f"<title>{_e(title)}</title><style>{_CSS}{PROVINCE_CSS}</style></head><body>", f"<h1>{_e(title)}</h1>",
             f'<p class="sub">{_e(word("paths", lang))}: {run["paths"]:,}, {run["seed"]}</p>']
     notes = [f"<p>{_e(s['portfolio']['notes'])}</p>"] if s["portfolio"].get("notes") else []
     return "\n".join(head + notes + html_province_section(s, img, lang) + ["</body></html>"])

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from baozhang_finance import __version__
-from baozhang_finance.engine.factors import CityLoadings, city_shocks
+from baozhang_finance.engine.factors import CityLoadings, ProvinceLoadings, city_shocks, province_revenue_factor
 from baozhang_finance.engine.loop import run_paths
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.measures import province as pm
@@ -44,17 +44,23 @@ Progress = Callable[[int, int, str, int], None]
 
 @dataclass(frozen=True)
 class PortfolioPlan:
-    """What every worker holds: the cities' compiled plans and loadings, and the chunks per city."""
+    """What every worker holds: the cities' compiled plans and loadings, the chunks per city, and the province's
+    revenue loadings (None: its revenue is deterministic and there are no province tasks)."""
 
     plans: tuple[Plan, ...]
     loadings: tuple[CityLoadings, ...]
     chunks_per_city: int
+    province: ProvinceLoadings | None = None
 
 
 def portfolio_task(pp: PortfolioPlan, task: int, start: int, stop: int, seed: int) -> dict[str, np.ndarray]:
     """One (city × chunk) task: the city's chunk on its factor shock source, reduced to its per-path columns
-    (as :func:`run.chunks.run_chunk`) plus the city's yearly fiscal revenue (``y_fiscal_revenue``, float32)."""
+    (as :func:`run.chunks.run_chunk`) plus the city's yearly fiscal revenue (``y_fiscal_revenue``, float32).
+    Tasks after the cities' (``city == len(plans)``) are the province's revenue path of chunk ``chunk``
+    (decision 52): ``{"province_revenue_factor": (n, Y)}``."""
     city, chunk = divmod(task, pp.chunks_per_city)
+    if city == len(pp.plans):
+        return {"province_revenue_factor": province_revenue_factor(seed, chunk, stop - start, pp.plans[0].T, pp.province)}
     plan = pp.plans[city]
     shocks = city_shocks(plan.market, stop - start, seed, city, chunk, pp.loadings[city])
     out = run_paths(plan, stop - start, shocks)
@@ -75,7 +81,18 @@ def compile_portfolio(portfolio: Portfolio, paths: int, seed: int, chunk_size: i
     plans = tuple(compile_plan(sc) for sc in scenarios)
     k = len(portfolio.regions)
     loadings = tuple(CityLoadings(c.national, c.regional, c.region, k) for c in portfolio.cities)
-    return scenarios, PortfolioPlan(plans, loadings, len(chunk_bounds(paths, chunk_size)))
+    return scenarios, PortfolioPlan(plans, loadings, len(chunk_bounds(paths, chunk_size)),
+                                    province_loadings(portfolio))
+
+
+def province_loadings(portfolio: Portfolio) -> ProvinceLoadings | None:
+    """The province's revenue loadings from its [province] table; None when ``revenue_vol`` is 0 (decision 52)."""
+    pr = portfolio.spec.province
+    if not pr.revenue_vol:
+        return None
+    region = -1 if pr.revenue_region is None else portfolio.regions.index(pr.revenue_region)
+    return ProvinceLoadings(pr.revenue_vol, pr.revenue_national_loading, pr.revenue_regional_loading, region,
+                            len(portfolio.regions))
 
 
 def _run_info(paths: int, seed: int, chunk_size: int, backend: str, workers: int, sc: Scenario, wall: float) -> dict:
@@ -107,15 +124,22 @@ def simulate_portfolio(portfolio: Portfolio, paths: int | None = None, seed: int
     backend = _backend(backend, workers)
     scenarios, pp = compile_portfolio(portfolio, paths, seed, chunk_size)
     bounds = chunk_bounds(paths, chunk_size)
-    m, total = len(bounds), len(bounds) * len(scenarios)
+    C, m = len(scenarios), len(bounds)
+    total = m * (C + (pp.province is not None))
     t0 = time.perf_counter()
     cities, results, columns = [], [], {}
-    with closing(_iter_chunks(pp, bounds * len(scenarios), 0, seed, workers, backend, client,
+    revenue_factor = None if pp.province is None else np.empty((paths, pp.plans[0].Y))
+    with closing(_iter_chunks(pp, bounds * (total // m), 0, seed, workers, backend, client,
                               chunk_fn=portfolio_task)) as stream:
         for task, cols in stream:
             city, chunk = divmod(task, m)
-            columns = columns or {k: np.empty((paths,) + v.shape[1:], dtype=v.dtype) for k, v in cols.items()}
             a, b = bounds[chunk]
+            if city == C:
+                revenue_factor[a:b] = cols["province_revenue_factor"]
+                if progress:
+                    progress(task + 1, total, portfolio.spec.province.name, chunk)
+                continue
+            columns = columns or {k: np.empty((paths,) + v.shape[1:], dtype=v.dtype) for k, v in cols.items()}
             for k, v in cols.items():
                 columns[k][a:b] = v
             if chunk == m - 1:
@@ -128,24 +152,27 @@ def simulate_portfolio(portfolio: Portfolio, paths: int | None = None, seed: int
             if progress:
                 progress(task + 1, total, portfolio.cities[city].name, chunk)
     run = _run_info(paths, seed, chunk_size, backend, workers, scenarios[0], time.perf_counter() - t0)
-    return PortfolioResult(portfolio, cities, run, results)
+    return PortfolioResult(portfolio, cities, run, results, revenue_factor)
 
 
 class PortfolioResult:
     """A portfolio run: the cities' reduced paths and summaries, the province summary, tables and ``save()``."""
 
-    def __init__(self, portfolio: Portfolio, cities: list[pm.CityPaths], run: dict[str, Any], results=()):
+    def __init__(self, portfolio: Portfolio, cities: list[pm.CityPaths], run: dict[str, Any], results=(),
+                 revenue_factor: np.ndarray | None = None):
         self.portfolio = portfolio
         self.cities = cities
         self.run = run
         self.results = list(results)
+        self.revenue_factor = revenue_factor  # (n, Y) the province's revenue multiplier, None when deterministic
         self._summary: dict | None = None
 
     @property
     def summary(self) -> dict[str, Any]:
         """summary.json: the province's measures (measures/province.py), each city's summary, the run."""
         if self._summary is None:
-            prov = pm.province_summary(self.cities, self.portfolio.spec.province, self.run["paths"])
+            prov = pm.province_summary(self.cities, self.portfolio.spec.province, self.run["paths"],
+                                       self.revenue_factor)
             info = self.portfolio.spec.portfolio
             self._summary = _clean({
                 "portfolio": {"name": info.name, "notes": info.notes, "sources": list(info.sources),
@@ -177,7 +204,7 @@ class PortfolioResult:
             "portfolio_sha256": self.portfolio_sha256(),
             "cities": [{"name": c.name, "scenario_sha256": c.scenario.sha256()} for c in self.portfolio.cities],
             **{k: self.run.get(k) for k in ("seed", "paths", "chunk_size", "backend", "workers", "wall_time_s")},
-            "tasks": len(self.cities) * -(-self.run["paths"] // self.run["chunk_size"]),
+            "tasks": (len(self.cities) + (self.revenue_factor is not None)) * -(-self.run["paths"] // self.run["chunk_size"]),
             "numpy": np.__version__, "pandas": pd.__version__,
         })
 
