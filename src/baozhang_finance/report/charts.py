@@ -91,6 +91,20 @@ def font_rc() -> dict:
     return rc
 
 
+def save_png(path, size: tuple[float, float], draw) -> None:
+    """One chart to a PNG at 150 dpi: a figure of ``size`` inches, ``draw(ax)``, tight layout; the figure is always
+    closed (matplotlib imported here: the CLI's start-up does not pay for it)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size, dpi=150)
+    try:
+        draw(ax)
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+
+
 def label(en: str, zh: str | None = None, lang: str = DEFAULT_LANG) -> str:
     """A chart label in ``lang``: ``"中文 English"`` (both), ``"中文"`` (zh) or ``"English"`` (en); English whatever
     ``lang`` says when no CJK font is installed (or there is no Chinese)."""

@@ -446,8 +446,6 @@ def write_charts(result, folder: str | Path, mp: MedianPath | None = None, lang:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     folder = Path(folder) / "charts"
     folder.mkdir(parents=True, exist_ok=True)
     s = result.summary
@@ -467,13 +465,7 @@ def write_charts(result, folder: str | Path, mp: MedianPath | None = None, lang:
                 ax, waterfall_flows(mp), title=pl.chart_text("wf_median", lang, index=mp.index), lang=lang)),
         ]
         for name, size, draw in jobs:
-            fig, ax = plt.subplots(figsize=size, dpi=150)
-            try:
-                draw(ax)
-                fig.tight_layout()
-                fig.savefig(folder / name)
-            finally:
-                plt.close(fig)
+            pl.save_png(folder / name, size, draw)
             written.append(folder / name)
     return written
 

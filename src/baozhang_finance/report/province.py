@@ -202,20 +202,13 @@ def write_province_charts(result, folder: str | Path, lang: str = DEFAULT_LANG) 
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     out = Path(folder) / "charts"
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with matplotlib.rc_context(pl.font_rc()):
         for name, draw in CHARTS.items():
-            fig, ax = plt.subplots(figsize=(7.5, 4.0), dpi=150)
-            try:
-                draw(ax, result.summary, pl.chart_lang(lang))
-                fig.tight_layout()
-                fig.savefig(out / name)
-            finally:
-                plt.close(fig)
+            pl.save_png(out / name, (7.5, 4.0), functools.partial(draw, s=result.summary,
+                                                                  lang=pl.chart_lang(lang)))
             written.append(out / name)
     return written
 
