@@ -100,7 +100,7 @@ def main() -> None:
     proj = projection(c, eff)
     print(f"{c * 1e3:.3f} ms per city-path; 2-worker speed-up {runs[0]['wall_s'] / runs[1]['wall_s']:.2f}x "
           f"(efficiency {eff:.0%}); national 300 × 1M: {proj['core_hours']:,.0f} core-hours, "
-          f"{proj['hours_on_1000_cores']:.1f} h on 1,000 cores, ≈ US${proj['cost_usd']:,.0f}")
+          f"{proj['hours_on_1000_cores'] * 60:.0f} min on 1,000 cores, ≈ US${proj['cost_usd']:,.0f}")
     print(json.dumps({"cities": a.cities, "paths": paths, "chunk_size": chunk, "runs": runs, "national": proj}))
 
 
