@@ -183,7 +183,7 @@ def price_ratio_after(result, delay_months: int) -> tuple[np.ndarray, str]:
         at_sale = np.where(s > T - 1, h_end * np.exp(mu_m * (s - (T - 1))), df["hpi_at_sale"].to_numpy(float))
         out[d] = at_sale[d] / df["hpi_at_default"].to_numpy(float)[d]
         return out, "after_delay"
-    if "hpi_at_default" not in df.columns or "hpi" not in result._ledgers:
+    if "hpi_at_default" not in df.columns or not result.has_ledger("hpi"):
         out[d] = 1.0
         return out, "at_default"
     h_dm = df["hpi_at_default"].to_numpy(float)
@@ -244,19 +244,36 @@ def bank_service_by_year(result) -> np.ndarray:
     The ledgers keep total debt service; bond service is deterministic, so bank service = total − bond service.
     Float32 residue below 1 yuan (+ 1e-6 of the total) is set to 0.
     """
-    ds = result.ledger("debt_service")
-    bank = ds - bond_service_by_year(result.plan)[None, :]
-    return np.where(bank > 1.0 + 1e-6 * np.abs(ds), bank, 0.0)
+    return _stack(result, iter_bank_service(result))
+
+
+def iter_bank_service(result):
+    """:func:`bank_service_by_year` one year at a time."""
+    bond = bond_service_by_year(result.plan)
+    for y, ds in enumerate(result.iter_ledger("debt_service")):
+        bank = ds - bond[y]
+        yield np.where(bank > 1.0 + 1e-6 * np.abs(ds), bank, 0.0)
 
 
 def bank_dscr(result) -> np.ndarray:
     """Bank DSCR per path and year: (CFADS − bond service if bonds rank first) / bank service; NaN without bank service."""
+    return _stack(result, iter_bank_dscr(result))
+
+
+def iter_bank_dscr(result):
+    """:func:`bank_dscr` one year at a time."""
     plan = result.plan
-    cf = result.ledger("cfads")
-    if not plan.bank_first:
-        cf = cf - bond_service_by_year(plan)[None, :]
-    bank = bank_service_by_year(result)
-    return coverage_ratio(cf, bank, np.nan)  # capped at DSCR_CAP
+    bond = bond_service_by_year(plan)
+    for y, (cf, bank) in enumerate(zip(result.iter_ledger("cfads"), iter_bank_service(result))):
+        if not plan.bank_first:
+            cf = cf - bond[y]
+        yield coverage_ratio(cf, bank, np.nan)  # capped at DSCR_CAP
+
+
+def _stack(result, cols) -> np.ndarray:
+    """Year columns → a ``(paths, years)`` array."""
+    cols = list(cols)
+    return np.column_stack(cols) if cols else np.zeros((result.n_paths, 0))
 
 
 def dscr_test_years(scenario: Scenario, plan) -> tuple[int, int]:
@@ -303,19 +320,27 @@ def min_bank_dscr(result, window: tuple[int, int] | None = None) -> np.ndarray:
 
 def peak_ltv(result) -> np.ndarray:
     """Highest year-end LTV per path over the years with a bank balance (inf if a balance has no collateral)."""
-    bal = result.ledger("bank_balance")
-    col = result.ledger("collateral_value")
-    pos = bal > 1.0
-    ltv = np.where(pos, np.divide(bal, col, out=np.full(bal.shape, np.inf), where=col > 0), -np.inf)
-    m = ltv.max(axis=1) if ltv.shape[1] else np.full(bal.shape[0], -np.inf)
-    return np.where(pos.any(axis=1), m, np.nan)
+    n = result.n_paths
+    m = np.full(n, -np.inf)  # the maximum over years, taken year by year (exact: max does not round)
+    anypos = np.zeros(n, dtype=bool)
+    for bal, col in zip(result.iter_ledger("bank_balance"), result.iter_ledger("collateral_value")):
+        pos = bal > 1.0
+        ltv = np.where(pos, np.divide(bal, col, out=np.full(bal.shape, np.inf), where=col > 0), -np.inf)
+        np.maximum(m, ltv, out=m)
+        anypos |= pos
+    return np.where(anypos, m, np.nan)
 
 
-def _fan(arr: np.ndarray, qs=(0.05, 0.5, 0.95)) -> dict:
-    """Quantiles across paths for each year (None where no path has a value)."""
+def iter_ltv_by_year(result):
+    """Year-end LTV per path where a bank balance is outstanding (NaN elsewhere), one year at a time."""
+    for bal, ltv in zip(result.iter_ledger("bank_balance"), result.iter_ledger("ltv")):
+        yield np.where(bal > 1.0, ltv, np.nan)
+
+
+def _fan(cols, qs=(0.05, 0.5, 0.95)) -> dict:
+    """Quantiles across paths for each year (None where no path has a value); ``cols``: the years' columns."""
     out = {f"p{int(round(q * 100)):02d}": [] for q in qs}
-    for y in range(arr.shape[1]):
-        col = arr[:, y]
+    for col in cols:
         col = col[np.isfinite(col)]
         vals = np.quantile(col, qs) if col.size else [None] * len(qs)
         for q, v in zip(qs, vals):
@@ -436,8 +461,6 @@ def bank_summary(result) -> dict:
     ltv_ok = ltv_pk[~np.isnan(ltv_pk)]
     ltv_p50 = float(np.median(ltv_ok)) if ltv_ok.size else None
     view = borrower_view(result, dscr_p50, ltv_p50)
-    ltv_y = result.ledger("ltv")
-    ltv_y = np.where(result.ledger("bank_balance") > 1.0, ltv_y, np.nan)
     return {
         "has_bank_debt": True,
         "bank_principal_yuan": principal,
@@ -457,9 +480,9 @@ def bank_summary(result) -> dict:
         "dscr_test_years": [window[0] + 1, window[1]],
         "dscr_bank_min": _q(dmin),
         "p_dscr_bank_min_below_1": float(np.mean(np.where(np.isnan(dmin), False, dmin < 1.0))),
-        "dscr_bank_by_year": _fan(bank_dscr(result)),
+        "dscr_bank_by_year": _fan(iter_bank_dscr(result)),
         "ltv_peak": _q(ltv_pk, (0.5, 0.95)),
-        "ltv_by_year": _fan(ltv_y),
+        "ltv_by_year": _fan(iter_ltv_by_year(result)),
         "grade": view["grade"],
         "risk_weight": view["risk_weight"],
         "regulatory_el_rate": view["regulatory_el_rate"],
