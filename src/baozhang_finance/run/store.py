@@ -34,25 +34,24 @@ LEDGERS_FILE = "ledgers.parquet"
 ROW_GROUP_ROWS = 65_536
 
 
+def _system_pool() -> None:
+    """Arrow allocates through malloc, not its bundled mimalloc pool: mimalloc keeps the pages of every row group
+    it encoded or decoded (measured: RSS grew ≈ 0.5 kB per path streamed), malloc returns them."""
+    import pyarrow as pa
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 def ledger_column(name: str, year: int) -> str:
     """Column name of ledger ``name``, 0-based ``year``, in ``ledgers.parquet``."""
     return f"{name}/{year:02d}"
-
-
-def _split(cols: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    paths = {k: v for k, v in cols.items() if not k.startswith("y_")}
-    ledgers = {}
-    for k, v in cols.items():
-        if k.startswith("y_"):
-            for y in range(v.shape[1]):
-                ledgers[ledger_column(k[2:], y)] = v[:, y]
-    return paths, ledgers
 
 
 class ColumnWriter:
     """Append chunk column dicts to ``paths.parquet`` and ``ledgers.parquet`` in ``folder`` (created if needed)."""
 
     def __init__(self, folder: str | Path, row_group_rows: int = ROW_GROUP_ROWS):
+        _system_pool()
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.row_group_rows = int(row_group_rows)
@@ -72,22 +71,35 @@ class ColumnWriter:
             self._flush()
 
     def _flush(self) -> None:
+        """Write the buffered chunks as one row group of each file; columns are moved out of the buffer one at a
+        time, so the flush holds the buffer plus one ledger, not the buffer twice."""
         if not self._buffer:
             return
-        merged = {k: np.concatenate([c[k] for c in self._buffer]) for k in self._buffer[0]}
-        self._buffer.clear()
-        self._buffered = 0
         import pyarrow as pa
         import pyarrow.parquet as pq
-        for fname, part in zip((PATHS_FILE, LEDGERS_FILE), _split(merged)):
+        buf, self._buffer, self._buffered = self._buffer, [], 0
+        paths: dict[str, np.ndarray] = {}
+        ledgers: dict[str, np.ndarray] = {}
+        for k in list(buf[0]):
+            parts = [c.pop(k) for c in buf]
+            if k.startswith("y_"):
+                for y in range(parts[0].shape[1]):
+                    ledgers[ledger_column(k[2:], y)] = np.concatenate([p[:, y] for p in parts])
+            else:
+                paths[k] = np.concatenate(parts)
+            del parts
+        del buf
+        for fname, part in ((PATHS_FILE, paths), (LEDGERS_FILE, ledgers)):
             if not part:
                 continue
             table = pa.table({k: pa.array(v) for k, v in part.items()})
             if fname not in self._writers:
-                self._writers[fname] = pq.ParquetWriter(self.folder / fname, table.schema, compression="snappy")
+                self._writers[fname] = pq.ParquetWriter(self.folder / fname, table.schema, compression="snappy",
+                                                         use_dictionary=False)
             self._writers[fname].write_table(table)
             self.rows += table.num_rows if fname == PATHS_FILE else 0
-        del merged
+            del table
+            part.clear()
 
     def close(self) -> "ColumnStore":
         """Write what is buffered, close the files and open them for reading."""
@@ -120,6 +132,7 @@ class ColumnStore:
 
     def __init__(self, folder: str | Path):
         import pyarrow.parquet as pq
+        _system_pool()
         self.folder = Path(folder)
         self._paths = pq.ParquetFile(self.folder / PATHS_FILE)
         self.n = int(self._paths.metadata.num_rows)
