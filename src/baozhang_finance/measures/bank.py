@@ -128,9 +128,9 @@ def loan_years(result) -> int:
 def pd_cumulative(default_month: np.ndarray, years: int) -> np.ndarray:
     """Cumulative PD by year: PD(y) = P(default month < 12 y), y = 1..years (default month −1 = no default)."""
     dm = np.asarray(default_month)
-    ends = 12 * np.arange(1, years + 1)
     d = dm >= 0
-    return ((dm[:, None] < ends[None, :]) & d[:, None]).mean(axis=0)
+    # year by year (a count ÷ n: exact in any order), not an (n, years) table
+    return np.array([float(((dm < 12 * y) & d).mean()) for y in range(1, years + 1)], dtype=float)
 
 
 def time_to_default(default_month: np.ndarray, years: int) -> dict:
@@ -382,10 +382,11 @@ def event_credit(result, event: str) -> dict:
     d = dm >= 0
     pd_life = float(d.mean()) if d.size else 0.0
     c = result.scenario.credit
+    if cols[0] == "default_month":  # the main event: its LGD first, before this function reads columns of its own
+        lg = path_lgd(result)
     ead = df[cols[1]].to_numpy(float)
-    col = df[cols[2]].to_numpy(float)
-    ratio = np.ones(dm.size)
-    if cols[0] != "default_month":  # the same price path after the delay as the main event (exact within the horizon)
+    if cols[0] != "default_month":
+        col = df[cols[2]].to_numpy(float)  # the same price path after the delay as the main event (exact within the horizon)
         T = result.plan.T
         s = dm + int(c.liquidation_months)
         h_end = df["hpi_end"].to_numpy(float)
@@ -393,13 +394,14 @@ def event_credit(result, event: str) -> dict:
         h_sale = np.where(s > T - 1, h_end * np.exp(mu_m * (s - (T - 1))), df[cols[4]].to_numpy(float))
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(d, h_sale / df[cols[3]].to_numpy(float), 1.0)
+        del s, h_end, h_sale
         lg = lgd(ead, col * ratio, c.forced_sale_haircut, c.liquidation_cost_share, c.liquidation_months,
                  c.recovery_discount_rate)
-    else:
-        lg = path_lgd(result)
+        del col, ratio
     el_paths = np.where(d, lg * ead, 0.0)
     principal = float(result.plan.loan_draw.sum())
     el = float(el_paths.mean()) if el_paths.size else 0.0
+    del el_paths
     return {"pd_lifetime": pd_life, "pd_annualised": annualised_pd(pd_life, years),
             "lgd_mean": float(lg[d].mean()) if d.any() else None,
             "ead_mean": float(ead[d].mean()) if d.any() else None,
@@ -436,52 +438,73 @@ def borrower_view(result, dscr_p50, ltv_p50) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ summary
+def _loss_figures(result, years: int, principal: float) -> dict:
+    """``bank_summary``'s PD, time to default, EAD, collateral at sale, LGD and EL keys, in its key order."""
+    df = result.paths
+    dm = df["default_month"].to_numpy(np.int64)
+    d = dm >= 0
+    pdc = pd_cumulative(dm, years)
+    pd_life = float(pdc[-1]) if pdc.size else 0.0
+    ttd = time_to_default(dm, years)
+    del dm
+    col_sale, basis = recovery_collateral(result)
+    col_mean = float(col_sale[d].mean()) if d.any() else None
+    del col_sale
+    lg = path_lgd(result)
+    ead = df["ead"].to_numpy(float)
+    el_paths = np.where(d, lg * ead, 0.0)
+    el = float(el_paths.mean())
+    el_se = float(el_paths.std(ddof=1) / np.sqrt(el_paths.size)) if el_paths.size > 1 else None
+    del el_paths
+    lg_d, ead_d = lg[d], ead[d]
+    del lg, ead
+    return {
+        "pd_cumulative": pdc.tolist(),
+        "pd_lifetime": pd_life,
+        "pd_annualised": annualised_pd(pd_life, years),
+        "time_to_default": ttd,
+        "ead": {"mean": float(ead_d.mean()) if d.any() else None, **_q(ead_d, (0.5, 0.95))},
+        "collateral_at_sale": {"mean": col_mean},
+        "lgd_mean": float(lg_d.mean()) if d.any() else None,
+        "lgd": _q(lg_d, (0.5, 0.95)),
+        "lgd_price_basis": basis,
+        "expected_loss": el,
+        "expected_loss_rate": el / principal if principal > 0 else None,
+        "expected_loss_se": el_se,
+    }
+
+
 def bank_summary(result) -> dict:
     """The bank lens of a Result (see the module docstring for every formula)."""
     plan = result.plan
     if plan.L == 0:
         return {"has_bank_debt": False, "pd_cumulative": [], "lgd_mean": None, "expected_loss": 0.0, "grade": None}
-    df = result.paths
     years = loan_years(result)
-    dm = df["default_month"].to_numpy(np.int64)
-    d = dm >= 0
-    pdc = pd_cumulative(dm, years)
-    pd_life = float(pdc[-1]) if pdc.size else 0.0
-    lg = path_lgd(result)
-    ead = df["ead"].to_numpy(float)
-    col_sale, basis = recovery_collateral(result)
-    el_paths = np.where(d, lg * ead, 0.0)
-    el = float(el_paths.mean())
     principal = float(plan.loan_draw.sum())
+    loss = _loss_figures(result, years, principal)  # the per-path arrays are freed before the next step reads its own
     window = dscr_test_years(result.scenario, plan)
     dmin = min_bank_dscr(result, window)
     dmin_ok = dmin[~np.isnan(dmin)]
     dscr_p50 = float(np.median(dmin_ok)) if dmin_ok.size else None
+    dscr_q = _q(dmin)
+    p_below = float(np.mean(np.where(np.isnan(dmin), False, dmin < 1.0)))
+    del dmin, dmin_ok
     ltv_pk = peak_ltv(result)
     ltv_ok = ltv_pk[~np.isnan(ltv_pk)]
     ltv_p50 = float(np.median(ltv_ok)) if ltv_ok.size else None
+    ltv_q = _q(ltv_pk, (0.5, 0.95))
+    del ltv_pk, ltv_ok
     view = borrower_view(result, dscr_p50, ltv_p50)
     return {
         "has_bank_debt": True,
         "bank_principal_yuan": principal,
         "loan_life_years": years,
-        "pd_cumulative": pdc.tolist(),
-        "pd_lifetime": pd_life,
-        "pd_annualised": annualised_pd(pd_life, years),
-        "time_to_default": time_to_default(dm, years),
-        "ead": {"mean": float(ead[d].mean()) if d.any() else None, **_q(ead[d], (0.5, 0.95))},
-        "collateral_at_sale": {"mean": float(col_sale[d].mean()) if d.any() else None},
-        "lgd_mean": float(lg[d].mean()) if d.any() else None,
-        "lgd": _q(lg[d], (0.5, 0.95)),
-        "lgd_price_basis": basis,
-        "expected_loss": el,
-        "expected_loss_rate": el / principal if principal > 0 else None,
-        "expected_loss_se": float(el_paths.std(ddof=1) / np.sqrt(el_paths.size)) if el_paths.size > 1 else None,
+        **loss,
         "dscr_test_years": [window[0] + 1, window[1]],
-        "dscr_bank_min": _q(dmin),
-        "p_dscr_bank_min_below_1": float(np.mean(np.where(np.isnan(dmin), False, dmin < 1.0))),
+        "dscr_bank_min": dscr_q,
+        "p_dscr_bank_min_below_1": p_below,
         "dscr_bank_by_year": _fan(iter_bank_dscr(result)),
-        "ltv_peak": _q(ltv_pk, (0.5, 0.95)),
+        "ltv_peak": ltv_q,
         "ltv_by_year": _fan(iter_ltv_by_year(result)),
         "grade": view["grade"],
         "risk_weight": view["risk_weight"],

@@ -41,8 +41,9 @@ def _p_year(result, ledger: str) -> np.ndarray:
 def p_call_cumulative(result) -> np.ndarray:
     """P(first hidden-debt call by the end of year y), y = 1..Y; the last entry is P(call) over the horizon."""
     fy = result.paths["first_call_year"].to_numpy(np.int64)
-    Y = result.plan.Y
-    return ((fy[:, None] >= 1) & (fy[:, None] <= np.arange(1, Y + 1)[None, :])).mean(axis=0)
+    called = fy >= 1
+    # year by year (a count ÷ n: exact in any order), not an (n, Y) table
+    return np.array([float((called & (fy <= y)).mean()) for y in range(1, result.plan.Y + 1)], dtype=float)
 
 
 def first_call_year_distribution(result) -> dict:
@@ -62,7 +63,6 @@ def hidden_debt_summary(result) -> dict:
     df = result.paths
     pv = df["hidden_debt_pv"].to_numpy(float)
     call = df["hidden_call"].to_numpy(bool)
-    share = df["peak_call_share_of_fiscal"].to_numpy(float)
     out = {
         "p_call": float(call.mean()),
         "expected_pv": float(pv.mean()),
@@ -71,11 +71,15 @@ def hidden_debt_summary(result) -> dict:
         "var99_pv": value_at_risk(pv, 0.99),
         "cvar99_pv": expected_shortfall(pv, 0.99),
         "pv_given_call": _q(pv[call], (0.5, 0.95)),
-        "first_call_year": first_call_year_distribution(result),
+    }
+    del pv, call  # one column at a time: memory stays a few columns whatever the paths
+    out["first_call_year"] = first_call_year_distribution(result)
+    share = df["peak_call_share_of_fiscal"].to_numpy(float)
+    out.update({
         "peak_share_of_fiscal_revenue": {**_q(share, (0.5, 0.95, 0.99)), "max": float(share.max()) if share.size else None},
         "p_call_by_year": p_call_by_year(result).tolist(),
         "p_call_cumulative": p_call_cumulative(result).tolist(),
-    }
+    })
     return out
 
 
