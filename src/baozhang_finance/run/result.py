@@ -213,6 +213,12 @@ class Result:
         col.flags.writeable = False
         return col
 
+    def ledger_row(self, name: str, index: int) -> np.ndarray:
+        """Kept ledger ``name`` of the path in row ``index``, over the years (``ledger(name)[index]``)."""
+        if self._store is not None:
+            return self._store.ledger_row(name, index)
+        return self._ledgers[name][index]
+
     def iter_ledger(self, name: str) -> Iterator[np.ndarray]:
         """The columns of :meth:`ledger` ``(name)`` year by year — each bit for bit ``ledger(name)[:, y]`` — holding
         one year (a few columns for derived ledgers) at a time."""

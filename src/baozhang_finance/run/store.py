@@ -50,11 +50,11 @@ def ledger_column(name: str, year: int) -> str:
 class ColumnWriter:
     """Append chunk column dicts to ``paths.parquet`` and ``ledgers.parquet`` in ``folder`` (created if needed)."""
 
-    def __init__(self, folder: str | Path, row_group_rows: int = ROW_GROUP_ROWS):
+    def __init__(self, folder: str | Path, row_group_rows: int | None = None):
         _system_pool()
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.row_group_rows = int(row_group_rows)
+        self.row_group_rows = int(row_group_rows if row_group_rows is not None else ROW_GROUP_ROWS)
         self._buffer: list[dict[str, np.ndarray]] = []
         self._buffered = 0
         self._writers: dict[str, pq.ParquetWriter] = {}
@@ -187,6 +187,19 @@ class ColumnStore:
                 out = np.empty((self.n, Y), dtype=col.dtype)
             out[:, y] = col
         return out if out is not None else np.empty((self.n, 0), dtype=np.float32)
+
+    def ledger_row(self, name: str, index: int) -> np.ndarray:
+        """Ledger ``name`` of path row ``index`` over the years (reads only the row group that holds it)."""
+        Y = self.ledger_years[name]
+        at = 0
+        for g in range(self._ledgers.metadata.num_row_groups):
+            rows = self._ledgers.metadata.row_group(g).num_rows
+            if index < at + rows:
+                t = self._ledgers.read_row_group(g, columns=[ledger_column(name, y) for y in range(Y)])
+                return np.array([t.column(y)[index - at].as_py() for y in range(Y)],
+                                dtype=t.schema.field(0).type.to_pandas_dtype())
+            at += rows
+        raise IndexError(index)
 
     def head(self, rows: int):
         """The first ``rows`` rows of the per-path table as a pandas DataFrame."""
