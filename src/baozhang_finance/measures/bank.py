@@ -178,9 +178,15 @@ def price_ratio_after(result, delay_months: int) -> tuple[np.ndarray, str]:
         # exact: the engine recorded the index in the sale month; beyond the horizon, E[H_s | H_T] at the drift
         T = result.plan.T
         s = dm + int(delay_months)
-        h_end = df["hpi_end"].to_numpy(float)
+        del dm
         mu_m = float(result.plan.market.price_drift_m[-1])
-        at_sale = np.where(s > T - 1, h_end * np.exp(mu_m * (s - (T - 1))), df["hpi_at_sale"].to_numpy(float))
+        beyond = s > T - 1
+        s -= T - 1
+        grow = np.exp(mu_m * s)  # one array at a time (a streamed run reads each column from disk)
+        del s
+        grow *= df["hpi_end"].to_numpy(float)  # = h_end · e^{μ (s − T + 1)}
+        at_sale = np.where(beyond, grow, df["hpi_at_sale"].to_numpy(float))
+        del grow, beyond
         out[d] = at_sale[d] / df["hpi_at_default"].to_numpy(float)[d]
         return out, "after_delay"
     if "hpi_at_default" not in df.columns or not result.has_ledger("hpi"):
