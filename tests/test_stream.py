@@ -72,6 +72,13 @@ def test_streamed_processes_run_is_the_in_memory_serial_run_bit_for_bit(demo, in
     _same(in_memory, res)
 
 
+def test_streamed_dask_run_is_the_in_memory_serial_run_bit_for_bit(demo, in_memory):
+    pytest.importorskip("distributed")
+    res = simulate(demo, paths=2_400, chunk_size=400, seed=11, workers=2, backend="dask", stream=True)
+    assert res.streamed
+    _same(in_memory, res)
+
+
 def test_saved_streamed_folder_reloads_lazily_with_the_same_numbers(demo, in_memory, tmp_path):
     res = simulate(demo, paths=2_400, chunk_size=400, seed=11, stream=True)
     res.save(tmp_path / "run")
