@@ -40,6 +40,15 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised in a subprocess 
     raise Terminated()
 
 
+def _on_sigint(signum, frame):  # pragma: no cover - exercised in a subprocess by tests/test_signals.py
+    # Ctrl-C reaches the whole process group, Dask's workers too; when it lands inside one of distributed's
+    # blocking calls, distributed's own clean-up callback fails (a NameError in ``utils.sync``'s ``cancel``,
+    # printed by tornado as a traceback). Those errors are the interruption itself, not news for the user.
+    for name in ("distributed", "tornado.application"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    raise KeyboardInterrupt()
+
+
 def _terminated(exc: BaseException) -> bool:
     # click turns KeyboardInterrupt into Abort, so the flag, not the exception type, tells SIGTERM from Ctrl-C
     return _SIGTERM_RECEIVED or isinstance(exc, Terminated)
@@ -51,13 +60,17 @@ def main() -> None:  # console script
     SIGINT (Ctrl-C) and SIGTERM stop every backend, workers included, and exit 130 and 143."""
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread (an embedding application): leave SIGTERM alone
-        previous = None
+        previous_int = signal.signal(signal.SIGINT, _on_sigint) \
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler else None
+    except ValueError:  # not the main thread (an embedding application): leave SIGTERM and SIGINT alone
+        previous = previous_int = None
     try:
         _run_app()
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def _run_app() -> None:

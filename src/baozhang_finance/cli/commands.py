@@ -81,6 +81,10 @@ def run(
     conventions: Conventions = None,
     lang: Lang = None,
     sampling: Sampling = None,
+    stream: Optional[bool] = typer.Option(
+        None, "--stream/--no-stream", show_default=False,
+        help="write the per-path table and yearly ledgers to Parquet chunk by chunk, so memory does not grow with "
+             "the paths (default: from 200,000 paths on); same numbers either way"),
 ):
     """Simulate a scenario and print the three-lens summary (a portfolio file, with [portfolio]: every city)."""
     if is_portfolio_file(scenario):
@@ -107,7 +111,7 @@ def run(
         with user_errors(scenario), showing(bar):
             result = simulate(sc, paths=paths, seed=seed, chunk_size=chunk_size, workers=workers,
                               backend=backend, stress=stress, deterministic=deterministic, target_se=target_se,
-                              progress=cb, client=client, sampling=sampling)
+                              progress=cb, client=client, sampling=sampling, stream=stream)
     finally:
         if client is not None:
             client.close()
@@ -164,8 +168,10 @@ def compare(
             say(f"written: {csv_file}")
 
 
-#: files a run folder must hold for ``baozhang report``
-RUN_FILES = ("summary.json", "scenario.json", "run.json", "paths.parquet", "ledgers.npz")
+#: files a run folder must hold for ``baozhang report`` (and one of LEDGER_FILES)
+RUN_FILES = ("summary.json", "scenario.json", "run.json", "paths.parquet")
+#: the yearly ledgers: ledgers.npz (a run held in memory) or ledgers.parquet (a streamed run, run/store.py)
+LEDGER_FILES = ("ledgers.npz", "ledgers.parquet")
 
 
 def _check_run_dir(run_dir: Path) -> dict:
@@ -175,6 +181,8 @@ def _check_run_dir(run_dir: Path) -> dict:
     if not run_dir.is_dir():
         fail(f"{run_dir}: not a folder (give the folder written by `baozhang run --out`)")
     missing = [f for f in RUN_FILES if not (run_dir / f).is_file()]
+    if not any((run_dir / f).is_file() for f in LEDGER_FILES):
+        missing.append(" or ".join(LEDGER_FILES))
     if missing:
         fail(f"{run_dir}: not a run folder (missing {', '.join(missing)})")
     docs = {}

@@ -128,9 +128,9 @@ def loan_years(result) -> int:
 def pd_cumulative(default_month: np.ndarray, years: int) -> np.ndarray:
     """Cumulative PD by year: PD(y) = P(default month < 12 y), y = 1..years (default month −1 = no default)."""
     dm = np.asarray(default_month)
-    ends = 12 * np.arange(1, years + 1)
     d = dm >= 0
-    return ((dm[:, None] < ends[None, :]) & d[:, None]).mean(axis=0)
+    # year by year (a count ÷ n: exact in any order), not an (n, years) table
+    return np.array([float(((dm < 12 * y) & d).mean()) for y in range(1, years + 1)], dtype=float)
 
 
 def time_to_default(default_month: np.ndarray, years: int) -> dict:
@@ -178,12 +178,18 @@ def price_ratio_after(result, delay_months: int) -> tuple[np.ndarray, str]:
         # exact: the engine recorded the index in the sale month; beyond the horizon, E[H_s | H_T] at the drift
         T = result.plan.T
         s = dm + int(delay_months)
-        h_end = df["hpi_end"].to_numpy(float)
+        del dm
         mu_m = float(result.plan.market.price_drift_m[-1])
-        at_sale = np.where(s > T - 1, h_end * np.exp(mu_m * (s - (T - 1))), df["hpi_at_sale"].to_numpy(float))
+        beyond = s > T - 1
+        s -= T - 1
+        grow = np.exp(mu_m * s)  # one array at a time (a streamed run reads each column from disk)
+        del s
+        grow *= df["hpi_end"].to_numpy(float)  # = h_end · e^{μ (s − T + 1)}
+        at_sale = np.where(beyond, grow, df["hpi_at_sale"].to_numpy(float))
+        del grow, beyond
         out[d] = at_sale[d] / df["hpi_at_default"].to_numpy(float)[d]
         return out, "after_delay"
-    if "hpi_at_default" not in df.columns or "hpi" not in result._ledgers:
+    if "hpi_at_default" not in df.columns or not result.has_ledger("hpi"):
         out[d] = 1.0
         return out, "at_default"
     h_dm = df["hpi_at_default"].to_numpy(float)
@@ -244,19 +250,36 @@ def bank_service_by_year(result) -> np.ndarray:
     The ledgers keep total debt service; bond service is deterministic, so bank service = total − bond service.
     Float32 residue below 1 yuan (+ 1e-6 of the total) is set to 0.
     """
-    ds = result.ledger("debt_service")
-    bank = ds - bond_service_by_year(result.plan)[None, :]
-    return np.where(bank > 1.0 + 1e-6 * np.abs(ds), bank, 0.0)
+    return _stack(result, iter_bank_service(result))
+
+
+def iter_bank_service(result):
+    """:func:`bank_service_by_year` one year at a time."""
+    bond = bond_service_by_year(result.plan)
+    for y, ds in enumerate(result.iter_ledger("debt_service")):
+        bank = ds - bond[y]
+        yield np.where(bank > 1.0 + 1e-6 * np.abs(ds), bank, 0.0)
 
 
 def bank_dscr(result) -> np.ndarray:
     """Bank DSCR per path and year: (CFADS − bond service if bonds rank first) / bank service; NaN without bank service."""
+    return _stack(result, iter_bank_dscr(result))
+
+
+def iter_bank_dscr(result):
+    """:func:`bank_dscr` one year at a time."""
     plan = result.plan
-    cf = result.ledger("cfads")
-    if not plan.bank_first:
-        cf = cf - bond_service_by_year(plan)[None, :]
-    bank = bank_service_by_year(result)
-    return coverage_ratio(cf, bank, np.nan)  # capped at DSCR_CAP
+    bond = bond_service_by_year(plan)
+    for y, (cf, bank) in enumerate(zip(result.iter_ledger("cfads"), iter_bank_service(result))):
+        if not plan.bank_first:
+            cf = cf - bond[y]
+        yield coverage_ratio(cf, bank, np.nan)  # capped at DSCR_CAP
+
+
+def _stack(result, cols) -> np.ndarray:
+    """Year columns → a ``(paths, years)`` array."""
+    cols = list(cols)
+    return np.column_stack(cols) if cols else np.zeros((result.n_paths, 0))
 
 
 def dscr_test_years(scenario: Scenario, plan) -> tuple[int, int]:
@@ -303,19 +326,27 @@ def min_bank_dscr(result, window: tuple[int, int] | None = None) -> np.ndarray:
 
 def peak_ltv(result) -> np.ndarray:
     """Highest year-end LTV per path over the years with a bank balance (inf if a balance has no collateral)."""
-    bal = result.ledger("bank_balance")
-    col = result.ledger("collateral_value")
-    pos = bal > 1.0
-    ltv = np.where(pos, np.divide(bal, col, out=np.full(bal.shape, np.inf), where=col > 0), -np.inf)
-    m = ltv.max(axis=1) if ltv.shape[1] else np.full(bal.shape[0], -np.inf)
-    return np.where(pos.any(axis=1), m, np.nan)
+    n = result.n_paths
+    m = np.full(n, -np.inf)  # the maximum over years, taken year by year (exact: max does not round)
+    anypos = np.zeros(n, dtype=bool)
+    for bal, col in zip(result.iter_ledger("bank_balance"), result.iter_ledger("collateral_value")):
+        pos = bal > 1.0
+        ltv = np.where(pos, np.divide(bal, col, out=np.full(bal.shape, np.inf), where=col > 0), -np.inf)
+        np.maximum(m, ltv, out=m)
+        anypos |= pos
+    return np.where(anypos, m, np.nan)
 
 
-def _fan(arr: np.ndarray, qs=(0.05, 0.5, 0.95)) -> dict:
-    """Quantiles across paths for each year (None where no path has a value)."""
+def iter_ltv_by_year(result):
+    """Year-end LTV per path where a bank balance is outstanding (NaN elsewhere), one year at a time."""
+    for bal, ltv in zip(result.iter_ledger("bank_balance"), result.iter_ledger("ltv")):
+        yield np.where(bal > 1.0, ltv, np.nan)
+
+
+def _fan(cols, qs=(0.05, 0.5, 0.95)) -> dict:
+    """Quantiles across paths for each year (None where no path has a value); ``cols``: the years' columns."""
     out = {f"p{int(round(q * 100)):02d}": [] for q in qs}
-    for y in range(arr.shape[1]):
-        col = arr[:, y]
+    for col in cols:
         col = col[np.isfinite(col)]
         vals = np.quantile(col, qs) if col.size else [None] * len(qs)
         for q, v in zip(qs, vals):
@@ -357,10 +388,11 @@ def event_credit(result, event: str) -> dict:
     d = dm >= 0
     pd_life = float(d.mean()) if d.size else 0.0
     c = result.scenario.credit
+    if cols[0] == "default_month":  # the main event: its LGD first, before this function reads columns of its own
+        lg = path_lgd(result)
     ead = df[cols[1]].to_numpy(float)
-    col = df[cols[2]].to_numpy(float)
-    ratio = np.ones(dm.size)
-    if cols[0] != "default_month":  # the same price path after the delay as the main event (exact within the horizon)
+    if cols[0] != "default_month":
+        col = df[cols[2]].to_numpy(float)  # the same price path after the delay as the main event (exact within the horizon)
         T = result.plan.T
         s = dm + int(c.liquidation_months)
         h_end = df["hpi_end"].to_numpy(float)
@@ -368,13 +400,14 @@ def event_credit(result, event: str) -> dict:
         h_sale = np.where(s > T - 1, h_end * np.exp(mu_m * (s - (T - 1))), df[cols[4]].to_numpy(float))
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(d, h_sale / df[cols[3]].to_numpy(float), 1.0)
+        del s, h_end, h_sale
         lg = lgd(ead, col * ratio, c.forced_sale_haircut, c.liquidation_cost_share, c.liquidation_months,
                  c.recovery_discount_rate)
-    else:
-        lg = path_lgd(result)
+        del col, ratio
     el_paths = np.where(d, lg * ead, 0.0)
     principal = float(result.plan.loan_draw.sum())
     el = float(el_paths.mean()) if el_paths.size else 0.0
+    del el_paths
     return {"pd_lifetime": pd_life, "pd_annualised": annualised_pd(pd_life, years),
             "lgd_mean": float(lg[d].mean()) if d.any() else None,
             "ead_mean": float(ead[d].mean()) if d.any() else None,
@@ -411,55 +444,74 @@ def borrower_view(result, dscr_p50, ltv_p50) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ summary
+def _loss_figures(result, years: int, principal: float) -> dict:
+    """``bank_summary``'s PD, time to default, EAD, collateral at sale, LGD and EL keys, in its key order."""
+    df = result.paths
+    dm = df["default_month"].to_numpy(np.int64)
+    d = dm >= 0
+    pdc = pd_cumulative(dm, years)
+    pd_life = float(pdc[-1]) if pdc.size else 0.0
+    ttd = time_to_default(dm, years)
+    del dm
+    col_sale, basis = recovery_collateral(result)
+    col_mean = float(col_sale[d].mean()) if d.any() else None
+    del col_sale
+    lg = path_lgd(result)
+    ead = df["ead"].to_numpy(float)
+    el_paths = np.where(d, lg * ead, 0.0)
+    el = float(el_paths.mean())
+    el_se = float(el_paths.std(ddof=1) / np.sqrt(el_paths.size)) if el_paths.size > 1 else None
+    del el_paths
+    lg_d, ead_d = lg[d], ead[d]
+    del lg, ead
+    return {
+        "pd_cumulative": pdc.tolist(),
+        "pd_lifetime": pd_life,
+        "pd_annualised": annualised_pd(pd_life, years),
+        "time_to_default": ttd,
+        "ead": {"mean": float(ead_d.mean()) if d.any() else None, **_q(ead_d, (0.5, 0.95))},
+        "collateral_at_sale": {"mean": col_mean},
+        "lgd_mean": float(lg_d.mean()) if d.any() else None,
+        "lgd": _q(lg_d, (0.5, 0.95)),
+        "lgd_price_basis": basis,
+        "expected_loss": el,
+        "expected_loss_rate": el / principal if principal > 0 else None,
+        "expected_loss_se": el_se,
+    }
+
+
 def bank_summary(result) -> dict:
     """The bank lens of a Result (see the module docstring for every formula)."""
     plan = result.plan
     if plan.L == 0:
         return {"has_bank_debt": False, "pd_cumulative": [], "lgd_mean": None, "expected_loss": 0.0, "grade": None}
-    df = result.paths
     years = loan_years(result)
-    dm = df["default_month"].to_numpy(np.int64)
-    d = dm >= 0
-    pdc = pd_cumulative(dm, years)
-    pd_life = float(pdc[-1]) if pdc.size else 0.0
-    lg = path_lgd(result)
-    ead = df["ead"].to_numpy(float)
-    col_sale, basis = recovery_collateral(result)
-    el_paths = np.where(d, lg * ead, 0.0)
-    el = float(el_paths.mean())
     principal = float(plan.loan_draw.sum())
+    loss = _loss_figures(result, years, principal)  # the per-path arrays are freed before the next step reads its own
     window = dscr_test_years(result.scenario, plan)
     dmin = min_bank_dscr(result, window)
     dmin_ok = dmin[~np.isnan(dmin)]
     dscr_p50 = float(np.median(dmin_ok)) if dmin_ok.size else None
+    dscr_q = _q(dmin)
+    p_below = float(np.mean(np.where(np.isnan(dmin), False, dmin < 1.0)))
+    del dmin, dmin_ok
     ltv_pk = peak_ltv(result)
     ltv_ok = ltv_pk[~np.isnan(ltv_pk)]
     ltv_p50 = float(np.median(ltv_ok)) if ltv_ok.size else None
+    ltv_q = _q(ltv_pk, (0.5, 0.95))
+    del ltv_pk, ltv_ok
     view = borrower_view(result, dscr_p50, ltv_p50)
-    ltv_y = result.ledger("ltv")
-    ltv_y = np.where(result.ledger("bank_balance") > 1.0, ltv_y, np.nan)
     return {
         "has_bank_debt": True,
         "bank_principal_yuan": principal,
         "loan_life_years": years,
-        "pd_cumulative": pdc.tolist(),
-        "pd_lifetime": pd_life,
-        "pd_annualised": annualised_pd(pd_life, years),
-        "time_to_default": time_to_default(dm, years),
-        "ead": {"mean": float(ead[d].mean()) if d.any() else None, **_q(ead[d], (0.5, 0.95))},
-        "collateral_at_sale": {"mean": float(col_sale[d].mean()) if d.any() else None},
-        "lgd_mean": float(lg[d].mean()) if d.any() else None,
-        "lgd": _q(lg[d], (0.5, 0.95)),
-        "lgd_price_basis": basis,
-        "expected_loss": el,
-        "expected_loss_rate": el / principal if principal > 0 else None,
-        "expected_loss_se": float(el_paths.std(ddof=1) / np.sqrt(el_paths.size)) if el_paths.size > 1 else None,
+        **loss,
         "dscr_test_years": [window[0] + 1, window[1]],
-        "dscr_bank_min": _q(dmin),
-        "p_dscr_bank_min_below_1": float(np.mean(np.where(np.isnan(dmin), False, dmin < 1.0))),
-        "dscr_bank_by_year": _fan(bank_dscr(result)),
-        "ltv_peak": _q(ltv_pk, (0.5, 0.95)),
-        "ltv_by_year": _fan(ltv_y),
+        "dscr_bank_min": dscr_q,
+        "p_dscr_bank_min_below_1": p_below,
+        "dscr_bank_by_year": _fan(iter_bank_dscr(result)),
+        "ltv_peak": ltv_q,
+        "ltv_by_year": _fan(iter_ltv_by_year(result)),
         "grade": view["grade"],
         "risk_weight": view["risk_weight"],
         "regulatory_el_rate": view["regulatory_el_rate"],

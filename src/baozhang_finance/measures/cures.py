@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from baozhang_finance.engine.cures import CURE_NAMES
+from baozhang_finance.measures.stats import year_mean
 
 USED_YUAN = 1e-6
 
@@ -39,8 +40,12 @@ def cure_summary(result) -> dict:
 
 def refinancing_need_by_year(result) -> dict:
     """Refinancing need by year ``{mean: [...], p95: [...]}``: yuan of special-bond principal refinanced."""
-    x = np.asarray(result.ledger("refinancing"), dtype=float)
-    return {"mean": x.mean(axis=0).tolist(), "p95": np.quantile(x, 0.95, axis=0).tolist()}
+    out = {"mean": [], "p95": []}
+    for col in result.iter_ledger("refinancing"):  # one year at a time; the mean as ``x.mean(axis=0)`` sums it
+        x = np.asarray(col, dtype=float)
+        out["mean"].append(year_mean(x))
+        out["p95"].append(float(np.quantile(x, 0.95)))
+    return out
 
 
 def refinancing_balance_at_horizon(result) -> dict:

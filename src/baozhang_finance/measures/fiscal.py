@@ -30,14 +30,20 @@ from baozhang_finance.model.scenario import total_uses_yuan
 
 def p_call_by_year(result) -> np.ndarray:
     """P(a hidden-debt call in year y), y = 1..Y (a path can call in several years)."""
-    return (result.ledger("gov_hidden") > 1e-6).mean(axis=0)
+    return _p_year(result, "gov_hidden")
+
+
+def _p_year(result, ledger: str) -> np.ndarray:
+    """Share of paths with more than 1e-6 yuan in ledger ``ledger``, year by year (one year read at a time)."""
+    return np.array([float((col > 1e-6).mean()) for col in result.iter_ledger(ledger)], dtype=float)
 
 
 def p_call_cumulative(result) -> np.ndarray:
     """P(first hidden-debt call by the end of year y), y = 1..Y; the last entry is P(call) over the horizon."""
     fy = result.paths["first_call_year"].to_numpy(np.int64)
-    Y = result.plan.Y
-    return ((fy[:, None] >= 1) & (fy[:, None] <= np.arange(1, Y + 1)[None, :])).mean(axis=0)
+    called = fy >= 1
+    # year by year (a count ÷ n: exact in any order), not an (n, Y) table
+    return np.array([float((called & (fy <= y)).mean()) for y in range(1, result.plan.Y + 1)], dtype=float)
 
 
 def first_call_year_distribution(result) -> dict:
@@ -57,7 +63,6 @@ def hidden_debt_summary(result) -> dict:
     df = result.paths
     pv = df["hidden_debt_pv"].to_numpy(float)
     call = df["hidden_call"].to_numpy(bool)
-    share = df["peak_call_share_of_fiscal"].to_numpy(float)
     out = {
         "p_call": float(call.mean()),
         "expected_pv": float(pv.mean()),
@@ -66,11 +71,15 @@ def hidden_debt_summary(result) -> dict:
         "var99_pv": value_at_risk(pv, 0.99),
         "cvar99_pv": expected_shortfall(pv, 0.99),
         "pv_given_call": _q(pv[call], (0.5, 0.95)),
-        "first_call_year": first_call_year_distribution(result),
+    }
+    del pv, call  # one column at a time: memory stays a few columns whatever the paths
+    out["first_call_year"] = first_call_year_distribution(result)
+    share = df["peak_call_share_of_fiscal"].to_numpy(float)
+    out.update({
         "peak_share_of_fiscal_revenue": {**_q(share, (0.5, 0.95, 0.99)), "max": float(share.max()) if share.size else None},
         "p_call_by_year": p_call_by_year(result).tolist(),
         "p_call_cumulative": p_call_cumulative(result).tolist(),
-    }
+    })
     return out
 
 
@@ -85,7 +94,7 @@ def fiscal_summary(result) -> dict:
             "expected_pv": float(bond_pv.mean()),
             "var95_pv": value_at_risk(bond_pv, 0.95),
             "cvar95_pv": expected_shortfall(bond_pv, 0.95),
-            "p_call_by_year": (result.ledger("gov_bond") > 1e-6).mean(axis=0).tolist(),
+            "p_call_by_year": _p_year(result, "gov_bond").tolist(),
         },
         "soe_support": {"p_support": float((soe_pv > 0).mean()), "expected_pv": float(soe_pv.mean()),
                         "p95_pv": value_at_risk(soe_pv, 0.95)},
@@ -230,16 +239,26 @@ def stock_by_year(result) -> np.ndarray:
     year of the first call on (0 before it and on paths without a call) — the stock of debt the government would be
     taking over, as MOF registers hidden debt (a balance, not a PV). SOE corporate bonds
     (``[[projects.financing.soe_bonds]]``) are not counted yet: the register is the bank debt only."""
-    bal = np.asarray(result.ledger("bank_balance"), dtype=float)
     fy = result.paths["first_call_year"].to_numpy(np.int64)
-    years = np.arange(1, bal.shape[1] + 1)
-    return np.where((fy[:, None] >= 1) & (years[None, :] >= fy[:, None]), bal, 0.0)
+    return np.column_stack([c for c in iter_stock(result, fy)]) if result.ledger_years("bank_balance") \
+        else np.zeros((fy.size, 0))
 
 
-def _year_fan(arr: np.ndarray, qs=(0.5, 0.95)) -> dict:
-    out = {"mean": arr.mean(axis=0).tolist() if arr.size else []}
-    for q in qs:
-        out[f"p{int(round(q * 100)):02d}"] = np.quantile(arr, q, axis=0).tolist() if arr.size else []
+def iter_stock(result, fy: np.ndarray):
+    """:func:`stock_by_year` one year at a time (``fy``: the first-call year per path, −1 without a call)."""
+    for y, bal in enumerate(result.iter_ledger("bank_balance")):
+        yield np.where((fy >= 1) & (y + 1 >= fy), np.asarray(bal, dtype=float), 0.0)
+
+
+def _year_fan(cols, qs=(0.5, 0.95)) -> dict:
+    """Mean (as ``arr.mean(axis=0)``) and quantiles of each year's column; empty lists when there is no path."""
+    out = {"mean": [], **{f"p{int(round(q * 100)):02d}": [] for q in qs}}
+    for col in cols:
+        if not col.size:
+            return {k: [] for k in out}
+        out["mean"].append(mx.year_mean(col))
+        for q in qs:
+            out[f"p{int(round(q * 100)):02d}"].append(float(np.quantile(col, q)))
     return out
 
 
@@ -247,15 +266,18 @@ def register_summary(result) -> dict:
     """``hidden_debt.stock_by_year`` {mean, p50, p95} (all paths) and its fan given a call, the debt at the first
     call {expected, p50, p95 given a call}, and the materiality keys."""
     df = result.paths
-    stock = stock_by_year(result)
     call = df["hidden_call"].to_numpy(bool)
+    fy = df["first_call_year"].to_numpy(np.int64)
+    stock, given = _year_fan(iter_stock(result, fy)), {"mean": [], "p50": [], "p95": []}
+    if call.any():
+        given = _year_fan(s[call] for s in iter_stock(result, fy))
     at_call = df["debt_at_first_call"].to_numpy(float) if "debt_at_first_call" in df else np.zeros(len(df))
     pv = df["hidden_debt_pv"].to_numpy(float)
     inv = investment_yuan(result)
     thr = materiality_yuan(result)
     return {
-        "stock_by_year": _year_fan(stock),
-        "stock_by_year_given_call": _year_fan(stock[call]) if call.any() else {"mean": [], "p50": [], "p95": []},
+        "stock_by_year": stock,
+        "stock_by_year_given_call": given,
         "debt_at_first_call": {"expected": float(at_call.mean()) if at_call.size else 0.0, **_q(at_call[call], (0.5, 0.95))},
         "materiality_yuan": thr,
         "materiality_share_of_investment": float(result.scenario.policy.materiality_share_of_investment),
@@ -367,10 +389,18 @@ def debt_ratio(result) -> dict:
     basis = "comprehensive_fiscal_capacity_yuan" if pol.comprehensive_fiscal_capacity_yuan else \
         "fiscal_revenue_yuan + government_fund_revenue_yuan (transfers excluded: upper bound)"
     bond_end = np.asarray(plan.bond_balance, dtype=float).sum(axis=0)[np.minimum(np.arange(plan.Y) * 12 + 11, plan.T - 1)]
-    contrib = (bond_end[None, :] + stock_by_year(result)) / cap
-    peak = contrib.max(axis=1) if contrib.shape[1] else np.zeros(contrib.shape[0])
+    fy = result.paths["first_call_year"].to_numpy(np.int64)
+    peak = np.full(fy.size, -np.inf) if plan.Y else np.zeros(fy.size)
+
+    def contributions():  # (bond balance + register stock) ÷ capacity, year by year; the peak kept on the way
+        for y, stock in enumerate(iter_stock(result, fy)):
+            c = (bond_end[y] + stock) / cap
+            np.maximum(peak, c, out=peak)
+            yield c
+
+    fan = _year_fan(contributions())
     out = {"capacity_yuan": float(cap), "capacity_basis": basis,
-           "contribution_by_year": _year_fan(contrib), "contribution_peak": _q(peak, (0.5, 0.95)),
+           "contribution_by_year": fan, "contribution_peak": _q(peak, (0.5, 0.95)),
            "warning_line": DEBT_RATIO_WARNING_LINE,
            "bands": [{"band": b, "lower": lo, "upper": hi if np.isfinite(hi) else None} for b, lo, hi in DEBT_RATIO_BANDS],
            "bands_status": "assumption (secondary sources; verify with the provincial finance department)"}

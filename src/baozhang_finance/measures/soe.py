@@ -18,27 +18,32 @@ from __future__ import annotations
 import numpy as np
 
 from baozhang_finance.measures.stats import quantiles as _q
+from baozhang_finance.measures.stats import year_nanmean
 
 
 
 
-def fan(arr: np.ndarray, qs=(0.05, 0.25, 0.5, 0.75, 0.95)) -> dict:
-    """Mean and quantiles across paths for each year of a ``(paths, years)`` ledger: lists of length Y."""
-    arr = np.asarray(arr, dtype=float)
-    out = {"mean": np.nanmean(arr, axis=0).tolist() if arr.size else []}
-    qv = np.nanquantile(arr, qs, axis=0) if arr.size else np.zeros((len(qs), 0))
-    for q, row in zip(qs, qv):
-        out[f"p{int(round(q * 100)):02d}"] = row.tolist()
+def fan(arr, qs=(0.05, 0.25, 0.5, 0.75, 0.95)) -> dict:
+    """Mean and quantiles across paths (NaN ignored) for each year: lists of length Y. ``arr``: a ``(paths, years)``
+    ledger or its columns one year at a time (the mean summed as ``np.nanmean(arr, axis=0)`` sums it)."""
+    cols = arr.T if isinstance(arr, np.ndarray) else arr
+    out = {"mean": [], **{f"p{int(round(q * 100)):02d}": [] for q in qs}}
+    for col in cols:
+        x = np.asarray(col, dtype=float)
+        if not x.size:
+            return {k: [] for k in out}
+        out["mean"].append(year_nanmean(x))
+        for q, v in zip(qs, np.nanquantile(x, qs)):
+            out[f"p{int(round(q * 100)):02d}"].append(float(v))
     return out
 
 
 def lockup_distribution(result) -> dict:
     """Years in lock-up per path: mean, quantiles, P(any lock-up) and the share of paths locked in each year."""
     ly = result.paths["lockup_years"].to_numpy(float)
-    months = result.ledger("lockup_months") if "lockup_months" in result._ledgers else None
     out = {"mean": float(ly.mean()), **_q(ly), "p_any": float((ly > 0).mean())}
-    if months is not None:
-        out["share_locked_by_year"] = (months > 0).mean(axis=0).tolist()
+    if result.has_ledger("lockup_months"):
+        out["share_locked_by_year"] = [float((m > 0).mean()) for m in result.iter_ledger("lockup_months")]
     return out
 
 
@@ -54,7 +59,7 @@ def soe_summary(result) -> dict:
         "npv": _q(df["equity_npv"]),
         "p_npv_negative": float((df["equity_npv"].to_numpy(float) < 0).mean()),
         "peak_funding_need": {"mean": float(pfn.mean()), **_q(pfn, (0.5, 0.95))},
-        "cash_balance_fan": fan(result.ledger("cash_balance")),
+        "cash_balance_fan": fan(result.iter_ledger("cash_balance")),
         "lockup_years": lockup_distribution(result),
     }
 

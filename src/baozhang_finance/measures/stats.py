@@ -196,6 +196,30 @@ def quantiles(x, qs=(0.05, 0.5, 0.95)) -> dict:
     return {k: float(v) for k, v in zip(keys, np.quantile(x, qs))}
 
 
+def year_mean(col) -> float:
+    """Mean over paths of one year of a ``(paths, years)`` ledger, summed as ``arr.mean(axis=0)`` sums a C-ordered
+    table: a running sum in path order (not numpy's pairwise sum of a 1-D array), ÷ n — so a ledger read one year
+    at a time (a streamed run) gives the bits of the whole-table mean. NaN when there is no path.
+
+    .. math:: \\bar x_y = (\\dots((x_{1y} + x_{2y}) + x_{3y}) \\dots + x_{ny}) / n
+    """
+    x = np.asarray(col, dtype=float)
+    if not x.size:
+        return float("nan")
+    return float(np.cumsum(x)[-1] / x.size)
+
+
+def year_nanmean(col) -> float:
+    """``np.nanmean(arr, axis=0)`` for one year: the running sum of the non-NaN values (NaN read as 0) in path order
+    ÷ their count (NaN when none)."""
+    x = np.asarray(col, dtype=float)
+    ok = ~np.isnan(x)
+    cnt = int(ok.sum())
+    if not cnt:
+        return float("nan")
+    return float(np.cumsum(np.where(ok, x, 0.0))[-1] / cnt)
+
+
 def mc_standard_error_mean(x):
     """Monte Carlo standard error of a sample mean: s / √n."""
     x = np.asarray(x, dtype=float)

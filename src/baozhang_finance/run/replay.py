@@ -74,7 +74,7 @@ def _check_replay(result, index: int, out) -> None:
     got = float(out.scalars["pv_hidden"][0])
     ok = np.isclose(got, want, rtol=1e-9, atol=1e-3)
     for name in ("cfads", "cash_balance", "gov_hidden"):
-        ref = result.ledger(name)[index]
+        ref = result.ledger_row(name, index)
         ok &= bool(np.allclose(out.yearly[name][0], ref, rtol=1e-5, atol=1.0))  # ledgers are kept as float32
     if not ok:
         raise RuntimeError(f"the replay of path {index} does not reproduce the run (hidden-debt PV {got:,.2f} vs "

@@ -6,7 +6,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import tempfile
+import weakref
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -21,12 +26,71 @@ from baozhang_finance.engine.plan import compile_plan
 from baozhang_finance.measures import bank, coverage, cures, fiscal, soe
 from baozhang_finance.measures.stats import dscr
 from baozhang_finance.run.atomic import write_folder_atomically
+from baozhang_finance.run.store import LEDGERS_FILE, PATHS_FILE, ColumnStore, write_chunks
 from baozhang_finance.measures.stats import quantiles as _q
 from baozhang_finance.engine.ledgers import YEARLY_KEPT  # noqa: F401  (kept per path: the one registry)
 from baozhang_finance.engine.plan import Plan
 from baozhang_finance.model.scenario import Scenario, capital_share, equity_share, total_uses_yuan
 
 FAN_QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
+
+#: where run-private column stores are made (``BAOZHANG_STORE_DIR``, else the system's temporary folder)
+STORE_DIR_ENV = "BAOZHANG_STORE_DIR"
+
+
+def store_root() -> str | None:
+    """Parent folder of run-private column stores: ``$BAOZHANG_STORE_DIR`` (created if needed) or the system's
+    temporary folder. A 10,000,000-path run writes ≈ 11 GB there."""
+    d = os.environ.get(STORE_DIR_ENV)
+    if d:
+        Path(d).mkdir(parents=True, exist_ok=True)
+    return d or None
+
+
+class StoredPaths:
+    """The per-path table of a streamed run, read from ``paths.parquet`` one column at a time.
+
+    Supports what the lenses, reports and analyses use of a DataFrame: ``df["col"]`` (a pandas Series, read on
+    demand and not cached), ``df[["a", "b"]]``, ``"col" in df``, ``df.columns``, ``len(df)``, ``df.shape``,
+    ``df.head(n)``; anything else through :meth:`to_pandas` (the whole table in memory).
+    """
+
+    def __init__(self, store: ColumnStore):
+        self._store = store
+
+    @property
+    def columns(self):
+        import pandas as pd
+        return pd.Index(self._store.columns)
+
+    def __len__(self) -> int:
+        return self._store.n
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self._store.n, len(self._store.columns))
+
+    def __contains__(self, name) -> bool:
+        return name in self._store.columns
+
+    def __iter__(self):
+        return iter(self._store.columns)
+
+    def __getitem__(self, key):
+        import pandas as pd
+        if isinstance(key, str):
+            return pd.Series(self._store.column(key), name=key, copy=False)
+        return pd.DataFrame({k: self._store.column(k) for k in key}, copy=False)
+
+    def head(self, n: int = 5):
+        return self._store.head(n)
+
+    def to_pandas(self):
+        """The whole per-path table as a DataFrame (memory ∝ paths)."""
+        return self[list(self._store.columns)]
+
+    def __repr__(self) -> str:
+        return f"<StoredPaths {self._store.n:,} paths × {len(self._store.columns)} columns in {self._store.folder}>"
 
 
 
@@ -55,26 +119,81 @@ class Result:
     for the raw per-path yearly arrays ``(paths, years)``.
     """
 
-    def __init__(self, scenario: Scenario, plan: Plan, columns: dict[str, np.ndarray], run: dict[str, Any]):
+    def __init__(self, scenario: Scenario, plan: Plan, columns: dict[str, np.ndarray] | None, run: dict[str, Any],
+                 store: ColumnStore | None = None, owns_store: bool = False):
         self.scenario = scenario
         self.plan = plan
         self.run = run
-        self._ledgers = {k[2:]: v for k, v in columns.items() if k.startswith("y_")}
-        self._columns = {k: v for k, v in columns.items() if not k.startswith("y_")}
+        self._store = store
+        if store is not None:  # streamed: the columns and ledgers live in the store's Parquet files
+            self._ledgers: dict[str, np.ndarray] = {}
+            self._columns: dict[str, np.ndarray] = {}
+            if owns_store:  # a run-private folder: removed with the Result (save() links its files first)
+                weakref.finalize(self, shutil.rmtree, str(store.folder), True)
+        else:
+            columns = columns or {}
+            self._ledgers = {k[2:]: v for k, v in columns.items() if k.startswith("y_")}
+            self._columns = {k: v for k, v in columns.items() if not k.startswith("y_")}
+
+    @classmethod
+    def from_chunks(cls, scenario: Scenario, plan: Plan, chunks: Iterable[dict[str, np.ndarray]],
+                    run: dict[str, Any], folder: str | Path | None = None, progress=None) -> "Result":
+        """A Result backed by a column store: ``chunks`` (chunk column dicts of :func:`run.chunks.run_chunk`, in
+        path order) are appended to Parquet in ``folder`` as they arrive (a new run-private folder under
+        :func:`store_root` when None, removed with the Result), so memory stays one chunk whatever the paths.
+        ``run["paths"]`` is set to the paths written."""
+        own = folder is None
+        where = Path(tempfile.mkdtemp(prefix="baozhang-run-", dir=store_root())) if own else Path(folder)
+        try:
+            st = write_chunks(chunks, where, progress=progress)
+        except BaseException:
+            if own:
+                shutil.rmtree(where, ignore_errors=True)
+            raise
+        run = {**run, "paths": st.n, "streamed": True}
+        return cls(scenario=scenario, plan=plan, columns=None, run=run, store=st, owns_store=own)
+
+    @property
+    def streamed(self) -> bool:
+        """True when the per-path table and ledgers are read from Parquet (:mod:`baozhang_finance.run.store`)."""
+        return self._store is not None
+
+    @property
+    def n_paths(self) -> int:
+        if self._store is not None:
+            return self._store.n
+        return len(next(iter(self._columns.values()))) if self._columns else 0
 
     # ------------------------------------------------------------------ tables
     @cached_property
     def paths(self) -> pd.DataFrame:
+        """One row per path. In memory: a DataFrame holding the run's arrays (no copy). Streamed: a
+        :class:`StoredPaths` that reads one column at a time (``df["col"]`` is a Series; ``to_pandas()`` loads all)."""
+        if self._store is not None:
+            return StoredPaths(self._store)
         # copy=False: the DataFrame takes the run's column arrays as they are, so a million-path table is held once
         import pandas as pd
         return pd.DataFrame(self._columns, copy=False)
+
+    def has_ledger(self, name: str) -> bool:
+        return name in (self._store.ledger_years if self._store is not None else self._ledgers)
+
+    def ledger_names(self) -> list[str]:
+        return list(self._store.ledger_years if self._store is not None else self._ledgers)
+
+    def ledger_years(self, name: str) -> int:
+        """Number of years of a kept ledger."""
+        if self._store is not None:
+            return self._store.ledger_years[name]
+        return int(self._ledgers[name].shape[1])
 
     def ledger(self, name: str) -> np.ndarray:
         """Per-path yearly ledger ``(paths, years)`` (one of YEARLY_KEPT, or 'dscr', 'cum_support', 'ltv').
 
         A read-only view in the stored precision (float32 after a run: ~7 significant digits, enough for fans and
         ratios; month counts as uint8), so a million-path run makes no float64 copies; derived ledgers are new
-        arrays.
+        arrays. A streamed run loads the whole ledger (memory ∝ paths): the summary reads
+        :meth:`iter_ledger` instead, one year at a time.
         """
         if name == "dscr":
             return dscr(self.ledger("cfads"), self.ledger("debt_service"))
@@ -84,9 +203,41 @@ class Result:
             bal = self.ledger("bank_balance")
             col = self.ledger("collateral_value")
             return np.divide(bal, col, out=np.full_like(bal, np.nan), where=col > 0)
-        view = self._ledgers[name].view()
+        view = self._store.ledger(name) if self._store is not None else self._ledgers[name].view()
         view.flags.writeable = False
         return view
+
+    def ledger_year(self, name: str, year: int) -> np.ndarray:
+        """Column ``year`` (0-based) of a kept ledger over all paths, in the stored precision (read-only)."""
+        col = self._store.ledger_year(name, year) if self._store is not None else self._ledgers[name][:, year]
+        col.flags.writeable = False
+        return col
+
+    def ledger_row(self, name: str, index: int) -> np.ndarray:
+        """Kept ledger ``name`` of the path in row ``index``, over the years (``ledger(name)[index]``)."""
+        if self._store is not None:
+            return self._store.ledger_row(name, index)
+        return self._ledgers[name][index]
+
+    def iter_ledger(self, name: str) -> Iterator[np.ndarray]:
+        """The columns of :meth:`ledger` ``(name)`` year by year — each bit for bit ``ledger(name)[:, y]`` — holding
+        one year (a few columns for derived ledgers) at a time."""
+        if name == "dscr":
+            for cf, ds in zip(self.iter_ledger("cfads"), self.iter_ledger("debt_service")):
+                yield dscr(cf, ds)
+        elif name == "cum_support":
+            acc = None
+            for a, b, c in zip(self.iter_ledger("soe_support"), self.iter_ledger("gov_hidden"),
+                               self.iter_ledger("gov_bond")):
+                x = a + b + c
+                acc = x if acc is None else acc + x  # np.cumsum(axis=1) adds year by year in this order
+                yield acc
+        elif name == "ltv":
+            for bal, col in zip(self.iter_ledger("bank_balance"), self.iter_ledger("collateral_value")):
+                yield np.divide(bal, col, out=np.full_like(bal, np.nan), where=col > 0)
+        else:
+            for y in range(self.ledger_years(name)):
+                yield self.ledger_year(name, y)
 
     @cached_property
     def yearly(self) -> pd.DataFrame:
@@ -96,9 +247,7 @@ class Result:
         start_year = int(self.scenario.programme.start[:4])
         for name in ("cash_balance", "cfads", "dscr", "cum_support", "debt_service", "gov_hidden", "gov_bond",
                      "soe_support", "bank_balance", "ltv"):
-            arr = self.ledger(name)
-            for y in range(arr.shape[1]):
-                col = arr[:, y]
+            for y, col in enumerate(self.iter_ledger(name)):
                 col = col[~np.isnan(col)]
                 row = {"year": y + 1, "calendar_year": start_year + y, "quantity": name, "n": int(col.size)}
                 if col.size:
@@ -169,7 +318,8 @@ class Result:
             "scenario": self.scenario.programme.name,
             "scenario_sha256": self.scenario.sha256(),
             "seed": self.run["seed"],
-            "paths": int(len(self.paths)),
+            "paths": int(self.n_paths),
+            "streamed": self.streamed,
             "chunk_size": self.run["chunk_size"],
             "backend": self.run.get("backend"),
             "workers": self.run.get("workers"),
@@ -182,11 +332,13 @@ class Result:
         })
 
     def save(self, out_dir: str | Path, extra_writers=(), overwrite: bool = False) -> Path:
-        """Write summary.json, paths.parquet, yearly.csv, ledgers.npz, scenario.json and manifest.json.
+        """Write summary.json, paths.parquet, yearly.csv, the ledgers, scenario.json, run.json and manifest.json.
 
-        Files are written to a temporary folder beside ``out_dir`` and renamed into place at the end, so an
-        interrupted run leaves no half-written folder. ``extra_writers`` are callables ``f(result, tmp_dir)``
-        (reports) run inside the same transaction.
+        The ledgers are ``ledgers.npz`` for an in-memory run and ``ledgers.parquet`` (one column per ledger and
+        year, :mod:`baozhang_finance.run.store`) for a streamed one, whose Parquet files are hard-linked (or
+        copied) into the folder as they are. Files are written to a temporary folder beside ``out_dir`` and
+        renamed into place at the end, so an interrupted run leaves no half-written folder. ``extra_writers`` are
+        callables ``f(result, tmp_dir)`` (reports) run inside the same transaction.
         """
         out = Path(out_dir)
         if out.exists() and not overwrite:
@@ -195,9 +347,13 @@ class Result:
 
         def write(tmp: Path) -> None:
             (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2, ensure_ascii=False))
-            self.paths.to_parquet(tmp / "paths.parquet", index=False)
+            if self._store is not None:
+                for f in self._store.files():
+                    _link_or_copy(f, tmp / f.name)
+            else:
+                self.paths.to_parquet(tmp / PATHS_FILE, index=False)
+                np.savez_compressed(tmp / "ledgers.npz", **{k: v for k, v in self._ledgers.items()})
             self.yearly.to_csv(tmp / "yearly.csv", index=False)
-            np.savez_compressed(tmp / "ledgers.npz", **{k: v for k, v in self._ledgers.items()})
             (tmp / "scenario.json").write_text(self.scenario.model_dump_json(indent=2))
             (tmp / "run.json").write_text(json.dumps(_clean(self.run), indent=2))
             for writer in extra_writers:
@@ -208,18 +364,29 @@ class Result:
 
     @classmethod
     def load(cls, out_dir: str | Path) -> "Result":
-        """Re-open a saved run folder (for ``baozhang report``)."""
+        """Re-open a saved run folder (for ``baozhang report``). A streamed run's folder (``ledgers.parquet``) is
+        opened lazily, backed by its own Parquet files; an in-memory run's folder is read into memory."""
         import pandas as pd
         d = Path(out_dir)
         sc = Scenario.model_validate_json((d / "scenario.json").read_text())
         run = json.loads((d / "run.json").read_text())
         plan = compile_plan(sc, stress=run.get("stress"), deterministic=bool(run.get("deterministic")))
-        df = pd.read_parquet(d / "paths.parquet")
+        if (d / LEDGERS_FILE).exists():
+            return cls(scenario=sc, plan=plan, columns=None, run=run, store=ColumnStore(d))
+        df = pd.read_parquet(d / PATHS_FILE)
         cols = {c: df[c].to_numpy() for c in df.columns}
         with np.load(d / "ledgers.npz") as z:
             for k in z.files:
                 cols[f"y_{k}"] = z[k]
         return cls(scenario=sc, plan=plan, columns=cols, run=run)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst`` (same file system: instant, no extra space), else copy it."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _nanmean(x) -> float | None:

@@ -24,7 +24,7 @@ from baozhang_finance.model.scenario import Scenario, ScenarioError
 from baozhang_finance.run import dask_backend, uncertainty
 from baozhang_finance.run.chunks import chunk_bounds, chunk_generator, per_path_columns, run_chunk  # noqa: F401
 from baozhang_finance.run.result import Result
-from baozhang_finance.run.settings import RunSettings
+from baozhang_finance.run.settings import STREAM_PATHS, RunSettings
 
 Progress = Callable[[int, int], None]
 
@@ -121,6 +121,7 @@ def simulate(
     progress: Progress | None = None,
     client=None,
     sampling: str | None = None,
+    stream: bool | None = None,
 ) -> Result:
     """Run the Monte Carlo and return a :class:`Result`.
 
@@ -131,6 +132,11 @@ def simulate(
     ``sampling`` (``"mc"``, ``"antithetic"``, ``"rqmc"``; default the scenario's ``[simulation].sampling``) says
     how the shocks are drawn (:mod:`baozhang_finance.engine.shocks`); every standard error follows it.
     ``backend`` None: local processes when ``workers`` > 1, else serial.
+    ``stream``: write the per-path table and yearly ledgers to a run-private Parquet column store chunk by chunk
+    (:mod:`baozhang_finance.run.store`) instead of holding them in memory, so that memory is set by the chunk,
+    not by the paths; the Result reads them back one column at a time, and its numbers are bit for bit those of
+    an in-memory run. None (default): stream when ``paths`` ≥ :data:`~baozhang_finance.run.settings.STREAM_PATHS`
+    (never under ``target_se``, whose stopping rule reads the columns so far; never for the deterministic path).
     """
     s = RunSettings(paths, seed, chunk_size, stress, deterministic, sampling).resolved(scenario)
     paths, seed, chunk_size = s.paths, s.seed, s.chunk_size
@@ -155,6 +161,19 @@ def simulate(
     parts: list[dict[str, np.ndarray]] = []
     done = 0
     columns: dict[str, np.ndarray] = {}
+    streamed = None
+    if (target_se is None or deterministic) and _stream_wanted(stream, paths, deterministic, target_se):
+        bounds = chunk_bounds(paths, chunk_size)
+        run_info = _run_info(paths, seed, chunk_size, backend, workers, stress, deterministic, s.sampling,
+                             scenario, target_se, 0.0)
+        with closing(_iter_chunks(chunks, bounds, 0, seed, workers, backend, client)) as stream_:
+            streamed = Result.from_chunks(scenario, plan, (cols for _, cols in stream_), run_info,
+                                          progress=(lambda done: progress(done, paths)) if progress else None)
+        streamed.run["wall_time_s"] = time.perf_counter() - t0
+        if chunks is not plan:
+            streamed.run["parameter_uncertainty"] = uncertainty.run_record(
+                {k: streamed.paths[k].to_numpy() for k in ("path", "hidden_debt_pv", "hidden_call")}, chunk_size)
+        return streamed
     if target_se is None or deterministic:
         # fill preallocated columns chunk by chunk: peak memory stays ≈ the final table, never twice it
         bounds = chunk_bounds(paths, chunk_size)
@@ -197,7 +216,23 @@ def simulate(
         columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         parts.clear()
     wall = time.perf_counter() - t0
-    run_info = {
+    run_info = _run_info(paths, seed, chunk_size, backend, workers, stress, deterministic, s.sampling, scenario,
+                         target_se, wall)
+    if chunks is not plan:
+        run_info["parameter_uncertainty"] = uncertainty.run_record(columns, chunk_size)
+    return Result(scenario=scenario, plan=plan, columns=columns, run=run_info)
+
+
+def _stream_wanted(stream: bool | None, paths: int, deterministic: bool, target_se) -> bool:
+    """Whether a run goes through the column store: as asked, else from STREAM_PATHS paths on."""
+    if deterministic or (target_se is not None and stream is None):
+        return False
+    return bool(stream) if stream is not None else paths >= STREAM_PATHS
+
+
+def _run_info(paths, seed, chunk_size, backend, workers, stress, deterministic, sampling, scenario, target_se,
+              wall) -> dict:
+    return {
         "paths": paths,
         "seed": seed,
         "chunk_size": chunk_size,
@@ -205,15 +240,12 @@ def simulate(
         "workers": workers,
         "stress": stress,
         "deterministic": deterministic,
-        "sampling": s.sampling,
+        "sampling": sampling,
         "rqmc_points": scenario.simulation.rqmc_points,
         "target_se": target_se,
         "wall_time_s": wall,
         "cpu_count": os.cpu_count(),
     }
-    if chunks is not plan:
-        run_info["parameter_uncertainty"] = uncertainty.run_record(columns, chunk_size)
-    return Result(scenario=scenario, plan=plan, columns=columns, run=run_info)
 
 
 def _se_reached(parts, target: float, run: dict) -> bool:

@@ -1,0 +1,95 @@
+"""Peak memory and wall time of large runs, in memory and streamed to the column store (issue 17 §3).
+
+    python benchmarks/bench_memory.py                                  # 200,000 and 800,000 paths, streamed, 1 worker
+    python benchmarks/bench_memory.py --paths 1000000 --workers 1 2 --modes memory stream
+    python benchmarks/bench_memory.py --paths 10000000 --workers 2 --modes stream
+
+Each (paths, workers, mode) runs in a fresh subprocess: ``simulate()`` on the demo scenario (chunk 10,000, the
+default backend for the worker count: serial for 1, local processes for 2), then ``Result.summary`` and
+``Result.yearly``. The subprocess reports its own peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), the
+largest peak RSS of its worker processes (``RUSAGE_CHILDREN``: the largest child that has ended), the RSS after
+imports, and wall and CPU times of the run and of the summary. One line per run; the last line is
+``peak_rss_mb_max=<MB> peak_rss_ratio_largest_over_smallest=<x>`` over the streamed runs (main process peak,
+1 worker if run, else the first worker count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, os, resource, sys, time
+t_import = time.perf_counter()
+from baozhang_finance import load_scenario, simulate
+rss_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+sc = load_scenario(sys.argv[1])
+paths, workers, mode, chunk = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+c0, t0 = time.process_time(), time.perf_counter()
+res = simulate(sc, paths=paths, chunk_size=chunk, seed=20251201, workers=workers, stream=(mode == "stream"))
+t1, c1 = time.perf_counter(), time.process_time()
+rss_run = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+s = res.summary
+y = res.yearly
+t2, c2 = time.perf_counter(), time.process_time()
+ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"paths": paths, "workers": workers, "mode": mode, "streamed": res.streamed,
+                  "simulate_s": t1 - t0, "summary_s": t2 - t1, "main_cpu_s": c2 - c0,
+                  "workers_cpu_s": ch.ru_utime + ch.ru_stime,
+                  "rss_after_imports_mb": rss_imports, "rss_peak_after_simulate_mb": rss_run,
+                  "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "worker_rss_peak_mb": ch.ru_maxrss / 1024 if workers > 1 else None,
+                  "p_call": s["hidden_debt"]["p_call"], "se_p_call": s["run"]["standard_errors"]["p_call"],
+                  "loadavg": os.getloadavg()}))
+"""
+
+
+def run_one(scenario: str, paths: int, workers: int, mode: str, chunk: int) -> dict:
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as d:
+        env["BAOZHANG_STORE_DIR"] = env.get("BAOZHANG_STORE_DIR", d)
+        out = subprocess.run([sys.executable, "-c", CHILD, scenario, str(paths), str(workers), mode, str(chunk)],
+                             capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "demo.toml"))
+    ap.add_argument("--paths", type=int, nargs="+", default=[200_000, 800_000])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1])
+    ap.add_argument("--modes", nargs="+", default=["stream"], choices=["memory", "stream"])
+    ap.add_argument("--chunk-size", type=int, default=10_000)
+    args = ap.parse_args(argv)
+    peaks: dict[int, float] = {}
+    for n in args.paths:
+        for w in args.workers:
+            for mode in args.modes:
+                r = run_one(args.scenario, n, w, mode, args.chunk_size)
+                print(f"paths={n:,} workers={w} mode={mode} simulate_s={r['simulate_s']:.1f} "
+                      f"summary_s={r['summary_s']:.1f} main_cpu_s={r['main_cpu_s']:.1f} "
+                      f"workers_cpu_s={r['workers_cpu_s']:.1f} rss_after_imports_mb={r['rss_after_imports_mb']:.0f} "
+                      f"rss_peak_after_simulate_mb={r['rss_peak_after_simulate_mb']:.0f} "
+                      f"rss_peak_mb={r['rss_peak_mb']:.0f} worker_rss_peak_mb="
+                      f"{'-' if r['worker_rss_peak_mb'] is None else format(r['worker_rss_peak_mb'], '.0f')} "
+                      f"p_call={r['p_call']:.5f}±{r['se_p_call']:.5f} load={r['loadavg'][0]:.1f}", flush=True)
+                if mode == "stream" and w == args.workers[0]:
+                    peaks[n] = r["rss_peak_mb"]
+    if peaks:
+        lo, hi = min(peaks), max(peaks)
+        print(f"peak_rss_mb_max={max(peaks.values()):.0f} peak_rss_ratio_largest_over_smallest="
+              f"{peaks[hi] / peaks[lo]:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
