@@ -135,19 +135,35 @@ def transfer_ratio(residual_total: np.ndarray, cap_y: np.ndarray) -> np.ndarray:
 
 def payer_split(cities: list[CityPaths], share: float, cap_y: np.ndarray, disc_y: np.ndarray) -> dict:
     """Per city and in total, the PV (year-end, province rate) of what the city budget, provincial transfers and
-    nobody (unfunded) pay, per path, by the order of decision 48."""
-    budget = [city_budget_part(c.money_y.astype(float), c.revenue_y, share) for c in cities]
-    residual = [c.money_y.astype(float) - b for c, b in zip(cities, budget)]
-    total = np.sum(residual, axis=0)
+    nobody (unfunded) pay, per path, by the order of decision 48. Two passes over the cities (the residual total
+    first, then each city's part), holding one city's float64 arrays at a time beside the total."""
+    total = _sum_over_cities(_residual(c, share)[1] for c in cities)
     ratio = transfer_ratio(total, cap_y)
     out = {"city_budget_pv": [], "transfers_pv": [], "unfunded_pv": [], "transfers_y": np.zeros_like(total)}
-    for b, r in zip(budget, residual):
+    for c in cities:
+        b, r = _residual(c, share)
         t = r * ratio
         out["city_budget_pv"].append(b @ disc_y)
         out["transfers_pv"].append(t @ disc_y)
         out["unfunded_pv"].append((r - t) @ disc_y)
         out["transfers_y"] += t
     return out
+
+
+def _residual(c: CityPaths, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """A city's budget part ``B = min(M, s F)`` and residual ``M − B``, per path and year (float64)."""
+    money = c.money_y.astype(float)
+    budget = city_budget_part(money, c.revenue_y, share)
+    return budget, money - budget
+
+
+def _sum_over_cities(arrays) -> np.ndarray:
+    """``Σ_c a_c`` added in city order, one array at a time (the bits of ``np.sum(list, axis=0)``, which also adds
+    the cities' arrays in order, without holding them all)."""
+    total = None
+    for a in arrays:
+        total = np.array(a, dtype=float) if total is None else np.add(total, a, out=total)
+    return total
 
 
 def tail(pv: np.ndarray) -> dict:
@@ -214,11 +230,11 @@ def province_summary(cities: list[CityPaths], province, paths: int, revenue_fact
     called = np.stack([c.hidden_call for c in cities])
     n_called = cities_called(called)
     by_year = cities_called_by_year([c.called_y for c in cities])
-    money_total_y = np.sum([c.money_y.astype(float) for c in cities], axis=0)
+    money_total_y = _sum_over_cities(c.money_y.astype(float) for c in cities)
     rows = [city_row(c, split, k) for k, c in enumerate(cities)]
     p = np.array([r["p_call"] for r in rows])
-    stock = np.sum([c.stock_y.astype(float) for c in cities], axis=0)
-    debt = np.sum([c.debt_y.astype(float) for c in cities], axis=0)
+    stock = _sum_over_cities(c.stock_y.astype(float) for c in cities)
+    debt = _sum_over_cities(c.debt_y.astype(float) for c in cities)
     capacity = float(sum(c.capacity_yuan for c in cities))
     return {
         "cities": rows,
