@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -32,11 +31,11 @@ from baozhang_finance.engine.loop import run_paths
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.measures import province as pm
 from baozhang_finance.model.portfolio import Portfolio
-from baozhang_finance.model.scenario import Scenario, ScenarioError
+from baozhang_finance.model.scenario import Scenario
 from baozhang_finance.run.atomic import write_folder_atomically
 from baozhang_finance.run.chunks import chunk_bounds, per_path_columns
 from baozhang_finance.run.result import Result, _clean, _git_commit
-from baozhang_finance.run.simulate import _iter_chunks
+from baozhang_finance.run.simulate import _iter_chunks, resolve_backend, run_info
 
 #: progress(done tasks, total tasks, city name, chunk index)
 Progress = Callable[[int, int, str, int], None]
@@ -96,18 +95,9 @@ def province_loadings(portfolio: Portfolio) -> ProvinceLoadings | None:
 
 
 def _run_info(paths: int, seed: int, chunk_size: int, backend: str, workers: int, sc: Scenario, wall: float) -> dict:
-    return {"paths": paths, "seed": seed, "chunk_size": chunk_size, "backend": backend, "workers": workers,
-            "stress": None, "deterministic": False, "sampling": sc.simulation.sampling,
-            "rqmc_points": sc.simulation.rqmc_points, "target_se": None, "wall_time_s": wall,
-            "cpu_count": os.cpu_count()}
-
-
-def _backend(backend: str | None, workers: int) -> str:
-    if workers < 1:
-        raise ScenarioError(f"workers: must be >= 1, got {workers}")
-    if backend is None or (backend == "processes" and workers == 1):
-        return "processes" if workers > 1 else "serial"
-    return backend
+    """A city's (or the portfolio's) run record: a fixed run of the portfolio's settings, no stress, no target SE."""
+    return run_info(paths=paths, seed=seed, chunk_size=chunk_size, backend=backend, workers=workers, stress=None,
+                    deterministic=False, sampling=sc.simulation.sampling, scenario=sc, target_se=None, wall=wall)
 
 
 def simulate_portfolio(portfolio: Portfolio, paths: int | None = None, seed: int | None = None,
@@ -121,7 +111,7 @@ def simulate_portfolio(portfolio: Portfolio, paths: int | None = None, seed: int
     info = portfolio.spec.portfolio
     paths, seed = int(paths or info.paths), int(info.seed if seed is None else seed)
     chunk_size = int(chunk_size or info.chunk_size)
-    backend = _backend(backend, workers)
+    backend = resolve_backend(backend, workers)
     scenarios, pp = compile_portfolio(portfolio, paths, seed, chunk_size)
     bounds = chunk_bounds(paths, chunk_size)
     C, m = len(scenarios), len(bounds)

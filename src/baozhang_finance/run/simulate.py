@@ -142,12 +142,7 @@ def simulate(
     paths, seed, chunk_size = s.paths, s.seed, s.chunk_size
     if s.sampling != scenario.simulation.sampling:
         scenario = scenario.model_copy(update={"simulation": scenario.simulation.model_copy(update={"sampling": s.sampling})})
-    if workers < 1:
-        raise ScenarioError(f"workers: must be >= 1, got {workers}")
-    if backend is None:
-        backend = "processes" if workers > 1 else "serial"
-    if backend == "processes" and workers == 1:
-        backend = "serial"
+    backend = resolve_backend(backend, workers)
     if backend == "dask" and client is None and target_se is not None and not deterministic:
         # the adaptive loop runs many batches: one cluster for all of them, not one per batch
         with dask_backend.client_for(None, workers) as client:
@@ -156,71 +151,94 @@ def simulate(
                             progress=progress, client=client, sampling=s.sampling)
     plan = compile_plan(scenario, stress=stress, deterministic=deterministic)
     chunks = uncertainty.plans(plan, scenario, stress, seed, deterministic)  # plan itself unless parameters are drawn
-    se_run = {"sampling": s.sampling, "chunk_size": chunk_size, "rqmc_points": scenario.simulation.rqmc_points}
     t0 = time.perf_counter()
-    parts: list[dict[str, np.ndarray]] = []
-    done = 0
-    columns: dict[str, np.ndarray] = {}
-    streamed = None
+    execute = dict(seed=seed, workers=workers, backend=backend, client=client)
+    info = dict(seed=seed, chunk_size=chunk_size, backend=backend, workers=workers, stress=stress,
+                deterministic=deterministic, sampling=s.sampling, scenario=scenario, target_se=target_se)
     if (target_se is None or deterministic) and _stream_wanted(stream, paths, deterministic, target_se):
-        bounds = chunk_bounds(paths, chunk_size)
-        run_info = _run_info(paths, seed, chunk_size, backend, workers, stress, deterministic, s.sampling,
-                             scenario, target_se, 0.0)
-        with closing(_iter_chunks(chunks, bounds, 0, seed, workers, backend, client)) as stream_:
-            streamed = Result.from_chunks(scenario, plan, (cols for _, cols in stream_), run_info,
-                                          progress=(lambda done: progress(done, paths)) if progress else None)
-        streamed.run["wall_time_s"] = time.perf_counter() - t0
+        with closing(_fixed_chunks(chunks, paths, chunk_size, **execute)) as stream_:
+            res = Result.from_chunks(scenario, plan, stream_, run_info(paths=paths, wall=0.0, **info),
+                                     progress=(lambda done: progress(done, paths)) if progress else None)
+        res.run["wall_time_s"] = time.perf_counter() - t0
         if chunks is not plan:
-            streamed.run["parameter_uncertainty"] = uncertainty.run_record(
-                {k: streamed.paths[k].to_numpy() for k in ("path", "hidden_debt_pv", "hidden_call")}, chunk_size)
-        return streamed
+            res.run["parameter_uncertainty"] = uncertainty.run_record(
+                {k: res.paths[k].to_numpy() for k in ("path", "hidden_debt_pv", "hidden_call")}, chunk_size)
+        return res
     if target_se is None or deterministic:
-        # fill preallocated columns chunk by chunk: peak memory stays ≈ the final table, never twice it
-        bounds = chunk_bounds(paths, chunk_size)
-        # closing(): an interrupt while a chunk is being stored (outside the generator) must still stop the
-        # workers now, not when the traceback that references the generator is freed (after exit's thread joins)
-        with closing(_iter_chunks(chunks, bounds, 0, seed, workers, backend, client)) as stream:
-            for i, cols in stream:
-                a, b = bounds[i]
-                if not columns:
-                    columns = {k: np.empty((paths,) + v.shape[1:], dtype=v.dtype) for k, v in cols.items()}
-                for k, v in cols.items():
-                    columns[k][a:b] = v
-                done += b - a
-                if progress:
-                    progress(done, paths)
+        with closing(_fixed_chunks(chunks, paths, chunk_size, **execute)) as stream_:
+            columns = _fill_columns(stream_, paths, progress)
     else:
+        se_run = {"sampling": s.sampling, "chunk_size": chunk_size, "rqmc_points": scenario.simulation.rqmc_points}
         cap = int(max_paths if max_paths is not None else max(paths, 1_000_000))
-        next_chunk = 0
-        batch = max(workers, 1)  # chunks computed at once; the stopping test is still applied chunk by chunk
-        reached = False
-        while done < cap and not reached:
-            bounds = []
-            for k in range(batch):
-                a = (next_chunk + k) * chunk_size
-                if a >= cap:
-                    break
-                bounds.append((a, min(a + chunk_size, cap)))
-            with closing(_iter_chunks(chunks, bounds, next_chunk, seed, workers, backend, client)) as stream:
-                for _, cols in stream:
-                    if reached:
-                        continue  # computed ahead by a parallel batch but past the stopping chunk: dropped
-                    parts.append(cols)
-                    done += len(cols["path"])
-                    # test after every chunk, in index order, so where the run stops never depends on the workers
-                    reached = _se_reached(parts, target_se, se_run)
-            next_chunk += len(bounds)
-            if progress:
-                progress(done, cap)
-        paths = done
-        columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        parts.clear()
-    wall = time.perf_counter() - t0
-    run_info = _run_info(paths, seed, chunk_size, backend, workers, stress, deterministic, s.sampling, scenario,
-                         target_se, wall)
+        columns = _adaptive_columns(chunks, chunk_size, cap, target_se, se_run, progress, **execute)
+        paths = len(columns["path"])
+    record = run_info(paths=paths, wall=time.perf_counter() - t0, **info)
     if chunks is not plan:
-        run_info["parameter_uncertainty"] = uncertainty.run_record(columns, chunk_size)
-    return Result(scenario=scenario, plan=plan, columns=columns, run=run_info)
+        record["parameter_uncertainty"] = uncertainty.run_record(columns, chunk_size)
+    return Result(scenario=scenario, plan=plan, columns=columns, run=record)
+
+
+def resolve_backend(backend: str | None, workers: int) -> str:
+    """The executor a run uses: as given, but local processes when None and ``workers`` > 1, and serial for one
+    worker of local processes (or None)."""
+    if workers < 1:
+        raise ScenarioError(f"workers: must be >= 1, got {workers}")
+    if backend is None:
+        backend = "processes" if workers > 1 else "serial"
+    return "serial" if backend == "processes" and workers == 1 else backend
+
+
+def _fixed_chunks(chunks, paths: int, chunk_size: int, seed: int, workers: int, backend: str, client):
+    """Every chunk's columns of a fixed-size run, in index order. The caller wraps it in closing(), as it wraps
+    the executor: an interrupt while a chunk is being stored (outside the generator) must still stop the workers
+    now, not when the traceback that references the generator is freed (after exit's thread joins)."""
+    with closing(_iter_chunks(chunks, chunk_bounds(paths, chunk_size), 0, seed, workers, backend, client)) as stream:
+        for _, cols in stream:
+            yield cols
+
+
+def _fill_columns(chunk_columns, paths: int, progress: Progress | None) -> dict[str, np.ndarray]:
+    """Preallocated columns filled chunk by chunk: peak memory stays ≈ the final table, never twice it."""
+    columns: dict[str, np.ndarray] = {}
+    done = 0
+    for cols in chunk_columns:
+        n = len(cols["path"])
+        if not columns:
+            columns = {k: np.empty((paths,) + v.shape[1:], dtype=v.dtype) for k, v in cols.items()}
+        for k, v in cols.items():
+            columns[k][done:done + n] = v
+        done += n
+        if progress:
+            progress(done, paths)
+    return columns
+
+
+def _adaptive_columns(chunks, chunk_size: int, cap: int, target_se: float, se_run: dict, progress: Progress | None,
+                      seed: int, workers: int, backend: str, client) -> dict[str, np.ndarray]:
+    """Chunks added (a batch of ``workers`` at a time) until the standard errors reach ``target_se`` or ``cap``
+    paths; the stopping test runs after every chunk in index order, so where the run stops never depends on the
+    workers (chunks computed ahead past the stopping chunk are dropped)."""
+    parts: list[dict[str, np.ndarray]] = []
+    done, next_chunk, reached = 0, 0, False
+    batch = max(workers, 1)
+    while done < cap and not reached:
+        bounds = []
+        for k in range(batch):
+            a = (next_chunk + k) * chunk_size
+            if a >= cap:
+                break
+            bounds.append((a, min(a + chunk_size, cap)))
+        with closing(_iter_chunks(chunks, bounds, next_chunk, seed, workers, backend, client)) as stream:
+            for _, cols in stream:
+                if reached:
+                    continue
+                parts.append(cols)
+                done += len(cols["path"])
+                reached = _se_reached(parts, target_se, se_run)
+        next_chunk += len(bounds)
+        if progress:
+            progress(done, cap)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _stream_wanted(stream: bool | None, paths: int, deterministic: bool, target_se) -> bool:
@@ -230,7 +248,7 @@ def _stream_wanted(stream: bool | None, paths: int, deterministic: bool, target_
     return bool(stream) if stream is not None else paths >= STREAM_PATHS
 
 
-def _run_info(paths, seed, chunk_size, backend, workers, stress, deterministic, sampling, scenario, target_se,
+def run_info(*, paths, seed, chunk_size, backend, workers, stress, deterministic, sampling, scenario, target_se,
               wall) -> dict:
     return {
         "paths": paths,
