@@ -14,6 +14,7 @@ from baozhang_finance.engine.plan import SUBPLANS, compile_plan
 from baozhang_finance.engine.shocks import Shocks
 from baozhang_finance.measures import stats
 from baozhang_finance.model.scenario import load_scenario
+from baozhang_finance.model.support import with_conventions
 from baozhang_finance.run.simulate import chunk_generator
 
 DEMO = Path(__file__).resolve().parents[1] / "scenarios" / "demo.toml"
@@ -63,3 +64,22 @@ def test_measures_use_the_engines_formulas():
 def test_one_ledger_registry():
     assert set(ledgers.YEARLY_KEPT) <= set(ledgers.YEARLY_FLOWS + ledgers.YEARLY_BALANCES)
     assert len({(x.name, x.kind) for x in ledgers.LEDGERS}) == len(ledgers.LEDGERS)
+
+
+BUNDLED = sorted(p for p in (DEMO.parent).glob("*.toml") if p.stem != "liaoning_province") + [
+    DEMO.parent / "liaoning" / "shenyang.toml"]  # government-owned blocks
+
+
+def test_a_bulk_run_keeps_only_the_ledgers_it_reads_with_the_same_bits():
+    """``yearly="bulk"`` accumulates :data:`ledgers.BULK_YEARLY` only; each of them, and every end-of-run
+    scalar, is bit for bit the full run's (both conventions, every bundled scenario)."""
+    for path in BUNDLED:
+        for conv in ("default", "legacy"):
+            plan = compile_plan(with_conventions(load_scenario(path), conv))
+            full = run_paths(plan, 48, chunk_generator(11, 0))
+            bulk = run_paths(plan, 48, chunk_generator(11, 0), yearly="bulk")
+            assert tuple(bulk.yearly) == ledgers.BULK_YEARLY, path.name
+            for k, v in bulk.yearly.items():
+                assert np.array_equal(v, full.yearly[k]), (path.name, conv, k)
+            for k, v in full.scalars.items():
+                assert np.array_equal(bulk.scalars[k], v, equal_nan=True), (path.name, conv, k)

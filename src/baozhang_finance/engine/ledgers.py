@@ -66,5 +66,22 @@ YEARLY_BALANCES = names("balance")
 #: yearly ledgers a run keeps per path, in the order of the Result's columns, and their dtypes
 YEARLY_KEPT = ("cfads", "debt_service", "cash_balance", "gov_hidden", "gov_bond", "soe_support", "bank_balance",
                "collateral_value", "lockup_months", "refinancing")
+#: the yearly ledgers a bulk run accumulates: the ones :func:`baozhang_finance.run.chunks.per_path_columns` (and a
+#: portfolio's city task) read; the others (operating income and costs, rent, sales, grants, buybacks, bank and
+#: bond service by part, prepayments, disposals, overruns, the government's buybacks and own income, bond, escrow
+#: and SOE-bond balances, units held, the price index) are the full picture of a replay or a test (``"all"``)
+BULK_YEARLY = ("cfads", "debt_service", "gov_hidden", "gov_bond", "soe_support", "lockup_months", "refinancing", "uses",
+               "distributions", "equity_in", "gov_owned_opex", "fiscal_revenue", "fiscal_land", "noi", "cash_balance",
+               "bank_balance", "collateral_value", "collateral_rental")
 KEPT_DTYPE = {x.name: x.dtype for x in LEDGERS if x.kind != "monthly" and x.kept}
-assert set(YEARLY_KEPT) == set(KEPT_DTYPE)
+assert set(YEARLY_KEPT) == set(KEPT_DTYPE) and set(YEARLY_KEPT) <= set(BULK_YEARLY)
+
+
+def yearly_names(which: str) -> tuple[str, ...]:
+    """The yearly ledgers a run accumulates: ``"all"`` (every flow and balance) or ``"bulk"``
+    (:data:`BULK_YEARLY`)."""
+    if which == "all":
+        return YEARLY_FLOWS + YEARLY_BALANCES
+    if which == "bulk":
+        return BULK_YEARLY
+    raise ValueError(f"yearly ledgers: 'all' or 'bulk', not {which!r}")

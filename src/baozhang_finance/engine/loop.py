@@ -54,16 +54,17 @@ class ChunkOutput:
     monthly: dict[str, np.ndarray] = field(default_factory=dict)  # only when record=True
 
 
-def run_paths(plan: Plan, n: int, shocks=None, record: bool = False) -> ChunkOutput:
+def run_paths(plan: Plan, n: int, shocks=None, record: bool = False, yearly: str = "all") -> ChunkOutput:
     """Simulate ``n`` paths month by month.
 
     ``shocks``: a :class:`~baozhang_finance.engine.shocks.Shocks` source (or its ``rows(...)``), a chunk's
     ``np.random.Generator`` (wrapped in one), or None — expected market paths, as for a deterministic plan.
-    Outputs are path-major (``(n, Y)``, ``(n, P, T)``).
+    Outputs are path-major (``(n, Y)``, ``(n, P, T)``). ``yearly``: ``"all"`` yearly ledgers or the ``"bulk"``
+    run's (:data:`~baozhang_finance.engine.ledgers.BULK_YEARLY`).
     """
     c = constants(plan)
     drv = Drivers(plan.market, n, shocks)
-    st = State.start(plan, c, n, record, drv.shocks)
+    st = State.start(plan, c, n, record, drv.shocks, yearly)
     month = MONTH + ((stages.record,) if record else ())
     m = stages.Month()
     for t in range(plan.T):

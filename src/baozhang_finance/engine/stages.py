@@ -573,8 +573,21 @@ def _credit_event(mt: dict, k: str, new, t: int, m: Month, plan: Plan) -> None:
 
 def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     """Yearly ledgers ``(Y, n)`` (:data:`~baozhang_finance.engine.ledgers.LEDGERS`): flows summed over the year,
-    balances at year end (month 11 of each year and the last month); per-project CFADS and bank service."""
+    balances at year end (month 11 of each year and the last month); per-project CFADS and bank service.
+
+    Only the ledgers the run asked for are accumulated (``st.yearly``'s keys: every ledger by default, the ones the
+    run's per-path columns read for a bulk run, :data:`~baozhang_finance.engine.ledgers.BULK_YEARLY`); a ledger's
+    value never depends on which others are kept."""
     y, yr = t // 12, st.yearly
+    _yearly_debt_flows(st, c, m, y, yr)
+    _yearly_operating_flows(st, c, plan, t, m, y, yr)
+    if t % 12 == 11 or t == plan.T - 1:
+        _year_end_balances(st, c, plan, t, m, y, yr)
+
+
+def _yearly_debt_flows(st: State, c: Constants, m: Month, y: int, yr: dict) -> None:
+    """Bank interest and principal, prepayments, bond interest and principal (+ redemptions of a sold block's
+    bonds), refinancing need, SOE-bond service and debt service = bank + special-bond (+ SOE-bond) service."""
     bank_int_t = m.bank_int_p.sum(axis=0)
     bank_prin_t = m.bank_prin_p.sum(axis=0)
     if st.refi is None and st.disposal is None:
@@ -583,40 +596,53 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     else:  # refinancing bonds or disposals make bond service per path
         bond_int_t, bond_prin_t = m.bond_int.sum(axis=0), m.bond_prin.sum(axis=0)
         bond_t = bond_int_t + bond_prin_t
-        yr["refinancing"][y] += m.cure.get("refinancing", 0.0)
-    yr["ops_in"][y] += m.ops_in.sum(axis=0)
-    yr["ops_out"][y] += m.ops_out.sum(axis=0)
-    yr["cfads"][y] += m.cf_prog
+        if "refinancing" in yr:
+            yr["refinancing"][y] += m.cure.get("refinancing", 0.0)
     st.proj_cfads[y] += m.cfads
     st.proj_bank[y] += m.bank_due
-    yr["rent"][y] += m.rent.sum(axis=0)
-    yr["sales"][y] += m.sales.sum(axis=0)
-    yr["grants"][y] += (m.rent_sub + m.int_sub).sum(axis=0) + m.op_grants.sum()
-    yr["buybacks"][y] += m.bb_paid.sum(axis=0)
-    yr["bank_interest"][y] += bank_int_t
-    yr["bank_principal"][y] += bank_prin_t
-    yr["prepayment"][y] += m.sweep.sum(axis=0)
-    yr["bond_interest"][y] += bond_int_t
-    yr["bond_principal"][y] += bond_prin_t
-    if m.bond_redeem is not None:  # redemption of a sold block's bonds: principal paid, not scheduled service
-        yr["bond_principal"][y] += m.bond_redeem.sum(axis=0)
-    if m.disposal is not None:
-        yr["disposal_proceeds"][y] += m.disposal.sum(axis=0)
+    if "bank_interest" in yr:
+        yr["bank_interest"][y] += bank_int_t
+        yr["bank_principal"][y] += bank_prin_t
+        yr["prepayment"][y] += m.sweep.sum(axis=0)
+        yr["bond_interest"][y] += bond_int_t
+        yr["bond_principal"][y] += bond_prin_t
+        if m.bond_redeem is not None:  # redemption of a sold block's bonds: principal paid, not scheduled service
+            yr["bond_principal"][y] += m.bond_redeem.sum(axis=0)
     yr["debt_service"][y] += bank_int_t + bank_prin_t + bond_t
     if c.has_soe_bond:
         soe_int_t, soe_prin_t = float(m.soe_bond_int.sum()), float(m.soe_bond_prin.sum())
-        yr["soe_bond_interest"][y] += soe_int_t
-        yr["soe_bond_principal"][y] += soe_prin_t
+        if "soe_bond_interest" in yr:
+            yr["soe_bond_interest"][y] += soe_int_t
+            yr["soe_bond_principal"][y] += soe_prin_t
         yr["debt_service"][y] += soe_int_t + soe_prin_t
+
+
+def _yearly_operating_flows(st: State, c: Constants, plan: Plan, t: int, m: Month, y: int, yr: dict) -> None:
+    """Operating income and costs, CFADS, rent, sales, grants, buybacks, disposals, overruns, the government's
+    buybacks and own blocks, distributions, equity in, support by payer, fiscal revenue, uses, lock-up months, NOI."""
+    full = "ops_in" in yr  # the ledgers of the full picture (replays, tests), not read by a bulk run
+    if full:
+        yr["ops_in"][y] += m.ops_in.sum(axis=0)
+        yr["ops_out"][y] += m.ops_out.sum(axis=0)
+    yr["cfads"][y] += m.cf_prog
+    if full:
+        yr["rent"][y] += m.rent.sum(axis=0)
+        yr["sales"][y] += m.sales.sum(axis=0)
+        yr["grants"][y] += (m.rent_sub + m.int_sub).sum(axis=0) + m.op_grants.sum()
+        yr["buybacks"][y] += m.bb_paid.sum(axis=0)
+        if m.disposal is not None:
+            yr["disposal_proceeds"][y] += m.disposal.sum(axis=0)
     if m.overrun is not None:
-        yr["overrun"][y] += m.overrun_t
+        if full:
+            yr["overrun"][y] += m.overrun_t
         yr["uses"][y] += m.overrun_t
-    if m.gov_bb_paid is not None:
+    if m.gov_bb_paid is not None and full:
         yr["gov_buybacks"][y] += m.gov_bb_paid
         yr["gov_resale"][y] += m.gov_resale
     if m.gov_owned is not None:
         yr["gov_owned_opex"][y] += m.gov_owned
-        yr["gov_owned_income"][y] += m.gov_income
+        if full:
+            yr["gov_owned_income"][y] += m.gov_income
     yr["distributions"][y] += m.dist_t
     yr["equity_in"][y] += m.equity_in_t
     yr["soe_support"][y] += m.soe
@@ -628,24 +654,31 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     yr["fiscal_land"][y] += m.ms.fiscal_land_m if m.ms.fiscal_land_m is not None else 0.0
     if c.any_rental:
         yr["noi"][y] += (m.rent + m.rent_sub - m.rent_costs - m.running)[c.is_rental].sum(axis=0)
-    if t % 12 == 11 or t == plan.T - 1:
-        yr["cash_balance"][y] = (st.dsra + st.cash).sum(axis=0)
-        if st.sink is not None:
-            yr["cash_balance"][y] += st.sink.fund.sum(axis=0)
-        if st.bb_reserve is not None:  # the buyback reserve is the project's cash
-            yr["cash_balance"][y] += st.bb_reserve.sum(axis=0)
+
+
+def _year_end_balances(st: State, c: Constants, plan: Plan, t: int, m: Month, y: int, yr: dict) -> None:
+    """Balances at year end: cash (DSRA + retained cash + sinking fund + buyback reserve), bank and bond
+    balances, escrow, SOE bonds, collateral value (all blocks and rental blocks), units held, the price index."""
+    full = "bond_balance" in yr
+    yr["cash_balance"][y] = (st.dsra + st.cash).sum(axis=0)
+    if st.sink is not None:
+        yr["cash_balance"][y] += st.sink.fund.sum(axis=0)
+    if st.bb_reserve is not None:  # the buyback reserve is the project's cash
+        yr["cash_balance"][y] += st.bb_reserve.sum(axis=0)
+        if full:
             yr["buyback_reserve"][y] = st.bb_reserve.sum(axis=0)
-        yr["bank_balance"][y] = st.loan_bal.sum(axis=0) if c.has_loans else 0.0
+    yr["bank_balance"][y] = st.loan_bal.sum(axis=0) if c.has_loans else 0.0
+    if full:
         yr["bond_balance"][y] = (plan.bond_balance[:, t].sum() if st.disposal is None
                                  else (plan.bond_balance[:, t][:, None] * (1.0 - st.disposal.sold)).sum(axis=0))
         if st.refi is not None:
             yr["bond_balance"][y] += refinancing.balance(st.refi, t)
         yr["escrow_balance"][y] = plan.escrow_balance[:, t].sum()
         yr["soe_bond_balance"][y] = plan.soe_bond_balance[:, t].sum()
-        yr["collateral_value"][y] = m.collateral
         yr["units_held"][y] = st.held.sum(axis=0)
         yr["hpi"][y] = m.ms.hpi
-        yr["collateral_rental"][y] = (c.collateral_unit * c.is_rental) @ st.held * m.ms.hpi
+    yr["collateral_value"][y] = m.collateral
+    yr["collateral_rental"][y] = (c.collateral_unit * c.is_rental) @ st.held * m.ms.hpi
 
 
 def record(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from baozhang_finance.engine.ledgers import YEARLY_BALANCES, YEARLY_FLOWS, names
+from baozhang_finance.engine.ledgers import names, yearly_names
 from baozhang_finance.engine.cures import CURE_NAMES, disposal, extension, refinancing, sinking_fund
 from baozhang_finance.engine.plan import Plan
 from baozhang_finance.engine.seed_terms import path_weights
@@ -177,7 +177,7 @@ class State:
     overrun: np.ndarray | None = None  # (P, n) 1 where its cost overruns (expected paths: the probability)
 
     @classmethod
-    def start(cls, plan: Plan, c: Constants, n: int, record: bool, shocks=None) -> "State":
+    def start(cls, plan: Plan, c: Constants, n: int, record: bool, shocks=None, yearly: str = "all") -> "State":
         P, L, T, Y = plan.P, plan.L, plan.T, plan.Y
         z = lambda: np.zeros((P, n))  # noqa: E731
         st = cls(
@@ -207,7 +207,7 @@ class State:
         st.metrics = start_metrics(n)
         st.metrics["equity_m"] = np.zeros((T, n))  # the SOE's equity flow of each month (distributions − in)
         st.metrics["gov_m"] = np.zeros((T, n))  # government money of each month (hidden call + bond burden)
-        st.yearly = {k: np.zeros((Y, n)) for k in YEARLY_FLOWS + YEARLY_BALANCES}
+        st.yearly = {k: np.zeros((Y, n)) for k in yearly_names(yearly)}
         st.proj_cfads = np.zeros((Y, P, n))
         st.proj_bank = np.zeros((Y, P, n))
         if record:

@@ -31,7 +31,7 @@ def run_chunk(plan: Plan, chunk_index: int, start: int, stop: int, seed: int) ->
     n = stop - start
     plan = uncertainty.chunk_plan(plan, chunk_index)  # a per-chunk parameter draw, when the scenario asks for one
     rng = None if plan.market.deterministic else chunk_generator(seed, chunk_index)
-    out = run_paths(plan, n, rng)
+    out = run_paths(plan, n, rng, yearly="bulk")
     return per_path_columns(plan, out, start)
 
 

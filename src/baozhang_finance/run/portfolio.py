@@ -62,7 +62,7 @@ def portfolio_task(pp: PortfolioPlan, task: int, start: int, stop: int, seed: in
         return {"province_revenue_factor": province_revenue_factor(seed, chunk, stop - start, pp.plans[0].T, pp.province)}
     plan = pp.plans[city]
     shocks = city_shocks(plan.market, stop - start, seed, city, chunk, pp.loadings[city])
-    out = run_paths(plan, stop - start, shocks)
+    out = run_paths(plan, stop - start, shocks, yearly="bulk")
     cols = per_path_columns(plan, out, start)
     cols["y_fiscal_revenue"] = out.yearly["fiscal_revenue"].astype(np.float32)
     return cols
