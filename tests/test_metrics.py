@@ -30,6 +30,23 @@ def test_irr_documented_examples_and_undefined_case():
     assert np.isnan(mx.irr(np.array([[-100.0, -1.0, -1.0]]))[0])
 
 
+def test_compiled_irr_edge_cases_and_rows_independent():
+    """All-zero flows: every rate is a root, 0 is taken; a root exactly on the grid (0 %); multiple roots: the one
+    nearest zero; monthly flows against numpy-financial; a row's IRR does not depend on the other rows."""
+    assert mx.irr(np.zeros((1, 5)))[0] == 0.0
+    assert mx.irr(np.array([[-100.0, 50.0, 50.0]]))[0] == 0.0  # NPV(0) = 0 exactly
+    two = np.array([[-100.0, 230.0, -132.0]])  # roots 10 % and 20 %
+    assert mx.irr(two)[0] == pytest.approx(0.1, abs=1e-12)
+    rng = np.random.default_rng(3)
+    m = rng.normal(0.6, 1.0, (300, 120))
+    m[:, :12] = -rng.uniform(2, 6, (300, 12))
+    ours = mx.irr_periodic(m)
+    ref = np.array([npf.irr(row) for row in m])
+    ok = ~np.isnan(ref) & (ref > -0.2) & (ref < 0.3)
+    np.testing.assert_allclose(ours[ok], ref[ok], atol=1e-12)
+    assert np.array_equal(mx.irr_periodic(m[7:9]), ours[7:9])
+
+
 def test_npv_is_end_of_year_discounting():
     f = np.array([[10.0, 20.0, 30.0]])
     hand = 10 / 1.05 + 20 / 1.05**2 + 30 / 1.05**3

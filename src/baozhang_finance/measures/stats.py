@@ -18,6 +18,7 @@ from baozhang_finance.engine.formulas import (  # noqa: F401  (one copy: the for
     npv,
     present_value_monthly,
 )
+from baozhang_finance.measures.irr import irr_rows, rate_grid
 
 
 def irr(flows, lo: float = -0.99, hi: float = 10.0, grid: int = 240, tol: float = 1e-12):
@@ -25,109 +26,21 @@ def irr(flows, lo: float = -0.99, hi: float = 10.0, grid: int = 240, tol: float 
 
     Same definition as ``numpy_financial.irr``: where several roots exist, the one closest to zero is taken;
     where there is none in (lo, hi), NaN (IRR undefined, e.g. flows that never turn positive). The roots are
-    bracketed on a grid of rates (denser near zero) and refined by bisection on every row at once.
+    bracketed on a grid of rates (denser near zero) and refined by safeguarded Newton steps, row by row in
+    compiled code (:mod:`baozhang_finance.measures.irr`).
     """
-    f = np.atleast_2d(np.asarray(flows, dtype=float))
-    n, m = f.shape
-    # grid dense near 0: r = sinh-spaced between lo and hi
-    u = np.linspace(np.arcsinh(lo / 0.05), np.arcsinh(hi / 0.05), grid)
-    rates = np.unique(np.concatenate([0.05 * np.sinh(u), [0.0]]))
-    k = np.arange(m, dtype=float)
-    disc = (1.0 + rates)[None, :] ** (-k[:, None])  # (m, G)
-    vals = f @ disc  # (n, G)
-    sign = np.sign(vals)
-    exact = sign == 0
-    change = (sign[:, :-1] * sign[:, 1:] < 0)
-    # candidate brackets: choose the one whose midpoint is closest to zero
-    mids = 0.5 * (rates[:-1] + rates[1:])
-    dist = np.where(change, np.abs(mids)[None, :], np.inf)
-    best = dist.argmin(axis=1)
-    has = np.isfinite(dist[np.arange(n), best])
-    a = rates[best].copy()
-    b = rates[best + 1].copy()
-
-    def _npv(r):
-        return (f * (1.0 + r[:, None]) ** (-k[None, :])).sum(axis=1)
-
-    fa = _npv(a)
-    for _ in range(200):
-        mid = 0.5 * (a + b)
-        fm = _npv(mid)
-        left = np.sign(fm) == np.sign(fa)
-        a = np.where(left, mid, a)
-        fa = np.where(left, fm, fa)
-        b = np.where(left, b, mid)
-        if np.all(b - a < tol):
-            break
-    root = 0.5 * (a + b)
-    # exact zeros on the grid: take the one closest to zero if nearer than the bracketed root
-    if exact.any():
-        ex_dist = np.where(exact, np.abs(rates)[None, :], np.inf)
-        j = ex_dist.argmin(axis=1)
-        ex_ok = np.isfinite(ex_dist[np.arange(n), j])
-        use_ex = ex_ok & (~has | (np.abs(rates[j]) < np.abs(root)))
-        root = np.where(use_ex, rates[j], root)
-        has = has | ex_ok
-    return np.where(has, root, np.nan)
+    return irr_rows(flows, rate_grid(lo, hi, grid, 0.05), tol)
 
 
 def irr_periodic(flows, lo: float = -0.2, hi: float = 0.3, grid: int = 48, tol: float = 1e-12, iters: int = 60):
-    """Per-period IRR per row of flows at equally spaced dates (monthly flows → a monthly rate), vectorised.
+    """Per-period IRR per row of flows at equally spaced dates (monthly flows → a monthly rate).
 
     The r solving Σ_k f_k (1 + r)^−k = 0 (k from 0), the root closest to zero where several exist (as
-    :func:`irr` and ``numpy_financial.irr``), NaN where none lies in (lo, hi). The roots are bracketed on a grid of
-    rates (dense near zero), then refined by safeguarded Newton steps on every row at once
-    (a Newton step leaving the bracket is replaced by bisection), so a (paths × 360 months) block costs a few
-    dozen passes. Annualise a monthly rate as (1 + r)^12 − 1.
+    :func:`irr` and ``numpy_financial.irr``), NaN where none lies in (lo, hi): bracketed on a grid of rates (dense
+    within 0.5 % of zero), refined by safeguarded Newton steps (:mod:`baozhang_finance.measures.irr`). Annualise
+    a monthly rate as (1 + r)^12 − 1.
     """
-    f = np.atleast_2d(np.asarray(flows, dtype=float))
-    n, m = f.shape
-    u = np.linspace(np.arcsinh(lo / 0.005), np.arcsinh(hi / 0.005), grid)
-    rates = np.unique(np.concatenate([0.005 * np.sinh(u), [0.0]]))
-    k = np.arange(m, dtype=float)
-    # NPV at each grid rate by element-wise products and numpy's own (pairwise, single-threaded) sums, not a matrix
-    # product: BLAS may sum in another order with other threads, and the result must not depend on the executor
-    disc = np.exp(-np.outer(np.log1p(rates), k))  # (G, m)
-    vals = np.empty((n, rates.size))
-    for g in range(rates.size):
-        vals[:, g] = (f * disc[g]).sum(axis=1)
-    sign = np.sign(vals)
-    change = sign[:, :-1] * sign[:, 1:] < 0
-    exact = sign == 0
-    mids = 0.5 * (rates[:-1] + rates[1:])
-    dist = np.where(change, np.abs(mids)[None, :], np.inf)
-    best = dist.argmin(axis=1)
-    has = np.isfinite(dist[np.arange(n), best])
-    a, b = rates[best].copy(), rates[best + 1].copy()
-    fa = vals[np.arange(n), best]
-    fb = vals[np.arange(n), np.minimum(best + 1, rates.size - 1)]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(has, a - fa * (b - a) / (fb - fa), 0.0)  # secant start inside the bracket
-    x = np.where(np.isfinite(x) & (x > a) & (x < b), x, 0.5 * (a + b))
-    done = ~has
-    for _ in range(iters):
-        v = np.exp(-k[None, :] * np.log1p(x)[:, None])
-        fx = (f * v).sum(axis=1)
-        dfx = -(f * v * k[None, :]).sum(axis=1) / (1.0 + x)
-        left = np.sign(fx) == np.sign(fa)
-        a, fa, b = np.where(left, x, a), np.where(left, fx, fa), np.where(left, b, x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(dfx != 0, fx / dfx, np.inf)
-        newton = x - step
-        ok = np.isfinite(newton) & (newton >= a) & (newton <= b)
-        x_new = np.where(done, x, np.where(ok, newton, 0.5 * (a + b)))
-        done = done | (np.abs(x_new - x) < tol) | (fx == 0)
-        x = x_new
-        if np.all(done | ~has):
-            break
-    if exact.any():
-        ex_dist = np.where(exact, np.abs(rates)[None, :], np.inf)
-        j = ex_dist.argmin(axis=1)
-        ex_ok = np.isfinite(ex_dist[np.arange(n), j])
-        use_ex = ex_ok & (~has | (np.abs(rates[j]) < np.abs(x)))
-        x = np.where(use_ex, rates[j], x)
-        has = has | ex_ok
-    return np.where(has, x, np.nan)
+    return irr_rows(flows, rate_grid(lo, hi, grid, 0.005), tol, iters)
 
 
 def annual_irr_of_monthly(flows_m):
