@@ -1,11 +1,11 @@
-"""Standard error per second of the three sampling modes (mc, antithetic, rqmc) — what a user feels.
+"""Standard error per second of the sampling modes (mc, mc with control variates, antithetic, rqmc) — what a user feels.
 
 Usage (from the repository root)::
 
     python benchmarks/bench_sampling.py                          # demo and loudi, default and legacy conventions
     python benchmarks/bench_sampling.py --paths 4096 --seeds 16 --scenario scenarios/loudi.toml
 
-For every scenario and seed the three modes run back to back (interleaved, so that the machine's load hits them
+For every scenario and seed the four modes run back to back (interleaved, so that the machine's load hits them
 alike), each ``--paths`` paths in one chunk, timed in CPU seconds (``time.process_time``). Per mode and output
 (P(call), E[hidden-debt PV], E[bond-burden PV]):
 
@@ -26,23 +26,29 @@ from pathlib import Path
 import numpy as np
 
 from baozhang_finance import load_scenario, simulate
-from baozhang_finance.measures.fiscal import headline_standard_errors
+from baozhang_finance.engine.controls import CONTROL_NAMES
+from baozhang_finance.measures.fiscal import HEADLINE_COLUMNS, headline_control_variates, headline_standard_errors
 from baozhang_finance.model.support import with_conventions
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("mc", "antithetic", "rqmc")
+MODES = ("mc", "cv", "antithetic", "rqmc")  # cv: plain mc with [simulation] control_variates (decision 60)
 OUTPUTS = (("p_call", "hidden_call"), ("expected_pv", "hidden_debt_pv"),
            ("expected_pv_bond_burden", "explicit_bond_burden_pv"))
 
 
 def one_run(sc, paths: int, seed: int, mode: str) -> tuple[float, dict, dict]:
     t0 = time.process_time()
-    r = simulate(sc, paths=paths, seed=seed, chunk_size=paths, sampling=mode)
-    cols = {k: r.paths[k].to_numpy() for k in ("path", "hidden_call", "hidden_debt_pv", "explicit_bond_burden_pv",
-                                                "self_financing")}
-    se = headline_standard_errors(cols, r.run)
-    cpu = time.process_time() - t0
-    return cpu, {k: float(np.mean(cols[c])) for k, c in OUTPUTS}, se
+    if mode == "cv":
+        sc = sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"control_variates": True})})
+    r = simulate(sc, paths=paths, seed=seed, chunk_size=paths, sampling="mc" if mode == "cv" else mode)
+    names = ("path",) + HEADLINE_COLUMNS + (tuple(f"cv_{k}" for k in CONTROL_NAMES) if mode == "cv" else ())
+    cols = {k: r.paths[k].to_numpy() for k in names}
+    if mode == "cv":
+        adj = headline_control_variates(cols)
+        est, se = {k: adj[k]["estimate"] for k, _ in OUTPUTS}, {k: adj[k]["se"] for k, _ in OUTPUTS}
+    else:
+        est, se = {k: float(np.mean(cols[c])) for k, c in OUTPUTS}, headline_standard_errors(cols, r.run)
+    return time.process_time() - t0, est, se
 
 
 def bench(name: str, sc, paths: int, seeds: int) -> dict:

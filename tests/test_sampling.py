@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from baozhang_finance import load_scenario, simulate
+from baozhang_finance.engine.controls import CONTROL_NAMES
 from baozhang_finance.engine.shocks import Shocks, bridge_increments, sampling_groups
-from baozhang_finance.measures.fiscal import headline_standard_errors
+from baozhang_finance.measures.fiscal import HEADLINE_COLUMNS, headline_control_variates, headline_standard_errors
 from baozhang_finance.measures.stats import grouped_standard_error
 from baozhang_finance.model.support import with_conventions
 
@@ -109,6 +110,14 @@ def _coverage(sc, modes, seeds, paths, reference=None):
     est = {m: [] for m in modes}
     for m in modes:
         for s in seeds:
+            if m == "cv":  # plain MC with control variates: the adjusted estimates and their SEs
+                cv = sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"control_variates": True})})
+                r = simulate(cv, paths=paths, seed=s, sampling="mc", chunk_size=paths)
+                a = headline_control_variates({k: r.paths[k].to_numpy() for k in HEADLINE_COLUMNS
+                                               + tuple(f"cv_{k}" for k in CONTROL_NAMES)})
+                est[m].append((a["p_call"]["estimate"], a["p_call"]["se"], a["expected_pv"]["estimate"],
+                               a["expected_pv"]["se"]))
+                continue
             r = simulate(sc, paths=paths, seed=s, sampling=m, chunk_size=paths)
             cols = {k: r.paths[k].to_numpy() for k in ("path", "hidden_call", "hidden_debt_pv",
                                                         "explicit_bond_burden_pv", "self_financing")}
@@ -136,10 +145,11 @@ def test_standard_errors_cover_quick(legacy_demo):
 @pytest.mark.long  # ≈ 1.5 M simulated paths: several minutes; the quick version above runs by default
 def test_standard_errors_cover_95_percent(legacy_demo):
     """200 seeds per mode against an independent reference (a 262,144-path rqmc run): coverage of ±1.96 SE
-    within [0.90, 0.99] for P(call) and E[hidden PV] under mc, antithetic and rqmc (32 replicates of 64)."""
+    within [0.90, 0.99] for P(call) and E[hidden PV] under mc, mc with control variates, antithetic and rqmc
+    (32 replicates of 64)."""
     sc = legacy_demo.model_copy(update={"simulation": legacy_demo.simulation.model_copy(update={"rqmc_points": 64})})
     ref = simulate(sc, paths=262_144, seed=999, sampling="rqmc", chunk_size=8192).summary["hidden_debt"]
-    cov = _coverage(sc, ("mc", "antithetic", "rqmc"), range(1000, 1200), 2048,
+    cov = _coverage(sc, ("mc", "cv", "antithetic", "rqmc"), range(1000, 1200), 2048,
                     reference=(ref["p_call"], ref["expected_pv"]))
     for m, (c_call, c_pv) in cov.items():
         assert 0.90 <= c_call <= 0.99 and 0.90 <= c_pv <= 0.99, (m, cov)

@@ -19,6 +19,7 @@ from baozhang_finance.cli.options import (
     Conventions,
     Backend,
     Sampling,
+    ControlVariates,
     ChunkSize,
     Deterministic,
     Lang,
@@ -81,6 +82,7 @@ def run(
     conventions: Conventions = None,
     lang: Lang = None,
     sampling: Sampling = None,
+    control_variates: ControlVariates = None,
     stream: Optional[bool] = typer.Option(
         None, "--stream/--no-stream", show_default=False,
         help="write the per-path table and yearly ledgers to Parquet chunk by chunk, so memory does not grow with "
@@ -97,6 +99,8 @@ def run(
             if client is not None:
                 client.close()
     sc = _load(scenario, conventions)
+    if control_variates is not None:
+        sc = sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"control_variates": control_variates})})
     check_out(out, overwrite)
     _check_stress(scenario, sc, stress)
     client = _dask_client(backend, scheduler, workers)

@@ -102,6 +102,11 @@ Sampling = Annotated[Optional[str], typer.Option(
     "--sampling", callback=lambda v: _choice("--sampling", v, ("mc", "antithetic", "rqmc")),
     help="mc | antithetic | rqmc: how the shocks are drawn (default: the scenario's simulation.sampling); "
          "the standard errors follow it")]
+ControlVariates = Annotated[Optional[bool], typer.Option(
+    "--control-variates/--no-control-variates", show_default=False,
+    help="mc only: adjust P(call), E[hidden-debt PV], E[bond-burden PV] and P(self-financing) by the market drivers' "
+         "deviations from their expected paths (known mean 0), with their SEs (default: the scenario's "
+         "simulation.control_variates)")]
 TargetSE = Annotated[Optional[float], typer.Option("--target-se", callback=_target_se,
                                                    help="add chunks until P(call) SE ≤ this")]
 Metrics = Annotated[Optional[list[str]], typer.Option(

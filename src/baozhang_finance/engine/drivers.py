@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from baozhang_finance.engine.controls import MarketControls
 from baozhang_finance.engine.plan import MarketPlan
 from baozhang_finance.engine.shocks import N_INNOVATIONS, Shocks  # noqa: F401  (N_INNOVATIONS re-exported)
 
@@ -69,6 +70,8 @@ class Drivers:
         # scale the correlation factor by the vols once: z @ (chol * vols[:, None]).T gives vol-scaled shocks
         self._scaled_chol_t = (mp.chol * vols[:, None]).T.copy()
         self._ito = 0.5 * vols**2
+        # the drivers' deviations from their expected paths, when the run asks for control variates
+        self.controls = MarketControls(mp, n) if mp.control_variates and not mp.deterministic else None
 
     def step(self, t: int) -> MarketState:
         """Advance to month ``t`` with the shock source's ``(ε_t, u_t)`` and return the market state."""
@@ -96,6 +99,8 @@ class Drivers:
                 self.log_g += mp.fiscal_drift_m
             if u is not None:
                 self.relending_on &= u >= mp.relending_nonrenewal_prob
+            if self.controls is not None:
+                self.controls.step(shocks if eps is not None else np.zeros((self.n, N_INNOVATIONS)), u)
         if t >= mp.stress_relending_stop:
             self.relending_on[:] = False
         hpi = np.exp(self.log_h + mp.stress_log_price[t])

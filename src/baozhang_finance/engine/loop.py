@@ -72,8 +72,11 @@ def run_paths(plan: Plan, n: int, shocks=None, record: bool = False, yearly: str
         m.ms = drv.step(t)
         for stage in month:
             stage(st, c, plan, t, m)
+    scalars = end_of_horizon(st, plan, m)
+    if drv.controls is not None:  # control variates (engine/controls.py): (n, K), mean exactly 0
+        scalars["controls"] = drv.controls.values()
     return ChunkOutput(yearly={k: np.ascontiguousarray(v.T) for k, v in st.yearly.items()},
-                       scalars=end_of_horizon(st, plan, m), monthly=st.monthly)
+                       scalars=scalars, monthly=st.monthly)
 
 
 def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:

@@ -67,6 +67,7 @@ class MarketPlan:
     deterministic: bool = False
     sampling: str = "mc"  # how the shocks are drawn (engine/shocks.py): mc | antithetic | rqmc
     rqmc_points: int = 1024  # rqmc: Sobol points per replicate
+    control_variates: bool = False  # keep the drivers' deviations from their expected paths (engine/controls.py)
 
 
 @dataclass(frozen=True)
@@ -338,6 +339,7 @@ def compile_market(sc: Scenario, T: int, event_months: np.ndarray, stress: Stres
         deterministic=deterministic,
         sampling=getattr(getattr(sc, "simulation", None), "sampling", "mc"),  # (calibration passes a bare market)
         rqmc_points=getattr(getattr(sc, "simulation", None), "rqmc_points", 1024),
+        control_variates=getattr(getattr(sc, "simulation", None), "control_variates", False),
     )
 
 

@@ -83,6 +83,15 @@ _ROWS: tuple[tuple, ...] = (
     ("run.standard_errors.expected_pv_bond_burden", "yuan", "SE of expected explicit bond-burden PV", "显性债务负担现值期望标准误"),
     ("run.standard_errors.independent_units", "count", "independent units behind the SEs (paths, pairs or replicates)", "标准误的独立单元数(路径、对偶对或重复)"),
     ("run.sampling", "text", "sampling (mc, antithetic, rqmc)", "抽样方法"),
+    *((f"run.control_variates.{q}.{x}", unit if x in ("estimate", "plain", "se", "plain_se") else "ratio",
+       f"{en}: {xe} (control variates)", f"{zh}：{xz}（控制变量法）")
+      for q, unit, en, zh in (("p_call", "share", "P(hidden-debt call)", "隐性债务触发概率"),
+                              ("expected_pv", "yuan", "expected hidden-debt PV", "隐性债务现值期望"),
+                              ("expected_pv_bond_burden", "yuan", "expected explicit bond-burden PV", "显性债务负担现值期望"),
+                              ("p_self_financing", "share", "P(self-financing)", "自求平衡概率"))
+      for x, xe, xz in (("estimate", "adjusted estimate", "调整后估计"), ("se", "its SE", "其标准误"),
+                        ("plain", "plain mean", "简单均值"), ("plain_se", "plain SE", "简单均值标准误"),
+                        ("variance_reduction", "variance reduction 1/(1−R²)", "方差缩减倍数 1/(1−R²)"))),
     # ------------------------------------------------------------------ summary: fiscal lens
     ("hidden_debt.p_call", "share", "P(hidden-debt call)", "隐性债务触发概率"),
     ("hidden_debt.expected_pv", "yuan", "expected hidden debt, PV", "隐性债务现值期望"),

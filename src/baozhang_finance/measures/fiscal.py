@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING as _TC  # noqa: E402
 if _TC:  # pandas is imported where used (start-up time)
     import pandas as pd
 
+from baozhang_finance.engine.controls import CONTROL_NAMES
 from baozhang_finance.engine.shocks import RQMC_POINTS, sampling_groups
 from baozhang_finance.measures import stats as mx
+from baozhang_finance.measures.control import control_variate_means
 from baozhang_finance.measures.stats import expected_shortfall, value_at_risk
 from baozhang_finance.measures.stats import quantiles as _q
 from baozhang_finance.model.scenario import total_uses_yuan
@@ -163,23 +165,47 @@ def classification_table(result) -> pd.DataFrame:
 def standard_errors(result) -> dict:
     """Standard errors of the headline fiscal estimates, by the run's sampling (:func:`headline_standard_errors`)."""
     df = result.paths
-    cols = {k: df[k].to_numpy() for k in ("path", "hidden_call", "hidden_debt_pv", "explicit_bond_burden_pv",
-                                            "self_financing")}
-    return headline_standard_errors(cols, result.run)
+    names = HEADLINE_COLUMNS + (("path",) if result.run.get("sampling", "mc") != "mc" else ())
+    if result.run.get("control_variates"):
+        names += tuple(f"cv_{k}" for k in CONTROL_NAMES)
+    return headline_standard_errors({k: df[k].to_numpy() for k in names}, result.run)
+
+
+#: the per-path columns of the four headline estimates
+HEADLINE_COLUMNS = ("hidden_call", "hidden_debt_pv", "explicit_bond_burden_pv", "self_financing")
+
+
+def _headline_fields(cols: dict) -> dict:
+    return {"p_call": np.asarray(cols["hidden_call"], dtype=float), "expected_pv": cols["hidden_debt_pv"],
+            "expected_pv_bond_burden": cols["explicit_bond_burden_pv"],
+            "p_self_financing": np.asarray(cols["self_financing"], dtype=float)}
+
+
+def headline_control_variates(cols: dict) -> dict:
+    """The four headline estimates adjusted by control variates (:mod:`baozhang_finance.measures.control`):
+    per quantity ``{estimate, se, plain, plain_se, variance_reduction, beta, rank}``; the probabilities' estimates
+    are kept in [0, 1]."""
+    controls = np.column_stack([np.asarray(cols[f"cv_{k}"], dtype=float) for k in CONTROL_NAMES])
+    out = control_variate_means(_headline_fields(cols), controls)
+    for k in ("p_call", "p_self_financing"):
+        out[k]["estimate"] = min(max(out[k]["estimate"], 0.0), 1.0)
+    return out
 
 
 def headline_standard_errors(cols: dict, run: dict) -> dict:
     """Standard errors of P(call), E[hidden-debt PV], E[bond-burden PV] and P(self-financing).
 
-    Plain MC: √(p(1−p)/n) and s/√n. Antithetic and rqmc: the paths are not independent, their *groups* are
-    (pairs; replicates of ``rqmc_points`` paths), so the SE is that of the mean over groups
+    Plain MC: √(p(1−p)/n) and s/√n; with control variates (``run["control_variates"]``) the regression
+    residuals' SE (:func:`headline_control_variates`). Antithetic and rqmc: the paths are not independent, their
+    *groups* are (pairs; replicates of ``rqmc_points`` paths), so the SE is that of the mean over groups
     (:func:`~baozhang_finance.measures.stats.grouped_standard_error`); ``independent_units`` says how many."""
     sampling = run.get("sampling") or "mc"
-    call = np.asarray(cols["hidden_call"], dtype=float)
-    n = call.size
-    fields = {"p_call": call, "expected_pv": cols["hidden_debt_pv"],
-              "expected_pv_bond_burden": cols["explicit_bond_burden_pv"],
-              "p_self_financing": np.asarray(cols["self_financing"], dtype=float)}
+    fields = _headline_fields(cols)
+    n = fields["p_call"].size
+    if sampling == "mc" and run.get("control_variates"):
+        out = {k: v["se"] for k, v in headline_control_variates(cols).items()}
+        out["independent_units"] = n
+        return out
     if sampling == "mc":
         out = {k: (mx.mc_standard_error_prob(float(v.mean()), n) if k.startswith("p_")
                    else mx.mc_standard_error_mean(np.asarray(v, dtype=float))) for k, v in fields.items()}
@@ -189,6 +215,15 @@ def headline_standard_errors(cols: dict, run: dict) -> dict:
     out = {k: mx.grouped_standard_error(v, groups) for k, v in fields.items()}
     out["independent_units"] = int(np.unique(groups).size)
     return out
+
+
+def control_variate_summary(result) -> dict:
+    """``run.control_variates`` of a summary: per headline quantity the plain and the adjusted estimate, their
+    SEs and the variance-reduction factor 1 / (1 − R²)."""
+    df = result.paths
+    cols = {k: df[k].to_numpy() for k in HEADLINE_COLUMNS + tuple(f"cv_{k}" for k in CONTROL_NAMES)}
+    keep = ("estimate", "se", "plain", "plain_se", "variance_reduction")
+    return {k: {x: v[x] for x in keep} for k, v in headline_control_variates(cols).items()}
 
 
 # ------------------------------------------------------------------------------------------------ issue 16

@@ -582,11 +582,18 @@ class Simulation(_Model):
         "negated normals), rqmc (scrambled Sobol with a Brownian-bridge order, replicates of rqmc_points paths); "
         "standard errors follow the mode (docs/decisions.md)")
     rqmc_points: int = Field(1024, ge=2, le=65_536, description="rqmc: Sobol points per replicate (a power of 2)")
+    control_variates: bool = Field(
+        False, description="mc only: adjust the four headline estimates (P(call), E[hidden-debt PV], E[bond-burden "
+        "PV], P(self-financing)) by regression on the market drivers' deviations from their expected paths, whose "
+        "expectation is exactly 0; the SEs are the regression residuals' (docs/decisions.md)")
 
     @model_validator(mode="after")
     def _power_of_two(self) -> "Simulation":
         if self.rqmc_points & (self.rqmc_points - 1):
             raise ValueError(f"rqmc_points must be a power of 2, got {self.rqmc_points}")
+        if self.control_variates and self.sampling != "mc":
+            raise ValueError(f"control_variates needs sampling = 'mc' (got {self.sampling!r}): antithetic pairs "
+                             "already cancel the controls' linear part and rqmc has too few replicates to regress on")
         return self
 
 

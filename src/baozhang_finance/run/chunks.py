@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from baozhang_finance.engine.cures import CURE_NAMES
+from baozhang_finance.engine.controls import CONTROL_NAMES
 from baozhang_finance.engine.ledgers import KEPT_DTYPE, YEARLY_KEPT
 from baozhang_finance.engine.loop import run_paths
 from baozhang_finance.engine.plan import Plan
@@ -101,6 +102,9 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "gov_owned_opex_any": s["pv_gov_owned_opex"] > 1e-6,
     }
     cols.update(lens_columns(plan, out))
+    if "controls" in s:  # control variates (engine/controls.py), one column each
+        for j, name in enumerate(CONTROL_NAMES):
+            cols[f"cv_{name}"] = np.ascontiguousarray(s["controls"][:, j])
     for k in YEARLY_KEPT:
         cols[f"y_{k}"] = y[k].astype(KEPT_DTYPE[k])  # float32; months locked (0–12) as uint8
     return cols

@@ -306,6 +306,13 @@ class Result:
         }
         if "parameter_uncertainty" in self.run:  # per-chunk parameter draws (run/uncertainty.py)
             out["run"]["parameter_uncertainty"] = self.run["parameter_uncertainty"]
+        if self.run.get("control_variates"):  # the four headline estimates, regression-adjusted (decision 60)
+            cv = fiscal.control_variate_summary(self)
+            out["run"]["control_variates"] = cv
+            out["hidden_debt"]["p_call"] = cv["p_call"]["estimate"]
+            out["hidden_debt"]["expected_pv"] = cv["expected_pv"]["estimate"]
+            out["fiscal"]["explicit_bond_burden"]["expected_pv"] = cv["expected_pv_bond_burden"]["estimate"]
+            out["coverage"]["p_self_financing"] = cv["p_self_financing"]["estimate"]
         return _clean(out)
 
     # ------------------------------------------------------------------ persistence
@@ -326,6 +333,7 @@ class Result:
             "stress": self.run.get("stress"),
             "deterministic": self.run.get("deterministic"),
             "sampling": self.run.get("sampling", "mc"),
+            "control_variates": bool(self.run.get("control_variates", False)),
             "wall_time_s": self.run.get("wall_time_s"),
             "numpy": np.__version__,
             "pandas": pd.__version__,

@@ -65,6 +65,9 @@ class RunSettings:
             raise ScenarioError(f"chunk_size: must be >= 1, got {out.chunk_size}")
         if out.sampling not in ("mc", "antithetic", "rqmc"):
             raise ScenarioError(f"sampling: must be mc, antithetic or rqmc, got {out.sampling!r}")
+        if sim.control_variates and out.sampling != "mc":
+            raise ScenarioError(f"simulation.control_variates: needs sampling = 'mc', the run asks for {out.sampling!r} "
+                                "(turn control variates off or sample with mc)")
         return out
 
     def simulate_kwargs(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from contextlib import closing
 
 import numpy as np
 
+from baozhang_finance.engine.controls import CONTROL_NAMES
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.measures import fiscal
 from baozhang_finance.model.scenario import Scenario, ScenarioError
@@ -168,7 +169,8 @@ def simulate(
         with closing(_fixed_chunks(chunks, paths, chunk_size, **execute)) as stream_:
             columns = _fill_columns(stream_, paths, progress)
     else:
-        se_run = {"sampling": s.sampling, "chunk_size": chunk_size, "rqmc_points": scenario.simulation.rqmc_points}
+        se_run = {"sampling": s.sampling, "chunk_size": chunk_size, "rqmc_points": scenario.simulation.rqmc_points,
+                  "control_variates": scenario.simulation.control_variates}
         cap = int(max_paths if max_paths is not None else max(paths, 1_000_000))
         columns = _adaptive_columns(chunks, chunk_size, cap, target_se, se_run, progress, **execute)
         paths = len(columns["path"])
@@ -260,6 +262,7 @@ def run_info(*, paths, seed, chunk_size, backend, workers, stress, deterministic
         "deterministic": deterministic,
         "sampling": sampling,
         "rqmc_points": scenario.simulation.rqmc_points,
+        "control_variates": bool(scenario.simulation.control_variates and not deterministic),
         "target_se": target_se,
         "wall_time_s": wall,
         "cpu_count": os.cpu_count(),
@@ -269,8 +272,9 @@ def run_info(*, paths, seed, chunk_size, backend, workers, stress, deterministic
 def _se_reached(parts, target: float, run: dict) -> bool:
     """The stopping rule of ``target_se``: SE of P(call) ≤ target and SE of E[hidden PV] ≤ target × its mean,
     with the standard errors of the run's sampling (pairs, replicates: at least 8 independent units)."""
-    cols = {k: np.concatenate([p[k] for p in parts])
-            for k in ("path", "hidden_call", "hidden_debt_pv", "explicit_bond_burden_pv", "self_financing")}
+    names = ("path",) + fiscal.HEADLINE_COLUMNS + (tuple(f"cv_{k}" for k in CONTROL_NAMES)
+                                                  if run.get("control_variates") else ())
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in names}
     if cols["path"].size < 2:
         return False
     se = fiscal.headline_standard_errors(cols, run)
