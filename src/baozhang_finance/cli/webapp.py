@@ -345,13 +345,25 @@ def create_app(default: Path | None = None, workdir: Path | None = None, host: s
     bundled = bundled_scenarios()
     if default is not None:
         bundled = {f"{default.stem} (started with)": default, **bundled}
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="baozhang-job")
-    sem = threading.Semaphore(MAX_RUNNING)
-    loopback = _is_loopback(host)
-    hosts = {"127.0.0.1", "localhost", "::1", "[::1]", *allowed_hosts}
     app = FastAPI(title="baozhang-finance", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.root = root
     app.state.store = store
+    _add_guard(app, _is_loopback(host), {"127.0.0.1", "localhost", "::1", "[::1]", *allowed_hosts})
+    _add_page_routes(app, store, bundled, default is not None)
+    _add_open_routes(app, store, bundled)
+    _add_run_route(app, store, ThreadPoolExecutor(max_workers=4, thread_name_prefix="baozhang-job"),
+                   threading.Semaphore(MAX_RUNNING))
+    _add_job_routes(app, store)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    return app
+
+
+def _add_guard(app: FastAPI, loopback: bool, hosts: set[str]) -> None:
+    """Answer only on the loopback host names (DNS rebinding) and send the security headers on every response."""
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
@@ -369,21 +381,28 @@ def create_app(default: Path | None = None, workdir: Path | None = None, host: s
                 "frame-ancestors 'none'")
         return response
 
-    def session(request: Request) -> Session:
-        s = store.get(request.cookies.get(COOKIE))
-        if s is None:
-            raise HTTPException(401, "no session: reload the page")
-        return s
 
-    def static(name: str) -> Response:
-        text = (files("baozhang_finance.cli") / "static" / name).read_text(encoding="utf-8")
-        kind = {"html": "text/html", "js": "text/javascript", "css": "text/css"}[name.rsplit(".", 1)[1]]
-        return Response(text, media_type=f"{kind}; charset=utf-8")
+def _session(store: "Store", request: Request) -> "Session":
+    """The request's session (its cookie), or 401."""
+    s = store.get(request.cookies.get(COOKIE))
+    if s is None:
+        raise HTTPException(401, "no session: reload the page")
+    return s
+
+
+def _static(name: str) -> Response:
+    text = (files("baozhang_finance.cli") / "static" / name).read_text(encoding="utf-8")
+    kind = {"html": "text/html", "js": "text/javascript", "css": "text/css"}[name.rsplit(".", 1)[1]]
+    return Response(text, media_type=f"{kind}; charset=utf-8")
+
+
+def _add_page_routes(app: FastAPI, store: "Store", bundled: dict[str, Path], has_default: bool) -> None:
+    """The page, its static files, the health check and the list of bundled scenarios."""
 
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request):
         s = store.get(request.cookies.get(COOKIE)) or store.new()
-        resp = static("index.html")
+        resp = _static("index.html")
         resp.set_cookie(COOKIE, s.id, httponly=True, samesite="strict", max_age=SESSION_TTL_S)
         return resp
 
@@ -391,7 +410,7 @@ def create_app(default: Path | None = None, workdir: Path | None = None, host: s
     def static_file(name: str):
         if name not in STATIC:
             raise HTTPException(404, "not found")
-        return static(name)
+        return _static(name)
 
     @app.get("/api/health")
     def health():
@@ -399,23 +418,29 @@ def create_app(default: Path | None = None, workdir: Path | None = None, host: s
 
     @app.get("/api/scenarios")
     def scenarios(request: Request):
-        session(request)
-        return {"scenarios": list(bundled), "default": next(iter(bundled), None) if default is not None else None}
+        _session(store, request)
+        return {"scenarios": list(bundled), "default": next(iter(bundled), None) if has_default else None}
 
-    def opened_view(s: Session, sc: Scenario, notes: dict[str, str], name: str) -> dict[str, Any]:
-        oid = secrets.token_urlsafe(12)
-        s.opened[oid] = Opened(sc, notes, name)
-        return {"id": oid, "name": name, "programme": sc.programme.name, "city": sc.programme.city,
-                "projects": [{"name": p.name, "type": p.type, "units": p.units} for p in sc.projects],
-                "levers": [lv.as_json() for lv in levers(sc, notes)],
-                "cures": [{"id": n, "label": f"{TABLES_ZH.get('cures.' + n, n)} {n}",
-                           "on": getattr(sc.cures, n) is not None} for n in cure_names(sc)],
-                "paths": min(sc.simulation.paths, 2000), "seed": sc.simulation.seed, "chunk_size": 500,
-                "lang": lang_of()}
+
+def _opened_view(s: "Session", sc: Scenario, notes: dict[str, str], name: str) -> dict[str, Any]:
+    """Keep an opened scenario in the session and describe it to the page: projects, levers, cures, run defaults."""
+    oid = secrets.token_urlsafe(12)
+    s.opened[oid] = Opened(sc, notes, name)
+    return {"id": oid, "name": name, "programme": sc.programme.name, "city": sc.programme.city,
+            "projects": [{"name": p.name, "type": p.type, "units": p.units} for p in sc.projects],
+            "levers": [lv.as_json() for lv in levers(sc, notes)],
+            "cures": [{"id": n, "label": f"{TABLES_ZH.get('cures.' + n, n)} {n}",
+                       "on": getattr(sc.cures, n) is not None} for n in cure_names(sc)],
+            "paths": min(sc.simulation.paths, 2000), "seed": sc.simulation.seed, "chunk_size": 500,
+            "lang": lang_of()}
+
+
+def _add_open_routes(app: FastAPI, store: "Store", bundled: dict[str, Path]) -> None:
+    """Open a bundled scenario or an uploaded scenario file / input workbook (checked, then deleted)."""
 
     @app.post("/api/open")
     async def open_bundled(request: Request):
-        s = session(request)
+        s = _session(store, request)
         body = await _json(request)
         name = body.get("name")
         if not isinstance(name, str) or name not in bundled:
@@ -425,11 +450,11 @@ def create_app(default: Path | None = None, workdir: Path | None = None, host: s
             sc = load_scenario(path)
         except ScenarioError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        return opened_view(s, sc, scenario_notes(path), path.name)
+        return _opened_view(s, sc, scenario_notes(path), path.name)
 
     @app.post("/api/upload")
     async def upload(request: Request, file: UploadFile = File(...)):
-        s = session(request)
+        s = _session(store, request)
         shown = _clean_name(file.filename, "upload")
         suffix = Path(shown).suffix.lower()
         if suffix not in (".toml", ".xlsx"):
@@ -447,11 +472,15 @@ def create_app(default: Path | None = None, workdir: Path | None = None, host: s
             return JSONResponse({"error": str(exc).replace(str(target), shown)}, status_code=400)
         finally:
             target.unlink(missing_ok=True)
-        return opened_view(s, sc, notes, shown)
+        return _opened_view(s, sc, notes, shown)
+
+
+def _add_run_route(app: FastAPI, store: "Store", pool: ThreadPoolExecutor, sem: threading.Semaphore) -> None:
+    """Start a run of an opened scenario with the page's levers and cures, in the background (a job)."""
 
     @app.post("/api/run")
     async def run(request: Request):
-        s = session(request)
+        s = _session(store, request)
         body = await _json(request)
         op = s.opened.get(body.get("id") if isinstance(body.get("id"), str) else "")
         if op is None:
@@ -481,8 +510,12 @@ def create_app(default: Path | None = None, workdir: Path | None = None, host: s
         pool.submit(_run_job, job, sc, op.notes, changed, paths, seed, chunk, op.name, sem, lang)
         return {"job": jid}
 
+
+def _add_job_routes(app: FastAPI, store: "Store") -> None:
+    """A job's state, its charts and its downloads (report.html inline with its own policy)."""
+
     def job_of(request: Request, jid: str) -> Job:
-        s = session(request)
+        s = _session(store, request)
         job = s.jobs.get(jid) if _ID.match(jid or "") else None
         if job is None:
             raise HTTPException(404, "no such run in this session")
@@ -507,19 +540,12 @@ def create_app(default: Path | None = None, workdir: Path | None = None, host: s
         if name not in DOWNLOADS or job.state != "done":
             raise HTTPException(404, "not found")
         path = job.folder / (name if name.startswith("plan.") else f"run/{name}")
-        headers = {}
         if name == "report.html" and inline:
             # the report is a self-contained page with inline styles and a small script of its own
-            headers["Content-Security-Policy"] = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-                                                  "script-src 'unsafe-inline'")
+            headers = {"Content-Security-Policy": ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                                                   "script-src 'unsafe-inline'")}
             return FileResponse(path, media_type=DOWNLOADS[name], headers=headers)
         return FileResponse(path, media_type=DOWNLOADS[name], filename=name)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-
-    return app
 
 
 async def _json(request: Request) -> dict[str, Any]:
