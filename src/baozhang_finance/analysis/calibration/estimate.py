@@ -262,7 +262,6 @@ def calibrate(data: MarketData, base: dict | None = None, decline_years: float |
         its start date, not how long it will last: the default is the decline's observed length so far (as long
         again as it has lasted — an assumption, stated in the notes).
     """
-    import pandas as pd
     src = data.source
     notes = list(data.notes)
     fallback = dict(ASSUMED)
@@ -270,7 +269,7 @@ def calibrate(data: MarketData, base: dict | None = None, decline_years: float |
         fallback.update({k: v for k, v in base.items() if k in ASSUMED})
     from_what = "base scenario" if base else "built-in assumption"
     P: dict[str, Estimate] = {}
-    resid: dict[str, pd.Series] = {}
+    resid: dict = {}  # name → pandas Series of residuals
     fitted: dict[str, dict] = {}
     if "house_price" not in data.monthly:
         raise CalibrationError(f"{src}: no house_price series (monthly): it is the one series a calibration needs",
@@ -281,7 +280,48 @@ def calibrate(data: MarketData, base: dict | None = None, decline_years: float |
             raise CalibrationError(f"{src}: {name}: the series is constant ({s.iloc[0]}) over {len(s)} months: "
                                    "cannot estimate; drop it to use the assumption", source=src)
 
-    # house prices: break in the drift, the decline regime
+    fit = _Fit(P, resid, fitted, notes, src, fallback, from_what)
+    brk = _fit_house_price(fit, data, decline_years)
+    _fit_rent_cpi(fit, data)
+    _fit_lpr(fit, data)
+    _fit_occupancy_absorption(fit, data)
+    _fit_fiscal(fit, data)
+    P["relending_nonrenewal_prob"] = Estimate(fallback["relending_nonrenewal_prob"], None,
+                                              f"a policy event, not in the data: {from_what}")
+    _clip(P, notes)
+
+    corr, corr_se, corr_n = _correlation(resid, data, notes)
+    order = ["price_drift_annual", "price_vol_annual", "decline_years", "decline_drift_annual", "rent_drift_annual",
+             "rent_vol_annual", "lpr_initial", "lpr_mean", "lpr_reversion", "lpr_vol_annual", "lpr_floor",
+             "cpi_drift_annual", "cpi_vol_annual", "occupancy_reversion", "occupancy_vol_annual",
+             "absorption_reversion", "absorption_vol_annual", "fiscal_growth_annual", "fiscal_vol_annual",
+             "fiscal_land_share", "fiscal_land_beta", "relending_nonrenewal_prob"]
+    params = {k: P[k] for k in order}
+    for k, e in params.items():
+        if not (math.isfinite(e.value) and (e.se is None or math.isfinite(e.se))):  # pragma: no cover - guarded above
+            raise CalibrationError(f"{src}: {k}: the estimate is not finite ({e.value}, SE {e.se})", source=src)
+    return Calibration(city=data.city, source=src, window=data.window(), params=params, correlation=corr,
+                       correlation_se=corr_se, correlation_n=corr_n, break_info=brk, residuals=resid,
+                       fitted=fitted, notes=notes)
+
+
+@dataclass
+class _Fit:
+    """What the fits of :func:`calibrate` fill in: estimates, residuals, fit diagnostics and notes, and what they
+    fall back on."""
+
+    P: dict
+    resid: dict
+    fitted: dict
+    notes: list
+    src: str
+    fallback: dict
+    from_what: str
+
+
+def _fit_house_price(fit: _Fit, data: MarketData, decline_years: float | None) -> dict | None:
+    """House prices: a break in the drift (sup-F), the decline regime; else one log-normal fit."""
+    P, resid, fitted, notes, src = fit.P, fit.resid, fit.fitted, fit.notes, fit.src
     x = log_changes(data.monthly["house_price"])
     br = find_break(x)
     brk = None
@@ -325,8 +365,12 @@ def calibrate(data: MarketData, base: dict | None = None, decline_years: float |
         P["decline_drift_annual"] = Estimate(0.0, None, "no decline regime")
         resid["house_price"] = f["resid"]
         fitted["house_price"] = {"data_mean_m": f["mean"], "data_sd_m": f["sd"], "fit_sd_m": f["sd"]}
+    return brk
 
-    # rent, CPI: log-normal
+
+def _fit_rent_cpi(fit: _Fit, data: MarketData) -> None:
+    """Rent and CPI: log-normal (drift 12 x̄ + σ²/2, vol √12 sd); without data the fallback."""
+    P, resid, fitted, src, fallback, from_what = fit.P, fit.resid, fit.fitted, fit.src, fit.fallback, fit.from_what
     for name, drift, vol in (("rent", "rent_drift_annual", "rent_vol_annual"), ("cpi", "cpi_drift_annual", "cpi_vol_annual")):
         if name in data.monthly:
             xx = log_changes(data.monthly[name])
@@ -339,7 +383,11 @@ def calibrate(data: MarketData, base: dict | None = None, decline_years: float |
             for k in (drift, vol):
                 P[k] = Estimate(fallback[k], None, f"no {name} data: {from_what}")
 
-    # LPR: Vasicek
+
+def _fit_lpr(fit: _Fit, data: MarketData) -> None:
+    """LPR: Vasicek by an AR(1) on the monthly level (Kendall-corrected); κ = 0 when no reversion."""
+    P, resid, fitted, notes = fit.P, fit.resid, fit.fitted, fit.notes
+    src, fallback, from_what = fit.src, fit.fallback, fit.from_what
     if "lpr" in data.monthly:
         f = ar1_fit(data.monthly["lpr"], name=f"{src}: lpr")
         P["lpr_initial"] = Estimate(f["last"], None, "last observed LPR", 1)
@@ -358,7 +406,11 @@ def calibrate(data: MarketData, base: dict | None = None, decline_years: float |
             P[k] = Estimate(fallback[k], None, f"no lpr data: {from_what}")
     P["lpr_floor"] = Estimate(fallback["lpr_floor"], None, f"not in the data: {from_what}")
 
-    # occupancy and absorption: OU (absorption in logs)
+
+def _fit_occupancy_absorption(fit: _Fit, data: MarketData) -> None:
+    """Occupancy and absorption (in logs): Ornstein–Uhlenbeck by AR(1)."""
+    P, resid, fitted, notes = fit.P, fit.resid, fit.fitted, fit.notes
+    src, fallback, from_what = fit.src, fit.fallback, fit.from_what
     for name, kap, vol, transform in (("occupancy", "occupancy_reversion", "occupancy_vol_annual", None),
                                       ("absorption", "absorption_reversion", "absorption_vol_annual", np.log)):
         if name in data.monthly:
@@ -375,7 +427,12 @@ def calibrate(data: MarketData, base: dict | None = None, decline_years: float |
             P[kap] = Estimate(fallback[kap], None, f"no {name} data: {from_what}")
             P[vol] = Estimate(fallback[vol], None, f"no {name} data: {from_what}")
 
-    # fiscal revenue: F = F0((1 − s) G + s H^β); G log-normal, recovered by inverting with s, β assumed
+
+def _fit_fiscal(fit: _Fit, data: MarketData) -> None:
+    """Fiscal revenue F = F₀((1 − s) G + s H^β): G log-normal, recovered with s and β assumed."""
+    import pandas as pd
+    P, resid, fitted, notes = fit.P, fit.resid, fit.fitted, fit.notes
+    src, fallback, from_what = fit.src, fit.fallback, fit.from_what
     s_land, beta = float(fallback["fiscal_land_share"]), float(fallback["fiscal_land_beta"])
     P["fiscal_land_share"] = Estimate(s_land, None, f"not identified by total revenue alone: {from_what}")
     P["fiscal_land_beta"] = Estimate(beta, None, f"not identified by total revenue alone: {from_what}")
@@ -409,23 +466,6 @@ def calibrate(data: MarketData, base: dict | None = None, decline_years: float |
     else:
         for k in ("fiscal_growth_annual", "fiscal_vol_annual"):
             P[k] = Estimate(fallback[k], None, f"no fiscal data: {from_what}")
-    P["relending_nonrenewal_prob"] = Estimate(fallback["relending_nonrenewal_prob"], None,
-                                              f"a policy event, not in the data: {from_what}")
-    _clip(P, notes)
-
-    corr, corr_se, corr_n = _correlation(resid, data, notes)
-    order = ["price_drift_annual", "price_vol_annual", "decline_years", "decline_drift_annual", "rent_drift_annual",
-             "rent_vol_annual", "lpr_initial", "lpr_mean", "lpr_reversion", "lpr_vol_annual", "lpr_floor",
-             "cpi_drift_annual", "cpi_vol_annual", "occupancy_reversion", "occupancy_vol_annual",
-             "absorption_reversion", "absorption_vol_annual", "fiscal_growth_annual", "fiscal_vol_annual",
-             "fiscal_land_share", "fiscal_land_beta", "relending_nonrenewal_prob"]
-    params = {k: P[k] for k in order}
-    for k, e in params.items():
-        if not (math.isfinite(e.value) and (e.se is None or math.isfinite(e.se))):  # pragma: no cover - guarded above
-            raise CalibrationError(f"{src}: {k}: the estimate is not finite ({e.value}, SE {e.se})", source=src)
-    return Calibration(city=data.city, source=src, window=data.window(), params=params, correlation=corr,
-                       correlation_se=corr_se, correlation_n=corr_n, break_info=brk, residuals=resid,
-                       fitted=fitted, notes=notes)
 
 
 def _correlation(resid: dict[str, pd.Series], data: MarketData, notes: list[str]):
