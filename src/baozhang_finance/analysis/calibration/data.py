@@ -191,7 +191,6 @@ def chain_to_levels(dates: list[pd.Period], mom: list[float | None], yoy: list[f
 
 def read_tidy_csv(path: str | Path, city: str | None = None, start: str | None = None) -> MarketData:
     """Read a tidy CSV (``date, city, series, value``) into :class:`MarketData` (see the module docstring)."""
-    import pandas as pd
     p = Path(path)
     header, rows = _rows(p)
     need = {"date", "series", "value"}
@@ -200,13 +199,32 @@ def read_tidy_csv(path: str | Path, city: str | None = None, start: str | None =
                                source=str(p))
     ix = {h: header.index(h) for h in header}
     start_p = _month(start, f"{p}: --from") if start else None
-    cities: dict[str, int] = {}
     if city is None and "city" in ix:
         present = sorted({cells[ix["city"]] for _, cells in rows if len(cells) == len(header)})
         if len(present) > 1:
             raise CalibrationError(f"{p}: {len(present)} cities ({', '.join(present)}): choose one with --city",
                                    source=str(p))
-    raw: dict[str, dict[pd.Period, tuple[float, int]]] = {}
+    raw, yearly_raw, cities = _collect_rows(p, header, rows, city, start_p)
+    if city is None and len(cities) > 1:
+        raise CalibrationError(f"{p}: {len(cities)} cities ({', '.join(sorted(cities))}): choose one with --city",
+                               source=str(p))
+    if city is not None and city not in cities:
+        raise CalibrationError(f"{p}: no rows for city {city!r} (have {', '.join(sorted(cities))})", source=str(p))
+    data = MarketData(source=str(p), city=city if city is not None else (next(iter(cities)) or None))
+    _chains_to_levels(p, raw, data)
+    _add_series(p, raw, yearly_raw, data)
+    if not data.monthly and not data.yearly:
+        raise CalibrationError(f"{p}: no data rows" + (f" for city {city!r}" if city else "")
+                               + (f" from {start}" if start else ""), source=str(p))
+    return data
+
+
+def _collect_rows(p: Path, header: list, rows: list, city: str | None, start_p) -> tuple[dict, dict, dict]:
+    """The rows of the chosen city from ``start_p`` on, checked one by one: ``raw`` {series: {month: (value,
+    line)}}, ``yearly_raw`` {series: {year: (value, line)}} (fiscal only) and the rows per city."""
+    ix = {h: header.index(h) for h in header}
+    cities: dict[str, int] = {}
+    raw: dict[str, dict] = {}
     yearly_raw: dict[str, dict[int, tuple[float, int]]] = {}
     chain_ok = {f"{s}_{k}" for s in CHAIN_SERIES for k in ("mom", "yoy")}
     for lineno, cells in rows:
@@ -244,14 +262,11 @@ def read_tidy_csv(path: str | Path, city: str | None = None, start: str | None =
             raise CalibrationError(f"{where}: {name}: duplicated date {d} (also on line {seen_m[month][1]})",
                                    source=str(p))
         seen_m[month] = (value, lineno)
-    if city is None and len(cities) > 1:
-        raise CalibrationError(f"{p}: {len(cities)} cities ({', '.join(sorted(cities))}): choose one with --city",
-                               source=str(p))
-    if city is not None and city not in cities:
-        raise CalibrationError(f"{p}: no rows for city {city!r} (have {', '.join(sorted(cities))})", source=str(p))
-    chosen = city if city is not None else (next(iter(cities)) or None)
-    data = MarketData(source=str(p), city=chosen)
-    # chain indices → levels
+    return raw, yearly_raw, cities
+
+
+def _chains_to_levels(p: Path, raw: dict, data: MarketData) -> None:
+    """Chain indices (环比 ``_mom``, 同比 ``_yoy``) of a series → its levels in ``raw`` (notes into ``data``)."""
     for base in CHAIN_SERIES:
         mom, yoy = raw.pop(f"{base}_mom", {}), raw.pop(f"{base}_yoy", {})
         if not mom and not yoy:
@@ -264,6 +279,11 @@ def read_tidy_csv(path: str | Path, city: str | None = None, start: str | None =
                                     [yoy[d][0] if d in yoy else None for d in dates], where=f"{p}: {base}")
         raw[base] = {d: (v, 0) for d, v in lv.items()}
         data.notes += notes
+
+
+def _add_series(p: Path, raw: dict, yearly_raw: dict, data: MarketData) -> None:
+    """The monthly and yearly series of ``data``, their values checked, gaps noted."""
+    import pandas as pd
     for name, seen_m in raw.items():
         s = pd.Series({d: v for d, (v, _) in seen_m.items()}).sort_index()
         s.index = pd.PeriodIndex(s.index, freq="M")
@@ -280,10 +300,6 @@ def read_tidy_csv(path: str | Path, city: str | None = None, start: str | None =
         s.index = pd.PeriodIndex(s.index, freq="Y")
         _check_values(p, name, s, {pd.Period(str(y), "Y"): ln for y, (_, ln) in seen_y.items()})
         data.yearly[name] = s
-    if not data.monthly and not data.yearly:
-        raise CalibrationError(f"{p}: no data rows" + (f" for city {city!r}" if city else "")
-                               + (f" from {start}" if start else ""), source=str(p))
-    return data
 
 
 def _check_values(p: Path, name: str, s: pd.Series, lines: dict) -> None:
