@@ -22,7 +22,8 @@ from baozhang_finance.engine.factors import CityLoadings, city_shocks
 from baozhang_finance.engine.plan import compile_plan
 from baozhang_finance.measures import province as pm
 from baozhang_finance.model.portfolio import load_portfolio
-from baozhang_finance.model.scenario import DRIVERS
+from baozhang_finance.model.scenario import DRIVERS, ScenarioError
+from baozhang_finance.model.support import with_conventions
 from baozhang_finance.run.portfolio import simulate_portfolio
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "portfolio"
@@ -52,6 +53,31 @@ def test_one_city_portfolio_is_its_standalone_run_bit_for_bit():
     for k, v in alone._ledgers.items():
         assert _same(res._ledgers[k], v), k
     assert json.dumps(res.summary["hidden_debt"]) == json.dumps(alone.summary["hidden_debt"])
+
+
+def test_a_province_wide_stress_and_conventions_are_each_citys_bit_for_bit():
+    """``stress`` and ``conventions`` apply to every city: a one-city portfolio under both is the city's standalone
+    run under both; a stress some city lacks is one located error."""
+    pf = load_portfolio(FIX / "one_city.toml")
+    res = simulate_portfolio(pf, keep_results=True, stress="rent_fall", conventions="legacy").results[0]
+    sc = with_conventions(load_scenario(FIX / "city_a.toml"), "legacy")
+    alone = simulate(sc, paths=1000, seed=7, chunk_size=500, stress="rent_fall")
+    for k, v in alone._columns.items():
+        assert _same(res._columns[k], v), k
+    assert res.run["stress"] == "rent_fall" and res.run["conventions"] == "legacy"
+    plain = simulate(load_scenario(FIX / "city_a.toml"), paths=1000, seed=7, chunk_size=500)
+    assert alone.summary["hidden_debt"]["p_call"] > plain.summary["hidden_debt"]["p_call"]
+    with pytest.raises(ScenarioError, match="city 'B': market.stresses: no stress named 'rent_fall'"):
+        simulate_portfolio(load_portfolio(FIX / "three_independent.toml"), paths=100, stress="rent_fall")
+
+
+@pytest.mark.parametrize("option", [["--deterministic"], ["--target-se", "0.01"], ["--sampling", "rqmc"],
+                                    ["--control-variates"], ["--stream"]])
+def test_run_options_a_portfolio_does_not_take_are_refused(tmp_path, option):
+    r = CliRunner().invoke(app, ["run", str(FIX / "one_city.toml"), "--paths", "100", "--out", str(tmp_path / "o"),
+                                 *option])
+    assert r.exit_code == 2 and f"{option[0].split('/')[0]}" in r.output and "not for a portfolio file" in r.output
+    assert not (tmp_path / "o").exists()
 
 
 def test_one_city_through_the_cli_matches_the_standalone_cli(tmp_path):

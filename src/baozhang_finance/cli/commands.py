@@ -90,11 +90,14 @@ def run(
 ):
     """Simulate a scenario and print the three-lens summary (a portfolio file, with [portfolio]: every city)."""
     if is_portfolio_file(scenario):
+        province.refuse_options(scenario, {"--deterministic": deterministic, "--target-se": target_se,
+                                           "--sampling": sampling, "--control-variates": control_variates,
+                                           "--stream/--no-stream": stream})
         check_out(out, overwrite)
         client = _dask_client(backend, scheduler, workers)
         try:
             return province.run_portfolio(scenario, paths, seed, chunk_size, workers, backend, client, out,
-                                          overwrite, no_reports, quiet, as_json, lang)
+                                          overwrite, no_reports, quiet, as_json, lang, stress, conventions)
         finally:
             if client is not None:
                 client.close()

@@ -51,9 +51,19 @@ def progress_bar(quiet: bool, total: int):
     return bar, cb
 
 
+def refuse_options(path: Path, given: dict) -> None:
+    """The run options a portfolio does not take (decision 47): one located line and exit 2 for any that was given
+    (``False`` / None: not given), rather than a run that silently ignores it."""
+    for name, value in given.items():
+        if value not in (None, False):
+            fail(f"{path}: {name}: not for a portfolio file (a province runs every city with plain Monte Carlo, "
+                 "in memory, for the [portfolio] paths; --stress and --conventions apply to every city)")
+
+
 def run_portfolio(path: Path, paths, seed, chunk_size, workers, backend, client, out, overwrite, no_reports,
-                  quiet, as_json, lang) -> None:
-    """Simulate every city of the portfolio, save the folder (summary.json, cities.csv, report.html …), print."""
+                  quiet, as_json, lang, stress=None, conventions=None) -> None:
+    """Simulate every city of the portfolio (under ``stress`` and ``conventions`` when given), save the folder
+    (summary.json, cities.csv, report.html …), print."""
     pf = load(path)
     n_paths = paths or pf.spec.portfolio.paths
     n_chunk = chunk_size or pf.spec.portfolio.chunk_size
@@ -63,7 +73,8 @@ def run_portfolio(path: Path, paths, seed, chunk_size, workers, backend, client,
         err_console.print(f"running {len(pf.cities)} cities × {n_paths:,} paths in {total:,} tasks …", highlight=False)
     with user_errors(path), showing(bar):
         result = simulate_portfolio(pf, paths=paths, seed=seed, chunk_size=chunk_size, workers=workers,
-                                    backend=backend, client=client, progress=cb)
+                                    backend=backend, client=client, progress=cb, stress=stress,
+                                    conventions=conventions)
     finish_run(result, path, out, () if no_reports else province_writers(lang), overwrite, as_json, quiet,
                lambda r: print_province(r, console, lang))
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from baozhang_finance.report import charts as pl
-from baozhang_finance.report.format import DEFAULT_LANG, lang_of, pct
+from baozhang_finance.report.format import DEFAULT_LANG, lang_of, pct, text
 from baozhang_finance.report.format import wan as _wan
 from baozhang_finance.report.html import HTML_LANG, _CSS, _e, _img, _table
 
@@ -143,13 +143,21 @@ def province_rows(s: dict, lang: str) -> list[list[str]]:
     ]
 
 
+def province_title(s: dict, lang: str) -> str:
+    """``Province portfolio: NAME`` (省级组合), with the stress overlay every city ran under, if any."""
+    title = f"{word('title', lang)}: {s['portfolio']['name']}"
+    if s["run"].get("stress"):
+        title += text("term.stress", "zh" if lang == "zh" else "en", stress=s["run"]["stress"])
+    return title
+
+
 def print_province(result, console, lang: str | None = None) -> None:
     """The province's terminal table: one row per city and the province total."""
     from rich.table import Table
 
     lang = lang_of(lang)
     s = result.summary
-    t = Table(title=f"{word('title', lang)}: {s['portfolio']['name']}")
+    t = Table(title=province_title(s, lang))
     for h in city_head(lang)[:5] + city_head(lang)[9:10]:
         t.add_column(h, justify="right")
     for r in city_rows(s, unit=False):
@@ -229,7 +237,7 @@ def html_province_section(s: dict, img: Callable[..., str], lang: str) -> list[s
 def render_province_html(result, chart_dir: str | Path, lang: str = DEFAULT_LANG) -> str:
     """The province's report page in ``lang``, charts embedded."""
     s = result.summary
-    title = f"{word('title', lang)}: {s['portfolio']['name']}"
+    title = province_title(s, lang)
 
     def img(name: str, alt: str, caption: str) -> str:
         return _img(Path(chart_dir), name, alt, caption)

@@ -31,7 +31,8 @@ from baozhang_finance.engine.loop import run_paths
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.measures import province as pm
 from baozhang_finance.model.portfolio import Portfolio
-from baozhang_finance.model.scenario import Scenario
+from baozhang_finance.model.scenario import Scenario, ScenarioError
+from baozhang_finance.model.support import with_conventions
 from baozhang_finance.run.atomic import write_folder_atomically
 from baozhang_finance.run.chunks import chunk_bounds, per_path_columns
 from baozhang_finance.run.result import Result, _clean, _git_commit
@@ -74,10 +75,20 @@ def _city_scenario(sc: Scenario, paths: int, seed: int, chunk_size: int) -> Scen
     return sc.model_copy(update={"simulation": sim})
 
 
-def compile_portfolio(portfolio: Portfolio, paths: int, seed: int, chunk_size: int) -> tuple[list[Scenario], PortfolioPlan]:
-    """The cities' scenarios (run settings applied) and the :class:`PortfolioPlan` the workers run."""
-    scenarios = [_city_scenario(c.scenario, paths, seed, chunk_size) for c in portfolio.cities]
-    plans = tuple(compile_plan(sc) for sc in scenarios)
+def compile_portfolio(portfolio: Portfolio, paths: int, seed: int, chunk_size: int, stress: str | None = None,
+                      conventions: str | None = None) -> tuple[list[Scenario], PortfolioPlan]:
+    """The cities' scenarios (run settings and ``conventions`` applied) and the :class:`PortfolioPlan` the workers
+    run, every city under the stress overlay ``stress`` (each city must define it: its ``[[market.stresses]]``)."""
+    scenarios = [_city_scenario(with_conventions(c.scenario, conventions), paths, seed, chunk_size)
+                 for c in portfolio.cities]
+    if stress is not None:
+        for c, sc in zip(portfolio.cities, scenarios):
+            names = [x.name for x in sc.market.stresses]
+            if stress not in names:
+                raise ScenarioError(f"city {c.name!r}: market.stresses: no stress named {stress!r} "
+                                    f"(have {names}): a province-wide stress must be defined by every city",
+                                    source=portfolio.source)
+    plans = tuple(compile_plan(sc, stress=stress) for sc in scenarios)
     k = len(portfolio.regions)
     loadings = tuple(CityLoadings(c.national, c.regional, c.region, k) for c in portfolio.cities)
     return scenarios, PortfolioPlan(plans, loadings, len(chunk_bounds(paths, chunk_size)),
@@ -94,25 +105,32 @@ def province_loadings(portfolio: Portfolio) -> ProvinceLoadings | None:
                             len(portfolio.regions))
 
 
-def _run_info(paths: int, seed: int, chunk_size: int, backend: str, workers: int, sc: Scenario, wall: float) -> dict:
-    """A city's (or the portfolio's) run record: a fixed run of the portfolio's settings, no stress, no target SE."""
-    return run_info(paths=paths, seed=seed, chunk_size=chunk_size, backend=backend, workers=workers, stress=None,
+def _run_info(paths: int, seed: int, chunk_size: int, backend: str, workers: int, sc: Scenario, wall: float,
+              stress: str | None = None) -> dict:
+    """A city's (or the portfolio's) run record: a fixed run of the portfolio's settings (no target SE), under
+    the stress overlay ``stress`` if any; ``conventions`` of the (first) city."""
+    info = run_info(paths=paths, seed=seed, chunk_size=chunk_size, backend=backend, workers=workers, stress=stress,
                     deterministic=False, sampling=sc.simulation.sampling, scenario=sc, target_se=None, wall=wall)
+    info["conventions"] = sc.support.conventions
+    return info
 
 
 def simulate_portfolio(portfolio: Portfolio, paths: int | None = None, seed: int | None = None,
                        chunk_size: int | None = None, workers: int = 1, backend: str | None = None,
-                       client=None, progress: Progress | None = None, keep_results: bool = False) -> "PortfolioResult":
+                       client=None, progress: Progress | None = None, keep_results: bool = False,
+                       stress: str | None = None, conventions: str | None = None) -> "PortfolioResult":
     """Run every city of a portfolio on common factor draws and return a :class:`PortfolioResult`.
 
     ``paths``, ``seed``, ``chunk_size``: default the ``[portfolio]`` table's. ``backend``: serial | processes |
     dask (None: processes when ``workers`` > 1). ``keep_results``: keep each city's full :class:`Result` (tests,
-    small runs); otherwise only its summary and the province's per-path arrays are kept."""
+    small runs); otherwise only its summary and the province's per-path arrays are kept. ``stress``: a stress
+    overlay every city defines, applied to all (a province-wide stress test); ``conventions``: ``"default"`` or
+    ``"legacy"`` for every city (None: as each city's file says)."""
     info = portfolio.spec.portfolio
     paths, seed = int(paths or info.paths), int(info.seed if seed is None else seed)
     chunk_size = int(chunk_size or info.chunk_size)
     backend = resolve_backend(backend, workers)
-    scenarios, pp = compile_portfolio(portfolio, paths, seed, chunk_size)
+    scenarios, pp = compile_portfolio(portfolio, paths, seed, chunk_size, stress, conventions)
     bounds = chunk_bounds(paths, chunk_size)
     C, m = len(scenarios), len(bounds)
     total = m * (C + (pp.province is not None))
@@ -134,14 +152,15 @@ def simulate_portfolio(portfolio: Portfolio, paths: int | None = None, seed: int
                 columns[k][a:b] = v
             if chunk == m - 1:
                 res = Result(scenarios[city], pp.plans[city], columns,
-                             _run_info(paths, seed, chunk_size, backend, workers, scenarios[city], time.perf_counter() - t0))
+                             _run_info(paths, seed, chunk_size, backend, workers, scenarios[city],
+                                       time.perf_counter() - t0, stress))
                 cities.append(pm.city_paths(portfolio.cities[city].name, res))
                 if keep_results:
                     results.append(res)
                 columns = {}
             if progress:
                 progress(task + 1, total, portfolio.cities[city].name, chunk)
-    run = _run_info(paths, seed, chunk_size, backend, workers, scenarios[0], time.perf_counter() - t0)
+    run = _run_info(paths, seed, chunk_size, backend, workers, scenarios[0], time.perf_counter() - t0, stress)
     return PortfolioResult(portfolio, cities, run, results, revenue_factor)
 
 
@@ -169,7 +188,7 @@ class PortfolioResult:
                               "regions": list(self.portfolio.regions)},
                 **prov,
                 "city_summaries": {c.name: c.summary for c in self.cities},
-                "run": {k: self.run[k] for k in ("paths", "seed", "chunk_size", "backend", "workers")},
+                "run": {k: self.run.get(k) for k in ("paths", "seed", "chunk_size", "backend", "workers", "stress")},
             })
         return self._summary
 
@@ -193,7 +212,8 @@ class PortfolioResult:
             "portfolio": self.portfolio.spec.portfolio.name,
             "portfolio_sha256": self.portfolio_sha256(),
             "cities": [{"name": c.name, "scenario_sha256": c.scenario.sha256()} for c in self.portfolio.cities],
-            **{k: self.run.get(k) for k in ("seed", "paths", "chunk_size", "backend", "workers", "wall_time_s")},
+            **{k: self.run.get(k) for k in ("seed", "paths", "chunk_size", "backend", "workers", "stress",
+                                            "wall_time_s")},
             "tasks": (len(self.cities) + (self.revenue_factor is not None)) * -(-self.run["paths"] // self.run["chunk_size"]),
             "numpy": np.__version__, "pandas": pd.__version__,
         })
