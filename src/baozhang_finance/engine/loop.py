@@ -28,11 +28,14 @@ Cash is conserved every month on every path: sources + ops_in + SOE support + go
 
 from __future__ import annotations
 
+import os
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from baozhang_finance.engine import stages
+from baozhang_finance.engine import kernels, stages
+from baozhang_finance.engine.kernels import twins
 from baozhang_finance.engine.cures import CURE_NAMES, cures_after_soe, cures_before_soe, refinancing
 from baozhang_finance.engine.drivers import Drivers
 from baozhang_finance.engine.formulas import coverage_ratio, llcr_ratio
@@ -54,18 +57,45 @@ class ChunkOutput:
     monthly: dict[str, np.ndarray] = field(default_factory=dict)  # only when record=True
 
 
-def run_paths(plan: Plan, n: int, shocks=None, record: bool = False, yearly: str = "all") -> ChunkOutput:
+#: the engine settings ([simulation] engine, the environment variable BAOZHANG_ENGINE)
+ENGINES = ("auto", "numpy", "compiled")
+
+
+def choose_engine(plan: Plan, engine: str | None = None) -> str:
+    """The engine that runs ``plan``: ``"compiled"`` (the stages' numba twins, :mod:`~baozhang_finance.engine.
+    kernels`) or ``"numpy"`` (the stages themselves, the reference). ``engine`` (default: the environment
+    variable ``BAOZHANG_ENGINE``, else the plan's ``[simulation] engine``): ``"numpy"``; ``"auto"`` — compiled when
+    numba is installed and the twins cover the plan (:func:`~baozhang_finance.engine.kernels.twins.supports`);
+    ``"compiled"`` — the same, with a warning saying why when it cannot. Both give the same bits."""
+    want = engine or os.environ.get("BAOZHANG_ENGINE") or getattr(plan.market, "engine", "auto")
+    if want not in ENGINES:
+        raise ValueError(f"engine: {want!r} is not one of {', '.join(ENGINES)}")
+    if want == "numpy":
+        return "numpy"
+    ok, why = twins.supports(plan)
+    if not kernels.AVAILABLE:
+        ok, why = False, "numba is not installed"
+    if not ok and want == "compiled":
+        warnings.warn(f"engine compiled: {why}; the numpy engine runs this plan", RuntimeWarning, stacklevel=3)
+    return "compiled" if ok else "numpy"
+
+
+def run_paths(plan: Plan, n: int, shocks=None, record: bool = False, yearly: str = "all",
+              engine: str | None = None) -> ChunkOutput:
     """Simulate ``n`` paths month by month.
 
     ``shocks``: a :class:`~baozhang_finance.engine.shocks.Shocks` source (or its ``rows(...)``), a chunk's
     ``np.random.Generator`` (wrapped in one), or None — expected market paths, as for a deterministic plan.
     Outputs are path-major (``(n, Y)``, ``(n, P, T)``). ``yearly``: ``"all"`` yearly ledgers or the ``"bulk"``
     run's (:data:`~baozhang_finance.engine.ledgers.BULK_YEARLY`).
+    ``engine``: numpy stages or their compiled twins (:func:`choose_engine`; the same numbers).
     """
     c = constants(plan)
     drv = Drivers(plan.market, n, shocks)
     st = State.start(plan, c, n, record, drv.shocks, yearly)
     month = MONTH + ((stages.record,) if record else ())
+    if choose_engine(plan, engine) == "compiled":
+        month = twins.month_stages(month)
     m = stages.Month()
     for t in range(plan.T):
         m = stages.Month()

@@ -68,6 +68,7 @@ class MarketPlan:
     sampling: str = "mc"  # how the shocks are drawn (engine/shocks.py): mc | antithetic | rqmc
     rqmc_points: int = 1024  # rqmc: Sobol points per replicate
     control_variates: bool = False  # keep the drivers' deviations from their expected paths (engine/controls.py)
+    engine: str = "auto"  # the month's stages: auto | numpy | compiled ([simulation] engine, engine/loop.py)
 
 
 @dataclass(frozen=True)
@@ -340,6 +341,7 @@ def compile_market(sc: Scenario, T: int, event_months: np.ndarray, stress: Stres
         sampling=getattr(getattr(sc, "simulation", None), "sampling", "mc"),  # (calibration passes a bare market)
         rqmc_points=getattr(getattr(sc, "simulation", None), "rqmc_points", 1024),
         control_variates=getattr(getattr(sc, "simulation", None), "control_variates", False),
+        engine=getattr(getattr(sc, "simulation", None), "engine", "auto"),
     )
 
 

@@ -53,6 +53,12 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
         m.bal_open = np.zeros(st.n)
         m.bank_int_p = m.bank_prin_p = st.zeros_pn
     m.bank_due = m.bank_int_p + m.bank_prin_p
+    bond_dues(st, c, plan, t, m)
+
+
+def bond_dues(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """The bonds' service due this month: special bonds from their schedule, refinancing bonds per path, none for
+    a block sold by the disposal cure, SOE bonds; ``m.due`` by tranche kind (the bank's from :func:`loans`)."""
     s = special_bond.month(plan, t)
     m.bond_int, m.bond_prin, m.bond_due = s["interest"], s["principal"], s["due"]
     if st.refi is not None:  # refinancing bonds: special-bond service of the project, per path (P, n)

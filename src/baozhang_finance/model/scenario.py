@@ -586,6 +586,10 @@ class Simulation(_Model):
         False, description="mc only: adjust the four headline estimates (P(call), E[hidden-debt PV], E[bond-burden "
         "PV], P(self-financing)) by regression on the market drivers' deviations from their expected paths, whose "
         "expectation is exactly 0; the SEs are the regression residuals' (docs/decisions.md)")
+    engine: Literal["auto", "numpy", "compiled"] = Field(
+        "auto", description="the month's stages: auto (their compiled numba twins when numba is installed and they "
+        "cover the scenario, else numpy), numpy (the readable reference) or compiled; the same numbers bit for bit "
+        "(docs/decisions.md 56); the environment variable BAOZHANG_ENGINE overrides it")
 
     @model_validator(mode="after")
     def _power_of_two(self) -> "Simulation":

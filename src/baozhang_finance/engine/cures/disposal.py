@@ -83,6 +83,13 @@ def month(st, c, plan, t: int, m) -> None:
                 & (operating >= cfg.min_operating_months)[:, None] & (trailing_occ >= cfg.min_occupancy - 1e-12))
     if not eligible.any():
         return
+    settle(st, c, plan, t, m, short, eligible)
+
+
+def settle(st, c, plan, t: int, m, short, eligible) -> None:
+    """Price the ``eligible`` blocks (``short`` their shortfall this month), sell those whose net proceeds cover the
+    need and whose shortfall is material (module docstring)."""
+    d, cfg = st.disposal, plan.support.cures.disposal
     forward_noi = d.noi_ring.sum(axis=0)
     value = np.maximum(forward_noi, 0.0) / cap_rate(cfg, m.ms.lpr, plan.market.lpr0)
     net = value * (1.0 - cfg.transaction_cost_share)

@@ -50,7 +50,6 @@ def start(plan, n: int) -> ExtensionState:
 
 def month(st, c, plan, t: int, m) -> None:
     """Extend the eligible loans of every project short on bank service this month (module docstring)."""
-    cfg = plan.support.cures.extension
     ex = st.ext
     if ex is None:  # no bank loan in the plan: nothing to extend
         m.cure[NAME] = np.zeros(st.n)
@@ -63,6 +62,13 @@ def month(st, c, plan, t: int, m) -> None:
     need = short > SHORT_YUAN
     if not need.any():
         return
+    extend(st, c, plan, t, m, short, need)
+
+
+def extend(st, c, plan, t: int, m, short, need) -> None:
+    """Extend the eligible loans of the projects with ``need`` (short on bank service ``short`` this month)."""
+    cfg = plan.support.cures.extension
+    ex = st.ext
     lp = plan.loan_project
     due_l = m.loan_int + m.principal
     due_p = c.onehot_t @ due_l

@@ -1,0 +1,347 @@
+"""The compiled twins of the month's stages: each has the signature and the effects of the numpy stage it mirrors
+(:mod:`baozhang_finance.engine.stages`, :mod:`baozhang_finance.engine.cures`), sets the same attributes of the
+month ``m`` and the state ``st``, and does its arithmetic in one kernel (:mod:`baozhang_finance.engine.kernels`).
+A case a twin does not cover (a sinking fund in the waterfall, government-owned blocks in SOE support) calls the
+numpy stage itself; :func:`month_stages` swaps in the twins a plan can use."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from baozhang_finance.engine import stages
+from baozhang_finance.engine.cures import CURES, cures_after_soe, cures_before_soe, disposal, extension
+from baozhang_finance.engine.formulas import annuity_payment, discount_factor
+from baozhang_finance.engine.kernels import load
+from baozhang_finance.engine.plan import Plan
+from baozhang_finance.engine.state import Constants, State
+
+f64 = np.float64
+_NO_MASK = np.zeros((1, 1), dtype=bool)  # a placeholder 2-D mask where a kernel's branch is off
+
+
+def pn(x, shape) -> np.ndarray:
+    """``x`` as a C-ordered float64 array of ``shape`` (a view when it already is one, else a broadcast copy)."""
+    if isinstance(x, np.ndarray) and x.shape == shape and x.dtype == f64 and x.flags.c_contiguous:
+        return x
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=f64), shape))
+
+
+def column(a, t: int) -> np.ndarray:
+    """Column ``t`` of a ``(P, T)`` plan array, contiguous."""
+    return np.ascontiguousarray(a[:, t], dtype=f64)
+
+
+def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.waterfall` (numpy with a sinking fund)."""
+    if st.sink is not None:
+        return stages.waterfall(st, c, plan, t, m)
+    k = load()
+    P, n = c.P, st.n
+    kinds = [tr.kind for tr in c.tranches]
+    dues = np.empty((len(kinds), P, n))
+    for j, kind in enumerate(kinds):
+        dues[j] = m.due[kind]
+    short, short_opex, surplus = np.empty_like(dues), np.empty((P, n)), np.empty((P, n))
+    do_sweep = c.has_loans and c.any_sale
+    sweep = np.empty((P, n)) if do_sweep else st.zeros_pn
+    principal = m.principal if c.has_loans else st.loan_bal
+    extra = m.reserve_net if m.reserve_net is not None else st.zeros_pn
+    k["waterfall_pay"](pn(m.cfads, (P, n)), pn(st.cash, (P, n)), pn(st.dsra, (P, n)), pn(extra, (P, n)),
+                       m.reserve_net is not None, dues, short, short_opex, surplus, do_sweep,
+                       pn(c.sweep_share[:, 0], (P,)), pn(m.sales, (P, n)), c.onehot_t, st.loan_bal, principal, sweep)
+    m.sweep, m.short_opex = sweep, short_opex
+    m.short = {kind: short[j] for j, kind in enumerate(kinds)}
+    balloon_on, ahead = _balloon_ahead(st, c, plan, t)
+    has_sold = st.disposal is not None
+    soe_fwd = column(plan.soe_bond_forward_service, t) if c.has_soe_bond else np.zeros(P)
+    soe_due = pn(m.soe_bond_due[:, 0], (P,)) if c.has_soe_bond else np.zeros(P)
+    new_dsra, cash, dist = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
+    m.locked = np.empty((P, n), dtype=bool)
+    k["waterfall_keep"](surplus, float(plan.dsra_months), pn(m.bank_due, (P, n)), column(plan.bond_forward_service, t),
+                        soe_fwd, c.has_soe_bond, balloon_on, ahead, c.onehot_t, st.loan_bal,
+                        column(plan.reserve_floor, t), new_dsra, bool(plan.cross_support), short_opex, short,
+                        pn(m.cfads, (P, n)), pn(m.bond_due, (P, n)), soe_due, st.cf12, st.ds12, st.cf_ring,
+                        st.ds_ring, t % 12, float(plan.lockup_dscr), st.disposal.sold if has_sold else st.zeros_pn,
+                        has_sold, cash, dist, m.locked)
+    st.dsra, st.cash, m.dist = new_dsra, cash, dist
+
+
+def _balloon_ahead(st: State, c: Constants, plan: Plan, t: int):
+    """The balloon loans whose principal falls due within the DSRA window, ``(L, n)``, as
+    :func:`~baozhang_finance.engine.stages.dsra_refill` finds them (per path after an extension)."""
+    if not c.has_balloon:
+        return False, _NO_MASK
+    if st.ext is None:
+        mat = plan.loan_maturity
+        a = c.balloon & (mat - 1 > t) & (mat - 1 - t <= c.dsra_window)
+        return bool(a.any()), np.ascontiguousarray(np.broadcast_to(a[:, None], st.loan_bal.shape))
+    mat = st.ext.maturity
+    a = c.balloon[:, None] & (mat - 1 > t) & (mat - 1 - t <= c.dsra_window)
+    return bool(a.any()), np.ascontiguousarray(a)
+
+
+def soe_support(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.soe_support` (numpy with government-owned blocks)."""
+    if c.gov_rows is not None:
+        return stages.soe_support(st, c, plan, t, m)
+    k, sp = load(), plan.support
+    P, n = c.P, st.n
+    kinds = [tr.kind for tr in c.tranches]
+    rows = {"operating_costs": 0, **{kind: j + 1 for j, kind in enumerate(kinds)}}
+    order = np.array([rows[x] for x in sp.soe_order if x in rows], dtype=np.int64)
+    in_paid = np.zeros(len(rows), dtype=bool)
+    in_paid[order] = True
+    short = np.empty((len(kinds), P, n))
+    for j, kind in enumerate(kinds):
+        short[j] = m.short[kind]
+    shorts, paid, soe = np.empty((len(rows), n)), np.empty((len(rows), n)), np.empty(n)
+    allocated = sp.cures is not None and sp.cures.timing == "after_soe_support"
+    new_opex = np.empty((P, n)) if allocated else st.zeros_pn
+    new_short = np.empty_like(short) if allocated else short
+    mt = st.metrics
+    k["soe_support"](pn(m.short_opex, (P, n)), short, st.soe_left, bool(sp.yearly_capacity and t > 0 and t % 12 == 0),
+                     float(sp.yearly_capacity), float(sp.pot_cap), order, in_paid, allocated, shorts, paid, soe,
+                     new_opex, new_short, mt["soe_exhausted"], mt["first_shortfall"], t)
+    names = list(rows)
+    m.soe = soe
+    m.shorts = {x: shorts[j] for j, x in enumerate(names)}
+    m.paid = {names[j]: paid[j] for j in order}
+    m.allocated = allocated
+    if allocated:
+        m.short_opex = new_opex
+        m.short = {kind: new_short[j] for j, kind in enumerate(kinds)}
+
+
+def default(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.default` and :func:`~baozhang_finance.engine.instruments.
+    bank_loan.repay` (the collateral's matrix product stays in numpy)."""
+    hpi, mt = m.ms.hpi, st.metrics
+    m.collateral = (c.collateral_unit @ st.held + plan.work_in_progress[:, t].sum()) * hpi
+    if not c.has_loans:
+        return
+    k, P, n = load(), c.P, st.n
+    k["default_events"](m.gov_bank, m.bal_open, m.bank_int_p, m.collateral, pn(hpi, (n,)), mt["default_month"],
+                        mt["ead"], mt["collateral_at_default"], mt["hpi_at_default"], mt["sale_month"],
+                        mt["hpi_at_sale"], t, int(plan.liquidation_months))
+    k["repay"](st.loan_bal, m.principal, c.any_sale, c.onehot_t, plan.loan_project.astype(np.int64),
+               pn(m.sweep, (P, n)))
+
+
+def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.metrics` and :func:`~baozhang_finance.engine.stages.
+    lens_metrics` (numpy with government-owned blocks)."""
+    if c.gov_rows is not None:
+        return stages.metrics(st, c, plan, t, m)
+    k, mt, P, n = load(), st.metrics, c.P, st.n
+    fdfac = float(plan.support.fiscal_discount_m[t])
+    equity_in_t = plan.equity_in[:, t].sum()
+    m.equity_in_t = equity_in_t
+    llcr_on = c.llcr_start <= t < c.llcr_end
+    per_path = st.refi is not None or st.disposal is not None
+    ahead_mode = 0 if plan.bank_first else (1 if per_path else 2)
+    ahead_s = 0.0 if ahead_mode != 2 else float(m.bond_due.sum())
+    df = float(discount_factor(c.llcr_rate, t - c.llcr_start)) if llcr_on else 0.0
+    has_ov, has_bb = m.overrun is not None, m.gov_bb_paid is not None
+    zn = st.metrics["ead"]  # any (n,) float array where a branch is off (never written)
+    dist_t, cf_prog, equity_t = np.empty(n), np.empty(n), np.empty(n)
+    k["metrics_main"](m.hidden, m.gov_bond, m.soe, m.bal_open, pn(m.dist, (P, n)), pn(m.cfads, (P, n)), fdfac,
+                      float(plan.discount_m[t]), float(equity_in_t), m.overrun if has_ov else st.zeros_pn, has_ov,
+                      m.gov_bb_paid if has_bb else zn, m.gov_resale if has_bb else zn, has_bb,
+                      bool(plan.support.distributions_return), float(plan.support.pot_cap), st.soe_left, llcr_on,
+                      ahead_mode, ahead_s, pn(m.bond_due, (P, n)) if ahead_mode == 1 else st.zeros_pn, df,
+                      t == c.llcr_start, c.cov_lo <= t <= c.cov_hi, c.has_bond, pn(m.bank_due, (P, n)), t,
+                      mt["first_call"], mt["stock_at_call"], mt["pv_hidden"], mt["pv_bond"], mt["pv_soe"],
+                      mt["cum_equity"], mt["pv_gov_buyback"], mt["pv_gov_resale"], mt["peak_funding"],
+                      mt["llcr_num"], mt["llcr_den"], mt["cov_num"], mt["cov_bank"], dist_t, cf_prog, equity_t)
+    m.dist_t, m.cf_prog = dist_t, cf_prog
+    if has_ov:
+        m.overrun_t = m.overrun.sum(axis=0)
+        m.equity_in_t = equity_t
+    _lens(k, st, c, plan, t, m, fdfac, equity_t)
+
+
+def _lens(k, st: State, c: Constants, plan: Plan, t: int, m, fdfac: float, equity_t) -> None:
+    """The lens accumulators of :func:`~baozhang_finance.engine.stages.lens_metrics` in one kernel."""
+    mt, P, n = st.metrics, c.P, st.n
+    shorts = getattr(m, "shorts", None) or {}
+    bank_short = shorts.get("bank_loan")
+    credit_on = bank_short is not None and c.has_loans
+    noi_on = t >= plan.T - 12 and c.any_rental
+    k["metrics_lens"](m.gov_bank, fdfac, pn(m.rent_sub, (P, n)), pn(m.int_sub, (P, n)), float(m.op_grants.sum()),
+                      bank_short if credit_on else m.gov_bank, credit_on, pn(m.bank_int_p, (P, n)), m.bal_open,
+                      m.collateral, pn(m.ms.hpi, (n,)), int(plan.liquidation_months), t, m.dist_t, equity_t, m.soe,
+                      m.hidden, m.gov_bond, noi_on, pn(m.rent, (P, n)), pn(m.rent_costs, (P, n)),
+                      pn(m.running, (P, n)), c.is_rental, mt["pv_gov_bank"], mt["pv_budgeted"],
+                      mt["bank_short_first"], mt["soe_exhausted"],
+                      *(mt[f"{x}_nosupport"] for x in ("ead", "collateral", "hpi_at_default", "sale_month",
+                                                       "hpi_at_sale")),
+                      *(mt[f"{x}_corporate"] for x in ("ead", "collateral", "hpi_at_default", "sale_month",
+                                                       "hpi_at_sale")),
+                      mt["equity_m"], mt["gov_m"], mt["noi12"])
+    if t == c.cov_hi:
+        mt["cov_residual"] = (c.collateral_unit * c.has_bond) @ st.held * m.ms.hpi
+
+
+def extension_month(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.cures.extension.month`: the trailing NOI and the test for a short
+    month in a kernel; an extension itself in numpy (:func:`~baozhang_finance.engine.cures.extension.extend`)."""
+    ex = st.ext
+    m.cure[extension.NAME] = np.zeros(st.n)
+    if ex is None:
+        return
+    P, n = c.P, st.n
+    short = m.short["bank_loan"] if c.has_loans else st.zeros_pn
+    need = load()["extension_noi"](pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.rent_costs, (P, n)),
+                                   pn(m.running, (P, n)), ex.noi.ring, ex.noi.total, t % 12, pn(short, (P, n)),
+                                   c.has_loans)
+    if need:
+        extension.extend(st, c, plan, t, m, short, short > extension.SHORT_YUAN)
+
+
+def disposal_month(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.cures.disposal.month`: the rings and the eligible blocks in a kernel;
+    a sale in numpy (:func:`~baozhang_finance.engine.cures.disposal.settle`). One path of one project: numpy (its
+    12-slot occupancy sum is pairwise there)."""
+    P, n = c.P, st.n
+    if P * n == 1:
+        return disposal.month(st, c, plan, t, m)
+    d, cfg = st.disposal, plan.support.cures.disposal
+    kinds = list(m.short)
+    short = np.empty((len(kinds), P, n))
+    for j, kind in enumerate(kinds):
+        short[j] = m.short[kind]
+    operating = t - c.avail_m + 1
+    total, eligible = np.empty((P, n)), np.empty((P, n), dtype=bool)
+    found = load()["disposal_rings"](
+        pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.rent_costs, (P, n)), pn(m.running, (P, n)), pn(m.occ, (P, n)),
+        d.noi_ring, d.occ_ring, t % 12, pn(m.short_opex, (P, n)), short, np.clip(operating, 1, 12).astype(f64),
+        c.is_rental, operating >= cfg.min_operating_months, float(cfg.min_occupancy - 1e-12), d.sold, total, eligible)
+    if found:
+        disposal.settle(st, c, plan, t, m, total, eligible)
+
+
+#: cure name → its twin (a cure without one runs its numpy month)
+CURE_TWINS = {extension.NAME: extension_month, disposal.NAME: disposal_month}
+
+
+def cures(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.cures.cures`: the configured cures in their order, each by its twin."""
+    cfg = plan.support.cures
+    if cfg is None:
+        return
+    for name in cfg.order:
+        if getattr(cfg, name, None) is not None and name in CURES:
+            CURE_TWINS.get(name, CURES[name])(st, c, plan, t, m)
+
+
+def cures_after(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.cures.cures_after_soe`."""
+    cfg = plan.support.cures
+    if cfg is not None and cfg.timing == "after_soe_support":
+        cures(st, c, plan, t, m)
+
+
+def cures_before(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.cures.cures_before_soe` (it also starts the month's cure ledger)."""
+    m.cure = {}
+    cfg = plan.support.cures
+    if cfg is not None and cfg.timing == "before_soe_support":
+        cures(st, c, plan, t, m)
+
+
+def rental(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.rental` (numpy without rental blocks: nothing to fuse)."""
+    if not c.any_rental:
+        return stages.rental(st, c, plan, t, m)
+    P, n, ms = c.P, st.n, m.ms
+    avail_m, lr, is_rental = c.avail_m, c.lr, c.is_rental
+    m.active = active = t >= avail_m
+    dropping = (t - c.lease_months >= avail_m) & is_rental
+    count = np.clip(t - avail_m + 1, 1, c.lease_div).astype(f64)
+    ramp = (np.where(c.has_lease_up, np.clip((t - avail_m + 1) / c.lease_up, 0.0, 1.0), active) * is_rental).astype(f64)
+    has_delay = st.delayed is not None
+    acq = column(plan.acquired_units, t)
+    acq_diff = column(plan.acquired_delayed, t) - acq if has_delay else acq
+    has_sold = st.disposal is not None
+    occ, rent, rent_sub, rent_costs, running = (np.empty((P, n)) for _ in range(5))
+    load()["rental"](st.held, acq, acq_diff, has_delay, st.delayed if has_delay else st.zeros_pn, st.rent_sum,
+                     st.rent_ring, pn(ms.rent, (n,)), active & is_rental, dropping,
+                     ((t - c.lease_months) % lr).astype(np.int64), t % lr, count, pn(c.stab_occ[:, 0], (P,)),
+                     pn(ms.occ_dev, (n,)), ramp, has_sold, st.disposal.sold if has_sold else st.zeros_pn,
+                     pn(c.rent_unit[:, 0], (P,)), pn(c.rent_sub_unit[:, 0], (P,)), pn(c.rent_cost_share[:, 0], (P,)),
+                     pn(c.cost_m2_m[:, 0], (P,)), pn(ms.cpi, (n,)), occ, rent, rent_sub, rent_costs, running)
+    m.occ, m.rent, m.rent_sub, m.rent_costs, m.running = occ, rent, rent_sub, rent_costs, running
+
+
+def cfads(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.cfads`."""
+    P, n = c.P, st.n
+    m.op_grants = plan.operating_grants[:, t][:, None]
+    int_sub = np.empty((P, n)) if c.has_loans else st.zeros_pn
+    ops_in, ops_out, cf = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
+    load()["cfads"](pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.sales, (P, n)), column(plan.operating_grants, t),
+                    pn(m.bank_int_p, (P, n)), pn(c.subsidy_share[:, 0], (P,)), (t < plan.subsidy_end).astype(f64),
+                    c.has_loans, pn(m.running, (P, n)), pn(m.rent_costs, (P, n)), pn(m.sales_tax, (P, n)),
+                    pn(m.bb_paid, (P, n)), int_sub, ops_in, ops_out, cf)
+    m.int_sub, m.ops_in, m.ops_out, m.cfads = int_sub, ops_in, ops_out, cf
+
+
+def loans(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.loans` for the bank loans (:func:`~baozhang_finance.engine.
+    instruments.bank_loan.month`); the annuity's level payment and the bonds' dues as the numpy stage does them."""
+    if not c.has_loans:
+        return stages.loans(st, c, plan, t, m)
+    k, L, n, ms = load(), c.L, st.n, m.ms
+    ext = st.ext
+    draw = column(plan.loan_draw, t)
+    in_grace = t < plan.loan_amort_start
+    capitalise = plan.loan_capitalise & (in_grace | (c.code == 3))
+    mat = ext.maturity if ext is not None else _loan_maturity(st, plan)
+    rate, cash_int, principal, bal_pre = (np.empty((L, n)) for _ in range(4))
+    k["loans_rate"](st.loan_bal, draw, plan.loan_fixed, pn(plan.loan_rate_m, (L,)), pn(plan.loan_spread_m, (L,)),
+                    pn(ms.lpr, (n,)), t < plan.loan_rel_end, ms.relending_on, pn(c.rel_part[:, 0], (L,)),
+                    pn(c.rel_share[:, 0], (L,)), st.reprice is not None,
+                    st.reprice if st.reprice is not None else rate, ext is not None,
+                    ext.rate_add if ext is not None else rate, capitalise, c.is_equal[:, 0], mat, t, rate, cash_int,
+                    principal, bal_pre)
+    ar = c.annuity_rows
+    if ar.size:
+        n_rem_c = (plan.loan_maturity - t)[:, None] if ext is None else ext.maturity - t
+        principal[ar] = annuity_payment(bal_pre[ar], rate[ar], n_rem_c[ar]) - cash_int[ar]
+    P = c.P
+    bal_open, int_p, prin_p, bank_due = np.empty(n), np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
+    k["loans_due"](st.loan_bal, principal, cash_int, in_grace, mat, t, c.onehot_t, bal_open, int_p, prin_p, bank_due)
+    m.sources = m.sources + plan.loan_onehot.T @ draw
+    m.rate, m.principal, m.bal_open, m.loan_int = rate, principal, bal_open, cash_int
+    m.bank_int_p, m.bank_prin_p, m.bank_due = int_p, prin_p, bank_due
+    stages.bond_dues(st, c, plan, t, m)
+
+
+def _loan_maturity(st: State, plan: Plan) -> np.ndarray:
+    """The loans' own maturity as an ``(L, n)`` int64 array, made once per chunk (kept on the state)."""
+    mat = st.__dict__.get("_loan_maturity")
+    if mat is None:
+        mat = np.ascontiguousarray(np.broadcast_to(plan.loan_maturity.astype(np.int64)[:, None], st.loan_bal.shape))
+        st.__dict__["_loan_maturity"] = mat
+    return mat
+
+
+#: numpy stage → its compiled twin (the stages without one — funding, government, yearly, record — run in numpy)
+TWINS = {stages.loans: loans, stages.rental: rental, stages.cfads: cfads, stages.waterfall: waterfall,
+         cures_before_soe: cures_before, stages.soe_support: soe_support, cures_after_soe: cures_after,
+         stages.default: default, stages.metrics: metrics}
+
+
+def supports(plan: Plan) -> tuple[bool, str]:
+    """Whether the twins keep the numpy engine's bits on this plan, and why not: a sum over at most 7 projects or
+    loans is a plain running sum in numpy whatever the array's shape (from 8 on, a one-path sum is pairwise)."""
+    if plan.P > 7 or plan.L > 7:
+        return False, f"{plan.P} projects and {plan.L} loans (the compiled stages take at most 7 of each)"
+    return True, ""
+
+
+def month_stages(stages_of_month: tuple) -> tuple:
+    """The month's stages with each replaced by its compiled twin where it has one; compiles (or loads the cached)
+    kernels first."""
+    load()
+    return tuple(TWINS.get(s, s) for s in stages_of_month)
