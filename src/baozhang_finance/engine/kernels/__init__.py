@@ -44,6 +44,7 @@ def load() -> dict:
         for name, h in helpers.items():
             if name in vars(mod):
                 setattr(mod, name, h)
-        for name in mod.KERNELS:
+        for name in mod.KERNELS:  # a kernel calling another finds the compiled one in its module
             K[name] = jit(getattr(mod, name))
+            setattr(mod, name, K[name])
     return K

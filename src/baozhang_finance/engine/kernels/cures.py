@@ -2,9 +2,11 @@
 extension`, :class:`~baozhang_finance.engine.cures.value.TrailingNOI`) and the disposal's NOI and occupancy rings and
 the blocks it may sell (:func:`baozhang_finance.engine.cures.disposal.month`); what follows a short or an eligible
 block stays in numpy (:func:`~baozhang_finance.engine.cures.extension.extend`,
-:func:`~baozhang_finance.engine.cures.disposal.settle`)."""
+:func:`~baozhang_finance.engine.cures.disposal.settle`). Loops: projects outside, paths inside."""
 
 from __future__ import annotations
+
+import numpy as np
 
 KERNELS = ("extension_noi", "disposal_rings")
 
@@ -15,12 +17,14 @@ def extension_noi(rent, rent_sub, rent_costs, running, ring, total, r, short, ch
     P, n = rent.shape
     need = 0
     for p in range(P):
+        re, rs, rc, ru, rg, tt, sh = rent[p], rent_sub[p], rent_costs[p], running[p], ring[r, p], total[p], short[p]
         for i in range(n):
-            noi = ((rent[p, i] + rent_sub[p, i]) - rent_costs[p, i]) - running[p, i]
-            total[p, i] = total[p, i] + (noi - ring[r, p, i])
-            ring[r, p, i] = noi
-            if check and short[p, i] > 1e-6:
-                need += 1
+            noi = ((re[i] + rs[i]) - rc[i]) - ru[i]
+            tt[i] = tt[i] + (noi - rg[i])
+            rg[i] = noi
+        if check:
+            for i in range(n):
+                need += sh[i] > 1e-6
     return need
 
 
@@ -32,20 +36,28 @@ def disposal_rings(rent, rent_sub, rent_costs, running, occ, noi_ring, occ_ring,
     P, n = rent.shape
     K = short.shape[0]
     found = 0
+    acc = np.empty(n)
     for p in range(P):
+        re, rs, rc, ru, oc = rent[p], rent_sub[p], rent_costs[p], running[p], occ[p]
+        nr, orr, ts, el, sd = noi_ring[r, p], occ_ring[r, p], total_short[p], eligible[p], sold[p]
         for i in range(n):
-            noi_ring[r, p, i] = ((rent[p, i] + rent_sub[p, i]) - rent_costs[p, i]) - running[p, i]
-            occ_ring[r, p, i] = occ[p, i]
-            s = short_opex[p, i]
-            for k in range(K):
-                s = s + short[k, p, i]
-            total_short[p, i] = s
-            acc = occ_ring[0, p, i]
-            for j in range(1, 12):
-                acc += occ_ring[j, p, i]
-            ok = (s > 1e-6 and sold[p, i] == 0.0 and is_rental[p] and operating_ok[p]
-                  and acc / count[p] >= min_occ)
-            eligible[p, i] = ok
-            if ok:
-                found += 1
+            nr[i] = ((re[i] + rs[i]) - rc[i]) - ru[i]
+            orr[i] = oc[i]
+            ts[i] = short_opex[p, i]
+        for k in range(K):
+            sk = short[k, p]
+            for i in range(n):
+                ts[i] = ts[i] + sk[i]
+        for i in range(n):
+            acc[i] = occ_ring[0, p, i]
+        for j in range(1, 12):
+            oj = occ_ring[j, p]
+            for i in range(n):
+                acc[i] += oj[i]
+        gate = is_rental[p] and operating_ok[p]
+        cnt = count[p]
+        for i in range(n):
+            ok = gate and (ts[i] > 1e-6) and (sd[i] == 0.0) and (acc[i] / cnt >= min_occ)
+            el[i] = ok
+            found += ok
     return found

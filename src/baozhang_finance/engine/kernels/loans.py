@@ -1,10 +1,10 @@
 """Kernels of the bank-loan month (:func:`baozhang_finance.engine.instruments.bank_loan.month` and
 :func:`~baozhang_finance.engine.instruments.bank_loan.loan_rate`); the annuity's level payment (a power) is computed
-between the two kernels by numpy, as the numpy stage does."""
+between the two kernels by numpy, as the numpy stage does. Loops: loans and projects outside, paths inside."""
 
 from __future__ import annotations
 
-from baozhang_finance.engine.kernels._num import fmax, fmin, psum
+from baozhang_finance.engine.kernels._num import fmax, fmin
 
 KERNELS = ("loans_rate", "loans_due")
 
@@ -17,30 +17,34 @@ def loans_rate(loan_bal, draw, fixed, rate_m, spread, lpr, rel_active, relending
     balloon of the last month (annuity rows are overwritten by the caller)."""
     L, n = loan_bal.shape
     for l in range(L):
+        b_, rp, ra, mt = loan_bal[l], reprice[l], rate_add[l], mat[l]
+        r_, ci, pr, bp = rate[l], cash_int[l], principal[l], bal_pre[l]
+        dr, fx, rm, sp, ract = draw[l], fixed[l], rate_m[l], spread[l], rel_active[l]
+        rpart, rshare, cap_on, eq = rel_part[l], rel_share[l], capitalise[l], is_equal[l]
         for i in range(n):
-            b = loan_bal[l, i] + draw[l]
-            base = rate_m[l] if fixed[l] else lpr[i] / 12.0 + spread[l]
-            contract = rel_part[l] + (1.0 - rel_share[l]) * base
-            if rel_active[l] and relending_on[i]:
+            b = b_[i] + dr
+            base = rm if fx else lpr[i] / 12.0 + sp
+            contract = rpart + (1.0 - rshare) * base
+            if ract and relending_on[i]:
                 r = contract
             elif has_reprice:
-                r = contract + reprice[l, i] * (base - contract)
+                r = contract + rp[i] * (base - contract)
             else:
                 r = base
             if has_ext:
-                r = r + rate_add[l, i]
-            rate[l, i] = r
+                r = r + ra[i]
+            r_[i] = r
             interest = b * r
-            cap = interest if capitalise[l] else 0.0
-            bal_pre[l, i] = b
+            cap = interest if cap_on else 0.0
+            bp[i] = b
             b = b + cap
-            loan_bal[l, i] = b
-            cash_int[l, i] = interest - cap
-            n_rem = mat[l, i] - t
-            if is_equal[l]:
-                principal[l, i] = b / fmax(float(n_rem), 1.0)
+            b_[i] = b
+            ci[i] = interest - cap
+            n_rem = mt[i] - t
+            if eq:
+                pr[i] = b / fmax(float(n_rem), 1.0)
             else:
-                principal[l, i] = b if n_rem == 1 else 0.0
+                pr[i] = b if n_rem == 1 else 0.0
 
 
 def loans_due(loan_bal, principal, cash_int, in_grace, mat, t, onehot_t, bal_open, int_p, prin_p, bank_due):
@@ -48,18 +52,22 @@ def loans_due(loan_bal, principal, cash_int, in_grace, mat, t, onehot_t, bal_ope
     interest, principal and bank service due (``onehot_t`` sums of the loan rows)."""
     L, n = loan_bal.shape
     P = onehot_t.shape[0]
-    for i in range(n):
+    for l in range(L):
+        b, pr, mt, grace = loan_bal[l], principal[l], mat[l], in_grace[l]
+        for i in range(n):
+            n_rem = mt[i] - t
+            pays = ((not grace) and n_rem >= 1) or n_rem == 1
+            pr[i] = fmin(fmax(pr[i], 0.0), b[i]) if pays else 0.0
+            bal_open[i] = b[i] if l == 0 else bal_open[i] + b[i]
+    for p in range(P):
+        a, c, d = int_p[p], prin_p[p], bank_due[p]
+        for i in range(n):
+            a[i] = 0.0
+            c[i] = 0.0
         for l in range(L):
-            n_rem = mat[l, i] - t
-            pays = ((not in_grace[l]) and n_rem >= 1) or n_rem == 1
-            principal[l, i] = fmin(fmax(principal[l, i], 0.0), loan_bal[l, i]) if pays else 0.0
-        bal_open[i] = psum(loan_bal, i)
-        for p in range(P):
-            a = 0.0
-            b = 0.0
-            for l in range(L):
-                a += onehot_t[p, l] * cash_int[l, i]
-                b += onehot_t[p, l] * principal[l, i]
-            int_p[p, i] = a
-            prin_p[p, i] = b
-            bank_due[p, i] = a + b
+            w, ci, pr = onehot_t[p, l], cash_int[l], principal[l]
+            for i in range(n):
+                a[i] += w * ci[i]
+                c[i] += w * pr[i]
+        for i in range(n):
+            d[i] = a[i] + c[i]

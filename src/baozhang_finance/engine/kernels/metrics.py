@@ -1,24 +1,39 @@
 """Kernels of the default and metrics stages (:func:`baozhang_finance.engine.stages.default`,
 :func:`baozhang_finance.engine.instruments.bank_loan.repay`, :func:`baozhang_finance.engine.stages.metrics`,
-:func:`~baozhang_finance.engine.stages.lens_metrics`); the formulas are in those docstrings."""
+:func:`~baozhang_finance.engine.stages.lens_metrics`); the formulas are in those docstrings. Loops: projects and
+loans outside, paths inside; an axis-0 sum is a running sum from row 0, as numpy adds it."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from baozhang_finance.engine.kernels._num import fmax, fmin, psum
+from baozhang_finance.engine.kernels._num import fmax, fmin
 
-KERNELS = ("default_events", "repay", "metrics_main", "metrics_lens")
+KERNELS = ("rows_sum", "coverage", "default_events", "repay", "metrics_main", "metrics_lens")
+
+
+def rows_sum(x, out):
+    """``out = x.sum(axis=0)`` of a ``(P, n)`` array, row by row from row 0 (numpy's order)."""
+    P, n = x.shape
+    first = x[0]
+    for i in range(n):
+        out[i] = first[i]
+    for p in range(1, P):
+        r = x[p]
+        for i in range(n):
+            out[i] += r[i]
 
 
 def default_events(gov_bank, bal_open, bank_int_p, collateral, hpi, month, ead, coll, hpi_d, sale_month, hpi_s, t,
                    liq):
     """The standalone bank view's default month, EAD, collateral and price index (and at the bank's sale)."""
     n = gov_bank.shape[0]
+    interest = np.empty(n)
+    rows_sum(bank_int_p, interest)
     for i in range(n):
         if gov_bank[i] > 1e-6 and month[i] < 0:
             month[i] = t
-            ead[i] = bal_open[i] + psum(bank_int_p, i)
+            ead[i] = bal_open[i] + interest[i]
             coll[i] = collateral[i]
             hpi_d[i] = hpi[i]
             sale_month[i] = t + liq
@@ -30,20 +45,24 @@ def repay(loan_bal, principal, any_sale, onehot_t, lp, sweep):
     """``B −= principal``; then the sweep pro rata to each project's loan balances, floored at 0."""
     L, n = loan_bal.shape
     P = onehot_t.shape[0]
-    proj = np.empty(P)
-    for i in range(n):
+    for l in range(L):
+        b, pr = loan_bal[l], principal[l]
+        for i in range(n):
+            b[i] = b[i] - pr[i]
+    if not any_sale:
+        return
+    proj = np.zeros((P, n))
+    for p in range(P):
+        acc = proj[p]
         for l in range(L):
-            loan_bal[l, i] = loan_bal[l, i] - principal[l, i]
-        if any_sale:
-            for p in range(P):
-                acc = 0.0
-                for l in range(L):
-                    acc += onehot_t[p, l] * loan_bal[l, i]
-                proj[p] = acc
-            for l in range(L):
-                pb = proj[lp[l]]
-                share = loan_bal[l, i] / (pb if pb > 0 else 1.0)
-                loan_bal[l, i] = fmax(loan_bal[l, i] - share * sweep[lp[l], i], 0.0)
+            w, b = onehot_t[p, l], loan_bal[l]
+            for i in range(n):
+                acc[i] += w * b[i]
+    for l in range(L):
+        b, pb, sw = loan_bal[l], proj[lp[l]], sweep[lp[l]]
+        for i in range(n):
+            share = b[i] / (pb[i] if pb[i] > 0 else 1.0)
+            b[i] = fmax(b[i] - share * sw[i], 0.0)
 
 
 def metrics_main(hidden, gov_bond, soe, bal_open, dist, cfads, fdfac, disc, equity_in_t, overrun, has_overrun,
@@ -54,6 +73,14 @@ def metrics_main(hidden, gov_bond, soe, bal_open, dist, cfads, fdfac, disc, equi
     """First call, the PVs, the funding need and its peak, the pot's refill by distributions, the LLCR and
     bond-coverage sums; writes the month's ``dist_t``, ``cf_prog`` and ``equity_t`` (equity in incl. overrun)."""
     P, n = cfads.shape
+    rows_sum(dist, dist_t)
+    rows_sum(cfads, cf_prog)
+    ov = np.zeros(n)
+    if has_overrun:
+        rows_sum(overrun, ov)
+    ahead = np.zeros(n)
+    if llcr_on and ahead_mode == 1:
+        rows_sum(bond_due, ahead)
     for i in range(n):
         h = hidden[i]
         if h > 1e-6 and first_call[i] < 0:
@@ -62,40 +89,44 @@ def metrics_main(hidden, gov_bond, soe, bal_open, dist, cfads, fdfac, disc, equi
         pv_hidden[i] += h * fdfac
         pv_bond[i] += gov_bond[i] * fdfac
         pv_soe[i] += soe[i] * disc
-        dt = psum(dist, i)
-        dist_t[i] = dt
+        dt = dist_t[i]
         ce = cum_equity[i] + ((equity_in_t + soe[i]) - dt)
-        eq = equity_in_t
         if has_overrun:
-            ov = psum(overrun, i)
-            eq = equity_in_t + ov
-            ce = ce + ov
+            ce = ce + ov[i]
+            equity_t[i] = equity_in_t + ov[i]
+        else:
+            equity_t[i] = equity_in_t
         cum_equity[i] = ce
-        equity_t[i] = eq
         if has_gov_bb:
             pv_gov_bb[i] += gov_bb[i] * fdfac
             pv_gov_resale[i] += gov_resale[i] * fdfac
         if dist_return:
             soe_left[i] = fmin(soe_left[i] + dt, pot_cap)
         peak[i] = fmax(peak[i], ce)
-        cp = psum(cfads, i)
-        cf_prog[i] = cp
         if llcr_on:
-            ahead = 0.0 if ahead_mode == 0 else (psum(bond_due, i) if ahead_mode == 1 else ahead_s)
-            llcr_num[i] += (cp - ahead) * df
+            a = 0.0 if ahead_mode == 0 else (ahead[i] if ahead_mode == 1 else ahead_s)
+            llcr_num[i] += (cf_prog[i] - a) * df
             if llcr_first:
                 llcr_den[i] = bal_open[i]
-        if cov_on:
-            a = 0.0
-            b = 0.0
-            first = True
-            for p in range(P):
-                if has_bond[p]:
-                    a = cfads[p, i] if first else a + cfads[p, i]
-                    b = bank_due[p, i] if first else b + bank_due[p, i]
-                    first = False
-            cov_num[i] += a
-            cov_bank[i] += b
+    if cov_on:
+        coverage(cfads, bank_due, has_bond, cov_num, cov_bank)
+
+
+def coverage(cfads, bank_due, has_bond, cov_num, cov_bank):
+    """``cov_num += Σ_{bond projects} CFADS``, ``cov_bank += Σ_{bond projects} bank service`` (rows in order)."""
+    P, n = cfads.shape
+    a, b = np.zeros(n), np.zeros(n)
+    first = True
+    for p in range(P):
+        if has_bond[p]:
+            cf, bd = cfads[p], bank_due[p]
+            for i in range(n):
+                a[i] = cf[i] if first else a[i] + cf[i]
+                b[i] = bd[i] if first else b[i] + bd[i]
+            first = False
+    for i in range(n):
+        cov_num[i] += a[i]
+        cov_bank[i] += b[i]
 
 
 def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credit_on, bank_int_p, bal_open,
@@ -106,21 +137,34 @@ def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credi
     bank service and of budgeted subsidies, the credit events without support and of the SOE's exhaustion, the
     month's equity flow and government money, and the rental NOI of the last 12 months."""
     P, n = rent_sub.shape
+    budget, interest, noi = np.empty(n), np.empty(n), np.zeros(n)
+    for p in range(P):
+        rs, isub = rent_sub[p], int_sub[p]
+        for i in range(n):
+            budget[i] = rs[i] + isub[i] if p == 0 else budget[i] + (rs[i] + isub[i])
+    rows_sum(bank_int_p, interest)
+    if noi_on:
+        first = True
+        for p in range(P):
+            if is_rental[p]:
+                r, rs, rc, ru = rent[p], rent_sub[p], rent_costs[p], running[p]
+                for i in range(n):
+                    v = ((r[i] + rs[i]) - rc[i]) - ru[i]
+                    noi[i] = v if first else noi[i] + v
+                first = False
+    em, gm = equity_m[t], gov_m[t]
     for i in range(n):
         pv_gov_bank[i] += gov_bank[i] * fdfac
-        acc = rent_sub[0, i] + int_sub[0, i]
-        for p in range(1, P):
-            acc += rent_sub[p, i] + int_sub[p, i]
-        pv_budgeted[i] += (acc + grants_s) * fdfac
+        pv_budgeted[i] += (budget[i] + grants_s) * fdfac
         if credit_on:
             if bank_short[i] > 1e-6 and bank_short_first[i] < 0:
                 bank_short_first[i] = t
-                ead_n[i] = bal_open[i] + psum(bank_int_p, i)
+                ead_n[i] = bal_open[i] + interest[i]
                 coll_n[i] = collateral[i]
                 hpi_d_n[i] = hpi[i]
                 sale_n[i] = t + liq
             if exhausted[i] == t:
-                ead_c[i] = bal_open[i] + psum(bank_int_p, i)
+                ead_c[i] = bal_open[i] + interest[i]
                 coll_c[i] = collateral[i]
                 hpi_d_c[i] = hpi[i]
                 sale_c[i] = t + liq
@@ -128,14 +172,7 @@ def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credi
                 hpi_s_n[i] = hpi[i]
             if sale_c[i] == t:
                 hpi_s_c[i] = hpi[i]
-        equity_m[t, i] = (dist_t[i] - equity_t[i]) - soe[i]
-        gov_m[t, i] = hidden[i] + gov_bond[i]
+        em[i] = (dist_t[i] - equity_t[i]) - soe[i]
+        gm[i] = hidden[i] + gov_bond[i]
         if noi_on:
-            x = 0.0
-            first = True
-            for p in range(P):
-                if is_rental[p]:
-                    v = ((rent[p, i] + rent_sub[p, i]) - rent_costs[p, i]) - running[p, i]
-                    x = v if first else x + v
-                    first = False
-            noi12[i] += x
+            noi12[i] += noi[i]

@@ -1,5 +1,6 @@
 """Kernels of the rental and CFADS stages (:func:`baozhang_finance.engine.stages.rental`,
-:func:`baozhang_finance.engine.stages.cfads`); the formulas are in those docstrings."""
+:func:`baozhang_finance.engine.stages.cfads`); the formulas are in those docstrings. Loops: projects outside, paths
+inside."""
 
 from __future__ import annotations
 
@@ -11,31 +12,38 @@ KERNELS = ("rental", "cfads")
 def rental(held, acq, acq_diff, has_delay, delayed, rent_sum, rent_ring, rent_idx, act_r, dropping, drop_slot,
            slot, count, stab_occ, occ_dev, ramp, has_sold, sold, rent_unit, rent_sub_unit, rent_cost_share,
            cost_m2_m, cpi, occ, rent, rent_sub, rent_costs, running):
-    """Units acquired; the rent index summed over the leases in place (a 12-month-style ring of the index);
-    occupancy, rent, rent subsidy, rent costs and running costs per project and path."""
+    """Units acquired; the rent index summed over the leases in place (its ring written after every project has
+    read the month that drops out); occupancy, rent, rent subsidy, rent costs and running costs."""
     P, n = held.shape
-    for i in range(n):
-        ri = rent_idx[i]
-        for p in range(P):
-            a = acq[p] + delayed[p, i] * acq_diff[p] if has_delay else acq[p]
-            h = held[p, i] + a
-            held[p, i] = h
-            rs = rent_sum[p, i]
-            if act_r[p]:
-                rs = rs + ri
-            if dropping[p]:
-                rs = rs - rent_ring[drop_slot[p], i]
-            rent_sum[p, i] = rs
-            o = fmin(fmax(stab_occ[p] + occ_dev[i], 0.0), 1.0) * ramp[p]
+    for p in range(P):
+        hd, dl, rsum, sd = held[p], delayed[p], rent_sum[p], sold[p]
+        ring = rent_ring[drop_slot[p]]
+        oc, re, rsb, rc, ru = occ[p], rent[p], rent_sub[p], rent_costs[p], running[p]
+        a0, ad, on, off = acq[p], acq_diff[p], act_r[p], dropping[p]
+        so, ru_p, cnt, rp = stab_occ[p], rent_unit[p], count[p], ramp[p]
+        sub_p, share_p, cost_p = rent_sub_unit[p], rent_cost_share[p], cost_m2_m[p]
+        for i in range(n):
+            a = a0 + dl[i] * ad if has_delay else a0
+            h = hd[i] + a
+            hd[i] = h
+            rs = rsum[i]
+            if on:
+                rs = rs + rent_idx[i]
+            if off:
+                rs = rs - ring[i]
+            rsum[i] = rs
+            o = fmin(fmax(so + occ_dev[i], 0.0), 1.0) * rp
             if has_sold:
-                o = o * (1.0 - sold[p, i])
-            occ[p, i] = o
-            r = rent_unit[p] * (rs / count[p]) * o
-            rent[p, i] = r
-            rent_sub[p, i] = rent_sub_unit[p] * o
-            rent_costs[p, i] = r * rent_cost_share[p]
-            running[p, i] = h * cost_m2_m[p] * cpi[i]
-        rent_ring[slot, i] = ri
+                o = o * (1.0 - sd[i])
+            oc[i] = o
+            r = ru_p * (rs / cnt) * o
+            re[i] = r
+            rsb[i] = sub_p * o
+            rc[i] = r * share_p
+            ru[i] = h * cost_p * cpi[i]
+    dst = rent_ring[slot]
+    for i in range(n):
+        dst[i] = rent_idx[i]
 
 
 def cfads(rent, rent_sub, sales, op_grants, bank_int_p, subsidy_share, subsidy_on, has_loans, running, rent_costs,
@@ -44,12 +52,16 @@ def cfads(rent, rent_sub, sales, op_grants, bank_int_p, subsidy_share, subsidy_o
     sales tax + buybacks``, ``CFADS = ops_in − ops_out``."""
     P, n = rent.shape
     for p in range(P):
+        r, rs, sa, bi, ru, rc, st, bb = (rent[p], rent_sub[p], sales[p], bank_int_p[p], running[p], rent_costs[p],
+                                         sales_tax[p], bb_paid[p])
+        isub, oi, oo, c = int_sub[p], ops_in[p], ops_out[p], cf[p]
+        og, share, on = op_grants[p], subsidy_share[p], subsidy_on[p]
         for i in range(n):
-            s = bank_int_p[p, i] * subsidy_share[p] * subsidy_on[p] if has_loans else 0.0
+            s = bi[i] * share * on if has_loans else 0.0
             if has_loans:
-                int_sub[p, i] = s
-            a = (((rent[p, i] + rent_sub[p, i]) + sales[p, i]) + op_grants[p]) + s
-            b = ((running[p, i] + rent_costs[p, i]) + sales_tax[p, i]) + bb_paid[p, i]
-            ops_in[p, i] = a
-            ops_out[p, i] = b
-            cf[p, i] = a - b
+                isub[i] = s
+            a = (((r[i] + rs[i]) + sa[i]) + og) + s
+            b = ((ru[i] + rc[i]) + st[i]) + bb[i]
+            oi[i] = a
+            oo[i] = b
+            c[i] = a - b
