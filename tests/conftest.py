@@ -94,3 +94,52 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "long" in item.keywords:
             item.add_marker(skip)
+
+
+def _same_bits(a: dict, b: dict, what: str) -> list[str]:
+    """Names of the arrays of ``a`` whose bits (values, NaN positions, dtype) differ from ``b``'s."""
+    bad = [f"{what}: missing {k}" for k in set(a) ^ set(b)]
+    for k in set(a) & set(b):
+        x, y = np.asarray(a[k]), np.asarray(b[k])
+        if x.dtype != y.dtype or not np.array_equal(x, y, equal_nan=x.dtype.kind == "f"):
+            bad.append(f"{what}.{k}")
+    return bad
+
+
+def engines_agree(run, plan, n, shocks=None, record=False, engine=None):
+    """``run_paths`` on the numpy stages and on their compiled twins with the same draws; fails on a differing bit.
+    Returns the numpy run (the caller's shock source advanced once)."""
+    import copy
+
+    from baozhang_finance.engine.loop import choose_engine
+    twin = copy.deepcopy(shocks)
+    a = run(plan, n, shocks, record, engine="numpy")
+    if choose_engine(plan, "auto") != "compiled":
+        return a
+    b = run(plan, n, twin, record, engine="compiled")
+    bad = (_same_bits(a.yearly, b.yearly, "yearly") + _same_bits(a.scalars, b.scalars, "scalars")
+           + _same_bits(a.monthly, b.monthly, "monthly"))
+    assert not bad, f"compiled != numpy on {len(bad)} arrays: {sorted(bad)[:12]}"
+    return a
+
+
+@pytest.fixture(autouse=True)
+def _engine_check(monkeypatch):
+    """With ``BAOZHANG_ENGINE_CHECK=1`` every ``run_paths`` of a test runs on both engines and must agree bit for bit
+    (docs/decisions.md 56): ``BAOZHANG_ENGINE_CHECK=1 pytest tests/test_golden_*.py``."""
+    import os
+    import sys
+
+    if os.environ.get("BAOZHANG_ENGINE_CHECK") != "1":
+        yield
+        return
+    from baozhang_finance.engine import loop
+    original = loop.run_paths
+
+    def checked(plan, n, shocks=None, record=False, engine=None):
+        return engines_agree(original, plan, n, shocks, record, engine)
+
+    for mod in list(sys.modules.values()):
+        if getattr(mod, "run_paths", None) is original:
+            monkeypatch.setattr(mod, "run_paths", checked)
+    yield

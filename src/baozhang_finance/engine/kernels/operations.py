@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from baozhang_finance.engine.kernels._num import fmax, fmin
 
-KERNELS = ("rental", "cfads")
+KERNELS = ("rental", "cfads", "sales")
 
 
 def rental(held, acq, acq_diff, has_delay, delayed, rent_sum, rent_ring, rent_idx, act_r, dropping, drop_slot,
@@ -65,3 +65,48 @@ def cfads(rent, rent_sub, sales, op_grants, bank_int_p, subsidy_share, subsidy_o
             oi[i] = a
             oo[i] = b
             c[i] = a - b
+
+
+def sales(unsold, inv_on, inv, abs_rate, active, handover, presale, eligible, lock_ring, lock_slot, lk_slot, any_bb,
+          bb_row, h_m, bb_partial, accept, bb_market, bb_mprice, orig, area, hpi, ru_ring, rv_ring, dslot, rslot,
+          resale_factor, pending, held, sale_unit_value, tax_rate, sold, bb_units, bb_paid, sales_out, tax_out):
+    """Sale operations (:func:`baozhang_finance.engine.stages.sales` with :func:`~baozhang_finance.engine.stages.
+    buybacks`): inventory, absorption (the rate ``a · A_t · H^ε`` and the monthly buyback hazard ``h_m`` come from
+    numpy), the lock-up ring, buybacks and their resale ring, hand-overs, sales and sales tax."""
+    P, n = unsold.shape
+    for p in range(P):
+        un, ar, el, hd, pe = unsold[p], abs_rate[p], eligible[p], held[p], pending[p]
+        ring_in, ring_out = lock_ring[lock_slot[p]][p], lock_ring[lk_slot][p]
+        so, sa, tx = sold[p], sales_out[p], tax_out[p]
+        j = bb_row[p]
+        for i in range(n):
+            u = un[i] + inv[p] if inv_on else un[i]
+            s = (u * fmin(ar[i], 1.0)) * active[p]
+            so[i] = s
+            un[i] = u - s
+            e = el[i] + ring_in[i]
+            handed = s + handover[p]
+            h = hd[i]
+            cash = 0.0
+            if any_bb:
+                bu = e * h_m[j, i] if j >= 0 else 0.0
+                e = e - bu
+                if bb_partial:
+                    bu = bu * accept[p]
+                price = bb_market[p] * (bb_mprice[p] * hpi[i]) + (1.0 - bb_market[p]) * orig[p]
+                paid = (bu * area[p]) * price
+                ru_ring[dslot, p, i] = bu
+                rv_ring[dslot, p, i] = paid
+                r_units = ru_ring[rslot[p], p, i]
+                cash = rv_ring[rslot[p], p, i] * resale_factor[p]
+                pe[i] = pe[i] + (bu - r_units)
+                h = h + bu
+                handed = handed + r_units
+                bb_units[p, i] = bu
+                bb_paid[p, i] = paid
+            el[i] = e
+            ring_out[i] = handed
+            hd[i] = h - handed
+            x = ((s * sale_unit_value[p]) + presale[p]) + cash
+            sa[i] = x
+            tx[i] = x * tax_rate[p]

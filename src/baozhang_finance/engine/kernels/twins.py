@@ -326,10 +326,53 @@ def _loan_maturity(st: State, plan: Plan) -> np.ndarray:
     return mat
 
 
+def sales(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.sales` (numpy with construction delays, walk-aways or buybacks
+    the government pays); the absorption rate's power and the buyback hazard's ``expm1`` / ``log1p`` in numpy."""
+    if not c.any_sale or st.delayed is not None or c.any_walkaway or c.any_gov_buyback:
+        return stages.sales(st, c, plan, t, m)
+    m.gov_bb_paid = m.gov_resale = None
+    P, n = c.P, st.n
+    hpi = pn(m.ms.hpi, (n,))
+    inv_on = bool(np.any(t == c.avail_m))
+    abs_rate = c.absorption_m * m.ms.absorption
+    if c.any_elastic:
+        abs_rate = abs_rate * hpi ** c.elasticity
+    any_bb = c.any_buyback
+    rows = c.bb_rows
+    bb_row = np.full(P, -1, dtype=np.int64)
+    bb_row[rows] = np.arange(rows.size)
+    h_m = _buyback_hazard(c, hpi) if any_bb else np.zeros((1, 1))
+    orig = plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - c.avail_m))
+    sold, sales_, tax = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
+    bb_units, bb_paid = (np.empty((P, n)), np.empty((P, n))) if any_bb else (st.zeros_pn, st.zeros_pn)
+    rings = (st.resale_units_ring, st.resale_value_ring) if any_bb else (st.lock_ring, st.lock_ring)
+    load()["sales"](st.unsold, inv_on, pn(c.new_inventory * (t == c.avail_m), (P,)), pn(abs_rate, (P, n)),
+                    pn(m.active, (P,)), column(plan.presub_handover_units, t), column(c.presale_in, t), st.eligible,
+                    st.lock_ring, ((t - c.lock_eff) % c.lk).astype(np.int64), t % c.lk, any_bb, bb_row, h_m,
+                    c.bb_partial, pn(c.bb_accept[:, 0], (P,)), pn(c.bb_market[:, 0], (P,)),
+                    pn(c.bb_market_price[:, 0], (P,)), pn(orig, (P,)), pn(c.area[:, 0], (P,)), hpi, *rings,
+                    t % c.dk, ((t - plan.resale_delay) % c.dk).astype(np.int64), pn(c.resale_factor[:, 0], (P,)),
+                    st.pending, st.held, pn(c.sale_unit_value[:, 0], (P,)), pn(c.sales_tax_rate[:, 0], (P,)), sold,
+                    bb_units, bb_paid, sales_, tax)
+    m.sold, m.bb_units, m.bb_paid, m.sales, m.sales_tax = sold, bb_units, bb_paid, sales_, tax
+    if st.bb_reserve is not None:
+        stages.buyback_reserve(st, c, plan, t, m)
+
+
+def _buyback_hazard(c: Constants, hpi) -> np.ndarray:
+    """The monthly buyback hazard of the buyback rows ``(R, n)``, as :func:`~baozhang_finance.engine.stages.buybacks`
+    computes it: ``h = min(1, hazard · (1 + s · max(0, 1 − H)))``, ``h_m = 1 − (1 − h)^{1/12}`` (1 at h = 1)."""
+    rows = c.bb_rows
+    h_ann = np.minimum(c.bb_hazard[rows] * (1.0 + c.bb_sens[rows] * np.maximum(0.0, 1.0 - hpi)), 1.0)
+    h_m = np.where(h_ann >= 1.0, 1.0, -np.expm1(np.log1p(-np.where(h_ann >= 1.0, 0.0, h_ann)) / 12.0))
+    return np.ascontiguousarray(np.broadcast_to(h_m, (rows.size, hpi.shape[0])))
+
+
 #: numpy stage → its compiled twin (the stages without one — funding, government, yearly, record — run in numpy)
-TWINS = {stages.loans: loans, stages.rental: rental, stages.cfads: cfads, stages.waterfall: waterfall,
-         cures_before_soe: cures_before, stages.soe_support: soe_support, cures_after_soe: cures_after,
-         stages.default: default, stages.metrics: metrics}
+TWINS = {stages.loans: loans, stages.rental: rental, stages.sales: sales, stages.cfads: cfads,
+         stages.waterfall: waterfall, cures_before_soe: cures_before, stages.soe_support: soe_support,
+         cures_after_soe: cures_after, stages.default: default, stages.metrics: metrics}
 
 
 def supports(plan: Plan) -> tuple[bool, str]:
