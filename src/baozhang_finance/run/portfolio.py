@@ -27,7 +27,7 @@ import numpy as np
 
 from baozhang_finance import __version__
 from baozhang_finance.engine.factors import CityLoadings, ProvinceLoadings, city_shocks, province_revenue_factor
-from baozhang_finance.engine.loop import run_paths
+from baozhang_finance.engine.loop import choose_engine, run_paths
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.measures import province as pm
 from baozhang_finance.model.portfolio import Portfolio
@@ -106,11 +106,13 @@ def province_loadings(portfolio: Portfolio) -> ProvinceLoadings | None:
 
 
 def _run_info(paths: int, seed: int, chunk_size: int, backend: str, workers: int, sc: Scenario, wall: float,
-              stress: str | None = None) -> dict:
+              stress: str | None = None, engine: str | None = None) -> dict:
     """A city's (or the portfolio's) run record: a fixed run of the portfolio's settings (no target SE), under
-    the stress overlay ``stress`` if any; ``conventions`` of the (first) city."""
+    the stress overlay ``stress`` if any; ``conventions`` of the (first) city; ``engine``: the month's stages that
+    ran."""
     info = run_info(paths=paths, seed=seed, chunk_size=chunk_size, backend=backend, workers=workers, stress=stress,
-                    deterministic=False, sampling=sc.simulation.sampling, scenario=sc, target_se=None, wall=wall)
+                    deterministic=False, sampling=sc.simulation.sampling, scenario=sc, target_se=None, wall=wall,
+                    engine=engine)
     info["conventions"] = sc.support.conventions
     return info
 
@@ -153,7 +155,7 @@ def simulate_portfolio(portfolio: Portfolio, paths: int | None = None, seed: int
             if chunk == m - 1:
                 res = Result(scenarios[city], pp.plans[city], columns,
                              _run_info(paths, seed, chunk_size, backend, workers, scenarios[city],
-                                       time.perf_counter() - t0, stress))
+                                       time.perf_counter() - t0, stress, choose_engine(pp.plans[city])))
                 cities.append(pm.city_paths(portfolio.cities[city].name, res))
                 if keep_results:
                     results.append(res)

@@ -334,6 +334,7 @@ class Result:
             "deterministic": self.run.get("deterministic"),
             "sampling": self.run.get("sampling", "mc"),
             "control_variates": bool(self.run.get("control_variates", False)),
+            "engine": self.run.get("engine"),
             "wall_time_s": self.run.get("wall_time_s"),
             "numpy": np.__version__,
             "pandas": pd.__version__,

@@ -19,6 +19,7 @@ from contextlib import closing
 import numpy as np
 
 from baozhang_finance.engine.controls import CONTROL_NAMES
+from baozhang_finance.engine.loop import choose_engine
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.measures import fiscal
 from baozhang_finance.model.scenario import Scenario, ScenarioError
@@ -155,7 +156,8 @@ def simulate(
     t0 = time.perf_counter()
     execute = dict(seed=seed, workers=workers, backend=backend, client=client)
     info = dict(seed=seed, chunk_size=chunk_size, backend=backend, workers=workers, stress=stress,
-                deterministic=deterministic, sampling=s.sampling, scenario=scenario, target_se=target_se)
+                deterministic=deterministic, sampling=s.sampling, scenario=scenario, target_se=target_se,
+                engine=choose_engine(plan))
     if (target_se is None or deterministic) and _stream_wanted(stream, paths, deterministic, target_se):
         with closing(_fixed_chunks(chunks, paths, chunk_size, **execute)) as stream_:
             res = Result.from_chunks(scenario, plan, stream_, run_info(paths=paths, wall=0.0, **info),
@@ -251,7 +253,9 @@ def _stream_wanted(stream: bool | None, paths: int, deterministic: bool, target_
 
 
 def run_info(*, paths, seed, chunk_size, backend, workers, stress, deterministic, sampling, scenario, target_se,
-              wall) -> dict:
+              wall, engine: str | None = None) -> dict:
+    """The run record (``Result.run``, run.json); ``engine``: the month's stages that ran, ``"compiled"`` (their
+    numba twins) or ``"numpy"`` (:func:`~baozhang_finance.engine.loop.choose_engine`)."""
     return {
         "paths": paths,
         "seed": seed,
@@ -263,6 +267,7 @@ def run_info(*, paths, seed, chunk_size, backend, workers, stress, deterministic
         "sampling": sampling,
         "rqmc_points": scenario.simulation.rqmc_points,
         "control_variates": bool(scenario.simulation.control_variates and not deterministic),
+        "engine": engine,
         "target_se": target_se,
         "wall_time_s": wall,
         "cpu_count": os.cpu_count(),

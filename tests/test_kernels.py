@@ -1,0 +1,122 @@
+"""The compiled twins of the month's stages (engine/kernels) against the numpy stages, the readable reference: the
+same bits — every yearly ledger, every end-of-run scalar (NaN positions and dtypes too), the monthly record — on
+every bundled scenario under both conventions, deterministic and stochastic (mc, antithetic, rqmc), on expected
+paths, and on the liaoning cities; a plan the twins do not cover runs on numpy. The golden and oracle suites run on
+both engines with ``BAOZHANG_ENGINE_CHECK=1`` (tests/conftest.py; docs/decisions.md 56)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import engines_agree, scenario
+from test_golden_rental import PROJECT
+
+from baozhang_finance.engine import kernels
+from baozhang_finance.engine.kernels import twins
+from baozhang_finance.engine.loop import choose_engine, run_paths
+from baozhang_finance.engine.plan import compile_plan
+from baozhang_finance.model.portfolio import is_portfolio_file
+from baozhang_finance.model.scenario import load_scenario
+from baozhang_finance.model.support import with_conventions
+from baozhang_finance.run.chunks import chunk_generator
+
+pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml") if not is_portfolio_file(p))
+CITIES = sorted(p.stem for p in (ROOT / "scenarios" / "liaoning").glob("*.toml"))[:3]
+
+
+def _scenario(path: Path, conventions: str):
+    return with_conventions(load_scenario(path), conventions)
+
+
+def _with_sampling(sc, sampling: str):
+    return sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"sampling": sampling,
+                                                                                "rqmc_points": 128})})
+
+
+@pytest.mark.parametrize("conventions", ["default", "legacy"])
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_scenario_same_bits(name, conventions):
+    sc = _scenario(ROOT / "scenarios" / f"{name}.toml", conventions)
+    det = compile_plan(sc, deterministic=True)
+    assert choose_engine(det, "auto") == "compiled"
+    engines_agree(run_paths, det, 1, None, record=True)  # the monthly record and cash conservation too
+    engines_agree(run_paths, compile_plan(sc), 300, chunk_generator(20251124, 3))
+
+
+@pytest.mark.parametrize("sampling", ["antithetic", "rqmc"])
+@pytest.mark.parametrize("name", ["demo", "loudi", "weihai"])
+def test_other_samplings_same_bits(name, sampling):
+    sc = _with_sampling(_scenario(ROOT / "scenarios" / f"{name}.toml", "default"), sampling)
+    engines_agree(run_paths, compile_plan(sc), 256, chunk_generator(5, 1))
+
+
+@pytest.mark.parametrize("name", CITIES)
+def test_liaoning_cities_same_bits(name):
+    engines_agree(run_paths, compile_plan(load_scenario(ROOT / "scenarios" / "liaoning" / f"{name}.toml")), 200,
+                  chunk_generator(9, 0))
+
+
+def test_expected_paths_and_stresses_same_bits():
+    """No shock source on a stochastic plan (expected market paths); a stressed plan."""
+    sc = _scenario(ROOT / "scenarios" / "demo.toml", "default")
+    engines_agree(run_paths, compile_plan(sc), 3, None)
+    engines_agree(run_paths, compile_plan(sc, stress="price_crash"), 200, chunk_generator(3, 0))
+
+
+def test_a_plan_the_twins_do_not_cover_runs_on_numpy():
+    """Eight projects: a one-path sum over them is pairwise in numpy, so the twins step aside (the same numbers)."""
+    plan = compile_plan(scenario([{**PROJECT, "name": f"block {i}"} for i in range(8)], horizon_years=10),
+                        deterministic=True)
+    ok, why = twins.supports(plan)
+    assert not ok and "8 projects" in why
+    assert choose_engine(plan, "auto") == "numpy"
+    with pytest.warns(RuntimeWarning, match="8 projects"):
+        assert choose_engine(plan, "compiled") == "numpy"
+    a = run_paths(plan, 1, None, engine="numpy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        b = run_paths(plan, 1, None, engine="compiled")
+    for k in a.scalars:
+        assert np.array_equal(a.scalars[k], b.scalars[k], equal_nan=a.scalars[k].dtype.kind == "f"), k
+
+
+def test_engine_setting_and_environment(monkeypatch):
+    sc = load_scenario(ROOT / "scenarios" / "demo.toml")
+    assert sc.simulation.engine == "auto"
+    plan = compile_plan(sc)
+    monkeypatch.delenv("BAOZHANG_ENGINE", raising=False)
+    assert choose_engine(plan) == "compiled"
+    numpy_sc = sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"engine": "numpy"})})
+    assert choose_engine(compile_plan(numpy_sc)) == "numpy"
+    monkeypatch.setenv("BAOZHANG_ENGINE", "numpy")
+    assert choose_engine(plan) == "numpy"
+    with pytest.raises(ValueError, match="fortran"):
+        choose_engine(plan, "fortran")
+
+
+def test_numba_is_imported_only_when_a_run_starts():
+    code = ("import sys, baozhang_finance.cli, baozhang_finance.engine.loop\n"
+            "print('numba' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                         env={**os.environ, "BAOZHANG_ENGINE": ""})
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_golden_and_oracle_suites_on_both_engines():
+    """The golden, oracle and snapshot suites with every ``run_paths`` run on both engines (bit for bit)."""
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_golden_*.py"))
+    files += ["tests/test_reference_crosscheck.py", "tests/test_snapshot.py", "tests/test_engine_stages.py",
+              "tests/test_government_owned.py", "tests/test_seed_terms.py", "tests/test_extremes.py"]
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-o", "addopts=", "-p", "no:cacheprovider",
+                          *files], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "BAOZHANG_ENGINE_CHECK": "1"})
+    assert out.returncode == 0, out.stdout[-3000:]
