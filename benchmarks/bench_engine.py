@@ -9,8 +9,9 @@ Usage (from the repository root)::
 
 It measures, in one run and on the same scenario and seed:
 
-* ``engine``: :func:`baozhang_finance.engine.run_paths` over the run's chunks (default chunk size), i.e. the
-  monthly model for every path, without the per-path metrics and summary;
+* ``numpy engine`` and ``compiled engine``: :func:`baozhang_finance.engine.run_paths` over the run's chunks (default
+  chunk size) with the numpy stages or their compiled twins (``engine="numpy"`` / ``"compiled"``, engine/kernels;
+  the same bits), i.e. the monthly model for every path, without the per-path metrics and summary;
 * ``simulate``: the whole :func:`baozhang_finance.simulate` (engine + per-path metrics incl. IRRs) and
   ``Result.summary`` (three lenses);
 * ``rng only``: the same generator calls as the engine (per chunk, per month t ≥ 1 an (n, 7) standard-normal
@@ -18,8 +19,8 @@ It measures, in one run and on the same scenario and seed:
 * ``per-path loop``: tests/oracle.py (via the shim benchmarks/reference_model.py; pure Python, one path at a time) on ``--ref-paths`` paths,
   scaled per path to the engine's path count.
 
-The last line is machine-readable:
-``speedup_vs_per_path_loop=<x> engine_over_rng_only=<y> path_months_per_s=<z>``.
+The last line is machine-readable, for the default engine (compiled when numba is installed):
+``engine=<name> speedup_vs_per_path_loop=<x> engine_over_rng_only=<y> path_months_per_s=<z>``.
 Wall-clock figures depend on the machine and on its load; run it on an idle machine for the docs.
 """
 
@@ -46,7 +47,7 @@ from reference_model import run_reference  # noqa: E402
 
 from baozhang_finance import simulate  # noqa: E402
 from baozhang_finance.engine.drivers import N_INNOVATIONS  # noqa: E402
-from baozhang_finance.engine.loop import run_paths  # noqa: E402
+from baozhang_finance.engine.loop import choose_engine, run_paths  # noqa: E402
 from baozhang_finance.engine.shocks import Shocks  # noqa: E402
 from baozhang_finance.engine.plan import compile_plan  # noqa: E402
 from baozhang_finance.model.scenario import load_scenario  # noqa: E402
@@ -54,11 +55,11 @@ from baozhang_finance.model.support import with_conventions  # noqa: E402
 from baozhang_finance.run.simulate import chunk_bounds, chunk_generator  # noqa: E402
 
 
-def time_engine(plan, paths: int, chunk: int, seed: int) -> float:
+def time_engine(plan, paths: int, chunk: int, seed: int, engine: str = "numpy") -> float:
     """CPU seconds (``time.process_time``: less sensitive to the other jobs on a shared machine than wall time)."""
     t0 = time.process_time()
     for i, (a, b) in enumerate(chunk_bounds(paths, chunk)):
-        run_paths(plan, b - a, chunk_generator(seed, i))
+        run_paths(plan, b - a, chunk_generator(seed, i), engine=engine)
     return time.process_time() - t0
 
 
@@ -107,30 +108,35 @@ def million_run(scenario_path: str, seed: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def section_times(plan, paths: int, chunk: int, seed: int) -> dict[str, float] | None:
-    """Wall time by stage of the month: the run with every stage of ``engine.loop.MONTH`` (and the drivers' step)
-    wrapped in a timer. Returns seconds by stage."""
+def section_times(plan, paths: int, chunk: int, seed: int, engine: str = "numpy") -> dict[str, float]:
+    """CPU time by stage of the month: the run with every stage of ``engine.loop.MONTH`` (numpy, or its compiled
+    twin) and the drivers' step wrapped in a timer. Returns seconds by stage."""
     from baozhang_finance.engine import drivers
-    from baozhang_finance.engine import loop as engine
+    from baozhang_finance.engine import loop
+    from baozhang_finance.engine.kernels import twins
 
     totals: dict[str, float] = {}
 
     def timed(name, fn):
         def wrapper(*a, **k):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             out = fn(*a, **k)
-            totals[name] = totals.get(name, 0.0) + time.perf_counter() - t0
+            totals[name] = totals.get(name, 0.0) + time.process_time() - t0
             return out
         return wrapper
 
-    month, step = engine.MONTH, drivers.Drivers.step
-    engine.MONTH = tuple(timed(f.__name__, f) for f in month)
-    drivers.Drivers.step = timed("market step (drivers: shocks + recursions)", step)
+    month, step, table = loop.MONTH, drivers.Drivers.step, dict(twins.TWINS)
+    loop.MONTH = tuple(timed(f.__name__, f) for f in month)
+    twins.TWINS.clear()  # the timed numpy stage → the timed twin
+    twins.TWINS.update({w: timed(f.__name__, table.get(f, f)) for f, w in zip(month, loop.MONTH)})
+    drivers.Drivers.step = timed("market (shocks + drivers)", step)
     try:
         for i, (a, b) in enumerate(chunk_bounds(paths, chunk)):
-            engine.run_paths(plan, b - a, chunk_generator(seed, i))
+            loop.run_paths(plan, b - a, chunk_generator(seed, i), engine=engine)
     finally:
-        engine.MONTH, drivers.Drivers.step = month, step
+        loop.MONTH, drivers.Drivers.step = month, step
+        twins.TWINS.clear()
+        twins.TWINS.update(table)
     return totals
 
 
@@ -153,6 +159,8 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=20251124)
     ap.add_argument("--million", action="store_true", help="also measure peak memory of a 1,000,000-path run")
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of the engine run")
+    ap.add_argument("--stages", action="store_true", help="also print the CPU time of each stage, both engines")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the minimum of each is reported")
     ap.add_argument("--sampling", default="mc", choices=("mc", "antithetic", "rqmc"))
     ap.add_argument("--conventions", default=None, choices=("default", "legacy"))
     args = ap.parse_args(argv)
@@ -167,17 +175,25 @@ def main(argv=None) -> None:
           f"{args.paths:,} paths in chunks of {chunk:,}; sampling {args.sampling}; numpy {np.__version__}; "
           f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}; times in CPU seconds")
 
+    default = choose_engine(plan)
+    engines = ["numpy"] + (["compiled"] if default == "compiled" else [])
     time_engine(plan, min(args.paths, 500), chunk, args.seed)  # warm-up (imports, caches)
-    # interleaved (rng, engine, loop, rng, engine, loop): the load of the shared machine hits all three alike;
-    # the minimum of each over the two rounds
-    rng_t, eng_t, ref_t = [], [], []
-    for _ in range(2):
+    if "compiled" in engines:  # the first call loads the cached kernels (or compiles them): timed apart
+        t0 = time.perf_counter()
+        time_engine(plan, min(args.paths, 500), chunk, args.seed, "compiled")
+        print(f"compiled engine: numba import + kernels loaded (or compiled) in {time.perf_counter() - t0:.1f} s")
+    # interleaved (rng, numpy engine, compiled engine, loop, …): the load of the shared machine hits all alike;
+    # the minimum of each over the rounds
+    rng_t, ref_t, eng_t = [], [], {e: [] for e in engines}
+    for _ in range(args.rounds):
         rng_t.append(time_rng_only(plan, args.paths, chunk, args.seed))
-        eng_t.append(time_engine(plan, args.paths, chunk, args.seed))
+        for e in engines:
+            eng_t[e].append(time_engine(plan, args.paths, chunk, args.seed, e))
         t0 = time.process_time()
         run_reference(sc_mc, args.ref_paths, args.seed, plan=plan_mc)  # the oracle draws plain MC
         ref_t.append(time.process_time() - t0)
-    rng_s, eng_s, ref_s = min(rng_t), min(eng_t), min(ref_t)
+    rng_s, ref_s = min(rng_t), min(ref_t)
+    eng = {e: min(v) for e, v in eng_t.items()}
     t0 = time.process_time()
     res = simulate(sc, paths=args.paths, seed=args.seed, chunk_size=chunk)
     sim_s = time.process_time() - t0
@@ -187,29 +203,35 @@ def main(argv=None) -> None:
 
     pm = args.paths * T
     ref_per_path = ref_s / args.ref_paths
-    speedup = ref_per_path * args.paths / eng_s
-    ratio = eng_s / rng_s
-    rate = pm / eng_s
-    print(f"engine (run_paths)     {eng_s:8.2f} s   {rate:12,.0f} path-months/s   {eng_s / args.paths * 1e6:8.1f} µs/path")
-    print(f"rng only (same calls)  {rng_s:8.2f} s   {pm / rng_s:12,.0f} path-months/s")
-    print(f"simulate (+metrics)    {sim_s:8.2f} s   {pm / sim_s:12,.0f} path-months/s")
+    loop_s = ref_per_path * args.paths
+    print(f"simulate (+metrics, {res.run['engine']}) {sim_s:8.2f} s   {pm / sim_s:12,.0f} path-months/s")
     print(f"Result.summary         {sum_s:8.2f} s")
     print(f"per-path loop          {ref_s:8.2f} s   for {args.ref_paths} paths = {ref_per_path * 1e3:.1f} ms/path "
-          f"→ {ref_per_path * args.paths:,.0f} s for {args.paths:,} paths")
+          f"→ {loop_s:,.0f} s for {args.paths:,} paths")
+    print(f"table ({args.paths:,} paths × {T} months, CPU seconds, one process, min of {args.rounds} interleaved rounds):")
+    print(f"  {'':18s} {'CPU s':>8s} {'path-months/s':>14s} {'× RNG alone':>12s} {'speed-up vs loop':>17s}")
+    rows = [("per-path loop", loop_s)] + [(f"{e} engine", eng[e]) for e in engines] + [("RNG alone", rng_s)]
+    for label, sec in rows:
+        print(f"  {label:18s} {sec:8.2f} {pm / sec:14,.0f} {sec / rng_s:12.2f} {loop_s / sec:17.1f}")
+    if "compiled" in eng:
+        print(f"  compiled / numpy CPU time: {eng['compiled'] / eng['numpy']:.2f}")
     if args.profile:
         print(profile_engine(plan, args.paths, chunk, args.seed))
-        secs = section_times(plan, args.paths, chunk, args.seed)
-        if secs:
-            total = sum(secs.values())
-            print(f"engine month loop by stage ({args.paths:,} paths, {total:.2f} s):")
-            for k, v in sorted(secs.items(), key=lambda kv: -kv[1]):
-                print(f"  {k:45s} {v:6.2f} s  {100 * v / total:5.1f} %")
+    if args.stages:
+        secs = {e: section_times(plan, args.paths, chunk, args.seed, e) for e in engines}
+        names = sorted(secs["numpy"], key=lambda k: -secs["numpy"][k])
+        print(f"month by stage (CPU s, {args.paths:,} paths): " + "  ".join(f"{e:>9s}" for e in engines))
+        for k in names + ["total"]:
+            vals = [sum(v.values()) if k == "total" else v.get(k, 0.0) for v in secs.values()]
+            print(f"  {k:28s} " + "  ".join(f"{x:9.3f}" for x in vals))
     if args.million:
         m = million_run(args.scenario, args.seed)
         print(f"1,000,000 paths (chunk {m['chunk_size']:,}): simulate {m['simulate_s']:.0f} s, summary "
               f"{m['summary_s']:.0f} s, peak RSS {m['maxrss_mb']:,.0f} MB (after imports {m['maxrss_mb_before']:,.0f} MB); "
               f"p_call {m['p_call']:.4f} ± {m['se_p_call']:.4f}")
-    print(f"speedup_vs_per_path_loop={speedup:.0f} engine_over_rng_only={ratio:.2f} path_months_per_s={rate:.0f}")
+    e = engines[-1]
+    print(f"engine={e} speedup_vs_per_path_loop={loop_s / eng[e]:.0f} engine_over_rng_only={eng[e] / rng_s:.2f} "
+          f"path_months_per_s={pm / eng[e]:.0f}")
 
 
 if __name__ == "__main__":
