@@ -6,8 +6,6 @@ block stays in numpy (:func:`~baozhang_finance.engine.cures.extension.extend`,
 
 from __future__ import annotations
 
-import numpy as np
-
 KERNELS = ("extension_noi", "disposal_rings")
 
 
@@ -36,7 +34,6 @@ def disposal_rings(rent, rent_sub, rent_costs, running, occ, noi_ring, occ_ring,
     P, n = rent.shape
     K = short.shape[0]
     found = 0
-    acc = np.empty(n)
     for p in range(P):
         re, rs, rc, ru, oc = rent[p], rent_sub[p], rent_costs[p], running[p], occ[p]
         nr, orr, ts, el, sd = noi_ring[r, p], occ_ring[r, p], total_short[p], eligible[p], sold[p]
@@ -48,16 +45,15 @@ def disposal_rings(rent, rent_sub, rent_costs, running, occ, noi_ring, occ_ring,
             sk = short[k, p]
             for i in range(n):
                 ts[i] = ts[i] + sk[i]
-        for i in range(n):
-            acc[i] = occ_ring[0, p, i]
-        for j in range(1, 12):
-            oj = occ_ring[j, p]
-            for i in range(n):
-                acc[i] += oj[i]
         gate = is_rental[p] and operating_ok[p]
         cnt = count[p]
         for i in range(n):
-            ok = gate and (ts[i] > 1e-6) and (sd[i] == 0.0) and (acc[i] / cnt >= min_occ)
+            ok = gate and (ts[i] > 1e-6) and (sd[i] == 0.0)
+            if ok:  # the trailing occupancy only where it decides: Σ of the 12 slots in slot order, as numpy sums
+                acc = occ_ring[0, p, i]
+                for j in range(1, 12):
+                    acc += occ_ring[j, p, i]
+                ok = acc / cnt >= min_occ
             el[i] = ok
             found += ok
     return found

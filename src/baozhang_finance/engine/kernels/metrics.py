@@ -9,7 +9,7 @@ import numpy as np
 
 from baozhang_finance.engine.kernels._num import fmax, fmin
 
-KERNELS = ("rows_sum", "coverage", "default_events", "repay", "metrics_main", "metrics_lens")
+KERNELS = ("rows_sum", "coverage", "llcr", "default_events", "repay", "metrics_main", "metrics_lens")
 
 
 def rows_sum(x, out):
@@ -28,6 +28,11 @@ def default_events(gov_bank, bal_open, bank_int_p, collateral, hpi, month, ead, 
                    liq):
     """The standalone bank view's default month, EAD, collateral and price index (and at the bank's sale)."""
     n = gov_bank.shape[0]
+    events = 0
+    for i in range(n):
+        events += ((gov_bank[i] > 1e-6) & (month[i] < 0)) | (sale_month[i] == t)
+    if not events:
+        return
     interest = np.empty(n)
     rows_sum(bank_int_p, interest)
     for i in range(n):
@@ -71,45 +76,61 @@ def metrics_main(hidden, gov_bond, soe, bal_open, dist, cfads, fdfac, disc, equi
                  pv_bond, pv_soe, cum_equity, pv_gov_bb, pv_gov_resale, peak, llcr_num, llcr_den, cov_num, cov_bank,
                  dist_t, cf_prog, equity_t):
     """First call, the PVs, the funding need and its peak, the pot's refill by distributions, the LLCR and
-    bond-coverage sums; writes the month's ``dist_t``, ``cf_prog`` and ``equity_t`` (equity in incl. overrun)."""
-    P, n = cfads.shape
+    bond-coverage sums; writes the month's ``dist_t``, ``cf_prog`` and ``equity_t`` (equity in incl. overrun).
+    The first-call test is counted in one pass and written in a second only when some path calls."""
+    n = hidden.shape[0]
     rows_sum(dist, dist_t)
     rows_sum(cfads, cf_prog)
-    ov = np.zeros(n)
-    if has_overrun:
-        rows_sum(overrun, ov)
-    ahead = np.zeros(n)
-    if llcr_on and ahead_mode == 1:
-        rows_sum(bond_due, ahead)
+    new = 0
     for i in range(n):
-        h = hidden[i]
-        if h > 1e-6 and first_call[i] < 0:
-            first_call[i] = t
-            stock_at_call[i] = bal_open[i]
-        pv_hidden[i] += h * fdfac
+        new += (hidden[i] > 1e-6) & (first_call[i] < 0)
+    if new:
+        for i in range(n):
+            if hidden[i] > 1e-6 and first_call[i] < 0:
+                first_call[i] = t
+                stock_at_call[i] = bal_open[i]
+    for i in range(n):
+        pv_hidden[i] += hidden[i] * fdfac
         pv_bond[i] += gov_bond[i] * fdfac
         pv_soe[i] += soe[i] * disc
-        dt = dist_t[i]
-        ce = cum_equity[i] + ((equity_in_t + soe[i]) - dt)
-        if has_overrun:
-            ce = ce + ov[i]
+    for i in range(n):
+        cum_equity[i] = cum_equity[i] + ((equity_in_t + soe[i]) - dist_t[i])
+        equity_t[i] = equity_in_t
+    if has_overrun:
+        ov = np.empty(n)
+        rows_sum(overrun, ov)
+        for i in range(n):
+            cum_equity[i] = cum_equity[i] + ov[i]
             equity_t[i] = equity_in_t + ov[i]
-        else:
-            equity_t[i] = equity_in_t
-        cum_equity[i] = ce
-        if has_gov_bb:
+    if has_gov_bb:
+        for i in range(n):
             pv_gov_bb[i] += gov_bb[i] * fdfac
             pv_gov_resale[i] += gov_resale[i] * fdfac
-        if dist_return:
-            soe_left[i] = fmin(soe_left[i] + dt, pot_cap)
-        peak[i] = fmax(peak[i], ce)
-        if llcr_on:
-            a = 0.0 if ahead_mode == 0 else (ahead[i] if ahead_mode == 1 else ahead_s)
-            llcr_num[i] += (cf_prog[i] - a) * df
-            if llcr_first:
-                llcr_den[i] = bal_open[i]
+    if dist_return:
+        for i in range(n):
+            soe_left[i] = fmin(soe_left[i] + dist_t[i], pot_cap)
+    for i in range(n):
+        peak[i] = fmax(peak[i], cum_equity[i])
+    if llcr_on:
+        llcr(cf_prog, ahead_mode, ahead_s, bond_due, df, llcr_first, bal_open, llcr_num, llcr_den)
     if cov_on:
         coverage(cfads, bank_due, has_bond, cov_num, cov_bank)
+
+
+def llcr(cf_prog, ahead_mode, ahead_s, bond_due, df, llcr_first, bal_open, llcr_num, llcr_den):
+    """``llcr_num += (CFADS − bond service ranked ahead) · v``; ``llcr_den = D₀`` in the first month."""
+    n = cf_prog.shape[0]
+    ahead = np.zeros(n)
+    if ahead_mode == 1:
+        rows_sum(bond_due, ahead)
+    elif ahead_mode == 2:
+        for i in range(n):
+            ahead[i] = ahead_s
+    for i in range(n):
+        llcr_num[i] += (cf_prog[i] - ahead[i]) * df
+    if llcr_first:
+        for i in range(n):
+            llcr_den[i] = bal_open[i]
 
 
 def coverage(cfads, bank_due, has_bond, cov_num, cov_bank):
@@ -137,13 +158,43 @@ def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credi
     bank service and of budgeted subsidies, the credit events without support and of the SOE's exhaustion, the
     month's equity flow and government money, and the rental NOI of the last 12 months."""
     P, n = rent_sub.shape
-    budget, interest, noi = np.empty(n), np.empty(n), np.zeros(n)
+    budget = np.empty(n)
     for p in range(P):
         rs, isub = rent_sub[p], int_sub[p]
         for i in range(n):
             budget[i] = rs[i] + isub[i] if p == 0 else budget[i] + (rs[i] + isub[i])
-    rows_sum(bank_int_p, interest)
+    em, gm = equity_m[t], gov_m[t]
+    for i in range(n):
+        pv_gov_bank[i] += gov_bank[i] * fdfac
+        pv_budgeted[i] += (budget[i] + grants_s) * fdfac
+        em[i] = (dist_t[i] - equity_t[i]) - soe[i]
+        gm[i] = hidden[i] + gov_bond[i]
+    if credit_on:
+        events = 0
+        for i in range(n):
+            events += (((bank_short[i] > 1e-6) & (bank_short_first[i] < 0)) | (exhausted[i] == t) | (sale_n[i] == t)
+                       | (sale_c[i] == t))
+        if events:
+            interest = np.empty(n)
+            rows_sum(bank_int_p, interest)
+            for i in range(n):
+                if bank_short[i] > 1e-6 and bank_short_first[i] < 0:
+                    bank_short_first[i] = t
+                    ead_n[i] = bal_open[i] + interest[i]
+                    coll_n[i] = collateral[i]
+                    hpi_d_n[i] = hpi[i]
+                    sale_n[i] = t + liq
+                if exhausted[i] == t:
+                    ead_c[i] = bal_open[i] + interest[i]
+                    coll_c[i] = collateral[i]
+                    hpi_d_c[i] = hpi[i]
+                    sale_c[i] = t + liq
+                if sale_n[i] == t:
+                    hpi_s_n[i] = hpi[i]
+                if sale_c[i] == t:
+                    hpi_s_c[i] = hpi[i]
     if noi_on:
+        noi = np.zeros(n)
         first = True
         for p in range(P):
             if is_rental[p]:
@@ -152,27 +203,5 @@ def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credi
                     v = ((r[i] + rs[i]) - rc[i]) - ru[i]
                     noi[i] = v if first else noi[i] + v
                 first = False
-    em, gm = equity_m[t], gov_m[t]
-    for i in range(n):
-        pv_gov_bank[i] += gov_bank[i] * fdfac
-        pv_budgeted[i] += (budget[i] + grants_s) * fdfac
-        if credit_on:
-            if bank_short[i] > 1e-6 and bank_short_first[i] < 0:
-                bank_short_first[i] = t
-                ead_n[i] = bal_open[i] + interest[i]
-                coll_n[i] = collateral[i]
-                hpi_d_n[i] = hpi[i]
-                sale_n[i] = t + liq
-            if exhausted[i] == t:
-                ead_c[i] = bal_open[i] + interest[i]
-                coll_c[i] = collateral[i]
-                hpi_d_c[i] = hpi[i]
-                sale_c[i] = t + liq
-            if sale_n[i] == t:
-                hpi_s_n[i] = hpi[i]
-            if sale_c[i] == t:
-                hpi_s_c[i] = hpi[i]
-        em[i] = (dist_t[i] - equity_t[i]) - soe[i]
-        gm[i] = hidden[i] + gov_bond[i]
-        if noi_on:
+        for i in range(n):
             noi12[i] += noi[i]

@@ -78,35 +78,41 @@ def sales(unsold, inv_on, inv, abs_rate, active, handover, presale, eligible, lo
         un, ar, el, hd, pe = unsold[p], abs_rate[p], eligible[p], held[p], pending[p]
         ring_in, ring_out = lock_ring[lock_slot[p]][p], lock_ring[lk_slot][p]
         so, sa, tx = sold[p], sales_out[p], tax_out[p]
-        j = bb_row[p]
+        inv_p, act, ho = inv[p], active[p], handover[p]
         for i in range(n):
-            u = un[i] + inv[p] if inv_on else un[i]
-            s = (u * fmin(ar[i], 1.0)) * active[p]
-            so[i] = s
-            un[i] = u - s
-            e = el[i] + ring_in[i]
-            handed = s + handover[p]
-            h = hd[i]
-            cash = 0.0
-            if any_bb:
-                bu = e * h_m[j, i] if j >= 0 else 0.0
-                e = e - bu
+            u = un[i] + inv_p if inv_on else un[i]
+            x = (u * fmin(ar[i], 1.0)) * act
+            so[i] = x
+            un[i] = u - x
+            el[i] = el[i] + ring_in[i]
+            ring_out[i] = x + ho
+            sa[i] = 0.0
+        if any_bb:
+            j = bb_row[p]
+            bu_w, bp_w = bb_units[p], bb_paid[p]
+            ru_w, rv_w = ru_ring[dslot, p], rv_ring[dslot, p]
+            ru_r, rv_r = ru_ring[rslot[p], p], rv_ring[rslot[p], p]
+            hz = h_m[max(j, 0)]
+            acc, mk, mp, og, ar_p, rf = accept[p], bb_market[p], bb_mprice[p], orig[p], area[p], resale_factor[p]
+            for i in range(n):
+                e = el[i]
+                bu = e * hz[i] if j >= 0 else 0.0
+                el[i] = e - bu
                 if bb_partial:
-                    bu = bu * accept[p]
-                price = bb_market[p] * (bb_mprice[p] * hpi[i]) + (1.0 - bb_market[p]) * orig[p]
-                paid = (bu * area[p]) * price
-                ru_ring[dslot, p, i] = bu
-                rv_ring[dslot, p, i] = paid
-                r_units = ru_ring[rslot[p], p, i]
-                cash = rv_ring[rslot[p], p, i] * resale_factor[p]
+                    bu = bu * acc
+                paid = (bu * ar_p) * (mk * (mp * hpi[i]) + (1.0 - mk) * og)
+                ru_w[i] = bu
+                rv_w[i] = paid
+                r_units = ru_r[i]
+                sa[i] = rv_r[i] * rf
                 pe[i] = pe[i] + (bu - r_units)
-                h = h + bu
-                handed = handed + r_units
-                bb_units[p, i] = bu
-                bb_paid[p, i] = paid
-            el[i] = e
-            ring_out[i] = handed
-            hd[i] = h - handed
-            x = ((s * sale_unit_value[p]) + presale[p]) + cash
+                hd[i] = hd[i] + bu
+                ring_out[i] = ring_out[i] + r_units
+                bu_w[i] = bu
+                bp_w[i] = paid
+        suv, ps, tr = sale_unit_value[p], presale[p], tax_rate[p]
+        for i in range(n):
+            hd[i] = hd[i] - ring_out[i]
+            x = ((so[i] * suv) + ps) + sa[i]
             sa[i] = x
-            tx[i] = x * tax_rate[p]
+            tx[i] = x * tr
