@@ -59,7 +59,7 @@ def time_engine(plan, paths: int, chunk: int, seed: int, engine: str = "numpy") 
     """CPU seconds (``time.process_time``: less sensitive to the other jobs on a shared machine than wall time)."""
     t0 = time.process_time()
     for i, (a, b) in enumerate(chunk_bounds(paths, chunk)):
-        run_paths(plan, b - a, chunk_generator(seed, i), engine=engine)
+        run_paths(plan, b - a, chunk_generator(seed, i), yearly="bulk", engine=engine)  # as a run's chunks do
     return time.process_time() - t0
 
 
@@ -132,7 +132,7 @@ def section_times(plan, paths: int, chunk: int, seed: int, engine: str = "numpy"
     drivers.Drivers.step = timed("market (shocks + drivers)", step)
     try:
         for i, (a, b) in enumerate(chunk_bounds(paths, chunk)):
-            loop.run_paths(plan, b - a, chunk_generator(seed, i), engine=engine)
+            loop.run_paths(plan, b - a, chunk_generator(seed, i), yearly="bulk", engine=engine)
     finally:
         loop.MONTH, drivers.Drivers.step = month, step
         twins.TWINS.clear()

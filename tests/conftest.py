@@ -97,26 +97,27 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _same_bits(a: dict, b: dict, what: str) -> list[str]:
-    """Names of the arrays of ``a`` whose bits (values, NaN positions, dtype) differ from ``b``'s."""
+    """Names of the arrays of ``a`` whose bytes (dtype, shape, every bit: the sign of a zero, NaN) differ from
+    ``b``'s."""
     bad = [f"{what}: missing {k}" for k in set(a) ^ set(b)]
     for k in set(a) & set(b):
-        x, y = np.asarray(a[k]), np.asarray(b[k])
-        if x.dtype != y.dtype or not np.array_equal(x, y, equal_nan=x.dtype.kind == "f"):
+        x, y = np.ascontiguousarray(a[k]), np.ascontiguousarray(b[k])
+        if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
             bad.append(f"{what}.{k}")
     return bad
 
 
-def engines_agree(run, plan, n, shocks=None, record=False, engine=None):
+def engines_agree(run, plan, n, shocks=None, record=False, engine=None, **kw):
     """``run_paths`` on the numpy stages and on their compiled twins with the same draws; fails on a differing bit.
     Returns the numpy run (the caller's shock source advanced once)."""
     import copy
 
     from baozhang_finance.engine.loop import choose_engine
     twin = copy.deepcopy(shocks)
-    a = run(plan, n, shocks, record, engine="numpy")
+    a = run(plan, n, shocks, record, engine="numpy", **kw)
     if choose_engine(plan, "auto") != "compiled":
         return a
-    b = run(plan, n, twin, record, engine="compiled")
+    b = run(plan, n, twin, record, engine="compiled", **kw)
     bad = (_same_bits(a.yearly, b.yearly, "yearly") + _same_bits(a.scalars, b.scalars, "scalars")
            + _same_bits(a.monthly, b.monthly, "monthly"))
     assert not bad, f"compiled != numpy on {len(bad)} arrays: {sorted(bad)[:12]}"
@@ -136,8 +137,8 @@ def _engine_check(monkeypatch):
     from baozhang_finance.engine import loop
     original = loop.run_paths
 
-    def checked(plan, n, shocks=None, record=False, engine=None):
-        return engines_agree(original, plan, n, shocks, record, engine)
+    def checked(plan, n, shocks=None, record=False, engine=None, **kw):
+        return engines_agree(original, plan, n, shocks, record, engine, **kw)
 
     for mod in list(sys.modules.values()):
         if getattr(mod, "run_paths", None) is original:

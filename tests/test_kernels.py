@@ -64,11 +64,14 @@ def test_liaoning_cities_same_bits(name):
                   chunk_generator(9, 0))
 
 
-def test_expected_paths_and_stresses_same_bits():
-    """No shock source on a stochastic plan (expected market paths); a stressed plan."""
+def test_expected_paths_stresses_bulk_ledgers_and_controls_same_bits():
+    """No shock source on a stochastic plan (expected market paths); a stressed plan; a bulk run's ledgers (what a
+    run's chunks keep) with the control variates' deviations."""
     sc = _scenario(ROOT / "scenarios" / "demo.toml", "default")
     engines_agree(run_paths, compile_plan(sc), 3, None)
     engines_agree(run_paths, compile_plan(sc, stress="price_crash"), 200, chunk_generator(3, 0))
+    cv = sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"control_variates": True})})
+    engines_agree(run_paths, compile_plan(cv), 200, chunk_generator(4, 2), yearly="bulk")
 
 
 def test_a_plan_the_twins_do_not_cover_runs_on_numpy():

@@ -1,0 +1,645 @@
+"""The kernels of the compiled stages (:mod:`baozhang_finance.engine.kernels.twins` calls them), plain Python
+functions until :func:`baozhang_finance.engine.kernels.load` compiles them with numba. One file, so that numba's
+on-disk cache — keyed on the source file of each function — is invalidated by any change to a kernel or a helper.
+
+Loops: projects, tranches and loans outside, paths inside (one simple, vectorisable pass per row); an axis-0 sum is
+a running sum from row 0, as numpy adds it; ``fmin`` / ``fmax`` are ``np.minimum`` / ``np.maximum`` to the bit (a
+NaN in either gives NaN; of two equal values — ``-0.0`` and ``0.0`` — the second operand, as numpy's SIMD loops,
+x86 ``minpd`` / ``maxpd``, return it). Each kernel's docstring names the numpy stage it mirrors, where its formulas
+are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: helpers, compiled first and inlined (``inline="always"``)
+HELPERS = ("fmin", "fmax", "psum")
+
+#: the kernels, in an order where a kernel's callees come first
+KERNELS = ("loans_rate", "loans_due", "rental", "cfads", "sales", "waterfall_cross", "waterfall_pay", "waterfall_keep", "soe_support", "extension_noi", "disposal_rings", "rows_sum", "coverage", "llcr", "default_events", "repay", "metrics_main", "metrics_lens")
+
+
+# ---- helpers: numpy's semantics to the bit ------------------------------------------------------------------------
+def fmin(a, b):
+    """``np.minimum(a, b)``: ``a`` if ``a < b`` or ``a`` is NaN, else ``b``."""
+    if a < b or a != a:
+        return a
+    return b
+
+
+def fmax(a, b):
+    """``np.maximum(a, b)``: ``a`` if ``a > b`` or ``a`` is NaN, else ``b``."""
+    if a > b or a != a:
+        return a
+    return b
+
+
+def psum(x, i):
+    """``x.sum(axis=0)[i]`` of a ``(P, n)`` array as numpy's axis-0 reduction adds it: row by row, from row 0."""
+    acc = x[0, i]
+    for p in range(1, x.shape[0]):
+        acc += x[p, i]
+    return acc
+
+
+# ---- loans (engine.instruments.bank_loan.month, loan_rate) --------------------------------------------------------
+def loans_rate(loan_bal, draw, fixed, rate_m, spread, lpr, rel_active, relending_on, rel_part, rel_share,
+               has_reprice, reprice, has_ext, rate_add, capitalise, is_equal, mat, t, rate, cash_int, principal,
+               bal_pre):
+    """Draw; the monthly rate (own terms, relending's contract rate, a bank's repricing, an extension's add-on);
+    interest, capitalised in grace (and for a bullet); the scheduled principal of equal-principal loans and the
+    balloon of the last month (annuity rows are overwritten by the caller)."""
+    L, n = loan_bal.shape
+    for l in range(L):
+        b_, rp, ra, mt = loan_bal[l], reprice[l], rate_add[l], mat[l]
+        r_, ci, pr, bp = rate[l], cash_int[l], principal[l], bal_pre[l]
+        dr, fx, rm, sp, ract = draw[l], fixed[l], rate_m[l], spread[l], rel_active[l]
+        rpart, rshare, cap_on, eq = rel_part[l], rel_share[l], capitalise[l], is_equal[l]
+        for i in range(n):
+            b = b_[i] + dr
+            base = rm if fx else lpr[i] / 12.0 + sp
+            contract = rpart + (1.0 - rshare) * base
+            if ract and relending_on[i]:
+                r = contract
+            elif has_reprice:
+                r = contract + rp[i] * (base - contract)
+            else:
+                r = base
+            if has_ext:
+                r = r + ra[i]
+            r_[i] = r
+            interest = b * r
+            cap = interest if cap_on else 0.0
+            bp[i] = b
+            b = b + cap
+            b_[i] = b
+            ci[i] = interest - cap
+            n_rem = mt[i] - t
+            if eq:
+                pr[i] = b / fmax(float(n_rem), 1.0)
+            else:
+                pr[i] = b if n_rem == 1 else 0.0
+
+
+def loans_due(loan_bal, principal, cash_int, in_grace, mat, t, onehot_t, bal_open, int_p, prin_p, bank_due):
+    """``0 ≤ principal ≤ B`` in the months a loan pays (none in grace), the balance at the open, and the projects'
+    interest, principal and bank service due (``onehot_t`` sums of the loan rows)."""
+    L, n = loan_bal.shape
+    P = onehot_t.shape[0]
+    for l in range(L):
+        b, pr, mt, grace = loan_bal[l], principal[l], mat[l], in_grace[l]
+        for i in range(n):
+            n_rem = mt[i] - t
+            pays = ((not grace) and n_rem >= 1) or n_rem == 1
+            pr[i] = fmin(fmax(pr[i], 0.0), b[i]) if pays else 0.0
+            bal_open[i] = b[i] if l == 0 else bal_open[i] + b[i]
+    for p in range(P):
+        a, c, d = int_p[p], prin_p[p], bank_due[p]
+        for i in range(n):
+            a[i] = 0.0
+            c[i] = 0.0
+        for l in range(L):
+            w, ci, pr = onehot_t[p, l], cash_int[l], principal[l]
+            for i in range(n):
+                a[i] += w * ci[i]
+                c[i] += w * pr[i]
+        for i in range(n):
+            d[i] = a[i] + c[i]
+
+
+# ---- operations (engine.stages.rental, cfads, sales, buybacks) ----------------------------------------------------
+def rental(held, acq, acq_diff, has_delay, delayed, rent_sum, rent_ring, rent_idx, act_r, dropping, drop_slot,
+           slot, count, stab_occ, occ_dev, ramp, has_sold, sold, rent_unit, rent_sub_unit, rent_cost_share,
+           cost_m2_m, cpi, occ, rent, rent_sub, rent_costs, running):
+    """Units acquired; the rent index summed over the leases in place (its ring written after every project has
+    read the month that drops out); occupancy, rent, rent subsidy, rent costs and running costs."""
+    P, n = held.shape
+    for p in range(P):
+        hd, dl, rsum, sd = held[p], delayed[p], rent_sum[p], sold[p]
+        ring = rent_ring[drop_slot[p]]
+        oc, re, rsb, rc, ru = occ[p], rent[p], rent_sub[p], rent_costs[p], running[p]
+        a0, ad, on, off = acq[p], acq_diff[p], act_r[p], dropping[p]
+        so, ru_p, cnt, rp = stab_occ[p], rent_unit[p], count[p], ramp[p]
+        sub_p, share_p, cost_p = rent_sub_unit[p], rent_cost_share[p], cost_m2_m[p]
+        for i in range(n):
+            a = a0 + dl[i] * ad if has_delay else a0
+            h = hd[i] + a
+            hd[i] = h
+            rs = rsum[i]
+            if on:
+                rs = rs + rent_idx[i]
+            if off:
+                rs = rs - ring[i]
+            rsum[i] = rs
+            o = fmin(fmax(so + occ_dev[i], 0.0), 1.0) * rp
+            if has_sold:
+                o = o * (1.0 - sd[i])
+            oc[i] = o
+            r = ru_p * (rs / cnt) * o
+            re[i] = r
+            rsb[i] = sub_p * o
+            rc[i] = r * share_p
+            ru[i] = h * cost_p * cpi[i]
+    dst = rent_ring[slot]
+    for i in range(n):
+        dst[i] = rent_idx[i]
+
+
+def cfads(rent, rent_sub, sales, op_grants, bank_int_p, subsidy_share, subsidy_on, has_loans, running, rent_costs,
+          sales_tax, bb_paid, int_sub, ops_in, ops_out, cf):
+    """``ops_in = rent + rent subsidy + sales + operating grants + 贴息``, ``ops_out = running + rent costs +
+    sales tax + buybacks``, ``CFADS = ops_in − ops_out``."""
+    P, n = rent.shape
+    for p in range(P):
+        r, rs, sa, bi, ru, rc, st, bb = (rent[p], rent_sub[p], sales[p], bank_int_p[p], running[p], rent_costs[p],
+                                         sales_tax[p], bb_paid[p])
+        isub, oi, oo, c = int_sub[p], ops_in[p], ops_out[p], cf[p]
+        og, share, on = op_grants[p], subsidy_share[p], subsidy_on[p]
+        for i in range(n):
+            s = bi[i] * share * on if has_loans else 0.0
+            if has_loans:
+                isub[i] = s
+            a = (((r[i] + rs[i]) + sa[i]) + og) + s
+            b = ((ru[i] + rc[i]) + st[i]) + bb[i]
+            oi[i] = a
+            oo[i] = b
+            c[i] = a - b
+
+
+def sales(unsold, inv_on, inv, abs_rate, active, handover, presale, eligible, lock_ring, lock_slot, lk_slot, any_bb,
+          bb_row, h_m, bb_partial, accept, bb_market, bb_mprice, orig, area, hpi, ru_ring, rv_ring, dslot, rslot,
+          resale_factor, pending, held, sale_unit_value, tax_rate, sold, bb_units, bb_paid, sales_out, tax_out):
+    """Sale operations (:func:`baozhang_finance.engine.stages.sales` with :func:`~baozhang_finance.engine.stages.
+    buybacks`): inventory, absorption (the rate ``a · A_t · H^ε`` and the monthly buyback hazard ``h_m`` come from
+    numpy), the lock-up ring, buybacks and their resale ring, hand-overs, sales and sales tax."""
+    P, n = unsold.shape
+    for p in range(P):
+        un, ar, el, hd, pe = unsold[p], abs_rate[p], eligible[p], held[p], pending[p]
+        ring_in, ring_out = lock_ring[lock_slot[p]][p], lock_ring[lk_slot][p]
+        so, sa, tx = sold[p], sales_out[p], tax_out[p]
+        inv_p, act, ho = inv[p], active[p], handover[p]
+        for i in range(n):
+            u = un[i] + inv_p if inv_on else un[i]
+            x = (u * fmin(ar[i], 1.0)) * act
+            so[i] = x
+            un[i] = u - x
+            el[i] = el[i] + ring_in[i]
+            ring_out[i] = x + ho
+            sa[i] = 0.0
+        if any_bb:
+            j = bb_row[p]
+            bu_w, bp_w = bb_units[p], bb_paid[p]
+            ru_w, rv_w = ru_ring[dslot, p], rv_ring[dslot, p]
+            ru_r, rv_r = ru_ring[rslot[p], p], rv_ring[rslot[p], p]
+            hz = h_m[max(j, 0)]
+            acc, mk, mp, og, ar_p, rf = accept[p], bb_market[p], bb_mprice[p], orig[p], area[p], resale_factor[p]
+            for i in range(n):
+                e = el[i]
+                bu = e * hz[i] if j >= 0 else 0.0
+                el[i] = e - bu
+                if bb_partial:
+                    bu = bu * acc
+                paid = (bu * ar_p) * (mk * (mp * hpi[i]) + (1.0 - mk) * og)
+                ru_w[i] = bu
+                rv_w[i] = paid
+                r_units = ru_r[i]
+                sa[i] = rv_r[i] * rf
+                pe[i] = pe[i] + (bu - r_units)
+                hd[i] = hd[i] + bu
+                ring_out[i] = ring_out[i] + r_units
+                bu_w[i] = bu
+                bp_w[i] = paid
+        suv, ps, tr = sale_unit_value[p], presale[p], tax_rate[p]
+        for i in range(n):
+            hd[i] = hd[i] - ring_out[i]
+            x = ((so[i] * suv) + ps) + sa[i]
+            sa[i] = x
+            tx[i] = x * tr
+
+
+# ---- waterfall (engine.stages.waterfall, dsra_refill, cross_support, lockup) --------------------------------------
+def waterfall_pay(cfads, cash, dsra, extra, has_extra, dues, short, short_opex, surplus, do_sweep, sweep_share, sales,
+                  onehot_t, loan_bal, principal, sweep):
+    """Cash available ``CFADS + cash + DSRA (+ reserve_net)`` pays the tranches in rank order (``dues`` ``(K, P, n)``
+    in that order), then the sweep ``min(share · sales, surplus, bank balance after principal)``. Writes
+    ``short``, ``short_opex``, ``sweep`` and the surplus left. Loops: projects (and tranches, loans) outside,
+    paths inside."""
+    P, n = cfads.shape
+    K, L = dues.shape[0], loan_bal.shape[0]
+    for p in range(P):
+        cf, ca, ds, ex, so, rest = cfads[p], cash[p], dsra[p], extra[p], short_opex[p], surplus[p]
+        for i in range(n):
+            avail = cf[i] + ca[i] + ds[i]
+            if has_extra:
+                avail = avail + ex[i]
+            rest[i] = fmax(avail, 0.0)
+            so[i] = fmax(-avail, 0.0)
+        for k in range(K):
+            d, s = dues[k, p], short[k, p]
+            for i in range(n):
+                paid = fmin(rest[i], d[i])
+                s[i] = d[i] - paid
+                rest[i] = rest[i] - paid
+        if do_sweep:
+            sw, sa, share = sweep[p], sales[p], sweep_share[p]
+            for i in range(n):
+                sw[i] = 0.0
+            for l in range(L):
+                w, lb, pr = onehot_t[p, l], loan_bal[l], principal[l]
+                for i in range(n):
+                    sw[i] += w * (lb[i] - pr[i])
+            for i in range(n):
+                x = fmin(fmin(share * sa[i], rest[i]), sw[i])
+                sw[i] = x
+                rest[i] = rest[i] - x
+
+
+def waterfall_keep(surplus, dsra_months, bank_due, bond_fwd, soe_fwd, has_soe, balloon_on, ahead, onehot_t, loan_bal,
+                   floor, new_dsra, cross, short_opex, short, cfads, bond_due, soe_due, cf12, ds12, cf_ring,
+                   ds_ring, r12, lockup_dscr, sold, has_sold, cash, dist, locked):
+    """DSRA refilled to ``max(target, floor)`` from the surplus, ``target = k · bank_due + bond service ahead
+    (+ SOE-bond service ahead) + Σ balloon principal due within k months`` (``ahead`` ``(L, n)``); cross-support
+    between projects (``cross``, :func:`waterfall_cross`); the trailing-12-month lock-up on the running sums; the
+    surplus retained as cash or distributed."""
+    P, n = surplus.shape
+    L = loan_bal.shape[0]
+    acc = np.zeros(n)
+    for p in range(P):
+        sur, bd, nd, sd, fl = surplus[p], bank_due[p], new_dsra[p], sold[p], floor[p]
+        if balloon_on:
+            for i in range(n):
+                acc[i] = 0.0
+            for l in range(L):
+                w, lb, ah = onehot_t[p, l], loan_bal[l], ahead[l]
+                for i in range(n):
+                    acc[i] += w * (lb[i] if ah[i] else 0.0)
+        for i in range(n):
+            bond_ahead = bond_fwd[p] * (1.0 - sd[i]) if has_sold else bond_fwd[p]
+            target = dsra_months * bd[i] + bond_ahead
+            if has_soe:
+                target = target + soe_fwd[p]
+            if balloon_on:
+                target = target + acc[i]
+            d = fmin(sur[i], fmax(target, fl))
+            nd[i] = d
+            sur[i] = sur[i] - d
+    if cross:
+        waterfall_cross(surplus, short_opex, short)
+    for p in range(P):
+        sur, cf, bd, bo, c12, d12 = surplus[p], cfads[p], bank_due[p], bond_due[p], cf12[p], ds12[p]
+        cr, dr, sd, ca, di, lk = cf_ring[r12, p], ds_ring[r12, p], sold[p], cash[p], dist[p], locked[p]
+        for i in range(n):
+            sv = bd[i] + bo[i]
+            if has_soe:
+                sv = sv + soe_due[p]
+            c = c12[i] + (cf[i] - cr[i])
+            d = d12[i] + (sv - dr[i])
+            c12[i] = c
+            d12[i] = d
+            cr[i] = cf[i]
+            dr[i] = sv
+            on = (d > 1e-9) & (c < lockup_dscr * d)
+            if has_sold:
+                on = on & (sd[i] == 0.0)
+            lk[i] = on
+            kept = sur[i] if on else 0.0
+            ca[i] = kept
+            di[i] = sur[i] - kept
+
+
+def waterfall_cross(surplus, short_opex, short):
+    """Cross-support (:func:`~baozhang_finance.engine.stages.cross_support`): ``used = min(Σ surplus, Σ
+    shortfalls)``; shortfalls scaled by ``1 − used / need``, surpluses by ``1 − used / pool``."""
+    P, n = surplus.shape
+    K = short.shape[0]
+    pool, need, x = np.empty(n), np.empty(n), np.empty(n)
+    for i in range(n):
+        pool[i] = surplus[0, i]
+    for p in range(1, P):
+        for i in range(n):
+            pool[i] += surplus[p, i]
+    for p in range(P):
+        for i in range(n):
+            x[i] = short_opex[p, i]
+        for k in range(K):
+            for i in range(n):
+                x[i] = x[i] + short[k, p, i]
+        for i in range(n):
+            need[i] = x[i] if p == 0 else need[i] + x[i]
+    for i in range(n):
+        used = fmin(pool[i], need[i])
+        need[i] = 1.0 - used / need[i] if need[i] > 0 else 1.0
+        pool[i] = 1.0 - used / pool[i] if pool[i] > 0 else 1.0
+    for p in range(P):
+        for i in range(n):
+            short_opex[p, i] = short_opex[p, i] * need[i]
+            surplus[p, i] = surplus[p, i] * pool[i]
+        for k in range(K):
+            for i in range(n):
+                short[k, p, i] = short[k, p, i] * need[i]
+
+
+# ---- SOE support (engine.stages.soe_support, _support_events) -----------------------------------------------------
+def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_paid, allocated, shorts, paid, soe,
+                new_opex, new_short, exhausted, first_short, t):
+    """Per path: the pot's yearly top-up, the class totals ``shorts`` (row 0 operating costs, then the tranches),
+    SOE money in ``order`` (class rows), the exhaustion and first-shortfall months, and — when the cures follow
+    SOE support — the projects' shortfalls scaled by the share left open (``new_opex``, ``new_short``).
+    Loops: classes and projects outside, paths inside (one simple pass per row)."""
+    P, n = short_opex.shape
+    K, J = short.shape[0], order.shape[0]
+    if year_start:
+        for i in range(n):
+            soe_left[i] = fmin(soe_left[i] + yearly, cap)
+    for c in range(K + 1):
+        src = short_opex if c == 0 else short[c - 1]
+        row = shorts[c]
+        first = src[0]
+        for i in range(n):
+            row[i] = first[i]
+        for p in range(1, P):
+            x = src[p]
+            for i in range(n):
+                row[i] += x[i]
+    for i in range(n):
+        soe[i] = 0.0
+    left_short = np.zeros(n)
+    for j in range(J):
+        sc, pc = shorts[order[j]], paid[order[j]]
+        for i in range(n):
+            pay = fmin(soe_left[i], sc[i])
+            pc[i] = pay
+            soe_left[i] = soe_left[i] - pay
+            soe[i] = pay if j == 0 else soe[i] + pay
+            left_short[i] = left_short[i] + (sc[i] - pay)
+    total = np.zeros(n)
+    for c in range(K + 1):
+        sc = shorts[c]
+        for i in range(n):
+            total[i] = total[i] + sc[i]
+    for i in range(n):
+        if left_short[i] > 1e-6 and exhausted[i] < 0:
+            exhausted[i] = t
+        if total[i] > 1e-6 and first_short[i] < 0:
+            first_short[i] = t
+    if allocated:
+        for c in range(K + 1):
+            src = short_opex if c == 0 else short[c - 1]
+            dst = new_opex if c == 0 else new_short[c - 1]
+            sc, pc = shorts[c], paid[c]
+            for p in range(P):
+                x, y = src[p], dst[p]
+                if in_paid[c]:
+                    for i in range(n):
+                        y[i] = x[i] * (1.0 - pc[i] / sc[i] if sc[i] > 0 else 1.0)
+                else:
+                    for i in range(n):
+                        y[i] = x[i]
+
+
+# ---- cures (engine.cures.extension.month, engine.cures.disposal.month) --------------------------------------------
+def extension_noi(rent, rent_sub, rent_costs, running, ring, total, r, short, check):
+    """``NOI12 += NOI_t − NOI_{t−12}`` with ``NOI = rent + rent subsidy − rent costs − running``; returns the number
+    of (project, path) cells short on bank service (> 1e-6 yuan) when ``check``."""
+    P, n = rent.shape
+    need = 0
+    for p in range(P):
+        re, rs, rc, ru, rg, tt, sh = rent[p], rent_sub[p], rent_costs[p], running[p], ring[r, p], total[p], short[p]
+        for i in range(n):
+            noi = ((re[i] + rs[i]) - rc[i]) - ru[i]
+            tt[i] = tt[i] + (noi - rg[i])
+            rg[i] = noi
+        if check:
+            for i in range(n):
+                need += sh[i] > 1e-6
+    return need
+
+
+def disposal_rings(rent, rent_sub, rent_costs, running, occ, noi_ring, occ_ring, r, short_opex, short, count,
+                   is_rental, operating_ok, min_occ, sold, total_short, eligible):
+    """The month's NOI and occupancy into the 12-month rings; the block's total shortfall; eligible = short,
+    not sold, a rental block, operating long enough and trailing occupancy ``Σ_12 occ / min(12, t − a + 1)`` at
+    the threshold. Returns the number of eligible (project, path) cells."""
+    P, n = rent.shape
+    K = short.shape[0]
+    found = 0
+    for p in range(P):
+        re, rs, rc, ru, oc = rent[p], rent_sub[p], rent_costs[p], running[p], occ[p]
+        nr, orr, ts, el, sd = noi_ring[r, p], occ_ring[r, p], total_short[p], eligible[p], sold[p]
+        for i in range(n):
+            nr[i] = ((re[i] + rs[i]) - rc[i]) - ru[i]
+            orr[i] = oc[i]
+            ts[i] = short_opex[p, i]
+        for k in range(K):
+            sk = short[k, p]
+            for i in range(n):
+                ts[i] = ts[i] + sk[i]
+        gate = is_rental[p] and operating_ok[p]
+        cnt = count[p]
+        for i in range(n):
+            ok = gate and (ts[i] > 1e-6) and (sd[i] == 0.0)
+            if ok:  # the trailing occupancy only where it decides: Σ of the 12 slots in slot order, as numpy sums
+                acc = occ_ring[0, p, i]
+                for j in range(1, 12):
+                    acc += occ_ring[j, p, i]
+                ok = acc / cnt >= min_occ
+            el[i] = ok
+            found += ok
+    return found
+
+
+# ---- default and metrics (engine.stages.default, bank_loan.repay, metrics, lens_metrics) --------------------------
+def rows_sum(x, out):
+    """``out = x.sum(axis=0)`` of a ``(P, n)`` array, row by row from row 0 (numpy's order)."""
+    P, n = x.shape
+    first = x[0]
+    for i in range(n):
+        out[i] = first[i]
+    for p in range(1, P):
+        r = x[p]
+        for i in range(n):
+            out[i] += r[i]
+
+
+def default_events(gov_bank, bal_open, bank_int_p, collateral, hpi, month, ead, coll, hpi_d, sale_month, hpi_s, t,
+                   liq):
+    """The standalone bank view's default month, EAD, collateral and price index (and at the bank's sale)."""
+    n = gov_bank.shape[0]
+    events = 0
+    for i in range(n):
+        events += ((gov_bank[i] > 1e-6) & (month[i] < 0)) | (sale_month[i] == t)
+    if not events:
+        return
+    interest = np.empty(n)
+    rows_sum(bank_int_p, interest)
+    for i in range(n):
+        if gov_bank[i] > 1e-6 and month[i] < 0:
+            month[i] = t
+            ead[i] = bal_open[i] + interest[i]
+            coll[i] = collateral[i]
+            hpi_d[i] = hpi[i]
+            sale_month[i] = t + liq
+        if sale_month[i] == t:
+            hpi_s[i] = hpi[i]
+
+
+def repay(loan_bal, principal, any_sale, onehot_t, lp, sweep):
+    """``B −= principal``; then the sweep pro rata to each project's loan balances, floored at 0."""
+    L, n = loan_bal.shape
+    P = onehot_t.shape[0]
+    for l in range(L):
+        b, pr = loan_bal[l], principal[l]
+        for i in range(n):
+            b[i] = b[i] - pr[i]
+    if not any_sale:
+        return
+    proj = np.zeros((P, n))
+    for p in range(P):
+        acc = proj[p]
+        for l in range(L):
+            w, b = onehot_t[p, l], loan_bal[l]
+            for i in range(n):
+                acc[i] += w * b[i]
+    for l in range(L):
+        b, pb, sw = loan_bal[l], proj[lp[l]], sweep[lp[l]]
+        for i in range(n):
+            share = b[i] / (pb[i] if pb[i] > 0 else 1.0)
+            b[i] = fmax(b[i] - share * sw[i], 0.0)
+
+
+def metrics_main(hidden, gov_bond, soe, bal_open, dist, cfads, fdfac, disc, equity_in_t, overrun, has_overrun,
+                 gov_bb, gov_resale, has_gov_bb, dist_return, pot_cap, soe_left, llcr_on, ahead_mode, ahead_s,
+                 bond_due, df, llcr_first, cov_on, has_bond, bank_due, t, first_call, stock_at_call, pv_hidden,
+                 pv_bond, pv_soe, cum_equity, pv_gov_bb, pv_gov_resale, peak, llcr_num, llcr_den, cov_num, cov_bank,
+                 dist_t, cf_prog, equity_t):
+    """First call, the PVs, the funding need and its peak, the pot's refill by distributions, the LLCR and
+    bond-coverage sums; writes the month's ``dist_t``, ``cf_prog`` and ``equity_t`` (equity in incl. overrun).
+    The first-call test is counted in one pass and written in a second only when some path calls."""
+    n = hidden.shape[0]
+    rows_sum(dist, dist_t)
+    rows_sum(cfads, cf_prog)
+    new = 0
+    for i in range(n):
+        new += (hidden[i] > 1e-6) & (first_call[i] < 0)
+    if new:
+        for i in range(n):
+            if hidden[i] > 1e-6 and first_call[i] < 0:
+                first_call[i] = t
+                stock_at_call[i] = bal_open[i]
+    for i in range(n):
+        pv_hidden[i] += hidden[i] * fdfac
+        pv_bond[i] += gov_bond[i] * fdfac
+        pv_soe[i] += soe[i] * disc
+    for i in range(n):
+        cum_equity[i] = cum_equity[i] + ((equity_in_t + soe[i]) - dist_t[i])
+        equity_t[i] = equity_in_t
+    if has_overrun:
+        ov = np.empty(n)
+        rows_sum(overrun, ov)
+        for i in range(n):
+            cum_equity[i] = cum_equity[i] + ov[i]
+            equity_t[i] = equity_in_t + ov[i]
+    if has_gov_bb:
+        for i in range(n):
+            pv_gov_bb[i] += gov_bb[i] * fdfac
+            pv_gov_resale[i] += gov_resale[i] * fdfac
+    if dist_return:
+        for i in range(n):
+            soe_left[i] = fmin(soe_left[i] + dist_t[i], pot_cap)
+    for i in range(n):
+        peak[i] = fmax(peak[i], cum_equity[i])
+    if llcr_on:
+        llcr(cf_prog, ahead_mode, ahead_s, bond_due, df, llcr_first, bal_open, llcr_num, llcr_den)
+    if cov_on:
+        coverage(cfads, bank_due, has_bond, cov_num, cov_bank)
+
+
+def llcr(cf_prog, ahead_mode, ahead_s, bond_due, df, llcr_first, bal_open, llcr_num, llcr_den):
+    """``llcr_num += (CFADS − bond service ranked ahead) · v``; ``llcr_den = D₀`` in the first month."""
+    n = cf_prog.shape[0]
+    ahead = np.zeros(n)
+    if ahead_mode == 1:
+        rows_sum(bond_due, ahead)
+    elif ahead_mode == 2:
+        for i in range(n):
+            ahead[i] = ahead_s
+    for i in range(n):
+        llcr_num[i] += (cf_prog[i] - ahead[i]) * df
+    if llcr_first:
+        for i in range(n):
+            llcr_den[i] = bal_open[i]
+
+
+def coverage(cfads, bank_due, has_bond, cov_num, cov_bank):
+    """``cov_num += Σ_{bond projects} CFADS``, ``cov_bank += Σ_{bond projects} bank service`` (rows in order)."""
+    P, n = cfads.shape
+    a, b = np.zeros(n), np.zeros(n)
+    first = True
+    for p in range(P):
+        if has_bond[p]:
+            cf, bd = cfads[p], bank_due[p]
+            for i in range(n):
+                a[i] = cf[i] if first else a[i] + cf[i]
+                b[i] = bd[i] if first else b[i] + bd[i]
+            first = False
+    for i in range(n):
+        cov_num[i] += a[i]
+        cov_bank[i] += b[i]
+
+
+def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credit_on, bank_int_p, bal_open,
+                 collateral, hpi, liq, t, dist_t, equity_t, soe, hidden, gov_bond, noi_on, rent, rent_costs, running,
+                 is_rental, pv_gov_bank, pv_budgeted, bank_short_first, exhausted, ead_n, coll_n, hpi_d_n, sale_n,
+                 hpi_s_n, ead_c, coll_c, hpi_d_c, sale_c, hpi_s_c, equity_m, gov_m, noi12):
+    """The lenses' accumulators (:func:`~baozhang_finance.engine.stages.lens_metrics`): PV of government money on
+    bank service and of budgeted subsidies, the credit events without support and of the SOE's exhaustion, the
+    month's equity flow and government money, and the rental NOI of the last 12 months."""
+    P, n = rent_sub.shape
+    budget = np.empty(n)
+    for p in range(P):
+        rs, isub = rent_sub[p], int_sub[p]
+        for i in range(n):
+            budget[i] = rs[i] + isub[i] if p == 0 else budget[i] + (rs[i] + isub[i])
+    em, gm = equity_m[t], gov_m[t]
+    for i in range(n):
+        pv_gov_bank[i] += gov_bank[i] * fdfac
+        pv_budgeted[i] += (budget[i] + grants_s) * fdfac
+        em[i] = (dist_t[i] - equity_t[i]) - soe[i]
+        gm[i] = hidden[i] + gov_bond[i]
+    if credit_on:
+        events = 0
+        for i in range(n):
+            events += (((bank_short[i] > 1e-6) & (bank_short_first[i] < 0)) | (exhausted[i] == t) | (sale_n[i] == t)
+                       | (sale_c[i] == t))
+        if events:
+            interest = np.empty(n)
+            rows_sum(bank_int_p, interest)
+            for i in range(n):
+                if bank_short[i] > 1e-6 and bank_short_first[i] < 0:
+                    bank_short_first[i] = t
+                    ead_n[i] = bal_open[i] + interest[i]
+                    coll_n[i] = collateral[i]
+                    hpi_d_n[i] = hpi[i]
+                    sale_n[i] = t + liq
+                if exhausted[i] == t:
+                    ead_c[i] = bal_open[i] + interest[i]
+                    coll_c[i] = collateral[i]
+                    hpi_d_c[i] = hpi[i]
+                    sale_c[i] = t + liq
+                if sale_n[i] == t:
+                    hpi_s_n[i] = hpi[i]
+                if sale_c[i] == t:
+                    hpi_s_c[i] = hpi[i]
+    if noi_on:
+        noi = np.zeros(n)
+        first = True
+        for p in range(P):
+            if is_rental[p]:
+                r, rs, rc, ru = rent[p], rent_sub[p], rent_costs[p], running[p]
+                for i in range(n):
+                    v = ((r[i] + rs[i]) - rc[i]) - ru[i]
+                    noi[i] = v if first else noi[i] + v
+                first = False
+        for i in range(n):
+            noi12[i] += noi[i]
