@@ -120,6 +120,6 @@ def test_golden_and_oracle_suites_on_both_engines():
     files += ["tests/test_reference_crosscheck.py", "tests/test_snapshot.py", "tests/test_engine_stages.py",
               "tests/test_government_owned.py", "tests/test_seed_terms.py", "tests/test_extremes.py"]
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-o", "addopts=", "-p", "no:cacheprovider",
-                          *files], capture_output=True, text=True, cwd=ROOT,
+                          *files], check=False, capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "BAOZHANG_ENGINE_CHECK": "1"})
     assert out.returncode == 0, out.stdout[-3000:]

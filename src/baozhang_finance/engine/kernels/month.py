@@ -23,14 +23,14 @@ KERNELS = ("loans_rate", "loans_due", "rental", "cfads", "sales", "waterfall_cro
 # ---- helpers: numpy's semantics to the bit ------------------------------------------------------------------------
 def fmin(a, b):
     """``np.minimum(a, b)``: ``a`` if ``a < b`` or ``a`` is NaN, else ``b``."""
-    if a < b or a != a:
+    if a < b or a != a:  # noqa: PLR0124  (a NaN test that numba compiles)
         return a
     return b
 
 
 def fmax(a, b):
     """``np.maximum(a, b)``: ``a`` if ``a > b`` or ``a`` is NaN, else ``b``."""
-    if a > b or a != a:
+    if a > b or a != a:  # noqa: PLR0124
         return a
     return b
 
