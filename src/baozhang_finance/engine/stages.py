@@ -70,6 +70,11 @@ def bond_dues(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
         keep = 1.0 - st.disposal.sold
         m.bond_int, m.bond_prin = _per_project(m.bond_int) * keep, _per_project(m.bond_prin) * keep
         m.bond_due = m.bond_int + m.bond_prin
+    dues_by_kind(c, plan, t, m)
+
+
+def dues_by_kind(c: Constants, plan: Plan, t: int, m: Month) -> None:
+    """``m.due``: the month's service due by tranche kind — bank, special bonds and SOE bonds (their month)."""
     m.due = {"bank_loan": m.bank_due, "special_bond": m.bond_due}
     if c.has_soe_bond:  # SOE corporate bonds (instruments/soe_bond.py)
         o = soe_bond.month(plan, t)

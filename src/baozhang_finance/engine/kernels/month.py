@@ -17,7 +17,7 @@ import numpy as np
 HELPERS = ("fmin", "fmax", "psum")
 
 #: the kernels, in an order where a kernel's callees come first
-KERNELS = ("loans_rate", "loans_due", "rental", "cfads", "sales", "waterfall_cross", "waterfall_pay", "waterfall_keep", "soe_support", "extension_noi", "disposal_rings", "rows_sum", "coverage", "llcr", "default_events", "repay", "metrics_main", "metrics_lens")
+KERNELS = ("loans_rate", "loans_due", "bond_dues", "rental", "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "soe_support", "extension_noi", "disposal_rings", "rows_sum", "coverage", "llcr", "default_events", "repay", "metrics_main", "metrics_lens")
 
 
 # ---- helpers: numpy's semantics to the bit ------------------------------------------------------------------------
@@ -108,6 +108,25 @@ def loans_due(loan_bal, principal, cash_int, in_grace, mat, t, onehot_t, bal_ope
             d[i] = a[i] + c[i]
 
 
+def bond_dues(bi, bp, ri, rp, has_refi, sold, has_sold, out_int, out_prin, out_due):
+    """Special-bond service per path (:func:`~baozhang_finance.engine.stages.bond_dues`): the schedule's interest
+    and principal ``(P,)`` plus refinancing bonds' ``(P, n)``, times ``1 − sold`` after a disposal."""
+    P, n = out_int.shape
+    for p in range(P):
+        a0, b0, r_i, r_p, sd = bi[p], bp[p], ri[p], rp[p], sold[p]
+        oi, op, od = out_int[p], out_prin[p], out_due[p]
+        for i in range(n):
+            a = a0 + r_i[i] if has_refi else a0
+            b = b0 + r_p[i] if has_refi else b0
+            if has_sold:
+                keep = 1.0 - sd[i]
+                a = a * keep
+                b = b * keep
+            oi[i] = a
+            op[i] = b
+            od[i] = a + b
+
+
 # ---- operations (engine.stages.rental, cfads, sales, buybacks) ----------------------------------------------------
 def rental(held, acq, acq_diff, has_delay, delayed, rent_sum, rent_ring, rent_idx, act_r, dropping, drop_slot,
            slot, count, stab_occ, occ_dev, ramp, has_sold, sold, rent_unit, rent_sub_unit, rent_cost_share,
@@ -167,21 +186,26 @@ def cfads(rent, rent_sub, sales, op_grants, bank_int_p, subsidy_share, subsidy_o
             c[i] = a - b
 
 
-def sales(unsold, inv_on, inv, abs_rate, active, handover, presale, eligible, lock_ring, lock_slot, lk_slot, any_bb,
-          bb_row, h_m, bb_partial, accept, bb_market, bb_mprice, orig, area, hpi, ru_ring, rv_ring, dslot, rslot,
+def sales(unsold, inv_on, inv, absorption_m, absorption, any_elastic, h_pow, active, handover, presale, eligible,
+          lock_ring, lock_slot, lk_slot, any_bb, bb_row, h_ann, e_m1, bb_partial, accept, bb_market, bb_mprice, orig, area, hpi, ru_ring, rv_ring, dslot, rslot,
           resale_factor, pending, held, sale_unit_value, tax_rate, sold, bb_units, bb_paid, sales_out, tax_out):
     """Sale operations (:func:`baozhang_finance.engine.stages.sales` with :func:`~baozhang_finance.engine.stages.
-    buybacks`): inventory, absorption (the rate ``a · A_t · H^ε`` and the monthly buyback hazard ``h_m`` come from
-    numpy), the lock-up ring, buybacks and their resale ring, hand-overs, sales and sales tax."""
+    buybacks`): inventory, absorption ``min(a · A_t · H^ε, 1)`` (``h_pow`` = H^ε from numpy), the lock-up ring,
+    buybacks (the monthly hazard ``h_m = −expm1(log1p(−h) / 12)``, 1 at h ≥ 1, from ``h_ann`` and numpy's
+    ``e_m1 = expm1(…)``: :func:`hazard_in`) and their resale ring, hand-overs, sales and sales tax."""
     P, n = unsold.shape
     for p in range(P):
-        un, ar, el, hd, pe = unsold[p], abs_rate[p], eligible[p], held[p], pending[p]
+        un, hp, el, hd, pe = unsold[p], h_pow[p], eligible[p], held[p], pending[p]
+        am = absorption_m[p]
         ring_in, ring_out = lock_ring[lock_slot[p]][p], lock_ring[lk_slot][p]
         so, sa, tx = sold[p], sales_out[p], tax_out[p]
         inv_p, act, ho = inv[p], active[p], handover[p]
         for i in range(n):
             u = un[i] + inv_p if inv_on else un[i]
-            x = (u * fmin(ar[i], 1.0)) * act
+            ar = am * absorption[i]
+            if any_elastic:
+                ar = ar * hp[i]
+            x = (u * fmin(ar, 1.0)) * act
             so[i] = x
             un[i] = u - x
             el[i] = el[i] + ring_in[i]
@@ -192,11 +216,11 @@ def sales(unsold, inv_on, inv, abs_rate, active, handover, presale, eligible, lo
             bu_w, bp_w = bb_units[p], bb_paid[p]
             ru_w, rv_w = ru_ring[dslot, p], rv_ring[dslot, p]
             ru_r, rv_r = ru_ring[rslot[p], p], rv_ring[rslot[p], p]
-            hz = h_m[max(j, 0)]
+            ha, em = h_ann[max(j, 0)], e_m1[max(j, 0)]
             acc, mk, mp, og, ar_p, rf = accept[p], bb_market[p], bb_mprice[p], orig[p], area[p], resale_factor[p]
             for i in range(n):
                 e = el[i]
-                bu = e * hz[i] if j >= 0 else 0.0
+                bu = e * (1.0 if ha[i] >= 1.0 else -em[i]) if j >= 0 else 0.0
                 el[i] = e - bu
                 if bb_partial:
                     bu = bu * acc
@@ -216,6 +240,27 @@ def sales(unsold, inv_on, inv, abs_rate, active, handover, presale, eligible, lo
             x = ((so[i] * suv) + ps) + sa[i]
             sa[i] = x
             tx[i] = x * tr
+
+
+def hazard_in(hpi, hazard, sens, h_ann, neg):
+    """The buyback hazard before its transcendental steps (:func:`~baozhang_finance.engine.stages.buybacks`):
+    ``h = min(hazard · (1 + s · max(0, 1 − H)), 1)`` and ``−where(h ≥ 1, 0, h)``, the argument of numpy's log1p."""
+    R, n = h_ann.shape
+    for r in range(R):
+        ha, ng, hz, sv = h_ann[r], neg[r], hazard[r], sens[r]
+        for i in range(n):
+            h = fmin(hz * (1.0 + sv * fmax(0.0, 1.0 - hpi[i])), 1.0)
+            ha[i] = h
+            ng[i] = -(0.0 if h >= 1.0 else h)
+
+
+def divide(x, d, out):
+    """``out = x / d`` (the ``/ 12`` between numpy's log1p and expm1)."""
+    R, n = x.shape
+    for r in range(R):
+        a, o = x[r], out[r]
+        for i in range(n):
+            o[i] = a[i] / d
 
 
 # ---- waterfall (engine.stages.waterfall, dsra_refill, cross_support, lockup) --------------------------------------

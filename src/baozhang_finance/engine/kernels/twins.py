@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from baozhang_finance.engine import stages
-from baozhang_finance.engine.cures import CURES, cures_after_soe, cures_before_soe, disposal, extension
+from baozhang_finance.engine.cures import (CURES, cures_after_soe, cures_before_soe, disposal, extension,
+                                          refinancing)
 from baozhang_finance.engine.formulas import annuity_payment, discount_factor
 from baozhang_finance.engine.kernels import load
 from baozhang_finance.engine.plan import Plan
@@ -17,6 +18,7 @@ from baozhang_finance.engine.state import Constants, State
 
 f64 = np.float64
 _NO_MASK = np.zeros((1, 1), dtype=bool)  # a placeholder 2-D mask where a kernel's branch is off
+_NO_HAZARD = np.zeros((1, 1))  # … and a placeholder 2-D array
 
 
 def pn(x, shape) -> np.ndarray:
@@ -290,7 +292,8 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.loans` for the bank loans (:func:`~baozhang_finance.engine.
     instruments.bank_loan.month`); the annuity's level payment and the bonds' dues as the numpy stage does them."""
     if not c.has_loans:
-        return stages.loans(st, c, plan, t, m)
+        stages.loans(st, c, plan, t, m)
+        return
     k, L, n, ms = load(), c.L, st.n, m.ms
     ext = st.ext
     draw = column(plan.loan_draw, t)
@@ -314,7 +317,24 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     m.sources = m.sources + plan.loan_onehot.T @ draw
     m.rate, m.principal, m.bal_open, m.loan_int = rate, principal, bal_open, cash_int
     m.bank_int_p, m.bank_prin_p, m.bank_due = int_p, prin_p, bank_due
-    stages.bond_dues(st, c, plan, t, m)
+    bond_dues(st, c, plan, t, m)
+
+
+def bond_dues(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.bond_dues` where bond service is per path (refinancing bonds or
+    disposals; else the numpy function: a deterministic ``(P,)`` schedule)."""
+    if st.refi is None and st.disposal is None:
+        return stages.bond_dues(st, c, plan, t, m)
+    P, n = c.P, st.n
+    ri = rp = st.zeros_pn
+    if st.refi is not None:
+        ri, rp = refinancing.due(st.refi, t, st.zeros_pn)
+        m.refi_principal = rp
+    m.bond_int, m.bond_prin, m.bond_due = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
+    load()["bond_dues"](column(plan.bond_interest, t), column(plan.bond_principal, t), pn(ri, (P, n)),
+                        pn(rp, (P, n)), st.refi is not None, st.disposal.sold if st.disposal is not None
+                        else st.zeros_pn, st.disposal is not None, m.bond_int, m.bond_prin, m.bond_due)
+    stages.dues_by_kind(c, plan, t, m)
 
 
 def _loan_maturity(st: State, plan: Plan) -> np.ndarray:
@@ -333,23 +353,22 @@ def sales(st: State, c: Constants, plan: Plan, t: int, m) -> None:
         return stages.sales(st, c, plan, t, m)
     m.gov_bb_paid = m.gov_resale = None
     P, n = c.P, st.n
-    hpi = pn(m.ms.hpi, (n,))
+    k, hpi = load(), pn(m.ms.hpi, (n,))
     inv_on = bool(np.any(t == c.avail_m))
-    abs_rate = c.absorption_m * m.ms.absorption
-    if c.any_elastic:
-        abs_rate = abs_rate * hpi ** c.elasticity
+    h_pow = pn(hpi ** c.elasticity, (P, n)) if c.any_elastic else st.zeros_pn
     any_bb = c.any_buyback
     rows = c.bb_rows
     bb_row = np.full(P, -1, dtype=np.int64)
     bb_row[rows] = np.arange(rows.size)
-    h_m = _buyback_hazard(c, hpi) if any_bb else np.zeros((1, 1))
+    h_ann, e_m1 = _buyback_hazard(k, c, hpi) if any_bb else (_NO_HAZARD, _NO_HAZARD)
     orig = plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - c.avail_m))
     sold, sales_, tax = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     bb_units, bb_paid = (np.empty((P, n)), np.empty((P, n))) if any_bb else (st.zeros_pn, st.zeros_pn)
     rings = (st.resale_units_ring, st.resale_value_ring) if any_bb else (st.lock_ring, st.lock_ring)
-    load()["sales"](st.unsold, inv_on, pn(c.new_inventory * (t == c.avail_m), (P,)), pn(abs_rate, (P, n)),
-                    pn(m.active, (P,)), column(plan.presub_handover_units, t), column(c.presale_in, t), st.eligible,
-                    st.lock_ring, ((t - c.lock_eff) % c.lk).astype(np.int64), t % c.lk, any_bb, bb_row, h_m,
+    k["sales"](st.unsold, inv_on, pn(c.new_inventory * (t == c.avail_m), (P,)), pn(c.absorption_m[:, 0], (P,)),
+               pn(m.ms.absorption, (n,)), c.any_elastic, h_pow, pn(m.active, (P,)),
+               column(plan.presub_handover_units, t), column(c.presale_in, t), st.eligible, st.lock_ring,
+               ((t - c.lock_eff) % c.lk).astype(np.int64), t % c.lk, any_bb, bb_row, h_ann, e_m1,
                     c.bb_partial, pn(c.bb_accept[:, 0], (P,)), pn(c.bb_market[:, 0], (P,)),
                     pn(c.bb_market_price[:, 0], (P,)), pn(orig, (P,)), pn(c.area[:, 0], (P,)), hpi, *rings,
                     t % c.dk, ((t - plan.resale_delay) % c.dk).astype(np.int64), pn(c.resale_factor[:, 0], (P,)),
@@ -360,13 +379,16 @@ def sales(st: State, c: Constants, plan: Plan, t: int, m) -> None:
         stages.buyback_reserve(st, c, plan, t, m)
 
 
-def _buyback_hazard(c: Constants, hpi) -> np.ndarray:
-    """The monthly buyback hazard of the buyback rows ``(R, n)``, as :func:`~baozhang_finance.engine.stages.buybacks`
-    computes it: ``h = min(1, hazard · (1 + s · max(0, 1 − H)))``, ``h_m = 1 − (1 − h)^{1/12}`` (1 at h = 1)."""
+def _buyback_hazard(k: dict, c: Constants, hpi):
+    """The buyback rows' annual hazard ``h`` and ``expm1(log1p(−h) / 12)`` ``(R, n)``, as
+    :func:`~baozhang_finance.engine.stages.buybacks` computes them: the arithmetic in kernels, log1p and expm1 by
+    numpy on arrays of the shape numpy's stage gives them (``h_m = 1 − (1 − h)^{1/12}``, 1 at h ≥ 1)."""
     rows = c.bb_rows
-    h_ann = np.minimum(c.bb_hazard[rows] * (1.0 + c.bb_sens[rows] * np.maximum(0.0, 1.0 - hpi)), 1.0)
-    h_m = np.where(h_ann >= 1.0, 1.0, -np.expm1(np.log1p(-np.where(h_ann >= 1.0, 0.0, h_ann)) / 12.0))
-    return np.ascontiguousarray(np.broadcast_to(h_m, (rows.size, hpi.shape[0])))
+    h_ann, x = np.empty((rows.size, hpi.shape[0])), np.empty((rows.size, hpi.shape[0]))
+    k["hazard_in"](hpi, pn(c.bb_hazard[rows, 0], (rows.size,)), pn(c.bb_sens[rows, 0], (rows.size,)), h_ann, x)
+    np.log1p(x, out=x)
+    k["divide"](x, 12.0, x)
+    return h_ann, np.expm1(x, out=x)
 
 
 #: numpy stage → its compiled twin (the stages without one — funding, government, yearly, record — run in numpy)
