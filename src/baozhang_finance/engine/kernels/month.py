@@ -17,7 +17,7 @@ import numpy as np
 HELPERS = ("fmin", "fmax", "psum")
 
 #: the kernels, in an order where a kernel's callees come first
-KERNELS = ("loans_rate", "loans_due", "bond_dues", "rental", "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "soe_support", "extension_noi", "disposal_rings", "rows_sum", "coverage", "llcr", "default_events", "repay", "metrics_main", "metrics_lens")
+KERNELS = ("loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "soe_support", "extension_noi", "disposal_rings", "rows_sum", "coverage", "llcr", "default_events", "repay", "metrics_main", "metrics_lens")
 
 
 # ---- helpers: numpy's semantics to the bit ------------------------------------------------------------------------
@@ -106,6 +106,32 @@ def loans_due(loan_bal, principal, cash_int, in_grace, mat, t, onehot_t, bal_ope
                 c[i] += w * pr[i]
         for i in range(n):
             d[i] = a[i] + c[i]
+
+
+def annuity_base(rate, rows, base):
+    """Annuity rows (:func:`~baozhang_finance.engine.formulas.annuity_payment`): ``1 + r`` (r = 1 where
+    ``|r| < 1e-12``), the base of numpy's power ``(1 + r)^{−n}``."""
+    n = rate.shape[1]
+    for j in range(rows.shape[0]):
+        r_, b = rate[rows[j]], base[j]
+        for i in range(n):
+            r = r_[i]
+            b[i] = 1.0 + (1.0 if abs(r) < 1e-12 else r)
+
+
+def annuity_principal(bal_pre, rate, cash_int, rows, n_rem, power, principal):
+    """``principal = B · r / (1 − (1 + r)^{−n}) − cash interest`` (``B / n`` where ``|r| < 1e-12``) on the annuity
+    rows, ``power`` = numpy's ``(1 + r)^{−n}``, ``n_rem`` = max(n, 1) ``(A, 1)`` or ``(A, n)``."""
+    n = rate.shape[1]
+    per_path = n_rem.shape[1] > 1
+    for j in range(rows.shape[0]):
+        l = rows[j]
+        b, r_, ci, pw, pr, nr = bal_pre[l], rate[l], cash_int[l], power[j], principal[l], n_rem[j]
+        for i in range(n):
+            r = r_[i]
+            m = nr[i] if per_path else nr[0]
+            f = 1.0 / m if abs(r) < 1e-12 else r / (1.0 - pw[i])
+            pr[i] = b[i] * f - ci[i]
 
 
 def bond_dues(bi, bp, ri, rp, has_refi, sold, has_sold, out_int, out_prin, out_due):

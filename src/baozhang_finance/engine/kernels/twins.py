@@ -11,7 +11,7 @@ import numpy as np
 from baozhang_finance.engine import stages
 from baozhang_finance.engine.cures import (CURES, cures_after_soe, cures_before_soe, disposal, extension,
                                           refinancing)
-from baozhang_finance.engine.formulas import annuity_payment, discount_factor
+from baozhang_finance.engine.formulas import discount_factor
 from baozhang_finance.engine.kernels import load
 from baozhang_finance.engine.plan import Plan
 from baozhang_finance.engine.state import Constants, State
@@ -308,9 +308,12 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m) -> None:
                     ext.rate_add if ext is not None else rate, capitalise, c.is_equal[:, 0], mat, t, rate, cash_int,
                     principal, bal_pre)
     ar = c.annuity_rows
-    if ar.size:
+    if ar.size:  # the level payment: its power by numpy on the numpy stage's shapes, the rest in kernels
         n_rem_c = (plan.loan_maturity - t)[:, None] if ext is None else ext.maturity - t
-        principal[ar] = annuity_payment(bal_pre[ar], rate[ar], n_rem_c[ar]) - cash_int[ar]
+        n_rem = np.maximum(np.asarray(n_rem_c[ar], dtype=float), 1.0)
+        base = np.empty((ar.size, n))
+        k["annuity_base"](rate, ar, base)
+        k["annuity_principal"](bal_pre, rate, cash_int, ar, np.ascontiguousarray(n_rem), base ** (-n_rem), principal)
     P = c.P
     bal_open, int_p, prin_p, bank_due = np.empty(n), np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     k["loans_due"](st.loan_bal, principal, cash_int, in_grace, mat, t, c.onehot_t, bal_open, int_p, prin_p, bank_due)
