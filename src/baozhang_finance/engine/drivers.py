@@ -75,8 +75,12 @@ class Drivers:
 
     def step(self, t: int) -> MarketState:
         """Advance to month ``t`` with the shock source's ``(ε_t, u_t)`` and return the market state."""
-        mp = self.mp
         eps, u = self.shocks.month(t)
+        return self.advance(t, eps, u)
+
+    def advance(self, t: int, eps, u) -> MarketState:
+        """Advance to month ``t`` with the month's shocks ``(ε_t, u_t)`` (:meth:`step`)."""
+        mp = self.mp
         if t > 0:
             mu = mp.price_drift_m[t - 1]
             if eps is not None:
@@ -104,17 +108,16 @@ class Drivers:
         if t >= mp.stress_relending_stop:
             self.relending_on[:] = False
         hpi = np.exp(self.log_h + mp.stress_log_price[t])
-        land = mp.fiscal0_m * mp.fiscal_land_share * hpi**mp.fiscal_land_beta
-        fiscal = mp.fiscal0_m * ((1.0 - mp.fiscal_land_share) * np.exp(self.log_g)
-                                 + mp.fiscal_land_share * hpi**mp.fiscal_land_beta)
-        return MarketState(
-            hpi=hpi,
-            rent=np.exp(self.log_r + mp.stress_log_rent[t]),
-            lpr=np.maximum(self.lpr + mp.stress_rate[t], mp.lpr_floor),
-            cpi=np.exp(self.log_c),
-            occ_dev=self.occ + mp.stress_occ[t],
-            absorption=np.exp(self.abs),
-            fiscal_m=fiscal,
-            relending_on=self.relending_on,
-            fiscal_land_m=land,
-        )
+        return self.state(hpi, np.exp(self.log_r + mp.stress_log_rent[t]),
+                          np.maximum(self.lpr + mp.stress_rate[t], mp.lpr_floor), self.occ + mp.stress_occ[t])
+
+    def state(self, hpi, rent, lpr, occ_dev) -> MarketState:
+        """The month's market state from its price and rent indices, rate and occupancy deviation: CPI, absorption
+        and fiscal revenue ``F₀ · ((1 − s) · G + s · H^β)`` (its land part ``F₀ · s · H^β``) from the state."""
+        mp = self.mp
+        h_beta = hpi**mp.fiscal_land_beta
+        land = mp.fiscal0_m * mp.fiscal_land_share * h_beta
+        fiscal = mp.fiscal0_m * ((1.0 - mp.fiscal_land_share) * np.exp(self.log_g) + mp.fiscal_land_share * h_beta)
+        return MarketState(hpi=hpi, rent=rent, lpr=lpr, cpi=np.exp(self.log_c), occ_dev=occ_dev,
+                           absorption=np.exp(self.abs), fiscal_m=fiscal, relending_on=self.relending_on,
+                           fiscal_land_m=land)

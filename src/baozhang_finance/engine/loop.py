@@ -93,13 +93,13 @@ def run_paths(plan: Plan, n: int, shocks=None, record: bool = False, yearly: str
     c = constants(plan)
     drv = Drivers(plan.market, n, shocks)
     st = State.start(plan, c, n, record, drv.shocks, yearly)
-    month = MONTH + ((stages.record,) if record else ())
+    month, step = MONTH + ((stages.record,) if record else ()), Drivers.step
     if choose_engine(plan, engine) == "compiled":
-        month = twins.month_stages(month)
+        month, step = twins.month_stages(month), twins.market_step
     m = stages.Month()
     for t in range(plan.T):
         m = stages.Month()
-        m.ms = drv.step(t)
+        m.ms = step(drv, t)
         for stage in month:
             stage(st, c, plan, t, m)
     scalars = end_of_horizon(st, plan, m)

@@ -17,7 +17,7 @@ import numpy as np
 HELPERS = ("fmin", "fmax", "psum")
 
 #: the kernels, in an order where a kernel's callees come first
-KERNELS = ("loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "soe_support", "extension_noi", "disposal_rings", "rows_sum", "coverage", "llcr", "default_events", "repay", "metrics_main", "metrics_lens")
+KERNELS = ("market", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "soe_support", "extension_noi", "disposal_rings", "rows_sum", "coverage", "llcr", "default_events", "repay", "metrics_main", "metrics_lens")
 
 
 # ---- helpers: numpy's semantics to the bit ------------------------------------------------------------------------
@@ -41,6 +41,32 @@ def psum(x, i):
     for p in range(1, x.shape[0]):
         acc += x[p, i]
     return acc
+
+
+# ---- market (engine.drivers.Drivers.step; its exp and power stay in numpy) -----------------------------------------
+def market(shocks, log_h, log_r, lpr, log_c, occ, absorption, log_g, a_h, a_r, kappa_l, mean_l, a_c, k_occ, k_abs,
+           a_g, s_price, s_rent, s_rate, lpr_floor, s_occ, x_h, x_r, lpr_out, occ_dev):
+    """The seven recursions of a month with shocks (``shocks`` = ε @ the scaled Cholesky factor, ``(n, 7)``):
+    ``log H += (μ − ½σ²) + z₀`` … ``LPR += κ (m − LPR) + z₂``, ``occ += −κ occ + z₄`` …; writes the exponents of the
+    price and rent indices (with the stress overlay), ``max(LPR + stress, floor)`` and the occupancy deviation."""
+    n = log_h.shape[0]
+    for i in range(n):
+        z = shocks[i]
+        lh = log_h[i] + (a_h + z[0])
+        log_h[i] = lh
+        x_h[i] = lh + s_price
+        lr = log_r[i] + (a_r + z[1])
+        log_r[i] = lr
+        x_r[i] = lr + s_rent
+        lp = lpr[i] + (kappa_l * (mean_l - lpr[i]) + z[2])
+        lpr[i] = lp
+        lpr_out[i] = fmax(lp + s_rate, lpr_floor)
+        log_c[i] = log_c[i] + (a_c + z[3])
+        o = occ[i] + (k_occ * occ[i] + z[4])
+        occ[i] = o
+        occ_dev[i] = o + s_occ
+        absorption[i] = absorption[i] + (k_abs * absorption[i] + z[5])
+        log_g[i] = log_g[i] + (a_g + z[6])
 
 
 # ---- loans (engine.instruments.bank_loan.month, loan_rate) --------------------------------------------------------

@@ -11,6 +11,7 @@ import numpy as np
 from baozhang_finance.engine import stages
 from baozhang_finance.engine.cures import (CURES, cures_after_soe, cures_before_soe, disposal, extension,
                                           refinancing)
+from baozhang_finance.engine.drivers import Drivers, MarketState
 from baozhang_finance.engine.formulas import discount_factor
 from baozhang_finance.engine.kernels import load
 from baozhang_finance.engine.plan import Plan
@@ -31,6 +32,29 @@ def pn(x, shape) -> np.ndarray:
 def column(a, t: int) -> np.ndarray:
     """Column ``t`` of a ``(P, T)`` plan array, contiguous."""
     return np.ascontiguousarray(a[:, t], dtype=f64)
+
+
+def market_step(drv: Drivers, t: int) -> MarketState:
+    """Twin of :meth:`baozhang_finance.engine.drivers.Drivers.step`: with shocks and no control variates, the seven
+    recursions in one kernel; the correlation (a matrix product), the exponentials and the power by numpy."""
+    eps, u = drv.shocks.month(t)
+    if t == 0 or eps is None or drv.controls is not None:
+        return drv.advance(t, eps, u)
+    mp, n = drv.mp, drv.n
+    shocks = np.ascontiguousarray(eps @ drv._scaled_chol_t)
+    ito = drv._ito
+    x_h, x_r, lpr, occ_dev = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    load()["market"](shocks, drv.log_h, drv.log_r, drv.lpr, drv.log_c, drv.occ, drv.abs, drv.log_g,
+                     float(mp.price_drift_m[t - 1] - ito[0]), float(mp.rent_drift_m[t - 1] - ito[1]),
+                     float(mp.lpr_kappa_m), float(mp.lpr_mean), float(mp.cpi_drift_m - ito[3]), float(-mp.occ_kappa_m),
+                     float(-mp.abs_kappa_m), float(mp.fiscal_drift_m - ito[6]), float(mp.stress_log_price[t]),
+                     float(mp.stress_log_rent[t]), float(mp.stress_rate[t]), float(mp.lpr_floor),
+                     float(mp.stress_occ[t]), x_h, x_r, lpr, occ_dev)
+    if u is not None:
+        drv.relending_on &= u >= mp.relending_nonrenewal_prob
+    if t >= mp.stress_relending_stop:
+        drv.relending_on[:] = False
+    return drv.state(np.exp(x_h), np.exp(x_r), lpr, occ_dev)
 
 
 def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
