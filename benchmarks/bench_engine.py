@@ -125,16 +125,17 @@ def section_times(plan, paths: int, chunk: int, seed: int, engine: str = "numpy"
             return out
         return wrapper
 
-    month, step, table = loop.MONTH, drivers.Drivers.step, dict(twins.TWINS)
+    month, step, table, twin_step = loop.MONTH, drivers.Drivers.step, dict(twins.TWINS), twins.market_step
     loop.MONTH = tuple(timed(f.__name__, f) for f in month)
     twins.TWINS.clear()  # the timed numpy stage → the timed twin
     twins.TWINS.update({w: timed(f.__name__, table.get(f, f)) for f, w in zip(month, loop.MONTH)})
     drivers.Drivers.step = timed("market (shocks + drivers)", step)
+    twins.market_step = timed("market (shocks + drivers)", twin_step)
     try:
         for i, (a, b) in enumerate(chunk_bounds(paths, chunk)):
             loop.run_paths(plan, b - a, chunk_generator(seed, i), yearly="bulk", engine=engine)
     finally:
-        loop.MONTH, drivers.Drivers.step = month, step
+        loop.MONTH, drivers.Drivers.step, twins.market_step = month, step, twin_step
         twins.TWINS.clear()
         twins.TWINS.update(table)
     return totals
