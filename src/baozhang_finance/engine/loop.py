@@ -65,8 +65,9 @@ def choose_engine(plan: Plan, engine: str | None = None) -> str:
     """The engine that runs ``plan``: ``"compiled"`` (the stages' numba twins, :mod:`~baozhang_finance.engine.
     kernels`) or ``"numpy"`` (the stages themselves, the reference). ``engine`` (default: the environment
     variable ``BAOZHANG_ENGINE``, else the plan's ``[simulation] engine``): ``"numpy"``; ``"auto"`` — compiled when
-    numba is installed and the twins cover the plan (:func:`~baozhang_finance.engine.kernels.twins.supports`);
-    ``"compiled"`` — the same, with a warning saying why when it cannot. Both give the same bits."""
+    numba is installed, loads the kernels and the twins cover the plan
+    (:func:`~baozhang_finance.engine.kernels.twins.supports`); ``"compiled"`` — the same, with a warning saying why
+    when it cannot. Both give the same bits."""
     want = engine or os.environ.get("BAOZHANG_ENGINE") or getattr(plan.market, "engine", "auto")
     if want not in ENGINES:
         raise ValueError(f"engine: {want!r} is not one of {', '.join(ENGINES)}")
@@ -75,6 +76,11 @@ def choose_engine(plan: Plan, engine: str | None = None) -> str:
     ok, why = twins.supports(plan)
     if not kernels.AVAILABLE:
         ok, why = False, "numba is not installed"
+    elif ok:
+        try:  # imports numba and compiles (or loads the cached) kernels, once per process
+            kernels.load()
+        except Exception as exc:  # noqa: BLE001 - a numba that cannot compile here: the numpy stages run
+            ok, why = False, f"numba could not load the kernels ({type(exc).__name__}: {exc})"
     if not ok and want == "compiled":
         warnings.warn(f"engine compiled: {why}; the numpy engine runs this plan", RuntimeWarning, stacklevel=3)
     return "compiled" if ok else "numpy"
