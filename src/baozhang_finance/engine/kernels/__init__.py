@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import threading
 
 from baozhang_finance.engine.kernels import month
 
@@ -29,6 +30,7 @@ OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "nump
 
 #: name → compiled kernel, filled by :func:`load`
 K: dict = {}
+_LOCK = threading.Lock()  # one compile per process, whichever thread starts first (a threaded backend)
 
 
 def load() -> dict:
@@ -37,11 +39,16 @@ def load() -> dict:
     :mod:`~baozhang_finance.engine.kernels.month`, so that a kernel calling another calls the compiled one."""
     if K:
         return K
-    numba = importlib.import_module("numba")
-    for name in month.HELPERS:
-        setattr(month, name, numba.njit(inline="always", **OPTIONS)(getattr(month, name)))
-    jit = numba.njit(**OPTIONS)
-    for name in month.KERNELS:
-        K[name] = jit(getattr(month, name))
-        setattr(month, name, K[name])
+    with _LOCK:
+        if K:
+            return K
+        numba = importlib.import_module("numba")
+        for name in month.HELPERS:
+            setattr(month, name, numba.njit(inline="always", **OPTIONS)(getattr(month, name)))
+        jit = numba.njit(**OPTIONS)
+        compiled = {}
+        for name in month.KERNELS:
+            compiled[name] = jit(getattr(month, name))
+            setattr(month, name, compiled[name])
+        K.update(compiled)  # all at once: a caller never sees a part of them
     return K
