@@ -17,7 +17,7 @@ import numpy as np
 HELPERS = ("fmin", "fmax", "psum")
 
 #: the kernels, in an order where a kernel's callees come first
-KERNELS = ("market", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "soe_support", "extension_noi", "disposal_rings", "rows_sum", "coverage", "llcr", "default_events", "repay", "metrics_main", "metrics_lens")
+KERNELS = ("market", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "soe_support", "onehot_sum", "extension_ok", "extension_apply", "extension_noi", "disposal_rings", "rows_sum", "coverage", "llcr", "default_events", "repay", "metrics_main", "metrics_lens")
 
 
 # ---- helpers: numpy's semantics to the bit ------------------------------------------------------------------------
@@ -511,6 +511,91 @@ def extension_noi(rent, rent_sub, rent_costs, running, ring, total, r, short, ch
             for i in range(n):
                 need += sh[i] > 1e-6
     return need
+
+
+def onehot_sum(onehot_t, x, out):
+    """``out = onehot_t @ x`` for a one-hot ``(P, L)`` matrix, each project's loans added to +0.0 in loan order (the
+    products are exact, so any BLAS order gives these bits)."""
+    P, L = onehot_t.shape
+    n = x.shape[1]
+    for p in range(P):
+        o = out[p]
+        for i in range(n):
+            o[i] = 0.0
+        for l in range(L):
+            w, r = onehot_t[p, l], x[l]
+            for i in range(n):
+                o[i] += w * r[i]
+
+
+def extension_ok(short, loan_int, principal, loan_bal, onehot_t, lp, worth, max_ltv, maturity, years12, first,
+                 max_tenor12, times, max_times, due_l, u_l, ok):
+    """Which loans an extension may take (:func:`~baozhang_finance.engine.cures.extension.extend`): their dues,
+    their share ``u_l`` of the project's unpaid service, the loan-to-value and tenor caps; returns how many."""
+    L, n = loan_int.shape
+    P = onehot_t.shape[0]
+    for l in range(L):
+        d, a, b = due_l[l], loan_int[l], principal[l]
+        for i in range(n):
+            d[i] = a[i] + b[i]
+    due_p, owed = np.empty((P, n)), np.empty((P, n))
+    onehot_sum(onehot_t, due_l, due_p)
+    diff = np.empty((L, n))
+    for l in range(L):
+        for i in range(n):
+            diff[l, i] = loan_bal[l, i] - principal[l, i]
+    onehot_sum(onehot_t, diff, owed)
+    count = 0
+    for l in range(L):
+        p = lp[l]
+        sh, d, dp, ow, wv, u, o = short[p], due_l[l], due_p[p], owed[p], worth[p], u_l[l], ok[l]
+        mt, tm, fl = maturity[l], times[l], first[l]
+        for i in range(n):
+            u[i] = sh[i] * d[i] / (dp[i] if dp[i] > 0 else 1.0)
+            ltv = (wv[i] > 0) & ((ow[i] + sh[i]) <= max_ltv * wv[i])
+            e = ((sh[i] > 1e-6) & ltv & (d[i] > 0) & (tm[i] < max_times)
+                 & ((mt[i] + years12) - fl <= max_tenor12))
+            o[i] = e
+            count += e
+    return count
+
+
+def extension_apply(short, loan_bal, principal, onehot_t, ok, due_l, u_l, fee_share, maturity, years12, rate_add,
+                    step, times, new_short, cure, cure_total, cure_count, cure_fee):
+    """Extend the ``ok`` loans: ``u_l`` and a fee ``f · (B − principal + u_l)`` capitalised, maturity + 12·years,
+    rate + step; the project's shortfall cured (whole where every loan with service due was extended, else by
+    what was capitalised); the cure's ledger and metrics."""
+    L, n = loan_bal.shape
+    P = onehot_t.shape[0]
+    cap, left = np.empty((L, n)), np.empty((L, n))
+    fee_sum, count = np.zeros(n), np.zeros(n)
+    for l in range(L):
+        b, pr, o, u, d, ca, lf = loan_bal[l], principal[l], ok[l], u_l[l], due_l[l], cap[l], left[l]
+        mt, ra, tm = maturity[l], rate_add[l], times[l]
+        for i in range(n):
+            c_ = u[i] if o[i] else 0.0
+            fee = fee_share * ((b[i] - pr[i]) + c_) if o[i] else 0.0
+            ca[i] = c_
+            b[i] = b[i] + (c_ + fee)
+            mt[i] = mt[i] + years12 if o[i] else mt[i]
+            ra[i] = ra[i] + (step if o[i] else 0.0)
+            tm[i] = tm[i] + o[i]
+            lf[i] = 1.0 if (d[i] > 0) & (not o[i]) else 0.0
+            fee_sum[i] = fee if l == 0 else fee_sum[i] + fee
+            count[i] = count[i] + o[i]
+    left_p, cap_p = np.empty((P, n)), np.empty((P, n))
+    onehot_sum(onehot_t, left, left_p)
+    onehot_sum(onehot_t, cap, cap_p)
+    for p in range(P):
+        sh, lo, cp, ns = short[p], left_p[p], cap_p[p], new_short[p]
+        for i in range(n):
+            cured = sh[i] if (sh[i] > 1e-6) & (lo[i] == 0) else fmin(cp[i], sh[i])
+            ns[i] = sh[i] - cured
+            cure[i] = cured if p == 0 else cure[i] + cured
+    for i in range(n):
+        cure_total[i] += cure[i]
+        cure_count[i] += count[i]
+        cure_fee[i] += fee_sum[i]
 
 
 def disposal_rings(rent, rent_sub, rent_costs, running, occ, noi_ring, occ_ring, r, short_opex, short, count,

@@ -10,7 +10,7 @@ import numpy as np
 
 from baozhang_finance.engine import stages
 from baozhang_finance.engine.cures import (CURES, cures_after_soe, cures_before_soe, disposal, extension,
-                                          refinancing)
+                                          refinancing, value)
 from baozhang_finance.engine.drivers import Drivers, MarketState
 from baozhang_finance.engine.formulas import discount_factor
 from baozhang_finance.engine.kernels import load
@@ -210,7 +210,7 @@ def _lens(k, st: State, c: Constants, plan: Plan, t: int, m, fdfac: float, equit
 
 def extension_month(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.cures.extension.month`: the trailing NOI and the test for a short
-    month in a kernel; an extension itself in numpy (:func:`~baozhang_finance.engine.cures.extension.extend`)."""
+    month in a kernel; an extension in two more (:func:`_extend`)."""
     ex = st.ext
     m.cure[extension.NAME] = np.zeros(st.n)
     if ex is None:
@@ -221,7 +221,32 @@ def extension_month(st: State, c: Constants, plan: Plan, t: int, m) -> None:
                                    pn(m.running, (P, n)), ex.noi.ring, ex.noi.total, t % 12, pn(short, (P, n)),
                                    c.has_loans)
     if need:
-        extension.extend(st, c, plan, t, m, short, short > extension.SHORT_YUAN)
+        _extend(st, c, plan, m, short)
+
+
+def _extend(st: State, c: Constants, plan: Plan, m, short) -> None:
+    """Twin of :func:`baozhang_finance.engine.cures.extension.extend`: the blocks' value by numpy
+    (:func:`~baozhang_finance.engine.cures.value.block_value`), which loans may be extended and the extension itself
+    in two kernels."""
+    cfg, ex, k, mt = plan.support.cures.extension, st.ext, load(), st.metrics
+    L, P, n = c.L, c.P, st.n
+    cap = value.cap_rate(plan.support.cures, m.ms.lpr, plan.market.lpr0)
+    worth = value.block_value(c, st.held, ex.noi.total, cap, m.ms.hpi)
+    due_l, u_l, ok = np.empty((L, n)), np.empty((L, n)), np.empty((L, n), dtype=bool)
+    short = pn(short, (P, n))
+    found = k["extension_ok"](short, m.loan_int, m.principal, st.loan_bal, c.onehot_t,
+                              plan.loan_project.astype(np.int64), pn(worth, (P, n)),
+                              float(cfg.max_loan_to_income_value), ex.maturity, 12 * cfg.years,
+                              plan.loan_first.astype(np.int64), 12 * cfg.max_tenor_years, ex.times, cfg.max_times,
+                              due_l, u_l, ok)
+    if not found:
+        return
+    new_short, cure = np.empty((P, n)), np.empty(n)
+    k["extension_apply"](short, st.loan_bal, m.principal, c.onehot_t, ok, due_l, u_l, float(cfg.fee_share),
+                         ex.maturity, 12 * cfg.years, ex.rate_add, cfg.rate_step_bp / 1e4 / 12.0, ex.times, new_short,
+                         cure, mt["cure_extension"], mt["cure_extension_count"], mt["cure_extension_fee"])
+    m.short["bank_loan"] = new_short
+    m.cure[extension.NAME] = cure
 
 
 def disposal_month(st: State, c: Constants, plan: Plan, t: int, m) -> None:
