@@ -209,7 +209,8 @@ def main(argv=None) -> None:
     print(f"Result.summary         {sum_s:8.2f} s")
     print(f"per-path loop          {ref_s:8.2f} s   for {args.ref_paths} paths = {ref_per_path * 1e3:.1f} ms/path "
           f"→ {loop_s:,.0f} s for {args.paths:,} paths")
-    print(f"table ({args.paths:,} paths × {T} months, CPU seconds, one process, min of {args.rounds} interleaved rounds):")
+    print(f"table ({args.paths:,} paths × {T} months, CPU seconds, one process, "
+          f"min of {args.rounds} interleaved rounds):")
     print(f"  {'':18s} {'CPU s':>8s} {'path-months/s':>14s} {'× RNG alone':>12s} {'speed-up vs loop':>17s}")
     rows = [("per-path loop", loop_s)] + [(f"{e} engine", eng[e]) for e in engines] + [("RNG alone", rng_s)]
     for label, sec in rows:

@@ -17,7 +17,11 @@ import numpy as np
 HELPERS = ("fmin", "fmax", "psum")
 
 #: the kernels, in an order where a kernel's callees come first
-KERNELS = ("market", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "soe_support", "onehot_sum", "extension_ok", "extension_apply", "extension_noi", "disposal_rings", "rows_sum", "coverage", "llcr", "default_events", "repay", "metrics_main", "metrics_lens")
+KERNELS = ("market", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads",
+           "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep",
+           "soe_support", "onehot_sum", "extension_ok", "extension_apply", "extension_noi",
+           "disposal_rings", "disposal_sells", "rows_sum", "coverage", "llcr", "default_events", "repay",
+           "metrics_main", "metrics_lens")
 
 
 # ---- helpers: numpy's semantics to the bit ------------------------------------------------------------------------
@@ -239,8 +243,8 @@ def cfads(rent, rent_sub, sales, op_grants, bank_int_p, subsidy_share, subsidy_o
 
 
 def sales(unsold, inv_on, inv, absorption_m, absorption, any_elastic, h_pow, active, handover, presale, eligible,
-          lock_ring, lock_slot, lk_slot, any_bb, bb_row, h_ann, e_m1, bb_partial, accept, bb_market, bb_mprice, orig, area, hpi, ru_ring, rv_ring, dslot, rslot,
-          resale_factor, pending, held, sale_unit_value, tax_rate, sold, bb_units, bb_paid, sales_out, tax_out):
+          lock_ring, lock_slot, lk_slot, any_bb, bb_row, h_ann, e_m1, bb_partial, accept, bb_market, bb_mprice, orig,
+          area, hpi, ru_ring, rv_ring, dslot, rslot, resale_factor, pending, held, sale_unit_value, tax_rate, sold, bb_units, bb_paid, sales_out, tax_out):
     """Sale operations (:func:`baozhang_finance.engine.stages.sales` with :func:`~baozhang_finance.engine.stages.
     buybacks`): inventory, absorption ``min(a · A_t · H^ε, 1)`` (``h_pow`` = H^ε from numpy), the lock-up ring,
     buybacks (the monthly hazard ``h_m = −expm1(log1p(−h) / 12)``, 1 at h ≥ 1, from ``h_ann`` and numpy's
@@ -629,6 +633,41 @@ def disposal_rings(rent, rent_sub, rent_costs, running, occ, noi_ring, occ_ring,
             el[i] = ok
             found += ok
     return found
+
+
+def disposal_sells(eligible, short, noi_ring, lpr, cap_rate, beta, lpr0, floor, keep_share, has_loans, onehot_t,
+                   loan_bal, principal, bond_bal, has_refi, refi_onehot, live, amount, min_share):
+    """How many eligible blocks a disposal sells this month (:func:`~baozhang_finance.engine.cures.disposal.settle`),
+    tested on the eligible (project, path) cells only: net proceeds ``max(Σ_12 NOI, 0) / k · (1 − cost)`` ≥ the
+    need (shortfall + bank balance after principal + bond principal outstanding) and a material shortfall. The
+    caller lets numpy's ``settle`` book a sale (on every path, as numpy does) only when there is one."""
+    P, n = short.shape
+    L, I = loan_bal.shape[0], amount.shape[0]
+    sells = 0
+    for p in range(P):
+        for i in range(n):
+            if not eligible[p, i]:
+                continue
+            fn = noi_ring[0, p, i]
+            for j in range(1, 12):
+                fn += noi_ring[j, p, i]
+            net = (fmax(fn, 0.0) / fmax(cap_rate + beta * (lpr[i] - lpr0), floor)) * keep_share
+            bank = 0.0
+            if has_loans:
+                for l in range(L):
+                    bank += onehot_t[p, l] * (loan_bal[l, i] - principal[l, i])
+            bond = bond_bal[p]
+            if has_refi:
+                acc = 0.0
+                for j in range(I):
+                    if live[j]:
+                        acc += refi_onehot[p, j] * amount[j, i]
+                bond = bond + acc
+            sh = short[p, i]
+            need = (sh + bank) + bond
+            material = sh >= min_share * ((bank + bond) + sh)
+            sells += material & (net >= need) & (net > 0.0)
+    return sells
 
 
 # ---- default and metrics (engine.stages.default, bank_loan.repay, metrics, lens_metrics) --------------------------

@@ -267,8 +267,22 @@ def disposal_month(st: State, c: Constants, plan: Plan, t: int, m) -> None:
         pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.rent_costs, (P, n)), pn(m.running, (P, n)), pn(m.occ, (P, n)),
         d.noi_ring, d.occ_ring, t % 12, pn(m.short_opex, (P, n)), short, np.clip(operating, 1, 12).astype(f64),
         c.is_rental, operating >= cfg.min_operating_months, float(cfg.min_occupancy - 1e-12), d.sold, total, eligible)
-    if found:
+    if found and _disposal_sells(st, c, plan, t, m, total, eligible):
         disposal.settle(st, c, plan, t, m, total, eligible)
+
+
+def _disposal_sells(st: State, c: Constants, plan: Plan, t: int, m, total, eligible) -> int:
+    """How many blocks :func:`~baozhang_finance.engine.cures.disposal.settle` would sell, tested on the eligible cells
+    in a kernel (a month with eligible blocks but no sale then costs no numpy pass)."""
+    cfg, rs = plan.support.cures.disposal, st.refi
+    live = (rs.month <= t) & (t < rs.month + rs.term_m) if rs is not None else np.zeros(1, dtype=bool)
+    principal = m.principal if c.has_loans else st.loan_bal
+    return load()["disposal_sells"](
+        eligible, total, st.disposal.noi_ring, pn(m.ms.lpr, (st.n,)), float(cfg.cap_rate), float(cfg.cap_rate_lpr_beta),
+        float(plan.market.lpr0), float(disposal.CAP_RATE_FLOOR), float(1.0 - cfg.transaction_cost_share), c.has_loans,
+        c.onehot_t, st.loan_bal, principal, column(plan.bond_balance, t), rs is not None,
+        rs.onehot if rs is not None else np.zeros((c.P, 1)), live, rs.amount if rs is not None else np.zeros((1, st.n)),
+        float(cfg.min_shortfall_share))
 
 
 #: cure name → its twin (a cure without one runs its numpy month)
