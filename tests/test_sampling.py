@@ -94,6 +94,25 @@ def test_rqmc_result_replays_its_median_path(legacy_demo):
     median_path(res)  # raises if the replay does not reproduce the run's path
 
 
+def test_rqmc_hands_out_every_event_row_of_a_chunk_in_order():
+    """Beitun under the default conventions asks for event uniforms twice (a loan's repricing, then the
+    construction delays and overruns): reserved up front, they are distinct dimensions of the net, each uniform."""
+    src = Shocks(np.random.default_rng(3), 64, event_months=(6,), sampling="rqmc", months=25, rqmc_points=16)
+    src.reserve_events(3)
+    first, rest = src.event_uniforms(1), src.event_uniforms(2)
+    assert first.shape == (1, 64) and rest.shape == (2, 64) and not np.allclose(first, rest[0])
+    for row in np.vstack([first, rest]):  # one scrambled, shifted net coordinate per 16-point replicate
+        assert np.all((row > 0) & (row < 1)) and abs(row.mean() - 0.5) < 0.1
+    with pytest.raises(RuntimeError, match="reserve"):
+        src.event_uniforms(1)
+    from baozhang_finance.run.replay import median_path
+    beitun = load_scenario(DEMO.parent / "beitun.toml")
+    sc = beitun.model_copy(update={"simulation": beitun.simulation.model_copy(update={"rqmc_points": 64})})
+    res = simulate(sc, paths=256, seed=4, sampling="rqmc", chunk_size=128)
+    assert res.summary["run"]["standard_errors"]["independent_units"] == 4
+    median_path(res)  # the replay draws the same reserved rows
+
+
 def test_target_se_stops_earlier_with_antithetic(legacy_demo):
     kw = dict(seed=2, chunk_size=250, target_se=0.02, max_paths=10_000)
     mc = simulate(legacy_demo, **kw)

@@ -105,6 +105,9 @@ class FactorShocks:
             return None, u
         return mix(eps, factor_draw(self.factor_rng, self.n, self.loadings.n_regions), self.loadings), u
 
+    def reserve_events(self, rows: int) -> None:
+        self.own.reserve_events(rows)
+
     def event_uniforms(self, rows: int):
         """The city's own once-per-path uniforms (no factor)."""
         return self.own.event_uniforms(rows)

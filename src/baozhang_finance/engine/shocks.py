@@ -65,6 +65,8 @@ class Shocks:
         self.months = months
         self.rqmc_points = int(rqmc_points)
         self._q = None  # rqmc: the chunk's transformed points, made on first use
+        self._event_rows: int | None = None  # rqmc: the event rows the chunk asks for in all (reserve_events)
+        self._event_next = 0  # rqmc: the next event row to hand out
 
     @classmethod
     def for_plan(cls, market, n: int, rng: np.random.Generator | None) -> "Shocks":
@@ -90,15 +92,26 @@ class Shocks:
         u = self.rng.random(self.n) if t in self.events else None
         return eps, u
 
+    def reserve_events(self, rows: int) -> None:
+        """Say, before the first draw, how many event rows the chunk will ask for in all (its calls to
+        :meth:`event_uniforms` then hand them out in order). rqmc makes them one block of its net's dimensions;
+        mc and antithetic draw each call as it comes, so the reservation changes none of their numbers."""
+        if self._q is not None:
+            raise RuntimeError("rqmc: event rows must be reserved before the first draw")
+        self._event_rows = int(rows)
+
     def event_uniforms(self, rows: int) -> np.ndarray | None:
         """``(rows, n)`` uniforms from the event stream (None without shocks: the engine then uses expectations)."""
         if self._events is None:
             return None
         if self.sampling == "rqmc":
-            q = self._points(rows)
-            if q["event_rows"] != rows:
-                raise RuntimeError("rqmc: event uniforms must be asked for once, before the first month")
-            return q["events"]
+            q = self._points(self._event_rows if self._event_rows is not None else rows)
+            a, b = self._event_next, self._event_next + rows
+            if b > q["event_rows"]:
+                raise RuntimeError(f"rqmc: {b} event rows asked for, {q['event_rows']} made: reserve them all "
+                                   "(reserve_events) before the first draw")
+            self._event_next = b
+            return q["events"][a:b]
         if self.sampling == "antithetic":
             h = (self.n + 1) // 2
             return _pairs(self._events.random((h, rows)), self.n, lambda v: 1.0 - v).T.copy()
@@ -127,6 +140,9 @@ class RowShocks:
         self.index = index
         self.stochastic = parent.stochastic
         self.n = len(range(parent.n)[index]) if isinstance(index, slice) else int(np.size(index))
+
+    def reserve_events(self, rows: int) -> None:
+        self.parent.reserve_events(rows)
 
     def event_uniforms(self, rows: int):
         u = self.parent.event_uniforms(rows)

@@ -189,7 +189,10 @@ class State:
             rent_ring=np.zeros((c.lr, n)), rent_sum=z(), cf_ring=np.zeros((12, P, n)), ds_ring=np.zeros((12, P, n)),
             cf12=z(), ds12=z(), zeros_pn=z(),
         )
-        if not plan.support.legacy and c.has_loans:
+        reprice_rows = L if not plan.support.legacy and c.has_loans else 0
+        if shocks is not None and reprice_rows + 2 * P * c.construction_risk:  # every once-per-path row, in order
+            shocks.reserve_events(reprice_rows + 2 * P * c.construction_risk)
+        if reprice_rows:
             u = shocks.event_uniforms(L) if shocks is not None else None
             p = plan.loan_reprice_p[:, None]
             st.reprice = np.broadcast_to(p, (L, n)).copy() if u is None else (u < p).astype(f64)
