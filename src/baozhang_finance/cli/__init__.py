@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import warnings
 
 import typer
 
@@ -31,12 +32,21 @@ class Terminated(KeyboardInterrupt):
 _SIGTERM_RECEIVED = False
 
 
+def _quiet_dask_shutdown(*loggers: str) -> None:
+    """What an interrupted Dask run prints on its way out — distributed's and tornado's errors, and the
+    "coroutine … was never awaited" warning of the tornado future the signal cut short — is the interruption
+    itself, not news for the user."""
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message=r"coroutine .* was never awaited", category=RuntimeWarning)
+
+
 def _on_sigterm(signum, frame):  # pragma: no cover - exercised in a subprocess by tests/test_signals.py
     global _SIGTERM_RECEIVED
     _SIGTERM_RECEIVED = True
     # SIGTERM to the process group also ends the Dask workers: the scheduler's "lost worker" errors are the
     # shutdown itself, not news for the user
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    _quiet_dask_shutdown("distributed")
     raise Terminated()
 
 
@@ -44,8 +54,7 @@ def _on_sigint(signum, frame):  # pragma: no cover - exercised in a subprocess b
     # Ctrl-C reaches the whole process group, Dask's workers too; when it lands inside one of distributed's
     # blocking calls, distributed's own clean-up callback fails (a NameError in ``utils.sync``'s ``cancel``,
     # printed by tornado as a traceback). Those errors are the interruption itself, not news for the user.
-    for name in ("distributed", "tornado.application"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    _quiet_dask_shutdown("distributed", "tornado.application")
     raise KeyboardInterrupt()
 
 
