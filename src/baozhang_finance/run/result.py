@@ -24,6 +24,8 @@ if _TC:  # pandas is imported where used (start-up time)
 from baozhang_finance import __version__
 from baozhang_finance.engine.plan import compile_plan
 from baozhang_finance.measures import bank, coverage, cures, fiscal, soe
+from baozhang_finance.measures import blocked as bk
+from baozhang_finance.measures.blocked import Col
 from baozhang_finance.measures.stats import dscr
 from baozhang_finance.run.atomic import write_folder_atomically
 from baozhang_finance.run.store import LEDGERS_FILE, PATHS_FILE, ColumnStore, write_chunks
@@ -125,6 +127,7 @@ class Result:
         self.plan = plan
         self.run = run
         self._store = store
+        self._derived_cache: dict[str, Result] = {}
         if store is not None:  # streamed: the columns and ledgers live in the store's Parquet files
             self._ledgers: dict[str, np.ndarray] = {}
             self._columns: dict[str, np.ndarray] = {}
@@ -239,20 +242,93 @@ class Result:
             for y in range(self.ledger_years(name)):
                 yield self.ledger_year(name, y)
 
+    # ------------------------------------------------------------------ blocked columns (the summary's reads)
+    def col(self, name: str) -> Col:
+        """Per-path column ``name`` as a :class:`~baozhang_finance.measures.blocked.Col`: read block by block from the
+        column store (streamed), or slices of the array (in memory) — the same blocks, so the same reductions."""
+        if self._store is not None:
+            if name not in self._store.columns:
+                raise KeyError(name)
+            st = self._store
+            return Col(st.n, lambda i: st.column_block(name, i))
+        return Col.of(self._columns[name])
+
+    def ledger_col(self, name: str) -> Col:
+        """Ledger ``name`` (kept, or 'dscr', 'cum_support', 'ltv') as a 2-D Col of ``(paths, years)`` blocks — each
+        block bit for bit those rows of :meth:`ledger`."""
+        if name == "dscr":
+            return self.ledger_col("cfads").map(dscr, self.ledger_col("debt_service"))
+        if name == "cum_support":  # np.cumsum(axis=1) adds year by year, as iter_ledger does
+            return self.ledger_col("soe_support").map(lambda a, b, c: np.cumsum(a + b + c, axis=1),
+                                                      self.ledger_col("gov_hidden"), self.ledger_col("gov_bond"))
+        if name == "ltv":
+            return self.ledger_col("bank_balance").map(_ltv, self.ledger_col("collateral_value"))
+        if self._store is not None:
+            st = self._store
+            if name not in st.ledger_years:
+                raise KeyError(name)
+            return Col(st.n, lambda i: st.ledger_block(name, i))
+        return Col.of(self._ledgers[name])
+
+    def year_col(self, name: str, year: int) -> Col:
+        """Column ``year`` of ledger ``name`` as a 1-D Col (kept ledgers, 'dscr' and 'ltv': one ledger-year read;
+        'cum_support': every year up to ``year``)."""
+        if name == "dscr":
+            return self.year_col("cfads", year).map(dscr, self.year_col("debt_service", year))
+        if name == "ltv":
+            return self.year_col("bank_balance", year).map(_ltv, self.year_col("collateral_value", year))
+        if name == "cum_support" and not self.has_ledger(name):
+            return self._derived(name).year_col(name, year)
+        if self._store is not None:
+            st = self._store
+            if name not in st.ledger_years:
+                raise KeyError(name)
+            return Col(st.n, lambda i: st.ledger_year_block(name, year, i))
+        return Col.of(self._ledgers[name][:, year])
+
+    def _derived(self, name: str) -> "Result":
+        """A derived ledger (``cum_support``: a running sum over years) kept as a ledger of its own, so that one of
+        its years is one read: streamed, written once to a run-private column store (block by block); in memory,
+        the whole array (the run is in memory anyway)."""
+        if name not in self._derived_cache:
+            if self._store is None:
+                self._derived_cache[name] = Result(self.scenario, self.plan, {f"y_{name}": self.ledger(name)}, self.run)
+            else:
+                led = self.ledger_col(name)
+                where = Path(tempfile.mkdtemp(prefix="baozhang-run-", dir=store_root()))
+                try:
+                    st = write_chunks(({"path": np.empty(led.block(i).shape[0]), f"y_{name}": led.block(i)}
+                                       for i in range(led.nblocks)), where)
+                except BaseException:
+                    shutil.rmtree(where, ignore_errors=True)
+                    raise
+                self._derived_cache[name] = Result(self.scenario, self.plan, None, self.run, store=st, owns_store=True)
+        return self._derived_cache[name]
+
+    def year_cols(self, name: str) -> Iterator[Col]:
+        """:meth:`year_col` for every year of the ledger."""
+        base = name if self.has_ledger(name) else \
+            {"dscr": "cfads", "ltv": "bank_balance", "cum_support": "soe_support"}.get(name, name)
+        for y in range(self.ledger_years(base)):
+            yield self.year_col(name, y)
+
     @cached_property
     def yearly(self) -> pd.DataFrame:
-        """Fan-chart data: for each year and quantity, mean and p05/p25/p50/p75/p95 across paths."""
+        """Fan-chart data: for each year and quantity, mean and p05/p25/p50/p75/p95 across paths (the non-NaN values
+        of the year: :func:`~baozhang_finance.measures.blocked.col_means_nonnan` and exact quantiles, block by
+        block)."""
         import pandas as pd
         rows = []
         start_year = int(self.scenario.programme.start[:4])
         for name in ("cash_balance", "cfads", "dscr", "cum_support", "debt_service", "gov_hidden", "gov_bond",
                      "soe_support", "bank_balance", "ltv"):
-            for y, col in enumerate(self.iter_ledger(name)):
-                col = col[~np.isnan(col)]
-                row = {"year": y + 1, "calendar_year": start_year + y, "quantity": name, "n": int(col.size)}
-                if col.size:
-                    qs = np.quantile(col, FAN_QUANTILES)
-                    row["mean"] = float(col.mean())
+            for y, col in enumerate(self.year_cols(name)):
+                ok = col[~np.isnan(col)]
+                k = ok.size
+                row = {"year": y + 1, "calendar_year": start_year + y, "quantity": name, "n": int(k)}
+                if k:
+                    qs = bk.quantile(ok, FAN_QUANTILES)
+                    row["mean"] = bk.mean(ok)
                     for q, v in zip(FAN_QUANTILES, qs):
                         row[f"p{int(round(q * 100)):02d}"] = float(v)
                 rows.append(row)
@@ -261,15 +337,15 @@ class Result:
     # ------------------------------------------------------------------ summary
     @cached_property
     def summary(self) -> dict[str, Any]:
-        df = self.paths
-        n = len(df)
+        n = self.n_paths
         sc = self.scenario
+        c = self.col
         cov = {
-            "p_self_financing": float(df["self_financing"].mean()),
-            "bond_coverage_ratio": {"mean": _nanmean(df["bond_coverage_ratio"]), **_q(df["bond_coverage_ratio"], (0.05, 0.5))},
-            "bond_coverage_after_bank": _q(df["bond_coverage_after_bank"], (0.05, 0.5)),
-            "dscr_min": _q(df["dscr_min"]),
-            "llcr": _q(df["llcr"], (0.05, 0.5)),
+            "p_self_financing": bk.mean(c("self_financing")),
+            "bond_coverage_ratio": {"mean": _nanmean(c("bond_coverage_ratio")), **_q(c("bond_coverage_ratio"), (0.05, 0.5))},
+            "bond_coverage_after_bank": _q(c("bond_coverage_after_bank"), (0.05, 0.5)),
+            "dscr_min": _q(c("dscr_min")),
+            "llcr": _q(c("llcr"), (0.05, 0.5)),
             **coverage.coverage_summary(self),
         }
         money = fiscal.government_money_summary(self)
@@ -399,9 +475,12 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def _nanmean(x) -> float | None:
-    x = np.asarray(x, dtype=float)
-    x = x[~np.isnan(x)]
-    return float(x.mean()) if x.size else None
+    """Mean of the non-NaN values (blocked), None without any."""
+    return bk.nanmean(bk.as_col(x).astype(float))
+
+
+def _ltv(bal, col):
+    return np.divide(bal, col, out=np.full_like(bal, np.nan), where=col > 0)
 
 
 def _git_commit() -> str | None:

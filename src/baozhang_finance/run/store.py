@@ -10,8 +10,10 @@ chunks, in chunk order, to two files of a folder:
 * ``ledgers.parquet`` — one column per ledger and year, named ``<name>/<yy>`` (0-based year), in the stored
   precision (float32; months locked as uint8).
 
-Rows are buffered to row groups of at least :data:`ROW_GROUP_ROWS` paths (a chunk never straddles two), so the
-files hold the same values, in the same order, whatever backend or worker count produced the chunks. The values
+Rows are buffered to row groups of exactly :data:`ROW_GROUP_ROWS` paths (the last one shorter), the block of
+:mod:`baozhang_finance.measures.blocked`: block ``i`` of a column is row group ``i`` (one read), and the files hold
+the same values, in the same order, whatever backend or worker count produced the chunks (folders written
+before, with row groups at chunk boundaries, are read by slicing the row groups that overlap a block). The values
 are stored as they are (no nulls: NaN stays NaN), so a column read back is bit for bit the concatenation of the
 chunks' columns. :class:`ColumnStore` reads them. Pure storage: what is computed from the columns lives in
 ``run/result.py`` and ``measures/``.
@@ -23,15 +25,18 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+
+from baozhang_finance.measures import blocked as _blocked
 from typing import TYPE_CHECKING as _TC
 if _TC:  # pyarrow is imported where used (start-up time)
     import pyarrow.parquet as pq
 
 PATHS_FILE = "paths.parquet"
 LEDGERS_FILE = "ledgers.parquet"
-#: paths per Parquet row group (chunks are buffered until they reach it): large enough that reading one column of
-#: 10,000,000 paths is ≈ 100 reads, small enough that the buffer (≈ 1.4 kB per path) stays ≈ 90 MB
-ROW_GROUP_ROWS = 65_536
+#: paths per Parquet row group (= the reductions' block; chunks are buffered until they fill it): large enough that
+#: reading one column of 10,000,000 paths is ≈ 150 reads, small enough that the buffer (≈ 1.4 kB per path) stays
+#: ≈ 90 MB
+ROW_GROUP_ROWS = _blocked.BLOCK
 
 
 def _system_pool() -> None:
@@ -70,40 +75,56 @@ class ColumnWriter:
         if self._buffered >= self.row_group_rows:
             self._flush()
 
-    def _flush(self) -> None:
-        """Write the buffered chunks as one row group of each file; columns are moved out of the buffer one at a
-        time, so the flush holds the buffer plus one ledger, not the buffer twice."""
+    def _flush(self, final: bool = False) -> None:
+        """Write the buffered rows as row groups of exactly ``row_group_rows`` paths (all of them when ``final``);
+        the rest stays buffered. Columns are moved out of the buffer one at a time, so the flush holds the buffer
+        plus one ledger, not the buffer twice."""
         if not self._buffer:
             return
         import pyarrow as pa
         import pyarrow.parquet as pq
+        rg = self.row_group_rows
         buf, self._buffer, self._buffered = self._buffer, [], 0
+        total = sum(len(c["path"]) for c in buf)
+        take = total if final else (total // rg) * rg
         paths: dict[str, np.ndarray] = {}
         ledgers: dict[str, np.ndarray] = {}
+        rest: dict[str, np.ndarray] = {}
         for k in list(buf[0]):
             parts = [c.pop(k) for c in buf]
-            if k.startswith("y_"):
-                for y in range(parts[0].shape[1]):
-                    ledgers[ledger_column(k[2:], y)] = np.concatenate([p[:, y] for p in parts])
-            else:
-                paths[k] = np.concatenate(parts)
+            whole = np.concatenate(parts)
             del parts
+            if take < total:
+                rest[k] = whole[take:].copy()
+                whole = whole[:take]
+            if k.startswith("y_"):
+                for y in range(whole.shape[1]):
+                    ledgers[ledger_column(k[2:], y)] = np.ascontiguousarray(whole[:, y])
+            else:
+                paths[k] = whole
+            del whole
         del buf
+        if rest:
+            self._buffer, self._buffered = [rest], total - take
+        if not take:
+            return
         for fname, part in ((PATHS_FILE, paths), (LEDGERS_FILE, ledgers)):
             if not part:
                 continue
             table = pa.table({k: pa.array(v) for k, v in part.items()})
             if fname not in self._writers:
+                # no column statistics: ~800 ledger columns × a row group each would keep ≈ 0.2 MB of footer per
+                # row group in memory until the file is closed (and again when it is opened)
                 self._writers[fname] = pq.ParquetWriter(self.folder / fname, table.schema, compression="snappy",
-                                                         use_dictionary=False)
-            self._writers[fname].write_table(table)
+                                                         use_dictionary=False, write_statistics=False)
+            self._writers[fname].write_table(table, row_group_size=rg)
             self.rows += table.num_rows if fname == PATHS_FILE else 0
             del table
             part.clear()
 
     def close(self) -> "ColumnStore":
         """Write what is buffered, close the files and open them for reading."""
-        self._flush()
+        self._flush(final=True)
         for w in self._writers.values():
             w.close()
         self._writers.clear()
@@ -127,6 +148,12 @@ def write_chunks(chunks: Iterable[dict[str, np.ndarray]], folder: str | Path,
     return w.close()
 
 
+def _row_group_starts(pf) -> np.ndarray:
+    """First row of each row group, and the number of rows at the end."""
+    md = pf.metadata
+    return np.concatenate([[0], np.cumsum([md.row_group(g).num_rows for g in range(md.num_row_groups)])]).astype(np.int64)
+
+
 class ColumnStore:
     """Read a column store written by :class:`ColumnWriter` (or a run folder saved from one)."""
 
@@ -144,6 +171,40 @@ class ColumnStore:
             name, _, y = c.rpartition("/")
             years[name] = max(years.get(name, 0), int(y) + 1)
         self.ledger_years = years
+        self._starts = {id(pf): _row_group_starts(pf) for pf in (self._paths, self._ledgers) if pf is not None}
+
+    def _rows(self, pf: pq.ParquetFile, names: list[str], i: int) -> list[np.ndarray]:
+        """Columns ``names`` of block ``i`` (rows ``[i·BLOCK, (i+1)·BLOCK)``): one row group when the file's row
+        groups are blocks, else the slices of the row groups that overlap it."""
+        starts = self._starts[id(pf)]
+        B = _blocked.BLOCK
+        a, b = i * B, min((i + 1) * B, self.n)
+        g = int(np.searchsorted(starts, a, side="right")) - 1
+        parts: list[list[np.ndarray]] = [[] for _ in names]
+        while g < len(starts) - 1 and starts[g] < b:
+            t = pf.read_row_group(g, columns=names)
+            lo, hi = max(a, starts[g]) - starts[g], min(b, starts[g + 1]) - starts[g]
+            for j in range(len(names)):
+                col = t.column(j)
+                if lo or hi < t.num_rows:
+                    col = col.slice(lo, hi - lo)
+                parts[j].append(col.to_numpy(zero_copy_only=False))
+            del t
+            g += 1
+        return [p[0] if len(p) == 1 else np.concatenate(p) for p in parts]
+
+    def column_block(self, name: str, i: int) -> np.ndarray:
+        """Block ``i`` of per-path column ``name``."""
+        return self._rows(self._paths, [name], i)[0]
+
+    def ledger_year_block(self, name: str, year: int, i: int) -> np.ndarray:
+        """Block ``i`` of ledger ``name`` in 0-based ``year`` (stored precision)."""
+        return self._rows(self._ledgers, [ledger_column(name, year)], i)[0]
+
+    def ledger_block(self, name: str, i: int) -> np.ndarray:
+        """Block ``i`` of ledger ``name`` over all its years, ``(rows, years)``."""
+        cols = self._rows(self._ledgers, [ledger_column(name, y) for y in range(self.ledger_years[name])], i)
+        return np.column_stack(cols) if cols else np.empty((0, 0), dtype=np.float32)
 
     def files(self) -> list[Path]:
         return [p for p in (self.folder / PATHS_FILE, self.folder / LEDGERS_FILE) if p.exists()]
