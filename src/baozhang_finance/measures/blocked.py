@@ -21,7 +21,7 @@ Reductions (the lenses' whole vocabulary):
   each further pass counts the next 16 bits inside the bin that holds it, or collects that bin once it holds at
   most :data:`SELECT_CAP` values), then ``np.quantile``'s interpolation is applied to those order statistics with
   its own index and weight formulas;
-* the expected shortfall's top-``k`` sum (:func:`top_sum_desc`): the values above the (k+1)-th largest are
+* the expected shortfall's top-``k`` sum (:func:`expected_shortfall`): the values above the (k+1)-th largest are
   collected (k = (1 − α) n of them, 4 MB at 10,000,000 paths and α = 95 %), sorted and summed as before.
 """
 
@@ -387,7 +387,7 @@ def _valid(b: np.ndarray, dropnan: bool) -> np.ndarray:
     return b[~np.isnan(b)] if dropnan and b.dtype.kind == "f" else b
 
 
-def order_statistics(x, ranks, dropnan: bool = True) -> list:
+def order_statistics(x, ranks, dropnan: bool = True, first: dict | None = None) -> list:
     """The values at 0-based ``ranks`` of the sorted (non-NaN when ``dropnan``) values of a 1-D Col, in the order
     of ``ranks``, each of the column's dtype; exact, memory ≤ :data:`SELECT_CAP` values + a histogram per target.
 
@@ -403,25 +403,11 @@ def order_statistics(x, ranks, dropnan: bool = True) -> list:
         for r, (p, bits, _, coll) in todo.items():
             groups.setdefault((p, bits, coll), {"ranks": [], "hist": None, "vals": [], "lo": None, "hi": None}
                               )["ranks"].append(r)
-        for b in c.blocks():
-            b = _valid(b, dropnan)
-            if not b.size:
-                continue
-            k = _keys(b)
-            for (p, bits, coll), g in groups.items():
-                ks = k[(k >> np.uint64(64 - bits)) == np.uint64(p)] if bits else k
-                if coll:
-                    vb = b[(k >> np.uint64(64 - bits)) == np.uint64(p)] if bits else b
-                    g["vals"].append(vb)
-                    continue
-                if not ks.size:
-                    continue
-                d = ((ks >> np.uint64(48 - bits)) & np.uint64(0xFFFF)).astype(np.intp)
-                h = np.bincount(d, minlength=1 << 16)
-                g["hist"] = h if g["hist"] is None else g["hist"] + h
-                lo, hi = ks.min(), ks.max()
-                g["lo"] = lo if g["lo"] is None else min(g["lo"], lo)
-                g["hi"] = hi if g["hi"] is None else max(g["hi"], hi)
+        if first is not None:  # the first pass's histogram, counted while the column was scanned
+            groups[(0, 0, False)].update(first)
+            first = None
+        else:
+            _count_pass(c, groups, dropnan)
         for (p, bits, coll), g in groups.items():
             if coll:
                 vals = np.concatenate(g["vals"]) if g["vals"] else np.empty(0, dtype)
@@ -448,6 +434,33 @@ def order_statistics(x, ranks, dropnan: bool = True) -> list:
     return [found[int(r)] for r in ranks]
 
 
+def _hist_update(g: dict, ks: np.ndarray, bits: int) -> None:
+    """Add keys ``ks`` (sharing the group's prefix) to its histogram of the next 16 bits and its key range."""
+    if not ks.size:
+        return
+    d = ((ks >> np.uint64(48 - bits)) & np.uint64(0xFFFF)).astype(np.intp)
+    h = np.bincount(d, minlength=1 << 16)
+    g["hist"] = h if g["hist"] is None else g["hist"] + h
+    lo, hi = ks.min(), ks.max()
+    g["lo"] = lo if g["lo"] is None else min(g["lo"], lo)
+    g["hi"] = hi if g["hi"] is None else max(g["hi"], hi)
+
+
+def _count_pass(c: "Col", groups: dict, dropnan: bool) -> None:
+    """One pass over the blocks: each group counts (or collects) the values sharing its prefix."""
+    for b in c.blocks():
+        b = _valid(b, dropnan)
+        if not b.size:
+            continue
+        k = _keys(b)
+        for (p, bits, coll), g in groups.items():
+            sel = (k >> np.uint64(64 - bits)) == np.uint64(p) if bits else slice(None)
+            if coll:
+                g["vals"].append(b[sel])
+            else:
+                _hist_update(g, k[sel], bits)
+
+
 def _lerp(a, b, t):
     """numpy's ``_lerp`` (numpy/lib/_function_base_impl.py): a + (b − a) t, or b − (b − a)(1 − t) where t ≥ 0.5."""
     diff_b_a = b - a
@@ -456,17 +469,37 @@ def _lerp(a, b, t):
     return res[()] if res.ndim == 0 else res
 
 
-def _scan(c: Col, dropnan: bool) -> tuple[int, int]:
-    """(rows, NaN rows) of a Col."""
-    n, nan = 0, 0
+def _scan(c: Col, dropnan: bool) -> tuple[int, int, np.ndarray | None, dict | None]:
+    """One pass: (rows, NaN rows, the values — NaN dropped when ``dropnan`` — if there are at most SELECT_CAP of
+    them, else None, and then the first radix pass's histogram of all of them)."""
+    n, nan, kept = 0, 0, 0
+    parts: list | None = []
+    first = None
     for b in c.blocks():
         n += b.shape[0]
         if b.dtype.kind == "f":
-            nan += int(np.count_nonzero(np.isnan(b)))
-    return n, nan
+            m = np.isnan(b)
+            k = int(np.count_nonzero(m))
+            nan += k
+            if dropnan and k:
+                b = b[~m]
+        if parts is not None:
+            parts.append(b)
+            kept += b.shape[0]
+            if kept > SELECT_CAP:  # too many to keep: count them instead
+                first = {"hist": None, "lo": None, "hi": None}
+                for p in parts:
+                    _hist_update(first, _keys(p), 0)
+                parts = None
+        else:
+            _hist_update(first, _keys(b), 0)
+    vals = (np.concatenate(parts) if parts else np.empty(0, dtype=c.dtype if c.nblocks else float)) \
+        if parts is not None else None
+    return n, nan, vals, first
 
 
 def _collect(c: Col, dropnan: bool) -> np.ndarray:
+    """Every (non-NaN when ``dropnan``) value of a Col, in memory."""
     parts = [_valid(b, dropnan) for b in c.blocks()]
     return np.concatenate(parts) if parts else np.empty(0, dtype=c.dtype if c.nblocks else float)
 
@@ -481,13 +514,15 @@ def quantile(x, q, method: str = "linear", dropnan: bool = False):
     promotion does); inverted_cdf — the value at n q − 1 when that is whole, else at ⌊n q − 1⌋ + 1, at least 0.
     A column holding NaN (and not ``dropnan``) gives NaN, as numpy does."""
     c = as_col(x)
-    n, nan = _scan(c, dropnan)
+    n, nan, vals, first = _scan(c, dropnan)
     nv = n - nan if dropnan else n
     if dropnan and not nv:  # np.nanquantile of only NaN
         res = np.full(np.shape(q), np.nan)
         return res[()] if res.ndim == 0 else res
-    if nv <= SELECT_CAP:
-        return np.quantile(_collect(c, dropnan), q, method=method)
+    if vals is not None:
+        return np.quantile(vals, q, method=method)
+    if nan and not dropnan:
+        first = None  # NaN in the column: the answer is NaN, nothing to select
     weak = type(q) in (int, float)
     qa = np.asanyarray(q, dtype=np.float64)
     if nan and not dropnan:
@@ -499,7 +534,7 @@ def quantile(x, q, method: str = "linear", dropnan: bool = False):
         prev = np.floor(vi)
         idx = np.maximum(np.where(vi - prev == 0, prev, prev + 1), 0).astype(np.intp)
         need = sorted(set(np.atleast_1d(idx).tolist()))
-        look = dict(zip(need, order_statistics(c, need, dropnan)))
+        look = dict(zip(need, order_statistics(c, need, dropnan, first)))
         out = np.array([look[int(i)] for i in np.atleast_1d(idx)], dtype=dtype).reshape(qa.shape)
         return out[()] if out.ndim == 0 else out
     if method != "linear":
@@ -511,7 +546,7 @@ def quantile(x, q, method: str = "linear", dropnan: bool = False):
     prev_i = np.where(above, -1, np.where(below, 0, prev)).astype(np.intp)
     next_i = np.where(above, -1, np.where(below, 0, nxt)).astype(np.intp)
     need = sorted({int(i) % nv for i in np.concatenate([np.atleast_1d(prev_i), np.atleast_1d(next_i)])})
-    look = dict(zip(need, order_statistics(c, need, dropnan)))
+    look = dict(zip(need, order_statistics(c, need, dropnan, first)))
     a = np.array([look[int(i) % nv] for i in np.atleast_1d(prev_i)], dtype=dtype).reshape(qa.shape)
     b = np.array([look[int(i) % nv] for i in np.atleast_1d(next_i)], dtype=dtype).reshape(qa.shape)
     gamma = np.asanyarray(vi - prev_i, dtype=vi.dtype)
@@ -524,13 +559,13 @@ def median(x):
     """``np.median``: the middle value, or the mean of the two middle values (``np.mean`` of the pair); NaN when the
     column holds NaN."""
     c = as_col(x)
-    n, nan = _scan(c, False)
-    if n <= SELECT_CAP:
-        return np.median(_collect(c, False))
+    n, nan, vals, first = _scan(c, False)
+    if vals is not None:
+        return np.median(vals)
     if nan:
         return np.float64(np.nan)
     mid = n // 2
-    pair = order_statistics(c, [mid] if n % 2 else [mid - 1, mid], dropnan=False)
+    pair = order_statistics(c, [mid] if n % 2 else [mid - 1, mid], dropnan=False, first=first)
     return np.mean(np.array(pair, dtype=c.dtype))
 
 
@@ -544,10 +579,9 @@ def expected_shortfall(x, level: float) -> float:
     largest and m = n (1 − α), k = ⌊m⌋, ES = (Σ_{i<k} x_(i) + (m − k) x_(k)) / m; the k largest are the values above
     the (k+1)-th largest (found by :func:`order_statistics`) and its ties, summed from the largest as before."""
     c = as_col(x).astype(float)
-    n, nan = _scan(c, False)
-    if n <= SELECT_CAP:
-        xs = np.sort(_collect(c, False))[::-1]
-        return _es_of_sorted(xs, n, level)
+    n, nan, vals, first = _scan(c, False)
+    if vals is not None:
+        return _es_of_sorted(np.sort(vals)[::-1], n, level)
     if nan:
         return float("nan")
     m = n * (1.0 - level)
@@ -556,7 +590,7 @@ def expected_shortfall(x, level: float) -> float:
         return float(c.max())
     if k >= n:
         return _es_of_sorted(np.sort(_collect(c, False))[::-1], n, level)
-    (t,) = order_statistics(c, [n - 1 - k], dropnan=False)  # the (k+1)-th largest, x_desc[k]
+    (t,) = order_statistics(c, [n - 1 - k], dropnan=False, first=first)  # the (k+1)-th largest, x_desc[k]
     above = np.sort(np.concatenate([b[b > t] for b in c.blocks()]))[::-1]
     top = np.concatenate([above, np.full(k - above.size, t)])
     total = top[:k].sum() + (m - k) * t
@@ -579,10 +613,10 @@ def quantile_dict(x, qs=(0.05, 0.5, 0.95)) -> dict:
     """``stats.quantiles``: ``{"p05": …}`` of the non-NaN values (None when there is none), exact."""
     keys = [f"p{int(round(q * 100)):02d}" for q in qs]
     c = as_col(x).astype(float)
-    n, nan = _scan(c, True)
-    if n - nan == 0:
+    v = np.atleast_1d(quantile(c, qs, dropnan=True))  # all NaN when no value is (an extra pass only then)
+    if np.isnan(v).all() and not any(bool((~np.isnan(b)).any()) for b in c.blocks()):
         return {k: None for k in keys}
-    return {k: float(v) for k, v in zip(keys, quantile(c, qs, dropnan=True))}
+    return {k: float(u) for k, u in zip(keys, v)}
 
 
 _FUNCTIONS = {
