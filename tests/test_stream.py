@@ -165,3 +165,46 @@ def test_memory_does_not_grow_with_paths(tmp_path):
     small = _peak_mb(100_000, tmp_path)
     large = _peak_mb(400_000, tmp_path)
     assert large - small < 100, (small, large)  # MB
+
+
+_HOLD = r"""
+import sys, time
+from baozhang_finance.run.store import RunFolder
+f = RunFolder(sys.argv[1])
+(f.path / "paths.parquet").write_bytes(b"x" * 100)
+print(f.path, flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_next_run_removes_the_folders_of_killed_runs_and_no_live_ones(tmp_path, monkeypatch, demo):
+    """A SIGKILLed run cannot remove its ``baozhang-run-*`` folder; the next streamed run does, by its unlocked
+    ``owner.lock`` (the kernel drops a dead process's flock). A live run's folder and a folder without a lock
+    (older versions; one being made) stay."""
+    import signal
+
+    root = tmp_path / "store"
+    root.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", _HOLD, str(root)], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        dead, live = (Path(p.stdout.readline().strip()) for p in procs)
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait(timeout=10)
+        legacy = root / "baozhang-run-legacy"
+        legacy.mkdir()
+        assert dead.exists() and live.exists()
+        monkeypatch.setenv("BAOZHANG_STORE_DIR", str(root))
+        res = simulate(demo, paths=600, chunk_size=300, seed=3, stream=True)
+        assert not dead.exists()
+        assert live.exists() and legacy.exists()
+        mine = res._store.folder
+        assert mine.exists() and (mine / store.OWNER_LOCK).exists()
+        assert store.remove_stale_run_folders(root) == []  # its own folder is live too
+        del res
+        gc.collect()
+        assert not mine.exists()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(timeout=10)

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
 from functools import cached_property
@@ -28,7 +27,8 @@ from baozhang_finance.measures import blocked as bk
 from baozhang_finance.measures.blocked import Col
 from baozhang_finance.measures.stats import dscr
 from baozhang_finance.run.atomic import write_folder_atomically
-from baozhang_finance.run.store import LEDGERS_FILE, PATHS_FILE, ColumnStore, write_chunks
+from baozhang_finance.run.store import (LEDGERS_FILE, PATHS_FILE, ColumnStore, RunFolder, remove_run_folder,
+                                        remove_stale_run_folders, write_chunks)
 from baozhang_finance.measures.stats import quantiles as _q
 from baozhang_finance.engine.ledgers import YEARLY_KEPT  # noqa: F401  (kept per path: the one registry)
 from baozhang_finance.engine.plan import Plan
@@ -131,7 +131,9 @@ class Result:
         if store is not None:  # streamed: the columns and ledgers live in the store's Parquet files
             self._ledgers: dict[str, np.ndarray] = {}
             self._columns: dict[str, np.ndarray] = {}
-            if owns_store:  # a run-private folder: removed with the Result (save() links its files first)
+            if isinstance(owns_store, RunFolder):  # a run-private folder: removed with the Result (save() links first)
+                weakref.finalize(self, remove_run_folder, str(owns_store.path), owns_store._fd)
+            elif owns_store:
                 weakref.finalize(self, shutil.rmtree, str(store.folder), True)
         else:
             columns = columns or {}
@@ -146,15 +148,18 @@ class Result:
         :func:`store_root` when None, removed with the Result), so memory stays one chunk whatever the paths.
         ``run["paths"]`` is set to the paths written."""
         own = folder is None
-        where = Path(tempfile.mkdtemp(prefix="baozhang-run-", dir=store_root())) if own else Path(folder)
+        if own:  # the next run clears the folders of runs that were killed before they could remove theirs
+            remove_stale_run_folders(store_root())
+        rf = RunFolder(store_root()) if own else None
+        where = rf.path if own else Path(folder)
         try:
             st = write_chunks(chunks, where, progress=progress)
         except BaseException:
             if own:
-                shutil.rmtree(where, ignore_errors=True)
+                rf.remove()
             raise
         run = {**run, "paths": st.n, "streamed": True}
-        return cls(scenario=scenario, plan=plan, columns=None, run=run, store=st, owns_store=own)
+        return cls(scenario=scenario, plan=plan, columns=None, run=run, store=st, owns_store=rf if own else False)
 
     @property
     def streamed(self) -> bool:
@@ -295,14 +300,14 @@ class Result:
                 self._derived_cache[name] = Result(self.scenario, self.plan, {f"y_{name}": self.ledger(name)}, self.run)
             else:
                 led = self.ledger_col(name)
-                where = Path(tempfile.mkdtemp(prefix="baozhang-run-", dir=store_root()))
+                rf = RunFolder(store_root())
                 try:
-                    st = write_chunks(({"path": np.empty(led.block(i).shape[0]), f"y_{name}": led.block(i)}
-                                       for i in range(led.nblocks)), where)
+                    st = write_chunks(({"path": np.arange(led.block(i).shape[0]), f"y_{name}": led.block(i)}
+                                       for i in range(led.nblocks)), rf.path)
                 except BaseException:
-                    shutil.rmtree(where, ignore_errors=True)
+                    rf.remove()
                     raise
-                self._derived_cache[name] = Result(self.scenario, self.plan, None, self.run, store=st, owns_store=True)
+                self._derived_cache[name] = Result(self.scenario, self.plan, None, self.run, store=st, owns_store=rf)
         return self._derived_cache[name]
 
     def year_cols(self, name: str) -> Iterator[Col]:

@@ -21,6 +21,7 @@ chunks' columns. :class:`ColumnStore` reads them. Pure storage: what is computed
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -28,6 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from baozhang_finance.measures import blocked as _blocked
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 from typing import TYPE_CHECKING as _TC
 if _TC:  # pyarrow is imported where used (start-up time)
     import pyarrow.parquet as pq
@@ -296,3 +302,75 @@ class ColumnStore:
         table = pa.Table.from_batches(batches, schema=self._paths.schema_arrow) if batches else \
             self._paths.schema_arrow.empty_table()
         return table.slice(0, rows).to_pandas()
+
+
+# ------------------------------------------------------------------------------------------------ run-private folders
+RUN_PREFIX = "baozhang-run-"
+OWNER_LOCK = "owner.lock"
+
+
+class RunFolder:
+    """A run-private folder ``baozhang-run-*`` under ``root`` (None: the system's temporary folder), owned by this
+    process for as long as the object lives: ``owner.lock`` inside holds this process's id and an exclusive
+    ``flock`` on it. The kernel drops the lock when the process ends, however it ends (SIGKILL included), so
+    :func:`remove_stale_run_folders` can tell a dead run's folder from a live one's without trusting process ids.
+    The lock file is locked under a temporary name and renamed into place, so no one sees it unlocked."""
+
+    def __init__(self, root: str | Path | None = None):
+        import tempfile
+        self.path = Path(tempfile.mkdtemp(prefix=RUN_PREFIX, dir=root))
+        tmp = self.path / f".{OWNER_LOCK}.tmp"
+        self._fd = os.open(tmp, os.O_CREAT | os.O_RDWR, 0o600)
+        if fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        os.write(self._fd, f"{os.getpid()}\n".encode())
+        os.replace(tmp, self.path / OWNER_LOCK)
+
+    def remove(self) -> None:
+        """Delete the folder and release the lock (idempotent)."""
+        remove_run_folder(str(self.path), self._fd)
+        self._fd = -1
+
+
+def remove_run_folder(path: str, fd: int) -> None:
+    """Remove a run folder, then close (unlock) its lock file descriptor: the folder is gone before it looks stale."""
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
+    if fd >= 0:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def remove_stale_run_folders(root: str | Path | None = None) -> list[Path]:
+    """Delete the ``baozhang-run-*`` folders under ``root`` (None: the system's temporary folder) whose owner is
+    gone: ``owner.lock`` exists and can be locked (its process ended — killed, crashed — without removing it).
+    Folders of live runs (locked), and folders without a lock file (being created, or made by older versions of
+    the package, whose owner cannot be told), are left alone. Returns the folders removed."""
+    import shutil
+    import tempfile
+    if fcntl is None:  # pragma: no cover - no flock (Windows): leave everything
+        return []
+    base = Path(root) if root is not None else Path(tempfile.gettempdir())
+    removed = []
+    try:
+        candidates = [p for p in base.iterdir() if p.name.startswith(RUN_PREFIX) and p.is_dir()]
+    except OSError:
+        return []
+    for d in candidates:
+        try:
+            fd = os.open(d / OWNER_LOCK, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: a live run
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+        finally:
+            os.close(fd)
+    return removed
