@@ -534,13 +534,12 @@ def debt_ratio(result) -> dict:
     fy = result.col("first_call_year").astype(np.int64)
     fan = _year_fan((bond_end[y] + stock) / cap for y, stock in enumerate(iter_stock(result, fy)))
 
-    def peak_of(f, bal):  # the largest year's contribution per path (a max: exact in any order)
-        if not bal.shape[1]:
-            return np.zeros(f.shape[0])
-        y1 = np.arange(1, bal.shape[1] + 1)
-        stock = np.where((f[:, None] >= 1) & (y1[None, :] >= f[:, None]), bal.astype(float), 0.0)
-        c = (bond_end[None, :bal.shape[1]] + stock) / cap
-        return np.maximum.reduce(np.concatenate([np.full((f.shape[0], 1), -np.inf), c], axis=1), axis=1)
+    def peak_of(f, bal):  # the largest year's contribution per path, year by year as the fan computes them
+        peak = np.full(f.shape[0], -np.inf) if bal.shape[1] else np.zeros(f.shape[0])
+        for y in range(bal.shape[1]):
+            stock = np.where((f >= 1) & (y + 1 >= f), np.asarray(bal[:, y], dtype=float), 0.0)
+            np.maximum(peak, (bond_end[y] + stock) / cap, out=peak)
+        return peak
 
     peak = fy.map(peak_of, result.ledger_col("bank_balance"))
     out = {"capacity_yuan": float(cap), "capacity_basis": basis,
