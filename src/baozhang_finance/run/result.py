@@ -27,8 +27,8 @@ from baozhang_finance.measures import blocked as bk
 from baozhang_finance.measures.blocked import Col
 from baozhang_finance.measures.stats import dscr
 from baozhang_finance.run.atomic import write_folder_atomically
-from baozhang_finance.run.store import (LEDGERS_FILE, PATHS_FILE, ColumnStore, RunFolder, remove_run_folder,
-                                        remove_stale_run_folders, write_chunks)
+from baozhang_finance.run.store import (LEDGERS_FILE, PATHS_FILE, ColumnStore, RunFolder, release_free_memory,
+                                        remove_run_folder, remove_stale_run_folders, write_chunks)
 from baozhang_finance.measures.stats import quantiles as _q
 from baozhang_finance.engine.ledgers import YEARLY_KEPT  # noqa: F401  (kept per path: the one registry)
 from baozhang_finance.engine.plan import Plan
@@ -337,6 +337,8 @@ class Result:
                     for q, v in zip(FAN_QUANTILES, qs):
                         row[f"p{int(round(q * 100)):02d}"] = float(v)
                 rows.append(row)
+            if self._store is not None:
+                release_free_memory()
         return pd.DataFrame(rows)
 
     # ------------------------------------------------------------------ summary
@@ -344,6 +346,12 @@ class Result:
     def summary(self) -> dict[str, Any]:
         n = self.n_paths
         sc = self.scenario
+
+        def L(lens):  # a streamed run hands the heap's free pages back after each lens (store.release_free_memory)
+            out = lens(self)
+            if self._store is not None:
+                release_free_memory()
+            return out
         c = self.col
         cov = {
             "p_self_financing": bk.mean(c("self_financing")),
@@ -351,20 +359,20 @@ class Result:
             "bond_coverage_after_bank": _q(c("bond_coverage_after_bank"), (0.05, 0.5)),
             "dscr_min": _q(c("dscr_min")),
             "llcr": _q(c("llcr"), (0.05, 0.5)),
-            **coverage.coverage_summary(self),
+            **L(coverage.coverage_summary),
         }
-        money = fiscal.government_money_summary(self)
+        money = L(fiscal.government_money_summary)
         out = {
             "coverage": cov,
-            "hidden_debt": {**fiscal.hidden_debt_summary(self), "first_shortfall_year": cures.first_shortfall_year(self),
-                            **fiscal.register_summary(self), **fiscal.revenue_split(self)},
-            "fiscal": {**fiscal.fiscal_summary(self), "refinancing_need_by_year": cures.refinancing_need_by_year(self),
-                       "refinancing_balance_at_horizon": cures.refinancing_balance_at_horizon(self),
-                       **money, "total_fiscal_cost": fiscal.total_fiscal_cost(self), "debt_ratio": fiscal.debt_ratio(self)},
-            "bank": bank.bank_summary(self),
-            "soe": {**soe.soe_summary(self), "exhaustion_year": cures.exhaustion_year(self), **soe.monthly_returns(self)},
-            "cures": cures.cure_summary(self),
-            "sale": cures.sale_summary(self),
+            "hidden_debt": {**L(fiscal.hidden_debt_summary), "first_shortfall_year": L(cures.first_shortfall_year),
+                            **L(fiscal.register_summary), **L(fiscal.revenue_split)},
+            "fiscal": {**L(fiscal.fiscal_summary), "refinancing_need_by_year": L(cures.refinancing_need_by_year),
+                       "refinancing_balance_at_horizon": L(cures.refinancing_balance_at_horizon),
+                       **money, "total_fiscal_cost": L(fiscal.total_fiscal_cost), "debt_ratio": L(fiscal.debt_ratio)},
+            "bank": L(bank.bank_summary),
+            "soe": {**L(soe.soe_summary), "exhaustion_year": L(cures.exhaustion_year), **L(soe.monthly_returns)},
+            "cures": L(cures.cure_summary),
+            "sale": L(cures.sale_summary),
             "programme": {
                 "name": sc.programme.name,
                 "city": sc.programme.city,
@@ -382,7 +390,7 @@ class Result:
                 "stress": self.run.get("stress"),
                 "deterministic": self.run.get("deterministic", False),
                 "sampling": self.run.get("sampling", "mc"),
-                "standard_errors": fiscal.standard_errors(self),
+                "standard_errors": L(fiscal.standard_errors),
             },
         }
         if "parameter_uncertainty" in self.run:  # per-chunk parameter draws (run/uncertainty.py)
