@@ -21,7 +21,11 @@ chunks' columns. :class:`ColumnStore` reads them. Pure storage: what is computed
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
+import shutil
+import tempfile
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -62,8 +66,6 @@ def release_free_memory() -> None:
     number of blocks (measured: 4,000,000 paths, 349 → see docs/benchmarks.md). Nothing on other C libraries."""
     global _TRIM
     if _TRIM is None:
-        import ctypes
-        import platform
         _TRIM = False
         if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
             try:
@@ -338,7 +340,6 @@ class RunFolder:
     The lock file is locked under a temporary name and renamed into place, so no one sees it unlocked."""
 
     def __init__(self, root: str | Path | None = None):
-        import tempfile
         self.path = Path(tempfile.mkdtemp(prefix=RUN_PREFIX, dir=root))
         tmp = self.path / f".{OWNER_LOCK}.tmp"
         self._fd = os.open(tmp, os.O_CREAT | os.O_RDWR, 0o600)
@@ -355,7 +356,6 @@ class RunFolder:
 
 def remove_run_folder(path: str, fd: int) -> None:
     """Remove a run folder, then close (unlock) its lock file descriptor: the folder is gone before it looks stale."""
-    import shutil
     shutil.rmtree(path, ignore_errors=True)
     if fd >= 0:
         try:
@@ -369,8 +369,6 @@ def remove_stale_run_folders(root: str | Path | None = None) -> list[Path]:
     gone: ``owner.lock`` exists and can be locked (its process ended — killed, crashed — without removing it).
     Folders of live runs (locked), and folders without a lock file (being created, or made by older versions of
     the package, whose owner cannot be told), are left alone. Returns the folders removed."""
-    import shutil
-    import tempfile
     if fcntl is None:  # pragma: no cover - no flock (Windows): leave everything
         return []
     base = Path(root) if root is not None else Path(tempfile.gettempdir())
