@@ -167,3 +167,18 @@ def _flat(obj, prefix=""):
     elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
         out[prefix] = float(obj)
     return out
+
+
+def test_a_streamed_summary_never_holds_a_whole_column(small_blocks, monkeypatch):
+    """summary and yearly of a streamed run read blocks only: no Col is materialised, no whole column or ledger is
+    read from the store (3 blocks of 1,000 paths)."""
+    demo = load_scenario(ROOT / "scenarios" / "demo.toml")
+    res = simulate(demo, paths=3_000, chunk_size=500, seed=5, stream=True)
+
+    def refuse(*a, **k):
+        raise AssertionError("a whole column was read")
+    monkeypatch.setattr(bk.Col, "__array__", refuse)
+    for name in ("column", "ledger_year", "ledger", "iter_ledger"):
+        monkeypatch.setattr(store.ColumnStore, name, refuse)
+    assert res.summary["run"]["paths"] == 3_000
+    assert len(res.yearly) > 0
