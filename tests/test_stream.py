@@ -123,8 +123,42 @@ def test_when_a_run_streams(demo, monkeypatch):
     assert not simulate(demo, paths=400, chunk_size=200, seed=1).streamed
     assert not simulate(demo, paths=600, chunk_size=300, seed=1, stream=False).streamed
     assert not simulate(demo, deterministic=True).streamed
-    # the stopping rule of --target-se reads the columns run so far: held in memory
-    assert not simulate(demo, paths=600, chunk_size=300, seed=1, target_se=0.2, max_paths=600).streamed
+    # --target-se: in memory until STREAM_PATHS paths have run, then streamed (its rule reads running sums)
+    assert not simulate(demo, paths=400, chunk_size=200, seed=1, target_se=0.5, max_paths=400).streamed
+    assert simulate(demo, paths=600, chunk_size=300, seed=1, target_se=0.001, max_paths=900).streamed
+
+
+def test_an_adaptive_run_streams_with_the_numbers_of_the_in_memory_adaptive_run(demo, monkeypatch):
+    """--target-se past STREAM_PATHS: the chunks so far and the rest go to the column store; it stops at the same
+    chunk and its summary is the in-memory adaptive run's, bit for bit (serial and 2 processes)."""
+    monkeypatch.setattr(sim_mod, "STREAM_PATHS", 500)
+    kw = dict(seed=11, chunk_size=200, target_se=0.3, max_paths=4_000)  # stops at 2,400 paths
+    mem = simulate(demo, stream=False, **kw)
+    assert not mem.streamed and 600 <= mem.n_paths < 4_000
+    for extra in ({}, {"workers": 2, "backend": "processes"}):
+        st = simulate(demo, **kw, **extra)
+        assert st.streamed and st.n_paths == mem.n_paths == st.run["paths"]
+        assert json.dumps(st.summary) == json.dumps(mem.summary)
+    fixed = simulate(demo, paths=mem.n_paths, seed=11, chunk_size=200, stream=False)
+    pd.testing.assert_frame_equal(fixed.paths, mem.paths, check_exact=True)
+
+
+@pytest.mark.parametrize("sampling", ["mc", "antithetic", "rqmc"])
+def test_running_standard_errors_are_the_two_pass_ones(demo, sampling):
+    """The stopping rule's running estimators agree with headline_standard_errors on the whole columns."""
+    from baozhang_finance.measures.fiscal import RunningStandardErrors, headline_standard_errors
+
+    res = simulate(demo, paths=1_200, chunk_size=300, seed=4, sampling=sampling, stream=False)
+    cols = {k: res.paths[k].to_numpy() for k in ("path", "hidden_call", "hidden_debt_pv", "explicit_bond_burden_pv",
+                                                  "self_financing")}
+    run = {"sampling": sampling, "chunk_size": 300, "rqmc_points": res.run["rqmc_points"]}
+    rs = RunningStandardErrors(run)
+    for a in range(0, 1_200, 300):
+        rs.add({k: v[a:a + 300] for k, v in cols.items()})
+    want, got = headline_standard_errors(cols, run), rs.standard_errors()
+    assert got["independent_units"] == want["independent_units"]
+    for k in ("p_call", "expected_pv", "expected_pv_bond_burden", "p_self_financing"):
+        assert got[k] == pytest.approx(want[k], rel=1e-13, nan_ok=True), k
 
 
 def test_a_stream_of_chunks_becomes_a_result_in_any_folder(demo, in_memory, tmp_path):
@@ -165,3 +199,46 @@ def test_memory_does_not_grow_with_paths(tmp_path):
     small = _peak_mb(100_000, tmp_path)
     large = _peak_mb(400_000, tmp_path)
     assert large - small < 100, (small, large)  # MB
+
+
+_HOLD = r"""
+import sys, time
+from baozhang_finance.run.store import RunFolder
+f = RunFolder(sys.argv[1])
+(f.path / "paths.parquet").write_bytes(b"x" * 100)
+print(f.path, flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_next_run_removes_the_folders_of_killed_runs_and_no_live_ones(tmp_path, monkeypatch, demo):
+    """A SIGKILLed run cannot remove its ``baozhang-run-*`` folder; the next streamed run does, by its unlocked
+    ``owner.lock`` (the kernel drops a dead process's flock). A live run's folder and a folder without a lock
+    (older versions; one being made) stay."""
+    import signal
+
+    root = tmp_path / "store"
+    root.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", _HOLD, str(root)], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        dead, live = (Path(p.stdout.readline().strip()) for p in procs)
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait(timeout=10)
+        legacy = root / "baozhang-run-legacy"
+        legacy.mkdir()
+        assert dead.exists() and live.exists()
+        monkeypatch.setenv("BAOZHANG_STORE_DIR", str(root))
+        res = simulate(demo, paths=600, chunk_size=300, seed=3, stream=True)
+        assert not dead.exists()
+        assert live.exists() and legacy.exists()
+        mine = res._store.folder
+        assert mine.exists() and (mine / store.OWNER_LOCK).exists()
+        assert store.remove_stale_run_folders(root) == []  # its own folder is live too
+        del res
+        gc.collect()
+        assert not mine.exists()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(timeout=10)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from baozhang_finance.measures import blocked as bk
 from baozhang_finance.measures.stats import coverage_ratio
 from baozhang_finance.measures.stats import quantiles as _q
 from baozhang_finance.engine.plan import stabilisation_month
@@ -127,24 +128,26 @@ def loan_years(result) -> int:
 
 def pd_cumulative(default_month: np.ndarray, years: int) -> np.ndarray:
     """Cumulative PD by year: PD(y) = P(default month < 12 y), y = 1..years (default month −1 = no default)."""
-    dm = np.asarray(default_month)
-    d = dm >= 0
-    # year by year (a count ÷ n: exact in any order), not an (n, years) table
-    return np.array([float(((dm < 12 * y) & d).mean()) for y in range(1, years + 1)], dtype=float)
+    dm = bk.as_col(default_month)
+    n = dm.size
+    # the default years counted in one pass (a count ÷ n: exact in any order), not an (n, years) table
+    counts = np.cumsum(bk.bincount(dm[dm >= 0] // 12, minlength=years)[:years]) if years else np.zeros(0)
+    return np.array([float(np.float64(c) / np.intp(n)) if n else float("nan") for c in counts], dtype=float)
 
 
 def time_to_default(default_month: np.ndarray, years: int) -> dict:
     """Distribution of the default year (1-based) among defaulting paths: share by year and quantiles in years."""
-    dm = np.asarray(default_month)
+    dm = bk.as_col(default_month)
     d = dm[dm >= 0]
     n = dm.size
-    counts = np.bincount(d // 12, minlength=years)[:years] if d.size else np.zeros(years, int)
-    out = {"pd_by_year": (counts / n if n else counts.astype(float)).tolist(), "n_defaults": int(d.size)}
-    if d.size:
+    nd = d.size
+    counts = bk.bincount(d // 12, minlength=years)[:years] if nd else np.zeros(years, int)
+    out = {"pd_by_year": (counts / n if n else counts.astype(float)).tolist(), "n_defaults": int(nd)}
+    if nd:
         yrs = (d + 1) / 12.0  # default at the end of month m: m + 1 months after the start
-        for q in (0.05, 0.5, 0.95):
-            out[f"p{int(round(q * 100)):02d}_years"] = float(np.quantile(yrs, q))
-        out["mean_years"] = float(yrs.mean())
+        for q, v in zip((0.05, 0.5, 0.95), bk.quantile(yrs, [0.05, 0.5, 0.95])):
+            out[f"p{int(round(q * 100)):02d}_years"] = float(v)
+        out["mean_years"] = bk.mean(yrs)
     else:
         out.update({"p05_years": None, "p50_years": None, "p95_years": None, "mean_years": None})
     return out
@@ -152,8 +155,8 @@ def time_to_default(default_month: np.ndarray, years: int) -> dict:
 
 def lgd(ead, collateral, haircut, cost_share, delay_months, rate):
     """Loss given default: clip(1 − collateral (1 − h)(1 − c)(1 + r)^(−delay/12) / EAD, 0, 1); 0 where EAD = 0."""
-    ead = np.asarray(ead, dtype=float)
-    recovery = np.asarray(collateral, dtype=float) * (1 - haircut) * (1 - cost_share) * (1 + rate) ** (-delay_months / 12)
+    ead = _floats(ead)
+    recovery = _floats(collateral) * (1 - haircut) * (1 - cost_share) * (1 + rate) ** (-delay_months / 12)
     return np.clip(1.0 - np.divide(recovery, ead, out=np.ones_like(ead), where=ead > 0), 0.0, 1.0) * (ead > 0)
 
 
@@ -169,33 +172,43 @@ def price_ratio_after(result, delay_months: int) -> tuple[np.ndarray, str]:
     long-run drift of the scenario (E[H_s | H_T] = H_T e^{μ (s − T + 1) / 12}). Results without these records
     (hand-built or older runs) fall back to the index in the default month: ratio 1 (basis ``"at_default"``).
     """
+    ratio, basis = _price_ratio(result, delay_months)
+    return np.asarray(ratio), basis
+
+
+def _price_ratio(result, delay_months: int):
+    """:func:`price_ratio_after` as a :class:`~baozhang_finance.measures.blocked.Col` (block by block)."""
     df = result.paths
-    dm = df["default_month"].to_numpy(np.int64)
-    out = np.full(dm.size, np.nan)
-    d = dm >= 0
     if delay_months > 0 and "hpi_at_sale" in df.columns and "hpi_at_default" in df.columns and \
             delay_months == result.plan.liquidation_months:
         # exact: the engine recorded the index in the sale month; beyond the horizon, E[H_s | H_T] at the drift
         T = result.plan.T
-        s = dm + int(delay_months)
-        del dm
         mu_m = float(result.plan.market.price_drift_m[-1])
-        beyond = s > T - 1
-        s -= T - 1
-        grow = np.exp(mu_m * s)  # one array at a time (a streamed run reads each column from disk)
-        del s
-        grow *= df["hpi_end"].to_numpy(float)  # = h_end · e^{μ (s − T + 1)}
-        at_sale = np.where(beyond, grow, df["hpi_at_sale"].to_numpy(float))
-        del grow, beyond
-        out[d] = at_sale[d] / df["hpi_at_default"].to_numpy(float)[d]
-        return out, "after_delay"
+
+        def block(dm, h_end, h_sale, h_def):
+            s = dm + int(delay_months)
+            beyond = s > T - 1
+            s -= T - 1
+            grow = np.exp(mu_m * s)
+            grow *= h_end  # = h_end · e^{μ (s − T + 1)}
+            at_sale = np.where(beyond, grow, h_sale)
+            out = np.full(dm.size, np.nan)
+            d = dm >= 0
+            out[d] = at_sale[d] / h_def[d]
+            return out
+        c = result.col
+        return (c("default_month").astype(np.int64).map(block, c("hpi_end").astype(float), c("hpi_at_sale").astype(float),
+                                                         c("hpi_at_default").astype(float)), "after_delay")
+    dm = df["default_month"].to_numpy(np.int64)
+    out = np.full(dm.size, np.nan)
+    d = dm >= 0
     if "hpi_at_default" not in df.columns or not result.has_ledger("hpi"):
         out[d] = 1.0
-        return out, "at_default"
+        return bk.Col.of(out), "at_default"
     h_dm = df["hpi_at_default"].to_numpy(float)
     if delay_months <= 0:
         out[d] = 1.0
-        return out, "at_default"
+        return bk.Col.of(out), "at_default"
     hy = result.ledger("hpi")
     n, Y = hy.shape
     T = 12 * Y
@@ -217,24 +230,37 @@ def price_ratio_after(result, delay_months: int) -> tuple[np.ndarray, str]:
     mu_m = float(result.plan.market.price_drift_m[-1])
     outer = hy[idx, Y - 1] * np.exp(mu_m * (si - (T - 1)))
     out[idx] = np.where(beyond, outer, inner) / h_dm[idx]
-    return out, "after_delay"
+    return bk.Col.of(out), "after_delay"
 
 
 def recovery_collateral(result) -> tuple[np.ndarray, str]:
     """Market value of the collateral at the sale month: C_m × H_s / H_m (per path; 0 where no default)."""
+    col, basis = _recovery_collateral(result)
+    return np.asarray(col), basis
+
+
+def _recovery_collateral(result):
     c = result.scenario.credit
-    df = result.paths
-    col = df["collateral_at_default"].to_numpy(float)
-    ratio, basis = price_ratio_after(result, c.liquidation_months)
-    return np.where(df["default_month"].to_numpy() >= 0, col * ratio, 0.0), basis
+    col = result.col("collateral_at_default").astype(float)
+    ratio, basis = _price_ratio(result, c.liquidation_months)
+    return np.where(result.col("default_month") >= 0, col * ratio, 0.0), basis
 
 
 def path_lgd(result) -> np.ndarray:
     """LGD per path (0 where the path does not default)."""
+    return np.asarray(_path_lgd(result))
+
+
+def _path_lgd(result):
+    """:func:`path_lgd` as a Col."""
     c = result.scenario.credit
-    col, _ = recovery_collateral(result)
-    return lgd(result.paths["ead"].to_numpy(float), col, c.forced_sale_haircut, c.liquidation_cost_share,
+    col, _ = _recovery_collateral(result)
+    return lgd(result.col("ead").astype(float), col, c.forced_sale_haircut, c.liquidation_cost_share,
                c.liquidation_months, c.recovery_discount_rate)
+
+
+def _floats(x):
+    return x.astype(float) if isinstance(x, bk.Col) else np.asarray(x, dtype=float)
 
 
 # ------------------------------------------------------------------------------------------------ DSCR, LTV
@@ -256,7 +282,7 @@ def bank_service_by_year(result) -> np.ndarray:
 def iter_bank_service(result):
     """:func:`bank_service_by_year` one year at a time."""
     bond = bond_service_by_year(result.plan)
-    for y, ds in enumerate(result.iter_ledger("debt_service")):
+    for y, ds in enumerate(result.year_cols("debt_service")):
         bank = ds - bond[y]
         yield np.where(bank > 1.0 + 1e-6 * np.abs(ds), bank, 0.0)
 
@@ -270,15 +296,15 @@ def iter_bank_dscr(result):
     """:func:`bank_dscr` one year at a time."""
     plan = result.plan
     bond = bond_service_by_year(plan)
-    for y, (cf, bank) in enumerate(zip(result.iter_ledger("cfads"), iter_bank_service(result))):
+    for y, (cf, bank) in enumerate(zip(result.year_cols("cfads"), iter_bank_service(result))):
         if not plan.bank_first:
             cf = cf - bond[y]
-        yield coverage_ratio(cf, bank, np.nan)  # capped at DSCR_CAP
+        yield cf.map(lambda a, b: coverage_ratio(a, b, np.nan), bank)  # capped at DSCR_CAP
 
 
 def _stack(result, cols) -> np.ndarray:
     """Year columns → a ``(paths, years)`` array."""
-    cols = list(cols)
+    cols = [np.asarray(c) for c in cols]
     return np.column_stack(cols) if cols else np.zeros((result.n_paths, 0))
 
 
@@ -313,9 +339,19 @@ def min_bank_dscr(result, window: tuple[int, int] | None = None) -> np.ndarray:
     buybacks are not set against another's loan. It is used for the default window; hand-built Results without it,
     or an explicit other window, fall back to the programme ledgers.
     """
+    return np.asarray(_min_bank_dscr(result, window))
+
+
+def _min_bank_dscr(result, window: tuple[int, int] | None = None):
+    """:func:`min_bank_dscr` as a Col."""
     default = dscr_test_years(result.scenario, result.plan)
     if "bank_dscr_min_project" in result.paths.columns and (window is None or tuple(window) == tuple(default)):
-        return result.paths["bank_dscr_min_project"].to_numpy(float)
+        return result.col("bank_dscr_min_project").astype(float)
+    return bk.Col.of(_min_bank_dscr_ledgers(result, window, default))
+
+
+def _min_bank_dscr_ledgers(result, window, default) -> np.ndarray:
+    """The programme ledgers' minimum bank DSCR (hand-built Results, or another window): whole arrays."""
     d = bank_dscr(result)
     a, b = window if window is not None else default
     w = d[:, a:b]
@@ -326,20 +362,31 @@ def min_bank_dscr(result, window: tuple[int, int] | None = None) -> np.ndarray:
 
 def peak_ltv(result) -> np.ndarray:
     """Highest year-end LTV per path over the years with a bank balance (inf if a balance has no collateral)."""
-    n = result.n_paths
+    return np.asarray(_peak_ltv(result))
+
+
+def _peak_ltv_block(bal: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """Peak LTV of a block of ``(paths, years)`` balances and collateral values (year by year, as before)."""
+    n = bal.shape[0]
     m = np.full(n, -np.inf)  # the maximum over years, taken year by year (exact: max does not round)
     anypos = np.zeros(n, dtype=bool)
-    for bal, col in zip(result.iter_ledger("bank_balance"), result.iter_ledger("collateral_value")):
-        pos = bal > 1.0
-        ltv = np.where(pos, np.divide(bal, col, out=np.full(bal.shape, np.inf), where=col > 0), -np.inf)
+    for y in range(bal.shape[1]):
+        b, c = bal[:, y], col[:, y]
+        pos = b > 1.0
+        ltv = np.where(pos, np.divide(b, c, out=np.full(b.shape, np.inf), where=c > 0), -np.inf)
         np.maximum(m, ltv, out=m)
         anypos |= pos
     return np.where(anypos, m, np.nan)
 
 
+def _peak_ltv(result):
+    """:func:`peak_ltv` as a Col (a block reads both ledgers' years)."""
+    return result.ledger_col("bank_balance").map(_peak_ltv_block, result.ledger_col("collateral_value"))
+
+
 def iter_ltv_by_year(result):
     """Year-end LTV per path where a bank balance is outstanding (NaN elsewhere), one year at a time."""
-    for bal, ltv in zip(result.iter_ledger("bank_balance"), result.iter_ledger("ltv")):
+    for bal, ltv in zip(result.year_cols("bank_balance"), result.year_cols("ltv")):
         yield np.where(bal > 1.0, ltv, np.nan)
 
 
@@ -347,8 +394,9 @@ def _fan(cols, qs=(0.05, 0.5, 0.95)) -> dict:
     """Quantiles across paths for each year (None where no path has a value); ``cols``: the years' columns."""
     out = {f"p{int(round(q * 100)):02d}": [] for q in qs}
     for col in cols:
+        col = bk.as_col(col)
         col = col[np.isfinite(col)]
-        vals = np.quantile(col, qs) if col.size else [None] * len(qs)
+        vals = bk.quantile(col, qs) if col.size else [None] * len(qs)
         for q, v in zip(qs, vals):
             out[f"p{int(round(q * 100)):02d}"].append(None if v is None else float(v))
     return out
@@ -383,34 +431,36 @@ def event_credit(result, event: str) -> dict:
     years = loan_years(result)
     if cols[0] not in df.columns:
         return {"pd_lifetime": None, "pd_annualised": None}
-    dm = df[cols[0]].to_numpy(np.int64)
+    dm = result.col(cols[0]).astype(np.int64)
     dm = np.where((dm >= 0) & (dm < 12 * years), dm, -1)
     d = dm >= 0
-    pd_life = float(d.mean()) if d.size else 0.0
+    pd_life = bk.share(d) if d.size else 0.0
     c = result.scenario.credit
     if cols[0] == "default_month":  # the main event: its LGD first, before this function reads columns of its own
-        lg = path_lgd(result)
-    ead = df[cols[1]].to_numpy(float)
+        lg = _path_lgd(result)
+    ead = result.col(cols[1]).astype(float)
     if cols[0] != "default_month":
-        col = df[cols[2]].to_numpy(float)  # the same price path after the delay as the main event (exact within the horizon)
+        col = result.col(cols[2]).astype(float)  # the same price path after the delay as the main event (exact within the horizon)
         T = result.plan.T
-        s = dm + int(c.liquidation_months)
-        h_end = df["hpi_end"].to_numpy(float)
         mu_m = float(result.plan.market.price_drift_m[-1])
-        h_sale = np.where(s > T - 1, h_end * np.exp(mu_m * (s - (T - 1))), df[cols[4]].to_numpy(float))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.where(d, h_sale / df[cols[3]].to_numpy(float), 1.0)
-        del s, h_end, h_sale
+        delay = int(c.liquidation_months)
+
+        def ratio_block(dm, h_end, h_sale, h_def):
+            s = dm + delay
+            h_sale = np.where(s > T - 1, h_end * np.exp(mu_m * (s - (T - 1))), h_sale)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(dm >= 0, h_sale / h_def, 1.0)
+        ratio = dm.map(ratio_block, result.col("hpi_end").astype(float), result.col(cols[4]).astype(float),
+                       result.col(cols[3]).astype(float))
         lg = lgd(ead, col * ratio, c.forced_sale_haircut, c.liquidation_cost_share, c.liquidation_months,
                  c.recovery_discount_rate)
-        del col, ratio
     el_paths = np.where(d, lg * ead, 0.0)
     principal = float(result.plan.loan_draw.sum())
-    el = float(el_paths.mean()) if el_paths.size else 0.0
-    del el_paths
+    el = bk.mean(el_paths) if el_paths.size else 0.0
+    any_d = d.any()
     return {"pd_lifetime": pd_life, "pd_annualised": annualised_pd(pd_life, years),
-            "lgd_mean": float(lg[d].mean()) if d.any() else None,
-            "ead_mean": float(ead[d].mean()) if d.any() else None,
+            "lgd_mean": bk.mean(lg[d]) if any_d else None,
+            "ead_mean": bk.mean(ead[d]) if any_d else None,
             "expected_loss": el, "expected_loss_rate": el / principal if principal > 0 else None}
 
 
@@ -419,7 +469,7 @@ def income_ltv(result) -> dict:
     rental NOI of the year ÷ cap rate), per path; quantiles (p50, p95). The cap rate is [cures.disposal]'s, else
     :data:`~baozhang_finance.model.support.INCOME_CAP_RATE`."""
     df = result.paths
-    x = df["ltv_income_peak"].to_numpy(float) if "ltv_income_peak" in df else np.full(len(df), np.nan)
+    x = result.col("ltv_income_peak").astype(float) if "ltv_income_peak" in df else np.full(len(df), np.nan)
     return {**_q(x, (0.5, 0.95)), "cap_rate": float(result.plan.support.income_cap_rate)}
 
 
@@ -446,32 +496,29 @@ def borrower_view(result, dscr_p50, ltv_p50) -> dict:
 # ------------------------------------------------------------------------------------------------ summary
 def _loss_figures(result, years: int, principal: float) -> dict:
     """``bank_summary``'s PD, time to default, EAD, collateral at sale, LGD and EL keys, in its key order."""
-    df = result.paths
-    dm = df["default_month"].to_numpy(np.int64)
+    dm = result.col("default_month").astype(np.int64)
     d = dm >= 0
+    any_d = d.any()
     pdc = pd_cumulative(dm, years)
     pd_life = float(pdc[-1]) if pdc.size else 0.0
     ttd = time_to_default(dm, years)
-    del dm
-    col_sale, basis = recovery_collateral(result)
-    col_mean = float(col_sale[d].mean()) if d.any() else None
-    del col_sale
-    lg = path_lgd(result)
-    ead = df["ead"].to_numpy(float)
+    col_sale, basis = _recovery_collateral(result)
+    col_mean = bk.mean(col_sale[d]) if any_d else None
+    lg = _path_lgd(result)
+    ead = result.col("ead").astype(float)
     el_paths = np.where(d, lg * ead, 0.0)
-    el = float(el_paths.mean())
-    el_se = float(el_paths.std(ddof=1) / np.sqrt(el_paths.size)) if el_paths.size > 1 else None
-    del el_paths
+    el = bk.mean(el_paths)
+    n = el_paths.size
+    el_se = float(bk.std(el_paths, ddof=1) / np.sqrt(n)) if n > 1 else None
     lg_d, ead_d = lg[d], ead[d]
-    del lg, ead
     return {
         "pd_cumulative": pdc.tolist(),
         "pd_lifetime": pd_life,
         "pd_annualised": annualised_pd(pd_life, years),
         "time_to_default": ttd,
-        "ead": {"mean": float(ead_d.mean()) if d.any() else None, **_q(ead_d, (0.5, 0.95))},
+        "ead": {"mean": bk.mean(ead_d) if any_d else None, **_q(ead_d, (0.5, 0.95))},
         "collateral_at_sale": {"mean": col_mean},
-        "lgd_mean": float(lg_d.mean()) if d.any() else None,
+        "lgd_mean": bk.mean(lg_d) if any_d else None,
         "lgd": _q(lg_d, (0.5, 0.95)),
         "lgd_price_basis": basis,
         "expected_loss": el,
@@ -489,17 +536,15 @@ def bank_summary(result) -> dict:
     principal = float(plan.loan_draw.sum())
     loss = _loss_figures(result, years, principal)  # the per-path arrays are freed before the next step reads its own
     window = dscr_test_years(result.scenario, plan)
-    dmin = min_bank_dscr(result, window)
+    dmin = _min_bank_dscr(result, window)
     dmin_ok = dmin[~np.isnan(dmin)]
-    dscr_p50 = float(np.median(dmin_ok)) if dmin_ok.size else None
+    dscr_p50 = float(bk.median(dmin_ok)) if dmin_ok.size else None
     dscr_q = _q(dmin)
-    p_below = float(np.mean(np.where(np.isnan(dmin), False, dmin < 1.0)))
-    del dmin, dmin_ok
-    ltv_pk = peak_ltv(result)
+    p_below = bk.share(np.where(np.isnan(dmin), False, dmin < 1.0))
+    ltv_pk = _peak_ltv(result)
     ltv_ok = ltv_pk[~np.isnan(ltv_pk)]
-    ltv_p50 = float(np.median(ltv_ok)) if ltv_ok.size else None
+    ltv_p50 = float(bk.median(ltv_ok)) if ltv_ok.size else None
     ltv_q = _q(ltv_pk, (0.5, 0.95))
-    del ltv_pk, ltv_ok
     view = borrower_view(result, dscr_p50, ltv_p50)
     return {
         "has_bank_debt": True,

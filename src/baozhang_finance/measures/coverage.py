@@ -23,8 +23,8 @@ COVERAGE_KEYS = ("bond_coverage_all_financing", "bond_coverage_all_financing_wit
 def coverage_summary(result) -> dict:
     """``coverage.<key>`` {p05, p50} for each of :data:`COVERAGE_KEYS` and ``coverage.findings`` (compliance)."""
     df = result.paths
-    out = {k: _q(df[k].to_numpy(float), (0.05, 0.5)) for k in COVERAGE_KEYS if k in df}
-    values = {"bond_coverage_ratio": _q(df["bond_coverage_ratio"].to_numpy(float), (0.5,))["p50"]}
+    out = {k: _q(result.col(k), (0.05, 0.5)) for k in COVERAGE_KEYS if k in df}
+    values = {"bond_coverage_ratio": _q(result.col("bond_coverage_ratio"), (0.5,))["p50"]}
     values.update({k: v["p50"] for k, v in out.items()})
     out["findings"] = [f.__dict__ for f in check_coverage(result.scenario, values)]
     return out

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from baozhang_finance.engine.cures import CURE_NAMES
+from baozhang_finance.measures import blocked as bk
 from baozhang_finance.measures.stats import year_mean
 
 USED_YUAN = 1e-6
@@ -28,53 +29,52 @@ USED_YUAN = 1e-6
 
 def cure_summary(result) -> dict:
     """``{name: {p_used, expected_yuan, p95_yuan}}`` for every cure."""
-    df = result.paths
     out = {}
     for k in CURE_NAMES:
-        x = df[f"cure_{k}_yuan"].to_numpy(float)
-        out[k] = {"p_used": float((x > USED_YUAN).mean()), "expected_yuan": float(x.mean()),
-                  "p95_yuan": float(np.quantile(x, 0.95))}
-    out["extension"]["expected_count"] = float(df["cure_extension_count"].to_numpy(float).mean())
+        x = result.col(f"cure_{k}_yuan").astype(float)
+        out[k] = {"p_used": bk.share(x > USED_YUAN), "expected_yuan": bk.mean(x),
+                  "p95_yuan": float(bk.quantile(x, 0.95))}
+    out["extension"]["expected_count"] = bk.mean(result.col("cure_extension_count").astype(float))
     return out
 
 
 def refinancing_need_by_year(result) -> dict:
     """Refinancing need by year ``{mean: [...], p95: [...]}``: yuan of special-bond principal refinanced."""
     out = {"mean": [], "p95": []}
-    for col in result.iter_ledger("refinancing"):  # one year at a time; the mean as ``x.mean(axis=0)`` sums it
-        x = np.asarray(col, dtype=float)
+    for col in result.year_cols("refinancing"):  # one year at a time; the mean as ``x.mean(axis=0)`` sums it
+        x = col.astype(float)
         out["mean"].append(year_mean(x))
-        out["p95"].append(float(np.quantile(x, 0.95)))
+        out["p95"].append(float(bk.quantile(x, 0.95)))
     return out
 
 
 def refinancing_balance_at_horizon(result) -> dict:
     """Refinancing bonds outstanding at the horizon ``{mean, p95}``, yuan."""
-    x = result.paths["refinancing_balance_end_yuan"].to_numpy(float)
-    return {"mean": float(x.mean()), "p95": float(np.quantile(x, 0.95))}
+    x = result.col("refinancing_balance_end_yuan").astype(float)
+    return {"mean": bk.mean(x), "p95": float(bk.quantile(x, 0.95))}
 
 
 def event_year(years: np.ndarray) -> dict:
     """Share of paths on which an event (year ≥ 1; −1 = never) happened and the median year among them."""
-    years = np.asarray(years)
+    years = bk.as_col(years)
     hit = years > 0
-    return {"p": float(hit.mean()), "p50": float(np.median(years[hit])) if hit.any() else None}
+    return {"p": bk.share(hit), "p50": float(bk.median(years[hit])) if hit.any() else None}
 
 
 def exhaustion_year(result) -> dict:
-    e = event_year(result.paths["soe_exhaustion_year"].to_numpy())
+    e = event_year(result.col("soe_exhaustion_year"))
     return {"p_exhausted": e["p"], "p50": e["p50"]}
 
 
 def first_shortfall_year(result) -> dict:
-    e = event_year(result.paths["first_shortfall_year"].to_numpy())
+    e = event_year(result.col("first_shortfall_year"))
     return {"p_shortfall": e["p"], "p50": e["p50"]}
 
 
 def sale_summary(result) -> dict:
     """Walk-aways at hand-over: ``{p_walkaway, walkaway_units {mean, p95}, forfeited_deposits_yuan {mean}}``."""
-    units = result.paths["walkaway_units"].to_numpy(float)
-    lost = result.paths["forfeited_deposits_yuan"].to_numpy(float)
-    return {"p_walkaway": float((units > 1e-9).mean()),
-            "walkaway_units": {"mean": float(units.mean()), "p95": float(np.quantile(units, 0.95))},
-            "forfeited_deposits_yuan": {"mean": float(lost.mean())}}
+    units = result.col("walkaway_units").astype(float)
+    lost = result.col("forfeited_deposits_yuan").astype(float)
+    return {"p_walkaway": bk.share(units > 1e-9),
+            "walkaway_units": {"mean": bk.mean(units), "p95": float(bk.quantile(units, 0.95))},
+            "forfeited_deposits_yuan": {"mean": bk.mean(lost)}}

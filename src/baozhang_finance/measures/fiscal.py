@@ -23,8 +23,9 @@ if _TC:  # pandas is imported where used (start-up time)
 
 from baozhang_finance.engine.controls import CONTROL_NAMES
 from baozhang_finance.engine.shocks import RQMC_POINTS, sampling_groups
+from baozhang_finance.measures import blocked as bk
 from baozhang_finance.measures import stats as mx
-from baozhang_finance.measures.control import control_variate_means
+from baozhang_finance.measures.control import Moments, control_variate_mean
 from baozhang_finance.measures.stats import expected_shortfall, value_at_risk
 from baozhang_finance.measures.stats import quantiles as _q
 from baozhang_finance.model.scenario import total_uses_yuan
@@ -37,37 +38,39 @@ def p_call_by_year(result) -> np.ndarray:
 
 def _p_year(result, ledger: str) -> np.ndarray:
     """Share of paths with more than 1e-6 yuan in ledger ``ledger``, year by year (one year read at a time)."""
-    return np.array([float((col > 1e-6).mean()) for col in result.iter_ledger(ledger)], dtype=float)
+    return np.array([bk.share(col > 1e-6) for col in result.year_cols(ledger)], dtype=float)
 
 
 def p_call_cumulative(result) -> np.ndarray:
     """P(first hidden-debt call by the end of year y), y = 1..Y; the last entry is P(call) over the horizon."""
-    fy = result.paths["first_call_year"].to_numpy(np.int64)
-    called = fy >= 1
-    # year by year (a count ÷ n: exact in any order), not an (n, Y) table
-    return np.array([float((called & (fy <= y)).mean()) for y in range(1, result.plan.Y + 1)], dtype=float)
+    fy = result.col("first_call_year").astype(np.int64)
+    # one pass: the first-call years counted (a count ÷ n: exact in any order), not an (n, Y) table
+    Y = result.plan.Y
+    counts = bk.bincount(np.where(fy >= 1, fy, 0), minlength=Y + 1)[1:Y + 1]
+    n = fy.size
+    return np.array([float(np.float64(c) / np.intp(n)) if n else float("nan") for c in np.cumsum(counts)], dtype=float)
 
 
 def first_call_year_distribution(result) -> dict:
     """First-call year (1-based) among calling paths: share of all paths by year and quantiles (None: no call)."""
-    fy = result.paths["first_call_year"].to_numpy(np.int64)
+    fy = result.col("first_call_year").astype(np.int64)
     Y = result.plan.Y
     called = fy[fy >= 1]
-    counts = np.bincount(called - 1, minlength=Y)[:Y] if called.size else np.zeros(Y, int)
-    out = {"share_by_year": (counts / max(fy.size, 1)).tolist(), "n_calls": int(called.size)}
-    out.update(_q(called, (0.05, 0.5, 0.95)) if called.size else {"p05": None, "p50": None, "p95": None})
+    n_calls = called.size
+    counts = bk.bincount(called - 1, minlength=Y)[:Y] if n_calls else np.zeros(Y, int)
+    out = {"share_by_year": (counts / max(fy.size, 1)).tolist(), "n_calls": int(n_calls)}
+    out.update(_q(called, (0.05, 0.5, 0.95)) if n_calls else {"p05": None, "p50": None, "p95": None})
     return out
 
 
 # ------------------------------------------------------------------------------------------------ summaries
 def hidden_debt_summary(result) -> dict:
     """DESIGN §7 ``hidden_debt``: probability, size (expected, VaR, CVaR of the PV), timing and scale of calls."""
-    df = result.paths
-    pv = df["hidden_debt_pv"].to_numpy(float)
-    call = df["hidden_call"].to_numpy(bool)
+    pv = result.col("hidden_debt_pv").astype(float)
+    call = result.col("hidden_call").astype(bool)
     out = {
-        "p_call": float(call.mean()),
-        "expected_pv": float(pv.mean()),
+        "p_call": bk.share(call),
+        "expected_pv": bk.mean(pv),
         "var95_pv": value_at_risk(pv, 0.95),
         "cvar95_pv": expected_shortfall(pv, 0.95),
         "var99_pv": value_at_risk(pv, 0.99),
@@ -76,7 +79,7 @@ def hidden_debt_summary(result) -> dict:
     }
     del pv, call  # one column at a time: memory stays a few columns whatever the paths
     out["first_call_year"] = first_call_year_distribution(result)
-    share = df["peak_call_share_of_fiscal"].to_numpy(float)
+    share = result.col("peak_call_share_of_fiscal").astype(float)
     out.update({
         "peak_share_of_fiscal_revenue": {**_q(share, (0.5, 0.95, 0.99)), "max": float(share.max()) if share.size else None},
         "p_call_by_year": p_call_by_year(result).tolist(),
@@ -87,18 +90,17 @@ def hidden_debt_summary(result) -> dict:
 
 def fiscal_summary(result) -> dict:
     """DESIGN §7 ``fiscal``: the explicit special-bond burden kept apart, SOE support, and who pays the gap."""
-    df = result.paths
-    bond_pv = df["explicit_bond_burden_pv"].to_numpy(float)
-    soe_pv = df["soe_support_pv"].to_numpy(float)
+    bond_pv = result.col("explicit_bond_burden_pv").astype(float)
+    soe_pv = result.col("soe_support_pv").astype(float)
     return {
         "explicit_bond_burden": {
-            "p_call": float(df["explicit_bond_call"].mean()),
-            "expected_pv": float(bond_pv.mean()),
+            "p_call": bk.share(result.col("explicit_bond_call").astype(bool)),
+            "expected_pv": bk.mean(bond_pv),
             "var95_pv": value_at_risk(bond_pv, 0.95),
             "cvar95_pv": expected_shortfall(bond_pv, 0.95),
             "p_call_by_year": _p_year(result, "gov_bond").tolist(),
         },
-        "soe_support": {"p_support": float((soe_pv > 0).mean()), "expected_pv": float(soe_pv.mean()),
+        "soe_support": {"p_support": bk.share(soe_pv > 0), "expected_pv": bk.mean(soe_pv),
                         "p95_pv": value_at_risk(soe_pv, 0.95)},
         "classification": classification_table(result).to_dict(orient="records"),
         "government_buybacks": government_buybacks(result),
@@ -120,11 +122,12 @@ def government_owned(result) -> dict:
                 "expected_income_pv": 0.0, "expected_net_pv": 0.0}
     v = np.asarray(plan.support.fiscal_discount_m, dtype=float)
     capital = float((np.asarray(plan.equity_in)[rows] @ v).sum())
-    top = df["gov_owned_opex_pv"].to_numpy(float)
-    income = df["gov_owned_income_pv"].to_numpy(float)
-    return {"blocks": int(rows.size), "capital_pv": capital, "p_operating_topup": float(df["gov_owned_opex_any"].mean()),
-            "expected_operating_topup_pv": float(top.mean()), "expected_income_pv": float(income.mean()),
-            "expected_net_pv": float(capital + top.mean() - income.mean())}
+    top = bk.mean(result.col("gov_owned_opex_pv").astype(float))
+    income = bk.mean(result.col("gov_owned_income_pv").astype(float))
+    return {"blocks": int(rows.size), "capital_pv": capital,
+            "p_operating_topup": bk.mean(result.col("gov_owned_opex_any")),
+            "expected_operating_topup_pv": top, "expected_income_pv": income,
+            "expected_net_pv": float(capital + np.float64(top) - np.float64(income))}
 
 
 def government_buybacks(result) -> dict:
@@ -134,10 +137,10 @@ def government_buybacks(result) -> dict:
     df = result.paths
     if "gov_buyback_pv" not in df:
         return {"p_any": 0.0, "expected_pv": 0.0, "expected_resale_pv": 0.0, "expected_net_pv": 0.0}
-    paid = df["gov_buyback_pv"].to_numpy(float)
-    back = df["gov_resale_pv"].to_numpy(float)
-    return {"p_any": float(df["gov_buyback_any"].mean()), "expected_pv": float(paid.mean()),
-            "expected_resale_pv": float(back.mean()), "expected_net_pv": float((paid - back).mean())}
+    paid = result.col("gov_buyback_pv").astype(float)
+    back = result.col("gov_resale_pv").astype(float)
+    return {"p_any": bk.mean(result.col("gov_buyback_any")), "expected_pv": bk.mean(paid),
+            "expected_resale_pv": bk.mean(back), "expected_net_pv": bk.mean(paid - back)}
 
 
 def classification_table(result) -> pd.DataFrame:
@@ -147,16 +150,16 @@ def classification_table(result) -> pd.DataFrame:
     expected PV of outside money (0 when nothing is ever paid).
     """
     import pandas as pd
-    df = result.paths
+    c = result.col
     rows = [
-        ("explicit_bond_burden", "显性债务负担 explicit special-bond burden", df["explicit_bond_burden_pv"], df["explicit_bond_call"]),
-        ("soe_explicit_support", "国企自有资金支持 SOE explicit support", df["soe_support_pv"], df["soe_support_pv"] > 0),
-        ("hidden_debt_call", "隐性债务 hidden-debt call", df["hidden_debt_pv"], df["hidden_call"]),
+        ("explicit_bond_burden", "显性债务负担 explicit special-bond burden", c("explicit_bond_burden_pv"), c("explicit_bond_call")),
+        ("soe_explicit_support", "国企自有资金支持 SOE explicit support", c("soe_support_pv"), c("soe_support_pv") > 0),
+        ("hidden_debt_call", "隐性债务 hidden-debt call", c("hidden_debt_pv"), c("hidden_call")),
     ]
-    vals = [float(np.asarray(v, dtype=float).mean()) for _, _, v, _ in rows]
+    vals = [bk.mean(v.astype(float)) for _, _, v, _ in rows]
     total = sum(vals)
     return pd.DataFrame([
-        {"class": k, "label": lab, "probability": float(np.asarray(p, dtype=bool).mean()), "expected_pv_yuan": v,
+        {"class": k, "label": lab, "probability": bk.share(p.astype(bool)), "expected_pv_yuan": v,
          "share": (v / total) if total > 0 else 0.0}
         for (k, lab, _, p), v in zip(rows, vals)
     ])
@@ -164,11 +167,10 @@ def classification_table(result) -> pd.DataFrame:
 
 def standard_errors(result) -> dict:
     """Standard errors of the headline fiscal estimates, by the run's sampling (:func:`headline_standard_errors`)."""
-    df = result.paths
     names = HEADLINE_COLUMNS + (("path",) if result.run.get("sampling", "mc") != "mc" else ())
     if result.run.get("control_variates"):
         names += tuple(f"cv_{k}" for k in CONTROL_NAMES)
-    return headline_standard_errors({k: df[k].to_numpy() for k in names}, result.run)
+    return headline_standard_errors({k: result.col(k) for k in names}, result.run)
 
 
 #: the per-path columns of the four headline estimates
@@ -176,17 +178,24 @@ HEADLINE_COLUMNS = ("hidden_call", "hidden_debt_pv", "explicit_bond_burden_pv", 
 
 
 def _headline_fields(cols: dict) -> dict:
-    return {"p_call": np.asarray(cols["hidden_call"], dtype=float), "expected_pv": cols["hidden_debt_pv"],
-            "expected_pv_bond_burden": cols["explicit_bond_burden_pv"],
-            "p_self_financing": np.asarray(cols["self_financing"], dtype=float)}
+    """The four headline quantities as blocked columns (:mod:`~baozhang_finance.measures.blocked`)."""
+    return {"p_call": bk.as_col(cols["hidden_call"]).astype(float), "expected_pv": bk.as_col(cols["hidden_debt_pv"]),
+            "expected_pv_bond_burden": bk.as_col(cols["explicit_bond_burden_pv"]),
+            "p_self_financing": bk.as_col(cols["self_financing"]).astype(float)}
 
 
 def headline_control_variates(cols: dict) -> dict:
     """The four headline estimates adjusted by control variates (:mod:`baozhang_finance.measures.control`):
     per quantity ``{estimate, se, plain, plain_se, variance_reduction, beta, rank}``; the probabilities' estimates
-    are kept in [0, 1]."""
-    controls = np.column_stack([np.asarray(cols[f"cv_{k}"], dtype=float) for k in CONTROL_NAMES])
-    out = control_variate_means(_headline_fields(cols), controls)
+    are kept in [0, 1]. The running sums are added block by block (one block: the former bits)."""
+    fields = _headline_fields(cols)
+    cvs = [bk.as_col(cols[f"cv_{k}"]).astype(float) for k in CONTROL_NAMES]
+    moments = {k: Moments(len(cvs)) for k in fields}
+    for i in range(fields["p_call"].nblocks):
+        controls = np.column_stack([c.block(i) for c in cvs])
+        for k, y in fields.items():
+            moments[k].add(y.block(i), controls)
+    out = {k: control_variate_mean(m) for k, m in moments.items()}
     for k in ("p_call", "p_self_financing"):
         out[k]["estimate"] = min(max(out[k]["estimate"], 0.0), 1.0)
     return out
@@ -207,23 +216,118 @@ def headline_standard_errors(cols: dict, run: dict) -> dict:
         out["independent_units"] = n
         return out
     if sampling == "mc":
-        out = {k: (mx.mc_standard_error_prob(float(v.mean()), n) if k.startswith("p_")
-                   else mx.mc_standard_error_mean(np.asarray(v, dtype=float))) for k, v in fields.items()}
+        out = {k: (mx.mc_standard_error_prob(bk.mean(v), n) if k.startswith("p_")
+                   else mx.mc_standard_error_mean(v)) for k, v in fields.items()}
         out["independent_units"] = n
         return out
-    groups = sampling_groups(cols["path"], int(run["chunk_size"]), sampling, int(run.get("rqmc_points", RQMC_POINTS)))
+    chunk, points = int(run["chunk_size"]), int(run.get("rqmc_points", RQMC_POINTS))
+    groups = bk.as_col(cols["path"]).map(lambda p: sampling_groups(p, chunk, sampling, points))
     out = {k: mx.grouped_standard_error(v, groups) for k, v in fields.items()}
-    out["independent_units"] = int(np.unique(groups).size)
+    out["independent_units"] = _distinct_runs(groups)
     return out
 
 
 def control_variate_summary(result) -> dict:
     """``run.control_variates`` of a summary: per headline quantity the plain and the adjusted estimate, their
     SEs and the variance-reduction factor 1 / (1 − R²)."""
-    df = result.paths
-    cols = {k: df[k].to_numpy() for k in HEADLINE_COLUMNS + tuple(f"cv_{k}" for k in CONTROL_NAMES)}
+    cols = {k: result.col(k) for k in HEADLINE_COLUMNS + tuple(f"cv_{k}" for k in CONTROL_NAMES)}
     keep = ("estimate", "se", "plain", "plain_se", "variance_reduction")
     return {k: {x: v[x] for x in keep} for k, v in headline_control_variates(cols).items()}
+
+
+class RunningStandardErrors:
+    """:func:`headline_standard_errors` of all the chunks added so far, from running pieces (no column kept): what
+    the ``target_se`` stopping rule reads after every chunk, so that an adaptive run can stream its columns.
+
+    Per chunk, its groups (paths under mc; antithetic pairs; rqmc replicates — a group never spans two chunks) give
+    their sums ``S_g`` and sizes ``m_g``; a set of groups is kept as ``T = Σ S_g``, ``M = Σ m_g``, ``D = Σ m_g²``,
+    ``E = Σ m_g S_g`` and ``F = Σ_g (S_g − x̄ m_g)²`` about its own mean ``x̄ = T / M`` (two passes inside the
+    chunk). Two sets merge exactly in algebra (Chan, Golub & LeVeque's update, for groups of any size): with the
+    merged mean ``x̄``, each set's ``F`` about ``x̄`` is ``F_i + 2 (x̄_i − x̄)(E_i − x̄_i D_i) + (x̄_i − x̄)² D_i``. Then
+    ``SE = √(G/(G−1) · F) / N`` (mc: ``s/√n``; a share under mc: ``√(p(1−p)/n)`` from the count). In floating point
+    this agrees with the two-pass formula on the whole columns to ≈ 1e-15 relative (not bit for bit): the rule stops
+    at the same chunk unless a standard error lies within that of its target. With control variates (mc), each
+    estimate's :class:`~baozhang_finance.measures.control.Moments` — running sums already — are added chunk by
+    chunk and give the regression residuals' SE."""
+
+    FIELDS = (("p_call", "hidden_call"), ("expected_pv", "hidden_debt_pv"),
+              ("expected_pv_bond_burden", "explicit_bond_burden_pv"), ("p_self_financing", "self_financing"))
+
+    def __init__(self, run: dict):
+        self.sampling = run.get("sampling") or "mc"
+        self.chunk = int(run["chunk_size"])
+        self.points = int(run.get("rqmc_points", RQMC_POINTS))
+        self.n = 0
+        self.groups = 0
+        self.sets: dict[str, tuple | None] = {k: None for k, _ in self.FIELDS}
+        self.counts = {k: 0 for k, _ in self.FIELDS}
+        self.cv = bool(run.get("control_variates")) and self.sampling == "mc"
+        self.moments = {k: Moments(len(CONTROL_NAMES)) for k, _ in self.FIELDS} if self.cv else {}
+
+    def add(self, cols: dict) -> None:
+        """Add one chunk's columns (``path`` and the four fields' columns)."""
+        x0 = np.asarray(cols["hidden_call"])
+        self.n += x0.size
+        g = sampling_groups(np.asarray(cols["path"]), self.chunk, self.sampling, self.points)
+        _, inv = np.unique(g, return_inverse=True)
+        sizes = np.bincount(inv).astype(float)
+        self.groups += sizes.size
+        for key, col in self.FIELDS:
+            x = np.asarray(cols[col], dtype=float)
+            self.counts[key] += int(np.count_nonzero(x)) if key.startswith("p_") else 0
+            S = np.bincount(inv, weights=x)
+            T, M = float(S.sum()), float(sizes.sum())
+            xb = T / M
+            part = (T, M, float((sizes * sizes).sum()), float((sizes * S).sum()), float(np.sum((S - xb * sizes) ** 2)))
+            self.sets[key] = part if self.sets[key] is None else _merge_sets(self.sets[key], part)
+        if self.cv:
+            controls = np.column_stack([np.asarray(cols[f"cv_{k}"], dtype=float) for k in CONTROL_NAMES])
+            for key, col in self.FIELDS:
+                self.moments[key].add(np.asarray(cols[col], dtype=float), controls)
+
+    def standard_errors(self) -> dict:
+        """The dict of :func:`headline_standard_errors` for the rows added."""
+        if self.cv:
+            out = {k: control_variate_mean(m)["se"] for k, m in self.moments.items()}
+            out["independent_units"] = self.n
+            return out
+        out = {}
+        for key, _ in self.FIELDS:
+            if self.sampling == "mc" and key.startswith("p_"):
+                out[key] = mx.mc_standard_error_prob(float(np.float64(self.counts[key]) / np.intp(self.n)), self.n)
+                continue
+            G = self.groups
+            F = self.sets[key][4] if self.sets[key] is not None else float("nan")
+            out[key] = float(np.sqrt(G / (G - 1) * F) / self.n) if G >= 2 else float("nan")
+        out["independent_units"] = self.groups if self.sampling != "mc" else self.n
+        return out
+
+    def mean(self, key: str = "expected_pv") -> float:
+        T, M = self.sets[key][:2]
+        return T / M
+
+
+def _merge_sets(a: tuple, b: tuple) -> tuple:
+    """Two sets of groups (T, M, D, E, F) → their union (see :class:`RunningStandardErrors`)."""
+    T, M = a[0] + b[0], a[1] + b[1]
+    xb = T / M
+    F = 0.0
+    for Ti, Mi, Di, Ei, Fi in (a, b):
+        d = Ti / Mi - xb
+        F += Fi + 2.0 * d * (Ei - (Ti / Mi) * Di) + d * d * Di
+    return (T, M, a[2] + b[2], a[3] + b[3], F)
+
+
+def _distinct_runs(groups) -> int:
+    """Number of distinct group ids of contiguous runs (ids non-decreasing in path order), block by block."""
+    total, last = 0, None
+    for b in bk.as_col(groups).blocks():
+        if not b.size:
+            continue
+        u = np.unique(b)
+        total += u.size - (1 if last is not None and u[0] == last else 0)
+        last = u[-1]
+    return total
 
 
 # ------------------------------------------------------------------------------------------------ issue 16
@@ -262,11 +366,15 @@ def materiality_yuan(result) -> float:
 
 def exceedance(pv: np.ndarray, investment: float, extra_shares=()) -> list[dict]:
     """P(PV > x) at x = share × investment for each share of :data:`EXCEEDANCE_SHARES` (and ``extra_shares``)."""
-    pv = np.asarray(pv, dtype=float)
+    pv = bk.as_col(pv).astype(float)
     shares = sorted(set(EXCEEDANCE_SHARES) | {float(s) for s in extra_shares})
+    thr = np.array([s * investment + (1e-6 if s == 0 else 0.0) for s in shares])
+    above = np.zeros(len(shares), dtype=np.int64)  # one pass: every threshold's count
+    for b in pv.blocks():
+        above += np.count_nonzero(b[:, None] > thr[None, :], axis=0)
+    n = pv.size
     return [{"threshold_yuan": s * investment, "share_of_investment": s,
-             "probability": float((pv > s * investment + (1e-6 if s == 0 else 0.0)).mean()) if pv.size else 0.0}
-            for s in shares]
+             "probability": float(np.float64(a) / np.intp(n)) if n else 0.0} for s, a in zip(shares, above)]
 
 
 def stock_by_year(result) -> np.ndarray:
@@ -274,15 +382,15 @@ def stock_by_year(result) -> np.ndarray:
     year of the first call on (0 before it and on paths without a call) — the stock of debt the government would be
     taking over, as MOF registers hidden debt (a balance, not a PV). SOE corporate bonds
     (``[[projects.financing.soe_bonds]]``) are not counted yet: the register is the bank debt only."""
-    fy = result.paths["first_call_year"].to_numpy(np.int64)
-    return np.column_stack([c for c in iter_stock(result, fy)]) if result.ledger_years("bank_balance") \
+    fy = result.col("first_call_year").astype(np.int64)
+    return np.column_stack([np.asarray(c) for c in iter_stock(result, fy)]) if result.ledger_years("bank_balance") \
         else np.zeros((fy.size, 0))
 
 
-def iter_stock(result, fy: np.ndarray):
-    """:func:`stock_by_year` one year at a time (``fy``: the first-call year per path, −1 without a call)."""
-    for y, bal in enumerate(result.iter_ledger("bank_balance")):
-        yield np.where((fy >= 1) & (y + 1 >= fy), np.asarray(bal, dtype=float), 0.0)
+def iter_stock(result, fy):
+    """:func:`stock_by_year` one year at a time, as Cols (``fy``: the first-call year per path, −1 without a call)."""
+    for y, bal in enumerate(result.year_cols("bank_balance")):
+        yield np.where((fy >= 1) & (y + 1 >= fy), bal.astype(float), 0.0)
 
 
 def _year_fan(cols, qs=(0.5, 0.95)) -> dict:
@@ -292,8 +400,8 @@ def _year_fan(cols, qs=(0.5, 0.95)) -> dict:
         if not col.size:
             return {k: [] for k in out}
         out["mean"].append(mx.year_mean(col))
-        for q in qs:
-            out[f"p{int(round(q * 100)):02d}"].append(float(np.quantile(col, q)))
+        for q, v in zip(qs, bk.quantile(col, list(qs))):
+            out[f"p{int(round(q * 100)):02d}"].append(float(v))
     return out
 
 
@@ -301,44 +409,44 @@ def register_summary(result) -> dict:
     """``hidden_debt.stock_by_year`` {mean, p50, p95} (all paths) and its fan given a call, the debt at the first
     call {expected, p50, p95 given a call}, and the materiality keys."""
     df = result.paths
-    call = df["hidden_call"].to_numpy(bool)
-    fy = df["first_call_year"].to_numpy(np.int64)
+    call = result.col("hidden_call").astype(bool)
+    fy = result.col("first_call_year").astype(np.int64)
     stock, given = _year_fan(iter_stock(result, fy)), {"mean": [], "p50": [], "p95": []}
     if call.any():
         given = _year_fan(s[call] for s in iter_stock(result, fy))
-    at_call = df["debt_at_first_call"].to_numpy(float) if "debt_at_first_call" in df else np.zeros(len(df))
-    pv = df["hidden_debt_pv"].to_numpy(float)
+    at_call = result.col("debt_at_first_call").astype(float) if "debt_at_first_call" in df else \
+        bk.Col.of(np.zeros(len(df)))
+    pv = result.col("hidden_debt_pv").astype(float)
     inv = investment_yuan(result)
     thr = materiality_yuan(result)
     return {
         "stock_by_year": stock,
         "stock_by_year_given_call": given,
-        "debt_at_first_call": {"expected": float(at_call.mean()) if at_call.size else 0.0, **_q(at_call[call], (0.5, 0.95))},
+        "debt_at_first_call": {"expected": bk.mean(at_call) if at_call.size else 0.0, **_q(at_call[call], (0.5, 0.95))},
         "materiality_yuan": thr,
         "materiality_share_of_investment": float(result.scenario.policy.materiality_share_of_investment),
-        "p_call_material": float((pv > thr + 1e-6).mean()) if pv.size else 0.0,
+        "p_call_material": bk.share(pv > thr + 1e-6) if pv.size else 0.0,
         "exceedance": exceedance(pv, inv, (result.scenario.policy.materiality_share_of_investment,)),
     }
 
 
 def government_money_summary(result) -> dict:
     """Government money by class (each with its MOF wording), the exceedance curve of each class, and the total."""
-    df = result.paths
     inv = investment_yuan(result)
     thr = materiality_yuan(result)
     rows, curves = [], {}
     for key, label, wording, col in MONEY_CLASSES:
-        pv = df[col].to_numpy(float)
-        rows.append({"class": key, "label": label, "mof_wording": wording, "probability": float((pv > 1e-6).mean()),
-                     "expected_pv_yuan": float(pv.mean()), "p_material": float((pv > thr + 1e-6).mean())})
+        pv = result.col(col).astype(float)
+        rows.append({"class": key, "label": label, "mof_wording": wording, "probability": bk.share(pv > 1e-6),
+                     "expected_pv_yuan": bk.mean(pv), "p_material": bk.share(pv > thr + 1e-6)})
         curves[key] = exceedance(pv, inv)
-    total = df["government_money_pv"].to_numpy(float)
+    total = result.col("government_money_pv").astype(float)
     curves["total_government_money"] = exceedance(total, inv)
     return {
         "government_money_by_class": rows,
         "exceedance_by_class": curves,
-        "total_government_money": {"p_call": float(df["government_call"].mean()), "expected_pv": float(total.mean()),
-                                   "p_material": float((total > thr + 1e-6).mean()),
+        "total_government_money": {"p_call": bk.mean(result.col("government_call")), "expected_pv": bk.mean(total),
+                                   "p_material": bk.share(total > thr + 1e-6),
                                    "var95_pv": value_at_risk(total, 0.95), "cvar95_pv": expected_shortfall(total, 0.95)},
     }
 
@@ -377,19 +485,18 @@ def total_fiscal_cost(result) -> dict:
     budgeted operating support paid (rent subsidy, 贴息, operating grants) + allocated land at cost + unbudgeted
     government money (hidden-debt call, unbudgeted subsidy, explicit bond burden) + for government-owned blocks the
     budget's own capital and its operating top-ups (gross: their rent income is in ``fiscal.government_owned``)."""
-    df = result.paths
     parts = {
         "capital_grants_pv": _government_capital_grants_pv(result),
-        "budgeted_operating_support_pv": float(df["budgeted_subsidy_pv"].mean()),
+        "budgeted_operating_support_pv": bk.mean(result.col("budgeted_subsidy_pv")),
         "land_at_allocated_cost_pv": _land_at_allocated_cost_pv(result),
-        "unbudgeted_government_money_pv": float(df["government_money_pv"].mean()),
+        "unbudgeted_government_money_pv": bk.mean(result.col("government_money_pv")),
     }
     owned = government_owned(result)
     if owned["blocks"]:  # the budget's own blocks: its capital and operating top-ups (their income is not netted)
         parts["government_owned_capital_pv"] = owned["capital_pv"]
         parts["government_owned_operating_pv"] = owned["expected_operating_topup_pv"]
     total = sum(parts.values())
-    hidden = float(df["hidden_debt_pv"].mean())
+    hidden = bk.mean(result.col("hidden_debt_pv"))
     return {"expected_pv": total, **parts,
             "multiple_of_expected_hidden_debt": (total / hidden) if hidden > 0 else None}
 
@@ -399,16 +506,16 @@ def revenue_split(result) -> dict:
     is ``hidden_debt.peak_share_of_fiscal_revenue``. With ``policy.government_fund_revenue_yuan`` = G₀ the land-tied part
     s·F₀·H^β of the model's fiscal revenue is rescaled to G₀·H^β (exact: the ratio scales by s·F₀/G₀)."""
     sc = result.scenario
-    share = result.paths["peak_call_share_of_land_revenue"].to_numpy(float)
+    share = result.col("peak_call_share_of_land_revenue").astype(float)
     s, f0 = sc.market.fiscal_land_share, sc.programme.fiscal_revenue_yuan
     g0 = sc.policy.government_fund_revenue_yuan
     if g0:
-        share = share * (s * f0 / g0) if s > 0 else np.full(share.shape, np.nan)
+        share = share * (s * f0 / g0) if s > 0 else np.full_like(share, np.nan)
         basis = "government_fund_revenue_yuan"
     else:
         basis = "land-tied part of fiscal_revenue_yuan (fiscal_land_share)"
     return {"peak_share_of_land_revenue": {**_q(share, (0.5, 0.95, 0.99)),
-                                           "max": float(np.nanmax(share)) if share.size and np.isfinite(share).any() else None},
+                                           "max": float(bk.nanmax(share)) if share.size and np.isfinite(share).any() else None},
             "land_revenue_basis": basis}
 
 
@@ -424,23 +531,24 @@ def debt_ratio(result) -> dict:
     basis = "comprehensive_fiscal_capacity_yuan" if pol.comprehensive_fiscal_capacity_yuan else \
         "fiscal_revenue_yuan + government_fund_revenue_yuan (transfers excluded: upper bound)"
     bond_end = np.asarray(plan.bond_balance, dtype=float).sum(axis=0)[np.minimum(np.arange(plan.Y) * 12 + 11, plan.T - 1)]
-    fy = result.paths["first_call_year"].to_numpy(np.int64)
-    peak = np.full(fy.size, -np.inf) if plan.Y else np.zeros(fy.size)
+    fy = result.col("first_call_year").astype(np.int64)
+    fan = _year_fan((bond_end[y] + stock) / cap for y, stock in enumerate(iter_stock(result, fy)))
 
-    def contributions():  # (bond balance + register stock) ÷ capacity, year by year; the peak kept on the way
-        for y, stock in enumerate(iter_stock(result, fy)):
-            c = (bond_end[y] + stock) / cap
-            np.maximum(peak, c, out=peak)
-            yield c
+    def peak_of(f, bal):  # the largest year's contribution per path, year by year as the fan computes them
+        peak = np.full(f.shape[0], -np.inf) if bal.shape[1] else np.zeros(f.shape[0])
+        for y in range(bal.shape[1]):
+            stock = np.where((f >= 1) & (y + 1 >= f), np.asarray(bal[:, y], dtype=float), 0.0)
+            np.maximum(peak, (bond_end[y] + stock) / cap, out=peak)
+        return peak
 
-    fan = _year_fan(contributions())
+    peak = fy.map(peak_of, result.ledger_col("bank_balance"))
     out = {"capacity_yuan": float(cap), "capacity_basis": basis,
            "contribution_by_year": fan, "contribution_peak": _q(peak, (0.5, 0.95)),
            "warning_line": DEBT_RATIO_WARNING_LINE,
            "bands": [{"band": b, "lower": lo, "upper": hi if np.isfinite(hi) else None} for b, lo, hi in DEBT_RATIO_BANDS],
            "bands_status": "assumption (secondary sources; verify with the provincial finance department)"}
     if pol.city_debt_yuan is not None:
-        city = pol.city_debt_yuan / cap + float(np.quantile(peak, 0.95)) if peak.size else pol.city_debt_yuan / cap
+        city = pol.city_debt_yuan / cap + float(bk.quantile(peak, 0.95)) if peak.size else pol.city_debt_yuan / cap
         out["city_ratio_p95"] = city
         out["city_ratio_before"] = pol.city_debt_yuan / cap
         out["city_band_p95"] = next(b for b, lo, hi in DEBT_RATIO_BANDS if lo <= city < hi)

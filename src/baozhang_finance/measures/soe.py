@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from baozhang_finance.measures import blocked as bk
 from baozhang_finance.measures.stats import quantiles as _q
 from baozhang_finance.measures.stats import year_nanmean
 
@@ -29,37 +30,36 @@ def fan(arr, qs=(0.05, 0.25, 0.5, 0.75, 0.95)) -> dict:
     cols = arr.T if isinstance(arr, np.ndarray) else arr
     out = {"mean": [], **{f"p{int(round(q * 100)):02d}": [] for q in qs}}
     for col in cols:
-        x = np.asarray(col, dtype=float)
+        x = bk.as_col(col).astype(float)
         if not x.size:
             return {k: [] for k in out}
         out["mean"].append(year_nanmean(x))
-        for q, v in zip(qs, np.nanquantile(x, qs)):
+        for q, v in zip(qs, bk.quantile(x, qs, dropnan=True)):
             out[f"p{int(round(q * 100)):02d}"].append(float(v))
     return out
 
 
 def lockup_distribution(result) -> dict:
     """Years in lock-up per path: mean, quantiles, P(any lock-up) and the share of paths locked in each year."""
-    ly = result.paths["lockup_years"].to_numpy(float)
-    out = {"mean": float(ly.mean()), **_q(ly), "p_any": float((ly > 0).mean())}
+    ly = result.col("lockup_years").astype(float)
+    out = {"mean": bk.mean(ly), **_q(ly), "p_any": bk.share(ly > 0)}
     if result.has_ledger("lockup_months"):
-        out["share_locked_by_year"] = [float((m > 0).mean()) for m in result.iter_ledger("lockup_months")]
+        out["share_locked_by_year"] = [bk.share(m > 0) for m in result.year_cols("lockup_months")]
     return out
 
 
 def soe_summary(result) -> dict:
     """DESIGN §7 ``soe``: equity IRR and NPV, peak funding need, plus the cash fan and lock-up years."""
-    df = result.paths
-    irr = df["equity_irr"].to_numpy(float)
-    pfn = df["peak_funding_need"].to_numpy(float)
+    irr = result.col("equity_irr").astype(float)
+    pfn = result.col("peak_funding_need").astype(float)
     return {
         "equity_irr": _q(irr),
-        "equity_irr_undefined_share": float(np.isnan(irr).mean()),
-        "project_irr": _q(df["project_irr"]),
-        "npv": _q(df["equity_npv"]),
-        "p_npv_negative": float((df["equity_npv"].to_numpy(float) < 0).mean()),
-        "peak_funding_need": {"mean": float(pfn.mean()), **_q(pfn, (0.5, 0.95))},
-        "cash_balance_fan": fan(result.iter_ledger("cash_balance")),
+        "equity_irr_undefined_share": bk.share(np.isnan(irr)),
+        "project_irr": _q(result.col("project_irr")),
+        "npv": _q(result.col("equity_npv")),
+        "p_npv_negative": bk.share(result.col("equity_npv").astype(float) < 0),
+        "peak_funding_need": {"mean": bk.mean(pfn), **_q(pfn, (0.5, 0.95))},
+        "cash_balance_fan": fan(result.year_cols("cash_balance")),
         "lockup_years": lockup_distribution(result),
     }
 
@@ -76,15 +76,14 @@ def monthly_returns(result) -> dict:
     * NPVs of the same flows at the programme rate, end-of-month discounting.
     The annual-bucket ``soe.equity_irr`` / ``soe.npv`` stay as they were (market terminal value, yearly buckets).
     """
-    df = result.paths
     out = {}
     for key, col in (("equity_irr_monthly", "equity_irr_monthly"), ("equity_irr_monthly_no_tv", "equity_irr_monthly_no_tv"),
                      ("equity_irr_standalone", "equity_irr_standalone")):
-        x = df[col].to_numpy(float)
-        out[key] = {**_q(x), "undefined_share": float(np.isnan(x).mean()) if x.size else None}
+        x = result.col(col).astype(float)
+        out[key] = {**_q(x), "undefined_share": bk.share(np.isnan(x)) if x.size else None}
     for key, col in (("npv_monthly", "equity_npv_monthly"), ("npv_monthly_no_tv", "equity_npv_monthly_no_tv"),
                      ("npv_standalone", "equity_npv_standalone")):
-        out[key] = _q(df[col].to_numpy(float))
-    out["terminal_value_income"] = {**_q(df["terminal_value_income"].to_numpy(float), (0.5,)),
+        out[key] = _q(result.col(col))
+    out["terminal_value_income"] = {**_q(result.col("terminal_value_income"), (0.5,)),
                                     "cap_rate": float(result.plan.support.income_cap_rate)}
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from baozhang_finance.measures import blocked as bk
 from baozhang_finance.engine.formulas import (  # noqa: F401  (one copy: the formulas the engine calls)
     bond_coverage_ratio,
     cfads,
@@ -63,9 +64,9 @@ def peak_funding_need(equity_in, soe_support, distributions):
 
 
 def value_at_risk(losses, level: float) -> float:
-    """VaR_α: the α-quantile of the losses, smallest x with F_n(x) ≥ α (numpy 'inverted_cdf')."""
-    x = np.asarray(losses, dtype=float)
-    return float(np.quantile(x, level, method="inverted_cdf"))
+    """VaR_α: the α-quantile of the losses, smallest x with F_n(x) ≥ α (numpy 'inverted_cdf'; exact, in blocks:
+    :func:`~baozhang_finance.measures.blocked.value_at_risk`)."""
+    return bk.value_at_risk(losses, level)
 
 
 def expected_shortfall(losses, level: float) -> float:
@@ -75,17 +76,10 @@ def expected_shortfall(losses, level: float) -> float:
     ES = (Σ_{i ≤ ⌊m⌋} L_(i) + (m − ⌊m⌋) L_(⌊m⌋+1)) / m  (Acerbi & Tasche 2002).
     Unlike E[L | L ≥ VaR], this does not collapse to the overall mean when VaR = 0 because fewer than (1 − α) of
     the paths have a call: with 2 % of paths calling, CVaR95 is the mean over the worst 5 %, i.e. E[L] / 0.05.
+    Computed in bounded memory (:func:`~baozhang_finance.measures.blocked.expected_shortfall`: the ⌊m⌋ largest
+    values only). NaN when a loss is NaN or there is none.
     """
-    x = np.sort(np.asarray(losses, dtype=float))[::-1]
-    n = x.size
-    if n == 0:
-        return float("nan")
-    m = n * (1.0 - level)
-    k = int(np.floor(m + 1e-9))
-    if m <= 0:
-        return float(x[0])
-    total = x[:k].sum() + ((m - k) * x[k] if k < n else 0.0)
-    return float(total / m)
+    return bk.expected_shortfall(losses, level)
 
 
 def var_cvar(losses, level: float = 0.95):
@@ -100,13 +94,9 @@ def var_cvar(losses, level: float = 0.95):
 
 
 def quantiles(x, qs=(0.05, 0.5, 0.95)) -> dict:
-    """Sample quantiles as a dict ``{"p05": …, "p50": …}``, ignoring NaN (undefined values); None when empty."""
-    x = np.asarray(x, dtype=float)
-    x = x[~np.isnan(x)]
-    keys = [f"p{int(round(q * 100)):02d}" for q in qs]
-    if not x.size:
-        return {k: None for k in keys}
-    return {k: float(v) for k, v in zip(keys, np.quantile(x, qs))}
+    """Sample quantiles as a dict ``{"p05": …, "p50": …}``, ignoring NaN (undefined values); None when empty.
+    ``np.quantile`` of the non-NaN values, exact in bounded memory (:func:`~baozhang_finance.measures.blocked.quantile`)."""
+    return bk.quantile_dict(x, qs)
 
 
 def year_mean(col) -> float:
@@ -116,43 +106,30 @@ def year_mean(col) -> float:
 
     .. math:: \\bar x_y = (\\dots((x_{1y} + x_{2y}) + x_{3y}) \\dots + x_{ny}) / n
     """
-    x = np.asarray(col, dtype=float)
-    if not x.size:
-        return float("nan")
-    return float(np.cumsum(x)[-1] / x.size)
+    return bk.running_mean(col)
 
 
 def year_nanmean(col) -> float:
     """``np.nanmean(arr, axis=0)`` for one year: the running sum of the non-NaN values (NaN read as 0) in path order
     ÷ their count (NaN when none)."""
-    x = np.asarray(col, dtype=float)
-    ok = ~np.isnan(x)
-    cnt = int(ok.sum())
-    if not cnt:
-        return float("nan")
-    return float(np.cumsum(np.where(ok, x, 0.0))[-1] / cnt)
+    return bk.running_nanmean(col)
 
 
 def mc_standard_error_mean(x):
-    """Monte Carlo standard error of a sample mean: s / √n."""
-    x = np.asarray(x, dtype=float)
-    return float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
+    """Monte Carlo standard error of a sample mean: s / √n (s: ``std(ddof=1)``, its sums in blocks)."""
+    c = bk.as_col(x).astype(float)
+    n = c.size
+    return float(bk.std(c, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
 
 
 def grouped_standard_error(x, groups) -> float:
     """Standard error of the mean of ``x`` when its rows come in independent groups (antithetic pairs, rqmc
     replicates; each row its own group under plain MC): with group sums ``S_g``, sizes ``m_g``, ``G`` groups and
     ``N = Σ m_g`` rows, ``SE² = G / (G − 1) · Σ_g (S_g − x̄ m_g)² / N²`` (the ratio estimator's variance; for
-    groups of one row it is s²/N). NaN with fewer than 2 groups."""
-    x = np.asarray(x, dtype=float)
-    _, inv = np.unique(np.asarray(groups), return_inverse=True)
-    sums = np.bincount(inv, weights=x)
-    sizes = np.bincount(inv)
-    g = sums.size
-    if g < 2:
-        return float("nan")
-    resid = sums - x.mean() * sizes
-    return float(np.sqrt(g / (g - 1) * np.sum(resid**2)) / x.size)
+    groups of one row it is s²/N). NaN with fewer than 2 groups. The groups are contiguous runs of rows (as
+    :func:`~baozhang_finance.engine.shocks.sampling_groups` makes them); summed in blocks
+    (:func:`~baozhang_finance.measures.blocked.grouped_standard_error`)."""
+    return bk.grouped_standard_error(x, groups)
 
 
 def mc_standard_error_prob(p: float, n: int):

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
 from functools import cached_property
@@ -24,9 +23,12 @@ if _TC:  # pandas is imported where used (start-up time)
 from baozhang_finance import __version__
 from baozhang_finance.engine.plan import compile_plan
 from baozhang_finance.measures import bank, coverage, cures, fiscal, soe
+from baozhang_finance.measures import blocked as bk
+from baozhang_finance.measures.blocked import Col
 from baozhang_finance.measures.stats import dscr
 from baozhang_finance.run.atomic import write_folder_atomically
-from baozhang_finance.run.store import LEDGERS_FILE, PATHS_FILE, ColumnStore, write_chunks
+from baozhang_finance.run.store import (LEDGERS_FILE, PATHS_FILE, ColumnStore, RunFolder, release_free_memory,
+                                        remove_run_folder, remove_stale_run_folders, write_chunks)
 from baozhang_finance.measures.stats import quantiles as _q
 from baozhang_finance.engine.ledgers import YEARLY_KEPT  # noqa: F401  (kept per path: the one registry)
 from baozhang_finance.engine.plan import Plan
@@ -125,10 +127,13 @@ class Result:
         self.plan = plan
         self.run = run
         self._store = store
+        self._derived_cache: dict[str, Result] = {}
         if store is not None:  # streamed: the columns and ledgers live in the store's Parquet files
             self._ledgers: dict[str, np.ndarray] = {}
             self._columns: dict[str, np.ndarray] = {}
-            if owns_store:  # a run-private folder: removed with the Result (save() links its files first)
+            if isinstance(owns_store, RunFolder):  # a run-private folder: removed with the Result (save() links first)
+                weakref.finalize(self, remove_run_folder, str(owns_store.path), owns_store._fd)
+            elif owns_store:
                 weakref.finalize(self, shutil.rmtree, str(store.folder), True)
         else:
             columns = columns or {}
@@ -143,15 +148,18 @@ class Result:
         :func:`store_root` when None, removed with the Result), so memory stays one chunk whatever the paths.
         ``run["paths"]`` is set to the paths written."""
         own = folder is None
-        where = Path(tempfile.mkdtemp(prefix="baozhang-run-", dir=store_root())) if own else Path(folder)
+        if own:  # the next run clears the folders of runs that were killed before they could remove theirs
+            remove_stale_run_folders(store_root())
+        rf = RunFolder(store_root()) if own else None
+        where = rf.path if own else Path(folder)
         try:
             st = write_chunks(chunks, where, progress=progress)
         except BaseException:
             if own:
-                shutil.rmtree(where, ignore_errors=True)
+                rf.remove()
             raise
         run = {**run, "paths": st.n, "streamed": True}
-        return cls(scenario=scenario, plan=plan, columns=None, run=run, store=st, owns_store=own)
+        return cls(scenario=scenario, plan=plan, columns=None, run=run, store=st, owns_store=rf if own else False)
 
     @property
     def streamed(self) -> bool:
@@ -239,51 +247,132 @@ class Result:
             for y in range(self.ledger_years(name)):
                 yield self.ledger_year(name, y)
 
+    # ------------------------------------------------------------------ blocked columns (the summary's reads)
+    def col(self, name: str) -> Col:
+        """Per-path column ``name`` as a :class:`~baozhang_finance.measures.blocked.Col`: read block by block from the
+        column store (streamed), or slices of the array (in memory) — the same blocks, so the same reductions."""
+        if self._store is not None:
+            if name not in self._store.columns:
+                raise KeyError(name)
+            st = self._store
+            return Col(st.n, lambda i: st.column_block(name, i))
+        return Col.of(self._columns[name])
+
+    def ledger_col(self, name: str) -> Col:
+        """Ledger ``name`` (kept, or 'dscr', 'cum_support', 'ltv') as a 2-D Col of ``(paths, years)`` blocks — each
+        block bit for bit those rows of :meth:`ledger`."""
+        if name == "dscr":
+            return self.ledger_col("cfads").map(dscr, self.ledger_col("debt_service"))
+        if name == "cum_support":  # np.cumsum(axis=1) adds year by year, as iter_ledger does
+            return self.ledger_col("soe_support").map(lambda a, b, c: np.cumsum(a + b + c, axis=1),
+                                                      self.ledger_col("gov_hidden"), self.ledger_col("gov_bond"))
+        if name == "ltv":
+            return self.ledger_col("bank_balance").map(_ltv, self.ledger_col("collateral_value"))
+        if self._store is not None:
+            st = self._store
+            if name not in st.ledger_years:
+                raise KeyError(name)
+            return Col(st.n, lambda i: st.ledger_block(name, i))
+        return Col.of(self._ledgers[name])
+
+    def year_col(self, name: str, year: int) -> Col:
+        """Column ``year`` of ledger ``name`` as a 1-D Col (kept ledgers, 'dscr' and 'ltv': one ledger-year read;
+        'cum_support': every year up to ``year``)."""
+        if name == "dscr":
+            return self.year_col("cfads", year).map(dscr, self.year_col("debt_service", year))
+        if name == "ltv":
+            return self.year_col("bank_balance", year).map(_ltv, self.year_col("collateral_value", year))
+        if name == "cum_support" and not self.has_ledger(name):
+            return self._derived(name).year_col(name, year)
+        if self._store is not None:
+            st = self._store
+            if name not in st.ledger_years:
+                raise KeyError(name)
+            return Col(st.n, lambda i: st.ledger_year_block(name, year, i))
+        return Col.of(self._ledgers[name][:, year])
+
+    def _derived(self, name: str) -> "Result":
+        """A derived ledger (``cum_support``: a running sum over years) kept as a ledger of its own, so that one of
+        its years is one read: streamed, written once to a run-private column store (block by block); in memory,
+        the whole array (the run is in memory anyway)."""
+        if name not in self._derived_cache:
+            if self._store is None:
+                self._derived_cache[name] = Result(self.scenario, self.plan, {f"y_{name}": self.ledger(name)}, self.run)
+            else:
+                led = self.ledger_col(name)
+                rf = RunFolder(store_root())
+                try:
+                    st = write_chunks(({"path": np.arange(led.block(i).shape[0]), f"y_{name}": led.block(i)}
+                                       for i in range(led.nblocks)), rf.path)
+                except BaseException:
+                    rf.remove()
+                    raise
+                self._derived_cache[name] = Result(self.scenario, self.plan, None, self.run, store=st, owns_store=rf)
+        return self._derived_cache[name]
+
+    def year_cols(self, name: str) -> Iterator[Col]:
+        """:meth:`year_col` for every year of the ledger."""
+        base = name if self.has_ledger(name) else \
+            {"dscr": "cfads", "ltv": "bank_balance", "cum_support": "soe_support"}.get(name, name)
+        for y in range(self.ledger_years(base)):
+            yield self.year_col(name, y)
+
     @cached_property
     def yearly(self) -> pd.DataFrame:
-        """Fan-chart data: for each year and quantity, mean and p05/p25/p50/p75/p95 across paths."""
+        """Fan-chart data: for each year and quantity, mean and p05/p25/p50/p75/p95 across paths (the non-NaN values
+        of the year: :func:`~baozhang_finance.measures.blocked.col_means_nonnan` and exact quantiles, block by
+        block)."""
         import pandas as pd
         rows = []
         start_year = int(self.scenario.programme.start[:4])
         for name in ("cash_balance", "cfads", "dscr", "cum_support", "debt_service", "gov_hidden", "gov_bond",
                      "soe_support", "bank_balance", "ltv"):
-            for y, col in enumerate(self.iter_ledger(name)):
-                col = col[~np.isnan(col)]
-                row = {"year": y + 1, "calendar_year": start_year + y, "quantity": name, "n": int(col.size)}
-                if col.size:
-                    qs = np.quantile(col, FAN_QUANTILES)
-                    row["mean"] = float(col.mean())
+            for y, col in enumerate(self.year_cols(name)):
+                ok = col[~np.isnan(col)]
+                k = ok.size
+                row = {"year": y + 1, "calendar_year": start_year + y, "quantity": name, "n": int(k)}
+                if k:
+                    qs = bk.quantile(ok, FAN_QUANTILES)
+                    row["mean"] = bk.mean(ok)
                     for q, v in zip(FAN_QUANTILES, qs):
                         row[f"p{int(round(q * 100)):02d}"] = float(v)
                 rows.append(row)
+            if self._store is not None:
+                release_free_memory()
         return pd.DataFrame(rows)
 
     # ------------------------------------------------------------------ summary
     @cached_property
     def summary(self) -> dict[str, Any]:
-        df = self.paths
-        n = len(df)
+        n = self.n_paths
         sc = self.scenario
+
+        def L(lens):  # a streamed run hands the heap's free pages back after each lens (store.release_free_memory)
+            out = lens(self)
+            if self._store is not None:
+                release_free_memory()
+            return out
+        c = self.col
         cov = {
-            "p_self_financing": float(df["self_financing"].mean()),
-            "bond_coverage_ratio": {"mean": _nanmean(df["bond_coverage_ratio"]), **_q(df["bond_coverage_ratio"], (0.05, 0.5))},
-            "bond_coverage_after_bank": _q(df["bond_coverage_after_bank"], (0.05, 0.5)),
-            "dscr_min": _q(df["dscr_min"]),
-            "llcr": _q(df["llcr"], (0.05, 0.5)),
-            **coverage.coverage_summary(self),
+            "p_self_financing": bk.mean(c("self_financing")),
+            "bond_coverage_ratio": {"mean": _nanmean(c("bond_coverage_ratio")), **_q(c("bond_coverage_ratio"), (0.05, 0.5))},
+            "bond_coverage_after_bank": _q(c("bond_coverage_after_bank"), (0.05, 0.5)),
+            "dscr_min": _q(c("dscr_min")),
+            "llcr": _q(c("llcr"), (0.05, 0.5)),
+            **L(coverage.coverage_summary),
         }
-        money = fiscal.government_money_summary(self)
+        money = L(fiscal.government_money_summary)
         out = {
             "coverage": cov,
-            "hidden_debt": {**fiscal.hidden_debt_summary(self), "first_shortfall_year": cures.first_shortfall_year(self),
-                            **fiscal.register_summary(self), **fiscal.revenue_split(self)},
-            "fiscal": {**fiscal.fiscal_summary(self), "refinancing_need_by_year": cures.refinancing_need_by_year(self),
-                       "refinancing_balance_at_horizon": cures.refinancing_balance_at_horizon(self),
-                       **money, "total_fiscal_cost": fiscal.total_fiscal_cost(self), "debt_ratio": fiscal.debt_ratio(self)},
-            "bank": bank.bank_summary(self),
-            "soe": {**soe.soe_summary(self), "exhaustion_year": cures.exhaustion_year(self), **soe.monthly_returns(self)},
-            "cures": cures.cure_summary(self),
-            "sale": cures.sale_summary(self),
+            "hidden_debt": {**L(fiscal.hidden_debt_summary), "first_shortfall_year": L(cures.first_shortfall_year),
+                            **L(fiscal.register_summary), **L(fiscal.revenue_split)},
+            "fiscal": {**L(fiscal.fiscal_summary), "refinancing_need_by_year": L(cures.refinancing_need_by_year),
+                       "refinancing_balance_at_horizon": L(cures.refinancing_balance_at_horizon),
+                       **money, "total_fiscal_cost": L(fiscal.total_fiscal_cost), "debt_ratio": L(fiscal.debt_ratio)},
+            "bank": L(bank.bank_summary),
+            "soe": {**L(soe.soe_summary), "exhaustion_year": L(cures.exhaustion_year), **L(soe.monthly_returns)},
+            "cures": L(cures.cure_summary),
+            "sale": L(cures.sale_summary),
             "programme": {
                 "name": sc.programme.name,
                 "city": sc.programme.city,
@@ -301,7 +390,7 @@ class Result:
                 "stress": self.run.get("stress"),
                 "deterministic": self.run.get("deterministic", False),
                 "sampling": self.run.get("sampling", "mc"),
-                "standard_errors": fiscal.standard_errors(self),
+                "standard_errors": L(fiscal.standard_errors),
             },
         }
         if "parameter_uncertainty" in self.run:  # per-chunk parameter draws (run/uncertainty.py)
@@ -399,9 +488,12 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def _nanmean(x) -> float | None:
-    x = np.asarray(x, dtype=float)
-    x = x[~np.isnan(x)]
-    return float(x.mean()) if x.size else None
+    """Mean of the non-NaN values (blocked), None without any."""
+    return bk.nanmean(bk.as_col(x).astype(float))
+
+
+def _ltv(bal, col):
+    return np.divide(bal, col, out=np.full_like(bal, np.nan), where=col > 0)
 
 
 def _git_commit() -> str | None:

@@ -18,7 +18,6 @@ from contextlib import closing
 
 import numpy as np
 
-from baozhang_finance.engine.controls import CONTROL_NAMES
 from baozhang_finance.engine.loop import choose_engine
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.measures import fiscal
@@ -138,7 +137,8 @@ def simulate(
     (:mod:`baozhang_finance.run.store`) instead of holding them in memory, so that memory is set by the chunk,
     not by the paths; the Result reads them back one column at a time, and its numbers are bit for bit those of
     an in-memory run. None (default): stream when ``paths`` ≥ :data:`~baozhang_finance.run.settings.STREAM_PATHS`
-    (never under ``target_se``, whose stopping rule reads the columns so far; never for the deterministic path).
+    (under ``target_se``, once STREAM_PATHS paths have run: its stopping rule reads running sums, not the columns;
+    never for the deterministic path).
     """
     s = RunSettings(paths, seed, chunk_size, stress, deterministic, sampling).resolved(scenario)
     paths, seed, chunk_size = s.paths, s.seed, s.chunk_size
@@ -150,7 +150,7 @@ def simulate(
         with dask_backend.client_for(None, workers) as client:
             return simulate(scenario, paths=paths, seed=seed, chunk_size=chunk_size, workers=workers,
                             backend=backend, stress=stress, target_se=target_se, max_paths=max_paths,
-                            progress=progress, client=client, sampling=s.sampling)
+                            progress=progress, client=client, sampling=s.sampling, stream=stream)
     plan = compile_plan(scenario, stress=stress, deterministic=deterministic)
     chunks = uncertainty.plans(plan, scenario, stress, seed, deterministic)  # plan itself unless parameters are drawn
     t0 = time.perf_counter()
@@ -174,7 +174,18 @@ def simulate(
         se_run = {"sampling": s.sampling, "chunk_size": chunk_size, "rqmc_points": scenario.simulation.rqmc_points,
                   "control_variates": scenario.simulation.control_variates}
         cap = int(max_paths if max_paths is not None else max(paths, 1_000_000))
-        columns = _adaptive_columns(chunks, chunk_size, cap, target_se, se_run, progress, **execute)
+        stream_from = None if stream is False else (0 if stream else STREAM_PATHS)
+
+        def streamed(rest) -> Result:  # from STREAM_PATHS paths on: the chunks so far and the rest to Parquet
+            res = Result.from_chunks(scenario, plan, rest, run_info(paths=0, wall=0.0, **info))
+            res.run["wall_time_s"] = time.perf_counter() - t0
+            if chunks is not plan:
+                res.run["parameter_uncertainty"] = uncertainty.run_record(
+                    {k: res.paths[k].to_numpy() for k in ("path", "hidden_debt_pv", "hidden_call")}, chunk_size)
+            return res
+        columns = _adaptive(chunks, chunk_size, cap, target_se, se_run, progress, stream_from, streamed, **execute)
+        if isinstance(columns, Result):
+            return columns
         paths = len(columns["path"])
     record = run_info(paths=paths, wall=time.perf_counter() - t0, **info)
     if chunks is not plan:
@@ -217,12 +228,14 @@ def _fill_columns(chunk_columns, paths: int, progress: Progress | None) -> dict[
     return columns
 
 
-def _adaptive_columns(chunks, chunk_size: int, cap: int, target_se: float, se_run: dict, progress: Progress | None,
-                      seed: int, workers: int, backend: str, client) -> dict[str, np.ndarray]:
+def _adaptive_chunks(chunks, chunk_size: int, cap: int, target_se: float, se_run: dict, progress: Progress | None,
+                     seed: int, workers: int, backend: str, client):
     """Chunks added (a batch of ``workers`` at a time) until the standard errors reach ``target_se`` or ``cap``
-    paths; the stopping test runs after every chunk in index order, so where the run stops never depends on the
-    workers (chunks computed ahead past the stopping chunk are dropped)."""
-    parts: list[dict[str, np.ndarray]] = []
+    paths, yielded in index order; the stopping test runs after every chunk in index order, so where the run stops
+    never depends on the workers (chunks computed ahead past the stopping chunk are dropped). The test reads running
+    pieces of the estimators (:class:`~baozhang_finance.measures.fiscal.RunningStandardErrors`), not the columns,
+    so the chunks can go to the column store as they come."""
+    running = fiscal.RunningStandardErrors(se_run)
     done, next_chunk, reached = 0, 0, False
     batch = max(workers, 1)
     while done < cap and not reached:
@@ -236,18 +249,39 @@ def _adaptive_columns(chunks, chunk_size: int, cap: int, target_se: float, se_ru
             for _, cols in stream:
                 if reached:
                     continue
-                parts.append(cols)
+                running.add(cols)
                 done += len(cols["path"])
-                reached = _se_reached(parts, target_se, se_run)
+                reached = _se_reached(running, target_se)
+                yield cols
         next_chunk += len(bounds)
         if progress:
             progress(done, cap)
+
+
+def _adaptive(chunks, chunk_size: int, cap: int, target_se: float, se_run: dict, progress: Progress | None,
+              stream_from: int | None, make_result, **execute):
+    """An adaptive run's chunks: held in memory (the columns dict), or — once ``stream_from`` paths have run
+    (``None``: never) — handed with the rest of the run to ``make_result`` (a column store)."""
+    gen = _adaptive_chunks(chunks, chunk_size, cap, target_se, se_run, progress, **execute)
+    parts: list[dict[str, np.ndarray]] = []
+    done = 0
+    with closing(gen):
+        for cols in gen:
+            parts.append(cols)
+            done += len(cols["path"])
+            if stream_from is not None and done >= stream_from:
+                def drain():
+                    while parts:
+                        yield parts.pop(0)
+                    yield from gen
+                return make_result(drain())
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _stream_wanted(stream: bool | None, paths: int, deterministic: bool, target_se) -> bool:
-    """Whether a run goes through the column store: as asked, else from STREAM_PATHS paths on."""
-    if deterministic or (target_se is not None and stream is None):
+    """Whether a fixed-size run goes through the column store: as asked, else from STREAM_PATHS paths on (an
+    adaptive run decides as it goes: :func:`_adaptive`)."""
+    if deterministic or target_se is not None:
         return False
     return bool(stream) if stream is not None else paths >= STREAM_PATHS
 
@@ -274,17 +308,14 @@ def run_info(*, paths, seed, chunk_size, backend, workers, stress, deterministic
     }
 
 
-def _se_reached(parts, target: float, run: dict) -> bool:
+def _se_reached(running, target: float) -> bool:
     """The stopping rule of ``target_se``: SE of P(call) ≤ target and SE of E[hidden PV] ≤ target × its mean,
     with the standard errors of the run's sampling (pairs, replicates: at least 8 independent units)."""
-    names = ("path",) + fiscal.HEADLINE_COLUMNS + (tuple(f"cv_{k}" for k in CONTROL_NAMES)
-                                                  if run.get("control_variates") else ())
-    cols = {k: np.concatenate([p[k] for p in parts]) for k in names}
-    if cols["path"].size < 2:
+    if running.n < 2:
         return False
-    se = fiscal.headline_standard_errors(cols, run)
-    if run["sampling"] != "mc" and se["independent_units"] < 8:
+    se = running.standard_errors()
+    if running.sampling != "mc" and se["independent_units"] < 8:
         return False
-    mean = float(cols["hidden_debt_pv"].mean())
+    mean = running.mean("expected_pv")
     rel = se["expected_pv"] / mean if mean > 0 else 0.0
     return se["p_call"] <= target and rel <= target
