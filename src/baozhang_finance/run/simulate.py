@@ -162,11 +162,7 @@ def simulate(
         with closing(_fixed_chunks(chunks, paths, chunk_size, **execute)) as stream_:
             res = Result.from_chunks(scenario, plan, stream_, run_info(paths=paths, wall=0.0, **info),
                                      progress=(lambda done: progress(done, paths)) if progress else None)
-        res.run["wall_time_s"] = time.perf_counter() - t0
-        if chunks is not plan:
-            res.run["parameter_uncertainty"] = uncertainty.run_record(
-                {k: res.paths[k].to_numpy() for k in ("path", "hidden_debt_pv", "hidden_call")}, chunk_size)
-        return res
+        return _streamed_record(res, t0, chunks is not plan, chunk_size)
     if target_se is None or deterministic:
         with closing(_fixed_chunks(chunks, paths, chunk_size, **execute)) as stream_:
             columns = _fill_columns(stream_, paths, progress)
@@ -178,11 +174,7 @@ def simulate(
 
         def streamed(rest) -> Result:  # from STREAM_PATHS paths on: the chunks so far and the rest to Parquet
             res = Result.from_chunks(scenario, plan, rest, run_info(paths=0, wall=0.0, **info))
-            res.run["wall_time_s"] = time.perf_counter() - t0
-            if chunks is not plan:
-                res.run["parameter_uncertainty"] = uncertainty.run_record(
-                    {k: res.paths[k].to_numpy() for k in ("path", "hidden_debt_pv", "hidden_call")}, chunk_size)
-            return res
+            return _streamed_record(res, t0, chunks is not plan, chunk_size)
         columns = _adaptive(chunks, chunk_size, cap, target_se, se_run, progress, stream_from, streamed, **execute)
         if isinstance(columns, Result):
             return columns
@@ -276,6 +268,16 @@ def _adaptive(chunks, chunk_size: int, cap: int, target_se: float, se_run: dict,
                     yield from gen
                 return make_result(drain())
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _streamed_record(res: Result, t0: float, drawn: bool, chunk_size: int) -> Result:
+    """A streamed Result's run record completed: its wall time and, when parameters were drawn per chunk, the
+    draws' record (read from three of its columns)."""
+    res.run["wall_time_s"] = time.perf_counter() - t0
+    if drawn:
+        res.run["parameter_uncertainty"] = uncertainty.run_record(
+            {k: res.paths[k].to_numpy() for k in ("path", "hidden_debt_pv", "hidden_call")}, chunk_size)
+    return res
 
 
 def _stream_wanted(stream: bool | None, paths: int, deterministic: bool, target_se) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 #: helpers, compiled first and inlined (``inline="always"``)
-HELPERS = ("fmin", "fmax", "psum")
+HELPERS = ("fmin", "fmax", "psum", "credit_event")
 
 #: the kernels, in an order where a kernel's callees come first
 KERNELS = ("market", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads",
@@ -683,6 +683,15 @@ def rows_sum(x, out):
             out[i] += r[i]
 
 
+def credit_event(i, t, liq, bal_open, interest, collateral, hpi, ead, coll, hpi_d, sale):
+    """Path ``i``'s credit event in month ``t`` (as ``stages._credit_event``): EAD = balance at the open + the month's
+    interest, the collateral's market value, the price index, and the month the bank sells (``t + liq``)."""
+    ead[i] = bal_open[i] + interest[i]
+    coll[i] = collateral[i]
+    hpi_d[i] = hpi[i]
+    sale[i] = t + liq
+
+
 def default_events(gov_bank, bal_open, bank_int_p, collateral, hpi, month, ead, coll, hpi_d, sale_month, hpi_s, t,
                    liq):
     """The standalone bank view's default month, EAD, collateral and price index (and at the bank's sale)."""
@@ -697,10 +706,7 @@ def default_events(gov_bank, bal_open, bank_int_p, collateral, hpi, month, ead, 
     for i in range(n):
         if gov_bank[i] > 1e-6 and month[i] < 0:
             month[i] = t
-            ead[i] = bal_open[i] + interest[i]
-            coll[i] = collateral[i]
-            hpi_d[i] = hpi[i]
-            sale_month[i] = t + liq
+            credit_event(i, t, liq, bal_open, interest, collateral, hpi, ead, coll, hpi_d, sale_month)
         if sale_month[i] == t:
             hpi_s[i] = hpi[i]
 
@@ -839,15 +845,9 @@ def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credi
             for i in range(n):
                 if bank_short[i] > 1e-6 and bank_short_first[i] < 0:
                     bank_short_first[i] = t
-                    ead_n[i] = bal_open[i] + interest[i]
-                    coll_n[i] = collateral[i]
-                    hpi_d_n[i] = hpi[i]
-                    sale_n[i] = t + liq
+                    credit_event(i, t, liq, bal_open, interest, collateral, hpi, ead_n, coll_n, hpi_d_n, sale_n)
                 if exhausted[i] == t:
-                    ead_c[i] = bal_open[i] + interest[i]
-                    coll_c[i] = collateral[i]
-                    hpi_d_c[i] = hpi[i]
-                    sale_c[i] = t + liq
+                    credit_event(i, t, liq, bal_open, interest, collateral, hpi, ead_c, coll_c, hpi_d_c, sale_c)
                 if sale_n[i] == t:
                     hpi_s_n[i] = hpi[i]
                 if sale_c[i] == t:
