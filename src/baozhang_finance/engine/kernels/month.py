@@ -18,9 +18,9 @@ HELPERS = ("fmin", "fmax", "psum", "credit_event")
 
 #: the kernels, in an order where a kernel's callees come first
 KERNELS = ("market", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads",
-           "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep",
+           "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "rows_sum",
            "soe_support", "onehot_sum", "extension_ok", "extension_apply", "extension_noi",
-           "disposal_rings", "disposal_sells", "rows_sum", "coverage", "llcr", "default_events", "repay",
+           "disposal_rings", "disposal_sells", "coverage", "llcr", "default_events", "repay",
            "metrics_main", "metrics_lens")
 
 
@@ -454,15 +454,7 @@ def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_
         for i in range(n):
             soe_left[i] = fmin(soe_left[i] + yearly, cap)
     for c in range(K + 1):
-        src = short_opex if c == 0 else short[c - 1]
-        row = shorts[c]
-        first = src[0]
-        for i in range(n):
-            row[i] = first[i]
-        for p in range(1, P):
-            x = src[p]
-            for i in range(n):
-                row[i] += x[i]
+        rows_sum(short_opex if c == 0 else short[c - 1], shorts[c])
     for i in range(n):
         soe[i] = 0.0
     left_short = np.zeros(n)
