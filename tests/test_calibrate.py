@@ -273,6 +273,24 @@ def test_spread_share_law_of_total_variance():
     assert s["share_of_variance"] == pytest.approx(0.5, abs=0.15)  # SE of a 50-draw variance ≈ 0.1
 
 
+def test_chunk_spread_share_read_in_blocks_is_the_whole_column_figure():
+    """The run record's share, read block by block (chunks straddling the 65,536-path blocks, a short last chunk),
+    is the whole-column figure: chunk means and variances bit for bit, Var(X) to the last bits."""
+    from baozhang_finance.measures.blocked import Col
+
+    rng = np.random.default_rng(1)
+    n, chunk = 200_001, 7_000
+    ids = np.arange(n) // chunk
+    x = rng.normal(0, 1.0, n) + rng.normal(0, 0.3, ids.max() + 1)[ids]
+    whole = uncertainty.spread_share(x, ids)
+    blocked = uncertainty.chunk_spread_share(Col.of(x), Col.of(np.arange(n)), chunk)
+    assert blocked["draws"] == whole["draws"] == 29
+    assert blocked["sd_of_chunk_means"] == whole["sd_of_chunk_means"]
+    assert blocked["share_of_variance"] == pytest.approx(whole["share_of_variance"], rel=1e-12)
+    small = uncertainty.chunk_spread_share(Col.of(x[:60_000]), Col.of(np.arange(60_000)), chunk)
+    assert small == uncertainty.spread_share(x[:60_000], ids[:60_000])  # one block: np.var itself
+
+
 def test_report_says_how_much_of_the_spread_comes_from_the_parameters(tmp_path):
     from baozhang_finance.report.html import render_html
 

@@ -21,6 +21,7 @@ import numpy as np
 from baozhang_finance.engine.loop import choose_engine
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.measures import fiscal
+from baozhang_finance.measures.blocked import Col
 from baozhang_finance.model.scenario import Scenario, ScenarioError
 from baozhang_finance.run import dask_backend, uncertainty
 from baozhang_finance.run.chunks import chunk_bounds, chunk_generator, per_path_columns, run_chunk  # noqa: F401
@@ -181,7 +182,8 @@ def simulate(
         paths = len(columns["path"])
     record = run_info(paths=paths, wall=time.perf_counter() - t0, **info)
     if chunks is not plan:
-        record["parameter_uncertainty"] = uncertainty.run_record(columns, chunk_size)
+        record["parameter_uncertainty"] = uncertainty.run_record(
+            *(Col.of(columns[k]) for k in ("hidden_debt_pv", "hidden_call", "path")), chunk_size)
     return Result(scenario=scenario, plan=plan, columns=columns, run=record)
 
 
@@ -272,11 +274,11 @@ def _adaptive(chunks, chunk_size: int, cap: int, target_se: float, se_run: dict,
 
 def _streamed_record(res: Result, t0: float, drawn: bool, chunk_size: int) -> Result:
     """A streamed Result's run record completed: its wall time and, when parameters were drawn per chunk, the
-    draws' record (read from three of its columns)."""
+    draws' record (from three of its columns, read block by block)."""
     res.run["wall_time_s"] = time.perf_counter() - t0
     if drawn:
         res.run["parameter_uncertainty"] = uncertainty.run_record(
-            {k: res.paths[k].to_numpy() for k in ("path", "hidden_debt_pv", "hidden_call")}, chunk_size)
+            *(res.col(k) for k in ("hidden_debt_pv", "hidden_call", "path")), chunk_size)
     return res
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from baozhang_finance.engine.plan import Plan, compile_plan
+from baozhang_finance.measures import blocked as bk
+from baozhang_finance.measures.blocked import Col
 from baozhang_finance.model.scenario import Market, Scenario
 
 
@@ -97,23 +99,58 @@ def spread_share(values: np.ndarray, chunk_ids: np.ndarray) -> dict[str, float]:
     Monte Carlo part, ``E[Var(X|θ)]/n_chunk``: ``share = max(Var_between − mean(s_i²/n_i), 0) / Var(X)``.
     """
     values = np.asarray(values, dtype=float)
-    ids = np.unique(chunk_ids)
-    if len(ids) < 2:
-        return {"draws": int(len(ids)), "share_of_variance": None, "sd_of_chunk_means": None}
-    means = np.array([values[chunk_ids == i].mean() for i in ids])
-    within = np.array([values[chunk_ids == i].var(ddof=1) / max((chunk_ids == i).sum(), 1) for i in ids])
-    total = values.var(ddof=1)
+    groups = [values[chunk_ids == i] for i in np.unique(chunk_ids)]
+    return _share(groups, values.var(ddof=1) if len(groups) >= 2 else 0.0)
+
+
+def chunk_spread_share(col: Col, paths: Col, chunk_size: int) -> dict[str, float]:
+    """:func:`spread_share` of a per-path column read block by block (memory set by the block and the chunk, not by
+    the paths): chunk ``i`` is the rows with ``path // chunk_size == i`` (the rows are in path order); each chunk's
+    mean and variance as numpy computes them on that chunk's values, Var(X) as :func:`~baozhang_finance.measures.
+    blocked.std` sums (``np.var`` itself up to one block of paths)."""
+    col = col.astype(float)
+    groups = list(_chunk_values(col, paths, chunk_size))
+    if len(groups) < 2:
+        return _share(groups, 0.0)
+    m = bk.mean(col)
+    return _share(groups, float(bk.blocked_sum((col - m) * (col - m)) / (col.size - 1)))
+
+
+def _chunk_values(col: Col, paths: Col, chunk_size: int):
+    """The values of each chunk in turn, gathered across blocks (a chunk may straddle two blocks)."""
+    carry, carry_id = None, None
+    for v, p in zip(col.blocks(), paths.blocks()):
+        ids = p // chunk_size
+        cuts = np.flatnonzero(np.diff(ids)) + 1
+        for j, part in enumerate(np.split(v, cuts)):
+            cid = ids[0 if j == 0 else cuts[j - 1]]
+            if carry is not None and cid == carry_id:
+                carry = np.concatenate([carry, part])
+                continue
+            if carry is not None:
+                yield carry
+            carry, carry_id = part, cid
+    if carry is not None:
+        yield carry
+
+
+def _share(groups: list[np.ndarray], total: float) -> dict[str, float]:
+    """The law-of-total-variance share from each chunk's values and the whole column's variance ``total``."""
+    if len(groups) < 2:
+        return {"draws": int(len(groups)), "share_of_variance": None, "sd_of_chunk_means": None}
+    means = np.array([g.mean() for g in groups])
+    within = np.array([g.var(ddof=1) / max(g.size, 1) for g in groups])
     between = means.var(ddof=1) - within.mean()
     share = float(min(max(between, 0.0) / total, 1.0)) if total > 0 else 0.0
-    return {"draws": int(len(ids)), "share_of_variance": share, "sd_of_chunk_means": float(means.std(ddof=1))}
+    return {"draws": int(len(groups)), "share_of_variance": share, "sd_of_chunk_means": float(means.std(ddof=1))}
 
 
-def run_record(columns: dict[str, np.ndarray], chunk_size: int) -> dict:
-    """What the run records about the parameter draws: draws and the share of the spread they explain."""
-    chunk = columns["path"] // chunk_size
-    pv = spread_share(columns["hidden_debt_pv"], chunk)
-    call = spread_share(columns["hidden_call"].astype(float), chunk)
-    return {"draws": pv["draws"], "paths_per_draw": int(chunk_size),
-            "share_of_variance_hidden_debt_pv": pv["share_of_variance"],
-            "share_of_variance_hidden_call": call["share_of_variance"],
-            "sd_across_draws_p_call": call["sd_of_chunk_means"]}
+def run_record(pv: Col, call: Col, paths: Col, chunk_size: int) -> dict:
+    """What the run records about the parameter draws: draws and the share of the spread they explain (the
+    hidden-debt PV and call columns and the path column, read block by block)."""
+    pv_s = chunk_spread_share(pv, paths, chunk_size)
+    call_s = chunk_spread_share(call, paths, chunk_size)
+    return {"draws": pv_s["draws"], "paths_per_draw": int(chunk_size),
+            "share_of_variance_hidden_debt_pv": pv_s["share_of_variance"],
+            "share_of_variance_hidden_call": call_s["share_of_variance"],
+            "sd_across_draws_p_call": call_s["sd_of_chunk_means"]}
