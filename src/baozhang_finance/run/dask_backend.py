@@ -186,89 +186,108 @@ def _describe(exc: BaseException) -> str:
 
 
 def _stream_in_order(client, futures: Sequence, names: Sequence[str]) -> Iterator[tuple[int, Any]]:
-    """Yield ``(position, result)`` in position order as futures complete; cancel the rest on any failure."""
-    distributed = require_dask()
-    n = len(futures)
-    pos_of = {f.key: k for k, f in enumerate(futures)}
-    pending = {k: f for k, f in enumerate(futures)}
-    ready: dict[int, Any] = {}
-    nxt = 0
-    no_workers_timeout = _config_seconds("baozhang.no-workers-timeout", NO_WORKERS_TIMEOUT_S)
-    stall_timeout = _config_seconds("baozhang.stall-timeout", STALL_TIMEOUT_S)
-    ac = distributed.as_completed(list(futures), loop=client.loop)
-    last_progress = time.monotonic()
-    last_health = last_progress
-    no_workers_since: float | None = None
-
-    def abort(error: BaseException):
-        remaining = list(pending.values())
-        pending.clear()
-        ready.clear()
-        if remaining:
-            try:
-                client.cancel(remaining)
-            except Exception:  # the scheduler may already be gone; the error below is what matters
-                pass
-        raise error
-
+    """Yield ``(position, result)`` in position order as futures complete; cancel the rest on any failure (the
+    steps: :class:`_OrderedStream`)."""
+    stream = _OrderedStream(client, futures, names)
     try:
-        while nxt < n:
-            batch = ac.next_batch(block=False)
+        while stream.nxt < stream.n:
+            batch = stream.completed.next_batch(block=False)
             if not batch:
-                now = time.monotonic()
-                if stall_timeout is not None and now - last_progress > stall_timeout:
-                    abort(DaskBackendError(
-                        f"no task finished in {stall_timeout:.0f} s; {n - nxt} of {n} outstanding "
-                        f"(next: {names[nxt]}); raise dask config 'baozhang.stall-timeout' for very long tasks"))
-                if now - last_health >= _HEALTH_EVERY_S:
-                    last_health = now
-                    alive = _worker_count(client)
-                    if alive == 0:
-                        no_workers_since = no_workers_since or now
-                        if no_workers_timeout is not None and now - no_workers_since > no_workers_timeout:
-                            abort(DaskBackendError(
-                                f"no Dask workers for {no_workers_timeout:.0f} s (scheduler "
-                                f"{_address(client)}, client status {client.status!r}); {n - nxt} of {n} tasks "
-                                f"unfinished (next: {names[nxt]})"))
-                    else:
-                        no_workers_since = None
+                stream.idle(time.monotonic())
                 time.sleep(_POLL_S)
                 continue
-            last_progress = time.monotonic()
-            for fut in batch:
-                k = pos_of[fut.key]
-                if fut.status == "error":
-                    exc = fut.exception()
-                    abort(_chained(ChunkFailedError(f"{names[k]} failed: {_describe(exc)}", k), exc))
-                if fut.status == "cancelled":
-                    abort(_root_cause(pending, names, k) or _lost(client, names[k], k, None))
-                ready[k] = fut
-            while nxt in ready:
-                fut = ready.pop(nxt)
-                try:
-                    # normally immediate; if the worker holding it died, Dask recomputes it: bounded wait
-                    value = fut.result(timeout=stall_timeout)
-                except TimeoutError as exc:
-                    abort(_chained(DaskBackendError(
-                        f"{names[nxt]} finished but could not be fetched within {stall_timeout:.0f} s "
-                        f"(its worker died and it was not recomputed)"), exc))
-                except Exception as exc:  # lost between completion and gather (worker died holding it)
-                    if isinstance(exc, CancelledError) or "Cancelled" in type(exc).__name__:
-                        abort(_root_cause(pending, names, nxt) or _lost(client, names[nxt], nxt, exc))
-                    abort(_chained(ChunkFailedError(f"{names[nxt]} failed: {_describe(exc)}", nxt), exc))
-                pending.pop(nxt, None)
-                fut.release()
-                yield nxt, value
-                nxt += 1
-    except GeneratorExit:
-        # the consumer stopped early: do not leave work running on the cluster
-        remaining = list(pending.values())
+            stream.take(batch)
+            while stream.nxt in stream.ready:
+                k, value = stream.nxt, stream.fetch_next()
+                yield k, value
+                stream.nxt += 1
+    except GeneratorExit:  # the consumer stopped early: do not leave work running on the cluster
+        stream.cancel_pending()
+        raise
+
+
+class _OrderedStream:
+    """The reorder buffer of :func:`_stream_in_order`: futures that finished (``ready``) wait until every earlier
+    position has been yielded; a stall, a cluster without workers or a failed task aborts with the located error
+    after cancelling what is still pending."""
+
+    def __init__(self, client, futures: Sequence, names: Sequence[str]):
+        distributed = require_dask()
+        self.client, self.names, self.n = client, names, len(futures)
+        self.pos_of = {f.key: k for k, f in enumerate(futures)}
+        self.pending = {k: f for k, f in enumerate(futures)}
+        self.ready: dict[int, Any] = {}
+        self.nxt = 0
+        self.no_workers_timeout = _config_seconds("baozhang.no-workers-timeout", NO_WORKERS_TIMEOUT_S)
+        self.stall_timeout = _config_seconds("baozhang.stall-timeout", STALL_TIMEOUT_S)
+        self.completed = distributed.as_completed(list(futures), loop=client.loop)
+        self.last_progress = self.last_health = time.monotonic()
+        self.no_workers_since: float | None = None
+
+    def cancel_pending(self) -> None:
+        remaining = list(self.pending.values())
+        self.pending.clear()
+        self.ready.clear()
         if remaining:
             try:
-                client.cancel(remaining)
-            except Exception:
+                self.client.cancel(remaining)
+            except Exception:  # the scheduler may already be gone; the error raised after is what matters
                 pass
-        raise
+
+    def abort(self, error: BaseException):
+        self.cancel_pending()
+        raise error
+
+    def idle(self, now: float) -> None:
+        """Nothing finished since the last look: give up after the stall timeout, or once the cluster has had no
+        workers for the no-workers timeout (checked every few seconds)."""
+        outstanding = f"{self.n - self.nxt} of {self.n}"
+        if self.stall_timeout is not None and now - self.last_progress > self.stall_timeout:
+            self.abort(DaskBackendError(
+                f"no task finished in {self.stall_timeout:.0f} s; {outstanding} outstanding (next: "
+                f"{self.names[self.nxt]}); raise dask config 'baozhang.stall-timeout' for very long tasks"))
+        if now - self.last_health < _HEALTH_EVERY_S:
+            return
+        self.last_health = now
+        if _worker_count(self.client) != 0:
+            self.no_workers_since = None
+            return
+        self.no_workers_since = self.no_workers_since or now
+        if self.no_workers_timeout is not None and now - self.no_workers_since > self.no_workers_timeout:
+            self.abort(DaskBackendError(
+                f"no Dask workers for {self.no_workers_timeout:.0f} s (scheduler {_address(self.client)}, client "
+                f"status {self.client.status!r}); {outstanding} tasks unfinished (next: {self.names[self.nxt]})"))
+
+    def take(self, batch) -> None:
+        """Finished futures into the reorder buffer; an errored or cancelled one aborts the run."""
+        self.last_progress = time.monotonic()
+        for fut in batch:
+            k = self.pos_of[fut.key]
+            if fut.status == "error":
+                exc = fut.exception()
+                self.abort(_chained(ChunkFailedError(f"{self.names[k]} failed: {_describe(exc)}", k), exc))
+            if fut.status == "cancelled":
+                self.abort(_root_cause(self.pending, self.names, k) or _lost(self.client, self.names[k], k, None))
+            self.ready[k] = fut
+
+    def fetch_next(self) -> Any:
+        """The result of position ``nxt`` (normally immediate; if the worker holding it died, Dask recomputes it:
+        a bounded wait)."""
+        k = self.nxt
+        fut = self.ready.pop(k)
+        try:
+            value = fut.result(timeout=self.stall_timeout)
+        except TimeoutError as exc:
+            self.abort(_chained(DaskBackendError(
+                f"{self.names[k]} finished but could not be fetched within {self.stall_timeout:.0f} s "
+                f"(its worker died and it was not recomputed)"), exc))
+        except Exception as exc:  # lost between completion and gather (worker died holding it)
+            if isinstance(exc, CancelledError) or "Cancelled" in type(exc).__name__:
+                self.abort(_root_cause(self.pending, self.names, k) or _lost(self.client, self.names[k], k, exc))
+            self.abort(_chained(ChunkFailedError(f"{self.names[k]} failed: {_describe(exc)}", k), exc))
+        self.pending.pop(k, None)
+        fut.release()
+        return value
 
 
 def _root_cause(pending: dict, names: Sequence[str], lost_index: int, wait_s: float = 3.0):
