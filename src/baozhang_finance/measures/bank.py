@@ -395,8 +395,8 @@ def _fan(cols, qs=(0.05, 0.5, 0.95)) -> dict:
     out = {f"p{int(round(q * 100)):02d}": [] for q in qs}
     for col in cols:
         col = bk.as_col(col)
-        col = col[np.isfinite(col)]
-        vals = bk.quantile(col, qs) if col.size else [None] * len(qs)
+        k, _, vals = bk.fan_stats(col[np.isfinite(col)], qs, mean=None)  # one pass: size and quantiles
+        vals = vals if k else [None] * len(qs)
         for q, v in zip(qs, vals):
             out[f"p{int(round(q * 100)):02d}"].append(None if v is None else float(v))
     return out

@@ -36,6 +36,8 @@ from numpy.lib.mixins import NDArrayOperatorsMixin
 BLOCK = 65_536
 #: at most this many values are collected for a quantile (8 MB of float64); more go through the radix selection
 SELECT_CAP = 1 << 20
+#: a Col keeps its last evaluated block when it is at most this large (a 1-D block of float64 is 512 kB)
+MEMO_BYTES = 1 << 20
 
 _SIGN = np.uint64(1 << 63)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -53,9 +55,23 @@ class Col(NDArrayOperatorsMixin):
     def __init__(self, n: int, fn: Callable[[int], np.ndarray], filtered: bool = False):
         self.n = int(n)
         self.nblocks = -(-self.n // BLOCK)
-        self._fn = fn
+        self._src = fn
+        self._memo: tuple[int, np.ndarray] | None = None
         self.filtered = filtered
         self._dtype = None
+
+    def _fn(self, i: int) -> np.ndarray:
+        """Block ``i``; the last block evaluated is kept (read-only, ≤ :data:`MEMO_BYTES`), so an expression that
+        names a Col twice (``x[~np.isnan(x)]``, ``np.where(d, lg * ead, 0)``) evaluates it once per block."""
+        m = self._memo
+        if m is not None and m[0] == i:
+            return m[1]
+        b = self._src(i)
+        if isinstance(b, np.ndarray) and b.nbytes <= MEMO_BYTES:
+            if b.flags.writeable and b.base is None:
+                b.flags.writeable = False
+            self._memo = (i, b)
+        return b
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -607,6 +623,60 @@ def _es_of_sorted(x: np.ndarray, n: int, level: float) -> float:
         return float(x[0])
     total = x[:k].sum() + ((m - k) * x[k] if k < n else 0.0)
     return float(total / m)
+
+
+def fan_stats(x, qs, mean: str | None = "blocked", dropnan: bool = False) -> tuple[int, float | None, object]:
+    """``(rows, mean, quantiles)`` of a 1-D Col in one pass over its blocks while its values number at most
+    :data:`SELECT_CAP` (else the quantiles by :func:`quantile`'s further passes), each with the bits of the separate
+    reductions: rows = ``x.size``; mean = :func:`mean` (``"blocked"``), :func:`running_mean` (``"running"``),
+    :func:`running_nanmean` (``"running_nan"``) or None; quantiles = ``quantile(x, qs, dropnan=dropnan)`` (None
+    without rows). What a fan of a year needs, for one evaluation of the year's expression instead of three."""
+    c = as_col(x)
+    dt = _mean_dtype(c.dtype) if mean == "blocked" else None
+    n, acc, tot, cnt = 0, None, None, 0
+    parts: list | None = []
+    kept, nan = 0, 0
+    for b in c.blocks():
+        n += b.shape[0]
+        if mean == "blocked":
+            s = np.add.reduce(b, dtype=dt)
+            acc = s if acc is None else acc + s
+        elif mean in ("running", "running_nan"):
+            f = np.asarray(b, dtype=float)
+            if mean == "running_nan":
+                ok = ~np.isnan(f)
+                cnt += int(np.count_nonzero(ok))
+                f = np.where(ok, f, 0.0)
+            if f.size:
+                tot = np.cumsum(f)[-1] if tot is None else np.cumsum(np.concatenate(([tot], f)))[-1]
+        if b.dtype.kind == "f":
+            m = np.isnan(b)
+            k = int(np.count_nonzero(m))
+            nan += k
+            if dropnan and k:
+                b = b[~m]
+        if parts is not None:
+            parts.append(b)
+            kept += b.shape[0]
+            if kept > SELECT_CAP:
+                parts = None
+    if mean == "blocked":
+        mv = float(acc.dtype.type(acc / np.intp(n))) if n else float("nan")
+    elif mean == "running":
+        mv = float(tot / n) if n else float("nan")
+    elif mean == "running_nan":
+        mv = float(tot / cnt) if cnt else float("nan")
+    else:
+        mv = None
+    if not n:
+        return 0, mv, None
+    if parts is None:
+        return n, mv, quantile(c, qs, dropnan=dropnan)
+    if dropnan and not n - nan:
+        res = np.full(np.shape(qs), np.nan)
+        return n, mv, res[()] if res.ndim == 0 else res
+    vals = np.concatenate(parts) if parts else np.empty(0, dtype=c.dtype)
+    return n, mv, np.quantile(vals, qs)
 
 
 def quantile_dict(x, qs=(0.05, 0.5, 0.95)) -> dict:

@@ -397,10 +397,11 @@ def _year_fan(cols, qs=(0.5, 0.95)) -> dict:
     """Mean (as ``arr.mean(axis=0)``) and quantiles of each year's column; empty lists when there is no path."""
     out = {"mean": [], **{f"p{int(round(q * 100)):02d}": [] for q in qs}}
     for col in cols:
-        if not col.size:
+        k, m, vals = bk.fan_stats(col, list(qs), mean="running")  # one pass: size, year_mean, quantiles
+        if not k:
             return {k: [] for k in out}
-        out["mean"].append(mx.year_mean(col))
-        for q, v in zip(qs, bk.quantile(col, list(qs))):
+        out["mean"].append(m)
+        for q, v in zip(qs, vals):
             out[f"p{int(round(q * 100)):02d}"].append(float(v))
     return out
 

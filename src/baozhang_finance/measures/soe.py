@@ -19,7 +19,6 @@ import numpy as np
 
 from baozhang_finance.measures import blocked as bk
 from baozhang_finance.measures.stats import quantiles as _q
-from baozhang_finance.measures.stats import year_nanmean
 
 
 
@@ -33,8 +32,9 @@ def fan(arr, qs=(0.05, 0.25, 0.5, 0.75, 0.95)) -> dict:
         x = bk.as_col(col).astype(float)
         if not x.size:
             return {k: [] for k in out}
-        out["mean"].append(year_nanmean(x))
-        for q, v in zip(qs, bk.quantile(x, qs, dropnan=True)):
+        _, m, vals = bk.fan_stats(x, qs, mean="running_nan", dropnan=True)  # = year_nanmean and the quantiles
+        out["mean"].append(m)
+        for q, v in zip(qs, vals):
             out[f"p{int(round(q * 100)):02d}"].append(float(v))
     return out
 

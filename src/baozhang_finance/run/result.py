@@ -26,6 +26,7 @@ from baozhang_finance.measures import bank, coverage, cures, fiscal, soe
 from baozhang_finance.measures import blocked as bk
 from baozhang_finance.measures.blocked import Col
 from baozhang_finance.measures.stats import dscr
+from baozhang_finance.run import lens_pool
 from baozhang_finance.run.atomic import write_folder_atomically
 from baozhang_finance.run.store import (LEDGERS_FILE, PATHS_FILE, ColumnStore, RunFolder, release_free_memory,
                                         remove_run_folder, remove_stale_run_folders, write_chunks)
@@ -128,6 +129,7 @@ class Result:
         self.run = run
         self._store = store
         self._derived_cache: dict[str, Result] = {}
+        self._yearly_parts: dict[str, list] | None = None
         if store is not None:  # streamed: the columns and ledgers live in the store's Parquet files
             self._ledgers: dict[str, np.ndarray] = {}
             self._columns: dict[str, np.ndarray] = {}
@@ -321,58 +323,58 @@ class Result:
     def yearly(self) -> pd.DataFrame:
         """Fan-chart data: for each year and quantity, mean and p05/p25/p50/p75/p95 across paths (the non-NaN values
         of the year: :func:`~baozhang_finance.measures.blocked.col_means_nonnan` and exact quantiles, block by
-        block)."""
+        block). A streamed run computes the quantities on two processes (:mod:`~baozhang_finance.run.lens_pool`),
+        together with the summary when that is asked first."""
         import pandas as pd
-        rows = []
-        start_year = int(self.scenario.programme.start[:4])
-        for name in ("cash_balance", "cfads", "dscr", "cum_support", "debt_service", "gov_hidden", "gov_bond",
-                     "soe_support", "bank_balance", "ltv"):
-            for y, col in enumerate(self.year_cols(name)):
-                ok = col[~np.isnan(col)]
-                k = ok.size
-                row = {"year": y + 1, "calendar_year": start_year + y, "quantity": name, "n": int(k)}
-                if k:
-                    qs = bk.quantile(ok, FAN_QUANTILES)
-                    row["mean"] = bk.mean(ok)
-                    for q, v in zip(FAN_QUANTILES, qs):
-                        row[f"p{int(round(q * 100)):02d}"] = float(v)
-                rows.append(row)
-            if self._store is not None:
-                release_free_memory()
-        return pd.DataFrame(rows)
+        names = [f"yearly:{q}" for q in FAN_NAMES]
+        vals = self._yearly_parts if self._yearly_parts is not None else self._lens_values(names)
+        self._yearly_parts = None
+        return pd.DataFrame([row for k in names for row in vals[k]])
 
     # ------------------------------------------------------------------ summary
+    def lens_task(self, name: str):
+        """One task of the summary: a lens (:data:`SUMMARY_TASKS`) or ``yearly:<quantity>`` (its fan rows). A
+        streamed run hands the heap's free pages back after each (store.release_free_memory)."""
+        if name.startswith("yearly:"):
+            out = _yearly_rows(self, name[len("yearly:"):])
+        else:
+            out = SUMMARY_TASKS[name](self)
+        if self._store is not None:
+            release_free_memory()
+        return out
+
+    def _lens_values(self, names: list[str]) -> dict[str, Any]:
+        """``{name: lens_task(name)}``; a streamed run on :func:`lens_pool.summary_workers` processes."""
+        workers = lens_pool.summary_workers() if self._store is not None else 1
+        spec = (self.scenario, self.plan, self.run, str(self._store.folder)) if workers > 1 else None
+        return lens_pool.run_tasks(names, self.lens_task, spec, workers)
+
     @cached_property
     def summary(self) -> dict[str, Any]:
+        """The three lenses and the run (DESIGN §7). A streamed run computes its lenses — and the ``yearly`` fan,
+        unless already computed — on two processes (decision 63); every figure is computed whole by one of them."""
         n = self.n_paths
         sc = self.scenario
-
-        def L(lens):  # a streamed run hands the heap's free pages back after each lens (store.release_free_memory)
-            out = lens(self)
-            if self._store is not None:
-                release_free_memory()
-            return out
-        c = self.col
-        cov = {
-            "p_self_financing": bk.mean(c("self_financing")),
-            "bond_coverage_ratio": {"mean": _nanmean(c("bond_coverage_ratio")), **_q(c("bond_coverage_ratio"), (0.05, 0.5))},
-            "bond_coverage_after_bank": _q(c("bond_coverage_after_bank"), (0.05, 0.5)),
-            "dscr_min": _q(c("dscr_min")),
-            "llcr": _q(c("llcr"), (0.05, 0.5)),
-            **L(coverage.coverage_summary),
-        }
-        money = L(fiscal.government_money_summary)
+        names = [k for k in SUMMARY_TASKS if k != "control_variates" or self.run.get("control_variates")]
+        with_yearly = self._store is not None and "yearly" not in self.__dict__
+        fan = [f"yearly:{q}" for q in FAN_NAMES] if with_yearly else []
+        order = sorted(names + fan, key=lambda k: -_TASK_COST.get(k, 1.0))
+        v = self._lens_values(order)
+        if with_yearly:
+            self._yearly_parts = {k: v[k] for k in fan}
+        cov = {**v["coverage_head"], **v["coverage"]}
         out = {
             "coverage": cov,
-            "hidden_debt": {**L(fiscal.hidden_debt_summary), "first_shortfall_year": L(cures.first_shortfall_year),
-                            **L(fiscal.register_summary), **L(fiscal.revenue_split)},
-            "fiscal": {**L(fiscal.fiscal_summary), "refinancing_need_by_year": L(cures.refinancing_need_by_year),
-                       "refinancing_balance_at_horizon": L(cures.refinancing_balance_at_horizon),
-                       **money, "total_fiscal_cost": L(fiscal.total_fiscal_cost), "debt_ratio": L(fiscal.debt_ratio)},
-            "bank": L(bank.bank_summary),
-            "soe": {**L(soe.soe_summary), "exhaustion_year": L(cures.exhaustion_year), **L(soe.monthly_returns)},
-            "cures": L(cures.cure_summary),
-            "sale": L(cures.sale_summary),
+            "hidden_debt": {**v["hidden_debt"], "first_shortfall_year": v["first_shortfall_year"],
+                            **v["register"], **v["revenue_split"]},
+            "fiscal": {**v["fiscal"], "refinancing_need_by_year": v["refinancing_need_by_year"],
+                       "refinancing_balance_at_horizon": v["refinancing_balance_at_horizon"],
+                       **v["government_money"], "total_fiscal_cost": v["total_fiscal_cost"],
+                       "debt_ratio": v["debt_ratio"]},
+            "bank": v["bank"],
+            "soe": {**v["soe"], "exhaustion_year": v["exhaustion_year"], **v["monthly_returns"]},
+            "cures": v["cures"],
+            "sale": v["sale"],
             "programme": {
                 "name": sc.programme.name,
                 "city": sc.programme.city,
@@ -390,13 +392,13 @@ class Result:
                 "stress": self.run.get("stress"),
                 "deterministic": self.run.get("deterministic", False),
                 "sampling": self.run.get("sampling", "mc"),
-                "standard_errors": L(fiscal.standard_errors),
+                "standard_errors": v["standard_errors"],
             },
         }
         if "parameter_uncertainty" in self.run:  # per-chunk parameter draws (run/uncertainty.py)
             out["run"]["parameter_uncertainty"] = self.run["parameter_uncertainty"]
         if self.run.get("control_variates"):  # the four headline estimates, regression-adjusted (decision 60)
-            cv = fiscal.control_variate_summary(self)
+            cv = v["control_variates"]
             out["run"]["control_variates"] = cv
             out["hidden_debt"]["p_call"] = cv["p_call"]["estimate"]
             out["hidden_debt"]["expected_pv"] = cv["expected_pv"]["estimate"]
@@ -503,3 +505,68 @@ def _git_commit() -> str | None:
         return r.stdout.strip() or None if r.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+#: the quantities of ``Result.yearly``, in its row order
+FAN_NAMES = ("cash_balance", "cfads", "dscr", "cum_support", "debt_service", "gov_hidden", "gov_bond", "soe_support",
+             "bank_balance", "ltv")
+
+
+def _yearly_rows(result: Result, name: str) -> list[dict]:
+    """The ``yearly`` rows of one quantity: per year n, mean and the fan quantiles of its non-NaN values."""
+    rows = []
+    start_year = int(result.scenario.programme.start[:4])
+    for y, col in enumerate(result.year_cols(name)):
+        k, m, qs = bk.fan_stats(col[~np.isnan(col)], FAN_QUANTILES)  # one pass: size, mean, quantiles
+        row = {"year": y + 1, "calendar_year": start_year + y, "quantity": name, "n": int(k)}
+        if k:
+            row["mean"] = m
+            for q, v in zip(FAN_QUANTILES, qs):
+                row[f"p{int(round(q * 100)):02d}"] = float(v)
+        rows.append(row)
+    return rows
+
+
+def _coverage_head(result: Result) -> dict:
+    """The first keys of ``summary.coverage`` (the per-path coverage columns)."""
+    c = result.col
+    return {
+        "p_self_financing": bk.mean(c("self_financing")),
+        "bond_coverage_ratio": {"mean": _nanmean(c("bond_coverage_ratio")),
+                                **_q(c("bond_coverage_ratio"), (0.05, 0.5))},
+        "bond_coverage_after_bank": _q(c("bond_coverage_after_bank"), (0.05, 0.5)),
+        "dscr_min": _q(c("dscr_min")),
+        "llcr": _q(c("llcr"), (0.05, 0.5)),
+    }
+
+
+#: the summary's lenses by task name (each a function of the Result; ``Result.summary`` puts them together)
+SUMMARY_TASKS = {
+    "coverage_head": _coverage_head,
+    "coverage": coverage.coverage_summary,
+    "government_money": fiscal.government_money_summary,
+    "hidden_debt": fiscal.hidden_debt_summary,
+    "first_shortfall_year": cures.first_shortfall_year,
+    "register": fiscal.register_summary,
+    "revenue_split": fiscal.revenue_split,
+    "fiscal": fiscal.fiscal_summary,
+    "refinancing_need_by_year": cures.refinancing_need_by_year,
+    "refinancing_balance_at_horizon": cures.refinancing_balance_at_horizon,
+    "total_fiscal_cost": fiscal.total_fiscal_cost,
+    "debt_ratio": fiscal.debt_ratio,
+    "bank": bank.bank_summary,
+    "soe": soe.soe_summary,
+    "exhaustion_year": cures.exhaustion_year,
+    "monthly_returns": soe.monthly_returns,
+    "cures": cures.cure_summary,
+    "sale": cures.sale_summary,
+    "standard_errors": fiscal.standard_errors,
+    "control_variates": fiscal.control_variate_summary,
+}
+#: relative cost of the tasks (CPU s at 1,000,000 demo paths), to hand out the costly ones first
+_TASK_COST: dict[str, float] = {
+    "bank": 4.9, "yearly:cum_support": 2.3, "debt_ratio": 1.1, "yearly:dscr": 1.1, "register": 1.0, "soe": 1.0,
+    "yearly:ltv": 1.0, "yearly:soe_support": 0.8, "yearly:debt_service": 0.75, "yearly:gov_bond": 0.7,
+    "yearly:cfads": 0.7, "refinancing_need_by_year": 0.7, "yearly:bank_balance": 0.7, "yearly:cash_balance": 0.5,
+    "coverage_head": 0.4, "fiscal": 0.4, "yearly:gov_hidden": 0.35, "hidden_debt": 0.2, "monthly_returns": 0.2,
+    "government_money": 0.2, "coverage": 0.1, "cures": 0.1}
