@@ -172,6 +172,7 @@ def _flat(obj, prefix=""):
 def test_a_streamed_summary_never_holds_a_whole_column(small_blocks, monkeypatch):
     """summary and yearly of a streamed run read blocks only: no Col is materialised, no whole column or ledger is
     read from the store (3 blocks of 1,000 paths)."""
+    monkeypatch.setenv("BAOZHANG_SUMMARY_WORKERS", "1")  # the reads of this process are the ones refused
     demo = load_scenario(ROOT / "scenarios" / "demo.toml")
     res = simulate(demo, paths=3_000, chunk_size=500, seed=5, stream=True)
 

@@ -10,6 +10,7 @@ import signal
 import sys
 import traceback
 
+from baozhang_finance.measures import blocked as bk
 from baozhang_finance.run.result import Result
 from baozhang_finance.run.store import ColumnStore
 
@@ -25,9 +26,11 @@ def main() -> int:
     os.dup2(2, 1)  # stray prints to stderr, never into the result pipe
     inp = sys.stdin.buffer
     try:
-        scenario, plan, run, folder = pickle.load(inp)
+        scenario, plan, run, folder, settings = pickle.load(inp)
     except EOFError:
         return 0
+    for k, v in settings.items():  # the parent's block and selection cap (tests make them small)
+        setattr(bk, k, v)
     res = Result(scenario=scenario, plan=plan, columns=None, run=run, store=ColumnStore(folder))
     while True:
         try:

@@ -346,7 +346,8 @@ class Result:
     def _lens_values(self, names: list[str]) -> dict[str, Any]:
         """``{name: lens_task(name)}``; a streamed run on :func:`lens_pool.summary_workers` processes."""
         workers = lens_pool.summary_workers() if self._store is not None else 1
-        spec = (self.scenario, self.plan, self.run, str(self._store.folder)) if workers > 1 else None
+        spec = (self.scenario, self.plan, self.run, str(self._store.folder),
+                {"BLOCK": bk.BLOCK, "SELECT_CAP": bk.SELECT_CAP}) if workers > 1 else None
         return lens_pool.run_tasks(names, self.lens_task, spec, workers)
 
     @cached_property

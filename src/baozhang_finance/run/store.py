@@ -22,6 +22,7 @@ chunks' columns. :class:`ColumnStore` reads them. Pure storage: what is computed
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import platform
 import shutil
@@ -50,6 +51,14 @@ LEDGERS_FILE = "ledgers.parquet"
 ROW_GROUP_ROWS = _blocked.BLOCK
 #: bytes of recently read column-blocks a store keeps (≈ 60 float64 blocks)
 CACHE_BYTES = 32 << 20
+#: row groups per ledger part file (16 × 65,536 = 1,048,576 paths): the writer closes ``ledgers.parquet`` after
+#: this many and goes on in ``ledgers.00001.parquet``, … — a Parquet writer keeps the footer of every row group it
+#: wrote (≈ 300 column chunks each) until it closes, ≈ 4 MB per million paths (decision 63)
+PART_ROW_GROUPS = 16
+#: ledger part files a reader keeps open (their footers parsed, ≈ 4.4 MB each); the others are opened when read
+OPEN_PARTS = 4
+#: the list of ledger parts (files, rows per row group) of a store with more than one, beside them
+PARTS_FILE = "ledgers.parts.json"
 
 
 def _system_pool() -> None:
@@ -87,14 +96,16 @@ def ledger_column(name: str, year: int) -> str:
 class ColumnWriter:
     """Append chunk column dicts to ``paths.parquet`` and ``ledgers.parquet`` in ``folder`` (created if needed)."""
 
-    def __init__(self, folder: str | Path, row_group_rows: int | None = None):
+    def __init__(self, folder: str | Path, row_group_rows: int | None = None, part_row_groups: int | None = None):
         _system_pool()
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.row_group_rows = int(row_group_rows if row_group_rows is not None else ROW_GROUP_ROWS)
         self._buffer: list[dict[str, np.ndarray]] = []
         self._buffered = 0
+        self.part_row_groups = max(1, int(part_row_groups if part_row_groups is not None else PART_ROW_GROUPS))
         self._writers: dict[str, pq.ParquetWriter] = {}
+        self._parts: list[tuple[str, list[int]]] = []  # ledger part files and the rows of their row groups
         self.rows = 0
         self.ledger_years: dict[str, int] = {}
 
@@ -144,23 +155,66 @@ class ColumnWriter:
             if not part:
                 continue
             table = pa.table({k: pa.array(v) for k, v in part.items()})
-            if fname not in self._writers:
-                # no column statistics: ~800 ledger columns × a row group each would keep ≈ 0.2 MB of footer per
-                # row group in memory until the file is closed (and again when it is opened)
-                self._writers[fname] = pq.ParquetWriter(self.folder / fname, table.schema, compression="snappy",
-                                                         use_dictionary=False, write_statistics=False)
-            self._writers[fname].write_table(table, row_group_size=rg)
-            self.rows += table.num_rows if fname == PATHS_FILE else 0
+            if fname == PATHS_FILE:
+                if fname not in self._writers:
+                    self._writers[fname] = _parquet_writer(self.folder / fname, table.schema)
+                self._writers[fname].write_table(table, row_group_size=rg)
+                self.rows += table.num_rows
+            else:  # the ledgers: one row group at a time, a new part file every part_row_groups row groups
+                for a in range(0, table.num_rows, rg):
+                    piece = table.slice(a, rg)
+                    if fname not in self._writers or len(self._parts[-1][1]) >= self.part_row_groups:
+                        self._next_part(table.schema)
+                    self._writers[fname].write_table(piece, row_group_size=rg)
+                    self._parts[-1][1].append(piece.num_rows)
+                    del piece
             del table
             part.clear()
 
+    def _next_part(self, schema) -> None:
+        """Close the current ledger part (its footer leaves memory) and open the next: ``ledgers.parquet``, then
+        ``ledgers.00001.parquet``, …"""
+        w = self._writers.pop(LEDGERS_FILE, None)
+        if w is not None:
+            w.close()
+            del w
+            release_free_memory()
+        name = part_file(len(self._parts))
+        self._parts.append((name, []))
+        self._writers[LEDGERS_FILE] = _parquet_writer(self.folder / name, schema)
+
     def close(self) -> "ColumnStore":
-        """Write what is buffered, close the files and open them for reading."""
+        """Write what is buffered, close the files (and list the ledger parts when there are several) and open them
+        for reading."""
         self._flush(final=True)
         for w in self._writers.values():
             w.close()
         self._writers.clear()
+        if len(self._parts) > 1:
+            doc = {"format": 1, "parts": [{"file": f, "row_groups": rgs} for f, rgs in self._parts]}
+            tmp = self.folder / f".{PARTS_FILE}.tmp"
+            tmp.write_text(json.dumps(doc))
+            os.replace(tmp, self.folder / PARTS_FILE)
         return ColumnStore(self.folder)
+
+    def abort(self) -> None:
+        """Close the open files after an error (the folder is the caller's to remove)."""
+        for pw in self._writers.values():
+            pw.close()
+        self._writers.clear()
+
+
+def part_file(k: int) -> str:
+    """File name of ledger part ``k``: ``ledgers.parquet`` (the first, and the only one of a store of up to
+    PART_ROW_GROUPS row groups — the layout of before), then ``ledgers.00001.parquet``, …"""
+    return LEDGERS_FILE if k == 0 else f"ledgers.{k:05d}.parquet"
+
+
+def _parquet_writer(path: Path, schema):
+    """A Parquet writer of the store: snappy, no dictionary, no column statistics (a min and max per column chunk
+    that nothing reads would grow the footer the writer keeps until it closes and the reader parses)."""
+    import pyarrow.parquet as pq
+    return pq.ParquetWriter(path, schema, compression="snappy", use_dictionary=False, write_statistics=False)
 
 
 def write_chunks(chunks: Iterable[dict[str, np.ndarray]], folder: str | Path,
@@ -174,8 +228,7 @@ def write_chunks(chunks: Iterable[dict[str, np.ndarray]], folder: str | Path,
             if progress:
                 progress(w.rows + w._buffered)
     except BaseException:
-        for pw in w._writers.values():
-            pw.close()
+        w.abort()
         raise
     return w.close()
 
@@ -186,61 +239,121 @@ def _row_group_starts(pf) -> np.ndarray:
     return np.concatenate([[0], np.cumsum([md.row_group(g).num_rows for g in range(md.num_row_groups)])]).astype(np.int64)
 
 
+class _Source:
+    """The Parquet file(s) of one table of a store: its row groups over all part files in path order (global row
+    group g is row group ``local[g]`` of part ``part[g]``, its first row ``starts[g]``), the parts opened on demand
+    and at most ``keep`` of them held open (least recently read closed first)."""
+
+    def __init__(self, folder: Path, files: list[str], row_groups: list[list[int]] | None, keep: int):
+        import pyarrow.parquet as pq
+        self._pq = pq
+        self.folder = folder
+        self.files = files
+        self.keep = max(1, int(keep))
+        self._open: OrderedDict = OrderedDict()
+        if row_groups is None:  # one file: its own footer says (and it stays open)
+            pf = self.pf(0)
+            row_groups = [[pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]]
+        self.part = np.concatenate([np.full(len(r), k, np.intp) for k, r in enumerate(row_groups)]) \
+            if row_groups else np.zeros(0, np.intp)
+        self.local = np.concatenate([np.arange(len(r), dtype=np.intp) for r in row_groups]) \
+            if row_groups else np.zeros(0, np.intp)
+        self.starts = np.concatenate([[0], np.cumsum([x for r in row_groups for x in r])]).astype(np.int64)
+        self.n = int(self.starts[-1])
+        self.schema = self.pf(0).schema_arrow
+        self.names: list[str] = list(self.schema.names)
+        self.index = {c: j for j, c in enumerate(self.names)}
+
+    def pf(self, k: int):
+        """Part ``k`` as an open ``ParquetFile``."""
+        f = self._open.get(k)
+        if f is not None:
+            self._open.move_to_end(k)
+            return f
+        f = self._pq.ParquetFile(self.folder / self.files[k])
+        self._open[k] = f
+        while len(self._open) > self.keep:
+            self._open.popitem(last=False)
+        return f
+
+    def read(self, g: int, columns: list[int]):
+        """Columns (by index) of global row group ``g``, as a pyarrow Table (one thread)."""
+        return self.pf(int(self.part[g])).reader.read_row_group(int(self.local[g]), column_indices=columns,
+                                                                  use_threads=False)
+
+    def paths(self) -> list[Path]:
+        return [self.folder / f for f in self.files]
+
+
 class ColumnStore:
-    """Read a column store written by :class:`ColumnWriter` (or a run folder saved from one)."""
+    """Read a column store written by :class:`ColumnWriter` (or a run folder saved from one): ``paths.parquet``,
+    and ``ledgers.parquet`` with, for more than PART_ROW_GROUPS row groups, the further parts that
+    ``ledgers.parts.json`` lists (a folder of before, one ledgers file, reads as one part)."""
 
     def __init__(self, folder: str | Path):
-        import pyarrow.parquet as pq
         _system_pool()
         self.folder = Path(folder)
-        self._paths = pq.ParquetFile(self.folder / PATHS_FILE)
-        self.n = int(self._paths.metadata.num_rows)
-        self.columns: list[str] = list(self._paths.schema_arrow.names)
-        lf = self.folder / LEDGERS_FILE
-        self._ledgers = pq.ParquetFile(lf) if lf.exists() else None
+        self._paths = _Source(self.folder, [PATHS_FILE], None, keep=1)
+        self.n = self._paths.n
+        self.columns: list[str] = list(self._paths.names)
+        self._ledgers = None
+        listing = self.folder / PARTS_FILE
+        if listing.exists():
+            doc = json.loads(listing.read_text())
+            self._ledgers = _Source(self.folder, [p["file"] for p in doc["parts"]],
+                                    [list(p["row_groups"]) for p in doc["parts"]], keep=OPEN_PARTS)
+        elif (self.folder / LEDGERS_FILE).exists():
+            self._ledgers = _Source(self.folder, [LEDGERS_FILE], None, keep=1)
         years: dict[str, int] = {}
-        for c in (self._ledgers.schema_arrow.names if self._ledgers is not None else []):
+        for c in (self._ledgers.names if self._ledgers is not None else []):
             name, _, y = c.rpartition("/")
             years[name] = max(years.get(name, 0), int(y) + 1)
         self.ledger_years = years
-        self._starts = {id(pf): _row_group_starts(pf) for pf in (self._paths, self._ledgers) if pf is not None}
-        self._index = {id(pf): {c: j for j, c in enumerate(pf.schema_arrow.names)}
-                       for pf in (self._paths, self._ledgers) if pf is not None}
         self._cache: OrderedDict = OrderedDict()
         self._cached = 0
 
-    def _rows(self, pf: pq.ParquetFile, names: list[str], i: int) -> list[np.ndarray]:
+    def _rows(self, src: _Source, names: list[str], i: int) -> list[np.ndarray]:
         """Columns ``names`` of block ``i`` (rows ``[i·BLOCK, (i+1)·BLOCK)``): one row group when the file's row
         groups are blocks, else the slices of the row groups that overlap it. Read by column index on one thread
         (≈ 0.15 ms a column-block, a third of ``ParquetFile.read_row_group``); the last blocks read are kept in a
-        small cache (:data:`CACHE_BYTES`), so an expression that reads a column twice reads it once."""
-        starts = self._starts[id(pf)]
-        index = self._index[id(pf)]
+        small cache (:data:`CACHE_BYTES`), so an expression that reads a column twice reads it once. The columns
+        not cached are read in one call per row group."""
+        starts = src.starts
         B = _blocked.BLOCK
         a, b = i * B, min((i + 1) * B, self.n)
-        out = []
-        for name in names:
-            key = (id(pf), name, i)
+        out: list = [None] * len(names)
+        missing = []
+        for j, name in enumerate(names):
+            key = (id(src), name, i)
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
-                out.append(hit)
-                continue
-            g = int(np.searchsorted(starts, a, side="right")) - 1
-            parts = []
-            while g < len(starts) - 1 and starts[g] < b:
-                col = pf.reader.read_row_group(g, column_indices=[index[name]], use_threads=False).column(0)
-                lo, hi = max(a, starts[g]) - starts[g], min(b, starts[g + 1]) - starts[g]
+                out[j] = hit
+            else:
+                missing.append(j)
+        if not missing:
+            return out
+        idx = [src.index[names[j]] for j in missing]
+        parts: list[list] = [[] for _ in missing]
+        g = int(np.searchsorted(starts, a, side="right")) - 1
+        while g < len(starts) - 1 and starts[g] < b:
+            t = src.read(g, idx)
+            lo, hi = max(a, starts[g]) - starts[g], min(b, starts[g + 1]) - starts[g]
+            for m in range(len(missing)):
+                col = t.column(m)
                 if lo or hi < len(col):
                     col = col.slice(lo, hi - lo)
-                parts.extend(np.asarray(c) for c in col.chunks)
-                g += 1
-            arr = parts[0] if len(parts) == 1 else np.concatenate(parts)
-            self._cache[key] = arr
+                parts[m].extend(np.asarray(c) for c in col.chunks)
+            del t
+            g += 1
+        for m, j in enumerate(missing):
+            p = parts[m]
+            arr = p[0] if len(p) == 1 else np.concatenate(p)
+            self._cache[(id(src), names[j], i)] = arr
             self._cached += arr.nbytes
-            while self._cached > CACHE_BYTES and self._cache:
-                self._cached -= self._cache.popitem(last=False)[1].nbytes
-            out.append(arr)
+            out[j] = arr
+        while self._cached > CACHE_BYTES and self._cache:
+            self._cached -= self._cache.popitem(last=False)[1].nbytes
         return out
 
     def column_block(self, name: str, i: int) -> np.ndarray:
@@ -252,20 +365,26 @@ class ColumnStore:
         return self._rows(self._ledgers, [ledger_column(name, year)], i)[0]
 
     def ledger_block(self, name: str, i: int) -> np.ndarray:
-        """Block ``i`` of ledger ``name`` over all its years, ``(rows, years)``."""
+        """Block ``i`` of ledger ``name`` over all its years, ``(rows, years)`` (the years read in one call)."""
         cols = self._rows(self._ledgers, [ledger_column(name, y) for y in range(self.ledger_years[name])], i)
         return np.column_stack(cols) if cols else np.empty((0, 0), dtype=np.float32)
 
     def files(self) -> list[Path]:
-        return [p for p in (self.folder / PATHS_FILE, self.folder / LEDGERS_FILE) if p.exists()]
+        """The store's files (a saved run folder links them all)."""
+        out = [self.folder / PATHS_FILE]
+        if self._ledgers is not None:
+            out += self._ledgers.paths()
+            if (self.folder / PARTS_FILE).exists():
+                out.append(self.folder / PARTS_FILE)
+        return [p for p in out if p.exists()]
 
-    @staticmethod
-    def _read(pf: pq.ParquetFile, name: str, n: int) -> np.ndarray:
+    def _read(self, src: _Source, name: str, n: int) -> np.ndarray:
         """One column, row group by row group, into one preallocated array (peak: the column + one row group)."""
         out = None
         at = 0
-        for g in range(pf.metadata.num_row_groups):
-            part = pf.read_row_group(g, columns=[name]).column(0).to_numpy(zero_copy_only=False)
+        j = src.index[name]
+        for g in range(len(src.starts) - 1):
+            part = src.read(g, [j]).column(0).to_numpy(zero_copy_only=False)
             if out is None:
                 out = np.empty(n, dtype=part.dtype)
             out[at:at + part.size] = part
@@ -302,28 +421,27 @@ class ColumnStore:
     def ledger_row(self, name: str, index: int) -> np.ndarray:
         """Ledger ``name`` of path row ``index`` over the years (reads only the row group that holds it)."""
         Y = self.ledger_years[name]
-        at = 0
-        for g in range(self._ledgers.metadata.num_row_groups):
-            rows = self._ledgers.metadata.row_group(g).num_rows
-            if index < at + rows:
-                t = self._ledgers.read_row_group(g, columns=[ledger_column(name, y) for y in range(Y)])
-                return np.array([t.column(y)[index - at].as_py() for y in range(Y)],
-                                dtype=t.schema.field(0).type.to_pandas_dtype())
-            at += rows
-        raise IndexError(index)
+        src = self._ledgers
+        if not 0 <= index < src.n:
+            raise IndexError(index)
+        g = int(np.searchsorted(src.starts, index, side="right")) - 1
+        t = src.read(g, [src.index[ledger_column(name, y)] for y in range(Y)])
+        at = int(src.starts[g])
+        return np.array([t.column(y)[index - at].as_py() for y in range(Y)],
+                        dtype=t.schema.field(0).type.to_pandas_dtype())
 
     def head(self, rows: int):
         """The first ``rows`` rows of the per-path table as a pandas DataFrame."""
         import pyarrow as pa
         batches = []
         got = 0
-        for b in self._paths.iter_batches(batch_size=min(max(rows, 1), 65_536)):
+        pf = self._paths.pf(0)
+        for b in pf.iter_batches(batch_size=min(max(rows, 1), 65_536)):
             batches.append(b)
             got += b.num_rows
             if got >= rows:
                 break
-        table = pa.Table.from_batches(batches, schema=self._paths.schema_arrow) if batches else \
-            self._paths.schema_arrow.empty_table()
+        table = pa.Table.from_batches(batches, schema=pf.schema_arrow) if batches else pf.schema_arrow.empty_table()
         return table.slice(0, rows).to_pandas()
 
 
