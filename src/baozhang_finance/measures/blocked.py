@@ -536,21 +536,24 @@ def quantile(x, q, method: str = "linear", dropnan: bool = False):
         res = np.full(np.shape(q), np.nan)
         return res[()] if res.ndim == 0 else res
     if vals is not None:
-        return np.quantile(vals, q, method=method)
-    if nan and not dropnan:
-        first = None  # NaN in the column: the answer is NaN, nothing to select
+        return quantile_of_values(vals, q, method=method)
     weak = type(q) in (int, float)
-    qa = np.asanyarray(q, dtype=np.float64)
     if nan and not dropnan:
-        res = np.full(qa.shape, np.nan)
+        res = np.full(np.asanyarray(q, dtype=np.float64).shape, np.nan)
         return res[()] if res.ndim == 0 else res
-    dtype = c.dtype
+    return _numpy_quantile_of(nv, q, method, c.dtype, lambda need: order_statistics(c, need, dropnan, first), weak)
+
+
+def _numpy_quantile_of(nv: int, q, method: str, dtype, select, weak: bool):
+    """``np.quantile`` of ``nv`` values (no NaN) from their order statistics: ``select(ranks)`` gives the values at
+    the sorted 0-based ``ranks``; numpy's index, weight and :func:`_lerp` formulas (see :func:`quantile`)."""
+    qa = np.asanyarray(q, dtype=np.float64)
     if method == "inverted_cdf":
         vi = nv * qa - 1
         prev = np.floor(vi)
         idx = np.maximum(np.where(vi - prev == 0, prev, prev + 1), 0).astype(np.intp)
         need = sorted(set(np.atleast_1d(idx).tolist()))
-        look = dict(zip(need, order_statistics(c, need, dropnan, first)))
+        look = dict(zip(need, select(need)))
         out = np.array([look[int(i)] for i in np.atleast_1d(idx)], dtype=dtype).reshape(qa.shape)
         return out[()] if out.ndim == 0 else out
     if method != "linear":
@@ -562,13 +565,95 @@ def quantile(x, q, method: str = "linear", dropnan: bool = False):
     prev_i = np.where(above, -1, np.where(below, 0, prev)).astype(np.intp)
     next_i = np.where(above, -1, np.where(below, 0, nxt)).astype(np.intp)
     need = sorted({int(i) % nv for i in np.concatenate([np.atleast_1d(prev_i), np.atleast_1d(next_i)])})
-    look = dict(zip(need, order_statistics(c, need, dropnan, first)))
+    look = dict(zip(need, select(need)))
     a = np.array([look[int(i) % nv] for i in np.atleast_1d(prev_i)], dtype=dtype).reshape(qa.shape)
     b = np.array([look[int(i) % nv] for i in np.atleast_1d(next_i)], dtype=dtype).reshape(qa.shape)
     gamma = np.asanyarray(vi - prev_i, dtype=vi.dtype)
     if weak:
         gamma = float(gamma)
     return _lerp(a, b, gamma)
+
+
+#: collected values beyond which :func:`quantile_of_values` selects by radix instead of ``np.partition``
+FAST_SELECT_MIN = 1 << 16
+_KEY32_SIGN = np.uint32(1 << 31)
+
+
+def quantile_of_values(vals: np.ndarray, q, method: str = "linear"):
+    """``np.quantile(vals, q, method=method)`` of collected values, bit for bit: for more than
+    :data:`FAST_SELECT_MIN` finite float32 values (≤ 5 % zeros, no −0), the order statistics numpy reads are selected by radix on
+    their order-preserving keys (:func:`select_in_memory`, about half the time of numpy's ``partition`` on 10⁶
+    float32 values) and numpy's formulas applied (:func:`_numpy_quantile_of`); else numpy itself."""
+    if vals.size <= FAST_SELECT_MIN or vals.dtype != np.float32 or method not in ("linear", "inverted_cdf"):
+        return np.quantile(vals, q, method=method)  # float64: numpy's partition is as fast
+    nonzero = np.count_nonzero(vals)
+    if nonzero < 0.95 * vals.size or (nonzero < vals.size and np.signbit(vals[vals == 0]).any()) \
+            or not np.isfinite(vals).all():
+        # many zeros: numpy's partition is faster on them; −0 (which of the equal zeros numpy returns), NaN and
+        # ±inf (the NaN payloads of the interpolation): numpy's own bits
+        return np.quantile(vals, q, method=method)
+    return _numpy_quantile_of(vals.size, q, method, vals.dtype, lambda need: select_in_memory(vals, need),
+                              type(q) in (int, float))
+
+
+def _keys_of(v: np.ndarray) -> np.ndarray:
+    """Order-preserving unsigned keys of float32 (uint32) or float64 (uint64) values, −0 read as +0."""
+    if v.dtype.itemsize == 4:
+        u = (v + np.float32(0.0)).view(np.uint32)
+        return np.where(u >> np.uint32(31), ~u, u | _KEY32_SIGN)
+    return _keys(v)
+
+
+def _value_of(k, dtype):
+    """The float value of a key of :func:`_keys_of`."""
+    if np.dtype(dtype).itemsize == 4:
+        k = np.uint32(k)
+        u = k & ~_KEY32_SIGN if k & _KEY32_SIGN else ~k
+        return np.array([u], dtype=np.uint32).view(np.float32)[0]
+    return np.asarray(_unkey(k)).astype(dtype)[()]
+
+
+def select_in_memory(vals: np.ndarray, ranks) -> list:
+    """The values at 0-based ``ranks`` of the sorted ``vals`` (float32/float64, no NaN), exact: the keys' top 16
+    bits counted, the bins holding a wanted rank gathered in one pass, each refined on the next 16 bits while it
+    holds more than 4,096 keys (or resolved at once when all its keys are equal), then ``np.partition``."""
+    keys = _keys_of(vals)
+    bits = keys.dtype.itemsize * 8
+    found = {}
+    _select_keys(keys, [int(r) for r in ranks], bits - 16, found)
+    return [_value_of(found[int(r)], vals.dtype) for r in ranks]
+
+
+def _select_keys(keys: np.ndarray, ranks: list[int], shift: int, found: dict, base: int = 0) -> None:
+    """Put the key at rank ``r`` (of ``keys``, sorted) in ``found[base + r]`` for every ``r`` in ``ranks``."""
+    if keys.size <= 4_096 or shift < 0:
+        part = np.partition(keys, sorted(set(ranks)))
+        for r in ranks:
+            found[base + r] = part[r]
+        return
+    lo, hi = keys.min(), keys.max()
+    if lo == hi:
+        for r in ranks:
+            found[base + r] = lo
+        return
+    digit = ((keys >> keys.dtype.type(shift)) & keys.dtype.type(0xFFFF)).astype(np.intp)
+    cum = np.cumsum(np.bincount(digit, minlength=1 << 16))
+    by_bin: dict[int, list[int]] = {}
+    for r in ranks:
+        by_bin.setdefault(int(np.searchsorted(cum, r, side="right")), []).append(r)
+    if len(by_bin) == 1:
+        (d, rs), = by_bin.items()
+        sub = keys[digit == d]
+    else:
+        lut = np.zeros(1 << 16, dtype=bool)
+        lut[list(by_bin)] = True
+        hit = lut[digit]
+        sub_all, dig_all = keys[hit], digit[hit]
+    for d, rs in by_bin.items():
+        if len(by_bin) > 1:
+            sub = sub_all[dig_all == d]
+        before = int(cum[d - 1]) if d else 0
+        _select_keys(sub, [r - before for r in rs], shift - 16, found, base + before)
 
 
 def median(x):
@@ -676,7 +761,7 @@ def fan_stats(x, qs, mean: str | None = "blocked", dropnan: bool = False) -> tup
         res = np.full(np.shape(qs), np.nan)
         return n, mv, res[()] if res.ndim == 0 else res
     vals = np.concatenate(parts) if parts else np.empty(0, dtype=c.dtype)
-    return n, mv, np.quantile(vals, qs)
+    return n, mv, quantile_of_values(vals, qs)
 
 
 def quantile_dict(x, qs=(0.05, 0.5, 0.95)) -> dict:
