@@ -8,8 +8,10 @@
 Each (paths, workers, mode) runs in a fresh subprocess: ``simulate()`` on the demo scenario (chunk 10,000, the
 default backend for the worker count: serial for 1, local processes for 2), then ``Result.summary`` and
 ``Result.yearly``. The subprocess reports its own peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), the
-largest peak RSS of its worker processes (``RUSAGE_CHILDREN``: the largest child that has ended), the RSS after
-imports, and wall and CPU times of the run and of the summary. One line per run; the last line is
+largest peak RSS of its worker processes (``RUSAGE_CHILDREN``: the largest child that has ended — the simulation's
+workers and the summary's helper process, decision 63), the RSS after imports, and wall and CPU times of the run
+and of the summary (``summary_s`` is ``summary`` + ``yearly``; ``summary_main_cpu_s`` this process's CPU in it,
+``summary_helper_cpu_s`` the helper's). One line per run; the last line is
 ``peak_rss_mb_max=<MB> peak_rss_ratio_largest_over_smallest=<x>`` over the streamed runs (main process peak,
 1 worker if run, else the first worker count).
 
@@ -47,13 +49,16 @@ c0, t0 = time.process_time(), time.perf_counter()
 res = simulate(sc, paths=paths, chunk_size=chunk, seed=20251201, workers=workers, stream=(mode == "stream"))
 t1, c1 = time.perf_counter(), time.process_time()
 rss_run = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
 s = res.summary
 y = res.yearly
 t2, c2 = time.perf_counter(), time.process_time()
 ch = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"paths": paths, "workers": workers, "mode": mode, "streamed": res.streamed,
                   "simulate_s": t1 - t0, "summary_s": t2 - t1, "main_cpu_s": c2 - c0,
-                  "workers_cpu_s": ch.ru_utime + ch.ru_stime,
+                  "summary_main_cpu_s": c2 - c1,
+                  "summary_helper_cpu_s": ch.ru_utime + ch.ru_stime - ch1.ru_utime - ch1.ru_stime,
+                  "workers_cpu_s": ch1.ru_utime + ch1.ru_stime,
                   "rss_after_imports_mb": rss_imports, "rss_peak_after_simulate_mb": rss_run,
                   "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "worker_rss_peak_mb": ch.ru_maxrss / 1024 if workers > 1 else None,
@@ -110,7 +115,10 @@ rss_open = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 c0, t1 = time.process_time(), time.perf_counter()
 s = res.summary
 y = res.yearly
+ch = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"paths": st.n, "summary_s": time.perf_counter() - t1, "summary_cpu_s": time.process_time() - c0,
+                  "summary_helper_cpu_s": ch.ru_utime + ch.ru_stime,
+                  "helper_rss_peak_mb": ch.ru_maxrss / 1024,
                   "rss_after_imports_mb": rss_imports, "rss_after_open_mb": rss_open,
                   "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "p_call": s["hidden_debt"]["p_call"], "cvar95": s["hidden_debt"]["cvar95_pv"]}))
@@ -159,7 +167,8 @@ def main(argv=None) -> int:
             print(f"paths={n:,} mode=synthetic base_paths={args.base_paths:,} base_cpu_s={r['base_cpu_s']:.1f} "
                   f"write_s={r['write_s']:.1f} rss_after_base_mb={r['rss_after_base_mb']:.0f} "
                   f"rss_peak_write_mb={r['rss_peak_write_mb']:.0f} summary_s={r['summary_s']:.1f} "
-                  f"summary_cpu_s={r['summary_cpu_s']:.1f} rss_after_imports_mb={r['rss_after_imports_mb']:.0f} "
+                  f"summary_cpu_s={r['summary_cpu_s']:.1f} summary_helper_cpu_s={r['summary_helper_cpu_s']:.1f} "
+                  f"helper_rss_peak_mb={r['helper_rss_peak_mb']:.0f} rss_after_imports_mb={r['rss_after_imports_mb']:.0f} "
                   f"rss_after_open_mb={r['rss_after_open_mb']:.0f} rss_peak_summary_mb={r['rss_peak_mb']:.0f} "
                   f"store_gb={r['store_bytes'] / 1e9:.2f} p_call={r['p_call']:.5f} load={os.getloadavg()[0]:.1f}",
                   flush=True)
@@ -169,6 +178,8 @@ def main(argv=None) -> int:
                 r = run_one(args.scenario, n, w, mode, args.chunk_size)
                 print(f"paths={n:,} workers={w} mode={mode} simulate_s={r['simulate_s']:.1f} "
                       f"summary_s={r['summary_s']:.1f} main_cpu_s={r['main_cpu_s']:.1f} "
+                      f"summary_main_cpu_s={r['summary_main_cpu_s']:.1f} "
+                      f"summary_helper_cpu_s={r['summary_helper_cpu_s']:.1f} "
                       f"workers_cpu_s={r['workers_cpu_s']:.1f} rss_after_imports_mb={r['rss_after_imports_mb']:.0f} "
                       f"rss_peak_after_simulate_mb={r['rss_peak_after_simulate_mb']:.0f} "
                       f"rss_peak_mb={r['rss_peak_mb']:.0f} worker_rss_peak_mb="
