@@ -63,6 +63,7 @@ def run_tasks(names: Sequence[str], local: Callable[[str], Any], spec: Any, work
     if child is not None:
         thread = threading.Thread(target=_feed, args=(child, spec, queue, results, failed), daemon=True)
         thread.start()
+    done = False
     try:
         while True:
             try:
@@ -74,9 +75,10 @@ def run_tasks(names: Sequence[str], local: Callable[[str], Any], spec: Any, work
             thread.join()
         for name in failed:
             results[name] = local(name)
+        done = True
     finally:
         if child is not None:
-            _stop(child)
+            _stop(child, now=not done)
     return results
 
 
@@ -105,15 +107,18 @@ def _feed(child: subprocess.Popen, spec, queue: collections.deque, results: dict
             failed.append(name)
 
 
-def _stop(child: subprocess.Popen) -> None:
-    """End the helper: EOF on its input (it exits, removing its run-private folders), SIGTERM if it lingers."""
+def _stop(child: subprocess.Popen, now: bool = False) -> None:
+    """End the helper: EOF on its input (it exits, removing its run-private folders); at once (SIGTERM, on which
+    it exits as well) when ``now`` — this process was interrupted or failed — or if it lingers."""
     try:
         child.stdin.close()
     except OSError:  # pragma: no cover
         pass
     try:
+        if now:
+            child.terminate()
         child.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # pragma: no cover - busy with a task when this process was interrupted
+    except subprocess.TimeoutExpired:  # pragma: no cover - a helper that does not end on SIGTERM
         child.terminate()
         try:
             child.wait(timeout=5)
