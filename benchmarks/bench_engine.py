@@ -53,6 +53,7 @@ from baozhang_finance.engine.plan import compile_plan  # noqa: E402
 from baozhang_finance.model.scenario import load_scenario  # noqa: E402
 from baozhang_finance.model.support import with_conventions  # noqa: E402
 from baozhang_finance.run.simulate import chunk_bounds, chunk_generator  # noqa: E402
+from baozhang_finance.run.store import keep_freed_pages  # noqa: E402
 
 
 def time_engine(plan, paths: int, chunk: int, seed: int, engine: str = "numpy") -> float:
@@ -176,6 +177,9 @@ def main(argv=None) -> None:
           f"{args.paths:,} paths in chunks of {chunk:,}; sampling {args.sampling}; numpy {np.__version__}; "
           f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}; times in CPU seconds")
 
+    # the C heap's policy of every process that runs chunks (run/chunks.py: freed pages reused, no fresh mmaps)
+    heap = "freed pages kept (keep_freed_pages)" if keep_freed_pages() else "the C library's default"
+    print(f"C heap: {heap}")
     default = choose_engine(plan)
     engines = ["numpy"] + (["compiled"] if default == "compiled" else [])
     time_engine(plan, min(args.paths, 500), chunk, args.seed)  # warm-up (imports, caches)

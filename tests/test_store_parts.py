@@ -180,3 +180,26 @@ def test_fan_stats_is_the_separate_reductions(small_blocks):
         assert m == bk.running_nanmean(c) and np.array_equal(q, bk.quantile(c, [0.5, 0.95], dropnan=True))
         n, m, q = bk.fan_stats(ok, [0.5, 0.95], mean="running")
         assert m == bk.running_mean(ok)
+
+
+def test_keep_freed_pages_reuses_the_heap():
+    """After keep_freed_pages (glibc), a month's worth of temporaries of the engine's size (30 arrays of 160 kB alive
+    at once, then freed), again and again, reuse the heap's pages: no minor page faults. glibc's default trims the
+    freed heap top each time and faults every page in again (measured: ≈ 22,800 faults for these 20 rounds)."""
+    import platform
+    import resource
+
+    from baozhang_finance.run.store import keep_freed_pages
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert keep_freed_pages() and keep_freed_pages()  # applies, once per process
+
+    def months():
+        for _ in range(20):
+            month = [np.ones(20_000) for _ in range(30)]  # 160 kB each: two projects × 10,000 paths
+            del month
+    months()  # the heap grown once
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    months()
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before < 100

@@ -16,6 +16,7 @@ from baozhang_finance.engine.loop import run_paths
 from baozhang_finance.engine.plan import Plan
 from baozhang_finance.measures import stats as mx
 from baozhang_finance.run import uncertainty
+from baozhang_finance.run.store import keep_freed_pages
 
 
 def chunk_generator(seed: int, chunk_index: int) -> np.random.Generator:
@@ -30,6 +31,7 @@ def chunk_bounds(paths: int, chunk_size: int) -> list[tuple[int, int]]:
 def run_chunk(plan: Plan, chunk_index: int, start: int, stop: int, seed: int) -> dict[str, np.ndarray]:
     """Simulate one chunk and reduce it to per-path columns and float32 yearly ledgers."""
     n = stop - start
+    keep_freed_pages()  # the month's temporaries reuse the heap's pages (once per process; run/store.py)
     plan = uncertainty.chunk_plan(plan, chunk_index)  # a per-chunk parameter draw, when the scenario asks for one
     rng = None if plan.market.deterministic else chunk_generator(seed, chunk_index)
     out = run_paths(plan, n, rng, yearly="bulk")

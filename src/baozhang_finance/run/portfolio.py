@@ -37,6 +37,7 @@ from baozhang_finance.run.atomic import write_folder_atomically
 from baozhang_finance.run.chunks import chunk_bounds, per_path_columns
 from baozhang_finance.run.result import Result, _clean, _git_commit
 from baozhang_finance.run.simulate import _iter_chunks, resolve_backend, run_info
+from baozhang_finance.run.store import keep_freed_pages
 
 #: progress(done tasks, total tasks, city name, chunk index)
 Progress = Callable[[int, int, str, int], None]
@@ -62,6 +63,7 @@ def portfolio_task(pp: PortfolioPlan, task: int, start: int, stop: int, seed: in
     if city == len(pp.plans):
         return {"province_revenue_factor": province_revenue_factor(seed, chunk, stop - start, pp.plans[0].T, pp.province)}
     plan = pp.plans[city]
+    keep_freed_pages()  # as run_chunk: the month's temporaries reuse the heap's pages
     shocks = city_shocks(plan.market, stop - start, seed, city, chunk, pp.loadings[city])
     out = run_paths(plan, stop - start, shocks, yearly="bulk")
     cols = per_path_columns(plan, out, start)

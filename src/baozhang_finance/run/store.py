@@ -90,6 +90,32 @@ def release_free_memory() -> None:
 
 _TRIM = None
 
+#: glibc ``mallopt`` parameters (malloc.h): M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_TUNED = False
+
+
+def keep_freed_pages() -> bool:
+    """Let the C heap reuse the pages of freed arrays (glibc ``mallopt``: arrays up to 256 MB from the heap, not
+    fresh ``mmap``s; up to 512 MB of free heap top kept, 64 MB of padding): the engine allocates and frees its
+    month's ``(P, n)`` temporaries every month, and each fresh mapping is faulted in and zeroed by the kernel again
+    (measured: ≈ 80,000 minor faults and 0.2–0.3 s of system time per 20,000 demo paths, ≈ 10 % of the engine's
+    CPU; none with this). Memory is not held longer than before: the peak is the chunk's, and a summary still hands
+    free pages back (:func:`release_free_memory`). Once per process, for the processes that run chunks; nothing
+    on other C libraries. Returns whether it applied."""
+    global _TUNED
+    if _TUNED:
+        return True
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # pragma: no cover
+        return False
+    _TUNED = bool(mallopt(_M_MMAP_THRESHOLD, 256 << 20) and mallopt(_M_TRIM_THRESHOLD, 512 << 20)
+                  and mallopt(_M_TOP_PAD, 64 << 20))
+    return _TUNED
+
 
 def ledger_column(name: str, year: int) -> str:
     """Column name of ledger ``name``, 0-based ``year``, in ``ledgers.parquet``."""
