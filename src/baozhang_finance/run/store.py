@@ -259,7 +259,10 @@ def write_chunks(chunks: Iterable[dict[str, np.ndarray]], folder: str | Path,
     except BaseException:
         w.abort()
         raise
-    return w.close()
+    store = w.close()
+    del w
+    release_free_memory()  # the chunks' and row groups' heap back to the system before anything reads the store
+    return store
 
 
 def _row_group_starts(pf) -> np.ndarray:
