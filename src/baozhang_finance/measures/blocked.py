@@ -485,6 +485,15 @@ def _lerp(a, b, t):
     return res[()] if res.ndim == 0 else res
 
 
+def _without_nan(b: np.ndarray, dropnan: bool) -> tuple[np.ndarray, int]:
+    """A block and its number of NaN rows; the NaN rows dropped when ``dropnan`` (non-float blocks: none)."""
+    if b.dtype.kind != "f":
+        return b, 0
+    m = np.isnan(b)
+    k = int(np.count_nonzero(m))
+    return (b[~m] if dropnan and k else b), k
+
+
 def _scan(c: Col, dropnan: bool) -> tuple[int, int, np.ndarray | None, dict | None]:
     """One pass: (rows, NaN rows, the values — NaN dropped when ``dropnan`` — if there are at most SELECT_CAP of
     them, else None, and then the first radix pass's histogram of all of them)."""
@@ -493,12 +502,8 @@ def _scan(c: Col, dropnan: bool) -> tuple[int, int, np.ndarray | None, dict | No
     first = None
     for b in c.blocks():
         n += b.shape[0]
-        if b.dtype.kind == "f":
-            m = np.isnan(b)
-            k = int(np.count_nonzero(m))
-            nan += k
-            if dropnan and k:
-                b = b[~m]
+        b, k = _without_nan(b, dropnan)
+        nan += k
         if parts is not None:
             parts.append(b)
             kept += b.shape[0]
@@ -734,12 +739,8 @@ def fan_stats(x, qs, mean: str | None = "blocked", dropnan: bool = False) -> tup
                 f = np.where(ok, f, 0.0)
             if f.size:
                 tot = np.cumsum(f)[-1] if tot is None else np.cumsum(np.concatenate(([tot], f)))[-1]
-        if b.dtype.kind == "f":
-            m = np.isnan(b)
-            k = int(np.count_nonzero(m))
-            nan += k
-            if dropnan and k:
-                b = b[~m]
+        b, k = _without_nan(b, dropnan)
+        nan += k
         if parts is not None:
             parts.append(b)
             kept += b.shape[0]
