@@ -144,3 +144,15 @@ def _engine_check(monkeypatch):
         if getattr(mod, "run_paths", None) is original:
             monkeypatch.setattr(mod, "run_paths", checked)
     yield
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 1,000 paths, selections of at most 700 values, row groups of 1,000 rows: the blocked reductions'
+    and the column store's many-block paths on small runs (tests/test_blocked.py, test_store_parts.py)."""
+    from baozhang_finance.measures import blocked as bk
+    from baozhang_finance.run import store
+
+    monkeypatch.setattr(bk, "BLOCK", 1_000)
+    monkeypatch.setattr(bk, "SELECT_CAP", 700)
+    monkeypatch.setattr(store, "ROW_GROUP_ROWS", 1_000)

@@ -20,13 +20,6 @@ from baozhang_finance.run import store
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def small_blocks(monkeypatch):
-    monkeypatch.setattr(bk, "BLOCK", 1_000)
-    monkeypatch.setattr(bk, "SELECT_CAP", 700)
-    monkeypatch.setattr(store, "ROW_GROUP_ROWS", 1_000)
-
-
 def _columns():
     rng = np.random.default_rng(1)
     yield "normal", rng.normal(size=5_003)

@@ -20,10 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def small_blocks(monkeypatch):
-    monkeypatch.setattr(bk, "BLOCK", 1_000)
-    monkeypatch.setattr(bk, "SELECT_CAP", 700)
-    monkeypatch.setattr(store, "ROW_GROUP_ROWS", 1_000)
+def small_blocks(small_blocks, monkeypatch):
+    """conftest's small blocks, and ledger part files of two row groups."""
     monkeypatch.setattr(store, "PART_ROW_GROUPS", 2)
 
 
