@@ -47,6 +47,18 @@ def test_compiled_irr_edge_cases_and_rows_independent():
     assert np.array_equal(mx.irr_periodic(m[7:9]), ours[7:9])
 
 
+def test_irr_reads_column_major_flows_in_place_with_the_same_bits():
+    """The engine's monthly equity flows are (paths, months) views of (months, paths) arrays: the IRR reads them in
+    place (no transposing copy) and returns the row-major answer to the bit; a strided slice is copied first."""
+    rng = np.random.default_rng(5)
+    m = rng.normal(0.6, 1.0, (120, 200)).T  # F-ordered (200 paths, 120 months)
+    m[:, :12] = -rng.uniform(2, 6, (200, 12))
+    assert m.flags.f_contiguous and not m.flags.c_contiguous
+    c = np.ascontiguousarray(m)
+    assert mx.irr_periodic(m).tobytes() == mx.irr_periodic(c).tobytes()
+    assert mx.irr(m[:, :31]).tobytes() == mx.irr(c[:, :31]).tobytes()  # a non-contiguous slice
+
+
 def test_npv_is_end_of_year_discounting():
     f = np.array([[10.0, 20.0, 30.0]])
     hand = 10 / 1.05 + 20 / 1.05**2 + 30 / 1.05**3

@@ -37,7 +37,9 @@ def rate_grid(lo: float, hi: float, grid: int, scale: float) -> np.ndarray:
 
 def irr_rows(flows, rates: np.ndarray, tol: float = 1e-12, iters: int = 100) -> np.ndarray:
     """Per row of ``flows`` (n, m), the IRR per period bracketed on ``rates`` (ascending, incl. 0) — see the module."""
-    f = np.ascontiguousarray(np.atleast_2d(np.asarray(flows, dtype=np.float64)))
+    f = np.atleast_2d(np.asarray(flows, dtype=np.float64))
+    if not (f.flags.c_contiguous or f.flags.f_contiguous):
+        f = np.ascontiguousarray(f)  # a row-major (C) or column-major (F) array is read in place: no transposing copy
     rates = np.ascontiguousarray(rates, dtype=np.float64)
     mids = 0.5 * (rates[:-1] + rates[1:])
     order = np.argsort(np.abs(mids), kind="stable").astype(np.int64)
