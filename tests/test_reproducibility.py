@@ -125,3 +125,34 @@ def test_target_se_stop_does_not_depend_on_the_workers(demo):
     pooled = simulate(demo, workers=2, backend="processes", **kw)
     assert len(serial.paths) == len(pooled.paths) < 4000
     pd.testing.assert_frame_equal(serial.paths, pooled.paths, check_exact=True)
+
+
+def test_process_pool_results_come_in_order_with_a_bounded_window():
+    """The processes backend hands a pool at most ``window`` chunks ahead of the one the caller takes (Executor.map
+    would submit all at once, and a caller that falls behind would hold every finished chunk): results in job
+    order, each job run once, never more than ``window`` waiting besides the one in the caller's hands."""
+    from concurrent.futures import Future
+
+    from baozhang_finance.run import simulate as sim
+
+    class Pool:  # runs a job when submitted; counts the jobs out
+        def __init__(self):
+            self.out = 0
+            self.peak = 0
+
+        def submit(self, fn, job):
+            self.out += 1
+            self.peak = max(self.peak, self.out)
+            fut = Future()
+            fut.set_result((job[0], job[0] * 10))
+            return fut
+
+    pool = Pool()
+    jobs = [(i, None, None, None, None) for i in range(23)]
+    got = []
+    for i, value in sim._in_order(pool, jobs, 5):
+        pool.out -= 1  # taken
+        got.append((i, value))
+    assert got == [(i, 10 * i) for i in range(23)]
+    assert pool.peak == 5 + 1
+    assert sim.AHEAD_PER_WORKER >= 2  # every worker has its next chunk queued while the caller takes one

@@ -12,7 +12,9 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from itertools import islice
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 
@@ -86,6 +88,25 @@ def _worker_chunk(args):
     return i, chunk_fn(_WORKER_PLAN, i, a, b, seed)
 
 
+#: chunks handed to a process pool ahead of the one the caller waits for, per worker: enough that no worker waits
+#: while the caller takes a result, few enough that finished chunks never pile up in the caller (a busy machine)
+AHEAD_PER_WORKER = 3
+
+
+def _in_order(ex: ProcessPoolExecutor, jobs: list, window: int):
+    """``ex.map(_worker_chunk, jobs)`` with at most ``window`` jobs submitted and not yet taken: results come in
+    job order, and the caller holds at most ``window`` finished chunks however far it falls behind (``Executor.map``
+    submits every job at once, so a slow consumer would hold every chunk done meanwhile)."""
+    todo = iter(jobs)
+    pending: deque = deque(ex.submit(_worker_chunk, job) for job in islice(todo, max(1, window)))
+    while pending:
+        done = pending.popleft().result()
+        job = next(todo, None)
+        if job is not None:
+            pending.append(ex.submit(_worker_chunk, job))
+        yield done
+
+
 def _iter_chunks(plan: Plan, bounds, first_index: int, seed: int, workers: int, backend: str, client=None,
                  chunk_fn: Callable = run_chunk):
     """Yield (chunk_index, columns) in index order. ``chunk_fn(plan, i, start, stop, seed)`` (default
@@ -97,8 +118,7 @@ def _iter_chunks(plan: Plan, bounds, first_index: int, seed: int, workers: int, 
     elif backend == "processes":
         ex = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(plan,))
         try:
-            for i, cols in ex.map(_worker_chunk, [job + (chunk_fn,) for job in jobs]):
-                yield i, cols
+            yield from _in_order(ex, [job + (chunk_fn,) for job in jobs], AHEAD_PER_WORKER * workers)
         except BaseException:  # an interrupt, a termination, a failed chunk, the consumer stopping early
             _stop_pool(ex)
             raise
