@@ -85,9 +85,9 @@ def test_the_writer_keeps_one_part_open(small_blocks, tmp_path, monkeypatch):
     opened = []
     real = store._parquet_writer
 
-    def spy(path, schema):
+    def spy(path, schema, *args):
         opened.append(Path(path).name)
-        return real(path, schema)
+        return real(path, schema, *args)
     monkeypatch.setattr(store, "_parquet_writer", spy)
     w = store.ColumnWriter(tmp_path / "s")
     for c in _chunks():
