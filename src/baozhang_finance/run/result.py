@@ -302,15 +302,34 @@ class Result:
                 self._derived_cache[name] = Result(self.scenario, self.plan, {f"y_{name}": self.ledger(name)}, self.run)
             else:
                 led = self.ledger_col(name)
+                block = led.block if name != "cum_support" else self._cum_support_block
                 rf = RunFolder(store_root())
                 try:
-                    st = write_chunks(({"path": np.arange(led.block(i).shape[0]), f"y_{name}": led.block(i)}
-                                       for i in range(led.nblocks)), rf.path)
+                    st = write_chunks(({"path": np.arange(b.shape[0]), f"y_{name}": b}
+                                       for b in map(block, range(led.nblocks))), rf.path)
                 except BaseException:
                     rf.remove()
                     raise
                 self._derived_cache[name] = Result(self.scenario, self.plan, None, self.run, store=st, owns_store=rf)
         return self._derived_cache[name]
+
+    def _cum_support_block(self, i: int) -> np.ndarray:
+        """Block ``i`` of ``cum_support`` from the years' columns of a streamed run, bit for bit the block of
+        :meth:`ledger_col` (x_y = soe_support + gov_hidden + gov_bond, then the running sum x_0 + x_1 + … in the
+        ledgers' precision, as ``np.cumsum(axis=1)`` adds), laid out year-major (``(years, rows)`` transposed): each
+        year a contiguous column, which the column store writes as it is — no ``(rows, years)`` block to stack and
+        take apart, no cumulative sum along a strided axis."""
+        st = self._store
+        out = acc = None
+        years = st.ledger_years["soe_support"]
+        for y in range(years):
+            x = st.ledger_year_block("soe_support", y, i) + st.ledger_year_block("gov_hidden", y, i) \
+                + st.ledger_year_block("gov_bond", y, i)
+            acc = x if acc is None else acc + x
+            if out is None:
+                out = np.empty((years, x.shape[0]), dtype=x.dtype).T
+            out[:, y] = acc
+        return out if out is not None else np.empty((0, 0), np.float32)
 
     def year_cols(self, name: str) -> Iterator[Col]:
         """:meth:`year_col` for every year of the ledger."""

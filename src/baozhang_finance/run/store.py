@@ -166,7 +166,7 @@ class ColumnWriter:
         rest: dict[str, np.ndarray] = {}
         for k in list(buf[0]):
             parts = [c.pop(k) for c in buf]
-            whole = np.concatenate(parts)
+            whole = parts[0] if len(parts) == 1 else np.concatenate(parts)  # one chunk: as it is (its layout too)
             del parts
             if take < total:
                 rest[k] = whole[take:].copy()
