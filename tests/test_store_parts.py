@@ -64,6 +64,69 @@ def test_a_store_in_several_parts_reads_back_every_value(small_blocks, tmp_path)
     assert len(st._ledgers._open) <= store.OPEN_PARTS
 
 
+def test_every_column_chunk_of_a_store_is_read_directly_with_pyarrows_values(small_blocks, tmp_path):
+    """The store writes LZ4, not-nullable fields, one page per column chunk; every chunk is then read directly
+    (store._Source.chunk), with the values, dtype included, that pyarrow reads; pandas reads the files as ever."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    whole = list(_chunks())
+    cat = {k: np.concatenate([c[k] for c in whole]) for k in whole[0]}
+    st = store.write_chunks(_chunks(), tmp_path / "s")
+    for src in (st._paths, st._ledgers):
+        assert not any(f.nullable for f in src.schema)
+        for g in range(len(src.starts) - 1):
+            md = src.pf(int(src.part[g])).metadata.row_group(int(src.local[g]))
+            for j in range(len(src.names)):
+                assert md.column(j).compression == "LZ4"
+                got, want = src.chunk(g, j), src.read(g, [j]).column(0).to_numpy()
+                assert got is not None and got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    df = pd.read_parquet(tmp_path / "s" / store.PATHS_FILE)
+    for k in ("path", "x", "flag"):
+        assert df[k].to_numpy().tobytes() == cat[k].tobytes()
+    led = pq.read_table(tmp_path / "s" / "ledgers.00001.parquet").to_pandas()
+    assert led["months/03"].to_numpy().tobytes() == np.ascontiguousarray(cat["y_months"][2_000:4_000, 3]).tobytes()
+
+
+@pytest.mark.parametrize("layout", ["snappy", "snappy_v2", "plain_pages", "zstd", "dictionary", "nulls"])
+def test_folders_of_before_read_with_pyarrows_values(small_blocks, tmp_path, layout):
+    """Files of other layouts: snappy and nullable (the store's before), version-2 pages, several uncompressed pages
+    per chunk — read directly; zstd, dictionary pages, a null — through pyarrow; the same values either way."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(5)
+    n = 2_500
+    cols = {"path": np.arange(n), "x": rng.normal(size=n), "zeros": np.where(rng.random(n) < 0.9, 0.0, 1.5),
+            "flag": rng.random(n) < 0.3, "months": rng.integers(0, 13, n).astype(np.uint8),
+            "f4": rng.normal(size=n).astype(np.float32), "i4": rng.integers(-9, 9, n).astype(np.int32)}
+    t = pa.table({k: pa.array(v) for k, v in cols.items()})
+    kw = {"snappy": {}, "snappy_v2": {"data_page_version": "2.0"},
+          "plain_pages": {"compression": "none", "data_page_size": 1_000}, "zstd": {"compression": "zstd"},
+          "dictionary": {"use_dictionary": True}, "nulls": {}}[layout]
+    if layout == "nulls":
+        t = t.set_column(1, "x", pa.array([None] + list(cols["x"][1:]), type=pa.float64()))
+    kw = {"use_dictionary": False, "write_statistics": False, **kw}
+    (tmp_path / "f").mkdir()
+    pq.write_table(t, tmp_path / "f" / store.PATHS_FILE, row_group_size=1_000, **kw)
+    st = store.ColumnStore(tmp_path / "f")
+    src = st._paths
+    direct = layout in ("snappy", "snappy_v2", "plain_pages")
+    for g in range(len(src.starts) - 1):
+        for j, name in enumerate(src.names):
+            got, want = src.chunk(g, j), src.read(g, [j]).column(0).to_numpy(zero_copy_only=False)
+            if layout == "snappy_v2" and name == "flag":  # version-2 pages hold booleans RLE-encoded: pyarrow
+                assert got is None or got.tobytes() == want.tobytes()
+            elif direct or (layout == "nulls" and (name != "x" or g > 0)):  # the null is in row group 0
+                assert got is not None and got.dtype == want.dtype and got.tobytes() == want.tobytes(), name
+            elif layout != "nulls" and name in ("x", "zeros", "f4") or (layout == "nulls" and name == "x"):
+                assert got is None, name  # not of a form read directly
+    for name in src.names:
+        if name != "x" or layout != "nulls":
+            assert st.column(name).tobytes() == cols[name].tobytes(), name
+            assert st.column_block(name, 1).tobytes() == cols[name][1_000:2_000].tobytes()
+
+
 def test_a_store_of_one_part_keeps_the_layout_of_before(small_blocks, tmp_path):
     st = store.write_chunks(_chunks(n=1_800), tmp_path / "s")
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["ledgers.parquet", "paths.parquet"]
