@@ -583,10 +583,12 @@ SUMMARY_TASKS = {
     "standard_errors": fiscal.standard_errors,
     "control_variates": fiscal.control_variate_summary,
 }
-#: relative cost of the tasks (CPU s at 1,000,000 demo paths), to hand out the costly ones first
+#: relative cost of the tasks (CPU s at 1,000,000 demo paths, decision 66), to hand out the costly ones first
 _TASK_COST: dict[str, float] = {
-    "bank": 4.9, "yearly:cum_support": 2.3, "debt_ratio": 1.1, "yearly:dscr": 1.1, "register": 1.0, "soe": 1.0,
-    "yearly:ltv": 1.0, "yearly:soe_support": 0.8, "yearly:debt_service": 0.75, "yearly:gov_bond": 0.7,
-    "yearly:cfads": 0.7, "refinancing_need_by_year": 0.7, "yearly:bank_balance": 0.7, "yearly:cash_balance": 0.5,
-    "coverage_head": 0.4, "fiscal": 0.4, "yearly:gov_hidden": 0.35, "hidden_debt": 0.2, "monthly_returns": 0.2,
-    "government_money": 0.2, "coverage": 0.1, "cures": 0.1}
+    "bank": 2.5, "debt_ratio": 0.7, "register": 0.6, "yearly:dscr": 0.6, "soe": 0.57, "yearly:cum_support": 0.45,
+    "refinancing_need_by_year": 0.37, "yearly:ltv": 0.31, "yearly:cfads": 0.24, "yearly:bank_balance": 0.21,
+    "yearly:soe_support": 0.21, "yearly:cash_balance": 0.19, "yearly:debt_service": 0.19, "government_money": 0.19,
+    "yearly:gov_bond": 0.17, "coverage_head": 0.14, "yearly:gov_hidden": 0.12, "monthly_returns": 0.12,
+    "fiscal": 0.11, "hidden_debt": 0.11, "coverage": 0.08, "cures": 0.05, "standard_errors": 0.02, "sale": 0.01,
+    "revenue_split": 0.01, "total_fiscal_cost": 0.01, "refinancing_balance_at_horizon": 0.01,
+    "first_shortfall_year": 0.01, "exhaustion_year": 0.01}
