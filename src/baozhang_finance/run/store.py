@@ -462,12 +462,13 @@ def _decode_chunk(buf: bytes, rows: int, codec: str, max_def: int, stored: str |
 
 
 class _Part:
-    """One open Parquet part file: its ``ParquetFile`` (memory-mapped), a descriptor for direct reads, and the
-    location of each column chunk once looked up (``off[g, j]``: −1 not yet, −2 not readable directly)."""
+    """One open Parquet part file: its ``ParquetFile``, a descriptor for direct reads, and the location of each
+    column chunk once looked up (``off[g, j]``: −1 not yet, −2 not readable directly). Not memory-mapped: the
+    pages a mapping touched would count in the process's resident memory as long as the part stays open."""
 
     def __init__(self, path: Path):
         import pyarrow.parquet as pq
-        self.pf = pq.ParquetFile(path, memory_map=True)
+        self.pf = pq.ParquetFile(path)
         self.fh = open(path, "rb", buffering=0)
         g, ncols = self.pf.metadata.num_row_groups, self.pf.metadata.num_columns
         self.off = np.full((g, ncols), -1, np.int64)
