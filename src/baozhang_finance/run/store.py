@@ -458,7 +458,10 @@ def _decode_chunk(buf: bytes, rows: int, codec: str, max_def: int, stored: str |
     if got != rows:
         return None
     arr = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
-    return arr.astype(out) if out is not None and stored is not None else arr
+    if out is not None and stored is not None:
+        arr = arr.astype(out)
+    arr.flags.writeable = False  # as pyarrow's arrays are: blocks are shared (the store's cache, a Col's memo)
+    return arr
 
 
 class _Part:
