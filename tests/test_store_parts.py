@@ -194,6 +194,34 @@ def test_a_streamed_run_in_parts_summary_on_two_processes_is_the_in_memory_runs(
 
 
 @pytest.mark.slow
+def test_a_folder_saved_before_loads_with_the_same_numbers(small_blocks, monkeypatch, tmp_path):
+    """A streamed run's folder in the layout of before (snappy, nullable fields, pyarrow's default pages — what
+    ColumnWriter wrote until decision 66): Result.load reads it (directly, chunk by chunk) with the numbers of the
+    in-memory run, bit for bit."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    demo = load_scenario(ROOT / "scenarios" / "demo.toml")
+    monkeypatch.setenv(lens_pool.WORKERS_ENV, "1")
+    mem = simulate(demo, paths=2_500, chunk_size=500, seed=9, stream=False)
+    out = simulate(demo, paths=2_500, chunk_size=500, seed=9, stream=True).save(tmp_path / "run")
+    for f in sorted(out.glob("*.parquet")):  # rewritten as before: snappy, nullable, pages of 20,000 values at most
+        pf = pq.ParquetFile(f)
+        schema = pa.schema([pa.field(x.name, x.type) for x in pf.schema_arrow])
+        w = pq.ParquetWriter(f.with_suffix(".old"), schema, compression="snappy", use_dictionary=False,
+                             write_statistics=False)
+        for g in range(pf.metadata.num_row_groups):
+            w.write_table(pa.Table.from_arrays(pf.read_row_group(g).columns, schema=schema))
+        w.close()
+        f.with_suffix(".old").replace(f)
+        assert pq.ParquetFile(f).schema_arrow.field(0).nullable
+    back = Result.load(out)
+    assert json.dumps(back.summary) == json.dumps(mem.summary)
+    assert back.yearly.equals(mem.yearly)
+    assert back._store._ledgers.chunk(0, 0) is not None  # read directly
+
+
+@pytest.mark.slow
 def test_a_helper_that_fails_costs_no_figure(small_blocks, monkeypatch):
     """The helper cannot start (a module that does not exist): every task is computed here, the same bits."""
     demo = load_scenario(ROOT / "scenarios" / "demo.toml")
