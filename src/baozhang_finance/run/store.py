@@ -565,8 +565,8 @@ class _Source:
 
 def _raw_kinds(schema, pschema) -> list:
     """Per column: (physical type, stored dtype, dtype read back, max definition level) when its chunks may be read
-    directly (a flat column of a listed Arrow type, on a little-endian machine), else None."""
-    if sys.byteorder != "little" or len(pschema) != len(schema.names):
+    directly (a flat column of a listed Arrow type, on a little-endian machine with ``os.pread``), else None."""
+    if sys.byteorder != "little" or not hasattr(os, "pread") or len(pschema) != len(schema.names):
         return [None] * len(schema.names)
     out = []
     for j, field in enumerate(schema):
