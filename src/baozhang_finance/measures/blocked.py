@@ -16,7 +16,8 @@ Reductions (the lenses' whole vocabulary):
 * the running sum in path order (:func:`running_mean`: ``arr.mean(axis=0)`` of a C-ordered table): exact, the
   block's first element continuing the previous block's sum;
 * quantiles (:func:`quantile`, ``np.quantile``'s linear default and ``inverted_cdf``): exact. With at most
-  :data:`SELECT_CAP` values, they are collected and ``np.quantile`` itself is called; beyond, a radix selection
+  :data:`SELECT_CAP` values, they are collected and the order statistics read off one sort
+  (:func:`quantile_of_values`; ``np.quantile`` itself for few values, NaN, ±inf or −0); beyond, a radix selection
   over the values' order-preserving 64-bit keys finds each wanted order statistic (pass 1 counts the top 16 bits,
   each further pass counts the next 16 bits inside the bin that holds it, or collects that bin once it holds at
   most :data:`SELECT_CAP` values), then ``np.quantile``'s interpolation is applied to those order statistics with
