@@ -64,9 +64,9 @@ def test_a_store_in_several_parts_reads_back_every_value(small_blocks, tmp_path)
     assert len(st._ledgers._open) <= store.OPEN_PARTS
 
 
-def test_every_column_chunk_of_a_store_is_read_directly_with_pyarrows_values(small_blocks, tmp_path):
-    """The store writes LZ4, not-nullable fields, one page per column chunk; every chunk is then read directly
-    (store._Source.chunk), with the values, dtype included, that pyarrow reads; pandas reads the files as ever."""
+def test_the_store_writes_lz4_required_fields_one_page_per_chunk_and_pandas_reads_it(small_blocks, tmp_path):
+    """The store writes LZ4, not-nullable fields, one data page per column chunk (decision 66); pandas and pyarrow
+    read the files as ever, every value as written."""
     import pandas as pd
     import pyarrow.parquet as pq
 
@@ -79,19 +79,18 @@ def test_every_column_chunk_of_a_store_is_read_directly_with_pyarrows_values(sma
             md = src.pf(int(src.part[g])).metadata.row_group(int(src.local[g]))
             for j in range(len(src.names)):
                 assert md.column(j).compression == "LZ4"
-                got, want = src.chunk(g, j), src.read(g, [j]).column(0).to_numpy()
-                assert got is not None and got.dtype == want.dtype and got.tobytes() == want.tobytes()
     df = pd.read_parquet(tmp_path / "s" / store.PATHS_FILE)
     for k in ("path", "x", "flag"):
         assert df[k].to_numpy().tobytes() == cat[k].tobytes()
+        assert st.column(k).tobytes() == cat[k].tobytes()
     led = pq.read_table(tmp_path / "s" / "ledgers.00001.parquet").to_pandas()
     assert led["months/03"].to_numpy().tobytes() == np.ascontiguousarray(cat["y_months"][2_000:4_000, 3]).tobytes()
 
 
-@pytest.mark.parametrize("layout", ["snappy", "snappy_v2", "plain_pages", "zstd", "dictionary", "nulls"])
-def test_folders_of_before_read_with_pyarrows_values(small_blocks, tmp_path, layout):
-    """Files of other layouts: snappy and nullable (the store's before), version-2 pages, several uncompressed pages
-    per chunk — read directly; zstd, dictionary pages, a null — through pyarrow; the same values either way."""
+@pytest.mark.parametrize("layout", ["snappy", "snappy_v2", "plain_pages", "zstd", "dictionary"])
+def test_folders_of_other_layouts_read_every_value(small_blocks, tmp_path, layout):
+    """Files of other layouts — snappy and nullable (the store's before), version-2 pages, several uncompressed
+    pages per chunk, zstd, dictionary pages — read back every value, whole and by block."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -103,28 +102,14 @@ def test_folders_of_before_read_with_pyarrows_values(small_blocks, tmp_path, lay
     t = pa.table({k: pa.array(v) for k, v in cols.items()})
     kw = {"snappy": {}, "snappy_v2": {"data_page_version": "2.0"},
           "plain_pages": {"compression": "none", "data_page_size": 1_000}, "zstd": {"compression": "zstd"},
-          "dictionary": {"use_dictionary": True}, "nulls": {}}[layout]
-    if layout == "nulls":
-        t = t.set_column(1, "x", pa.array([None] + list(cols["x"][1:]), type=pa.float64()))
+          "dictionary": {"use_dictionary": True}}[layout]
     kw = {"use_dictionary": False, "write_statistics": False, **kw}
     (tmp_path / "f").mkdir()
     pq.write_table(t, tmp_path / "f" / store.PATHS_FILE, row_group_size=1_000, **kw)
     st = store.ColumnStore(tmp_path / "f")
-    src = st._paths
-    direct = layout in ("snappy", "snappy_v2", "plain_pages")
-    for g in range(len(src.starts) - 1):
-        for j, name in enumerate(src.names):
-            got, want = src.chunk(g, j), src.read(g, [j]).column(0).to_numpy(zero_copy_only=False)
-            if layout == "snappy_v2" and name == "flag":  # version-2 pages hold booleans RLE-encoded: pyarrow
-                assert got is None or got.tobytes() == want.tobytes()
-            elif direct or (layout == "nulls" and (name != "x" or g > 0)):  # the null is in row group 0
-                assert got is not None and got.dtype == want.dtype and got.tobytes() == want.tobytes(), name
-            elif layout != "nulls" and name in ("x", "zeros", "f4") or (layout == "nulls" and name == "x"):
-                assert got is None, name  # not of a form read directly
-    for name in src.names:
-        if name != "x" or layout != "nulls":
-            assert st.column(name).tobytes() == cols[name].tobytes(), name
-            assert st.column_block(name, 1).tobytes() == cols[name][1_000:2_000].tobytes()
+    for name in cols:
+        assert st.column(name).tobytes() == cols[name].tobytes(), name
+        assert st.column_block(name, 1).tobytes() == cols[name][1_000:2_000].tobytes()
 
 
 def test_a_store_of_one_part_keeps_the_layout_of_before(small_blocks, tmp_path):
@@ -218,7 +203,6 @@ def test_a_folder_saved_before_loads_with_the_same_numbers(small_blocks, monkeyp
     back = Result.load(out)
     assert json.dumps(back.summary) == json.dumps(mem.summary)
     assert back.yearly.equals(mem.yearly)
-    assert back._store._ledgers.chunk(0, 0) is not None  # read directly
 
 
 @pytest.mark.slow

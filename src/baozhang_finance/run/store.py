@@ -16,10 +16,8 @@ the same values, in the same order, whatever backend or worker count produced th
 before, with row groups at chunk boundaries, are read by slicing the row groups that overlap a block). The values
 are stored as they are (no nulls: NaN stays NaN; the fields are not nullable), PLAIN, LZ4-compressed, one data page
 per column chunk, so a column read back is bit for bit the concatenation of the chunks' columns. :class:`ColumnStore`
-reads them, each column chunk directly (its bytes, its page decoded here) when it has that form — and the snappy,
-nullable chunks of folders written before too — else through pyarrow; pandas and pyarrow read the files as any
-Parquet file. Pure storage: what is computed from the columns lives in
-``run/result.py`` and ``measures/``.
+reads them through pyarrow (folders written before — snappy, nullable fields — read the same way). Pure storage:
+what is computed from the columns lives in ``run/result.py`` and ``measures/``.
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -288,296 +285,50 @@ def _row_group_starts(pf) -> np.ndarray:
     return np.concatenate([[0], np.cumsum([md.row_group(g).num_rows for g in range(md.num_row_groups)])]).astype(np.int64)
 
 
-# ------------------------------------------------------------------------------------------------ raw column chunks
-#: Parquet page types and the PLAIN encoding (parquet.thrift)
-_DATA_PAGE, _DATA_PAGE_V2, _PLAIN = 0, 3, 0
-#: numpy dtype of the stored values, and of the column read back, for the Arrow types a column chunk is read
-#: directly for (physical INT32 holds the narrow integers; BOOLEAN is bit-packed)
-_RAW_TYPES = {"float": ("FLOAT", "<f4", None), "double": ("DOUBLE", "<f8", None), "int64": ("INT64", "<i8", None),
-              "int32": ("INT32", "<i4", None), "uint64": ("INT64", "<u8", None), "uint32": ("INT32", "<u4", None),
-              "int16": ("INT32", "<i4", "i2"), "int8": ("INT32", "<i4", "i1"), "uint16": ("INT32", "<i4", "u2"),
-              "uint8": ("INT32", "<i4", "u1"), "bool": ("BOOLEAN", None, "?")}
-#: the codecs (as pyarrow names them) a column chunk is read directly under: LZ4 (Parquet's LZ4_RAW, the store's;
-#: the Hadoop-framed LZ4 is "LZ4_HADOOP"), SNAPPY (folders of before)
-_RAW_CODECS = ("UNCOMPRESSED", "SNAPPY", "LZ4")
-_CODECS: dict = {}
-
-
-def _decompress(body, size: int, codec: str):
-    """``body`` decompressed (``size`` bytes) under Parquet codec ``codec``."""
-    c = _CODECS.get(codec)
-    if c is None:
-        import pyarrow as pa
-        c = _CODECS[codec] = pa.Codec({"SNAPPY": "snappy", "LZ4": "lz4_raw"}[codec])
-    return memoryview(c.decompress(body, size)).cast("B")
-
-
-def _varint(buf, pos: int) -> tuple[int, int]:
-    out = shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        out |= (b & 0x7F) << shift
-        if b < 0x80:
-            return out, pos
-        shift += 7
-
-
-def _thrift_skip(buf, pos: int, t: int) -> int:
-    """Skip one value of compact-protocol type ``t``."""
-    if t in (1, 2, 3):  # a byte, or a bool inside a list or map (in a struct, the field's type is its value)
-        return pos + 1
-    if t in (4, 5, 6):
-        return _varint(buf, pos)[1]
-    if t == 7:
-        return pos + 8
-    if t == 8:
-        n, pos = _varint(buf, pos)
-        return pos + n
-    if t in (9, 10):
-        h = buf[pos]
-        pos += 1
-        n, et = h >> 4, h & 0x0F
-        if n == 15:
-            n, pos = _varint(buf, pos)
-        for _ in range(n):
-            pos = _thrift_skip(buf, pos, et)
-        return pos
-    if t == 11:
-        n, pos = _varint(buf, pos)
-        if n:
-            kv = buf[pos]
-            pos += 1
-            for _ in range(n):
-                pos = _thrift_skip(buf, pos, kv >> 4)
-                pos = _thrift_skip(buf, pos, kv & 0x0F)
-        return pos
-    if t == 12:
-        return _thrift_struct(buf, pos)[1]
-    raise ValueError(f"thrift type {t}")
-
-
-def _thrift_struct(buf, pos: int) -> tuple[dict, int]:
-    """A compact-protocol struct: ``{field id: value}`` of its integer and bool fields, nested structs as dicts
-    (other fields skipped), and the position after it."""
-    out: dict = {}
-    fid = 0
-    while True:
-        h = buf[pos]
-        pos += 1
-        if h == 0:
-            return out, pos
-        t, d = h & 0x0F, h >> 4
-        if d:
-            fid += d
-        else:
-            v, pos = _varint(buf, pos)
-            fid = (v >> 1) ^ -(v & 1)
-        if t in (1, 2):
-            out[fid] = t == 1
-        elif t in (4, 5, 6):
-            v, pos = _varint(buf, pos)
-            out[fid] = (v >> 1) ^ -(v & 1)
-        elif t == 12:
-            out[fid], pos = _thrift_struct(buf, pos)
-        else:
-            pos = _thrift_skip(buf, pos, t)
-
-
-def _all_defined(levels, n: int) -> bool:
-    """Whether the RLE / bit-packed hybrid of ``n`` definition levels of bit width 1 holds only ones (no null)."""
-    pos, left = 0, n
-    while left > 0:
-        h, pos = _varint(levels, pos)
-        if h & 1 == 0:  # an RLE run: a count and a one-byte value
-            if pos >= len(levels) or levels[pos] != 1:
-                return False
-            pos += 1
-            left -= h >> 1
-        else:  # bit-packed groups of 8 values, one byte each
-            g = h >> 1
-            bits = np.unpackbits(np.frombuffer(levels, np.uint8, g, pos), bitorder="little")[:left]
-            if not bits.all():
-                return False
-            pos += g
-            left -= 8 * g
-    return True
-
-
-def _decode_chunk(buf: bytes, rows: int, codec: str, max_def: int, stored: str | None, out: str | None):
-    """The values of one column chunk read whole (``buf``): its data pages (v1 or v2, PLAIN, no null; uncompressed,
-    LZ4 or snappy) parsed, the values of one page a view of ``buf`` (or of its decompressed page). None for
-    anything else (the caller reads the chunk through pyarrow)."""
-    pieces = []
-    pos, got, size = 0, 0, len(buf)
-    while pos < size:
-        hdr, pos = _thrift_struct(buf, pos)
-        ptype, plain_size, comp_size = hdr.get(1), hdr.get(2), hdr.get(3)
-        if comp_size is None or pos + comp_size > size:
-            return None
-        start, end = pos, pos + comp_size
-        pos = end
-        if ptype == _DATA_PAGE:
-            dp = hdr.get(5) or {}
-            nv, enc = dp.get(1), dp.get(2)
-            if enc != _PLAIN or nv is None:
-                return None
-            body = memoryview(buf)[start:end]
-            if codec != "UNCOMPRESSED":
-                body = _decompress(body, plain_size, codec)
-                if len(body) != plain_size:
-                    return None
-            if max_def:  # v1: the definition levels, length-prefixed, before the values
-                ln = int.from_bytes(body[:4], "little")
-                if not _all_defined(body[4:4 + ln], nv):
-                    return None
-                body = body[4 + ln:]
-        elif ptype == _DATA_PAGE_V2:
-            dp = hdr.get(8) or {}
-            nv, nulls, enc = dp.get(1), dp.get(2), dp.get(4)
-            dl, rl = dp.get(5, 0), dp.get(6, 0)
-            if enc != _PLAIN or nv is None or nulls != 0 or rl:
-                return None
-            body = memoryview(buf)[start + dl + rl:end]
-            if codec != "UNCOMPRESSED" and dp.get(7, True):
-                body = _decompress(body, plain_size - dl - rl, codec)
-                if len(body) != plain_size - dl - rl:
-                    return None
-        else:  # a dictionary or index page: not written by the store
-            return None
-        if stored is None:  # BOOLEAN: bit-packed, least significant bit first
-            if len(body) * 8 < nv:
-                return None
-            pieces.append(np.unpackbits(np.frombuffer(body, np.uint8), count=nv, bitorder="little").view(bool))
-        else:
-            it = np.dtype(stored).itemsize
-            if len(body) != nv * it:
-                return None
-            pieces.append(np.frombuffer(body, stored))
-        got += nv
-    if got != rows:
-        return None
-    arr = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
-    if out is not None and stored is not None:
-        arr = arr.astype(out)
-    arr.flags.writeable = False  # as pyarrow's arrays are: blocks are shared (the store's cache, a Col's memo)
-    return arr
-
-
-class _Part:
-    """One open Parquet part file: its ``ParquetFile``, a descriptor for direct reads, and the location of each
-    column chunk once looked up (``off[g, j]``: −1 not yet, −2 not readable directly). Not memory-mapped: the
-    pages a mapping touched would count in the process's resident memory as long as the part stays open."""
-
-    def __init__(self, path: Path):
-        import pyarrow.parquet as pq
-        self.pf = pq.ParquetFile(path)
-        self.fh = open(path, "rb", buffering=0)
-        g, ncols = self.pf.metadata.num_row_groups, self.pf.metadata.num_columns
-        self.off = np.full((g, ncols), -1, np.int64)
-        self.size = np.zeros((g, ncols), np.int64)
-        self.codec = np.zeros((g, ncols), np.int8)
-
-
 class _Source:
     """The Parquet file(s) of one table of a store: its row groups over all part files in path order (global row
     group g is row group ``local[g]`` of part ``part[g]``, its first row ``starts[g]``), the parts opened on demand
-    and at most ``keep`` of them held open (least recently read closed first).
-
-    A column chunk is read directly when it can be (:meth:`chunk`: one ``pread`` of its bytes, its PLAIN pages
-    parsed — a few hundredths of a millisecond for 65,536 values, against ≈ 0.4 ms through
-    ``read_row_group``), else through pyarrow (:meth:`read`)."""
+    and at most ``keep`` of them held open (least recently read closed first)."""
 
     def __init__(self, folder: Path, files: list[str], row_groups: list[list[int]] | None, keep: int):
+        import pyarrow.parquet as pq
+        self._pq = pq
         self.folder = folder
         self.files = files
         self.keep = max(1, int(keep))
         self._open: OrderedDict = OrderedDict()
-        first = self._part(0)
         if row_groups is None:  # one file: its own footer says (and it stays open)
-            md = first.pf.metadata
-            row_groups = [[md.row_group(g).num_rows for g in range(md.num_row_groups)]]
+            pf = self.pf(0)
+            row_groups = [[pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]]
         self.part = np.concatenate([np.full(len(r), k, np.intp) for k, r in enumerate(row_groups)]) \
             if row_groups else np.zeros(0, np.intp)
         self.local = np.concatenate([np.arange(len(r), dtype=np.intp) for r in row_groups]) \
             if row_groups else np.zeros(0, np.intp)
         self.starts = np.concatenate([[0], np.cumsum([x for r in row_groups for x in r])]).astype(np.int64)
         self.n = int(self.starts[-1])
-        self.schema = first.pf.schema_arrow
+        self.schema = self.pf(0).schema_arrow
         self.names: list[str] = list(self.schema.names)
         self.index = {c: j for j, c in enumerate(self.names)}
-        self._raw = _raw_kinds(self.schema, first.pf.schema)
 
-    def _part(self, k: int) -> _Part:
+    def pf(self, k: int):
+        """Part ``k`` as an open ``ParquetFile``."""
         f = self._open.get(k)
         if f is not None:
             self._open.move_to_end(k)
             return f
-        f = _Part(self.folder / self.files[k])
+        f = self._pq.ParquetFile(self.folder / self.files[k])
         self._open[k] = f
         while len(self._open) > self.keep:
-            _, old = self._open.popitem(last=False)
-            old.fh.close()
+            self._open.popitem(last=False)
         return f
-
-    def pf(self, k: int):
-        """Part ``k`` as an open ``ParquetFile``."""
-        return self._part(k).pf
 
     def read(self, g: int, columns: list[int]):
         """Columns (by index) of global row group ``g``, as a pyarrow Table (one thread)."""
         return self.pf(int(self.part[g])).reader.read_row_group(int(self.local[g]), column_indices=columns,
                                                                   use_threads=False)
 
-    def chunk(self, g: int, j: int) -> np.ndarray | None:
-        """Column ``j`` of global row group ``g`` read directly (the chunk's bytes, its pages decoded by
-        :func:`_decode_chunk`; the same values as :meth:`read`), or None when it is not of a form read so."""
-        kind = self._raw[j]
-        if kind is None:
-            return None
-        p = self._part(int(self.part[g]))
-        lg = int(self.local[g])
-        off = int(p.off[lg, j])
-        if off == -1:
-            cc = p.pf.metadata.row_group(lg).column(j)
-            rows = int(self.starts[g + 1] - self.starts[g])
-            ok = cc.compression in _RAW_CODECS and not cc.has_dictionary_page and cc.num_values == rows \
-                and cc.physical_type == kind[0]
-            off = int(cc.data_page_offset) if ok else -2
-            p.off[lg, j], p.size[lg, j] = off, int(cc.total_compressed_size)
-            p.codec[lg, j] = _RAW_CODECS.index(cc.compression) if ok else 0
-        if off < 0:
-            return None
-        size = int(p.size[lg, j])
-        buf = os.pread(p.fh.fileno(), size, off)
-        if len(buf) != size:
-            return None
-        try:
-            return _decode_chunk(buf, int(self.starts[g + 1] - self.starts[g]), _RAW_CODECS[int(p.codec[lg, j])],
-                                 kind[3], kind[1], kind[2])
-        except (ValueError, IndexError, OSError):  # not a chunk this reader knows how to read: pyarrow reads it
-            p.off[lg, j] = -2
-            return None
-
     def paths(self) -> list[Path]:
         return [self.folder / f for f in self.files]
-
-
-def _raw_kinds(schema, pschema) -> list:
-    """Per column: (physical type, stored dtype, dtype read back, max definition level) when its chunks may be read
-    directly (a flat column of a listed Arrow type, on a little-endian machine with ``os.pread``), else None."""
-    if sys.byteorder != "little" or not hasattr(os, "pread") or len(pschema) != len(schema.names):
-        return [None] * len(schema.names)
-    out = []
-    for j, field in enumerate(schema):
-        spec = _RAW_TYPES.get(str(field.type))
-        col = pschema.column(j)
-        if spec is None or col.max_repetition_level or col.max_definition_level > 1 or col.physical_type != spec[0] \
-                or col.path != field.name:
-            out.append(None)
-        else:
-            out.append((*spec, int(col.max_definition_level)))
-    return out
 
 
 class ColumnStore:
@@ -609,10 +360,10 @@ class ColumnStore:
 
     def _rows(self, src: _Source, names: list[str], i: int) -> list[np.ndarray]:
         """Columns ``names`` of block ``i`` (rows ``[i·BLOCK, (i+1)·BLOCK)``): one row group when the file's row
-        groups are blocks, else the slices of the row groups that overlap it. Each column chunk is read directly when
-        it can be (:meth:`_Source.chunk`), the others by column index on one thread, in one call per row group; the
-        last blocks read are kept in a small cache (:data:`CACHE_BYTES`), so an expression that reads a column
-        twice reads it once."""
+        groups are blocks, else the slices of the row groups that overlap it. Read by column index on one thread
+        (≈ 0.15 ms a column-block, a third of ``ParquetFile.read_row_group``); the last blocks read are kept in a
+        small cache (:data:`CACHE_BYTES`), so an expression that reads a column twice reads it once. The columns
+        not cached are read in one call per row group."""
         starts = src.starts
         B = _blocked.BLOCK
         a, b = i * B, min((i + 1) * B, self.n)
@@ -628,32 +379,19 @@ class ColumnStore:
                 missing.append(j)
         if not missing:
             return out
-        spans = []  # the row groups that overlap the block, and the rows of each that it takes
+        idx = [src.index[names[j]] for j in missing]
+        parts: list[list] = [[] for _ in missing]
         g = int(np.searchsorted(starts, a, side="right")) - 1
         while g < len(starts) - 1 and starts[g] < b:
-            spans.append((g, max(a, starts[g]) - starts[g], min(b, starts[g + 1]) - starts[g]))
+            t = src.read(g, idx)
+            lo, hi = max(a, starts[g]) - starts[g], min(b, starts[g + 1]) - starts[g]
+            for m in range(len(missing)):
+                col = t.column(m)
+                if lo or hi < len(col):
+                    col = col.slice(lo, hi - lo)
+                parts[m].extend(np.asarray(c) for c in col.chunks)
+            del t
             g += 1
-        parts: list[list] = [[] for _ in missing]
-        slow = []  # the columns not read directly: through pyarrow, in one call per row group
-        for m, j in enumerate(missing):
-            jj = src.index[names[j]]
-            for g, lo, hi in spans:
-                c = src.chunk(g, jj)
-                if c is None:
-                    parts[m] = []
-                    slow.append(m)
-                    break
-                parts[m].append(c[lo:hi] if lo or hi < c.size else c)
-        if slow:
-            idx = [src.index[names[missing[m]]] for m in slow]
-            for g, lo, hi in spans:
-                t = src.read(g, idx)
-                for k, m in enumerate(slow):
-                    col = t.column(k)
-                    if lo or hi < len(col):
-                        col = col.slice(lo, hi - lo)
-                    parts[m].extend(np.asarray(c) for c in col.chunks)
-                del t
         for m, j in enumerate(missing):
             p = parts[m]
             arr = p[0] if len(p) == 1 else np.concatenate(p)
@@ -692,9 +430,7 @@ class ColumnStore:
         at = 0
         j = src.index[name]
         for g in range(len(src.starts) - 1):
-            part = src.chunk(g, j)
-            if part is None:
-                part = src.read(g, [j]).column(0).to_numpy(zero_copy_only=False)
+            part = src.read(g, [j]).column(0).to_numpy(zero_copy_only=False)
             if out is None:
                 out = np.empty(n, dtype=part.dtype)
             out[at:at + part.size] = part
