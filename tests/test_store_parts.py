@@ -64,6 +64,54 @@ def test_a_store_in_several_parts_reads_back_every_value(small_blocks, tmp_path)
     assert len(st._ledgers._open) <= store.OPEN_PARTS
 
 
+def test_the_store_writes_lz4_required_fields_one_page_per_chunk_and_pandas_reads_it(small_blocks, tmp_path):
+    """The store writes LZ4, not-nullable fields, one data page per column chunk (decision 66); pandas and pyarrow
+    read the files as ever, every value as written."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    whole = list(_chunks())
+    cat = {k: np.concatenate([c[k] for c in whole]) for k in whole[0]}
+    st = store.write_chunks(_chunks(), tmp_path / "s")
+    for src in (st._paths, st._ledgers):
+        assert not any(f.nullable for f in src.schema)
+        for g in range(len(src.starts) - 1):
+            md = src.pf(int(src.part[g])).metadata.row_group(int(src.local[g]))
+            for j in range(len(src.names)):
+                assert md.column(j).compression == "LZ4"
+    df = pd.read_parquet(tmp_path / "s" / store.PATHS_FILE)
+    for k in ("path", "x", "flag"):
+        assert df[k].to_numpy().tobytes() == cat[k].tobytes()
+        assert st.column(k).tobytes() == cat[k].tobytes()
+    led = pq.read_table(tmp_path / "s" / "ledgers.00001.parquet").to_pandas()
+    assert led["months/03"].to_numpy().tobytes() == np.ascontiguousarray(cat["y_months"][2_000:4_000, 3]).tobytes()
+
+
+@pytest.mark.parametrize("layout", ["snappy", "snappy_v2", "plain_pages", "zstd", "dictionary"])
+def test_folders_of_other_layouts_read_every_value(small_blocks, tmp_path, layout):
+    """Files of other layouts — snappy and nullable (the store's before), version-2 pages, several uncompressed
+    pages per chunk, zstd, dictionary pages — read back every value, whole and by block."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(5)
+    n = 2_500
+    cols = {"path": np.arange(n), "x": rng.normal(size=n), "zeros": np.where(rng.random(n) < 0.9, 0.0, 1.5),
+            "flag": rng.random(n) < 0.3, "months": rng.integers(0, 13, n).astype(np.uint8),
+            "f4": rng.normal(size=n).astype(np.float32), "i4": rng.integers(-9, 9, n).astype(np.int32)}
+    t = pa.table({k: pa.array(v) for k, v in cols.items()})
+    kw = {"snappy": {}, "snappy_v2": {"data_page_version": "2.0"},
+          "plain_pages": {"compression": "none", "data_page_size": 1_000}, "zstd": {"compression": "zstd"},
+          "dictionary": {"use_dictionary": True}}[layout]
+    kw = {"use_dictionary": False, "write_statistics": False, **kw}
+    (tmp_path / "f").mkdir()
+    pq.write_table(t, tmp_path / "f" / store.PATHS_FILE, row_group_size=1_000, **kw)
+    st = store.ColumnStore(tmp_path / "f")
+    for name in cols:
+        assert st.column(name).tobytes() == cols[name].tobytes(), name
+        assert st.column_block(name, 1).tobytes() == cols[name][1_000:2_000].tobytes()
+
+
 def test_a_store_of_one_part_keeps_the_layout_of_before(small_blocks, tmp_path):
     st = store.write_chunks(_chunks(n=1_800), tmp_path / "s")
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["ledgers.parquet", "paths.parquet"]
@@ -85,9 +133,9 @@ def test_the_writer_keeps_one_part_open(small_blocks, tmp_path, monkeypatch):
     opened = []
     real = store._parquet_writer
 
-    def spy(path, schema):
+    def spy(path, schema, *args):
         opened.append(Path(path).name)
-        return real(path, schema)
+        return real(path, schema, *args)
     monkeypatch.setattr(store, "_parquet_writer", spy)
     w = store.ColumnWriter(tmp_path / "s")
     for c in _chunks():
@@ -128,6 +176,33 @@ def test_a_streamed_run_in_parts_summary_on_two_processes_is_the_in_memory_runs(
     back = Result.load(out)
     assert back.streamed and json.dumps(back.summary) == s_par
     assert np.array_equal(back.ledger("bank_balance"), mem.ledger("bank_balance"))
+
+
+@pytest.mark.slow
+def test_a_folder_saved_before_loads_with_the_same_numbers(small_blocks, monkeypatch, tmp_path):
+    """A streamed run's folder in the layout of before (snappy, nullable fields, pyarrow's default pages — what
+    ColumnWriter wrote until decision 66): Result.load reads it (directly, chunk by chunk) with the numbers of the
+    in-memory run, bit for bit."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    demo = load_scenario(ROOT / "scenarios" / "demo.toml")
+    monkeypatch.setenv(lens_pool.WORKERS_ENV, "1")
+    mem = simulate(demo, paths=2_500, chunk_size=500, seed=9, stream=False)
+    out = simulate(demo, paths=2_500, chunk_size=500, seed=9, stream=True).save(tmp_path / "run")
+    for f in sorted(out.glob("*.parquet")):  # rewritten as before: snappy, nullable, pages of 20,000 values at most
+        pf = pq.ParquetFile(f)
+        schema = pa.schema([pa.field(x.name, x.type) for x in pf.schema_arrow])
+        w = pq.ParquetWriter(f.with_suffix(".old"), schema, compression="snappy", use_dictionary=False,
+                             write_statistics=False)
+        for g in range(pf.metadata.num_row_groups):
+            w.write_table(pa.Table.from_arrays(pf.read_row_group(g).columns, schema=schema))
+        w.close()
+        f.with_suffix(".old").replace(f)
+        assert pq.ParquetFile(f).schema_arrow.field(0).nullable
+    back = Result.load(out)
+    assert json.dumps(back.summary) == json.dumps(mem.summary)
+    assert back.yearly.equals(mem.yearly)
 
 
 @pytest.mark.slow

@@ -366,12 +366,16 @@ def peak_ltv(result) -> np.ndarray:
 
 
 def _peak_ltv_block(bal: np.ndarray, col: np.ndarray) -> np.ndarray:
-    """Peak LTV of a block of ``(paths, years)`` balances and collateral values (year by year, as before)."""
-    n = bal.shape[0]
+    """Peak LTV of a block of ``(paths, years)`` balances and collateral values (:func:`_peak_ltv_years`)."""
+    return _peak_ltv_years(bal.shape[0], [bal[:, y] for y in range(bal.shape[1])],
+                           [col[:, y] for y in range(col.shape[1])])
+
+
+def _peak_ltv_years(n: int, bals, cols) -> np.ndarray:
+    """Peak LTV of ``n`` paths from their balances and collateral values year by year (as before)."""
     m = np.full(n, -np.inf)  # the maximum over years, taken year by year (exact: max does not round)
     anypos = np.zeros(n, dtype=bool)
-    for y in range(bal.shape[1]):
-        b, c = bal[:, y], col[:, y]
+    for b, c in zip(bals, cols):
         pos = b > 1.0
         ltv = np.where(pos, np.divide(b, c, out=np.full(b.shape, np.inf), where=c > 0), -np.inf)
         np.maximum(m, ltv, out=m)
@@ -380,8 +384,13 @@ def _peak_ltv_block(bal: np.ndarray, col: np.ndarray) -> np.ndarray:
 
 
 def _peak_ltv(result):
-    """:func:`peak_ltv` as a Col (a block reads both ledgers' years)."""
-    return result.ledger_col("bank_balance").map(_peak_ltv_block, result.ledger_col("collateral_value"))
+    """:func:`peak_ltv` as a Col, from the years' columns of both ledgers (each a contiguous read of a streamed run:
+    no ``(paths, years)`` block stacked and taken apart again)."""
+    bals, cols = list(result.year_cols("bank_balance")), list(result.year_cols("collateral_value"))
+    if not bals:
+        return result.ledger_col("bank_balance").map(_peak_ltv_block, result.ledger_col("collateral_value"))
+    years = len(bals)
+    return bals[0].map(lambda *b: _peak_ltv_years(b[0].shape[0], b[:years], b[years:]), *bals[1:], *cols)
 
 
 def iter_ltv_by_year(result):

@@ -535,14 +535,14 @@ def debt_ratio(result) -> dict:
     fy = result.col("first_call_year").astype(np.int64)
     fan = _year_fan((bond_end[y] + stock) / cap for y, stock in enumerate(iter_stock(result, fy)))
 
-    def peak_of(f, bal):  # the largest year's contribution per path, year by year as the fan computes them
-        peak = np.full(f.shape[0], -np.inf) if bal.shape[1] else np.zeros(f.shape[0])
-        for y in range(bal.shape[1]):
-            stock = np.where((f >= 1) & (y + 1 >= f), np.asarray(bal[:, y], dtype=float), 0.0)
+    def peak_of(f, *bal):  # the largest year's contribution per path, year by year as the fan computes them
+        peak = np.full(f.shape[0], -np.inf) if bal else np.zeros(f.shape[0])
+        for y, b in enumerate(bal):
+            stock = np.where((f >= 1) & (y + 1 >= f), np.asarray(b, dtype=float), 0.0)
             np.maximum(peak, (bond_end[y] + stock) / cap, out=peak)
         return peak
 
-    peak = fy.map(peak_of, result.ledger_col("bank_balance"))
+    peak = fy.map(peak_of, *result.year_cols("bank_balance"))  # the years' columns (contiguous reads)
     out = {"capacity_yuan": float(cap), "capacity_basis": basis,
            "contribution_by_year": fan, "contribution_peak": _q(peak, (0.5, 0.95)),
            "warning_line": DEBT_RATIO_WARNING_LINE,

@@ -302,15 +302,34 @@ class Result:
                 self._derived_cache[name] = Result(self.scenario, self.plan, {f"y_{name}": self.ledger(name)}, self.run)
             else:
                 led = self.ledger_col(name)
+                block = led.block if name != "cum_support" else self._cum_support_block
                 rf = RunFolder(store_root())
                 try:
-                    st = write_chunks(({"path": np.arange(led.block(i).shape[0]), f"y_{name}": led.block(i)}
-                                       for i in range(led.nblocks)), rf.path)
+                    st = write_chunks(({"path": np.arange(b.shape[0]), f"y_{name}": b}
+                                       for b in map(block, range(led.nblocks))), rf.path)
                 except BaseException:
                     rf.remove()
                     raise
                 self._derived_cache[name] = Result(self.scenario, self.plan, None, self.run, store=st, owns_store=rf)
         return self._derived_cache[name]
+
+    def _cum_support_block(self, i: int) -> np.ndarray:
+        """Block ``i`` of ``cum_support`` from the years' columns of a streamed run, bit for bit the block of
+        :meth:`ledger_col` (x_y = soe_support + gov_hidden + gov_bond, then the running sum x_0 + x_1 + … in the
+        ledgers' precision, as ``np.cumsum(axis=1)`` adds), laid out year-major (``(years, rows)`` transposed): each
+        year a contiguous column, which the column store writes as it is — no ``(rows, years)`` block to stack and
+        take apart, no cumulative sum along a strided axis."""
+        st = self._store
+        out = acc = None
+        years = st.ledger_years["soe_support"]
+        for y in range(years):
+            x = st.ledger_year_block("soe_support", y, i) + st.ledger_year_block("gov_hidden", y, i) \
+                + st.ledger_year_block("gov_bond", y, i)
+            acc = x if acc is None else acc + x
+            if out is None:
+                out = np.empty((years, x.shape[0]), dtype=x.dtype).T
+            out[:, y] = acc
+        return out if out is not None else np.empty((0, 0), np.float32)
 
     def year_cols(self, name: str) -> Iterator[Col]:
         """:meth:`year_col` for every year of the ledger."""
@@ -564,10 +583,12 @@ SUMMARY_TASKS = {
     "standard_errors": fiscal.standard_errors,
     "control_variates": fiscal.control_variate_summary,
 }
-#: relative cost of the tasks (CPU s at 1,000,000 demo paths), to hand out the costly ones first
+#: relative cost of the tasks (CPU s at 1,000,000 demo paths, decision 66), to hand out the costly ones first
 _TASK_COST: dict[str, float] = {
-    "bank": 4.9, "yearly:cum_support": 2.3, "debt_ratio": 1.1, "yearly:dscr": 1.1, "register": 1.0, "soe": 1.0,
-    "yearly:ltv": 1.0, "yearly:soe_support": 0.8, "yearly:debt_service": 0.75, "yearly:gov_bond": 0.7,
-    "yearly:cfads": 0.7, "refinancing_need_by_year": 0.7, "yearly:bank_balance": 0.7, "yearly:cash_balance": 0.5,
-    "coverage_head": 0.4, "fiscal": 0.4, "yearly:gov_hidden": 0.35, "hidden_debt": 0.2, "monthly_returns": 0.2,
-    "government_money": 0.2, "coverage": 0.1, "cures": 0.1}
+    "bank": 2.5, "debt_ratio": 0.7, "register": 0.6, "yearly:dscr": 0.6, "soe": 0.57, "yearly:cum_support": 0.45,
+    "refinancing_need_by_year": 0.37, "yearly:ltv": 0.31, "yearly:cfads": 0.24, "yearly:bank_balance": 0.21,
+    "yearly:soe_support": 0.21, "yearly:cash_balance": 0.19, "yearly:debt_service": 0.19, "government_money": 0.19,
+    "yearly:gov_bond": 0.17, "coverage_head": 0.14, "yearly:gov_hidden": 0.12, "monthly_returns": 0.12,
+    "fiscal": 0.11, "hidden_debt": 0.11, "coverage": 0.08, "cures": 0.05, "standard_errors": 0.02, "sale": 0.01,
+    "revenue_split": 0.01, "total_fiscal_cost": 0.01, "refinancing_balance_at_horizon": 0.01,
+    "first_shortfall_year": 0.01, "exhaustion_year": 0.01}

@@ -14,9 +14,10 @@ Rows are buffered to row groups of exactly :data:`ROW_GROUP_ROWS` paths (the las
 :mod:`baozhang_finance.measures.blocked`: block ``i`` of a column is row group ``i`` (one read), and the files hold
 the same values, in the same order, whatever backend or worker count produced the chunks (folders written
 before, with row groups at chunk boundaries, are read by slicing the row groups that overlap a block). The values
-are stored as they are (no nulls: NaN stays NaN), so a column read back is bit for bit the concatenation of the
-chunks' columns. :class:`ColumnStore` reads them. Pure storage: what is computed from the columns lives in
-``run/result.py`` and ``measures/``.
+are stored as they are (no nulls: NaN stays NaN; the fields are not nullable), PLAIN, LZ4-compressed, one data page
+per column chunk, so a column read back is bit for bit the concatenation of the chunks' columns. :class:`ColumnStore`
+reads them through pyarrow (folders written before — snappy, nullable fields — read the same way). Pure storage:
+what is computed from the columns lives in ``run/result.py`` and ``measures/``.
 """
 
 from __future__ import annotations
@@ -153,8 +154,6 @@ class ColumnWriter:
         plus one ledger, not the buffer twice."""
         if not self._buffer:
             return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
         rg = self.row_group_rows
         buf, self._buffer, self._buffered = self._buffer, [], 0
         total = sum(len(c["path"]) for c in buf)
@@ -164,7 +163,7 @@ class ColumnWriter:
         rest: dict[str, np.ndarray] = {}
         for k in list(buf[0]):
             parts = [c.pop(k) for c in buf]
-            whole = np.concatenate(parts)
+            whole = parts[0] if len(parts) == 1 else np.concatenate(parts)  # one chunk: as it is (its layout too)
             del parts
             if take < total:
                 rest[k] = whole[take:].copy()
@@ -183,10 +182,10 @@ class ColumnWriter:
         for fname, part in ((PATHS_FILE, paths), (LEDGERS_FILE, ledgers)):
             if not part:
                 continue
-            table = pa.table({k: pa.array(v) for k, v in part.items()})
+            table = _table(part)
             if fname == PATHS_FILE:
                 if fname not in self._writers:
-                    self._writers[fname] = _parquet_writer(self.folder / fname, table.schema)
+                    self._writers[fname] = _parquet_writer(self.folder / fname, table.schema, rg)
                 self._writers[fname].write_table(table, row_group_size=rg)
                 self.rows += table.num_rows
             else:  # the ledgers: one row group at a time, a new part file every part_row_groups row groups
@@ -210,7 +209,7 @@ class ColumnWriter:
             release_free_memory()
         name = part_file(len(self._parts))
         self._parts.append((name, []))
-        self._writers[LEDGERS_FILE] = _parquet_writer(self.folder / name, schema)
+        self._writers[LEDGERS_FILE] = _parquet_writer(self.folder / name, schema, self.row_group_rows)
 
     def close(self) -> "ColumnStore":
         """Write what is buffered, close the files (and list the ledger parts when there are several) and open them
@@ -239,11 +238,26 @@ def part_file(k: int) -> str:
     return LEDGERS_FILE if k == 0 else f"ledgers.{k:05d}.parquet"
 
 
-def _parquet_writer(path: Path, schema):
-    """A Parquet writer of the store: snappy, no dictionary, no column statistics (a min and max per column chunk
-    that nothing reads would grow the footer the writer keeps until it closes and the reader parses)."""
+def _parquet_writer(path: Path, schema, rows: int):
+    """A Parquet writer of the store: LZ4 (LZ4_RAW: as small as snappy on these columns, decompressed ≈ 7 times
+    faster — 0.06 against 0.43 ms for 65,536 float32 values of debt service), no dictionary, no column statistics
+    (a min and max per column chunk that nothing reads would grow the footer the writer keeps until it closes and
+    the reader parses), one data page per column chunk of ``rows`` values (a chunk is then one page to decode)."""
     import pyarrow.parquet as pq
-    return pq.ParquetWriter(path, schema, compression="snappy", use_dictionary=False, write_statistics=False)
+    kw = dict(compression="lz4", use_dictionary=False, write_statistics=False, data_page_size=64 << 20)
+    try:
+        return pq.ParquetWriter(path, schema, max_rows_per_page=max(int(rows), 1), **kw)
+    except TypeError:  # pragma: no cover - pyarrow without max_rows_per_page: pages of its default rows
+        return pq.ParquetWriter(path, schema, **kw)
+
+
+def _table(cols: dict[str, np.ndarray]):
+    """The columns as an Arrow table whose fields are not nullable (REQUIRED in Parquet: no definition levels to
+    write or read; NaN is a value, not a null)."""
+    import pyarrow as pa
+    arrays = [pa.array(v) for v in cols.values()]
+    return pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(k, a.type, nullable=False)
+                                                          for k, a in zip(cols, arrays)]))
 
 
 def write_chunks(chunks: Iterable[dict[str, np.ndarray]], folder: str | Path,
