@@ -14,14 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 #: helpers, compiled first and inlined (``inline="always"``)
-HELPERS = ("fmin", "fmax", "psum", "credit_event")
+HELPERS = ("fmin", "fmax", "psum", "credit_event", "add", "add_s")
 
 #: the kernels, in an order where a kernel's callees come first
 KERNELS = ("market", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads",
            "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "rows_sum",
            "soe_support", "onehot_sum", "extension_ok", "extension_apply", "extension_noi",
            "disposal_rings", "disposal_sells", "coverage", "llcr", "default_events", "repay",
-           "metrics_main", "metrics_lens")
+           "metrics_main", "metrics_lens", "yearly_noi", "yearly_bulk")
 
 
 # ---- helpers: numpy's semantics to the bit ------------------------------------------------------------------------
@@ -856,3 +856,99 @@ def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credi
                 first = False
         for i in range(n):
             noi12[i] += noi[i]
+
+
+# ---- yearly ledgers (engine.stages.yearly: _yearly_debt_flows, _yearly_operating_flows; a bulk run's ledgers) -----
+def yearly_bulk(yb, s, y, bank_int_p, bank_prin_p, per_path, bond_s, bond_int, bond_prin, refi_on, refi, refi_s,
+                cfads, bank_due, proj_cfads, proj_bank, soe_bond_s, has_soe, cf_prog, has_ov, overrun_t, has_gov,
+                gov_owned, dist_t, eq_on, eq, eq_s, soe, hidden, gov_bond, fiscal, uses_s, locked, land_on, land,
+                noi_on, is_rental, rent, rent_sub, rent_costs, running):
+    """The month's flows into year ``y`` of a bulk run's ledgers ``yb`` (``(K, Y, n)``, ledger ``k`` at row
+    ``s[k]`` in the order of :data:`~baozhang_finance.engine.kernels.twins.YEARLY_SLOTS`), each added as numpy
+    adds it: debt service ``+= (Σ_p bank interest + Σ_p bank principal) + bond service`` (``bond_s`` or, per path,
+    ``Σ_p bond interest + Σ_p bond principal``) ``(+ SOE-bond service)``; per-project CFADS and bank service; CFADS,
+    uses (``+= overrun, += uses + reserve``), distributions, equity in, support by payer, fiscal revenue and its
+    land part, lock-up months ``+= any_p locked``, NOI ``Σ_{rental p} ((rent + subsidy) − rent costs) − running``.
+    Axis-0 sums row by row from row 0; a ledger a month adds nothing to still gets numpy's ``+ 0.0``."""
+    P, n = cfads.shape
+    for p in range(P):
+        add(proj_cfads[y, p], cfads[p])
+        add(proj_bank[y, p], bank_due[p])
+    acc, tmp = np.empty(n), np.empty(n)
+    rows_sum(bank_int_p, acc)
+    rows_sum(bank_prin_p, tmp)
+    for i in range(n):
+        acc[i] = acc[i] + tmp[i]
+    if per_path:  # bond service per path: Σ_p interest + Σ_p principal
+        bond = np.empty(n)
+        rows_sum(bond_int, bond)
+        rows_sum(bond_prin, tmp)
+        for i in range(n):
+            acc[i] = acc[i] + (bond[i] + tmp[i])
+        if refi_on:
+            add(yb[s[1], y], refi)
+        else:
+            add_s(yb[s[1], y], refi_s)
+    else:
+        for i in range(n):
+            acc[i] = acc[i] + bond_s
+    add(yb[s[0], y], acc)
+    if has_soe:
+        add_s(yb[s[0], y], soe_bond_s)
+    add(yb[s[2], y], cf_prog)
+    if has_ov:
+        add(yb[s[3], y], overrun_t)
+    add_s(yb[s[3], y], uses_s)
+    if has_gov:
+        add(yb[s[4], y], gov_owned)
+    add(yb[s[5], y], dist_t)
+    if eq_on:
+        add(yb[s[6], y], eq)
+    else:
+        add_s(yb[s[6], y], eq_s)
+    add(yb[s[7], y], soe)
+    add(yb[s[8], y], hidden)
+    add(yb[s[9], y], gov_bond)
+    add(yb[s[10], y], fiscal)
+    lk = yb[s[11], y]
+    for i in range(n):
+        on = locked[0, i]
+        for p in range(1, P):
+            on = on | locked[p, i]
+        lk[i] += 1.0 if on else 0.0
+    if land_on:
+        add(yb[s[12], y], land)
+    else:
+        add_s(yb[s[12], y], 0.0)
+    if noi_on:
+        yearly_noi(yb[s[13], y], is_rental, rent, rent_sub, rent_costs, running)
+
+
+def add(acc, x):
+    """``acc += x`` of two ``(n,)`` arrays."""
+    for i in range(acc.shape[0]):
+        acc[i] += x[i]
+
+
+def add_s(acc, x):
+    """``acc += x`` of an ``(n,)`` array and a number."""
+    for i in range(acc.shape[0]):
+        acc[i] += x
+
+
+def yearly_noi(no, is_rental, rent, rent_sub, rent_costs, running):
+    """``noi += Σ_{rental p} ((rent + rent subsidy) − rent costs) − running`` (the rental rows from the first, as
+    numpy sums the boolean selection over axis 0)."""
+    P, n = rent.shape
+    acc = np.empty(n)
+    first = True
+    for p in range(P):
+        if is_rental[p]:
+            r, rs, rc, ru = rent[p], rent_sub[p], rent_costs[p], running[p]
+            for i in range(n):
+                v = ((r[i] + rs[i]) - rc[i]) - ru[i]
+                acc[i] = v if first else acc[i] + v
+            first = False
+    if not first:
+        for i in range(n):
+            no[i] += acc[i]

@@ -29,6 +29,23 @@ def pn(x, shape) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=f64), shape))
 
 
+class Prepared:
+    """Per-plan arrays the twins read every month, made once per plan (kept on it, as its
+    :func:`~baozhang_finance.engine.state.constants`): ``uses_t[t] = Σ_p uses_{p,t} + Σ_p reserve_{p,t}`` as the
+    numpy yearly stage sums them."""
+
+    def __init__(self, plan: Plan):
+        self.uses_t = np.array([plan.uses_out[:, t].sum() + plan.reserve_in[:, t].sum() for t in range(plan.T)])
+
+
+def prepared(plan: Plan) -> Prepared:
+    """The plan's :class:`Prepared` arrays, made on first use."""
+    pp = plan.__dict__.get("_twins_prepared")
+    if pp is None:
+        pp = plan.__dict__["_twins_prepared"] = Prepared(plan)
+    return pp
+
+
 def column(a, t: int) -> np.ndarray:
     """Column ``t`` of a ``(P, T)`` plan array, contiguous."""
     return np.ascontiguousarray(a[:, t], dtype=f64)
@@ -457,10 +474,66 @@ def _buyback_hazard(k: dict, c: Constants, hpi):
     return h_ann, np.expm1(x, out=x)
 
 
-#: numpy stage → its compiled twin (the stages without one — funding, government, yearly, record — run in numpy)
+#: the bulk ledgers the yearly kernel adds to, in its order (``yb[s[k]]``, :func:`~baozhang_finance.engine.kernels.
+#: month.yearly_bulk`); the others of :data:`~baozhang_finance.engine.ledgers.BULK_YEARLY` are year-end balances
+YEARLY_SLOTS = ("debt_service", "refinancing", "cfads", "uses", "gov_owned_opex", "distributions", "equity_in",
+                "soe_support", "gov_hidden", "gov_bond", "fiscal_revenue", "lockup_months", "fiscal_land", "noi")
+
+
+def yearly(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.yearly` for a bulk run's ledgers (:data:`~baozhang_finance.
+    engine.ledgers.BULK_YEARLY`): the month's flows in one kernel, the year-end balances by numpy
+    (``stages._year_end_balances``); the full picture (``yearly="all"``: replays, tests) by the numpy stage. The
+    scalar sums (special-bond and SOE-bond service of a ``(P,)`` schedule, uses + reserve) as numpy takes them."""
+    yr = st.yearly
+    if "ops_in" in yr or "bank_interest" in yr or st.yearly_block is None:
+        return stages.yearly(st, c, plan, t, m)
+    y, P, n, pp = t // 12, c.P, st.n, prepared(plan)
+    per_path = st.refi is not None or st.disposal is not None
+    bond_s = 0.0 if per_path else float(m.bond_int.sum() + m.bond_prin.sum())
+    refi = m.cure.get("refinancing", 0.0) if per_path else 0.0
+    refi_on = isinstance(refi, np.ndarray)
+    soe_s = float(m.soe_bond_int.sum()) + float(m.soe_bond_prin.sum()) if c.has_soe_bond else 0.0
+    has_ov, has_gov, eq = m.overrun is not None, m.gov_owned is not None, m.equity_in_t
+    eq_on = isinstance(eq, np.ndarray) and eq.ndim > 0
+    land = m.ms.fiscal_land_m
+    zn = m.ms.fiscal_m  # any (n,) float array where a branch is off (never read)
+    noi_on = c.any_rental
+    load()["yearly_bulk"](
+        st.yearly_block, _yearly_slots(st), y, pn(m.bank_int_p, (P, n)), pn(m.bank_prin_p, (P, n)), per_path, bond_s,
+        pn(m.bond_int, (P, n)) if per_path else st.zeros_pn, pn(m.bond_prin, (P, n)) if per_path else st.zeros_pn,
+        refi_on, pn(refi, (n,)) if refi_on else zn, 0.0 if refi_on else float(refi), pn(m.cfads, (P, n)),
+        pn(m.bank_due, (P, n)), st.proj_cfads, st.proj_bank, soe_s, bool(c.has_soe_bond), pn(m.cf_prog, (n,)), has_ov,
+        pn(m.overrun_t, (n,)) if has_ov else zn, has_gov, pn(m.gov_owned, (n,)) if has_gov else zn,
+        pn(m.dist_t, (n,)), eq_on, pn(eq, (n,)) if eq_on else zn, 0.0 if eq_on else float(eq), pn(m.soe, (n,)),
+        pn(m.hidden, (n,)), pn(m.gov_bond, (n,)), pn(m.ms.fiscal_m, (n,)), float(pp.uses_t[t]),
+        _bool_pn(m.locked, (P, n)), land is not None, pn(land, (n,)) if land is not None else zn, noi_on,
+        c.is_rental, *(pn(x, (P, n)) if noi_on else st.zeros_pn for x in (m.rent, m.rent_sub, m.rent_costs,
+                                                                          m.running)))
+    if t % 12 == 11 or t == plan.T - 1:
+        stages._year_end_balances(st, c, plan, t, m, y, yr)
+
+
+def _yearly_slots(st: State) -> np.ndarray:
+    """The rows of :data:`YEARLY_SLOTS` in the state's ledger block, made once per chunk (kept on the state)."""
+    s = st.__dict__.get("_yearly_slots")
+    if s is None:
+        rows = {k: j for j, k in enumerate(st.yearly)}
+        s = st.__dict__["_yearly_slots"] = np.array([rows[k] for k in YEARLY_SLOTS], dtype=np.int64)
+    return s
+
+
+def _bool_pn(x, shape) -> np.ndarray:
+    """``x`` as a C-ordered bool array of ``shape`` (itself when it already is one)."""
+    if isinstance(x, np.ndarray) and x.shape == shape and x.dtype == np.bool_ and x.flags.c_contiguous:
+        return x
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.bool_), shape))
+
+
+#: numpy stage → its compiled twin (the stages without one — funding, government, record — run in numpy)
 TWINS = {stages.loans: loans, stages.rental: rental, stages.sales: sales, stages.cfads: cfads,
          stages.waterfall: waterfall, cures_before_soe: cures_before, stages.soe_support: soe_support,
-         cures_after_soe: cures_after, stages.default: default, stages.metrics: metrics}
+         cures_after_soe: cures_after, stages.default: default, stages.metrics: metrics, stages.yearly: yearly}
 
 
 def supports(plan: Plan) -> tuple[bool, str]:
