@@ -17,7 +17,7 @@ import numpy as np
 HELPERS = ("fmin", "fmax", "psum", "credit_event", "add", "add_s")
 
 #: the kernels, in an order where a kernel's callees come first
-KERNELS = ("market", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads",
+KERNELS = ("market", "fiscal", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads",
            "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "rows_sum",
            "soe_support", "onehot_sum", "extension_ok", "extension_apply", "extension_noi",
            "disposal_rings", "disposal_sells", "coverage", "llcr", "default_events", "repay",
@@ -71,6 +71,15 @@ def market(shocks, log_h, log_r, lpr, log_c, occ, absorption, log_g, a_h, a_r, k
         occ_dev[i] = o + s_occ
         absorption[i] = absorption[i] + (k_abs * absorption[i] + z[5])
         log_g[i] = log_g[i] + (a_g + z[6])
+
+
+def fiscal(h_beta, g, f0_share, f0, keep, share, land):
+    """The month's fiscal revenue (:meth:`~baozhang_finance.engine.drivers.Drivers.state`), in place of ``g = e^{ln
+    G}``: ``F = F₀ · ((1 − s) · G + s · H^β)``; its land part ``(F₀ · s) · H^β`` into ``land``."""
+    for i in range(g.shape[0]):
+        hb = h_beta[i]
+        land[i] = f0_share * hb
+        g[i] = f0 * (keep * g[i] + share * hb)
 
 
 # ---- loans (engine.instruments.bank_loan.month, loan_rate) --------------------------------------------------------

@@ -15,7 +15,7 @@ from baozhang_finance.engine.drivers import Drivers, MarketState
 from baozhang_finance.engine.formulas import discount_factor
 from baozhang_finance.engine.kernels import load
 from baozhang_finance.engine.plan import Plan
-from baozhang_finance.engine.state import Constants, State
+from baozhang_finance.engine.state import Constants, State, constants
 
 f64 = np.float64
 _NO_MASK = np.zeros((1, 1), dtype=bool)  # a placeholder 2-D mask where a kernel's branch is off
@@ -31,11 +31,94 @@ def pn(x, shape) -> np.ndarray:
 
 class Prepared:
     """Per-plan arrays the twins read every month, made once per plan (kept on it, as its
-    :func:`~baozhang_finance.engine.state.constants`): ``uses_t[t] = Σ_p uses_{p,t} + Σ_p reserve_{p,t}`` as the
-    numpy yearly stage sums them."""
+    :func:`~baozhang_finance.engine.state.constants`) by the very expressions the twins used to evaluate each month,
+    month by month on the same shapes (so the same bits): plan columns ``a[:, t]`` as rows ``a_t[t]`` of contiguous
+    ``(T, P)`` copies, the month's masks, counts, slots and scalars, the projects' constants as ``(P,)``; and
+    ``uses_t[t] = Σ_p uses_{p,t} + Σ_p reserve_{p,t}`` as the numpy yearly stage sums them."""
 
     def __init__(self, plan: Plan):
-        self.uses_t = np.array([plan.uses_out[:, t].sum() + plan.reserve_in[:, t].sum() for t in range(plan.T)])
+        c = constants(plan)
+        T = plan.T
+        cols = lambda a: np.ascontiguousarray(np.asarray(a, dtype=f64).T)  # noqa: E731  (P, T) → (T, P)
+        self.uses_t = np.array([plan.uses_out[:, t].sum() + plan.reserve_in[:, t].sum() for t in range(T)])
+        self.grants_t, self.acq_t, self.acq_delayed_t = (cols(plan.operating_grants), cols(plan.acquired_units),
+                                                         cols(plan.acquired_delayed))
+        self.op_grants = [plan.operating_grants[:, t][:, None] for t in range(T)]  # m.op_grants, (P, 1) views
+        self.grants_sum = [float(g.sum()) for g in self.op_grants]
+        self.subsidy_on = np.array([(t < plan.subsidy_end).astype(f64) for t in range(T)])
+        self.active = np.array([t >= c.avail_m for t in range(T)])
+        self.active_f = self.active.astype(f64)
+        self.wip_sum = [plan.work_in_progress[:, t].sum() for t in range(T)]
+        self.bond_fwd_t, self.soe_fwd_t, self.floor_t = (cols(plan.bond_forward_service),
+                                                         cols(plan.soe_bond_forward_service), cols(plan.reserve_floor))
+        self.fdfac = [float(plan.support.fiscal_discount_m[t]) for t in range(T)]
+        self.disc = [float(plan.discount_m[t]) for t in range(T)]
+        self.equity_in_t = [plan.equity_in[:, t].sum() for t in range(T)]
+        self.llcr_df = [float(discount_factor(c.llcr_rate, t - c.llcr_start)) if c.llcr_start <= t < c.llcr_end
+                        else 0.0 for t in range(T)]
+        self.kinds = [tr.kind for tr in c.tranches]
+        self.zeros_p = np.zeros(plan.P)
+        self.dsra_months, self.lockup_dscr = float(plan.dsra_months), float(plan.lockup_dscr)
+        self.cross = bool(plan.cross_support)
+        self.bond_int_t, self.bond_prin_t = cols(plan.bond_interest), cols(plan.bond_principal)
+        self.bank_first, self.liquidation_months = bool(plan.bank_first), int(plan.liquidation_months)
+        self.dist_return, self.pot_cap = bool(plan.support.distributions_return), float(plan.support.pot_cap)
+        vec = lambda x: np.ascontiguousarray(np.asarray(x, dtype=f64).reshape(-1))  # noqa: E731  (P, 1) → (P,)
+        self.sweep_share, self.subsidy_share = vec(c.sweep_share), vec(c.subsidy_share)
+        self._rental(plan, c, vec)
+        self._sales(plan, c, vec, cols)
+        self._loans(plan, c, vec, cols)
+
+    def _rental(self, plan: Plan, c: Constants, vec) -> None:
+        """The rental twin's month: leases dropping out, their ring slots, counts and ramps (:func:`rental`)."""
+        avail_m, lr, is_rental, T = c.avail_m, c.lr, c.is_rental, plan.T
+        self.act_r = np.array([self.active[t] & is_rental for t in range(T)])
+        self.dropping = np.array([(t - c.lease_months >= avail_m) & is_rental for t in range(T)])
+        self.count = np.array([np.clip(t - avail_m + 1, 1, c.lease_div).astype(f64) for t in range(T)])
+        self.ramp = np.array([(np.where(c.has_lease_up, np.clip((t - avail_m + 1) / c.lease_up, 0.0, 1.0),
+                                        self.active[t]) * is_rental).astype(f64) for t in range(T)])
+        self.drop_slot = np.array([((t - c.lease_months) % lr).astype(np.int64) for t in range(T)])
+        self.stab_occ, self.rent_unit, self.rent_sub_unit = vec(c.stab_occ), vec(c.rent_unit), vec(c.rent_sub_unit)
+        self.rent_cost_share, self.cost_m2_m = vec(c.rent_cost_share), vec(c.cost_m2_m)
+        self.count12 = np.array([np.clip(t - c.avail_m + 1, 1, 12).astype(f64) for t in range(T)])  # disposal
+
+    def _sales(self, plan: Plan, c: Constants, vec, cols) -> None:
+        """The sales twin's month: new inventory, lock-up and resale slots, the buybacks' original price."""
+        T, P = plan.T, plan.P
+        self.inv_on = [bool(np.any(t == c.avail_m)) for t in range(T)]
+        self.inv = np.array([c.new_inventory * (t == c.avail_m) for t in range(T)], dtype=f64).reshape(T, P)
+        self.lock_slot = np.array([((t - c.lock_eff) % c.lk).astype(np.int64) for t in range(T)]).reshape(T, P)
+        self.resale_slot = np.array([((t - plan.resale_delay) % c.dk).astype(np.int64) for t in range(T)]
+                                    ).reshape(T, P)
+        self.orig = np.array([plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - c.avail_m)) for t in range(T)],
+                             dtype=f64).reshape(T, P)
+        self.handover_t, self.presale_t = cols(plan.presub_handover_units), cols(c.presale_in)
+        self.bb_row = np.full(P, -1, dtype=np.int64)
+        self.bb_row[c.bb_rows] = np.arange(c.bb_rows.size)
+        self.absorption_m, self.accept, self.bb_market = vec(c.absorption_m), vec(c.bb_accept), vec(c.bb_market)
+        self.bb_mprice, self.area, self.resale_factor = vec(c.bb_market_price), vec(c.area), vec(c.resale_factor)
+        self.sale_unit_value, self.tax_rate = vec(c.sale_unit_value), vec(c.sales_tax_rate)
+        rows = c.bb_rows
+        self.bb_hazard, self.bb_sens = vec(c.bb_hazard[rows, 0]), vec(c.bb_sens[rows, 0])
+
+    def _loans(self, plan: Plan, c: Constants, vec, cols) -> None:
+        """The loans twin's month: draws and the sources they add, grace, capitalisation, relending's months, the
+        annuity rows' remaining terms ``max(maturity − t, 1)`` ``(A, 1)`` (own maturities)."""
+        T = plan.T
+        if not c.has_loans:
+            return
+        self.draw_t = cols(plan.loan_draw)
+        self.draw_sources = [plan.loan_onehot.T @ np.ascontiguousarray(plan.loan_draw[:, t], dtype=f64)
+                             for t in range(T)]
+        self.in_grace = [t < plan.loan_amort_start for t in range(T)]
+        self.capitalise = [plan.loan_capitalise & (self.in_grace[t] | (c.code == 3)) for t in range(T)]
+        self.rel_active = [t < plan.loan_rel_end for t in range(T)]
+        self.rate_m, self.spread, self.rel_part = vec(plan.loan_rate_m), vec(plan.loan_spread_m), vec(c.rel_part)
+        self.rel_share, self.is_equal = vec(c.rel_share), np.ascontiguousarray(c.is_equal[:, 0])
+        ar = c.annuity_rows
+        self.annuity_n = [np.ascontiguousarray(np.maximum(np.asarray((plan.loan_maturity - t)[:, None][ar],
+                                                                     dtype=float), 1.0)) for t in range(T)]
+        self.loan_project = plan.loan_project.astype(np.int64)
 
 
 def prepared(plan: Plan) -> Prepared:
@@ -71,16 +154,29 @@ def market_step(drv: Drivers, t: int) -> MarketState:
         drv.relending_on &= u >= mp.relending_nonrenewal_prob
     if t >= mp.stress_relending_stop:
         drv.relending_on[:] = False
-    return drv.state(np.exp(x_h), np.exp(x_r), lpr, occ_dev)
+    return _market_state(drv, np.exp(x_h), np.exp(x_r), lpr, occ_dev)
+
+
+def _market_state(drv: Drivers, hpi, rent, lpr, occ_dev) -> MarketState:
+    """Twin of :meth:`baozhang_finance.engine.drivers.Drivers.state`: ``H^β`` and the exponentials by numpy, the
+    fiscal revenue ``F₀ · ((1 − s) · G + s · H^β)`` and its land part ``(F₀ · s) · H^β`` in a kernel."""
+    mp, n = drv.mp, drv.n
+    h_beta = hpi**mp.fiscal_land_beta
+    land, fiscal = np.empty(n), np.exp(drv.log_g)
+    share = mp.fiscal_land_share
+    load()["fiscal"](h_beta, fiscal, float(mp.fiscal0_m * share), float(mp.fiscal0_m), float(1.0 - share),
+                     float(share), land)
+    return MarketState(hpi=hpi, rent=rent, lpr=lpr, cpi=np.exp(drv.log_c), occ_dev=occ_dev,
+                       absorption=np.exp(drv.abs), fiscal_m=fiscal, relending_on=drv.relending_on, fiscal_land_m=land)
 
 
 def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.waterfall` (numpy with a sinking fund)."""
     if st.sink is not None:
         return stages.waterfall(st, c, plan, t, m)
-    k = load()
+    k, pp = load(), prepared(plan)
     P, n = c.P, st.n
-    kinds = [tr.kind for tr in c.tranches]
+    kinds = pp.kinds
     dues = np.empty((len(kinds), P, n))
     for j, kind in enumerate(kinds):
         dues[j] = m.due[kind]
@@ -90,21 +186,20 @@ def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     principal = m.principal if c.has_loans else st.loan_bal
     extra = m.reserve_net if m.reserve_net is not None else st.zeros_pn
     k["waterfall_pay"](pn(m.cfads, (P, n)), pn(st.cash, (P, n)), pn(st.dsra, (P, n)), pn(extra, (P, n)),
-                       m.reserve_net is not None, dues, short, short_opex, surplus, do_sweep,
-                       pn(c.sweep_share[:, 0], (P,)), pn(m.sales, (P, n)), c.onehot_t, st.loan_bal, principal, sweep)
+                       m.reserve_net is not None, dues, short, short_opex, surplus, do_sweep, pp.sweep_share,
+                       pn(m.sales, (P, n)), c.onehot_t, st.loan_bal, principal, sweep)
     m.sweep, m.short_opex = sweep, short_opex
     m.short = {kind: short[j] for j, kind in enumerate(kinds)}
     balloon_on, ahead = _balloon_ahead(st, c, plan, t)
     has_sold = st.disposal is not None
-    soe_fwd = column(plan.soe_bond_forward_service, t) if c.has_soe_bond else np.zeros(P)
-    soe_due = pn(m.soe_bond_due[:, 0], (P,)) if c.has_soe_bond else np.zeros(P)
+    soe_fwd = pp.soe_fwd_t[t] if c.has_soe_bond else pp.zeros_p
+    soe_due = pn(m.soe_bond_due[:, 0], (P,)) if c.has_soe_bond else pp.zeros_p
     new_dsra, cash, dist = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     m.locked = np.empty((P, n), dtype=bool)
-    k["waterfall_keep"](surplus, float(plan.dsra_months), pn(m.bank_due, (P, n)), column(plan.bond_forward_service, t),
-                        soe_fwd, c.has_soe_bond, balloon_on, ahead, c.onehot_t, st.loan_bal,
-                        column(plan.reserve_floor, t), new_dsra, bool(plan.cross_support), short_opex, short,
-                        pn(m.cfads, (P, n)), pn(m.bond_due, (P, n)), soe_due, st.cf12, st.ds12, st.cf_ring,
-                        st.ds_ring, t % 12, float(plan.lockup_dscr), st.disposal.sold if has_sold else st.zeros_pn,
+    k["waterfall_keep"](surplus, pp.dsra_months, pn(m.bank_due, (P, n)), pp.bond_fwd_t[t], soe_fwd, c.has_soe_bond,
+                        balloon_on, ahead, c.onehot_t, st.loan_bal, pp.floor_t[t], new_dsra, pp.cross, short_opex,
+                        short, pn(m.cfads, (P, n)), pn(m.bond_due, (P, n)), soe_due, st.cf12, st.ds12, st.cf_ring,
+                        st.ds_ring, t % 12, pp.lockup_dscr, st.disposal.sold if has_sold else st.zeros_pn,
                         has_sold, cash, dist, m.locked)
     st.dsra, st.cash, m.dist = new_dsra, cash, dist
 
@@ -159,15 +254,14 @@ def default(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.default` and :func:`~baozhang_finance.engine.instruments.
     bank_loan.repay` (the collateral's matrix product stays in numpy)."""
     hpi, mt = m.ms.hpi, st.metrics
-    m.collateral = (c.collateral_unit @ st.held + plan.work_in_progress[:, t].sum()) * hpi
+    m.collateral = (c.collateral_unit @ st.held + prepared(plan).wip_sum[t]) * hpi
     if not c.has_loans:
         return
     k, P, n = load(), c.P, st.n
     k["default_events"](m.gov_bank, m.bal_open, m.bank_int_p, m.collateral, pn(hpi, (n,)), mt["default_month"],
                         mt["ead"], mt["collateral_at_default"], mt["hpi_at_default"], mt["sale_month"],
-                        mt["hpi_at_sale"], t, int(plan.liquidation_months))
-    k["repay"](st.loan_bal, m.principal, c.any_sale, c.onehot_t, plan.loan_project.astype(np.int64),
-               pn(m.sweep, (P, n)))
+                        mt["hpi_at_sale"], t, prepared(plan).liquidation_months)
+    k["repay"](st.loan_bal, m.principal, c.any_sale, c.onehot_t, prepared(plan).loan_project, pn(m.sweep, (P, n)))
 
 
 def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
@@ -175,22 +269,22 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     lens_metrics` (numpy with government-owned blocks)."""
     if c.gov_rows is not None:
         return stages.metrics(st, c, plan, t, m)
-    k, mt, P, n = load(), st.metrics, c.P, st.n
-    fdfac = float(plan.support.fiscal_discount_m[t])
-    equity_in_t = plan.equity_in[:, t].sum()
+    k, mt, P, n, pp = load(), st.metrics, c.P, st.n, prepared(plan)
+    fdfac = pp.fdfac[t]
+    equity_in_t = pp.equity_in_t[t]
     m.equity_in_t = equity_in_t
     llcr_on = c.llcr_start <= t < c.llcr_end
     per_path = st.refi is not None or st.disposal is not None
-    ahead_mode = 0 if plan.bank_first else (1 if per_path else 2)
+    ahead_mode = 0 if pp.bank_first else (1 if per_path else 2)
     ahead_s = 0.0 if ahead_mode != 2 else float(m.bond_due.sum())
-    df = float(discount_factor(c.llcr_rate, t - c.llcr_start)) if llcr_on else 0.0
+    df = pp.llcr_df[t]
     has_ov, has_bb = m.overrun is not None, m.gov_bb_paid is not None
     zn = st.metrics["ead"]  # any (n,) float array where a branch is off (never written)
     dist_t, cf_prog, equity_t = np.empty(n), np.empty(n), np.empty(n)
     k["metrics_main"](m.hidden, m.gov_bond, m.soe, m.bal_open, pn(m.dist, (P, n)), pn(m.cfads, (P, n)), fdfac,
-                      float(plan.discount_m[t]), float(equity_in_t), m.overrun if has_ov else st.zeros_pn, has_ov,
+                      pp.disc[t], float(equity_in_t), m.overrun if has_ov else st.zeros_pn, has_ov,
                       m.gov_bb_paid if has_bb else zn, m.gov_resale if has_bb else zn, has_bb,
-                      bool(plan.support.distributions_return), float(plan.support.pot_cap), st.soe_left, llcr_on,
+                      pp.dist_return, pp.pot_cap, st.soe_left, llcr_on,
                       ahead_mode, ahead_s, pn(m.bond_due, (P, n)) if ahead_mode == 1 else st.zeros_pn, df,
                       t == c.llcr_start, c.cov_lo <= t <= c.cov_hi, c.has_bond, pn(m.bank_due, (P, n)), t,
                       mt["first_call"], mt["stock_at_call"], mt["pv_hidden"], mt["pv_bond"], mt["pv_soe"],
@@ -200,19 +294,20 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     if has_ov:
         m.overrun_t = m.overrun.sum(axis=0)
         m.equity_in_t = equity_t
-    _lens(k, st, c, plan, t, m, fdfac, equity_t)
+    _lens(k, pp, st, c, plan, t, m, fdfac, equity_t)
 
 
-def _lens(k, st: State, c: Constants, plan: Plan, t: int, m, fdfac: float, equity_t) -> None:
+def _lens(k, pp: Prepared, st: State, c: Constants, plan: Plan, t: int, m, fdfac: float, equity_t) -> None:
     """The lens accumulators of :func:`~baozhang_finance.engine.stages.lens_metrics` in one kernel."""
     mt, P, n = st.metrics, c.P, st.n
     shorts = getattr(m, "shorts", None) or {}
     bank_short = shorts.get("bank_loan")
     credit_on = bank_short is not None and c.has_loans
-    noi_on = t >= plan.T - 12 and c.any_rental
-    k["metrics_lens"](m.gov_bank, fdfac, pn(m.rent_sub, (P, n)), pn(m.int_sub, (P, n)), float(m.op_grants.sum()),
+    noi_on = t >= c.T - 12 and c.any_rental
+    grants = pp.grants_sum[t] if m.op_grants is pp.op_grants[t] else float(m.op_grants.sum())
+    k["metrics_lens"](m.gov_bank, fdfac, pn(m.rent_sub, (P, n)), pn(m.int_sub, (P, n)), grants,
                       bank_short if credit_on else m.gov_bank, credit_on, pn(m.bank_int_p, (P, n)), m.bal_open,
-                      m.collateral, pn(m.ms.hpi, (n,)), int(plan.liquidation_months), t, m.dist_t, equity_t, m.soe,
+                      m.collateral, pn(m.ms.hpi, (n,)), pp.liquidation_months, t, m.dist_t, equity_t, m.soe,
                       m.hidden, m.gov_bond, noi_on, pn(m.rent, (P, n)), pn(m.rent_costs, (P, n)),
                       pn(m.running, (P, n)), c.is_rental, mt["pv_gov_bank"], mt["pv_budgeted"],
                       mt["bank_short_first"], mt["soe_exhausted"],
@@ -278,11 +373,11 @@ def disposal_month(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     short = np.empty((len(kinds), P, n))
     for j, kind in enumerate(kinds):
         short[j] = m.short[kind]
-    operating = t - c.avail_m + 1
+    operating, pp = t - c.avail_m + 1, prepared(plan)
     total, eligible = np.empty((P, n)), np.empty((P, n), dtype=bool)
     found = load()["disposal_rings"](
         pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.rent_costs, (P, n)), pn(m.running, (P, n)), pn(m.occ, (P, n)),
-        d.noi_ring, d.occ_ring, t % 12, pn(m.short_opex, (P, n)), short, np.clip(operating, 1, 12).astype(f64),
+        d.noi_ring, d.occ_ring, t % 12, pn(m.short_opex, (P, n)), short, pp.count12[t],
         c.is_rental, operating >= cfg.min_operating_months, float(cfg.min_occupancy - 1e-12), d.sold, total, eligible)
     if found and _disposal_sells(st, c, plan, t, m, total, eligible):
         disposal.settle(st, c, plan, t, m, total, eligible)
@@ -335,36 +430,31 @@ def rental(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.rental` (numpy without rental blocks: nothing to fuse)."""
     if not c.any_rental:
         return stages.rental(st, c, plan, t, m)
-    P, n, ms = c.P, st.n, m.ms
-    avail_m, lr, is_rental = c.avail_m, c.lr, c.is_rental
-    m.active = active = t >= avail_m
-    dropping = (t - c.lease_months >= avail_m) & is_rental
-    count = np.clip(t - avail_m + 1, 1, c.lease_div).astype(f64)
-    ramp = (np.where(c.has_lease_up, np.clip((t - avail_m + 1) / c.lease_up, 0.0, 1.0), active) * is_rental).astype(f64)
+    P, n, ms, pp = c.P, st.n, m.ms, prepared(plan)
+    m.active = pp.active[t]
     has_delay = st.delayed is not None
-    acq = column(plan.acquired_units, t)
-    acq_diff = column(plan.acquired_delayed, t) - acq if has_delay else acq
+    acq = pp.acq_t[t]
+    acq_diff = pp.acq_delayed_t[t] - acq if has_delay else acq
     has_sold = st.disposal is not None
     occ, rent, rent_sub, rent_costs, running = (np.empty((P, n)) for _ in range(5))
     load()["rental"](st.held, acq, acq_diff, has_delay, st.delayed if has_delay else st.zeros_pn, st.rent_sum,
-                     st.rent_ring, pn(ms.rent, (n,)), active & is_rental, dropping,
-                     ((t - c.lease_months) % lr).astype(np.int64), t % lr, count, pn(c.stab_occ[:, 0], (P,)),
-                     pn(ms.occ_dev, (n,)), ramp, has_sold, st.disposal.sold if has_sold else st.zeros_pn,
-                     pn(c.rent_unit[:, 0], (P,)), pn(c.rent_sub_unit[:, 0], (P,)), pn(c.rent_cost_share[:, 0], (P,)),
-                     pn(c.cost_m2_m[:, 0], (P,)), pn(ms.cpi, (n,)), occ, rent, rent_sub, rent_costs, running)
+                     st.rent_ring, pn(ms.rent, (n,)), pp.act_r[t], pp.dropping[t], pp.drop_slot[t], t % c.lr,
+                     pp.count[t], pp.stab_occ, pn(ms.occ_dev, (n,)), pp.ramp[t], has_sold,
+                     st.disposal.sold if has_sold else st.zeros_pn, pp.rent_unit, pp.rent_sub_unit,
+                     pp.rent_cost_share, pp.cost_m2_m, pn(ms.cpi, (n,)), occ, rent, rent_sub, rent_costs, running)
     m.occ, m.rent, m.rent_sub, m.rent_costs, m.running = occ, rent, rent_sub, rent_costs, running
 
 
 def cfads(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.cfads`."""
-    P, n = c.P, st.n
-    m.op_grants = plan.operating_grants[:, t][:, None]
+    P, n, pp = c.P, st.n, prepared(plan)
+    m.op_grants = pp.op_grants[t]
     int_sub = np.empty((P, n)) if c.has_loans else st.zeros_pn
     ops_in, ops_out, cf = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
-    load()["cfads"](pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.sales, (P, n)), column(plan.operating_grants, t),
-                    pn(m.bank_int_p, (P, n)), pn(c.subsidy_share[:, 0], (P,)), (t < plan.subsidy_end).astype(f64),
-                    c.has_loans, pn(m.running, (P, n)), pn(m.rent_costs, (P, n)), pn(m.sales_tax, (P, n)),
-                    pn(m.bb_paid, (P, n)), int_sub, ops_in, ops_out, cf)
+    load()["cfads"](pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.sales, (P, n)), pp.grants_t[t],
+                    pn(m.bank_int_p, (P, n)), pp.subsidy_share, pp.subsidy_on[t], c.has_loans, pn(m.running, (P, n)),
+                    pn(m.rent_costs, (P, n)), pn(m.sales_tax, (P, n)), pn(m.bb_paid, (P, n)), int_sub, ops_in, ops_out,
+                    cf)
     m.int_sub, m.ops_in, m.ops_out, m.cfads = int_sub, ops_in, ops_out, cf
 
 
@@ -374,30 +464,27 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     if not c.has_loans:
         stages.loans(st, c, plan, t, m)
         return
-    k, L, n, ms = load(), c.L, st.n, m.ms
+    k, L, n, ms, pp = load(), c.L, st.n, m.ms, prepared(plan)
     ext = st.ext
-    draw = column(plan.loan_draw, t)
-    in_grace = t < plan.loan_amort_start
-    capitalise = plan.loan_capitalise & (in_grace | (c.code == 3))
+    in_grace = pp.in_grace[t]
     mat = ext.maturity if ext is not None else _loan_maturity(st, plan)
     rate, cash_int, principal, bal_pre = (np.empty((L, n)) for _ in range(4))
-    k["loans_rate"](st.loan_bal, draw, plan.loan_fixed, pn(plan.loan_rate_m, (L,)), pn(plan.loan_spread_m, (L,)),
-                    pn(ms.lpr, (n,)), t < plan.loan_rel_end, ms.relending_on, pn(c.rel_part[:, 0], (L,)),
-                    pn(c.rel_share[:, 0], (L,)), st.reprice is not None,
+    k["loans_rate"](st.loan_bal, pp.draw_t[t], plan.loan_fixed, pp.rate_m, pp.spread, pn(ms.lpr, (n,)),
+                    pp.rel_active[t], ms.relending_on, pp.rel_part, pp.rel_share, st.reprice is not None,
                     st.reprice if st.reprice is not None else rate, ext is not None,
-                    ext.rate_add if ext is not None else rate, capitalise, c.is_equal[:, 0], mat, t, rate, cash_int,
+                    ext.rate_add if ext is not None else rate, pp.capitalise[t], pp.is_equal, mat, t, rate, cash_int,
                     principal, bal_pre)
     ar = c.annuity_rows
     if ar.size:  # the level payment: its power by numpy on the numpy stage's shapes, the rest in kernels
-        n_rem_c = (plan.loan_maturity - t)[:, None] if ext is None else ext.maturity - t
-        n_rem = np.maximum(np.asarray(n_rem_c[ar], dtype=float), 1.0)
+        n_rem = (pp.annuity_n[t] if ext is None
+                 else np.ascontiguousarray(np.maximum(np.asarray((ext.maturity - t)[ar], dtype=float), 1.0)))
         base = np.empty((ar.size, n))
         k["annuity_base"](rate, ar, base)
-        k["annuity_principal"](bal_pre, rate, cash_int, ar, np.ascontiguousarray(n_rem), base ** (-n_rem), principal)
+        k["annuity_principal"](bal_pre, rate, cash_int, ar, n_rem, base ** (-n_rem), principal)
     P = c.P
     bal_open, int_p, prin_p, bank_due = np.empty(n), np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     k["loans_due"](st.loan_bal, principal, cash_int, in_grace, mat, t, c.onehot_t, bal_open, int_p, prin_p, bank_due)
-    m.sources = m.sources + plan.loan_onehot.T @ draw
+    m.sources = m.sources + pp.draw_sources[t]
     m.rate, m.principal, m.bal_open, m.loan_int = rate, principal, bal_open, cash_int
     m.bank_int_p, m.bank_prin_p, m.bank_due = int_p, prin_p, bank_due
     bond_dues(st, c, plan, t, m)
@@ -414,7 +501,8 @@ def bond_dues(st: State, c: Constants, plan: Plan, t: int, m) -> None:
         ri, rp = refinancing.due(st.refi, t, st.zeros_pn)
         m.refi_principal = rp
     m.bond_int, m.bond_prin, m.bond_due = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
-    load()["bond_dues"](column(plan.bond_interest, t), column(plan.bond_principal, t), pn(ri, (P, n)),
+    pp = prepared(plan)
+    load()["bond_dues"](pp.bond_int_t[t], pp.bond_prin_t[t], pn(ri, (P, n)),
                         pn(rp, (P, n)), st.refi is not None, st.disposal.sold if st.disposal is not None
                         else st.zeros_pn, st.disposal is not None, m.bond_int, m.bond_prin, m.bond_due)
     stages.dues_by_kind(c, plan, t, m)
@@ -435,40 +523,31 @@ def sales(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     if not c.any_sale or st.delayed is not None or c.any_walkaway or c.any_gov_buyback:
         return stages.sales(st, c, plan, t, m)
     m.gov_bb_paid = m.gov_resale = None
-    P, n = c.P, st.n
+    P, n, pp = c.P, st.n, prepared(plan)
     k, hpi = load(), pn(m.ms.hpi, (n,))
-    inv_on = bool(np.any(t == c.avail_m))
     h_pow = pn(hpi ** c.elasticity, (P, n)) if c.any_elastic else st.zeros_pn
     any_bb = c.any_buyback
-    rows = c.bb_rows
-    bb_row = np.full(P, -1, dtype=np.int64)
-    bb_row[rows] = np.arange(rows.size)
-    h_ann, e_m1 = _buyback_hazard(k, c, hpi) if any_bb else (_NO_HAZARD, _NO_HAZARD)
-    orig = plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - c.avail_m))
+    h_ann, e_m1 = _buyback_hazard(k, pp, c, hpi) if any_bb else (_NO_HAZARD, _NO_HAZARD)
     sold, sales_, tax = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     bb_units, bb_paid = (np.empty((P, n)), np.empty((P, n))) if any_bb else (st.zeros_pn, st.zeros_pn)
     rings = (st.resale_units_ring, st.resale_value_ring) if any_bb else (st.lock_ring, st.lock_ring)
-    k["sales"](st.unsold, inv_on, pn(c.new_inventory * (t == c.avail_m), (P,)), pn(c.absorption_m[:, 0], (P,)),
-               pn(m.ms.absorption, (n,)), c.any_elastic, h_pow, pn(m.active, (P,)),
-               column(plan.presub_handover_units, t), column(c.presale_in, t), st.eligible, st.lock_ring,
-               ((t - c.lock_eff) % c.lk).astype(np.int64), t % c.lk, any_bb, bb_row, h_ann, e_m1,
-                    c.bb_partial, pn(c.bb_accept[:, 0], (P,)), pn(c.bb_market[:, 0], (P,)),
-                    pn(c.bb_market_price[:, 0], (P,)), pn(orig, (P,)), pn(c.area[:, 0], (P,)), hpi, *rings,
-                    t % c.dk, ((t - plan.resale_delay) % c.dk).astype(np.int64), pn(c.resale_factor[:, 0], (P,)),
-                    st.pending, st.held, pn(c.sale_unit_value[:, 0], (P,)), pn(c.sales_tax_rate[:, 0], (P,)), sold,
-                    bb_units, bb_paid, sales_, tax)
+    k["sales"](st.unsold, pp.inv_on[t], pp.inv[t], pp.absorption_m, pn(m.ms.absorption, (n,)), c.any_elastic, h_pow,
+               pp.active_f[t], pp.handover_t[t], pp.presale_t[t], st.eligible, st.lock_ring, pp.lock_slot[t],
+               t % c.lk, any_bb, pp.bb_row, h_ann, e_m1, c.bb_partial, pp.accept, pp.bb_market, pp.bb_mprice,
+               pp.orig[t], pp.area, hpi, *rings, t % c.dk, pp.resale_slot[t], pp.resale_factor, st.pending, st.held,
+               pp.sale_unit_value, pp.tax_rate, sold, bb_units, bb_paid, sales_, tax)
     m.sold, m.bb_units, m.bb_paid, m.sales, m.sales_tax = sold, bb_units, bb_paid, sales_, tax
     if st.bb_reserve is not None:
         stages.buyback_reserve(st, c, plan, t, m)
 
 
-def _buyback_hazard(k: dict, c: Constants, hpi):
+def _buyback_hazard(k: dict, pp: Prepared, c: Constants, hpi):
     """The buyback rows' annual hazard ``h`` and ``expm1(log1p(−h) / 12)`` ``(R, n)``, as
     :func:`~baozhang_finance.engine.stages.buybacks` computes them: the arithmetic in kernels, log1p and expm1 by
     numpy on arrays of the shape numpy's stage gives them (``h_m = 1 − (1 − h)^{1/12}``, 1 at h ≥ 1)."""
     rows = c.bb_rows
     h_ann, x = np.empty((rows.size, hpi.shape[0])), np.empty((rows.size, hpi.shape[0]))
-    k["hazard_in"](hpi, pn(c.bb_hazard[rows, 0], (rows.size,)), pn(c.bb_sens[rows, 0], (rows.size,)), h_ann, x)
+    k["hazard_in"](hpi, pp.bb_hazard, pp.bb_sens, h_ann, x)
     np.log1p(x, out=x)
     k["divide"](x, 12.0, x)
     return h_ann, np.expm1(x, out=x)
