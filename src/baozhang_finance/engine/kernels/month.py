@@ -19,7 +19,7 @@ HELPERS = ("fmin", "fmax", "psum", "credit_event", "add", "add_s")
 #: the kernels, in an order where a kernel's callees come first
 KERNELS = ("market", "fiscal", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads",
            "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "rows_sum",
-           "soe_support", "onehot_sum", "extension_ok", "extension_apply", "extension_noi",
+           "soe_support", "government", "onehot_sum", "extension_ok", "extension_apply", "extension_noi",
            "disposal_rings", "disposal_sells", "coverage", "llcr", "default_events", "repay",
            "metrics_main", "metrics_lens", "yearly_noi", "yearly_bulk")
 
@@ -498,6 +498,53 @@ def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_
                 else:
                     for i in range(n):
                         y[i] = x[i]
+
+
+# ---- government (engine.stages.government) ------------------------------------------------------------------------
+def government(allocated, short_opex, short, shorts, paid, in_paid, hidden_class, gov_k, gov_bank, gov_bond,
+               hidden):
+    """Government money per tranche ``gov_k``: ``Σ_p short_{p,k}`` after the cures (``allocated``), else the class
+    total less SOE money (``shorts[k+1] − paid[k+1]`` where SOE money may pay it); summed by class in tranche order
+    (the first as it is), 0 for a class without a tranche; ``hidden = operating gap + gov_bank``."""
+    K, n = gov_k.shape
+    for k in range(K):
+        g = gov_k[k]
+        if allocated:
+            rows_sum(short[k], g)
+        elif in_paid[k + 1]:
+            s, pd = shorts[k + 1], paid[k + 1]
+            for i in range(n):
+                g[i] = s[i] - pd[i]
+        else:
+            s = shorts[k + 1]
+            for i in range(n):
+                g[i] = s[i]
+    first_h, first_b = True, True
+    for k in range(K):
+        g = gov_k[k]
+        if hidden_class[k]:
+            for i in range(n):
+                gov_bank[i] = g[i] if first_h else gov_bank[i] + g[i]
+            first_h = False
+        else:
+            for i in range(n):
+                gov_bond[i] = g[i] if first_b else gov_bond[i] + g[i]
+            first_b = False
+    for i in range(n):
+        if first_h:
+            gov_bank[i] = 0.0
+        if first_b:
+            gov_bond[i] = 0.0
+    if allocated:
+        rows_sum(short_opex, hidden)
+    elif in_paid[0]:
+        for i in range(n):
+            hidden[i] = shorts[0, i] - paid[0, i]
+    else:
+        for i in range(n):
+            hidden[i] = shorts[0, i]
+    for i in range(n):
+        hidden[i] = hidden[i] + gov_bank[i]
 
 
 # ---- cures (engine.cures.extension.month, engine.cures.disposal.month) --------------------------------------------

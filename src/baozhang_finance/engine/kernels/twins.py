@@ -20,6 +20,7 @@ from baozhang_finance.engine.state import Constants, State, constants
 f64 = np.float64
 _NO_MASK = np.zeros((1, 1), dtype=bool)  # a placeholder 2-D mask where a kernel's branch is off
 _NO_HAZARD = np.zeros((1, 1))  # … and a placeholder 2-D array
+_NO_SHORT = np.zeros((1, 1, 1))  # … and 3-D
 
 
 def pn(x, shape) -> np.ndarray:
@@ -60,6 +61,7 @@ class Prepared:
         self.zeros_p = np.zeros(plan.P)
         self.dsra_months, self.lockup_dscr = float(plan.dsra_months), float(plan.lockup_dscr)
         self.cross = bool(plan.cross_support)
+        self._support(plan, c)
         self.bond_int_t, self.bond_prin_t = cols(plan.bond_interest), cols(plan.bond_principal)
         self.bank_first, self.liquidation_months = bool(plan.bank_first), int(plan.liquidation_months)
         self.dist_return, self.pot_cap = bool(plan.support.distributions_return), float(plan.support.pot_cap)
@@ -68,6 +70,19 @@ class Prepared:
         self._rental(plan, c, vec)
         self._sales(plan, c, vec, cols)
         self._loans(plan, c, vec, cols)
+
+    def _support(self, plan: Plan, c: Constants) -> None:
+        """SOE support's class rows (operating costs, then the tranches), the order SOE money pays them in, whether
+        the cures follow it; the tranches' government class (hidden call or bond burden)."""
+        sp = plan.support
+        rows = {"operating_costs": 0, **{kind: j + 1 for j, kind in enumerate(self.kinds)}}
+        self.soe_names = list(rows)
+        self.soe_order = np.array([rows[x] for x in sp.soe_order if x in rows], dtype=np.int64)
+        self.in_paid = np.zeros(len(rows), dtype=bool)
+        self.in_paid[self.soe_order] = True
+        self.allocated = sp.cures is not None and sp.cures.timing == "after_soe_support"
+        self.yearly_on, self.yearly_capacity = bool(sp.yearly_capacity), float(sp.yearly_capacity)
+        self.hidden_class = np.array([tr.government_class == "hidden" for tr in c.tranches], dtype=bool)
 
     def _rental(self, plan: Plan, c: Constants, vec) -> None:
         """The rental twin's month: leases dropping out, their ring slots, counts and ramps (:func:`rental`)."""
@@ -189,7 +204,7 @@ def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
                        m.reserve_net is not None, dues, short, short_opex, surplus, do_sweep, pp.sweep_share,
                        pn(m.sales, (P, n)), c.onehot_t, st.loan_bal, principal, sweep)
     m.sweep, m.short_opex = sweep, short_opex
-    m.short = {kind: short[j] for j, kind in enumerate(kinds)}
+    _set_short(m, kinds, short)
     balloon_on, ahead = _balloon_ahead(st, c, plan, t)
     has_sold = st.disposal is not None
     soe_fwd = pp.soe_fwd_t[t] if c.has_soe_bond else pp.zeros_p
@@ -222,32 +237,63 @@ def soe_support(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.soe_support` (numpy with government-owned blocks)."""
     if c.gov_rows is not None:
         return stages.soe_support(st, c, plan, t, m)
-    k, sp = load(), plan.support
-    P, n = c.P, st.n
-    kinds = [tr.kind for tr in c.tranches]
-    rows = {"operating_costs": 0, **{kind: j + 1 for j, kind in enumerate(kinds)}}
-    order = np.array([rows[x] for x in sp.soe_order if x in rows], dtype=np.int64)
-    in_paid = np.zeros(len(rows), dtype=bool)
-    in_paid[order] = True
-    short = np.empty((len(kinds), P, n))
-    for j, kind in enumerate(kinds):
-        short[j] = m.short[kind]
-    shorts, paid, soe = np.empty((len(rows), n)), np.empty((len(rows), n)), np.empty(n)
-    allocated = sp.cures is not None and sp.cures.timing == "after_soe_support"
+    k, pp = load(), prepared(plan)
+    P, n, kinds, names, order = c.P, st.n, pp.kinds, pp.soe_names, pp.soe_order
+    short = _short_stack(m, kinds, P, n)  # read only here
+    shorts, paid, soe = np.empty((len(names), n)), np.empty((len(names), n)), np.empty(n)
+    allocated = pp.allocated
     new_opex = np.empty((P, n)) if allocated else st.zeros_pn
-    new_short = np.empty_like(short) if allocated else short
+    new_short = np.empty_like(short) if allocated else short  # written only when allocated
     mt = st.metrics
-    k["soe_support"](pn(m.short_opex, (P, n)), short, st.soe_left, bool(sp.yearly_capacity and t > 0 and t % 12 == 0),
-                     float(sp.yearly_capacity), float(sp.pot_cap), order, in_paid, allocated, shorts, paid, soe,
-                     new_opex, new_short, mt["soe_exhausted"], mt["first_shortfall"], t)
-    names = list(rows)
+    k["soe_support"](pn(m.short_opex, (P, n)), short, st.soe_left, pp.yearly_on and t > 0 and t % 12 == 0,
+                     pp.yearly_capacity, pp.pot_cap, order, pp.in_paid, allocated, shorts, paid, soe, new_opex,
+                     new_short, mt["soe_exhausted"], mt["first_shortfall"], t)
     m.soe = soe
     m.shorts = {x: shorts[j] for j, x in enumerate(names)}
     m.paid = {names[j]: paid[j] for j in order}
     m.allocated = allocated
+    m.support_blocks = shorts, paid  # for the government's twin
     if allocated:
         m.short_opex = new_opex
-        m.short = {kind: new_short[j] for j, kind in enumerate(kinds)}
+        _set_short(m, kinds, new_short)
+
+
+def _set_short(m, kinds, block) -> None:
+    """``m.short`` = the tranches' rows of one ``(K, P, n)`` block, remembered with it (:func:`_short_stack`)."""
+    m.short = {kind: block[j] for j, kind in enumerate(kinds)}
+    m.short_block = block, tuple(m.short.values())
+
+
+def _short_stack(m, kinds, P: int, n: int) -> np.ndarray:
+    """``m.short``'s tranches (in ``kinds`` order) as one ``(K, P, n)`` array for a kernel that only reads it: the
+    block they are the rows of while every one still is (:func:`_set_short`), else a copy."""
+    blk = getattr(m, "short_block", None)
+    if (blk is not None and len(blk[1]) == len(kinds) == len(m.short)
+            and all(m.short.get(kind) is v for kind, v in zip(kinds, blk[1]))):
+        return blk[0]
+    short = np.empty((len(kinds), P, n))
+    for j, kind in enumerate(kinds):
+        short[j] = m.short[kind]
+    return short
+
+
+def government(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.government` (numpy with government-owned blocks): per tranche
+    ``gov_k = short_k − soe_k`` (``short_k`` where SOE money may not pay it; ``Σ_p short_{p,k}`` when the cures
+    follow SOE support), summed by government class in tranche order; hidden call = operating gap + the
+    hidden-class sum."""
+    if c.gov_rows is not None:
+        return stages.government(st, c, plan, t, m)
+    pp, P, n = prepared(plan), c.P, st.n
+    kinds = pp.kinds
+    shorts, paid = m.support_blocks
+    gov_k, gov_bank, gov_bond, hidden = np.empty((len(kinds), n)), np.empty(n), np.empty(n), np.empty(n)
+    allocated = m.allocated
+    load()["government"](allocated, pn(m.short_opex, (P, n)) if allocated else st.zeros_pn,
+                         _short_stack(m, kinds, P, n) if allocated else _NO_SHORT, shorts, paid, pp.in_paid,
+                         pp.hidden_class, gov_k, gov_bank, gov_bond, hidden)
+    m.gov_by_kind = {kind: gov_k[j] for j, kind in enumerate(kinds)}
+    m.gov_bank, m.gov_bond, m.hidden = gov_bank, gov_bond, hidden
 
 
 def default(st: State, c: Constants, plan: Plan, t: int, m) -> None:
@@ -369,10 +415,7 @@ def disposal_month(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     if P * n == 1:
         return disposal.month(st, c, plan, t, m)
     d, cfg = st.disposal, plan.support.cures.disposal
-    kinds = list(m.short)
-    short = np.empty((len(kinds), P, n))
-    for j, kind in enumerate(kinds):
-        short[j] = m.short[kind]
+    short = _short_stack(m, list(m.short), P, n)  # read only here
     operating, pp = t - c.avail_m + 1, prepared(plan)
     total, eligible = np.empty((P, n)), np.empty((P, n), dtype=bool)
     found = load()["disposal_rings"](
@@ -609,10 +652,11 @@ def _bool_pn(x, shape) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.bool_), shape))
 
 
-#: numpy stage → its compiled twin (the stages without one — funding, government, record — run in numpy)
+#: numpy stage → its compiled twin (the stages without one — funding, record — run in numpy)
 TWINS = {stages.loans: loans, stages.rental: rental, stages.sales: sales, stages.cfads: cfads,
          stages.waterfall: waterfall, cures_before_soe: cures_before, stages.soe_support: soe_support,
-         cures_after_soe: cures_after, stages.default: default, stages.metrics: metrics, stages.yearly: yearly}
+         cures_after_soe: cures_after, stages.government: government, stages.default: default,
+         stages.metrics: metrics, stages.yearly: yearly}
 
 
 def supports(plan: Plan) -> tuple[bool, str]:
