@@ -18,6 +18,7 @@ from baozhang_finance.engine.plan import Plan
 from baozhang_finance.engine.state import Constants, State, constants
 
 f64 = np.float64
+_F64 = np.dtype(f64)  # numpy's float64 dtype (one instance: a fast identity test in pn)
 _NO_MASK = np.zeros((1, 1), dtype=bool)  # a placeholder 2-D mask where a kernel's branch is off
 _NO_HAZARD = np.zeros((1, 1))  # … and a placeholder 2-D array
 _NO_SHORT = np.zeros((1, 1, 1))  # … and 3-D
@@ -25,7 +26,7 @@ _NO_SHORT = np.zeros((1, 1, 1))  # … and 3-D
 
 def pn(x, shape) -> np.ndarray:
     """``x`` as a C-ordered float64 array of ``shape`` (a view when it already is one, else a broadcast copy)."""
-    if isinstance(x, np.ndarray) and x.shape == shape and x.dtype == f64 and x.flags.c_contiguous:
+    if type(x) is np.ndarray and x.dtype is _F64 and x.shape == shape and x.flags.c_contiguous:
         return x
     return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=f64), shape))
 
