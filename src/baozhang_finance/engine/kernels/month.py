@@ -17,8 +17,8 @@ import numpy as np
 HELPERS = ("fmin", "fmax", "psum", "credit_event", "add", "add_s")
 
 #: the kernels, in an order where a kernel's callees come first
-KERNELS = ("market", "fiscal", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads",
-           "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "rows_sum",
+KERNELS = ("market", "fiscal", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental",
+           "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "rows_sum",
            "soe_support", "government", "onehot_sum", "extension_ok", "extension_apply", "extension_noi",
            "disposal_rings", "disposal_sells", "coverage", "llcr", "default_events", "repay",
            "metrics_main", "metrics_lens", "yearly_noi", "yearly_bulk")
