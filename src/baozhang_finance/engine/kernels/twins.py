@@ -33,44 +33,34 @@ def pn(x, shape) -> np.ndarray:
 
 class Prepared:
     """Per-plan arrays the twins read every month, made once per plan (kept on it, as its
-    :func:`~baozhang_finance.engine.state.constants`) by the very expressions the twins used to evaluate each month,
-    month by month on the same shapes (so the same bits): plan columns ``a[:, t]`` as rows ``a_t[t]`` of contiguous
-    ``(T, P)`` copies, the month's masks, counts, slots and scalars, the projects' constants as ``(P,)``; and
-    ``uses_t[t] = Σ_p uses_{p,t} + Σ_p reserve_{p,t}`` as the numpy yearly stage sums them."""
+    :func:`~baozhang_finance.engine.state.constants`): the projects' and loans' constants as ``(P,)`` / ``(L,)``
+    vectors, SOE support's class rows, the tranches' kinds and classes; and the :class:`MonthTables` of each month,
+    made when a run first reaches it (:func:`month_tables`)."""
 
     def __init__(self, plan: Plan):
         c = constants(plan)
-        T = plan.T
-        cols = lambda a: np.ascontiguousarray(np.asarray(a, dtype=f64).T)  # noqa: E731  (P, T) → (T, P)
-        self.uses_t = np.array([plan.uses_out[:, t].sum() + plan.reserve_in[:, t].sum() for t in range(T)])
-        self.grants_t, self.acq_t, self.acq_delayed_t = (cols(plan.operating_grants), cols(plan.acquired_units),
-                                                         cols(plan.acquired_delayed))
-        self.op_grants = [plan.operating_grants[:, t][:, None] for t in range(T)]  # m.op_grants, (P, 1) views
-        self.grants_sum = [float(g.sum()) for g in self.op_grants]
-        self.subsidy_on = np.array([(t < plan.subsidy_end).astype(f64) for t in range(T)])
-        self.active = np.array([t >= c.avail_m for t in range(T)])
-        self.active_f = self.active.astype(f64)
-        self.wip_sum = [plan.work_in_progress[:, t].sum() for t in range(T)]
-        self.bond_fwd_t, self.soe_fwd_t, self.floor_t = (cols(plan.bond_forward_service),
-                                                         cols(plan.soe_bond_forward_service), cols(plan.reserve_floor))
-        self.fdfac = [float(plan.support.fiscal_discount_m[t]) for t in range(T)]
-        self.disc = [float(plan.discount_m[t]) for t in range(T)]
-        self.equity_in_t = [plan.equity_in[:, t].sum() for t in range(T)]
-        self.llcr_df = [float(discount_factor(c.llcr_rate, t - c.llcr_start)) if c.llcr_start <= t < c.llcr_end
-                        else 0.0 for t in range(T)]
+        vec = lambda x: np.ascontiguousarray(np.asarray(x, dtype=f64).reshape(-1))  # noqa: E731  (P, 1) → (P,)
+        self.months: list = [None] * plan.T
         self.kinds = [tr.kind for tr in c.tranches]
         self.zeros_p = np.zeros(plan.P)
         self.dsra_months, self.lockup_dscr = float(plan.dsra_months), float(plan.lockup_dscr)
-        self.cross = bool(plan.cross_support)
-        self._support(plan, c)
-        self.bond_int_t, self.bond_prin_t = cols(plan.bond_interest), cols(plan.bond_principal)
-        self.bank_first, self.liquidation_months = bool(plan.bank_first), int(plan.liquidation_months)
+        self.cross, self.bank_first = bool(plan.cross_support), bool(plan.bank_first)
+        self.liquidation_months = int(plan.liquidation_months)
         self.dist_return, self.pot_cap = bool(plan.support.distributions_return), float(plan.support.pot_cap)
-        vec = lambda x: np.ascontiguousarray(np.asarray(x, dtype=f64).reshape(-1))  # noqa: E731  (P, 1) → (P,)
         self.sweep_share, self.subsidy_share = vec(c.sweep_share), vec(c.subsidy_share)
-        self._rental(plan, c, vec)
-        self._sales(plan, c, vec, cols)
-        self._loans(plan, c, vec, cols)
+        self.stab_occ, self.rent_unit, self.rent_sub_unit = vec(c.stab_occ), vec(c.rent_unit), vec(c.rent_sub_unit)
+        self.rent_cost_share, self.cost_m2_m = vec(c.rent_cost_share), vec(c.cost_m2_m)
+        self.bb_row = np.full(plan.P, -1, dtype=np.int64)
+        self.bb_row[c.bb_rows] = np.arange(c.bb_rows.size)
+        self.absorption_m, self.accept, self.bb_market = vec(c.absorption_m), vec(c.bb_accept), vec(c.bb_market)
+        self.bb_mprice, self.area, self.resale_factor = vec(c.bb_market_price), vec(c.area), vec(c.resale_factor)
+        self.sale_unit_value, self.tax_rate = vec(c.sale_unit_value), vec(c.sales_tax_rate)
+        self.bb_hazard, self.bb_sens = vec(c.bb_hazard[c.bb_rows, 0]), vec(c.bb_sens[c.bb_rows, 0])
+        if c.has_loans:
+            self.rate_m, self.spread, self.rel_part = vec(plan.loan_rate_m), vec(plan.loan_spread_m), vec(c.rel_part)
+            self.rel_share, self.is_equal = vec(c.rel_share), np.ascontiguousarray(c.is_equal[:, 0])
+            self.loan_project = plan.loan_project.astype(np.int64)
+        self._support(plan, c)
 
     def _support(self, plan: Plan, c: Constants) -> None:
         """SOE support's class rows (operating costs, then the tranches), the order SOE money pays them in, whether
@@ -85,56 +75,64 @@ class Prepared:
         self.yearly_on, self.yearly_capacity = bool(sp.yearly_capacity), float(sp.yearly_capacity)
         self.hidden_class = np.array([tr.government_class == "hidden" for tr in c.tranches], dtype=bool)
 
-    def _rental(self, plan: Plan, c: Constants, vec) -> None:
-        """The rental twin's month: leases dropping out, their ring slots, counts and ramps (:func:`rental`)."""
-        avail_m, lr, is_rental, T = c.avail_m, c.lr, c.is_rental, plan.T
-        self.act_r = np.array([self.active[t] & is_rental for t in range(T)])
-        self.dropping = np.array([(t - c.lease_months >= avail_m) & is_rental for t in range(T)])
-        self.count = np.array([np.clip(t - avail_m + 1, 1, c.lease_div).astype(f64) for t in range(T)])
-        self.ramp = np.array([(np.where(c.has_lease_up, np.clip((t - avail_m + 1) / c.lease_up, 0.0, 1.0),
-                                        self.active[t]) * is_rental).astype(f64) for t in range(T)])
-        self.drop_slot = np.array([((t - c.lease_months) % lr).astype(np.int64) for t in range(T)])
-        self.stab_occ, self.rent_unit, self.rent_sub_unit = vec(c.stab_occ), vec(c.rent_unit), vec(c.rent_sub_unit)
-        self.rent_cost_share, self.cost_m2_m = vec(c.rent_cost_share), vec(c.cost_m2_m)
-        self.count12 = np.array([np.clip(t - c.avail_m + 1, 1, 12).astype(f64) for t in range(T)])  # disposal
 
-    def _sales(self, plan: Plan, c: Constants, vec, cols) -> None:
+class MonthTables:
+    """What the twins read of month ``t`` that depends on the plan only, by the very expressions the twins (and the
+    numpy stages) evaluate each month, on the same shapes (so the same bits): plan columns ``a[:, t]`` contiguous,
+    the month's masks, counts, ring slots, draws and their sources, scalars; ``uses = Σ_p uses_{p,t} + Σ_p
+    reserve_{p,t}`` as the numpy yearly stage sums them. Made once per plan and month (:func:`month_tables`)."""
+
+    def __init__(self, plan: Plan, c: Constants, t: int):
+        col_t = lambda a: np.ascontiguousarray(a[:, t], dtype=f64)  # noqa: E731
+        self.uses = plan.uses_out[:, t].sum() + plan.reserve_in[:, t].sum()
+        self.grants, self.op_grants = col_t(plan.operating_grants), plan.operating_grants[:, t][:, None]
+        self.grants_sum = float(self.op_grants.sum())
+        self.subsidy_on = (t < plan.subsidy_end).astype(f64)
+        self.active = t >= c.avail_m
+        self.active_f = np.asarray(self.active, dtype=f64)
+        self.wip_sum = plan.work_in_progress[:, t].sum()
+        self.bond_fwd, self.soe_fwd = col_t(plan.bond_forward_service), col_t(plan.soe_bond_forward_service)
+        self.floor, self.bond_int, self.bond_prin = (col_t(plan.reserve_floor), col_t(plan.bond_interest),
+                                                     col_t(plan.bond_principal))
+        self.fdfac, self.disc = float(plan.support.fiscal_discount_m[t]), float(plan.discount_m[t])
+        self.equity_in = plan.equity_in[:, t].sum()
+        self.llcr_df = float(discount_factor(c.llcr_rate, t - c.llcr_start)) if c.llcr_start <= t < c.llcr_end else 0.0
+        self.count12 = np.clip(t - c.avail_m + 1, 1, 12).astype(f64)  # the disposal's occupancy divisor
+        self._rental(plan, c, t, col_t)
+        self._sales(plan, c, t, col_t)
+        if c.has_loans:
+            self._loans(plan, c, t, col_t)
+
+    def _rental(self, plan: Plan, c: Constants, t: int, col_t) -> None:
+        """The rental twin's month: units acquired, leases in place and dropping out, counts, ramps (:func:`rental`)."""
+        avail_m, is_rental = c.avail_m, c.is_rental
+        self.acq, self.acq_delayed = col_t(plan.acquired_units), col_t(plan.acquired_delayed)
+        self.act_r = self.active & is_rental
+        self.dropping = (t - c.lease_months >= avail_m) & is_rental
+        self.count = np.clip(t - avail_m + 1, 1, c.lease_div).astype(f64)
+        self.ramp = (np.where(c.has_lease_up, np.clip((t - avail_m + 1) / c.lease_up, 0.0, 1.0), self.active)
+                     * is_rental).astype(f64)
+        self.drop_slot = ((t - c.lease_months) % c.lr).astype(np.int64)
+
+    def _sales(self, plan: Plan, c: Constants, t: int, col_t) -> None:
         """The sales twin's month: new inventory, lock-up and resale slots, the buybacks' original price."""
-        T, P = plan.T, plan.P
-        self.inv_on = [bool(np.any(t == c.avail_m)) for t in range(T)]
-        self.inv = np.array([c.new_inventory * (t == c.avail_m) for t in range(T)], dtype=f64).reshape(T, P)
-        self.lock_slot = np.array([((t - c.lock_eff) % c.lk).astype(np.int64) for t in range(T)]).reshape(T, P)
-        self.resale_slot = np.array([((t - plan.resale_delay) % c.dk).astype(np.int64) for t in range(T)]
-                                    ).reshape(T, P)
-        self.orig = np.array([plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - c.avail_m)) for t in range(T)],
-                             dtype=f64).reshape(T, P)
-        self.handover_t, self.presale_t = cols(plan.presub_handover_units), cols(c.presale_in)
-        self.bb_row = np.full(P, -1, dtype=np.int64)
-        self.bb_row[c.bb_rows] = np.arange(c.bb_rows.size)
-        self.absorption_m, self.accept, self.bb_market = vec(c.absorption_m), vec(c.bb_accept), vec(c.bb_market)
-        self.bb_mprice, self.area, self.resale_factor = vec(c.bb_market_price), vec(c.area), vec(c.resale_factor)
-        self.sale_unit_value, self.tax_rate = vec(c.sale_unit_value), vec(c.sales_tax_rate)
-        rows = c.bb_rows
-        self.bb_hazard, self.bb_sens = vec(c.bb_hazard[rows, 0]), vec(c.bb_sens[rows, 0])
+        self.inv_on = bool(np.any(t == c.avail_m))
+        self.inv = np.ascontiguousarray(c.new_inventory * (t == c.avail_m), dtype=f64)
+        self.lock_slot = ((t - c.lock_eff) % c.lk).astype(np.int64)
+        self.resale_slot = ((t - plan.resale_delay) % c.dk).astype(np.int64)
+        self.orig = np.ascontiguousarray(plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - c.avail_m)), dtype=f64)
+        self.handover, self.presale = col_t(plan.presub_handover_units), col_t(c.presale_in)
 
-    def _loans(self, plan: Plan, c: Constants, vec, cols) -> None:
+    def _loans(self, plan: Plan, c: Constants, t: int, col_t) -> None:
         """The loans twin's month: draws and the sources they add, grace, capitalisation, relending's months, the
         annuity rows' remaining terms ``max(maturity − t, 1)`` ``(A, 1)`` (own maturities)."""
-        T = plan.T
-        if not c.has_loans:
-            return
-        self.draw_t = cols(plan.loan_draw)
-        self.draw_sources = [plan.loan_onehot.T @ np.ascontiguousarray(plan.loan_draw[:, t], dtype=f64)
-                             for t in range(T)]
-        self.in_grace = [t < plan.loan_amort_start for t in range(T)]
-        self.capitalise = [plan.loan_capitalise & (self.in_grace[t] | (c.code == 3)) for t in range(T)]
-        self.rel_active = [t < plan.loan_rel_end for t in range(T)]
-        self.rate_m, self.spread, self.rel_part = vec(plan.loan_rate_m), vec(plan.loan_spread_m), vec(c.rel_part)
-        self.rel_share, self.is_equal = vec(c.rel_share), np.ascontiguousarray(c.is_equal[:, 0])
-        ar = c.annuity_rows
-        self.annuity_n = [np.ascontiguousarray(np.maximum(np.asarray((plan.loan_maturity - t)[:, None][ar],
-                                                                     dtype=float), 1.0)) for t in range(T)]
-        self.loan_project = plan.loan_project.astype(np.int64)
+        self.draw = col_t(plan.loan_draw)
+        self.draw_sources = plan.loan_onehot.T @ self.draw
+        self.in_grace = t < plan.loan_amort_start
+        self.capitalise = plan.loan_capitalise & (self.in_grace | (c.code == 3))
+        self.rel_active = t < plan.loan_rel_end
+        n_rem = np.maximum(np.asarray((plan.loan_maturity - t)[:, None][c.annuity_rows], dtype=float), 1.0)
+        self.annuity_n = np.ascontiguousarray(n_rem)
 
 
 def prepared(plan: Plan) -> Prepared:
@@ -143,6 +141,15 @@ def prepared(plan: Plan) -> Prepared:
     if pp is None:
         pp = plan.__dict__["_twins_prepared"] = Prepared(plan)
     return pp
+
+
+def month_tables(plan: Plan, t: int) -> MonthTables:
+    """The plan's :class:`MonthTables` of month ``t``, made when a run first reaches it."""
+    months = prepared(plan).months
+    mo = months[t]
+    if mo is None:
+        mo = months[t] = MonthTables(plan, constants(plan), t)
+    return mo
 
 
 def column(a, t: int) -> np.ndarray:
@@ -190,7 +197,7 @@ def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.waterfall` (numpy with a sinking fund)."""
     if st.sink is not None:
         return stages.waterfall(st, c, plan, t, m)
-    k, pp = load(), prepared(plan)
+    k, pp, mo = load(), prepared(plan), month_tables(plan, t)
     P, n = c.P, st.n
     kinds = pp.kinds
     dues = np.empty((len(kinds), P, n))
@@ -208,12 +215,12 @@ def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     _set_short(m, kinds, short)
     balloon_on, ahead = _balloon_ahead(st, c, plan, t)
     has_sold = st.disposal is not None
-    soe_fwd = pp.soe_fwd_t[t] if c.has_soe_bond else pp.zeros_p
+    soe_fwd = mo.soe_fwd if c.has_soe_bond else pp.zeros_p
     soe_due = pn(m.soe_bond_due[:, 0], (P,)) if c.has_soe_bond else pp.zeros_p
     new_dsra, cash, dist = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     m.locked = np.empty((P, n), dtype=bool)
-    k["waterfall_keep"](surplus, pp.dsra_months, pn(m.bank_due, (P, n)), pp.bond_fwd_t[t], soe_fwd, c.has_soe_bond,
-                        balloon_on, ahead, c.onehot_t, st.loan_bal, pp.floor_t[t], new_dsra, pp.cross, short_opex,
+    k["waterfall_keep"](surplus, pp.dsra_months, pn(m.bank_due, (P, n)), mo.bond_fwd, soe_fwd, c.has_soe_bond,
+                        balloon_on, ahead, c.onehot_t, st.loan_bal, mo.floor, new_dsra, pp.cross, short_opex,
                         short, pn(m.cfads, (P, n)), pn(m.bond_due, (P, n)), soe_due, st.cf12, st.ds12, st.cf_ring,
                         st.ds_ring, t % 12, pp.lockup_dscr, st.disposal.sold if has_sold else st.zeros_pn,
                         has_sold, cash, dist, m.locked)
@@ -301,7 +308,7 @@ def default(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.default` and :func:`~baozhang_finance.engine.instruments.
     bank_loan.repay` (the collateral's matrix product stays in numpy)."""
     hpi, mt = m.ms.hpi, st.metrics
-    m.collateral = (c.collateral_unit @ st.held + prepared(plan).wip_sum[t]) * hpi
+    m.collateral = (c.collateral_unit @ st.held + month_tables(plan, t).wip_sum) * hpi
     if not c.has_loans:
         return
     k, P, n = load(), c.P, st.n
@@ -316,20 +323,20 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     lens_metrics` (numpy with government-owned blocks)."""
     if c.gov_rows is not None:
         return stages.metrics(st, c, plan, t, m)
-    k, mt, P, n, pp = load(), st.metrics, c.P, st.n, prepared(plan)
-    fdfac = pp.fdfac[t]
-    equity_in_t = pp.equity_in_t[t]
+    k, mt, P, n, pp, mo = load(), st.metrics, c.P, st.n, prepared(plan), month_tables(plan, t)
+    fdfac = mo.fdfac
+    equity_in_t = mo.equity_in
     m.equity_in_t = equity_in_t
     llcr_on = c.llcr_start <= t < c.llcr_end
     per_path = st.refi is not None or st.disposal is not None
     ahead_mode = 0 if pp.bank_first else (1 if per_path else 2)
     ahead_s = 0.0 if ahead_mode != 2 else float(m.bond_due.sum())
-    df = pp.llcr_df[t]
+    df = mo.llcr_df
     has_ov, has_bb = m.overrun is not None, m.gov_bb_paid is not None
     zn = st.metrics["ead"]  # any (n,) float array where a branch is off (never written)
     dist_t, cf_prog, equity_t = np.empty(n), np.empty(n), np.empty(n)
     k["metrics_main"](m.hidden, m.gov_bond, m.soe, m.bal_open, pn(m.dist, (P, n)), pn(m.cfads, (P, n)), fdfac,
-                      pp.disc[t], float(equity_in_t), m.overrun if has_ov else st.zeros_pn, has_ov,
+                      mo.disc, float(equity_in_t), m.overrun if has_ov else st.zeros_pn, has_ov,
                       m.gov_bb_paid if has_bb else zn, m.gov_resale if has_bb else zn, has_bb,
                       pp.dist_return, pp.pot_cap, st.soe_left, llcr_on,
                       ahead_mode, ahead_s, pn(m.bond_due, (P, n)) if ahead_mode == 1 else st.zeros_pn, df,
@@ -341,17 +348,18 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     if has_ov:
         m.overrun_t = m.overrun.sum(axis=0)
         m.equity_in_t = equity_t
-    _lens(k, pp, st, c, plan, t, m, fdfac, equity_t)
+    _lens(k, pp, mo, st, c, plan, t, m, fdfac, equity_t)
 
 
-def _lens(k, pp: Prepared, st: State, c: Constants, plan: Plan, t: int, m, fdfac: float, equity_t) -> None:
+def _lens(k, pp: Prepared, mo: MonthTables, st: State, c: Constants, plan: Plan, t: int, m, fdfac: float,
+          equity_t) -> None:
     """The lens accumulators of :func:`~baozhang_finance.engine.stages.lens_metrics` in one kernel."""
     mt, P, n = st.metrics, c.P, st.n
     shorts = getattr(m, "shorts", None) or {}
     bank_short = shorts.get("bank_loan")
     credit_on = bank_short is not None and c.has_loans
     noi_on = t >= c.T - 12 and c.any_rental
-    grants = pp.grants_sum[t] if m.op_grants is pp.op_grants[t] else float(m.op_grants.sum())
+    grants = mo.grants_sum if m.op_grants is mo.op_grants else float(m.op_grants.sum())
     k["metrics_lens"](m.gov_bank, fdfac, pn(m.rent_sub, (P, n)), pn(m.int_sub, (P, n)), grants,
                       bank_short if credit_on else m.gov_bank, credit_on, pn(m.bank_int_p, (P, n)), m.bal_open,
                       m.collateral, pn(m.ms.hpi, (n,)), pp.liquidation_months, t, m.dist_t, equity_t, m.soe,
@@ -417,11 +425,11 @@ def disposal_month(st: State, c: Constants, plan: Plan, t: int, m) -> None:
         return disposal.month(st, c, plan, t, m)
     d, cfg = st.disposal, plan.support.cures.disposal
     short = _short_stack(m, list(m.short), P, n)  # read only here
-    operating, pp = t - c.avail_m + 1, prepared(plan)
+    operating, mo = t - c.avail_m + 1, month_tables(plan, t)
     total, eligible = np.empty((P, n)), np.empty((P, n), dtype=bool)
     found = load()["disposal_rings"](
         pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.rent_costs, (P, n)), pn(m.running, (P, n)), pn(m.occ, (P, n)),
-        d.noi_ring, d.occ_ring, t % 12, pn(m.short_opex, (P, n)), short, pp.count12[t],
+        d.noi_ring, d.occ_ring, t % 12, pn(m.short_opex, (P, n)), short, mo.count12,
         c.is_rental, operating >= cfg.min_operating_months, float(cfg.min_occupancy - 1e-12), d.sold, total, eligible)
     if found and _disposal_sells(st, c, plan, t, m, total, eligible):
         disposal.settle(st, c, plan, t, m, total, eligible)
@@ -474,16 +482,16 @@ def rental(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.rental` (numpy without rental blocks: nothing to fuse)."""
     if not c.any_rental:
         return stages.rental(st, c, plan, t, m)
-    P, n, ms, pp = c.P, st.n, m.ms, prepared(plan)
-    m.active = pp.active[t]
+    P, n, ms, pp, mo = c.P, st.n, m.ms, prepared(plan), month_tables(plan, t)
+    m.active = mo.active
     has_delay = st.delayed is not None
-    acq = pp.acq_t[t]
-    acq_diff = pp.acq_delayed_t[t] - acq if has_delay else acq
+    acq = mo.acq
+    acq_diff = mo.acq_delayed - acq if has_delay else acq
     has_sold = st.disposal is not None
     occ, rent, rent_sub, rent_costs, running = (np.empty((P, n)) for _ in range(5))
     load()["rental"](st.held, acq, acq_diff, has_delay, st.delayed if has_delay else st.zeros_pn, st.rent_sum,
-                     st.rent_ring, pn(ms.rent, (n,)), pp.act_r[t], pp.dropping[t], pp.drop_slot[t], t % c.lr,
-                     pp.count[t], pp.stab_occ, pn(ms.occ_dev, (n,)), pp.ramp[t], has_sold,
+                     st.rent_ring, pn(ms.rent, (n,)), mo.act_r, mo.dropping, mo.drop_slot, t % c.lr,
+                     mo.count, pp.stab_occ, pn(ms.occ_dev, (n,)), mo.ramp, has_sold,
                      st.disposal.sold if has_sold else st.zeros_pn, pp.rent_unit, pp.rent_sub_unit,
                      pp.rent_cost_share, pp.cost_m2_m, pn(ms.cpi, (n,)), occ, rent, rent_sub, rent_costs, running)
     m.occ, m.rent, m.rent_sub, m.rent_costs, m.running = occ, rent, rent_sub, rent_costs, running
@@ -491,12 +499,12 @@ def rental(st: State, c: Constants, plan: Plan, t: int, m) -> None:
 
 def cfads(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.cfads`."""
-    P, n, pp = c.P, st.n, prepared(plan)
-    m.op_grants = pp.op_grants[t]
+    P, n, pp, mo = c.P, st.n, prepared(plan), month_tables(plan, t)
+    m.op_grants = mo.op_grants
     int_sub = np.empty((P, n)) if c.has_loans else st.zeros_pn
     ops_in, ops_out, cf = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
-    load()["cfads"](pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.sales, (P, n)), pp.grants_t[t],
-                    pn(m.bank_int_p, (P, n)), pp.subsidy_share, pp.subsidy_on[t], c.has_loans, pn(m.running, (P, n)),
+    load()["cfads"](pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.sales, (P, n)), mo.grants,
+                    pn(m.bank_int_p, (P, n)), pp.subsidy_share, mo.subsidy_on, c.has_loans, pn(m.running, (P, n)),
                     pn(m.rent_costs, (P, n)), pn(m.sales_tax, (P, n)), pn(m.bb_paid, (P, n)), int_sub, ops_in, ops_out,
                     cf)
     m.int_sub, m.ops_in, m.ops_out, m.cfads = int_sub, ops_in, ops_out, cf
@@ -508,19 +516,19 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     if not c.has_loans:
         stages.loans(st, c, plan, t, m)
         return
-    k, L, n, ms, pp = load(), c.L, st.n, m.ms, prepared(plan)
+    k, L, n, ms, pp, mo = load(), c.L, st.n, m.ms, prepared(plan), month_tables(plan, t)
     ext = st.ext
-    in_grace = pp.in_grace[t]
+    in_grace = mo.in_grace
     mat = ext.maturity if ext is not None else _loan_maturity(st, plan)
     rate, cash_int, principal, bal_pre = (np.empty((L, n)) for _ in range(4))
-    k["loans_rate"](st.loan_bal, pp.draw_t[t], plan.loan_fixed, pp.rate_m, pp.spread, pn(ms.lpr, (n,)),
-                    pp.rel_active[t], ms.relending_on, pp.rel_part, pp.rel_share, st.reprice is not None,
+    k["loans_rate"](st.loan_bal, mo.draw, plan.loan_fixed, pp.rate_m, pp.spread, pn(ms.lpr, (n,)),
+                    mo.rel_active, ms.relending_on, pp.rel_part, pp.rel_share, st.reprice is not None,
                     st.reprice if st.reprice is not None else rate, ext is not None,
-                    ext.rate_add if ext is not None else rate, pp.capitalise[t], pp.is_equal, mat, t, rate, cash_int,
+                    ext.rate_add if ext is not None else rate, mo.capitalise, pp.is_equal, mat, t, rate, cash_int,
                     principal, bal_pre)
     ar = c.annuity_rows
     if ar.size:  # the level payment: its power by numpy on the numpy stage's shapes, the rest in kernels
-        n_rem = (pp.annuity_n[t] if ext is None
+        n_rem = (mo.annuity_n if ext is None
                  else np.ascontiguousarray(np.maximum(np.asarray((ext.maturity - t)[ar], dtype=float), 1.0)))
         base = np.empty((ar.size, n))
         k["annuity_base"](rate, ar, base)
@@ -528,7 +536,7 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     P = c.P
     bal_open, int_p, prin_p, bank_due = np.empty(n), np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     k["loans_due"](st.loan_bal, principal, cash_int, in_grace, mat, t, c.onehot_t, bal_open, int_p, prin_p, bank_due)
-    m.sources = m.sources + pp.draw_sources[t]
+    m.sources = m.sources + mo.draw_sources
     m.rate, m.principal, m.bal_open, m.loan_int = rate, principal, bal_open, cash_int
     m.bank_int_p, m.bank_prin_p, m.bank_due = int_p, prin_p, bank_due
     bond_dues(st, c, plan, t, m)
@@ -545,8 +553,8 @@ def bond_dues(st: State, c: Constants, plan: Plan, t: int, m) -> None:
         ri, rp = refinancing.due(st.refi, t, st.zeros_pn)
         m.refi_principal = rp
     m.bond_int, m.bond_prin, m.bond_due = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
-    pp = prepared(plan)
-    load()["bond_dues"](pp.bond_int_t[t], pp.bond_prin_t[t], pn(ri, (P, n)),
+    mo = month_tables(plan, t)
+    load()["bond_dues"](mo.bond_int, mo.bond_prin, pn(ri, (P, n)),
                         pn(rp, (P, n)), st.refi is not None, st.disposal.sold if st.disposal is not None
                         else st.zeros_pn, st.disposal is not None, m.bond_int, m.bond_prin, m.bond_due)
     stages.dues_by_kind(c, plan, t, m)
@@ -567,7 +575,7 @@ def sales(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     if not c.any_sale or st.delayed is not None or c.any_walkaway or c.any_gov_buyback:
         return stages.sales(st, c, plan, t, m)
     m.gov_bb_paid = m.gov_resale = None
-    P, n, pp = c.P, st.n, prepared(plan)
+    P, n, pp, mo = c.P, st.n, prepared(plan), month_tables(plan, t)
     k, hpi = load(), pn(m.ms.hpi, (n,))
     h_pow = pn(hpi ** c.elasticity, (P, n)) if c.any_elastic else st.zeros_pn
     any_bb = c.any_buyback
@@ -575,10 +583,10 @@ def sales(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     sold, sales_, tax = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     bb_units, bb_paid = (np.empty((P, n)), np.empty((P, n))) if any_bb else (st.zeros_pn, st.zeros_pn)
     rings = (st.resale_units_ring, st.resale_value_ring) if any_bb else (st.lock_ring, st.lock_ring)
-    k["sales"](st.unsold, pp.inv_on[t], pp.inv[t], pp.absorption_m, pn(m.ms.absorption, (n,)), c.any_elastic, h_pow,
-               pp.active_f[t], pp.handover_t[t], pp.presale_t[t], st.eligible, st.lock_ring, pp.lock_slot[t],
+    k["sales"](st.unsold, mo.inv_on, mo.inv, pp.absorption_m, pn(m.ms.absorption, (n,)), c.any_elastic, h_pow,
+               mo.active_f, mo.handover, mo.presale, st.eligible, st.lock_ring, mo.lock_slot,
                t % c.lk, any_bb, pp.bb_row, h_ann, e_m1, c.bb_partial, pp.accept, pp.bb_market, pp.bb_mprice,
-               pp.orig[t], pp.area, hpi, *rings, t % c.dk, pp.resale_slot[t], pp.resale_factor, st.pending, st.held,
+               mo.orig, pp.area, hpi, *rings, t % c.dk, mo.resale_slot, pp.resale_factor, st.pending, st.held,
                pp.sale_unit_value, pp.tax_rate, sold, bb_units, bb_paid, sales_, tax)
     m.sold, m.bb_units, m.bb_paid, m.sales, m.sales_tax = sold, bb_units, bb_paid, sales_, tax
     if st.bb_reserve is not None:
@@ -611,7 +619,7 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     yr = st.yearly
     if "ops_in" in yr or "bank_interest" in yr or st.yearly_block is None:
         return stages.yearly(st, c, plan, t, m)
-    y, P, n, pp = t // 12, c.P, st.n, prepared(plan)
+    y, P, n, mo = t // 12, c.P, st.n, month_tables(plan, t)
     per_path = st.refi is not None or st.disposal is not None
     bond_s = 0.0 if per_path else float(m.bond_int.sum() + m.bond_prin.sum())
     refi = m.cure.get("refinancing", 0.0) if per_path else 0.0
@@ -629,7 +637,7 @@ def yearly(st: State, c: Constants, plan: Plan, t: int, m) -> None:
         pn(m.bank_due, (P, n)), st.proj_cfads, st.proj_bank, soe_s, bool(c.has_soe_bond), pn(m.cf_prog, (n,)), has_ov,
         pn(m.overrun_t, (n,)) if has_ov else zn, has_gov, pn(m.gov_owned, (n,)) if has_gov else zn,
         pn(m.dist_t, (n,)), eq_on, pn(eq, (n,)) if eq_on else zn, 0.0 if eq_on else float(eq), pn(m.soe, (n,)),
-        pn(m.hidden, (n,)), pn(m.gov_bond, (n,)), pn(m.ms.fiscal_m, (n,)), float(pp.uses_t[t]),
+        pn(m.hidden, (n,)), pn(m.gov_bond, (n,)), pn(m.ms.fiscal_m, (n,)), float(mo.uses),
         _bool_pn(m.locked, (P, n)), land is not None, pn(land, (n,)) if land is not None else zn, noi_on,
         c.is_rental, *(pn(x, (P, n)) if noi_on else st.zeros_pn for x in (m.rent, m.rent_sub, m.rent_costs,
                                                                           m.running)))
