@@ -94,6 +94,21 @@ def test_bulk_ledgers_same_bits(name, conventions, monkeypatch):
     run_paths(plan, 50, chunk_generator(1, 0), yearly="bulk", engine="compiled")
 
 
+def test_a_plan_pickled_after_a_run_leaves_its_month_tables_behind():
+    """The twins' month tables (twins.MonthTables) stay in the process that made them: a plan shipped to a worker
+    after a run is no larger for them, and runs the same bits there."""
+    import pickle
+
+    plan = compile_plan(_scenario(ROOT / "scenarios" / "demo.toml", "default"))
+    fresh = len(pickle.dumps(plan))
+    a = run_paths(plan, 40, chunk_generator(2, 0), yearly="bulk", engine="compiled")
+    shipped = pickle.dumps(plan)
+    assert len(shipped) < fresh * 1.1
+    b = run_paths(pickle.loads(shipped), 40, chunk_generator(2, 0), yearly="bulk", engine="compiled")
+    assert all(a.yearly[k].tobytes() == b.yearly[k].tobytes() for k in a.yearly)
+    assert all(a.scalars[k].tobytes() == b.scalars[k].tobytes() for k in a.scalars)
+
+
 def test_a_plan_the_twins_do_not_cover_runs_on_numpy():
     """Eight projects: a one-path sum over them is pairwise in numpy, so the twins step aside (the same numbers)."""
     plan = compile_plan(scenario([{**PROJECT, "name": f"block {i}"} for i in range(8)], horizon_years=10),

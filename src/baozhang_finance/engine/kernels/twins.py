@@ -62,6 +62,11 @@ class Prepared:
             self.loan_project = plan.loan_project.astype(np.int64)
         self._support(plan, c)
 
+    def __getstate__(self) -> dict:
+        """Pickled (with its plan, to a worker) without the month tables: a process makes its own as runs reach
+        each month."""
+        return {**self.__dict__, "months": [None] * len(self.months)}
+
     def _support(self, plan: Plan, c: Constants) -> None:
         """SOE support's class rows (operating costs, then the tranches), the order SOE money pays them in, whether
         the cures follow it; the tranches' government class (hidden call or bond burden)."""
