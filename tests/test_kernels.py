@@ -74,6 +74,41 @@ def test_expected_paths_stresses_bulk_ledgers_and_controls_same_bits():
     engines_agree(run_paths, compile_plan(cv), 200, chunk_generator(4, 2), yearly="bulk")
 
 
+@pytest.mark.parametrize("conventions", ["default", "legacy"])
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bulk_ledgers_same_bits(name, conventions, monkeypatch):
+    """A run's chunks keep the bulk ledgers (``yearly="bulk"``): their twin (kernels.month.yearly_bulk; the numpy
+    stage's monthly flows are never called) on one path and on a few hundred, on expected paths and on a
+    deterministic plan, with the scenario's cures (bond service per path), SOE bonds, overruns, government blocks."""
+    sc = _scenario(ROOT / "scenarios" / f"{name}.toml", conventions)
+    plan = compile_plan(sc)
+    for n in (1, 300):
+        engines_agree(run_paths, plan, n, chunk_generator(20251124, 3), yearly="bulk")
+    engines_agree(run_paths, plan, 3, None, yearly="bulk")
+    engines_agree(run_paths, compile_plan(sc, deterministic=True), 1, None, yearly="bulk")
+
+    def numpy_flows(*a, **k):
+        raise AssertionError("the numpy yearly flows ran in a compiled bulk run")
+
+    monkeypatch.setattr(twins.stages, "_yearly_debt_flows", numpy_flows)
+    run_paths(plan, 50, chunk_generator(1, 0), yearly="bulk", engine="compiled")
+
+
+def test_a_plan_pickled_after_a_run_leaves_its_month_tables_behind():
+    """The twins' month tables (twins.MonthTables) stay in the process that made them: a plan shipped to a worker
+    after a run is no larger for them, and runs the same bits there."""
+    import pickle
+
+    plan = compile_plan(_scenario(ROOT / "scenarios" / "demo.toml", "default"))
+    fresh = len(pickle.dumps(plan))
+    a = run_paths(plan, 40, chunk_generator(2, 0), yearly="bulk", engine="compiled")
+    shipped = pickle.dumps(plan)
+    assert len(shipped) < fresh * 1.1
+    b = run_paths(pickle.loads(shipped), 40, chunk_generator(2, 0), yearly="bulk", engine="compiled")
+    assert all(a.yearly[k].tobytes() == b.yearly[k].tobytes() for k in a.yearly)
+    assert all(a.scalars[k].tobytes() == b.scalars[k].tobytes() for k in a.scalars)
+
+
 def test_a_plan_the_twins_do_not_cover_runs_on_numpy():
     """Eight projects: a one-path sum over them is pairwise in numpy, so the twins step aside (the same numbers)."""
     plan = compile_plan(scenario([{**PROJECT, "name": f"block {i}"} for i in range(8)], horizon_years=10),

@@ -161,7 +161,8 @@ class State:
     ds12: np.ndarray  # (P, n)
     zeros_pn: np.ndarray  # (P, n) shared zeros (never written)
     metrics: dict[str, np.ndarray] = field(default_factory=dict)  # (n,) per-path accumulators
-    yearly: dict[str, np.ndarray] = field(default_factory=dict)  # (Y, n)
+    yearly: dict[str, np.ndarray] = field(default_factory=dict)  # (Y, n): rows of yearly_block
+    yearly_block: np.ndarray | None = None  # (K, Y, n) the yearly ledgers, in the order of yearly_names(...)
     proj_cfads: np.ndarray | None = None  # (Y, P, n) per-project yearly CFADS
     proj_bank: np.ndarray | None = None  # (Y, P, n) per-project yearly bank service
     monthly: dict[str, np.ndarray] = field(default_factory=dict)  # only when recording
@@ -210,7 +211,9 @@ class State:
         st.metrics = start_metrics(n)
         st.metrics["equity_m"] = np.zeros((T, n))  # the SOE's equity flow of each month (distributions − in)
         st.metrics["gov_m"] = np.zeros((T, n))  # government money of each month (hidden call + bond burden)
-        st.yearly = {k: np.zeros((Y, n)) for k in yearly_names(yearly)}
+        kinds = yearly_names(yearly)  # one (K, Y, n) block, a ledger per row: the yearly twin's one argument
+        st.yearly_block = np.zeros((len(kinds), Y, n))
+        st.yearly = {k: st.yearly_block[j] for j, k in enumerate(kinds)}
         st.proj_cfads = np.zeros((Y, P, n))
         st.proj_bank = np.zeros((Y, P, n))
         if record:

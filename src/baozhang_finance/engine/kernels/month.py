@@ -14,14 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 #: helpers, compiled first and inlined (``inline="always"``)
-HELPERS = ("fmin", "fmax", "psum", "credit_event")
+HELPERS = ("fmin", "fmax", "psum", "credit_event", "add", "add_s")
 
 #: the kernels, in an order where a kernel's callees come first
-KERNELS = ("market", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental", "cfads",
-           "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "rows_sum",
-           "soe_support", "onehot_sum", "extension_ok", "extension_apply", "extension_noi",
+KERNELS = ("market", "fiscal", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental",
+           "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "rows_sum",
+           "soe_support", "government", "onehot_sum", "extension_ok", "extension_apply", "extension_noi",
            "disposal_rings", "disposal_sells", "coverage", "llcr", "default_events", "repay",
-           "metrics_main", "metrics_lens")
+           "metrics_main", "metrics_lens", "yearly_noi", "yearly_bulk")
 
 
 # ---- helpers: numpy's semantics to the bit ------------------------------------------------------------------------
@@ -71,6 +71,15 @@ def market(shocks, log_h, log_r, lpr, log_c, occ, absorption, log_g, a_h, a_r, k
         occ_dev[i] = o + s_occ
         absorption[i] = absorption[i] + (k_abs * absorption[i] + z[5])
         log_g[i] = log_g[i] + (a_g + z[6])
+
+
+def fiscal(h_beta, g, f0_share, f0, keep, share, land):
+    """The month's fiscal revenue (:meth:`~baozhang_finance.engine.drivers.Drivers.state`), in place of ``g = e^{ln
+    G}``: ``F = F₀ · ((1 − s) · G + s · H^β)``; its land part ``(F₀ · s) · H^β`` into ``land``."""
+    for i in range(g.shape[0]):
+        hb = h_beta[i]
+        land[i] = f0_share * hb
+        g[i] = f0 * (keep * g[i] + share * hb)
 
 
 # ---- loans (engine.instruments.bank_loan.month, loan_rate) --------------------------------------------------------
@@ -491,6 +500,53 @@ def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_
                         y[i] = x[i]
 
 
+# ---- government (engine.stages.government) ------------------------------------------------------------------------
+def government(allocated, short_opex, short, shorts, paid, in_paid, hidden_class, gov_k, gov_bank, gov_bond,
+               hidden):
+    """Government money per tranche ``gov_k``: ``Σ_p short_{p,k}`` after the cures (``allocated``), else the class
+    total less SOE money (``shorts[k+1] − paid[k+1]`` where SOE money may pay it); summed by class in tranche order
+    (the first as it is), 0 for a class without a tranche; ``hidden = operating gap + gov_bank``."""
+    K, n = gov_k.shape
+    for k in range(K):
+        g = gov_k[k]
+        if allocated:
+            rows_sum(short[k], g)
+        elif in_paid[k + 1]:
+            s, pd = shorts[k + 1], paid[k + 1]
+            for i in range(n):
+                g[i] = s[i] - pd[i]
+        else:
+            s = shorts[k + 1]
+            for i in range(n):
+                g[i] = s[i]
+    first_h, first_b = True, True
+    for k in range(K):
+        g = gov_k[k]
+        if hidden_class[k]:
+            for i in range(n):
+                gov_bank[i] = g[i] if first_h else gov_bank[i] + g[i]
+            first_h = False
+        else:
+            for i in range(n):
+                gov_bond[i] = g[i] if first_b else gov_bond[i] + g[i]
+            first_b = False
+    for i in range(n):
+        if first_h:
+            gov_bank[i] = 0.0
+        if first_b:
+            gov_bond[i] = 0.0
+    if allocated:
+        rows_sum(short_opex, hidden)
+    elif in_paid[0]:
+        for i in range(n):
+            hidden[i] = shorts[0, i] - paid[0, i]
+    else:
+        for i in range(n):
+            hidden[i] = shorts[0, i]
+    for i in range(n):
+        hidden[i] = hidden[i] + gov_bank[i]
+
+
 # ---- cures (engine.cures.extension.month, engine.cures.disposal.month) --------------------------------------------
 def extension_noi(rent, rent_sub, rent_costs, running, ring, total, r, short, check):
     """``NOI12 += NOI_t − NOI_{t−12}`` with ``NOI = rent + rent subsidy − rent costs − running``; returns the number
@@ -856,3 +912,99 @@ def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credi
                 first = False
         for i in range(n):
             noi12[i] += noi[i]
+
+
+# ---- yearly ledgers (engine.stages.yearly: _yearly_debt_flows, _yearly_operating_flows; a bulk run's ledgers) -----
+def yearly_bulk(yb, s, y, bank_int_p, bank_prin_p, per_path, bond_s, bond_int, bond_prin, refi_on, refi, refi_s,
+                cfads, bank_due, proj_cfads, proj_bank, soe_bond_s, has_soe, cf_prog, has_ov, overrun_t, has_gov,
+                gov_owned, dist_t, eq_on, eq, eq_s, soe, hidden, gov_bond, fiscal, uses_s, locked, land_on, land,
+                noi_on, is_rental, rent, rent_sub, rent_costs, running):
+    """The month's flows into year ``y`` of a bulk run's ledgers ``yb`` (``(K, Y, n)``, ledger ``k`` at row
+    ``s[k]`` in the order of :data:`~baozhang_finance.engine.kernels.twins.YEARLY_SLOTS`), each added as numpy
+    adds it: debt service ``+= (Σ_p bank interest + Σ_p bank principal) + bond service`` (``bond_s`` or, per path,
+    ``Σ_p bond interest + Σ_p bond principal``) ``(+ SOE-bond service)``; per-project CFADS and bank service; CFADS,
+    uses (``+= overrun, += uses + reserve``), distributions, equity in, support by payer, fiscal revenue and its
+    land part, lock-up months ``+= any_p locked``, NOI ``Σ_{rental p} ((rent + subsidy) − rent costs) − running``.
+    Axis-0 sums row by row from row 0; a ledger a month adds nothing to still gets numpy's ``+ 0.0``."""
+    P, n = cfads.shape
+    for p in range(P):
+        add(proj_cfads[y, p], cfads[p])
+        add(proj_bank[y, p], bank_due[p])
+    acc, tmp = np.empty(n), np.empty(n)
+    rows_sum(bank_int_p, acc)
+    rows_sum(bank_prin_p, tmp)
+    for i in range(n):
+        acc[i] = acc[i] + tmp[i]
+    if per_path:  # bond service per path: Σ_p interest + Σ_p principal
+        bond = np.empty(n)
+        rows_sum(bond_int, bond)
+        rows_sum(bond_prin, tmp)
+        for i in range(n):
+            acc[i] = acc[i] + (bond[i] + tmp[i])
+        if refi_on:
+            add(yb[s[1], y], refi)
+        else:
+            add_s(yb[s[1], y], refi_s)
+    else:
+        for i in range(n):
+            acc[i] = acc[i] + bond_s
+    add(yb[s[0], y], acc)
+    if has_soe:
+        add_s(yb[s[0], y], soe_bond_s)
+    add(yb[s[2], y], cf_prog)
+    if has_ov:
+        add(yb[s[3], y], overrun_t)
+    add_s(yb[s[3], y], uses_s)
+    if has_gov:
+        add(yb[s[4], y], gov_owned)
+    add(yb[s[5], y], dist_t)
+    if eq_on:
+        add(yb[s[6], y], eq)
+    else:
+        add_s(yb[s[6], y], eq_s)
+    add(yb[s[7], y], soe)
+    add(yb[s[8], y], hidden)
+    add(yb[s[9], y], gov_bond)
+    add(yb[s[10], y], fiscal)
+    lk = yb[s[11], y]
+    for i in range(n):
+        on = locked[0, i]
+        for p in range(1, P):
+            on = on | locked[p, i]
+        lk[i] += 1.0 if on else 0.0
+    if land_on:
+        add(yb[s[12], y], land)
+    else:
+        add_s(yb[s[12], y], 0.0)
+    if noi_on:
+        yearly_noi(yb[s[13], y], is_rental, rent, rent_sub, rent_costs, running)
+
+
+def add(acc, x):
+    """``acc += x`` of two ``(n,)`` arrays."""
+    for i in range(acc.shape[0]):
+        acc[i] += x[i]
+
+
+def add_s(acc, x):
+    """``acc += x`` of an ``(n,)`` array and a number."""
+    for i in range(acc.shape[0]):
+        acc[i] += x
+
+
+def yearly_noi(no, is_rental, rent, rent_sub, rent_costs, running):
+    """``noi += Σ_{rental p} ((rent + rent subsidy) − rent costs) − running`` (the rental rows from the first, as
+    numpy sums the boolean selection over axis 0)."""
+    P, n = rent.shape
+    acc = np.empty(n)
+    first = True
+    for p in range(P):
+        if is_rental[p]:
+            r, rs, rc, ru = rent[p], rent_sub[p], rent_costs[p], running[p]
+            for i in range(n):
+                v = ((r[i] + rs[i]) - rc[i]) - ru[i]
+                acc[i] = v if first else acc[i] + v
+            first = False
+    if not first:
+        for i in range(n):
+            no[i] += acc[i]

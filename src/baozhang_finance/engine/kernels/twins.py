@@ -15,18 +15,146 @@ from baozhang_finance.engine.drivers import Drivers, MarketState
 from baozhang_finance.engine.formulas import discount_factor
 from baozhang_finance.engine.kernels import load
 from baozhang_finance.engine.plan import Plan
-from baozhang_finance.engine.state import Constants, State
+from baozhang_finance.engine.state import Constants, State, constants
 
 f64 = np.float64
+_F64 = np.dtype(f64)  # numpy's float64 dtype (one instance: a fast identity test in pn)
 _NO_MASK = np.zeros((1, 1), dtype=bool)  # a placeholder 2-D mask where a kernel's branch is off
 _NO_HAZARD = np.zeros((1, 1))  # … and a placeholder 2-D array
+_NO_SHORT = np.zeros((1, 1, 1))  # … and 3-D
 
 
 def pn(x, shape) -> np.ndarray:
     """``x`` as a C-ordered float64 array of ``shape`` (a view when it already is one, else a broadcast copy)."""
-    if isinstance(x, np.ndarray) and x.shape == shape and x.dtype == f64 and x.flags.c_contiguous:
+    if type(x) is np.ndarray and x.dtype is _F64 and x.shape == shape and x.flags.c_contiguous:
         return x
     return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=f64), shape))
+
+
+class Prepared:
+    """Per-plan arrays the twins read every month, made once per plan (kept on it, as its
+    :func:`~baozhang_finance.engine.state.constants`): the projects' and loans' constants as ``(P,)`` / ``(L,)``
+    vectors, SOE support's class rows, the tranches' kinds and classes; and the :class:`MonthTables` of each month,
+    made when a run first reaches it (:func:`month_tables`)."""
+
+    def __init__(self, plan: Plan):
+        c = constants(plan)
+        vec = lambda x: np.ascontiguousarray(np.asarray(x, dtype=f64).reshape(-1))  # noqa: E731  (P, 1) → (P,)
+        self.months: list = [None] * plan.T
+        self.kinds = [tr.kind for tr in c.tranches]
+        self.zeros_p = np.zeros(plan.P)
+        self.dsra_months, self.lockup_dscr = float(plan.dsra_months), float(plan.lockup_dscr)
+        self.cross, self.bank_first = bool(plan.cross_support), bool(plan.bank_first)
+        self.liquidation_months = int(plan.liquidation_months)
+        self.dist_return, self.pot_cap = bool(plan.support.distributions_return), float(plan.support.pot_cap)
+        self.sweep_share, self.subsidy_share = vec(c.sweep_share), vec(c.subsidy_share)
+        self.stab_occ, self.rent_unit, self.rent_sub_unit = vec(c.stab_occ), vec(c.rent_unit), vec(c.rent_sub_unit)
+        self.rent_cost_share, self.cost_m2_m = vec(c.rent_cost_share), vec(c.cost_m2_m)
+        self.bb_row = np.full(plan.P, -1, dtype=np.int64)
+        self.bb_row[c.bb_rows] = np.arange(c.bb_rows.size)
+        self.absorption_m, self.accept, self.bb_market = vec(c.absorption_m), vec(c.bb_accept), vec(c.bb_market)
+        self.bb_mprice, self.area, self.resale_factor = vec(c.bb_market_price), vec(c.area), vec(c.resale_factor)
+        self.sale_unit_value, self.tax_rate = vec(c.sale_unit_value), vec(c.sales_tax_rate)
+        self.bb_hazard, self.bb_sens = vec(c.bb_hazard[c.bb_rows, 0]), vec(c.bb_sens[c.bb_rows, 0])
+        if c.has_loans:
+            self.rate_m, self.spread, self.rel_part = vec(plan.loan_rate_m), vec(plan.loan_spread_m), vec(c.rel_part)
+            self.rel_share, self.is_equal = vec(c.rel_share), np.ascontiguousarray(c.is_equal[:, 0])
+            self.loan_project = plan.loan_project.astype(np.int64)
+        self._support(plan, c)
+
+    def __getstate__(self) -> dict:
+        """Pickled (with its plan, to a worker) without the month tables: a process makes its own as runs reach
+        each month."""
+        return {**self.__dict__, "months": [None] * len(self.months)}
+
+    def _support(self, plan: Plan, c: Constants) -> None:
+        """SOE support's class rows (operating costs, then the tranches), the order SOE money pays them in, whether
+        the cures follow it; the tranches' government class (hidden call or bond burden)."""
+        sp = plan.support
+        rows = {"operating_costs": 0, **{kind: j + 1 for j, kind in enumerate(self.kinds)}}
+        self.soe_names = list(rows)
+        self.soe_order = np.array([rows[x] for x in sp.soe_order if x in rows], dtype=np.int64)
+        self.in_paid = np.zeros(len(rows), dtype=bool)
+        self.in_paid[self.soe_order] = True
+        self.allocated = sp.cures is not None and sp.cures.timing == "after_soe_support"
+        self.yearly_on, self.yearly_capacity = bool(sp.yearly_capacity), float(sp.yearly_capacity)
+        self.hidden_class = np.array([tr.government_class == "hidden" for tr in c.tranches], dtype=bool)
+
+
+class MonthTables:
+    """What the twins read of month ``t`` that depends on the plan only, by the very expressions the twins (and the
+    numpy stages) evaluate each month, on the same shapes (so the same bits): plan columns ``a[:, t]`` contiguous,
+    the month's masks, counts, ring slots, draws and their sources, scalars; ``uses = Σ_p uses_{p,t} + Σ_p
+    reserve_{p,t}`` as the numpy yearly stage sums them. Made once per plan and month (:func:`month_tables`)."""
+
+    def __init__(self, plan: Plan, c: Constants, t: int):
+        col_t = lambda a: np.ascontiguousarray(a[:, t], dtype=f64)  # noqa: E731
+        self.uses = plan.uses_out[:, t].sum() + plan.reserve_in[:, t].sum()
+        self.grants, self.op_grants = col_t(plan.operating_grants), plan.operating_grants[:, t][:, None]
+        self.grants_sum = float(self.op_grants.sum())
+        self.subsidy_on = (t < plan.subsidy_end).astype(f64)
+        self.active = t >= c.avail_m
+        self.active_f = np.asarray(self.active, dtype=f64)
+        self.wip_sum = plan.work_in_progress[:, t].sum()
+        self.bond_fwd, self.soe_fwd = col_t(plan.bond_forward_service), col_t(plan.soe_bond_forward_service)
+        self.floor, self.bond_int, self.bond_prin = (col_t(plan.reserve_floor), col_t(plan.bond_interest),
+                                                     col_t(plan.bond_principal))
+        self.fdfac, self.disc = float(plan.support.fiscal_discount_m[t]), float(plan.discount_m[t])
+        self.equity_in = plan.equity_in[:, t].sum()
+        self.llcr_df = float(discount_factor(c.llcr_rate, t - c.llcr_start)) if c.llcr_start <= t < c.llcr_end else 0.0
+        self.count12 = np.clip(t - c.avail_m + 1, 1, 12).astype(f64)  # the disposal's occupancy divisor
+        self._rental(plan, c, t, col_t)
+        self._sales(plan, c, t, col_t)
+        if c.has_loans:
+            self._loans(plan, c, t, col_t)
+
+    def _rental(self, plan: Plan, c: Constants, t: int, col_t) -> None:
+        """The rental twin's month: units acquired, leases in place and dropping out, counts, ramps (:func:`rental`)."""
+        avail_m, is_rental = c.avail_m, c.is_rental
+        self.acq, self.acq_delayed = col_t(plan.acquired_units), col_t(plan.acquired_delayed)
+        self.act_r = self.active & is_rental
+        self.dropping = (t - c.lease_months >= avail_m) & is_rental
+        self.count = np.clip(t - avail_m + 1, 1, c.lease_div).astype(f64)
+        self.ramp = (np.where(c.has_lease_up, np.clip((t - avail_m + 1) / c.lease_up, 0.0, 1.0), self.active)
+                     * is_rental).astype(f64)
+        self.drop_slot = ((t - c.lease_months) % c.lr).astype(np.int64)
+
+    def _sales(self, plan: Plan, c: Constants, t: int, col_t) -> None:
+        """The sales twin's month: new inventory, lock-up and resale slots, the buybacks' original price."""
+        self.inv_on = bool(np.any(t == c.avail_m))
+        self.inv = np.ascontiguousarray(c.new_inventory * (t == c.avail_m), dtype=f64)
+        self.lock_slot = ((t - c.lock_eff) % c.lk).astype(np.int64)
+        self.resale_slot = ((t - plan.resale_delay) % c.dk).astype(np.int64)
+        self.orig = np.ascontiguousarray(plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - c.avail_m)), dtype=f64)
+        self.handover, self.presale = col_t(plan.presub_handover_units), col_t(c.presale_in)
+
+    def _loans(self, plan: Plan, c: Constants, t: int, col_t) -> None:
+        """The loans twin's month: draws and the sources they add, grace, capitalisation, relending's months, the
+        annuity rows' remaining terms ``max(maturity − t, 1)`` ``(A, 1)`` (own maturities)."""
+        self.draw = col_t(plan.loan_draw)
+        self.draw_sources = plan.loan_onehot.T @ self.draw
+        self.in_grace = t < plan.loan_amort_start
+        self.capitalise = plan.loan_capitalise & (self.in_grace | (c.code == 3))
+        self.rel_active = t < plan.loan_rel_end
+        n_rem = np.maximum(np.asarray((plan.loan_maturity - t)[:, None][c.annuity_rows], dtype=float), 1.0)
+        self.annuity_n = np.ascontiguousarray(n_rem)
+
+
+def prepared(plan: Plan) -> Prepared:
+    """The plan's :class:`Prepared` arrays, made on first use."""
+    pp = plan.__dict__.get("_twins_prepared")
+    if pp is None:
+        pp = plan.__dict__["_twins_prepared"] = Prepared(plan)
+    return pp
+
+
+def month_tables(plan: Plan, t: int) -> MonthTables:
+    """The plan's :class:`MonthTables` of month ``t``, made when a run first reaches it."""
+    months = prepared(plan).months
+    mo = months[t]
+    if mo is None:
+        mo = months[t] = MonthTables(plan, constants(plan), t)
+    return mo
 
 
 def column(a, t: int) -> np.ndarray:
@@ -54,16 +182,29 @@ def market_step(drv: Drivers, t: int) -> MarketState:
         drv.relending_on &= u >= mp.relending_nonrenewal_prob
     if t >= mp.stress_relending_stop:
         drv.relending_on[:] = False
-    return drv.state(np.exp(x_h), np.exp(x_r), lpr, occ_dev)
+    return _market_state(drv, np.exp(x_h), np.exp(x_r), lpr, occ_dev)
+
+
+def _market_state(drv: Drivers, hpi, rent, lpr, occ_dev) -> MarketState:
+    """Twin of :meth:`baozhang_finance.engine.drivers.Drivers.state`: ``H^β`` and the exponentials by numpy, the
+    fiscal revenue ``F₀ · ((1 − s) · G + s · H^β)`` and its land part ``(F₀ · s) · H^β`` in a kernel."""
+    mp, n = drv.mp, drv.n
+    h_beta = hpi**mp.fiscal_land_beta
+    land, fiscal = np.empty(n), np.exp(drv.log_g)
+    share = mp.fiscal_land_share
+    load()["fiscal"](h_beta, fiscal, float(mp.fiscal0_m * share), float(mp.fiscal0_m), float(1.0 - share),
+                     float(share), land)
+    return MarketState(hpi=hpi, rent=rent, lpr=lpr, cpi=np.exp(drv.log_c), occ_dev=occ_dev,
+                       absorption=np.exp(drv.abs), fiscal_m=fiscal, relending_on=drv.relending_on, fiscal_land_m=land)
 
 
 def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.waterfall` (numpy with a sinking fund)."""
     if st.sink is not None:
         return stages.waterfall(st, c, plan, t, m)
-    k = load()
+    k, pp, mo = load(), prepared(plan), month_tables(plan, t)
     P, n = c.P, st.n
-    kinds = [tr.kind for tr in c.tranches]
+    kinds = pp.kinds
     dues = np.empty((len(kinds), P, n))
     for j, kind in enumerate(kinds):
         dues[j] = m.due[kind]
@@ -73,21 +214,20 @@ def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     principal = m.principal if c.has_loans else st.loan_bal
     extra = m.reserve_net if m.reserve_net is not None else st.zeros_pn
     k["waterfall_pay"](pn(m.cfads, (P, n)), pn(st.cash, (P, n)), pn(st.dsra, (P, n)), pn(extra, (P, n)),
-                       m.reserve_net is not None, dues, short, short_opex, surplus, do_sweep,
-                       pn(c.sweep_share[:, 0], (P,)), pn(m.sales, (P, n)), c.onehot_t, st.loan_bal, principal, sweep)
+                       m.reserve_net is not None, dues, short, short_opex, surplus, do_sweep, pp.sweep_share,
+                       pn(m.sales, (P, n)), c.onehot_t, st.loan_bal, principal, sweep)
     m.sweep, m.short_opex = sweep, short_opex
-    m.short = {kind: short[j] for j, kind in enumerate(kinds)}
+    _set_short(m, kinds, short)
     balloon_on, ahead = _balloon_ahead(st, c, plan, t)
     has_sold = st.disposal is not None
-    soe_fwd = column(plan.soe_bond_forward_service, t) if c.has_soe_bond else np.zeros(P)
-    soe_due = pn(m.soe_bond_due[:, 0], (P,)) if c.has_soe_bond else np.zeros(P)
+    soe_fwd = mo.soe_fwd if c.has_soe_bond else pp.zeros_p
+    soe_due = pn(m.soe_bond_due[:, 0], (P,)) if c.has_soe_bond else pp.zeros_p
     new_dsra, cash, dist = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     m.locked = np.empty((P, n), dtype=bool)
-    k["waterfall_keep"](surplus, float(plan.dsra_months), pn(m.bank_due, (P, n)), column(plan.bond_forward_service, t),
-                        soe_fwd, c.has_soe_bond, balloon_on, ahead, c.onehot_t, st.loan_bal,
-                        column(plan.reserve_floor, t), new_dsra, bool(plan.cross_support), short_opex, short,
-                        pn(m.cfads, (P, n)), pn(m.bond_due, (P, n)), soe_due, st.cf12, st.ds12, st.cf_ring,
-                        st.ds_ring, t % 12, float(plan.lockup_dscr), st.disposal.sold if has_sold else st.zeros_pn,
+    k["waterfall_keep"](surplus, pp.dsra_months, pn(m.bank_due, (P, n)), mo.bond_fwd, soe_fwd, c.has_soe_bond,
+                        balloon_on, ahead, c.onehot_t, st.loan_bal, mo.floor, new_dsra, pp.cross, short_opex,
+                        short, pn(m.cfads, (P, n)), pn(m.bond_due, (P, n)), soe_due, st.cf12, st.ds12, st.cf_ring,
+                        st.ds_ring, t % 12, pp.lockup_dscr, st.disposal.sold if has_sold else st.zeros_pn,
                         has_sold, cash, dist, m.locked)
     st.dsra, st.cash, m.dist = new_dsra, cash, dist
 
@@ -110,47 +250,77 @@ def soe_support(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.soe_support` (numpy with government-owned blocks)."""
     if c.gov_rows is not None:
         return stages.soe_support(st, c, plan, t, m)
-    k, sp = load(), plan.support
-    P, n = c.P, st.n
-    kinds = [tr.kind for tr in c.tranches]
-    rows = {"operating_costs": 0, **{kind: j + 1 for j, kind in enumerate(kinds)}}
-    order = np.array([rows[x] for x in sp.soe_order if x in rows], dtype=np.int64)
-    in_paid = np.zeros(len(rows), dtype=bool)
-    in_paid[order] = True
-    short = np.empty((len(kinds), P, n))
-    for j, kind in enumerate(kinds):
-        short[j] = m.short[kind]
-    shorts, paid, soe = np.empty((len(rows), n)), np.empty((len(rows), n)), np.empty(n)
-    allocated = sp.cures is not None and sp.cures.timing == "after_soe_support"
+    k, pp = load(), prepared(plan)
+    P, n, kinds, names, order = c.P, st.n, pp.kinds, pp.soe_names, pp.soe_order
+    short = _short_stack(m, kinds, P, n)  # read only here
+    shorts, paid, soe = np.empty((len(names), n)), np.empty((len(names), n)), np.empty(n)
+    allocated = pp.allocated
     new_opex = np.empty((P, n)) if allocated else st.zeros_pn
-    new_short = np.empty_like(short) if allocated else short
+    new_short = np.empty_like(short) if allocated else short  # written only when allocated
     mt = st.metrics
-    k["soe_support"](pn(m.short_opex, (P, n)), short, st.soe_left, bool(sp.yearly_capacity and t > 0 and t % 12 == 0),
-                     float(sp.yearly_capacity), float(sp.pot_cap), order, in_paid, allocated, shorts, paid, soe,
-                     new_opex, new_short, mt["soe_exhausted"], mt["first_shortfall"], t)
-    names = list(rows)
+    k["soe_support"](pn(m.short_opex, (P, n)), short, st.soe_left, pp.yearly_on and t > 0 and t % 12 == 0,
+                     pp.yearly_capacity, pp.pot_cap, order, pp.in_paid, allocated, shorts, paid, soe, new_opex,
+                     new_short, mt["soe_exhausted"], mt["first_shortfall"], t)
     m.soe = soe
     m.shorts = {x: shorts[j] for j, x in enumerate(names)}
     m.paid = {names[j]: paid[j] for j in order}
     m.allocated = allocated
+    m.support_blocks = shorts, paid  # for the government's twin
     if allocated:
         m.short_opex = new_opex
-        m.short = {kind: new_short[j] for j, kind in enumerate(kinds)}
+        _set_short(m, kinds, new_short)
+
+
+def _set_short(m, kinds, block) -> None:
+    """``m.short`` = the tranches' rows of one ``(K, P, n)`` block, remembered with it (:func:`_short_stack`)."""
+    m.short = {kind: block[j] for j, kind in enumerate(kinds)}
+    m.short_block = block, tuple(m.short.values())
+
+
+def _short_stack(m, kinds, P: int, n: int) -> np.ndarray:
+    """``m.short``'s tranches (in ``kinds`` order) as one ``(K, P, n)`` array for a kernel that only reads it: the
+    block they are the rows of while every one still is (:func:`_set_short`), else a copy."""
+    blk = getattr(m, "short_block", None)
+    if (blk is not None and len(blk[1]) == len(kinds) == len(m.short)
+            and all(m.short.get(kind) is v for kind, v in zip(kinds, blk[1]))):
+        return blk[0]
+    short = np.empty((len(kinds), P, n))
+    for j, kind in enumerate(kinds):
+        short[j] = m.short[kind]
+    return short
+
+
+def government(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.government` (numpy with government-owned blocks): per tranche
+    ``gov_k = short_k − soe_k`` (``short_k`` where SOE money may not pay it; ``Σ_p short_{p,k}`` when the cures
+    follow SOE support), summed by government class in tranche order; hidden call = operating gap + the
+    hidden-class sum."""
+    if c.gov_rows is not None:
+        return stages.government(st, c, plan, t, m)
+    pp, P, n = prepared(plan), c.P, st.n
+    kinds = pp.kinds
+    shorts, paid = m.support_blocks
+    gov_k, gov_bank, gov_bond, hidden = np.empty((len(kinds), n)), np.empty(n), np.empty(n), np.empty(n)
+    allocated = m.allocated
+    load()["government"](allocated, pn(m.short_opex, (P, n)) if allocated else st.zeros_pn,
+                         _short_stack(m, kinds, P, n) if allocated else _NO_SHORT, shorts, paid, pp.in_paid,
+                         pp.hidden_class, gov_k, gov_bank, gov_bond, hidden)
+    m.gov_by_kind = {kind: gov_k[j] for j, kind in enumerate(kinds)}
+    m.gov_bank, m.gov_bond, m.hidden = gov_bank, gov_bond, hidden
 
 
 def default(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.default` and :func:`~baozhang_finance.engine.instruments.
     bank_loan.repay` (the collateral's matrix product stays in numpy)."""
     hpi, mt = m.ms.hpi, st.metrics
-    m.collateral = (c.collateral_unit @ st.held + plan.work_in_progress[:, t].sum()) * hpi
+    m.collateral = (c.collateral_unit @ st.held + month_tables(plan, t).wip_sum) * hpi
     if not c.has_loans:
         return
     k, P, n = load(), c.P, st.n
     k["default_events"](m.gov_bank, m.bal_open, m.bank_int_p, m.collateral, pn(hpi, (n,)), mt["default_month"],
                         mt["ead"], mt["collateral_at_default"], mt["hpi_at_default"], mt["sale_month"],
-                        mt["hpi_at_sale"], t, int(plan.liquidation_months))
-    k["repay"](st.loan_bal, m.principal, c.any_sale, c.onehot_t, plan.loan_project.astype(np.int64),
-               pn(m.sweep, (P, n)))
+                        mt["hpi_at_sale"], t, prepared(plan).liquidation_months)
+    k["repay"](st.loan_bal, m.principal, c.any_sale, c.onehot_t, prepared(plan).loan_project, pn(m.sweep, (P, n)))
 
 
 def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
@@ -158,22 +328,22 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     lens_metrics` (numpy with government-owned blocks)."""
     if c.gov_rows is not None:
         return stages.metrics(st, c, plan, t, m)
-    k, mt, P, n = load(), st.metrics, c.P, st.n
-    fdfac = float(plan.support.fiscal_discount_m[t])
-    equity_in_t = plan.equity_in[:, t].sum()
+    k, mt, P, n, pp, mo = load(), st.metrics, c.P, st.n, prepared(plan), month_tables(plan, t)
+    fdfac = mo.fdfac
+    equity_in_t = mo.equity_in
     m.equity_in_t = equity_in_t
     llcr_on = c.llcr_start <= t < c.llcr_end
     per_path = st.refi is not None or st.disposal is not None
-    ahead_mode = 0 if plan.bank_first else (1 if per_path else 2)
+    ahead_mode = 0 if pp.bank_first else (1 if per_path else 2)
     ahead_s = 0.0 if ahead_mode != 2 else float(m.bond_due.sum())
-    df = float(discount_factor(c.llcr_rate, t - c.llcr_start)) if llcr_on else 0.0
+    df = mo.llcr_df
     has_ov, has_bb = m.overrun is not None, m.gov_bb_paid is not None
     zn = st.metrics["ead"]  # any (n,) float array where a branch is off (never written)
     dist_t, cf_prog, equity_t = np.empty(n), np.empty(n), np.empty(n)
     k["metrics_main"](m.hidden, m.gov_bond, m.soe, m.bal_open, pn(m.dist, (P, n)), pn(m.cfads, (P, n)), fdfac,
-                      float(plan.discount_m[t]), float(equity_in_t), m.overrun if has_ov else st.zeros_pn, has_ov,
+                      mo.disc, float(equity_in_t), m.overrun if has_ov else st.zeros_pn, has_ov,
                       m.gov_bb_paid if has_bb else zn, m.gov_resale if has_bb else zn, has_bb,
-                      bool(plan.support.distributions_return), float(plan.support.pot_cap), st.soe_left, llcr_on,
+                      pp.dist_return, pp.pot_cap, st.soe_left, llcr_on,
                       ahead_mode, ahead_s, pn(m.bond_due, (P, n)) if ahead_mode == 1 else st.zeros_pn, df,
                       t == c.llcr_start, c.cov_lo <= t <= c.cov_hi, c.has_bond, pn(m.bank_due, (P, n)), t,
                       mt["first_call"], mt["stock_at_call"], mt["pv_hidden"], mt["pv_bond"], mt["pv_soe"],
@@ -183,19 +353,21 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     if has_ov:
         m.overrun_t = m.overrun.sum(axis=0)
         m.equity_in_t = equity_t
-    _lens(k, st, c, plan, t, m, fdfac, equity_t)
+    _lens(k, pp, mo, st, c, plan, t, m, fdfac, equity_t)
 
 
-def _lens(k, st: State, c: Constants, plan: Plan, t: int, m, fdfac: float, equity_t) -> None:
+def _lens(k, pp: Prepared, mo: MonthTables, st: State, c: Constants, plan: Plan, t: int, m, fdfac: float,
+          equity_t) -> None:
     """The lens accumulators of :func:`~baozhang_finance.engine.stages.lens_metrics` in one kernel."""
     mt, P, n = st.metrics, c.P, st.n
     shorts = getattr(m, "shorts", None) or {}
     bank_short = shorts.get("bank_loan")
     credit_on = bank_short is not None and c.has_loans
-    noi_on = t >= plan.T - 12 and c.any_rental
-    k["metrics_lens"](m.gov_bank, fdfac, pn(m.rent_sub, (P, n)), pn(m.int_sub, (P, n)), float(m.op_grants.sum()),
+    noi_on = t >= c.T - 12 and c.any_rental
+    grants = mo.grants_sum if m.op_grants is mo.op_grants else float(m.op_grants.sum())
+    k["metrics_lens"](m.gov_bank, fdfac, pn(m.rent_sub, (P, n)), pn(m.int_sub, (P, n)), grants,
                       bank_short if credit_on else m.gov_bank, credit_on, pn(m.bank_int_p, (P, n)), m.bal_open,
-                      m.collateral, pn(m.ms.hpi, (n,)), int(plan.liquidation_months), t, m.dist_t, equity_t, m.soe,
+                      m.collateral, pn(m.ms.hpi, (n,)), pp.liquidation_months, t, m.dist_t, equity_t, m.soe,
                       m.hidden, m.gov_bond, noi_on, pn(m.rent, (P, n)), pn(m.rent_costs, (P, n)),
                       pn(m.running, (P, n)), c.is_rental, mt["pv_gov_bank"], mt["pv_budgeted"],
                       mt["bank_short_first"], mt["soe_exhausted"],
@@ -257,15 +429,12 @@ def disposal_month(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     if P * n == 1:
         return disposal.month(st, c, plan, t, m)
     d, cfg = st.disposal, plan.support.cures.disposal
-    kinds = list(m.short)
-    short = np.empty((len(kinds), P, n))
-    for j, kind in enumerate(kinds):
-        short[j] = m.short[kind]
-    operating = t - c.avail_m + 1
+    short = _short_stack(m, list(m.short), P, n)  # read only here
+    operating, mo = t - c.avail_m + 1, month_tables(plan, t)
     total, eligible = np.empty((P, n)), np.empty((P, n), dtype=bool)
     found = load()["disposal_rings"](
         pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.rent_costs, (P, n)), pn(m.running, (P, n)), pn(m.occ, (P, n)),
-        d.noi_ring, d.occ_ring, t % 12, pn(m.short_opex, (P, n)), short, np.clip(operating, 1, 12).astype(f64),
+        d.noi_ring, d.occ_ring, t % 12, pn(m.short_opex, (P, n)), short, mo.count12,
         c.is_rental, operating >= cfg.min_operating_months, float(cfg.min_occupancy - 1e-12), d.sold, total, eligible)
     if found and _disposal_sells(st, c, plan, t, m, total, eligible):
         disposal.settle(st, c, plan, t, m, total, eligible)
@@ -318,36 +487,31 @@ def rental(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.rental` (numpy without rental blocks: nothing to fuse)."""
     if not c.any_rental:
         return stages.rental(st, c, plan, t, m)
-    P, n, ms = c.P, st.n, m.ms
-    avail_m, lr, is_rental = c.avail_m, c.lr, c.is_rental
-    m.active = active = t >= avail_m
-    dropping = (t - c.lease_months >= avail_m) & is_rental
-    count = np.clip(t - avail_m + 1, 1, c.lease_div).astype(f64)
-    ramp = (np.where(c.has_lease_up, np.clip((t - avail_m + 1) / c.lease_up, 0.0, 1.0), active) * is_rental).astype(f64)
+    P, n, ms, pp, mo = c.P, st.n, m.ms, prepared(plan), month_tables(plan, t)
+    m.active = mo.active
     has_delay = st.delayed is not None
-    acq = column(plan.acquired_units, t)
-    acq_diff = column(plan.acquired_delayed, t) - acq if has_delay else acq
+    acq = mo.acq
+    acq_diff = mo.acq_delayed - acq if has_delay else acq
     has_sold = st.disposal is not None
     occ, rent, rent_sub, rent_costs, running = (np.empty((P, n)) for _ in range(5))
     load()["rental"](st.held, acq, acq_diff, has_delay, st.delayed if has_delay else st.zeros_pn, st.rent_sum,
-                     st.rent_ring, pn(ms.rent, (n,)), active & is_rental, dropping,
-                     ((t - c.lease_months) % lr).astype(np.int64), t % lr, count, pn(c.stab_occ[:, 0], (P,)),
-                     pn(ms.occ_dev, (n,)), ramp, has_sold, st.disposal.sold if has_sold else st.zeros_pn,
-                     pn(c.rent_unit[:, 0], (P,)), pn(c.rent_sub_unit[:, 0], (P,)), pn(c.rent_cost_share[:, 0], (P,)),
-                     pn(c.cost_m2_m[:, 0], (P,)), pn(ms.cpi, (n,)), occ, rent, rent_sub, rent_costs, running)
+                     st.rent_ring, pn(ms.rent, (n,)), mo.act_r, mo.dropping, mo.drop_slot, t % c.lr,
+                     mo.count, pp.stab_occ, pn(ms.occ_dev, (n,)), mo.ramp, has_sold,
+                     st.disposal.sold if has_sold else st.zeros_pn, pp.rent_unit, pp.rent_sub_unit,
+                     pp.rent_cost_share, pp.cost_m2_m, pn(ms.cpi, (n,)), occ, rent, rent_sub, rent_costs, running)
     m.occ, m.rent, m.rent_sub, m.rent_costs, m.running = occ, rent, rent_sub, rent_costs, running
 
 
 def cfads(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.cfads`."""
-    P, n = c.P, st.n
-    m.op_grants = plan.operating_grants[:, t][:, None]
+    P, n, pp, mo = c.P, st.n, prepared(plan), month_tables(plan, t)
+    m.op_grants = mo.op_grants
     int_sub = np.empty((P, n)) if c.has_loans else st.zeros_pn
     ops_in, ops_out, cf = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
-    load()["cfads"](pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.sales, (P, n)), column(plan.operating_grants, t),
-                    pn(m.bank_int_p, (P, n)), pn(c.subsidy_share[:, 0], (P,)), (t < plan.subsidy_end).astype(f64),
-                    c.has_loans, pn(m.running, (P, n)), pn(m.rent_costs, (P, n)), pn(m.sales_tax, (P, n)),
-                    pn(m.bb_paid, (P, n)), int_sub, ops_in, ops_out, cf)
+    load()["cfads"](pn(m.rent, (P, n)), pn(m.rent_sub, (P, n)), pn(m.sales, (P, n)), mo.grants,
+                    pn(m.bank_int_p, (P, n)), pp.subsidy_share, mo.subsidy_on, c.has_loans, pn(m.running, (P, n)),
+                    pn(m.rent_costs, (P, n)), pn(m.sales_tax, (P, n)), pn(m.bb_paid, (P, n)), int_sub, ops_in, ops_out,
+                    cf)
     m.int_sub, m.ops_in, m.ops_out, m.cfads = int_sub, ops_in, ops_out, cf
 
 
@@ -357,30 +521,27 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     if not c.has_loans:
         stages.loans(st, c, plan, t, m)
         return
-    k, L, n, ms = load(), c.L, st.n, m.ms
+    k, L, n, ms, pp, mo = load(), c.L, st.n, m.ms, prepared(plan), month_tables(plan, t)
     ext = st.ext
-    draw = column(plan.loan_draw, t)
-    in_grace = t < plan.loan_amort_start
-    capitalise = plan.loan_capitalise & (in_grace | (c.code == 3))
+    in_grace = mo.in_grace
     mat = ext.maturity if ext is not None else _loan_maturity(st, plan)
     rate, cash_int, principal, bal_pre = (np.empty((L, n)) for _ in range(4))
-    k["loans_rate"](st.loan_bal, draw, plan.loan_fixed, pn(plan.loan_rate_m, (L,)), pn(plan.loan_spread_m, (L,)),
-                    pn(ms.lpr, (n,)), t < plan.loan_rel_end, ms.relending_on, pn(c.rel_part[:, 0], (L,)),
-                    pn(c.rel_share[:, 0], (L,)), st.reprice is not None,
+    k["loans_rate"](st.loan_bal, mo.draw, plan.loan_fixed, pp.rate_m, pp.spread, pn(ms.lpr, (n,)),
+                    mo.rel_active, ms.relending_on, pp.rel_part, pp.rel_share, st.reprice is not None,
                     st.reprice if st.reprice is not None else rate, ext is not None,
-                    ext.rate_add if ext is not None else rate, capitalise, c.is_equal[:, 0], mat, t, rate, cash_int,
+                    ext.rate_add if ext is not None else rate, mo.capitalise, pp.is_equal, mat, t, rate, cash_int,
                     principal, bal_pre)
     ar = c.annuity_rows
     if ar.size:  # the level payment: its power by numpy on the numpy stage's shapes, the rest in kernels
-        n_rem_c = (plan.loan_maturity - t)[:, None] if ext is None else ext.maturity - t
-        n_rem = np.maximum(np.asarray(n_rem_c[ar], dtype=float), 1.0)
+        n_rem = (mo.annuity_n if ext is None
+                 else np.ascontiguousarray(np.maximum(np.asarray((ext.maturity - t)[ar], dtype=float), 1.0)))
         base = np.empty((ar.size, n))
         k["annuity_base"](rate, ar, base)
-        k["annuity_principal"](bal_pre, rate, cash_int, ar, np.ascontiguousarray(n_rem), base ** (-n_rem), principal)
+        k["annuity_principal"](bal_pre, rate, cash_int, ar, n_rem, base ** (-n_rem), principal)
     P = c.P
     bal_open, int_p, prin_p, bank_due = np.empty(n), np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     k["loans_due"](st.loan_bal, principal, cash_int, in_grace, mat, t, c.onehot_t, bal_open, int_p, prin_p, bank_due)
-    m.sources = m.sources + plan.loan_onehot.T @ draw
+    m.sources = m.sources + mo.draw_sources
     m.rate, m.principal, m.bal_open, m.loan_int = rate, principal, bal_open, cash_int
     m.bank_int_p, m.bank_prin_p, m.bank_due = int_p, prin_p, bank_due
     bond_dues(st, c, plan, t, m)
@@ -397,7 +558,8 @@ def bond_dues(st: State, c: Constants, plan: Plan, t: int, m) -> None:
         ri, rp = refinancing.due(st.refi, t, st.zeros_pn)
         m.refi_principal = rp
     m.bond_int, m.bond_prin, m.bond_due = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
-    load()["bond_dues"](column(plan.bond_interest, t), column(plan.bond_principal, t), pn(ri, (P, n)),
+    mo = month_tables(plan, t)
+    load()["bond_dues"](mo.bond_int, mo.bond_prin, pn(ri, (P, n)),
                         pn(rp, (P, n)), st.refi is not None, st.disposal.sold if st.disposal is not None
                         else st.zeros_pn, st.disposal is not None, m.bond_int, m.bond_prin, m.bond_due)
     stages.dues_by_kind(c, plan, t, m)
@@ -418,49 +580,97 @@ def sales(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     if not c.any_sale or st.delayed is not None or c.any_walkaway or c.any_gov_buyback:
         return stages.sales(st, c, plan, t, m)
     m.gov_bb_paid = m.gov_resale = None
-    P, n = c.P, st.n
+    P, n, pp, mo = c.P, st.n, prepared(plan), month_tables(plan, t)
     k, hpi = load(), pn(m.ms.hpi, (n,))
-    inv_on = bool(np.any(t == c.avail_m))
     h_pow = pn(hpi ** c.elasticity, (P, n)) if c.any_elastic else st.zeros_pn
     any_bb = c.any_buyback
-    rows = c.bb_rows
-    bb_row = np.full(P, -1, dtype=np.int64)
-    bb_row[rows] = np.arange(rows.size)
-    h_ann, e_m1 = _buyback_hazard(k, c, hpi) if any_bb else (_NO_HAZARD, _NO_HAZARD)
-    orig = plan.sale_price_m2 * np.exp(plan.bb_index_m * (t - c.avail_m))
+    h_ann, e_m1 = _buyback_hazard(k, pp, c, hpi) if any_bb else (_NO_HAZARD, _NO_HAZARD)
     sold, sales_, tax = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     bb_units, bb_paid = (np.empty((P, n)), np.empty((P, n))) if any_bb else (st.zeros_pn, st.zeros_pn)
     rings = (st.resale_units_ring, st.resale_value_ring) if any_bb else (st.lock_ring, st.lock_ring)
-    k["sales"](st.unsold, inv_on, pn(c.new_inventory * (t == c.avail_m), (P,)), pn(c.absorption_m[:, 0], (P,)),
-               pn(m.ms.absorption, (n,)), c.any_elastic, h_pow, pn(m.active, (P,)),
-               column(plan.presub_handover_units, t), column(c.presale_in, t), st.eligible, st.lock_ring,
-               ((t - c.lock_eff) % c.lk).astype(np.int64), t % c.lk, any_bb, bb_row, h_ann, e_m1,
-                    c.bb_partial, pn(c.bb_accept[:, 0], (P,)), pn(c.bb_market[:, 0], (P,)),
-                    pn(c.bb_market_price[:, 0], (P,)), pn(orig, (P,)), pn(c.area[:, 0], (P,)), hpi, *rings,
-                    t % c.dk, ((t - plan.resale_delay) % c.dk).astype(np.int64), pn(c.resale_factor[:, 0], (P,)),
-                    st.pending, st.held, pn(c.sale_unit_value[:, 0], (P,)), pn(c.sales_tax_rate[:, 0], (P,)), sold,
-                    bb_units, bb_paid, sales_, tax)
+    k["sales"](st.unsold, mo.inv_on, mo.inv, pp.absorption_m, pn(m.ms.absorption, (n,)), c.any_elastic, h_pow,
+               mo.active_f, mo.handover, mo.presale, st.eligible, st.lock_ring, mo.lock_slot,
+               t % c.lk, any_bb, pp.bb_row, h_ann, e_m1, c.bb_partial, pp.accept, pp.bb_market, pp.bb_mprice,
+               mo.orig, pp.area, hpi, *rings, t % c.dk, mo.resale_slot, pp.resale_factor, st.pending, st.held,
+               pp.sale_unit_value, pp.tax_rate, sold, bb_units, bb_paid, sales_, tax)
     m.sold, m.bb_units, m.bb_paid, m.sales, m.sales_tax = sold, bb_units, bb_paid, sales_, tax
     if st.bb_reserve is not None:
         stages.buyback_reserve(st, c, plan, t, m)
 
 
-def _buyback_hazard(k: dict, c: Constants, hpi):
+def _buyback_hazard(k: dict, pp: Prepared, c: Constants, hpi):
     """The buyback rows' annual hazard ``h`` and ``expm1(log1p(−h) / 12)`` ``(R, n)``, as
     :func:`~baozhang_finance.engine.stages.buybacks` computes them: the arithmetic in kernels, log1p and expm1 by
     numpy on arrays of the shape numpy's stage gives them (``h_m = 1 − (1 − h)^{1/12}``, 1 at h ≥ 1)."""
     rows = c.bb_rows
     h_ann, x = np.empty((rows.size, hpi.shape[0])), np.empty((rows.size, hpi.shape[0]))
-    k["hazard_in"](hpi, pn(c.bb_hazard[rows, 0], (rows.size,)), pn(c.bb_sens[rows, 0], (rows.size,)), h_ann, x)
+    k["hazard_in"](hpi, pp.bb_hazard, pp.bb_sens, h_ann, x)
     np.log1p(x, out=x)
     k["divide"](x, 12.0, x)
     return h_ann, np.expm1(x, out=x)
 
 
-#: numpy stage → its compiled twin (the stages without one — funding, government, yearly, record — run in numpy)
+#: the bulk ledgers the yearly kernel adds to, in its order (``yb[s[k]]``, :func:`~baozhang_finance.engine.kernels.
+#: month.yearly_bulk`); the others of :data:`~baozhang_finance.engine.ledgers.BULK_YEARLY` are year-end balances
+YEARLY_SLOTS = ("debt_service", "refinancing", "cfads", "uses", "gov_owned_opex", "distributions", "equity_in",
+                "soe_support", "gov_hidden", "gov_bond", "fiscal_revenue", "lockup_months", "fiscal_land", "noi")
+
+
+def yearly(st: State, c: Constants, plan: Plan, t: int, m) -> None:
+    """Twin of :func:`baozhang_finance.engine.stages.yearly` for a bulk run's ledgers (:data:`~baozhang_finance.
+    engine.ledgers.BULK_YEARLY`): the month's flows in one kernel, the year-end balances by numpy
+    (``stages._year_end_balances``); the full picture (``yearly="all"``: replays, tests) by the numpy stage. The
+    scalar sums (special-bond and SOE-bond service of a ``(P,)`` schedule, uses + reserve) as numpy takes them."""
+    yr = st.yearly
+    if "ops_in" in yr or "bank_interest" in yr or st.yearly_block is None:
+        return stages.yearly(st, c, plan, t, m)
+    y, P, n, mo = t // 12, c.P, st.n, month_tables(plan, t)
+    per_path = st.refi is not None or st.disposal is not None
+    bond_s = 0.0 if per_path else float(m.bond_int.sum() + m.bond_prin.sum())
+    refi = m.cure.get("refinancing", 0.0) if per_path else 0.0
+    refi_on = isinstance(refi, np.ndarray)
+    soe_s = float(m.soe_bond_int.sum()) + float(m.soe_bond_prin.sum()) if c.has_soe_bond else 0.0
+    has_ov, has_gov, eq = m.overrun is not None, m.gov_owned is not None, m.equity_in_t
+    eq_on = isinstance(eq, np.ndarray) and eq.ndim > 0
+    land = m.ms.fiscal_land_m
+    zn = m.ms.fiscal_m  # any (n,) float array where a branch is off (never read)
+    noi_on = c.any_rental
+    load()["yearly_bulk"](
+        st.yearly_block, _yearly_slots(st), y, pn(m.bank_int_p, (P, n)), pn(m.bank_prin_p, (P, n)), per_path, bond_s,
+        pn(m.bond_int, (P, n)) if per_path else st.zeros_pn, pn(m.bond_prin, (P, n)) if per_path else st.zeros_pn,
+        refi_on, pn(refi, (n,)) if refi_on else zn, 0.0 if refi_on else float(refi), pn(m.cfads, (P, n)),
+        pn(m.bank_due, (P, n)), st.proj_cfads, st.proj_bank, soe_s, bool(c.has_soe_bond), pn(m.cf_prog, (n,)), has_ov,
+        pn(m.overrun_t, (n,)) if has_ov else zn, has_gov, pn(m.gov_owned, (n,)) if has_gov else zn,
+        pn(m.dist_t, (n,)), eq_on, pn(eq, (n,)) if eq_on else zn, 0.0 if eq_on else float(eq), pn(m.soe, (n,)),
+        pn(m.hidden, (n,)), pn(m.gov_bond, (n,)), pn(m.ms.fiscal_m, (n,)), float(mo.uses),
+        _bool_pn(m.locked, (P, n)), land is not None, pn(land, (n,)) if land is not None else zn, noi_on,
+        c.is_rental, *(pn(x, (P, n)) if noi_on else st.zeros_pn for x in (m.rent, m.rent_sub, m.rent_costs,
+                                                                          m.running)))
+    if t % 12 == 11 or t == plan.T - 1:
+        stages._year_end_balances(st, c, plan, t, m, y, yr)
+
+
+def _yearly_slots(st: State) -> np.ndarray:
+    """The rows of :data:`YEARLY_SLOTS` in the state's ledger block, made once per chunk (kept on the state)."""
+    s = st.__dict__.get("_yearly_slots")
+    if s is None:
+        rows = {k: j for j, k in enumerate(st.yearly)}
+        s = st.__dict__["_yearly_slots"] = np.array([rows[k] for k in YEARLY_SLOTS], dtype=np.int64)
+    return s
+
+
+def _bool_pn(x, shape) -> np.ndarray:
+    """``x`` as a C-ordered bool array of ``shape`` (itself when it already is one)."""
+    if isinstance(x, np.ndarray) and x.shape == shape and x.dtype == np.bool_ and x.flags.c_contiguous:
+        return x
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.bool_), shape))
+
+
+#: numpy stage → its compiled twin (the stages without one — funding, record — run in numpy)
 TWINS = {stages.loans: loans, stages.rental: rental, stages.sales: sales, stages.cfads: cfads,
          stages.waterfall: waterfall, cures_before_soe: cures_before, stages.soe_support: soe_support,
-         cures_after_soe: cures_after, stages.default: default, stages.metrics: metrics}
+         cures_after_soe: cures_after, stages.government: government, stages.default: default,
+         stages.metrics: metrics, stages.yearly: yearly}
 
 
 def supports(plan: Plan) -> tuple[bool, str]:
