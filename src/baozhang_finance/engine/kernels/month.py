@@ -21,7 +21,7 @@ KERNELS = ("market", "fiscal", "loans_rate", "loans_due", "annuity_base", "annui
            "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "rows_sum",
            "soe_support", "government", "onehot_sum", "extension_ok", "extension_apply", "extension_noi",
            "disposal_rings", "disposal_sells", "coverage", "llcr", "default_events", "repay",
-           "metrics_main", "metrics_lens", "yearly_noi", "yearly_bulk")
+           "noi_add", "metrics_main", "metrics_lens", "yearly_bulk")
 
 
 # ---- helpers: numpy's semantics to the bit ------------------------------------------------------------------------
@@ -900,18 +900,8 @@ def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credi
                     hpi_s_n[i] = hpi[i]
                 if sale_c[i] == t:
                     hpi_s_c[i] = hpi[i]
-    if noi_on:
-        noi = np.zeros(n)
-        first = True
-        for p in range(P):
-            if is_rental[p]:
-                r, rs, rc, ru = rent[p], rent_sub[p], rent_costs[p], running[p]
-                for i in range(n):
-                    v = ((r[i] + rs[i]) - rc[i]) - ru[i]
-                    noi[i] = v if first else noi[i] + v
-                first = False
-        for i in range(n):
-            noi12[i] += noi[i]
+    if noi_on:  # the last twelve months' NOI (noi_on: some block is a rental block)
+        noi_add(noi12, is_rental, rent, rent_sub, rent_costs, running)
 
 
 # ---- yearly ledgers (engine.stages.yearly: _yearly_debt_flows, _yearly_operating_flows; a bulk run's ledgers) -----
@@ -977,7 +967,7 @@ def yearly_bulk(yb, s, y, bank_int_p, bank_prin_p, per_path, bond_s, bond_int, b
     else:
         add_s(yb[s[12], y], 0.0)
     if noi_on:
-        yearly_noi(yb[s[13], y], is_rental, rent, rent_sub, rent_costs, running)
+        noi_add(yb[s[13], y], is_rental, rent, rent_sub, rent_costs, running)
 
 
 def add(acc, x):
@@ -992,7 +982,7 @@ def add_s(acc, x):
         acc[i] += x
 
 
-def yearly_noi(no, is_rental, rent, rent_sub, rent_costs, running):
+def noi_add(no, is_rental, rent, rent_sub, rent_costs, running):
     """``noi += Σ_{rental p} ((rent + rent subsidy) − rent costs) − running`` (the rental rows from the first, as
     numpy sums the boolean selection over axis 0)."""
     P, n = rent.shape
