@@ -75,7 +75,7 @@ def test_expected_paths_stresses_bulk_ledgers_and_controls_same_bits():
 
 
 @pytest.mark.parametrize("conventions", ["default", "legacy"])
-@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("name", BUNDLED + ["liaoning/anshan"])  # anshan: government-owned blocks (公租房)
 def test_bulk_ledgers_same_bits(name, conventions, monkeypatch):
     """A run's chunks keep the bulk ledgers (``yearly="bulk"``): their twin (kernels.month.yearly_bulk; the numpy
     stage's monthly flows are never called) on one path and on a few hundred, on expected paths and on a

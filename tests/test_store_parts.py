@@ -64,7 +64,7 @@ def test_a_store_in_several_parts_reads_back_every_value(small_blocks, tmp_path)
     assert len(st._ledgers._open) <= store.OPEN_PARTS
 
 
-def test_the_store_writes_lz4_required_fields_one_page_per_chunk_and_pandas_reads_it(small_blocks, tmp_path):
+def test_the_store_writes_lz4_required_fields_and_pandas_reads_it(small_blocks, tmp_path):
     """The store writes LZ4, not-nullable fields, one data page per column chunk (decision 66); pandas and pyarrow
     read the files as ever, every value as written."""
     import pandas as pd
@@ -181,7 +181,7 @@ def test_a_streamed_run_in_parts_summary_on_two_processes_is_the_in_memory_runs(
 @pytest.mark.slow
 def test_a_folder_saved_before_loads_with_the_same_numbers(small_blocks, monkeypatch, tmp_path):
     """A streamed run's folder in the layout of before (snappy, nullable fields, pyarrow's default pages — what
-    ColumnWriter wrote until decision 66): Result.load reads it (directly, chunk by chunk) with the numbers of the
+    ColumnWriter wrote until decision 66): Result.load reads it (through pyarrow) with the numbers of the
     in-memory run, bit for bit."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -237,6 +237,14 @@ def test_quantiles_of_collected_values_are_numpys(dtype):
                 got, want = bk.quantile_of_values(x, q, method), np.quantile(x, q, method=method)
                 assert np.asarray(got).dtype == np.asarray(want).dtype
                 assert np.asarray(got).tobytes() == np.asarray(want).tobytes(), (q, method, got, want)
+    x = rng.normal(size=10_000).astype(dtype)  # probabilities numpy handles otherwise: numpy itself
+    for q in (np.float32(0.3), np.array([0.1, 0.7], dtype=np.float32)):
+        got, want = bk.quantile_of_values(x, q, "inverted_cdf"), np.quantile(x, q, method="inverted_cdf")
+        got, want = np.asarray(got), np.asarray(want)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    for q in (1.5, -0.1, [0.5, np.nan]):
+        with pytest.raises(ValueError):
+            bk.quantile_of_values(x, q)
 
 
 def test_fan_stats_is_the_separate_reductions(small_blocks):

@@ -372,7 +372,8 @@ def _peak_ltv_block(bal: np.ndarray, col: np.ndarray) -> np.ndarray:
 
 
 def _peak_ltv_years(n: int, bals, cols) -> np.ndarray:
-    """Peak LTV of ``n`` paths from their balances and collateral values year by year (as before)."""
+    """Peak LTV of ``n`` paths, year by year: ``max_{y: B_y > 1} B_y / C_y`` (``+inf`` where ``C_y ≤ 0``) over the
+    years with a balance, from their balances ``B_y`` and collateral values ``C_y``; NaN without such a year."""
     m = np.full(n, -np.inf)  # the maximum over years, taken year by year (exact: max does not round)
     anypos = np.zeros(n, dtype=bool)
     for b, c in zip(bals, cols):

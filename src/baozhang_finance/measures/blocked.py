@@ -529,7 +529,8 @@ def _collect(c: Col, dropnan: bool) -> np.ndarray:
 def quantile(x, q, method: str = "linear", dropnan: bool = False):
     """``np.quantile(x, q, method=method)`` (``dropnan``: of the non-NaN values), exact, in bounded memory.
 
-    With at most :data:`SELECT_CAP` values they are collected and numpy is called; beyond, the order statistics
+    With at most :data:`SELECT_CAP` values they are collected and read off one sort (:func:`quantile_of_values`;
+    numpy itself for few values, NaN, ±inf or −0); beyond, the order statistics
     numpy would read are found by :func:`order_statistics` and combined by numpy's own formulas: linear —
     virtual index (n − 1) q, neighbours ⌊·⌋ and ⌊·⌋ + 1 (both the last value at or past n − 1), weight = index −
     the lower neighbour, :func:`_lerp` (a Python-float ``q`` keeps the column's precision, as numpy's weak
@@ -543,6 +544,9 @@ def quantile(x, q, method: str = "linear", dropnan: bool = False):
         return res[()] if res.ndim == 0 else res
     if vals is not None:
         return quantile_of_values(vals, q, method=method)
+    if not _plain_q(q):
+        raise ValueError("Quantiles must be in the range [0, 1] and of type float64 here (a column beyond "
+                         f"{SELECT_CAP:,} values is never collected for np.quantile)")
     weak = type(q) in (int, float)
     if nan and not dropnan:
         res = np.full(np.asanyarray(q, dtype=np.float64).shape, np.nan)
@@ -594,7 +598,7 @@ def quantile_of_values(vals: np.ndarray, q, method: str = "linear"):
     (:func:`_numpy_quantile_of`); else numpy itself. An order statistic is one value whatever the selection (ties
     have equal bits) except for zeros of either sign and NaN payloads, hence the conditions."""
     if vals.size <= FAST_SELECT_MIN or vals.dtype not in (np.float32, np.float64) \
-            or method not in ("linear", "inverted_cdf"):
+            or method not in ("linear", "inverted_cdf") or not _plain_q(q):
         return np.quantile(vals, q, method=method)
     lo, hi = vals.min(), vals.max()
     ut, neg0 = _NEG_ZERO[vals.dtype.itemsize]
@@ -604,6 +608,15 @@ def quantile_of_values(vals: np.ndarray, q, method: str = "linear"):
         return np.quantile(vals, q, method=method)
     return _numpy_quantile_of(vals.size, q, method, vals.dtype, lambda need: select_in_memory(vals, need),
                               type(q) in (int, float))
+
+
+def _plain_q(q) -> bool:
+    """Whether ``q`` is a Python number or float64 array-like within [0, 1] — the probabilities numpy's formulas are
+    reproduced for (numpy computes the index of a float32 ``q`` in float32, and raises for ``q`` outside [0, 1])."""
+    qa = np.asanyarray(q)
+    if not (type(q) in (int, float) or qa.dtype == np.float64):
+        return False
+    return bool(((qa >= 0) & (qa <= 1)).all())
 
 
 def select_in_memory(vals: np.ndarray, ranks) -> list:

@@ -14,9 +14,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from itertools import islice
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
+from itertools import islice
 
 import numpy as np
 

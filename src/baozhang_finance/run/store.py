@@ -279,12 +279,6 @@ def write_chunks(chunks: Iterable[dict[str, np.ndarray]], folder: str | Path,
     return store
 
 
-def _row_group_starts(pf) -> np.ndarray:
-    """First row of each row group, and the number of rows at the end."""
-    md = pf.metadata
-    return np.concatenate([[0], np.cumsum([md.row_group(g).num_rows for g in range(md.num_row_groups)])]).astype(np.int64)
-
-
 class _Source:
     """The Parquet file(s) of one table of a store: its row groups over all part files in path order (global row
     group g is row group ``local[g]`` of part ``part[g]``, its first row ``starts[g]``), the parts opened on demand

@@ -1,8 +1,9 @@
 """The compiled twins of the month's stages: each has the signature and the effects of the numpy stage it mirrors
 (:mod:`baozhang_finance.engine.stages`, :mod:`baozhang_finance.engine.cures`), sets the same attributes of the
 month ``m`` and the state ``st``, and does its arithmetic in one kernel (:mod:`baozhang_finance.engine.kernels`).
-A case a twin does not cover (a sinking fund in the waterfall, government-owned blocks in SOE support) calls the
-numpy stage itself; :func:`month_stages` swaps in the twins a plan can use."""
+A case a twin does not cover (a sinking fund in the waterfall; government-owned blocks in SOE support, the
+government stage and the metrics; the full picture of the yearly ledgers, ``yearly="all"``) calls the numpy stage
+itself; :func:`month_stages` swaps in the twins a plan can use."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ _NO_SHORT = np.zeros((1, 1, 1))  # … and 3-D
 
 def pn(x, shape) -> np.ndarray:
     """``x`` as a C-ordered float64 array of ``shape`` (a view when it already is one, else a broadcast copy)."""
-    if type(x) is np.ndarray and x.dtype is _F64 and x.shape == shape and x.flags.c_contiguous:
+    if type(x) is np.ndarray and (x.dtype is _F64 or x.dtype == _F64) and x.shape == shape and x.flags.c_contiguous:
         return x
     return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=f64), shape))
 
