@@ -611,10 +611,11 @@ def quantile_of_values(vals: np.ndarray, q, method: str = "linear"):
 
 
 def _plain_q(q) -> bool:
-    """Whether ``q`` is a Python number or float64 array-like within [0, 1] — the probabilities numpy's formulas are
-    reproduced for (numpy computes the index of a float32 ``q`` in float32, and raises for ``q`` outside [0, 1])."""
+    """Whether ``q`` is a Python number or a float64 or integer array-like within [0, 1] — the probabilities
+    numpy's formulas are reproduced for (numpy computes the index of a float32 ``q`` in float32, and raises for
+    ``q`` outside [0, 1])."""
     qa = np.asanyarray(q)
-    if not (type(q) in (int, float) or qa.dtype == np.float64):
+    if not (type(q) in (int, float) or qa.dtype == np.float64 or qa.dtype.kind in "iu"):
         return False
     return bool(((qa >= 0) & (qa <= 1)).all())
 
