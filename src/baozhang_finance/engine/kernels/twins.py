@@ -89,7 +89,7 @@ class MonthTables:
     reserve_{p,t}`` as the numpy yearly stage sums them. Made once per plan and month (:func:`month_tables`)."""
 
     def __init__(self, plan: Plan, c: Constants, t: int):
-        col_t = lambda a: np.ascontiguousarray(a[:, t], dtype=f64)  # noqa: E731
+        col_t = lambda a: column(a, t)  # noqa: E731  (a plan column of month t, contiguous)
         self.uses = plan.uses_out[:, t].sum() + plan.reserve_in[:, t].sum()
         self.grants, self.op_grants = col_t(plan.operating_grants), plan.operating_grants[:, t][:, None]
         self.grants_sum = float(self.op_grants.sum())
@@ -317,11 +317,11 @@ def default(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     m.collateral = (c.collateral_unit @ st.held + month_tables(plan, t).wip_sum) * hpi
     if not c.has_loans:
         return
-    k, P, n = load(), c.P, st.n
+    k, P, n, pp = load(), c.P, st.n, prepared(plan)
     k["default_events"](m.gov_bank, m.bal_open, m.bank_int_p, m.collateral, pn(hpi, (n,)), mt["default_month"],
                         mt["ead"], mt["collateral_at_default"], mt["hpi_at_default"], mt["sale_month"],
-                        mt["hpi_at_sale"], t, prepared(plan).liquidation_months)
-    k["repay"](st.loan_bal, m.principal, c.any_sale, c.onehot_t, prepared(plan).loan_project, pn(m.sweep, (P, n)))
+                        mt["hpi_at_sale"], t, pp.liquidation_months)
+    k["repay"](st.loan_bal, m.principal, c.any_sale, c.onehot_t, pp.loan_project, pn(m.sweep, (P, n)))
 
 
 def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
