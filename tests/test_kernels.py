@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import engines_agree, scenario
 from test_golden_rental import PROJECT
@@ -158,3 +159,69 @@ def test_golden_and_oracle_suites_on_both_engines():
                           *files], check=False, capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "BAOZHANG_ENGINE_CHECK": "1"})
     assert out.returncode == 0, out.stdout[-3000:]
+
+
+# ---- a first run on a machine that has not compiled the kernels (decision 68) -------------------------------------
+def test_cached_reads_numbas_own_index(monkeypatch, tmp_path):
+    """An empty cache directory holds no kernels; the run's own cache (a compiled run just wrote it) holds them."""
+    import numba
+
+    run_paths(compile_plan(load_scenario(ROOT / "scenarios" / "demo.toml")), 20, chunk_generator(1, 0),
+              yearly="bulk", engine="compiled")
+    assert kernels.cached()
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    assert not kernels.cached()
+
+
+def test_a_small_run_on_a_cold_cache_runs_numpy_with_the_same_bits(monkeypatch):
+    from baozhang_finance import simulate
+    from baozhang_finance.engine import loop
+
+    sc = load_scenario(ROOT / "scenarios" / "demo.toml")
+    plan = compile_plan(sc)
+    monkeypatch.delenv("BAOZHANG_ENGINE", raising=False)
+    monkeypatch.setattr(kernels, "cached", lambda: False)
+    assert choose_engine(plan, paths=loop.COMPILE_AT_PATHS - 1) == "numpy"
+    assert choose_engine(plan, paths=loop.COMPILE_AT_PATHS) == "compiled"  # a large run pays the compile
+    assert choose_engine(plan) == "compiled"  # no run size: as before
+    assert choose_engine(plan, "compiled", paths=10) == "compiled"  # asked for by name
+    monkeypatch.setenv("BAOZHANG_ENGINE", "compiled")
+    assert choose_engine(plan, paths=10) == "compiled"
+    monkeypatch.delenv("BAOZHANG_ENGINE")
+
+    def no_twins(*a, **k):
+        raise AssertionError("the compiled stages ran")
+
+    with monkeypatch.context() as m:
+        m.setattr(twins, "month_stages", no_twins)
+        cold = simulate(sc, paths=300, seed=5, chunk_size=100)
+    assert cold.run["engine"] == "numpy"
+    monkeypatch.setattr(kernels, "cached", lambda: True)
+    warm = simulate(sc, paths=300, seed=5, chunk_size=100)
+    assert warm.run["engine"] == "compiled"
+    pd.testing.assert_frame_equal(cold.paths, warm.paths, check_exact=True)
+    for k in ("cfads", "gov_hidden", "cash_balance"):
+        assert np.asarray(cold.ledger(k)).tobytes() == np.asarray(warm.ledger(k)).tobytes(), k
+    assert cold.summary == warm.summary
+
+
+def test_the_runs_choice_holds_in_every_chunk(monkeypatch):
+    """with_engine pins the choice on the plan: a chunk (any process) runs it, whatever BAOZHANG_ENGINE says there;
+    a chunk plan of drawn parameters (run/uncertainty.py) keeps it."""
+    from baozhang_finance.engine.loop import with_engine
+    from baozhang_finance.run import uncertainty
+
+    sc = load_scenario(ROOT / "scenarios" / "demo.toml")
+    plan = compile_plan(sc)
+    pinned = with_engine(plan, "numpy")
+    assert pinned.market.engine_chosen and not plan.market.engine_chosen
+    monkeypatch.setenv("BAOZHANG_ENGINE", "compiled")
+    assert choose_engine(pinned) == "numpy" and choose_engine(plan) == "compiled"
+    assert choose_engine(pinned, "compiled") == "compiled"  # an explicit argument still wins
+    assert with_engine(pinned, "numpy") is pinned
+    pu = {"enabled": True, "se": {"price_drift_annual": 0.02}, "paths_per_draw": 100}
+    usc = sc.model_copy(update={"market": sc.market.model_copy(update={
+        "parameter_uncertainty": type(sc.market).model_fields["parameter_uncertainty"].annotation.__args__[0](**pu)})})
+    drawn = uncertainty.plans(with_engine(compile_plan(usc), "numpy"), usc, None, 3, False)
+    chunk = drawn.for_chunk(2)
+    assert chunk.market.engine == "numpy" and chunk.market.engine_chosen

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -61,14 +61,24 @@ class ChunkOutput:
 ENGINES = ("auto", "numpy", "compiled")
 
 
-def choose_engine(plan: Plan, engine: str | None = None) -> str:
+#: a run of fewer paths than this, on a machine that has not compiled the kernels yet, runs the numpy stages: they
+#: cost ≈ 0.05 CPU ms a path more than the compiled ones (decision 68), a first compile ≈ 15–35 s
+COMPILE_AT_PATHS = 200_000
+
+
+def choose_engine(plan: Plan, engine: str | None = None, paths: int | None = None) -> str:
     """The engine that runs ``plan``: ``"compiled"`` (the stages' numba twins, :mod:`~baozhang_finance.engine.
     kernels`) or ``"numpy"`` (the stages themselves, the reference). ``engine`` (default: the environment
     variable ``BAOZHANG_ENGINE``, else the plan's ``[simulation] engine``): ``"numpy"``; ``"auto"`` — compiled when
     numba is installed, loads the kernels and the twins cover the plan
-    (:func:`~baozhang_finance.engine.kernels.twins.supports`); ``"compiled"`` — the same, with a warning saying why
-    when it cannot. Both give the same bits."""
-    want = engine or os.environ.get("BAOZHANG_ENGINE") or getattr(plan.market, "engine", "auto")
+    (:func:`~baozhang_finance.engine.kernels.twins.supports`), except for a run of ``paths`` < ``COMPILE_AT_PATHS``
+    while numba's cache holds no compiled kernels (:func:`~baozhang_finance.engine.kernels.cached`): compiling
+    would cost more than it saves; ``"compiled"`` — compiled, with a warning saying why when it cannot. Both give
+    the same bits."""
+    if engine is None and getattr(plan.market, "engine_chosen", False):
+        want = plan.market.engine  # the run chose it (with_engine): every chunk runs that one
+    else:
+        want = engine or os.environ.get("BAOZHANG_ENGINE") or getattr(plan.market, "engine", "auto")
     if want not in ENGINES:
         raise ValueError(f"engine: {want!r} is not one of {', '.join(ENGINES)}")
     if want == "numpy":
@@ -76,6 +86,8 @@ def choose_engine(plan: Plan, engine: str | None = None) -> str:
     ok, why = twins.supports(plan)
     if not kernels.AVAILABLE:
         ok, why = False, "numba is not installed"
+    elif ok and want == "auto" and paths is not None and paths < COMPILE_AT_PATHS and not kernels.cached():
+        return "numpy"  # a first compile for a small run: the numpy stages finish sooner, with the same bits
     elif ok:
         try:  # imports numba and compiles (or loads the cached) kernels, once per process
             kernels.load()
@@ -84,6 +96,14 @@ def choose_engine(plan: Plan, engine: str | None = None) -> str:
     if not ok and want == "compiled":
         warnings.warn(f"engine compiled: {why}; the numpy engine runs this plan", RuntimeWarning, stacklevel=3)
     return "compiled" if ok else "numpy"
+
+
+def with_engine(plan: Plan, engine: str) -> Plan:
+    """``plan`` with its engine set to the one a run chose (:func:`choose_engine` with the run's paths), so that
+    every chunk, in any process, runs that one (``BAOZHANG_ENGINE`` was read by that choice, not again)."""
+    if plan.market.engine == engine and plan.market.engine_chosen:
+        return plan
+    return replace(plan, market=replace(plan.market, engine=engine, engine_chosen=True))
 
 
 def run_paths(plan: Plan, n: int, shocks=None, record: bool = False, yearly: str = "all",

@@ -69,6 +69,7 @@ class MarketPlan:
     rqmc_points: int = 1024  # rqmc: Sobol points per replicate
     control_variates: bool = False  # keep the drivers' deviations from their expected paths (engine/controls.py)
     engine: str = "auto"  # the month's stages: auto | numpy | compiled ([simulation] engine, engine/loop.py)
+    engine_chosen: bool = False  # engine is the run's choice (engine.loop.with_engine): the environment keeps it
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import numpy as np
 
 from baozhang_finance import __version__
 from baozhang_finance.engine.factors import CityLoadings, ProvinceLoadings, city_shocks, province_revenue_factor
-from baozhang_finance.engine.loop import choose_engine, run_paths
+from baozhang_finance.engine.loop import choose_engine, run_paths, with_engine
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.measures import province as pm
 from baozhang_finance.model.portfolio import Portfolio
@@ -91,6 +91,7 @@ def compile_portfolio(portfolio: Portfolio, paths: int, seed: int, chunk_size: i
                                     f"(have {names}): a province-wide stress must be defined by every city",
                                     source=portfolio.source)
     plans = tuple(compile_plan(sc, stress=stress) for sc in scenarios)
+    plans = tuple(with_engine(p, choose_engine(p, paths=paths * len(plans))) for p in plans)  # one choice a city
     k = len(portfolio.regions)
     loadings = tuple(CityLoadings(c.national, c.regional, c.region, k) for c in portfolio.cities)
     return scenarios, PortfolioPlan(plans, loadings, len(chunk_bounds(paths, chunk_size)),
@@ -157,7 +158,7 @@ def simulate_portfolio(portfolio: Portfolio, paths: int | None = None, seed: int
             if chunk == m - 1:
                 res = Result(scenarios[city], pp.plans[city], columns,
                              _run_info(paths, seed, chunk_size, backend, workers, scenarios[city],
-                                       time.perf_counter() - t0, stress, choose_engine(pp.plans[city])))
+                                       time.perf_counter() - t0, stress, pp.plans[city].market.engine))
                 cities.append(pm.city_paths(portfolio.cities[city].name, res))
                 if keep_results:
                     results.append(res)

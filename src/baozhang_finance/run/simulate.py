@@ -20,7 +20,7 @@ from itertools import islice
 
 import numpy as np
 
-from baozhang_finance.engine.loop import choose_engine
+from baozhang_finance.engine.loop import choose_engine, with_engine
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.measures import fiscal
 from baozhang_finance.measures.blocked import Col
@@ -173,12 +173,13 @@ def simulate(
                             backend=backend, stress=stress, target_se=target_se, max_paths=max_paths,
                             progress=progress, client=client, sampling=s.sampling, stream=stream)
     plan = compile_plan(scenario, stress=stress, deterministic=deterministic)
+    plan = with_engine(plan, choose_engine(plan, paths=1 if deterministic else paths))  # one choice for the run
     chunks = uncertainty.plans(plan, scenario, stress, seed, deterministic)  # plan itself unless parameters are drawn
     t0 = time.perf_counter()
     execute = dict(seed=seed, workers=workers, backend=backend, client=client)
     info = dict(seed=seed, chunk_size=chunk_size, backend=backend, workers=workers, stress=stress,
                 deterministic=deterministic, sampling=s.sampling, scenario=scenario, target_se=target_se,
-                engine=choose_engine(plan))
+                engine=plan.market.engine)
     if (target_se is None or deterministic) and _stream_wanted(stream, paths, deterministic, target_se):
         with closing(_fixed_chunks(chunks, paths, chunk_size, **execute)) as stream_:
             res = Result.from_chunks(scenario, plan, stream_, run_info(paths=paths, wall=0.0, **info),

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from baozhang_finance.engine.loop import with_engine
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.measures import blocked as bk
 from baozhang_finance.measures.blocked import Col
@@ -79,7 +80,8 @@ class DrawnPlans:
     def for_chunk(self, chunk_index: int) -> Plan:
         drawn = draw_market(self.scenario, self.seed, chunk_index)
         market = self.scenario.market.model_copy(update=drawn)
-        return compile_plan(self.scenario.model_copy(update={"market": market}), stress=self.stress)
+        plan = compile_plan(self.scenario.model_copy(update={"market": market}), stress=self.stress)
+        return with_engine(plan, self.base.market.engine) if self.base.market.engine_chosen else plan
 
 
 def plans(plan: Plan, scenario: Scenario, stress: str | None, seed: int, deterministic: bool):

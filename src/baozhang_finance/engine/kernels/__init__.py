@@ -28,6 +28,10 @@ AVAILABLE = importlib.util.find_spec("numba") is not None
 #: division semantics (x / 0 → ±inf or NaN, no exception), no bounds checks
 OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy", "boundscheck": False}
 
+#: kernels every compiled plan calls each month whatever its features (their cache says whether this machine has
+#: compiled the engine before; a feature's own kernels compile, a few seconds each, when a plan first needs them)
+CORE = ("fiscal", "cfads", "waterfall_pay", "waterfall_keep", "metrics_main", "yearly_bulk")
+
 #: name → compiled kernel, filled by :func:`load`
 K: dict = {}
 _LOCK = threading.Lock()  # one compile per process, whichever thread starts first (a threaded backend)
@@ -52,3 +56,31 @@ def load() -> dict:
             setattr(month, name, compiled[name])
         K.update(compiled)  # all at once: a caller never sees a part of them
     return K
+
+
+def cached() -> bool:
+    """Whether numba's on-disk cache holds the :data:`CORE` kernels compiled from today's source (``month.py``'s
+    stamp and each function's bytecode, as numba's own cache index keys them) — i.e. loading the kernels costs
+    about a second, not the ≈ 15–35 s of a first compile. False when numba is missing, cannot cache here, or
+    its cache API is not the one this reads (then a caller treats the kernels as not compiled yet)."""
+    if not AVAILABLE:
+        return False
+    try:
+        caching = importlib.import_module("numba.core.caching")
+        for name in CORE:
+            fn = getattr(month, name)
+            fc = caching.FunctionCache(getattr(fn, "py_func", fn))
+            code = fc._index_key(None, _NoCodegen)[2]  # (bytecode hash, closure hash) of today's function
+            if not any(key[2] == code for key in fc._cache_file._load_index()):
+                return False
+        return True
+    except Exception:  # noqa: BLE001 - another numba's internals, no writable cache: "not compiled yet"
+        return False
+
+
+class _NoCodegen:
+    """Stands in for numba's codegen in :func:`cached`: only the function's own part of the cache key is read."""
+
+    @staticmethod
+    def magic_tuple():
+        return None
