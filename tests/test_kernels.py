@@ -195,6 +195,7 @@ def test_a_small_run_on_a_cold_cache_runs_numpy_with_the_same_bits(monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(twins, "month_stages", no_twins)
         cold = simulate(sc, paths=300, seed=5, chunk_size=100)
+        run_paths(plan, 1, None, record=True)  # a replay of one path (run/replay.py) on a plan no run chose for
     assert cold.run["engine"] == "numpy"
     monkeypatch.setattr(kernels, "cached", lambda: True)
     warm = simulate(sc, paths=300, seed=5, chunk_size=100)

@@ -114,13 +114,14 @@ def run_paths(plan: Plan, n: int, shocks=None, record: bool = False, yearly: str
     ``np.random.Generator`` (wrapped in one), or None — expected market paths, as for a deterministic plan.
     Outputs are path-major (``(n, Y)``, ``(n, P, T)``). ``yearly``: ``"all"`` yearly ledgers or the ``"bulk"``
     run's (:data:`~baozhang_finance.engine.ledgers.BULK_YEARLY`).
-    ``engine``: numpy stages or their compiled twins (:func:`choose_engine`; the same numbers).
+    ``engine``: numpy stages or their compiled twins (:func:`choose_engine` for ``n`` paths unless the plan carries
+    its run's choice, :func:`with_engine`; the same numbers).
     """
     c = constants(plan)
     drv = Drivers(plan.market, n, shocks)
     st = State.start(plan, c, n, record, drv.shocks, yearly)
     month, step = MONTH + ((stages.record,) if record else ()), Drivers.step
-    if choose_engine(plan, engine) == "compiled":
+    if choose_engine(plan, engine, paths=n) == "compiled":  # a run's chunk: the run's choice (with_engine)
         month, step = twins.month_stages(month), twins.market_step
     m = stages.Month()
     for t in range(plan.T):
