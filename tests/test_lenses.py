@@ -236,6 +236,8 @@ def test_grade_criteria(pd_life, years, dscr, ltv, expected):
     assert (g["grade"], g["risk_weight"]) == expected
     el = {"Strong": 0.004, "Good": 0.008, "Satisfactory": 0.028, "Weak": 0.08, "Default": 0.5}
     assert g["regulatory_el_rate"] == el[expected[0]]
+    for key, value in (("dscr_min_p50", dscr), ("ltv_peak_p50", ltv)):  # a criterion not tested has no category
+        assert (g["criteria"][key]["category"] is None) == (value is None)
 
 
 def test_no_bank_debt():

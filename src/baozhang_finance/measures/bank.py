@@ -97,20 +97,27 @@ def _category_of(value: float | None, key: str) -> int:
     return len(GRADES) - 1
 
 
+def _criterion(value: float | None, key: str) -> dict:
+    """One grading criterion: its value and the category it gives — None when it was not tested (no value: no
+    bank service or collateral in the test window, or a corporate grade, which reads the PD alone)."""
+    tested = value is not None and not (isinstance(value, float) and math.isnan(value))
+    return {"value": value, "category": GRADES[_category_of(value, key)].name if tested else None}
+
+
 def grade(pd_life: float, life_years: float, dscr_p50: float | None = None, ltv_p50: float | None = None) -> dict:
     """Slotting grade from the lifetime PD, the median minimum bank DSCR and the median peak LTV.
 
     Each criterion places the loan in a category (a missing DSCR or LTV — no bank service or no collateral in the
-    test window — does not count against it); the grade is the worst of them, always one of Strong / Good /
+    test window — does not count against it, and its category is None: not tested); the grade is the worst of them, always one of Strong / Good /
     Satisfactory / Weak (Default is for exposures already in default, not a forecast). Returns the grade, its
     risk weight (short-maturity weights when the loan life < 2.5 years), the regulatory
     EL rate and the category each criterion gave.
     """
     pd_ann = annualised_pd(pd_life, life_years)
     per = {
-        "pd_annualised": {"value": pd_ann, "category": GRADES[_category_of(pd_ann, "max_annual_pd")].name},
-        "dscr_min_p50": {"value": dscr_p50, "category": GRADES[_category_of(dscr_p50, "min_dscr_p50")].name},
-        "ltv_peak_p50": {"value": ltv_p50, "category": GRADES[_category_of(ltv_p50, "max_ltv_p50")].name},
+        "pd_annualised": _criterion(pd_ann, "max_annual_pd"),
+        "dscr_min_p50": _criterion(dscr_p50, "min_dscr_p50"),
+        "ltv_peak_p50": _criterion(ltv_p50, "max_ltv_p50"),
     }
     g = GRADES[max(_category_of(pd_ann, "max_annual_pd"), _category_of(dscr_p50, "min_dscr_p50"),
                    _category_of(ltv_p50, "max_ltv_p50"))]
