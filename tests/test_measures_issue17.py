@@ -258,3 +258,16 @@ def test_attribute_command_writes_files_and_the_report_section(tmp_path):
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "What the answer rests on" in page and 'alt="p_call" src="data:image/png;base64,' in page  # chart embedded
     assert "soe_pays" in proc.stdout
+
+
+def test_refinancing_principal_owed_at_the_horizon_is_a_fiscal_cost():
+    """The demo rolls its bullet special bond into refinancing bonds: the principal still owed when the model stops
+    is the budget's debt — E[B_T] · v_T at the fiscal rate, in the total fiscal cost (finance review, decision 71)."""
+    r = simulate(load_scenario("scenarios/demo.toml"), paths=400, seed=3)
+    t = r.summary["fiscal"]["total_fiscal_cost"]
+    b_end = r.paths["refinancing_balance_end_yuan"].to_numpy(float)
+    assert b_end.mean() > 0
+    v_end = (1.0 + r.plan.support.fiscal_rate) ** -30.0  # end of month 360: 30 years of 12 months
+    assert t["refinancing_outstanding_at_horizon_pv"] == pytest.approx(b_end.mean() * v_end, rel=1e-12)
+    parts = [v for k, v in t.items() if k.endswith("_pv") and k != "expected_pv"]
+    assert t["expected_pv"] == pytest.approx(sum(parts), rel=1e-12)

@@ -280,6 +280,8 @@ _ROWS: tuple[tuple, ...] = (
      "政府持有项目财政补足现值"),
     ("fiscal.total_fiscal_cost.unbudgeted_government_money_pv", "yuan", "unbudgeted government money, PV",
      "预算外财政资金现值"),
+    ("fiscal.total_fiscal_cost.refinancing_outstanding_at_horizon_pv", "yuan",
+     "refinancing bonds still owed at the horizon, PV", "期末未偿再融资债券现值"),
     ("fiscal.total_fiscal_cost.multiple_of_expected_hidden_debt", "ratio", "total fiscal cost ÷ expected hidden debt",
      "财政总成本与隐性债务期望之比", 1),
     ("fiscal.debt_ratio.capacity_yuan", "yuan", "comprehensive fiscal capacity", "综合财力"),

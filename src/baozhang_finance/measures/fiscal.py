@@ -484,13 +484,15 @@ def _land_at_allocated_cost_pv(result) -> float:
 def total_fiscal_cost(result) -> dict:
     """The programme's total fiscal cost, PV at the fiscal rate: budgeted capital grants from government sources +
     budgeted operating support paid (rent subsidy, 贴息, operating grants) + allocated land at cost + unbudgeted
-    government money (hidden-debt call, unbudgeted subsidy, explicit bond burden) + for government-owned blocks the
+    government money (hidden-debt call, unbudgeted subsidy, explicit bond burden) + the explicit debt the programme
+    leaves outstanding at the horizon (:func:`refinancing_outstanding_pv`) + for government-owned blocks the
     budget's own capital and its operating top-ups (gross: their rent income is in ``fiscal.government_owned``)."""
     parts = {
         "capital_grants_pv": _government_capital_grants_pv(result),
         "budgeted_operating_support_pv": bk.mean(result.col("budgeted_subsidy_pv")),
         "land_at_allocated_cost_pv": _land_at_allocated_cost_pv(result),
         "unbudgeted_government_money_pv": bk.mean(result.col("government_money_pv")),
+        "refinancing_outstanding_at_horizon_pv": refinancing_outstanding_pv(result),
     }
     owned = government_owned(result)
     if owned["blocks"]:  # the budget's own blocks: its capital and operating top-ups (their income is not netted)
@@ -500,6 +502,18 @@ def total_fiscal_cost(result) -> dict:
     hidden = bk.mean(result.col("hidden_debt_pv"))
     return {"expected_pv": total, **parts,
             "multiple_of_expected_hidden_debt": (total / hidden) if hidden > 0 else None}
+
+
+def refinancing_outstanding_pv(result) -> float:
+    """PV at the fiscal rate of the refinancing bonds (再融资债券) still outstanding at the horizon:
+    ``E[B_T] · v_T``, ``B_T`` a path's refinancing balance after the last month and ``v_T`` the fiscal discount
+    factor of the last month's end. The special bonds they rolled over were repaid with them, so the principal is
+    still the budget's debt when the model stops: explicit debt, owed whatever the project's assets (the SOE's, not
+    the budget's) are worth then. 0 without refinancing (the scheduled special bonds mature within the horizon)."""
+    if "refinancing_balance_end_yuan" not in result.paths:
+        return 0.0
+    v_end = float(np.asarray(result.plan.support.fiscal_discount_m, dtype=float)[-1])
+    return bk.mean(result.col("refinancing_balance_end_yuan").astype(float)) * v_end
 
 
 def revenue_split(result) -> dict:
