@@ -21,7 +21,7 @@ DEMO = ROOT / "scenarios" / "demo.toml"
 CLI = [sys.executable, "-c", "from baozhang_finance.cli import main; main()"]
 
 
-def cli(*args, timeout=120, **kw):
+def cli(*args, timeout=180, **kw):
     env = {**os.environ, "COLUMNS": "100"}
     env.pop("CI", None)  # the progress bar must stay silent in a pipe by itself, not only because CI is set
     return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=timeout, env=env,
@@ -68,9 +68,49 @@ def test_report_rerenders_to_another_folder_and_prints_json(saved_run, tmp_path)
     proc = cli("report", saved_run, "--out", other, "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == json.loads((saved_run / "summary.json").read_text())
-    assert sorted(p.name for p in other.iterdir()) == ["charts", "report.html", "report.xlsx"]
+    assert sorted(p.name for p in other.iterdir()) == ["charts", "manifest.json", "report.html", "report.xlsx"]
+    assert (other / "manifest.json").read_bytes() == (saved_run / "manifest.json").read_bytes()
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     one_line_error(cli("report", saved_run, "--out", other), "--out", "not empty", "--overwrite")
+    assert cli("report", saved_run, "--out", other, "--overwrite", "--quiet").returncode == 0  # one of ours
+
+
+def test_overwrite_never_replaces_the_users_own_files(tmp_path):
+    """--overwrite replaces an earlier output folder (it holds manifest.json) and nothing else: not a folder of
+    the user's files, not one holding the scenario being run, not the current folder — each refused with one
+    line before anything runs, every file left in place (the newcomer review's data loss)."""
+    import shutil
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("x")
+    shutil.copy(DEMO, mine / "demo.toml")
+    (mine / "sub").mkdir()
+    before = sorted(p.name for p in mine.iterdir())
+    args = ("--paths", 50, "--chunk-size", 50, "--quiet", "--overwrite")
+    one_line_error(cli("run", mine / "demo.toml", "--out", mine, *args), "--out", "holds the input")
+    one_line_error(cli("run", DEMO, "--out", mine, *args), "--out", "not a baozhang output folder", "manifest.json")
+    one_line_error(cli("run", mine / "demo.toml", "--out", ".", *args, cwd=mine), "current folder")
+    one_line_error(cli("sweep", DEMO, "--set", "projects[0].rental.rent_ratio=0.7,0.8", "--paths", 50, "--out", mine,
+                       "--overwrite"), "not a baozhang output folder")
+    assert sorted(p.name for p in mine.iterdir()) == before and (mine / "notes.txt").read_text() == "x"
+    ours = tmp_path / "ours"
+    assert cli("run", DEMO, "--out", ours, *args[:-1]).returncode == 0
+    assert cli("run", DEMO, "--out", ours, *args).returncode == 0  # an earlier output folder is replaced
+    sweep = ("sweep", DEMO, "--set", "projects[0].rental.rent_ratio=0.7,0.8", "--paths", 50, "--out", tmp_path / "sw")
+    assert cli(*sweep).returncode == 0 and cli(*sweep, "--overwrite").returncode == 0  # an analysis folder too
+    man = json.loads((tmp_path / "sw" / "manifest.json").read_text())
+    assert man["version"] == __version__ and man["scenario_file_sha256"] and man["analysis"]
+
+
+def test_the_library_never_removes_a_folder_it_did_not_write(tmp_path):
+    from baozhang_finance.run.atomic import write_folder_atomically
+
+    (tmp_path / "keep.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="not a baozhang output folder"):
+        write_folder_atomically(tmp_path, lambda tmp: (tmp / "manifest.json").write_text("{}"))
+    assert (tmp_path / "keep.txt").read_text() == "x"
+    assert not [p for p in tmp_path.parent.iterdir() if p.name.startswith(f".{tmp_path.name}.tmp-")]
 
 
 def test_json_version_and_no_progress_in_a_pipe():

@@ -3,6 +3,7 @@ atomic folder (:func:`~baozhang_finance.run.atomic.write_folder_atomically`), as
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -10,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
-from baozhang_finance.run.atomic import write_folder_atomically
+from baozhang_finance import __version__
+from baozhang_finance.run.atomic import MANIFEST, write_folder_atomically
+from baozhang_finance.run.result import _git_commit
 
 #: an extra writer: ``writer(result, folder)`` writes more files (charts) into the folder being built
 Writer = Callable[[Any, Path], None]
@@ -34,8 +38,25 @@ def save_folder(result: Any, out: str | Path, write: Callable[[Path], None], ext
         write(tmp)
         for writer in writers:
             writer(result, tmp)
+        write_json(tmp / MANIFEST, analysis_manifest(result))
 
     return write_folder_atomically(out, write_all)
+
+
+def analysis_manifest(result: Any) -> dict:
+    """How an analysis folder was made: package, version, git commit, the analysis, its scenario file and that
+    file's SHA-256 (the bytes it read), the scenario's own SHA-256 when the result holds it (as a run's manifest),
+    numpy and pandas versions."""
+    source = getattr(result, "source", None)
+    digest = None
+    if isinstance(source, (str, Path)) and Path(source).is_file():
+        digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    scenario = getattr(result, "scenario", None)
+    return {"package": "baozhang-finance", "version": __version__, "git_commit": _git_commit(),
+            "analysis": type(result).__name__,
+            "scenario_file": str(source) if isinstance(source, (str, Path)) else None, "scenario_file_sha256": digest,
+            "scenario_sha256": scenario.sha256() if hasattr(scenario, "sha256") else None,
+            "numpy": np.__version__, "pandas": pd.__version__}
 
 
 def write_json(path: Path, obj: Any, **kw) -> None:

@@ -83,7 +83,7 @@ def _prepare(scenario, out, overwrite: bool, stress: Optional[str], conventions:
     """The checks every analysis command makes before simulating: the scenario (with ``--conventions``), the
     output folder, the stress."""
     sc = _load(scenario, conventions)
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(scenario,))
     if stress is not None:
         with user_errors(scenario):
             sc.stress(stress)

@@ -93,7 +93,7 @@ def run(
         province.refuse_options(scenario, {"--deterministic": deterministic, "--target-se": target_se,
                                            "--sampling": sampling, "--control-variates": control_variates,
                                            "--stream/--no-stream": stream})
-        check_out(out, overwrite)
+        check_out(out, overwrite, inputs=(scenario,))
         client = _dask_client(backend, scheduler, workers)
         try:
             return province.run_portfolio(scenario, paths, seed, chunk_size, workers, backend, client, out,
@@ -104,7 +104,7 @@ def run(
     sc = _load(scenario, conventions)
     if control_variates is not None:
         sc = sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"control_variates": control_variates})})
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(scenario,))
     _check_stress(scenario, sc, stress)
     client = _dask_client(backend, scheduler, workers)
     n_paths = 1 if deterministic else (paths if paths is not None else sc.simulation.paths)
@@ -223,7 +223,7 @@ def report(
 ):
     """Re-render report.xlsx, report.html and charts/ from a saved run (no new simulation), in --lang."""
     saved = _check_run_dir(run_dir)
-    check_out(out, overwrite)
+    check_out(out, overwrite, inputs=(run_dir,) if out is not None and out.resolve() != run_dir.resolve() else ())
     if out is not None and out.exists() and out.resolve() == run_dir.resolve():
         out = None
     result = _load_run(run_dir)

@@ -17,6 +17,7 @@ import typer
 
 from baozhang_finance.cli.common import fail
 from baozhang_finance.report.format import LANG_ENV, LANGS, lang_of
+from baozhang_finance.run.atomic import why_not_replaceable
 from baozhang_finance.run.settings import SEED_LIMIT
 
 
@@ -121,16 +122,21 @@ Lang = Annotated[Optional[str], typer.Option(
     help=f"language of the tables, reports and charts: {' | '.join(LANGS)} (default: ${LANG_ENV}, else both)")]
 
 
-def check_out(out: Optional[Path], overwrite: bool, option: str = "--out") -> None:
-    """The output folder can be written: not a file, empty unless ``--overwrite``, and a folder can really be made
-    in its nearest existing parent (a probe folder is created and removed: permission bits alone do not tell a
-    read-only or pseudo file system, nor root's rights)."""
+def check_out(out: Optional[Path], overwrite: bool, option: str = "--out", inputs=()) -> None:
+    """The output folder can be written: not a file, empty unless ``--overwrite`` — which replaces only an earlier
+    output folder, never the current folder, one holding ``inputs`` or a folder of the user's own files
+    (:func:`~baozhang_finance.run.atomic.why_not_replaceable`) — and a folder can really be made in its nearest
+    existing parent (a probe folder is created and removed: permission bits alone do not tell a read-only or
+    pseudo file system, nor root's rights)."""
     if out is None:
         return
     if out.exists() and not out.is_dir():
         fail(f"{option} {out}: exists and is not a folder")
     if out.exists() and any(out.iterdir()) and not overwrite:
-        fail(f"{option} {out}: folder exists and is not empty (use --overwrite)")
+        fail(f"{option} {out}: folder exists and is not empty (use --overwrite to replace an earlier output folder)")
+    why = why_not_replaceable(out, inputs)
+    if why is not None:
+        fail(f"{option} {out}: {why}")
     parent = out.absolute().parent
     while not parent.exists():
         parent = parent.parent

@@ -71,6 +71,7 @@ from baozhang_finance.run.replay import (  # noqa: F401  (re-exported for caller
     median_path_index,
     replay_path,
 )
+from baozhang_finance.run.atomic import MANIFEST, why_not_replaceable
 from baozhang_finance.run.result import Result
 
 #: rows of result.paths written to the workbook (a sample, not a dump)
@@ -941,6 +942,9 @@ def render_reports(run_dir: str | Path, out: str | Path | None = None, result=No
     run_dir = Path(run_dir)
     res = result if result is not None else Result.load(run_dir)
     target = Path(out) if out is not None else run_dir
+    why = why_not_replaceable(target, inputs=(run_dir,)) if out is not None else None
+    if why is not None:  # a folder of the user's own files is never replaced
+        raise FileExistsError(f"{target}: {why}")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.report-", dir=target.parent if out is not None else target))
     umask = os.umask(0)
@@ -951,6 +955,8 @@ def render_reports(run_dir: str | Path, out: str | Path | None = None, result=No
         for w in report_writers(lang):
             w(res, tmp, attribution=att) if getattr(w, "func", None) is write_html else w(res, tmp)
         if out is not None:
+            if (run_dir / MANIFEST).is_file():  # the reports' folder says how its run was made, too
+                shutil.copyfile(run_dir / MANIFEST, tmp / MANIFEST)
             if target.exists():
                 shutil.rmtree(target) if target.is_dir() else target.unlink()
             os.replace(tmp, target)

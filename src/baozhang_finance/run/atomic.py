@@ -17,6 +17,29 @@ from pathlib import Path
 #: a file in each temporary folder naming the process that made it: "<pid> <host>"
 OWNER_FILE = ".baozhang-owner"
 
+#: the file every output folder of this package holds: a folder without it is never replaced
+MANIFEST = "manifest.json"
+
+
+def why_not_replaceable(out: str | Path, inputs=()) -> str | None:
+    """Why a new output folder may not take the place of ``out`` (None: it may): ``out`` is the current folder or
+    holds it; it holds one of ``inputs`` (the scenario being run); or it is a non-empty folder without
+    :data:`MANIFEST` — not an earlier output folder of this package, so its files are the user's."""
+    out = Path(out).absolute()
+    if Path.cwd().absolute().is_relative_to(out):
+        return "is the current folder (or holds it): choose a new folder"
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        return "exists and is not a folder"
+    for x in inputs:
+        if x is not None and Path(x).absolute().is_relative_to(out):
+            return f"holds the input {x}: choose another folder"
+    if any(out.iterdir()) and not (out / MANIFEST).is_file():
+        return (f"holds files that are not a baozhang output folder (no {MANIFEST}); --overwrite replaces only an "
+                "earlier output folder: choose another folder")
+    return None
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -52,10 +75,14 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
 
 
 def write_folder_atomically(out: str | Path, write: Callable[[Path], None]) -> Path:
-    """Run ``write(tmp)`` in a temporary folder beside ``out`` and rename it to ``out`` (replacing it).
+    """Run ``write(tmp)`` in a temporary folder beside ``out`` and rename it to ``out`` (replacing it — only an
+    earlier output folder: :func:`why_not_replaceable`, else ``FileExistsError`` before anything is written).
 
     Stale temporary folders of earlier, killed runs in the same parent folder are removed first."""
-    out = Path(out)
+    out = Path(out).absolute()
+    why = why_not_replaceable(out)
+    if why is not None:  # never rmtree a folder that is not one of ours (a user's files, the current folder)
+        raise FileExistsError(f"{out}: {why}")
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
