@@ -193,7 +193,8 @@ class PortfolioResult:
                               "regions": list(self.portfolio.regions)},
                 **prov,
                 "city_summaries": {c.name: c.summary for c in self.cities},
-                "run": {k: self.run.get(k) for k in ("paths", "seed", "chunk_size", "backend", "workers", "stress")},
+                # what the numbers depend on (the backend and the workers, which they do not, are in the manifest)
+                "run": {k: self.run.get(k) for k in ("paths", "seed", "chunk_size", "stress")},
             })
         return self._summary
 
