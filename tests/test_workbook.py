@@ -209,3 +209,16 @@ def test_switched_off_table_is_not_read_and_template_to_toml(demo_book, tmp_path
     assert load_scenario(tmp_path / "plan.toml").model_dump() == sc.model_dump()
     res = CliRunner().invoke(app, ["template", str(bad), "-o", str(tmp_path / "plan.toml")])
     assert res.exit_code == 2 and "use --overwrite" in res.output
+
+
+def test_templates_get_the_mode_of_any_new_file(tmp_path):
+    """A workbook or TOML written through a temporary file reads like any file the user makes (umask), not 0600."""
+    import os
+
+    from baozhang_finance.run.atomic import file_mode
+
+    for name in ("plan.xlsx", "plan.toml"):
+        res = CliRunner().invoke(app, ["template", str(ROOT / "scenarios" / "demo.toml"), "-o", str(tmp_path / name)])
+        assert res.exit_code == 0, res.output
+        assert (os.stat(tmp_path / name).st_mode & 0o777) == file_mode(), name
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -15,6 +15,7 @@ from baozhang_finance.analysis.calibration import market_toml, read_market_data
 from baozhang_finance.cli.common import _load, app, console, fail
 from baozhang_finance.model.scenario import Market, ScenarioError
 from baozhang_finance.report.calibration import calibration_page, figure_png, fit_figure
+from baozhang_finance.run.atomic import replace_file
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -22,7 +23,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)
+        replace_file(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -22,6 +22,7 @@ if _TC_:  # imported where used (start-up time)
 from baozhang_finance.model import workbook as wbm
 from baozhang_finance.model.labels_zh import TABLES_ZH
 from baozhang_finance.model.scenario import GRID_LABELS, Scenario
+from baozhang_finance.run.atomic import replace_file
 
 #: value columns given to an array of tables beyond the items it has (room for another project, loan, …)
 SPARE_COLUMNS = 1
@@ -101,7 +102,7 @@ def write_workbook(path: str | Path, scenario: Scenario | None = None, notes: di
             else:
                 names_ref = _data_sheet(wb, f, sheet, data, notes, names_ref)
         wb.close()
-        os.replace(tmp, path)
+        replace_file(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -324,7 +325,12 @@ def to_toml(scenario: Scenario, notes: dict[str, str] | None = None) -> str:
 def write_toml(path: str | Path, scenario: Scenario, notes: dict[str, str] | None = None) -> Path:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(to_toml(scenario, notes))
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(to_toml(scenario, notes))
+        replace_file(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
     return path

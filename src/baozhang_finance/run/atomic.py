@@ -74,6 +74,21 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
     return removed
 
 
+def file_mode() -> int:
+    """The mode a new file gets from ``open()`` under the process's umask (``0o666 & ~umask``)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def replace_file(tmp: str | Path, path: str | Path) -> Path:
+    """Move a finished temporary file (``tempfile.mkstemp``: mode 0600) to ``path``, with the mode a file made by
+    ``open()`` would have — a colleague on a shared drive can read it as any other file of the user's."""
+    os.chmod(tmp, file_mode())
+    os.replace(tmp, path)
+    return Path(path)
+
+
 def write_folder_atomically(out: str | Path, write: Callable[[Path], None]) -> Path:
     """Run ``write(tmp)`` in a temporary folder beside ``out`` and rename it to ``out`` (replacing it — only an
     earlier output folder: :func:`why_not_replaceable`, else ``FileExistsError`` before anything is written).
