@@ -64,3 +64,16 @@ def test_a_rule_set_check_rejects_is_rejected_by_run_too(tmp_path):
     for cmd in ("run", "check"):
         code, _, err = run_cli([cmd, str(f), "--deterministic"] if cmd == "run" else [cmd, str(f)])
         assert code == 2 and f"{f}: policy.rule_sets[1]: unknown rule set 'nosuchcity'" in err, err
+
+
+def test_help_shows_bracketed_text_as_written():
+    """Help text is printed as written: rich markup would eat "[portfolio]", "[market]" and "E[…]" as tags."""
+    from typer.testing import CliRunner
+
+    from baozhang_finance.cli import app
+
+    run = CliRunner().invoke(app, ["run", "--help"])
+    text = " ".join(run.output.split())  # the lines as wrapped, joined
+    assert run.exit_code == 0 and "with [portfolio]" in text and "E[hidden-debt PV]" in text
+    cal = " ".join(CliRunner().invoke(app, ["calibrate", "--help"]).output.split())
+    assert "the [market] TOML block" in cal and "[market.parameter_uncertainty]" in cal

@@ -63,7 +63,7 @@ from baozhang_finance.report.attribution import attribution_writer, table_rows
 from baozhang_finance.report.html import render_reports
 
 LeverProject = Annotated[Optional[int], typer.Option("--project", "-k",
-                                                     help="project of a lever given without \\[k]")]
+                                                     help="project of a lever given without [k]")]
 
 
 # ---------------------------------------------------------------------------------------------- helpers

@@ -26,7 +26,7 @@ from baozhang_finance.model.support import with_conventions
 from baozhang_finance.model.scenario import ScenarioError, load_scenario
 from baozhang_finance.run.dask_backend import DaskBackendError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,  # help text as written: [market]
                   help="baozhang-finance: does an affordable-housing acquisition programme pay for itself?")
 console = Console()
 err_console = Console(stderr=True)
