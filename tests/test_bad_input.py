@@ -99,3 +99,18 @@ def test_subprocess_exit_code_and_stderr(tmp_path):
     err = " ".join(proc.stderr.split())
     assert err == f"error: {scenario}: projects[0].area_m2: must be > 0.0, got -70.0"
     assert not (tmp_path / "o").exists()
+
+
+def test_a_portfolio_or_an_old_workbook_where_one_scenario_is_read(tmp_path):
+    """A portfolio file given to a one-scenario command, and an .xls workbook: one line saying what the file is
+    and what to do (was: eight lines of missing fields, or "not a text file")."""
+    root = Path(__file__).resolve().parents[1]
+    runner = CliRunner()
+    r = runner.invoke(app, ["template", str(root / "scenarios" / "liaoning_province.toml"), "-o", str(tmp_path / "x.xlsx")])
+    out = " ".join(r.output.split())
+    assert r.exit_code == 2 and "a portfolio file" in out and "takes one scenario" in out and out.count("error:") == 1
+    xls = tmp_path / "plan.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64)  # an OLE2 header, as Excel 97–2003 writes
+    r = runner.invoke(app, ["check", str(xls)])
+    assert r.exit_code == 2 and "save it as .xlsx" in " ".join(r.output.split())
+    assert not (tmp_path / "x.xlsx").exists()

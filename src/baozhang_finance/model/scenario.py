@@ -1086,6 +1086,12 @@ def load_scenario(path: str | Path | dict[str, Any]) -> Scenario:
     p = Path(path)
     if p.suffix.lower() == ".xlsx":
         return load_workbook(p)  # the workbook reader builds a dict; scenario_from_dict applies the same strictness
+    if p.suffix.lower() in (".xls", ".xlsm", ".xlsb", ".ods"):
+        raise ScenarioError(f"{p}: a {p.suffix} workbook is not read: save it as .xlsx (Excel: File → Save As → "
+                            "Excel Workbook; 另存为 .xlsx) or give the scenario as a TOML file")
     raw = read_scenario_bytes(p)
     data = parse_scenario_text(decode_scenario_bytes(raw, str(p)), str(p))
+    if isinstance(data, dict) and "portfolio" in data:  # model/portfolio.py's is_portfolio_data
+        raise ScenarioError(f"{p}: a portfolio file (a [portfolio] table of cities): this takes one scenario; "
+                            "`baozhang run`, `check` and `compare` take a portfolio file (省级组合)")
     return scenario_from_dict(data, source=str(p))
