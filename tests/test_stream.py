@@ -139,6 +139,10 @@ def test_an_adaptive_run_streams_with_the_numbers_of_the_in_memory_adaptive_run(
         st = simulate(demo, **kw, **extra)
         assert st.streamed and st.n_paths == mem.n_paths == st.run["paths"]
         assert json.dumps(st.summary) == json.dumps(mem.summary)
+        assert st.run["target_se_reached"] is True and st.run["max_paths"] == 4_000
+    assert mem.run["target_se_reached"] is True
+    capped = simulate(demo, stream=False, **{**kw, "target_se": 0.001, "max_paths": 400})  # cannot reach it
+    assert capped.n_paths == 400 and capped.run["target_se_reached"] is False
     fixed = simulate(demo, paths=mem.n_paths, seed=11, chunk_size=200, stream=False)
     pd.testing.assert_frame_equal(fixed.paths, mem.paths, check_exact=True)
 

@@ -122,6 +122,9 @@ def run(
     finally:
         if client is not None:
             client.close()
+    if target_se is not None and result.run.get("target_se_reached") is False and not as_json:
+        err_console.print(f"warning: --target-se {target_se:g} not reached in {result.run['paths']:,} paths (the cap, "
+                          f"max_paths); the standard errors reported are larger / 未达到目标标准误", highlight=False)
     finish_run(result, scenario, out, () if no_reports else report_writers(lang), overwrite, as_json, quiet,
                lambda r: print_summary(r, console, lang))
 

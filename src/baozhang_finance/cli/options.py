@@ -109,7 +109,10 @@ ControlVariates = Annotated[Optional[bool], typer.Option(
          "deviations from their expected paths (known mean 0), with their SEs (default: the scenario's "
          "simulation.control_variates)")]
 TargetSE = Annotated[Optional[float], typer.Option("--target-se", callback=_target_se,
-                                                   help="add chunks until P(call) SE ≤ this")]
+                                                   help="add chunks until SE(P(call)) ≤ this and SE(E[hidden-debt PV]) ≤ "
+                                                        "this × its mean, or 1,000,000 paths (or the run's --paths "
+                                                        "if larger) are reached; run.json says whether the target "
+                                                        "was reached (target_se_reached)")]
 Metrics = Annotated[Optional[list[str]], typer.Option(
     "--metric", "-m", help="metric(s) to report or rank by (repeat or comma-separate; see docs/sensitivity.md)")]
 Rel = Annotated[float, typer.Option("--rel", help="relative low/high of inputs with a relative default range")]

@@ -194,14 +194,20 @@ def simulate(
         cap = int(max_paths if max_paths is not None else max(paths, 1_000_000))
         stream_from = None if stream is False else (0 if stream else STREAM_PATHS)
 
+        status: dict = {}  # the stopping rule's outcome, set when the chunks run out
+
         def streamed(rest) -> Result:  # from STREAM_PATHS paths on: the chunks so far and the rest to Parquet
             res = Result.from_chunks(scenario, plan, rest, run_info(paths=0, wall=0.0, **info))
+            res.run.update(_target_record(status, cap))
             return _streamed_record(res, t0, chunks is not plan, chunk_size)
-        columns = _adaptive(chunks, chunk_size, cap, target_se, se_run, progress, stream_from, streamed, **execute)
+        columns = _adaptive(chunks, chunk_size, cap, target_se, se_run, progress, stream_from, streamed,
+                            status=status, **execute)
         if isinstance(columns, Result):
             return columns
         paths = len(columns["path"])
     record = run_info(paths=paths, wall=time.perf_counter() - t0, **info)
+    if target_se is not None and not deterministic:
+        record.update(_target_record(status, cap))
     if chunks is not plan:
         record["parameter_uncertainty"] = uncertainty.run_record(
             *(Col.of(columns[k]) for k in ("hidden_debt_pv", "hidden_call", "path")), chunk_size)
@@ -243,8 +249,14 @@ def _fill_columns(chunk_columns, paths: int, progress: Progress | None) -> dict[
     return columns
 
 
+def _target_record(status: dict, cap: int) -> dict:
+    """What the run record says of an adaptive run's stopping rule: whether the target was reached, and the cap
+    (``max_paths``) it stopped at otherwise."""
+    return {"target_se_reached": bool(status.get("reached", False)), "max_paths": int(cap)}
+
+
 def _adaptive_chunks(chunks, chunk_size: int, cap: int, target_se: float, se_run: dict, progress: Progress | None,
-                     seed: int, workers: int, backend: str, client):
+                     seed: int, workers: int, backend: str, client, status: dict | None = None):
     """Chunks added (a batch of ``workers`` at a time) until the standard errors reach ``target_se`` or ``cap``
     paths, yielded in index order; the stopping test runs after every chunk in index order, so where the run stops
     never depends on the workers (chunks computed ahead past the stopping chunk are dropped). The test reads running
@@ -269,15 +281,17 @@ def _adaptive_chunks(chunks, chunk_size: int, cap: int, target_se: float, se_run
                 reached = _se_reached(running, target_se)
                 yield cols
         next_chunk += len(bounds)
+        if status is not None:
+            status["reached"] = reached
         if progress:
             progress(done, cap)
 
 
 def _adaptive(chunks, chunk_size: int, cap: int, target_se: float, se_run: dict, progress: Progress | None,
-              stream_from: int | None, make_result, **execute):
+              stream_from: int | None, make_result, status: dict | None = None, **execute):
     """An adaptive run's chunks: held in memory (the columns dict), or — once ``stream_from`` paths have run
     (``None``: never) — handed with the rest of the run to ``make_result`` (a column store)."""
-    gen = _adaptive_chunks(chunks, chunk_size, cap, target_se, se_run, progress, **execute)
+    gen = _adaptive_chunks(chunks, chunk_size, cap, target_se, se_run, progress, status=status, **execute)
     parts: list[dict[str, np.ndarray]] = []
     done = 0
     with closing(gen):
