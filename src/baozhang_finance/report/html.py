@@ -44,7 +44,8 @@ if _TC_:  # imported where used (start-up time)
 from baozhang_finance.measures.catalogue import entry, has
 from baozhang_finance.report.attribution import attribution_charts, html_section as attribution_html
 from baozhang_finance.report.attribution import load as load_attribution
-from baozhang_finance.model.compliance import check_scenario, unverifiable
+from baozhang_finance.model.compliance import unverifiable
+from baozhang_finance.report.findings import PLAN, all_findings, source_text
 from baozhang_finance.report import charts as pl
 from baozhang_finance.report.charts import WAN
 from baozhang_finance.model.labels_zh import FIELDS_ZH
@@ -296,7 +297,20 @@ def _sheet_guide(wb, f, result, mp: MedianPath, lang: str) -> None:
     ws.write_row(r, 0, _heads(lang, "sheet", "contents"), f["head"])
     for i, (a, b) in enumerate(guide):
         ws.write_row(r + 1 + i, 0, [a, b])
+    _guide_findings(ws, f, result, r + len(guide) + 2, lang)
     sh.widths((0, 0, 14), (1, 1, 42), (2, 2, 60))
+
+
+def _guide_findings(ws, f, result, r: int, lang: str) -> None:
+    """The policy findings block of the Guide sheet from row ``r``: the plan's static rules and the run's
+    results together (the same table as report.html's "Policy compliance")."""
+    rows, head, note = _compliance_findings(result, lang)
+    ws.write(r, 0, text("html.h_compliance", lang), f["bold"])
+    ws.write(r + 1, 0, note, f["note"])
+    if rows:
+        ws.write_row(r + 2, 0, head, f["head"])
+        for i, row in enumerate(rows):
+            ws.write_row(r + 3 + i, 0, [str(c) for c in row])
 
 
 def _label_heads(lang: str) -> list[str]:
@@ -533,7 +547,7 @@ def answer_sentence(s: dict, lang: str = DEFAULT_LANG) -> str:
 
 
 #: the columns of the compliance tables, in this order when present (others after them)
-FINDING_COLUMNS = ("rule_id", "rule_set", "document", "clause", "project", "actual", "limit", "message", "reason")
+FINDING_COLUMNS = ("source", "rule_id", "rule_set", "document", "clause", "project", "actual", "limit", "message", "reason")
 
 
 def _records(items) -> list[dict]:
@@ -562,17 +576,21 @@ def _columns(recs: list[dict], lang: str) -> tuple[list[str], list[str]]:
 
 
 def _compliance_findings(result, lang: str = DEFAULT_LANG):
-    """(findings rows, header, note) of compliance.check_scenario."""
-    try:
-        findings = list(check_scenario(result.scenario))
-    except Exception as exc:  # a rule error must not lose the run's report
-        return [], None, text("html.check_failed", lang, error=f"{type(exc).__name__}: {exc}")
-    if not findings:
-        return [], None, text("html.no_finding", lang)
-    recs = _records(findings)
+    """(findings rows, header, note): the plan's static findings (compliance.check_scenario) and the run-time
+    findings of the summary (``coverage.findings`` …, :func:`report.findings.run_findings`) in one table, with the
+    source of each; "no policy finding" only when both are empty."""
+    found, error = all_findings(result)
+    notes = [text("html.check_failed", lang, error=error)] if error else []
+    if not found:
+        return [], None, " ".join(notes + [text("html.no_finding", lang)])
+    recs = _records(found)
+    for r in recs:
+        r["source"] = source_text(r["source"], lang)
     keys, head = _columns(recs, lang)
     rows = [[r.get(k, "") if r.get(k) is not None else "" for k in keys] for r in recs]
-    return rows, head, text("html.findings", lang, n=len(recs))
+    n_run = sum(1 for f in found if f["source"] != PLAN)
+    notes.append(text("html.findings", lang, n=len(recs), plan=len(recs) - n_run, run=n_run))
+    return rows, head, " ".join(notes)
 
 
 def _unverifiable(result, lang: str = DEFAULT_LANG):

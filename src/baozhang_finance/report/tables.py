@@ -14,6 +14,7 @@ from rich.table import Table
 
 from baozhang_finance.analysis.compare import COLUMNS
 from baozhang_finance.model.compliance import rules_for, unverifiable
+from baozhang_finance.report.findings import PLAN, all_findings, source_text
 from baozhang_finance.report.format import fmt, grade, pct, pm, several, text, wan
 
 
@@ -109,6 +110,24 @@ def print_summary(result, console: Console | None = None, lang: str = "both") ->
         last = lens
     console.print(t)
     console.print(text("term.footnote", one), style="dim", markup=False)
+    for line in findings_lines(result, lang):
+        console.print(line, markup=False, highlight=False)
+
+
+def findings_lines(result, lang: str = "both") -> list[str]:
+    """The policy findings under the three-lens table: the plan's static rules and the run's results
+    (``coverage.findings`` …) together, one line each; one line "no policy finding" only when both are empty."""
+    one = "zh" if lang == "zh" else "en"
+    found, error = all_findings(result)
+    lines = [text("html.check_failed", one, error=error)] if error else []
+    if not found:
+        return lines + [text("term.no_policy_finding", one)]
+    n_run = sum(1 for f in found if f["source"] != PLAN)
+    lines.append(text("term.policy_findings", one, n=len(found), plan=len(found) - n_run, run=n_run))
+    for f in found:
+        lines.append(text("term.finding_line", one, source=source_text(f["source"], one), rule=f.get("rule_id", ""),
+                          actual=f.get("actual", ""), limit=f.get("limit", ""), message=f.get("message", "")))
+    return lines
 
 
 def print_comparison(rows: list[dict], console, paths: int, seed: int, chunk_size: int, lang: str = "both") -> None:

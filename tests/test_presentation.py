@@ -1,0 +1,82 @@
+"""What the reports headline and how they label it (decision 70): the run-time policy findings beside the static
+ones, the coverage over all financing as the headline 本息覆盖倍数 when there is bank debt, the SOE return at
+income terminal value, the PV rates of the footnotes, one label for ``bank.pd_lifetime``, small probabilities and
+money that do not round to zero, and the support settings among the key assumptions. No number changes: only the
+words and the choice of the headline key."""
+
+from __future__ import annotations
+
+import copy
+import io
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from baozhang_finance import load_scenario, simulate
+from baozhang_finance.report import findings as fd
+from baozhang_finance.report import html as rp
+from baozhang_finance.report.tables import findings_lines, print_summary
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "scenarios" / "demo.toml"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return simulate(load_scenario(DEMO), paths=400, seed=7)
+
+
+def _page(result, tmp_path, lang="both") -> str:
+    return rp.render_html(result, tmp_path, lang)
+
+
+def _no_findings(result):
+    """A copy of ``result`` whose summary holds no run-time finding."""
+    r = copy.copy(result)
+    r.summary = copy.deepcopy(result.summary)
+    r.summary["coverage"]["findings"] = []
+    return r
+
+
+# ------------------------------------------------------------------------------------------------ #2 findings
+def test_run_findings_walks_every_findings_list():
+    s = {"coverage": {"findings": [{"rule_id": "a", "actual": "0.6"}]},
+         "bank": {"x": {"findings": [{"rule_id": "b"}]}}, "run": {"paths": 3}}
+    assert [(f["source"], f["rule_id"]) for f in fd.run_findings(s)] == [("coverage", "a"), ("bank.x", "b")]
+    assert fd.run_findings({"coverage": {"p05": 1.0}}) == []
+
+
+def test_html_lists_the_run_time_coverage_finding(demo, tmp_path):
+    f = demo.summary["coverage"]["findings"]
+    assert f and f[0]["rule_id"] == "coverage.floor.bond_coverage_all_financing"  # the demo's 组合融资 test fails
+    page = _page(demo, tmp_path, "en")
+    section = page[page.index("<h2>Policy compliance"):page.index("<h2>Key assumptions")]
+    assert "coverage.floor.bond_coverage_all_financing" in section
+    assert "run result (summary.json coverage)" in section and f"<td>{f[0]['actual']}</td>" in section
+    assert "No policy finding" not in page
+    zh = _page(demo, tmp_path, "zh")
+    assert "无合规问题" not in zh and "运行结果（summary.json coverage）" in zh
+
+
+def test_no_policy_finding_only_when_both_are_empty(demo, tmp_path):
+    clean = _no_findings(demo)
+    if fd.plan_findings(clean.scenario):
+        pytest.skip("the demo has static findings")
+    assert "No policy finding" in _page(clean, tmp_path, "en")
+    assert findings_lines(clean, "en") == [
+        "No policy finding: neither the plan's rules nor the run's coverage tests flag anything."]
+
+
+def test_terminal_and_xlsx_guide_show_the_run_time_finding(demo, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    buf = io.StringIO()
+    print_summary(demo, Console(file=buf, width=80), "en")
+    out = buf.getvalue()
+    assert "Policy findings: 1 (0 from the plan's rules, 1 from the run's results):" in out
+    assert "coverage.floor.bond_coverage_all_financing" in out
+    rp.write_xlsx(demo, tmp_path, lang="en")
+    ws = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)["Guide"]
+    cells = [c for row in ws.iter_rows(values_only=True) for c in row if c]
+    assert "Policy compliance" in cells and "coverage.floor.bond_coverage_all_financing" in cells
