@@ -80,3 +80,34 @@ def test_terminal_and_xlsx_guide_show_the_run_time_finding(demo, tmp_path):
     ws = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)["Guide"]
     cells = [c for row in ws.iter_rows(values_only=True) for c in row if c]
     assert "Policy compliance" in cells and "coverage.floor.bond_coverage_all_financing" in cells
+
+
+# ------------------------------------------------------------------------------------------------ #1 coverage
+def test_headline_coverage_is_all_financing_when_there_is_bank_debt(demo, tmp_path):
+    from baozhang_finance.report.tables import headline_coverage_key, summary_rows
+
+    s = demo.summary
+    assert s["bank"]["has_bank_debt"] and headline_coverage_key(s) == "coverage.bond_coverage_all_financing"
+    rows = [(m, v) for _, m, v in summary_rows(s, "en")]
+    allf, bond = s["coverage"]["bond_coverage_all_financing"], s["coverage"]["bond_coverage_ratio"]
+    i = [m for m, _ in rows].index("coverage, all financing p05/p50")
+    assert rows[i][1] == f"{allf['p05']:.2f} / {allf['p50']:.2f}"
+    assert rows[i + 1] == ("bonds only, before bank service", f"{bond['p05']:.2f} / {bond['p50']:.2f}")
+    assert ("  仅专项债,未扣银行本息", rows[i + 1][1]) in [(m, v) for _, m, v in summary_rows(s, "zh")]
+    page = _page(demo, tmp_path, "en")
+    fiscal = page[page.index("<h2>Fiscal lens"):page.index("<h2>Bank lens")]
+    a = fiscal.index("bond coverage over all financing (bonds + bank service)")
+    b = fiscal.index("bond coverage, bonds only, before bank service")
+    assert a < b and fiscal.count("combined-financing test") == 1
+
+
+def test_headline_coverage_is_the_bond_ratio_without_bank_debt(demo):
+    from baozhang_finance.report.tables import coverage_rows, headline_coverage_key
+
+    s = copy.deepcopy(demo.summary)
+    s["bank"]["has_bank_debt"] = False
+    assert headline_coverage_key(s) == "coverage.bond_coverage_ratio"
+    assert [m for _, m, _ in coverage_rows(s, "en")] == ["bond coverage p05/p50"]
+    s = copy.deepcopy(demo.summary)  # bank debt, but none in the bond projects: the two ratios are the same
+    s["coverage"]["bond_coverage_all_financing"] = {k: s["coverage"]["bond_coverage_ratio"][k] for k in ("p05", "p50")}
+    assert headline_coverage_key(s) == "coverage.bond_coverage_ratio"

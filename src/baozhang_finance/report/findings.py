@@ -13,7 +13,8 @@ import dataclasses
 from typing import Any
 
 from baozhang_finance.model.compliance import check_scenario
-from baozhang_finance.report.format import DEFAULT_LANG, text
+from baozhang_finance.measures.catalogue import has
+from baozhang_finance.report.format import DEFAULT_LANG, label, text
 
 #: the source of a static finding (a rule read off the scenario, before any simulation)
 PLAN = "plan"
@@ -68,3 +69,16 @@ def source_text(source: str, lang: str = DEFAULT_LANG) -> str:
     if source == PLAN:
         return text("finding.plan", lang)
     return text("finding.run", lang, where=source)
+
+
+def finding_message(f: dict, lang: str = DEFAULT_LANG) -> str:
+    """A finding's sentence in ``lang``: a run-time coverage finding (``coverage.floor.<measure>`` /
+    ``coverage.ceiling.<measure>``) from the catalogue's label of the measure; any other as its rule writes it."""
+    parts = str(f.get("rule_id", "")).split(".")
+    if lang == "both" and len(parts) == 3 and parts[0] == "coverage":
+        return f"{finding_message(f, 'en')} {finding_message(f, 'zh')}"
+    if len(parts) == 3 and parts[0] == "coverage" and parts[1] in ("floor", "ceiling") and has(f"coverage.{parts[2]}"):
+        limit = str(f.get("limit", "")).lstrip("≥≤ ").strip()
+        return text(f"finding.coverage.{parts[1]}", lang, measure=label(f"coverage.{parts[2]}", lang),
+                    actual=f.get("actual", ""), limit=limit)
+    return str(f.get("message", ""))

@@ -45,7 +45,7 @@ from baozhang_finance.measures.catalogue import entry, has
 from baozhang_finance.report.attribution import attribution_charts, html_section as attribution_html
 from baozhang_finance.report.attribution import load as load_attribution
 from baozhang_finance.model.compliance import unverifiable
-from baozhang_finance.report.findings import PLAN, all_findings, source_text
+from baozhang_finance.report.findings import PLAN, all_findings, finding_message, source_text
 from baozhang_finance.report import charts as pl
 from baozhang_finance.report.charts import WAN
 from baozhang_finance.model.labels_zh import FIELDS_ZH
@@ -65,7 +65,7 @@ from baozhang_finance.report.format import (
     unit_text,
     wan,
 )
-from baozhang_finance.report.tables import summary_rows
+from baozhang_finance.report.tables import headline_coverage_key, summary_rows
 from baozhang_finance.run.replay import (  # noqa: F401  (re-exported for callers of old)
     MedianPath,
     median_path,
@@ -585,6 +585,7 @@ def _compliance_findings(result, lang: str = DEFAULT_LANG):
         return [], None, " ".join(notes + [text("html.no_finding", lang)])
     recs = _records(found)
     for r in recs:
+        r["message"] = finding_message(r, lang)
         r["source"] = source_text(r["source"], lang)
     keys, head = _columns(recs, lang)
     rows = [[r.get(k, "") if r.get(k) is not None else "" for k in keys] for r in recs]
@@ -767,12 +768,11 @@ def _html_fiscal(s: dict, img: Callable[..., str], lang: str) -> list[str]:
         _row(s, "hidden_debt.peak_share_of_fiscal_revenue", ("p50", "p95"), lang),
         [text("html.bond_burden", lang),
          f"{_v(s, 'fiscal.explicit_bond_burden.p_call')} / {_v(s, 'fiscal.explicit_bond_burden.expected_pv')}"],
-        _row(s, "coverage.bond_coverage_ratio", ("mean", "p05", "p50"), lang),
+        *_coverage_rows(s, lang),
         _row(s, "hidden_debt.p_call_material", lang=lang),
         _row(s, "hidden_debt.debt_at_first_call", ("p50", "p95"), lang),
         _row(s, "fiscal.total_government_money.expected_pv", lang=lang),
         _row(s, "fiscal.total_fiscal_cost.expected_pv", lang=lang),
-        _row(s, "coverage.bond_coverage_all_financing", ("p05", "p50"), lang),
     ]
     payers = [[text(f"payer.{r['class']}", lang) if has(f"text.payer.{r['class']}") else r["label"],
                fmt("fiscal.classification.expected_pv_yuan", r["expected_pv_yuan"]),
@@ -787,6 +787,20 @@ def _html_fiscal(s: dict, img: Callable[..., str], lang: str) -> list[str]:
         img("cash_balance_fan.png", text("html.img_cash_fan", lang), _cash_fan_caption(s, lang)),
         "</div>",
     ]
+
+
+def _coverage_rows(s: dict, lang: str) -> list[list[str]]:
+    """本息覆盖倍数: with market financing the coverage over all financing first (the headline, the policy's
+    组合融资 test), then the bond-only ratio, labelled; without it the bond-only ratio alone
+    (:func:`report.tables.headline_coverage_key`)."""
+    bond = _row(s, "coverage.bond_coverage_ratio", ("mean", "p05", "p50"), lang)
+    if headline_coverage_key(s) == "coverage.bond_coverage_ratio":
+        return [bond]
+    stats = ("p05", "p50")
+    return [[f"{text('html.coverage_all', lang)}: {stats_text(stats, lang)}",
+             _vs(s, "coverage.bond_coverage_all_financing", stats, lang)],
+            [f"{text('html.coverage_bond_only', lang)}: {stats_text(bond_stats := ('mean', 'p05', 'p50'), lang)}",
+             _vs(s, "coverage.bond_coverage_ratio", bond_stats, lang)]]
 
 
 def _cash_fan_caption(s: dict, lang: str) -> str:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from baozhang_finance.analysis.compare import COLUMNS
 from baozhang_finance.model.compliance import rules_for, unverifiable
-from baozhang_finance.report.findings import PLAN, all_findings, source_text
+from baozhang_finance.report.findings import PLAN, all_findings, finding_message, source_text
 from baozhang_finance.report.format import fmt, grade, pct, pm, several, text, wan
 
 
@@ -47,9 +47,7 @@ def summary_rows(s: dict, lang: str = "both") -> list[tuple[str, str, str]]:
         (F, t("term.first_call"), _trio("hidden_debt.first_call_year", hd["first_call_year"])),
         (F, t("term.peak_share"), _trio("hidden_debt.peak_share_of_fiscal_revenue", share, ("p50", "p95"))),
         (F, t("term.bond"), f"{pct(bond['p_call'])} / {wan(bond['expected_pv'])}"),
-        (F, "本息覆盖倍数 coverage p05/p50" if lang == "both" else t("term.coverage"),
-         _trio("coverage.bond_coverage_ratio", cov["bond_coverage_ratio"], ("p05", "p50"))),
-    ]
+    ] + coverage_rows(s, lang)
     cls = {r["class"]: r for r in fis.get("classification", [])}
     if cls:
         rows.append((F, t("term.gap"),
@@ -89,6 +87,32 @@ def summary_rows(s: dict, lang: str = "both") -> list[tuple[str, str, str]]:
     return rows
 
 
+def headline_coverage_key(s: dict) -> str:
+    """The summary key of the headline 本息覆盖倍数: ``coverage.bond_coverage_all_financing`` (the policy's 组合融资
+    test: CFADS ÷ bond + bank service) when the programme has bank loans and that test differs from the bond-only
+    ratio (the bond projects carry bank service); else ``coverage.bond_coverage_ratio`` (bonds alone)."""
+    cov, bank = s.get("coverage", {}), s.get("bank", {})
+    allf, bond = cov.get("bond_coverage_all_financing") or {}, cov.get("bond_coverage_ratio") or {}
+    if bank.get("has_bank_debt") and allf.get("p50") is not None and \
+            (allf.get("p05"), allf.get("p50")) != (bond.get("p05"), bond.get("p50")):
+        return "coverage.bond_coverage_all_financing"
+    return "coverage.bond_coverage_ratio"
+
+
+def coverage_rows(s: dict, lang: str = "both") -> list[tuple[str, str, str]]:
+    """The 本息覆盖倍数 rows of the three-lens table: with market financing the coverage over all financing, then
+    the bond-only ratio labelled "bonds only, before bank service"; without it the bond-only ratio alone."""
+    F, cov = text("term.fiscal", lang), s["coverage"]
+    t = lambda name: text(name, "zh" if lang == "zh" else "en")  # noqa: E731
+    bond = (F, "本息覆盖倍数 coverage p05/p50" if lang == "both" else t("term.coverage"),
+            _trio("coverage.bond_coverage_ratio", cov["bond_coverage_ratio"], ("p05", "p50")))
+    if headline_coverage_key(s) == "coverage.bond_coverage_ratio":
+        return [bond]
+    return [(F, t("term.coverage_all_both" if lang == "both" else "term.coverage_all"), _trio("coverage.bond_coverage_all_financing",
+                                              cov["bond_coverage_all_financing"], ("p05", "p50"))),
+            (F, t("term.coverage_bond_only"), bond[2])]
+
+
 def print_summary(result, console: Console | None = None, lang: str = "both") -> None:
     """Print the three-lens table of a Result in ``lang`` (zh | en | both)."""
     console = console or Console()
@@ -126,7 +150,7 @@ def findings_lines(result, lang: str = "both") -> list[str]:
     lines.append(text("term.policy_findings", one, n=len(found), plan=len(found) - n_run, run=n_run))
     for f in found:
         lines.append(text("term.finding_line", one, source=source_text(f["source"], one), rule=f.get("rule_id", ""),
-                          actual=f.get("actual", ""), limit=f.get("limit", ""), message=f.get("message", "")))
+                          actual=f.get("actual", ""), limit=f.get("limit", ""), message=finding_message(f, one)))
     return lines
 
 
