@@ -111,3 +111,52 @@ def test_headline_coverage_is_the_bond_ratio_without_bank_debt(demo):
     s = copy.deepcopy(demo.summary)  # bank debt, but none in the bond projects: the two ratios are the same
     s["coverage"]["bond_coverage_all_financing"] = {k: s["coverage"]["bond_coverage_ratio"][k] for k in ("p05", "p50")}
     assert headline_coverage_key(s) == "coverage.bond_coverage_ratio"
+
+
+# ------------------------------------------------------------------------------------------------ #7 SOE return
+def test_headline_soe_return_is_at_income_terminal_value(demo, tmp_path):
+    from baozhang_finance.report.tables import summary_rows
+
+    soe = demo.summary["soe"]
+    rows = [(m, v) for _, m, v in summary_rows(demo.summary, "en")]
+    names = [m for m, _ in rows]
+    i = names.index("equity IRR, income TV p05/50/95")
+    pc = lambda x: f"{100 * x:.1f} %"  # noqa: E731
+    assert rows[i][1] == " / ".join(pc(soe["equity_irr_monthly"][k]) for k in ("p05", "p50", "p95"))
+    assert rows[i + 1] == ("  market-value TV p05/50/95",
+                           " / ".join(pc(soe["equity_irr"][k]) for k in ("p05", "p50", "p95")))
+    j = names.index("equity NPV, income TV p05/50/95")
+    assert rows[j][1].split(" / ")[1] == f"{soe['npv_monthly']['p50'] / 1e4:,.0f}"
+    page = _page(demo, tmp_path, "en")
+    tile = re.findall(r'<div class="v">([^<]+)</div><div class="l">([^<]+)</div>', page)[-1]
+    assert tile[0] == pc(soe["equity_irr_monthly"]["p50"])
+    assert tile[1] == f"equity IRR, median, terminal value at income value (at market value: {pc(soe['equity_irr']['p50'])})"
+    assert "cannot be sold at market" in page
+
+
+def test_an_old_summary_without_monthly_returns_headlines_the_market_value(demo):
+    from baozhang_finance.report.tables import soe_return_rows
+
+    s = copy.deepcopy(demo.summary)
+    del s["soe"]["equity_irr_monthly"], s["soe"]["npv_monthly"]
+    assert [m for _, m, _ in soe_return_rows(s, "en")] == ["equity IRR p05/p50/p95", "equity NPV p05/p50/p95"]
+
+
+# ------------------------------------------------------------------------------------------------ #5 PV rates
+def test_footnotes_state_both_pv_rates_with_their_values(demo, tmp_path):
+    from baozhang_finance.report.notes import pv_rates
+    from baozhang_finance.report.tables import footnotes
+
+    assert pv_rates(demo.scenario) == (0.02, 0.04)  # the demo: fiscal rate absent → the local-bond yield
+    notes = " ".join(footnotes(demo, "en")).replace("\u00a0", " ")
+    assert "government figures (hidden debt, bond burden, government money) at the fiscal discount rate 2.0 %" in notes
+    assert "SOE figures (equity NPV, SOE support) at the programme discount rate 4.0 %" in notes
+    assert "PV at the programme discount rate" not in notes
+    zh = " ".join(footnotes(demo, "zh")).replace("\u00a0", " ")
+    assert "按财政折现率 2.0 % 折现" in zh and "按项目折现率 4.0 % 折现" in zh
+    assert "at the fiscal discount rate 2.0 %" in _page(demo, tmp_path, "en").replace("\u00a0", " ")
+    legacy = demo.scenario.model_copy(update={"support": demo.scenario.support.model_copy(
+        update={"conventions": "legacy"})})
+    assert pv_rates(legacy) == (0.02, 0.04)  # the demo states fiscal_discount_rate = 0.02 itself
+    prog = legacy.programme.model_copy(update={"fiscal_discount_rate": None})
+    assert pv_rates(legacy.model_copy(update={"programme": prog})) == (0.04, 0.04)  # legacy: the programme rate

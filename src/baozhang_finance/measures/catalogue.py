@@ -183,11 +183,13 @@ _ROWS: tuple[tuple, ...] = (
     ("bank.grade_criteria.ltv_peak_p50.value", "share", "grade criterion: median peak LTV", "分级依据: LTV 中位数"),
     ("bank.grade_criteria.ltv_peak_p50.category", "text", "grade by LTV", "按 LTV 分级"),
     # ------------------------------------------------------------------ summary: SOE lens
-    ("soe.equity_irr", "share", "equity IRR", "资本金内部收益率 IRR", None, Q3),
+    ("soe.equity_irr", "share", "equity IRR, terminal value at market value (secondary)",
+     "资本金内部收益率 IRR(市值终值,次要参考)", None, Q3),
     ("soe.equity_irr_undefined_share", "share", "share of paths with no equity IRR", "IRR 无定义路径占比"),
     ("soe.project_irr", "share", "project IRR", "项目内部收益率 IRR", None, Q3),
-    ("soe.npv", "yuan", "equity NPV", "资本金净现值 NPV", None, Q3),
-    ("soe.p_npv_negative", "share", "P(equity NPV < 0)", "净现值为负的概率"),
+    ("soe.npv", "yuan", "equity NPV, terminal value at market value (secondary)", "资本金净现值 NPV(市值终值,次要参考)",
+     None, Q3),
+    ("soe.p_npv_negative", "share", "P(equity NPV < 0), terminal value at market value", "净现值(市值终值)为负的概率"),
     ("soe.peak_funding_need", "yuan", "peak funding need", "峰值资金需求", None, ("mean", "p50", "p95")),
     ("soe.lockup_years", "years", "years of distribution lock-up", "分配锁定年数", None, ("mean",) + Q3),
     ("soe.lockup_years.p_any", "share", "P(any lock-up)", "出现分配锁定的概率"),
@@ -342,7 +344,7 @@ _ROWS: tuple[tuple, ...] = (
                                                                   "月度IRR(不含终值)"),
         ("equity_irr_standalone", "standalone equity IRR", "独立口径IRR"))],
     *[(f"soe.{k}", "yuan", en, zh, None, Q3) for k, en, zh in (
-        ("npv_monthly", "equity NPV, monthly flows, supported view, income terminal value", "资本金NPV(月度,含支持)"),
+        ("npv_monthly", "equity NPV, monthly flows, supported view, income terminal value", "资本金NPV(月度,含支持,收益法终值)"),
         ("npv_monthly_no_tv", "equity NPV, monthly flows, no terminal value", "资本金NPV(月度,不含终值)"),
         ("npv_standalone", "equity NPV, monthly flows, standalone", "资本金NPV(月度,不含财政资金)"))],
     ("soe.terminal_value_income.p50", "yuan", "terminal equity at income value, median", "收益法期末权益 中位数"),
@@ -568,6 +570,8 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
      "在模拟的 {n} 种未来情形中，有 {p}{band} 的情形项目无法以自身收入、准备金和国企支持偿付国企债务和成本，"
      "城市财政须在预算外代偿（隐性债务）：现值期望 {pv}，二十分之一最坏情形（VaR95）{var}。"),
     ("html.no_loan", "no loan", "无贷款"),
+    ("html.kpi_irr", "equity IRR, median, terminal value at income value (at market value: {market})",
+     "资本金IRR中位数，收益法终值（按市值终值：{market}）"),
     ("html.below", "Below the {t} tolerance for P(hidden-debt call) this report uses.",
      "低于本报告采用的隐性债务触发概率容忍度 {t}。"),
     ("html.above", "Above the {t} tolerance for P(hidden-debt call) this report uses.",
@@ -680,9 +684,15 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("term.fiscal", "fiscal", "财政"), ("term.bank", "bank", "银行"), ("term.soe", "SOE", "国企"),
     ("term.title", "{name} — {paths} paths, seed {seed}", "{name} — {paths} 条路径，随机种子 {seed}"),
     ("term.stress", ", stress {stress}", "，压力情景 {stress}"),
-    ("term.footnote", "万元 = 10,000 yuan; ± = one standard error (SE); PV at the programme discount rate; bank view: "
-                      "standalone.",
-     "万元 = 10,000 元；± 为一个标准误（SE）；现值按项目折现率计算；银行视角为独立视角。"),
+    ("term.footnote", "万元 = 10,000 yuan; ± = one standard error (SE); bank PD: with SOE support.",
+     "万元 = 10,000 元；± 为一个标准误（SE）；银行违约概率为含国企支持口径。"),
+    ("note.pv_rates", "PV: government figures (hidden debt, bond burden, government money) at the fiscal discount "
+                      "rate {fiscal}; SOE figures (equity NPV, SOE support) at the programme discount rate {soe}.",
+     "现值：财政口径（隐性债务、专项债显性负担、财政资金）按财政折现率 {fiscal} 折现；国企口径（资本金净现值、国企支持）"
+     "按项目折现率 {soe} 折现。"),
+    ("note.income_tv", "SOE return: terminal value at income value (NOI ÷ cap rate {cap}), as affordable rental "
+                       "housing cannot be sold at market; the market-value figure is shown beside it as secondary.",
+     "国企收益按收益法终值（净营业收入 ÷ 资本化率 {cap}）计算：保租房不得按市场价出售；按市值计终值的数字并列作次要参考。"),
     ("term.no_policy_finding", "No policy finding: neither the plan's rules nor the run's coverage tests flag anything.",
      "无合规问题：方案的静态规则与运行结果的覆盖倍数检验均未发现问题。"),
     ("term.policy_findings", "Policy findings: {n} ({plan} from the plan's rules, {run} from the run's results):",
@@ -715,15 +725,22 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("term.llcr", "LLCR p05 / p50", "LLCR 5/50%"),
     ("term.irr", "equity IRR p05/p50/p95", "资本金IRR 5/50/95%"),
     ("term.npv", "equity NPV p05/p50/p95", "资本金NPV 5/50/95%"),
+    ("term.irr_income", "equity IRR, income TV p05/50/95", "资本金IRR(收益法终值) 5/50/95%"),
+    ("term.npv_income", "equity NPV, income TV p05/50/95", "资本金NPV(收益法终值) 5/50/95%"),
+    ("term.market_tv", "  market-value TV p05/50/95", "  按市值终值 5/50/95%"),
     ("term.funding", "peak funding need p50/p95", "峰值资金需求 50/95%"),
     ("term.lockup", "lock-up years mean/p95 (P any)", "锁定年数 均值/95%（概率）"),
     ("term.compare_title", "Scenario comparison — {paths} paths, seed {seed}, chunk size {chunk} (same for all)",
      "情景比较 — {paths} 条路径，随机种子 {seed}，分块 {chunk}（各情景相同）"),
     ("term.compare_caption",
      "P(call), E[hidden]: hidden-debt call (fiscal); ± SE: one standard error; E[bond]: explicit special-bond "
-     "burden; PD: standalone bank view; IRR: SOE equity; money in 万元 (PV at each programme's rate)",
+     "burden; government PVs (E[hidden], E[bond]) {fiscal}; PD: with SOE support; "
+     "IRR: SOE equity, terminal value at market value; money in 万元",
      "触发概率、隐性债务：财政视角的隐性债务触发概率与现值期望；标准误：一个标准误；专项债负担：显性负担现值期望；"
-     "违约概率：银行独立视角；IRR：国企资本金；金额单位万元（按各项目折现率折现）"),
+     "财政口径现值（隐性债务、专项债负担）{fiscal}；违约概率：含国企支持口径；IRR：国企资本金，按市值计终值；"
+     "金额单位万元"),
+    ("term.compare_rate_one", "at the fiscal discount rate {rate}", "按财政折现率 {rate} 折现"),
+    ("term.compare_rate_each", "at each programme's fiscal discount rate", "按各项目的财政折现率折现"),
     ("compare.total_investment_yuan", "invest 万元", "总投资"),
     ("compare.p_self_financing", "P(self-fin)", "自求平衡"),
     ("compare.p_hidden_call", "P(call)", "触发概率"),

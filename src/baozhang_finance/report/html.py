@@ -65,7 +65,8 @@ from baozhang_finance.report.format import (
     unit_text,
     wan,
 )
-from baozhang_finance.report.tables import headline_coverage_key, summary_rows
+from baozhang_finance.report.notes import income_tv_headline, pv_note, tv_note
+from baozhang_finance.report.tables import footnotes, headline_coverage_key, summary_rows
 from baozhang_finance.run.replay import (  # noqa: F401  (re-exported for callers of old)
     MedianPath,
     median_path,
@@ -285,7 +286,9 @@ def _sheet_guide(wb, f, result, mp: MedianPath, lang: str) -> None:
     ws.write_row(2, 0, _heads(lang, "lens", "metric", "value"), f["head"])
     for i, row in enumerate(rows):
         ws.write_row(3 + i, 0, list(row))
-    r = 4 + len(rows)
+    for i, note in enumerate(footnotes(result, lang)):
+        ws.write(3 + len(rows) + i, 0, note, f["note"])
+    r = 4 + len(rows) + len(footnotes(result, lang))
     guide = [(sheet_name("summary", lang), text("xlsx.guide.summary", lang)),
              (sheet_name("inputs", lang), text("xlsx.guide.inputs", lang)),
              (sheet_name("yearly", lang), text("xlsx.guide.yearly", lang)),
@@ -744,7 +747,11 @@ def _html_answer(s: dict, lang: str) -> list[str]:
                                                            "coverage.p_self_financing")]
     kpis.append((_v(s, "bank.pd_lifetime") if bank.get("has_bank_debt") else text("html.no_loan", lang),
                  label("bank.pd_lifetime", lang)))
-    kpis.append((_v(s, "soe.equity_irr.p50"), label("soe.equity_irr.p50", lang)))
+    if income_tv_headline(s):
+        kpis.append((_v(s, "soe.equity_irr_monthly.p50"),
+                     text("html.kpi_irr", lang, market=_v(s, "soe.equity_irr.p50"))))
+    else:
+        kpis.append((_v(s, "soe.equity_irr.p50"), label("soe.equity_irr.p50", lang)))
     for v, lab in kpis:
         parts.append(f'<div class="kpi"><div class="v">{_e(v)}</div><div class="l">{_e(lab)}</div></div>')
     parts.append("</div>")
@@ -753,7 +760,7 @@ def _html_answer(s: dict, lang: str) -> list[str]:
     return parts
 
 
-def _html_fiscal(s: dict, img: Callable[..., str], lang: str) -> list[str]:
+def _html_fiscal(s: dict, img: Callable[..., str], lang: str, scenario=None) -> list[str]:
     se = s["run"]["standard_errors"]
     hd, fis = s["hidden_debt"], s["fiscal"]
     rows = [
@@ -780,6 +787,7 @@ def _html_fiscal(s: dict, img: Callable[..., str], lang: str) -> list[str]:
     return [
         f"<h2>{_e(text('html.h_fiscal', lang))}</h2>",
         _table(rows, [text("col.measure", lang), text("col.value", lang)]),
+        *([f'<p class="note">{_e(pv_note(scenario, lang))}</p>'] if scenario is not None else []),
         f"<h3>{_e(text('html.h_payers', lang))}</h3>",
         _table(payers, [text(f"col.{c}", lang) for c in ("payer", "expected_pv", "share")]),
         '<div class="grid">',
@@ -850,20 +858,25 @@ def _html_bank(s: dict, img: Callable[..., str], lang: str) -> list[str]:
 
 
 def _html_soe(s: dict, img: Callable[..., str], lang: str) -> list[str]:
+    q3 = ("p05", "p50", "p95")
+    income = [_row(s, "soe.equity_irr_monthly", q3, lang), _row(s, "soe.equity_irr", q3, lang),
+              _row(s, "soe.npv_monthly", q3, lang), _row(s, "soe.npv", q3, lang)]
+    if not income_tv_headline(s):
+        income = [income[1], income[3]]
     rows = [
-        _row(s, "soe.equity_irr", ("p05", "p50", "p95"), lang),
+        *income,
         _row(s, "soe.equity_irr_undefined_share", lang=lang),
-        _row(s, "soe.project_irr", ("p05", "p50", "p95"), lang),
-        _row(s, "soe.npv", ("p05", "p50", "p95"), lang),
+        _row(s, "soe.project_irr", q3, lang),
         _row(s, "soe.peak_funding_need", ("p50", "p95"), lang),
         _row(s, "soe.lockup_years", ("mean", "p95"), lang),
         _row(s, "soe.p_npv_negative", lang=lang),
-        _row(s, "soe.equity_irr_monthly", ("p05", "p50", "p95"), lang),
-        _row(s, "soe.equity_irr_standalone", ("p05", "p50", "p95"), lang),
+        _row(s, "soe.equity_irr_standalone", q3, lang),
     ]
+    note = tv_note(s, lang)
     return [
         f"<h2>{_e(text('html.h_soe', lang))}</h2>",
         _table(rows, [text("col.measure", lang), text("col.value", lang)]),
+        *([f'<p class="note">{_e(note)}</p>'] if note else []),
         img("median_waterfall.png", text("html.img_waterfall", lang),
             text("html.cap_waterfall", lang, sheet=sheet_name("median", lang))),
     ]
@@ -938,7 +951,7 @@ def render_html(result, chart_dir: str | Path, lang: str = DEFAULT_LANG, attribu
     def img(name: str, alt: str, caption: str) -> str:
         return _img(Path(chart_dir), name, alt, caption)
 
-    parts = (_html_head(result, lang) + _html_answer(s, lang) + _html_fiscal(s, img, lang)
+    parts = (_html_head(result, lang) + _html_answer(s, lang) + _html_fiscal(s, img, lang, result.scenario)
              + _html_bank(s, img, lang) + _html_soe(s, img, lang) + attribution_html(attribution, img, lang)
              + _html_parameter_uncertainty(s, lang) + _html_compliance(result, lang) + _html_assumptions(result, lang)
              + _html_manifest(result, lang))
