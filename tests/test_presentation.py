@@ -160,3 +160,20 @@ def test_footnotes_state_both_pv_rates_with_their_values(demo, tmp_path):
     assert pv_rates(legacy) == (0.02, 0.04)  # the demo states fiscal_discount_rate = 0.02 itself
     prog = legacy.programme.model_copy(update={"fiscal_discount_rate": None})
     assert pv_rates(legacy.model_copy(update={"programme": prog})) == (0.04, 0.04)  # legacy: the programme rate
+
+
+# ------------------------------------------------------------------------------------------------ #10 PD label
+def test_one_label_for_the_pd_with_soe_support_and_the_month0_note(demo, tmp_path):
+    from baozhang_finance.measures.catalogue import CATALOGUE
+    from baozhang_finance.report.notes import pd_nosupport_by_construction
+
+    for key in ("bank.pd_lifetime", "metric.pd", "text.term.pd", "text.chart.pd_title", "text.html.h_bank",
+                "text.html.pd_life_annual"):
+        e = CATALOGUE[key]
+        assert "with SOE support" in e.en or "with the SOE's support" in e.en, key
+        assert "含国企支持" in e.zh, key
+    text_all = " ".join(e.en for e in CATALOGUE.values())
+    assert "(standalone)" not in text_all and "standalone view" not in text_all
+    assert pd_nosupport_by_construction(demo)  # the demo's renovation-month interest needs SOE money in month 0
+    page = _page(demo, tmp_path, "en")
+    assert "100 % by construction: every path needs SOE money in month 0" in page

@@ -481,7 +481,7 @@ _ROWS: tuple[tuple, ...] = (
      "最低偿债覆盖率 DSCR 中位数"),
     ("metric.dscr_min_all_years_p50", "ratio", "min DSCR (bank + bonds, every year), median",
      "全期最低偿债覆盖率 DSCR 中位数"),
-    ("metric.pd", "share", "PD over the loans' life (standalone)", "违约概率 PD"),
+    ("metric.pd", "share", "PD over the loans' life (with SOE support)", "违约概率 PD(含国企支持)"),
     ("metric.expected_loss", "yuan", "bank expected loss", "预期损失"),
     ("metric.equity_irr_p50", "share", "equity IRR, median", "资本金内部收益率 IRR 中位数"),
     ("metric.equity_irr_p05", "share", "equity IRR, p05", "资本金内部收益率 IRR 5%分位"),
@@ -596,9 +596,16 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("html.cap_cash_fan_empty", "The median is 0 in every year: on most paths the reserve is drawn as soon as it is "
      "filled, because a block's cash flow does not cover its debt service and SOE support tops it up month by month.",
      "各年中位数均为 0：多数路径上准备金一经补足即被动用，因为项目现金流不足以覆盖债务本息，由国企逐月补足。"),
-    ("html.h_bank", "Bank lens (credit officer, standalone view: no government support)",
-     "银行视角（信贷审批，独立视角：不含政府支持）"),
-    ("html.pd_life_annual", "PD over the loan life / annualised", "违约概率 PD（贷款期 / 年化）"),
+    ("html.h_bank", "Bank lens (credit officer: PD with the SOE's support, no government support)",
+     "银行视角（信贷审批：违约概率含国企支持，不含政府支持）"),
+    ("html.pd_life_annual", "PD with SOE support: over the loan life / annualised", "违约概率 PD（含国企支持；贷款期 / 年化）"),
+    ("html.pd_nosupport", "the ring-fenced project alone: default in the first month the bank's service needs any "
+                          "SOE money", "项目自身口径：银行本息首次需要国企资金的当月即计违约"),
+    ("html.pd_nosupport_month0", "100 % by construction: every path needs SOE money in month 0 (e.g. interest in the "
+                                 "renovation months, before any rent), so this says nothing about credit quality; the "
+                                 "bank's PD is the one with SOE support",
+     "按定义为 100 %：每条路径在第 0 月即需国企资金（如改造期内、尚无租金时的利息），因此不反映信用质量；"
+     "银行违约概率以含国企支持口径为准"),
     ("html.years_to_default", "years to default p05 / p50 / p95 (defaulted paths)", "违约时间 5% / 50% / 95% 分位（违约路径）"),
     ("html.lgd_ead", "LGD (mean, defaulted paths) / EAD (mean)", "违约损失率 LGD（均值，违约路径）/ 违约风险暴露 EAD（均值）"),
     ("html.el", "expected loss / EL rate", "预期损失 / 预期损失率"),
@@ -712,7 +719,7 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("term.coverage_all_both", "本息覆盖倍数 bonds+bank p05/p50", "本息覆盖倍数(组合融资) 5/50%"),
     ("term.coverage_bond_only", "bonds only, before bank service", "  仅专项债,未扣银行本息"),
     ("term.gap", "gap paid by bond / SOE / hidden", "缺口承担 专项债/国企/隐性"),
-    ("term.pd", "PD life (standalone) / annual", "违约概率 贷款期/年化"),
+    ("term.pd", "PD, with SOE support, life/ann.", "违约概率(含国企支持) 贷款期/年化"),
     ("term.default_year", "default year p05/p50/p95", "违约年份 5/50/95%"),
     ("term.ead_lgd_el", "EAD / LGD / EL (means)", "EAD/LGD/预期损失 均值"),
     ("term.el_rate", "EL rate (EL ÷ principal)", "预期损失率"),
@@ -784,7 +791,7 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("chart.hd_none", "no hidden-debt call on any of the {n} paths", "所有 {n} 条路径均无隐性债务"),
     ("chart.hd_with", "paths with a call ({p})", "有代偿路径（{p}）"),
     ("chart.hd_without", "no call: {p} of paths (PV = 0)", "无代偿：{p} 的路径（现值 = 0）"),
-    ("chart.pd_title", "Bank: cumulative PD (standalone)", "银行累计违约概率"),
+    ("chart.pd_title", "Bank: cumulative PD (with SOE support)", "银行累计违约概率（含国企支持）"),
     ("chart.pd_y", "cumulative PD", "累计违约概率"),
     ("chart.pd_none", "no bank debt", "无银行贷款"),
     ("chart.pd_x", "end of programme year", "项目年度末"),

@@ -144,7 +144,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            lambda r: quantile_with_se(_min_dscr(_col(r, "dscr_min")), 0.50)),
     Metric("dscr_min_all_years_p50", "min DSCR (bank + bonds, every year), median", "ratio",
            lambda r: quantile_with_se(_min_dscr(_col(r, _all_years(r))), 0.50)),
-    Metric("pd", "PD over the loans' life (standalone) 违约概率", "probability",
+    Metric("pd", "PD over the loans' life (with SOE support) 违约概率(含国企支持)", "probability",
            lambda r: _prob(_col(r, "default")), True),
     Metric("expected_loss", "bank expected loss 预期损失", "yuan", _expected_loss),
     Metric("equity_irr_p50", "equity IRR, median 资本金内部收益率", "rate",

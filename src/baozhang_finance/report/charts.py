@@ -3,7 +3,7 @@
 * :func:`fan_chart` — yearly fan (p05–p95, p25–p75, median) of a quantity of ``Result.yearly``
   (cash balance in 万元, DSCR with the 1.0 line);
 * :func:`hidden_debt_distribution` — histogram of the hidden-debt PV (隐性债务现值) with VaR95 / CVaR95 marked;
-* :func:`pd_curve` — the bank's cumulative PD by loan year (standalone view);
+* :func:`pd_curve` — the bank's cumulative PD by loan year (with the SOE's support, no government support);
 * :func:`cash_waterfall` — sources-and-uses waterfall of one path's lifetime cash (the median path of the report).
 
 Chinese labels (中文标签) are drawn with a CJK font when one is installed (Noto Sans CJK from Debian's
@@ -246,7 +246,7 @@ def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None 
 # ------------------------------------------------------------------------------------------------ PD curve
 def pd_curve(ax: Axes, pd_cumulative: Sequence[float], start_year: int | str | None = None,
              lang: str = DEFAULT_LANG) -> Axes:
-    """Cumulative probability of default by the end of each programme year (standalone view, no government
+    """Cumulative probability of default by the end of each programme year (with the SOE's support, no government
     support); ``start_year`` (e.g. ``"2025-07"``) only labels the axis."""
     from matplotlib.ticker import PercentFormatter
     pdc = np.asarray(list(pd_cumulative), dtype=float)

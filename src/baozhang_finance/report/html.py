@@ -65,7 +65,7 @@ from baozhang_finance.report.format import (
     unit_text,
     wan,
 )
-from baozhang_finance.report.notes import income_tv_headline, pv_note, tv_note
+from baozhang_finance.report.notes import income_tv_headline, pd_nosupport_by_construction, pv_note, tv_note
 from baozhang_finance.report.tables import footnotes, headline_coverage_key, summary_rows
 from baozhang_finance.run.replay import (  # noqa: F401  (re-exported for callers of old)
     MedianPath,
@@ -820,8 +820,12 @@ def _cash_fan_caption(s: dict, lang: str) -> str:
     return cap
 
 
-def _bank_rows(s: dict, lang: str) -> list[list[str]]:
+def _bank_rows(s: dict, lang: str, month0: bool = False) -> list[list[str]]:
+    """The bank table; ``month0``: the "without SOE support" PD is 100 % by construction (a note says so)."""
     bank = s["bank"]
+    nosupport = _row(s, "bank.pd_without_soe_support.pd_lifetime", lang=lang)
+    if nosupport[1] != "—":
+        nosupport[1] += f" ({text('html.pd_nosupport_month0' if month0 else 'html.pd_nosupport', lang)})"
     ttd = bank.get("time_to_default", {})
     return [
         _row(s, "bank.bank_principal_yuan", lang=lang),
@@ -837,16 +841,16 @@ def _bank_rows(s: dict, lang: str) -> list[list[str]]:
         _row(s, "bank.ltv_peak", ("p50", "p95"), lang),
         [text("html.grade", lang), f"{grade(_g(bank, 'grade'), lang)} / {_v(s, 'bank.risk_weight')}"],
         _row(s, "bank.borrower.type", lang=lang),
-        _row(s, "bank.pd_without_soe_support.pd_lifetime", lang=lang),
+        nosupport,
         _row(s, "bank.pd_corporate.pd_lifetime", lang=lang),
         _row(s, "bank.ltv_income_peak", ("p50", "p95"), lang),
     ]
 
 
-def _html_bank(s: dict, img: Callable[..., str], lang: str) -> list[str]:
+def _html_bank(s: dict, img: Callable[..., str], lang: str, result=None) -> list[str]:
     parts = [f"<h2>{_e(text('html.h_bank', lang))}</h2>"]
     if s["bank"].get("has_bank_debt"):
-        rows = _bank_rows(s, lang)
+        rows = _bank_rows(s, lang, result is not None and pd_nosupport_by_construction(result))
         parts.append(_table([r for r in rows if r[1].replace("/", "").replace("—", "").strip()],
                             [text("col.measure", lang), text("col.value", lang)]))
     else:
@@ -952,7 +956,7 @@ def render_html(result, chart_dir: str | Path, lang: str = DEFAULT_LANG, attribu
         return _img(Path(chart_dir), name, alt, caption)
 
     parts = (_html_head(result, lang) + _html_answer(s, lang) + _html_fiscal(s, img, lang, result.scenario)
-             + _html_bank(s, img, lang) + _html_soe(s, img, lang) + attribution_html(attribution, img, lang)
+             + _html_bank(s, img, lang, result) + _html_soe(s, img, lang) + attribution_html(attribution, img, lang)
              + _html_parameter_uncertainty(s, lang) + _html_compliance(result, lang) + _html_assumptions(result, lang)
              + _html_manifest(result, lang))
     return "\n".join(parts)

@@ -58,3 +58,14 @@ def tv_note(s: dict, lang: str = DEFAULT_LANG) -> str:
 def _nb(x: str) -> str:
     """A number and its unit kept on one line (a no-break space): ``4.2 %`` does not wrap between 4.2 and %."""
     return x.replace(" ", "\u00a0")
+
+
+def pd_nosupport_by_construction(result) -> bool:
+    """Whether ``bank.pd_without_soe_support`` is 100 % by construction: every path defaults in month 0 of that
+    view (``default_month_nosupport`` = 0 on every path) — the bank's service needs SOE money before any rent comes
+    in (e.g. interest in the renovation months), so the figure says nothing about credit quality."""
+    try:
+        m = result.col("default_month_nosupport")
+    except (KeyError, AttributeError, ValueError):
+        return False
+    return len(m) > 0 and bool((m == 0).all())
