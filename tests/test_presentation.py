@@ -177,3 +177,52 @@ def test_one_label_for_the_pd_with_soe_support_and_the_month0_note(demo, tmp_pat
     assert pd_nosupport_by_construction(demo)  # the demo's renovation-month interest needs SOE money in month 0
     page = _page(demo, tmp_path, "en")
     assert "100 % by construction: every path needs SOE money in month 0" in page
+
+
+# ------------------------------------------------------------------------------------------------ #14 small values
+def test_small_probabilities_and_money_do_not_round_to_zero():
+    from baozhang_finance.report import format as F
+
+    assert F.pct(0.0004) == "0.04 %" and F.fmt("hidden_debt.p_call", 0.0004) == "0.04 %"
+    assert F.pct(0.0) == "0.0 %" and F.wan(0) == "0 万元"
+    assert F.pm("hidden_debt.p_call", 0.0004, 0.0002) == "0.040 ± 0.020 %"  # Loudi: was "0.0 ± 0.0 %"
+    assert F.pm("hidden_debt.expected_pv", 14_800, 2_000) == "1.48 ± 0.20 万元"  # the demo: was "1 ± 0 万元"
+    assert F.pm("hidden_debt.p_call", 0.1234, 0.0051) == "12.3 ± 0.5 %"  # an SE that shows keeps the digits
+    assert F.fmt("hidden_debt.expected_pv", 4_000) == "0.4 万元"
+    assert F.ci95("hidden_debt.p_call", 0.000109, 0.00102) == "[0.011 %, 0.102 %] 95 %"
+
+
+def test_display_rounds_half_up():
+    from baozhang_finance.report import format as F
+
+    assert F.wan(146_625_000) == "14,663 万元" and F.wan(29_325_000) == "2,933 万元"  # half-even gave 14,662 / 2,932
+    assert F.ratio(0.125) == "0.13" and F.pct(0.00125, 2) == "0.13 %"
+
+
+def test_exact_interval_when_few_paths_call():
+    s = {"hidden_debt": {"p_call": 4 / 10_000, "expected_pv": 600.0, "var95_pv": 0.0, "cvar95_pv": 12_027.0,
+                         "pv_given_call": {"p50": 1_265_390.0}},
+         "run": {"paths": 10_000, "sampling": "mc", "standard_errors": {"p_call": 2e-4}},
+         "coverage": {"p_self_financing": 0.0},
+         "fiscal": {"explicit_bond_burden": {"p_call": 1.0, "expected_pv": 7_545_581.0}}}
+    lo, hi, kind = rp.p_call_interval(s)
+    assert kind == "exact" and lo == pytest.approx(1.0899e-4, rel=1e-3) and hi == pytest.approx(1.0240e-3, rel=1e-3)
+    from scipy.stats import beta  # the definition, independently
+    assert lo == pytest.approx(beta.ppf(0.025, 4, 9_997)) and hi == pytest.approx(beta.ppf(0.975, 5, 9_996))
+    a = rp.answer_sentence(s, "en")
+    assert a.startswith("In 0.04 % ([0.011 %, 0.102 %] 95 %) of 10,000 simulated futures")
+    assert "fewer than 1 in 20 futures call, so VaR95 is 0 万元; the mean of the worst 1 in 20 (ES95) is 1 万元" in a
+    assert "a call, when it comes, has a median PV of 127 万元" in a
+    assert "1-in-20 worst case" not in a
+    assert ("P(self-financing) is 0.0 %, and the budget pays the special bonds' service on 100.0 % of futures "
+            "(explicit bond burden, expected PV 755 万元)") in a
+    s["run"]["sampling"] = "antithetic"  # paths not independent: the SE's normal interval
+    assert rp.p_call_interval(s)[2] == "normal"
+
+
+def test_answer_names_the_interval_and_the_bond_burden(demo, tmp_path):
+    page = _page(demo, tmp_path, "en")
+    n_calls = round(demo.summary["hidden_debt"]["p_call"] * 400)
+    assert f"exact (Clopper–Pearson) 95 % interval, as only {n_calls} paths call" in page
+    answer = re.search(r'id="answer">([^<]+)<', page).group(1)
+    assert "ES95" in answer and "budget pays the special bonds" in answer

@@ -566,9 +566,26 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("html.answer_some",
      "In {p}{band} of {n} simulated futures the programme cannot pay its SOE debt and costs from its own revenue, "
      "reserves and the SOE's support, and the city budget is called on off its books (hidden debt): expected "
-     "present value {pv}, 1-in-20 worst case (VaR95) {var}.",
+     "present value {pv}; {tail}",
      "在模拟的 {n} 种未来情形中，有 {p}{band} 的情形项目无法以自身收入、准备金和国企支持偿付国企债务和成本，"
-     "城市财政须在预算外代偿（隐性债务）：现值期望 {pv}，二十分之一最坏情形（VaR95）{var}。"),
+     "城市财政须在预算外代偿（隐性债务）：现值期望 {pv}；{tail}"),
+    ("html.tail", "1-in-20 worst case (VaR95) {var}, mean of the worst 1 in 20 (ES95) {es}.",
+     "二十分之一最坏情形（VaR95）{var}，最坏二十分之一情形的均值（ES95）{es}。"),
+    ("html.tail_rare", "fewer than 1 in 20 futures call, so VaR95 is {var}; the mean of the worst 1 in 20 (ES95) is "
+                       "{es}, and a call, when it comes, has a median PV of {given}.",
+     "触发的情形不足二十分之一，故 VaR95 为 {var}；最坏二十分之一情形的均值（ES95）为 {es}，一旦触发，现值中位数为 {given}。"),
+    ("html.answer_bond", "On budget, apart from the hidden debt: P(self-financing) is {p_self}, and the budget pays "
+                         "the special bonds' service on {p_bond} of futures (explicit bond burden, expected PV {bond}).",
+     "隐性债务之外，预算内：完全自求平衡概率为 {p_self}，{p_bond} 的情形由财政偿付专项债本息（显性债务负担，现值期望 {bond}）。"),
+    ("html.answer_self0", "No future is self-financing (P(self-financing, no support from anyone) is {p_self}): "
+                          "every one needs the SOE's money.",
+     "没有一种情形能够完全自求平衡（完全自求平衡概率为 {p_self}）：每种情形都需要国企出资支持。"),
+    ("html.interval_exact", "The interval of P(hidden-debt call) in the answer is the exact (Clopper–Pearson) 95 % "
+                            "interval, as only {k} paths call.",
+     "结论中隐性债务触发概率的区间为精确（Clopper–Pearson）95 % 区间，因触发路径仅 {k} 条。"),
+    ("html.interval_normal", "The interval of P(hidden-debt call) in the answer is the normal one (± 1.96 standard "
+                             "errors; {k} paths call).",
+     "结论中隐性债务触发概率的区间为正态近似区间（± 1.96 个标准误；触发路径 {k} 条）。"),
     ("html.no_loan", "no loan", "无贷款"),
     ("html.kpi_irr", "equity IRR, median, terminal value at income value (at market value: {market})",
      "资本金IRR中位数，收益法终值（按市值终值：{market}）"),

@@ -52,7 +52,7 @@ from baozhang_finance.model.labels_zh import FIELDS_ZH
 from baozhang_finance.report.format import (
     DEFAULT_LANG,
     XLSX_FORMATS,
-    ci95_from_se,
+    ci95,
     fmt,
     grade,
     label,
@@ -536,17 +536,71 @@ def _row(s: dict, key: str, stats: tuple[str, ...] | None = None, lang: str = DE
     return [f"{label(key, lang)}: {stats_text(stats, lang)}", _vs(s, key, stats, lang)]
 
 
-def answer_sentence(s: dict, lang: str = DEFAULT_LANG) -> str:
-    """The answer in one sentence, with its probability and its 95 % interval (plain text), in ``lang``."""
+#: fewer calling (or non-calling) paths than this, under plain Monte Carlo: the answer's interval of P(call) is the
+#: exact (Clopper–Pearson) one, not value ± 1.96 SE
+EXACT_BELOW = 30
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper–Pearson) interval of a binomial proportion k / n: the beta quantiles
+    B(α/2; k, n − k + 1) and B(1 − α/2; k + 1, n − k) (0 and 1 at the edges)."""
+    from scipy.stats import beta
+    a = 1.0 - level
+    lo = 0.0 if k == 0 else float(beta.ppf(a / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a / 2, k + 1, n - k))
+    return lo, hi
+
+
+def p_call_interval(s: dict) -> tuple[float, float, str] | None:
+    """(lo, hi, kind) of the answer's 95 % interval of P(call): ``"exact"`` (Clopper–Pearson on the count of
+    calling paths) when that count or its complement is below :data:`EXACT_BELOW` under plain Monte Carlo (paths
+    independent, no control variates), else ``"normal"`` (± 1.96 SE, clipped to [0, 1]); None without an SE."""
     hd, run = s["hidden_debt"], s["run"]
-    n = int(run["paths"])
-    p = float(hd["p_call"])
+    n, p = int(run["paths"]), float(hd["p_call"])
     se = run.get("standard_errors", {}).get("p_call")
+    k = int(round(p * n))
+    plain = run.get("sampling", "mc") in (None, "mc") and not run.get("control_variates")
+    if plain and n > 0 and min(k, n - k) < EXACT_BELOW and abs(k - p * n) < 1e-6:
+        return (*clopper_pearson(k, n), "exact")
+    if not se:
+        return None
+    return max(0.0, p - 1.959963984540054 * se), min(1.0, p + 1.959963984540054 * se), "normal"
+
+
+def answer_sentence(s: dict, lang: str = DEFAULT_LANG) -> str:
+    """The answer, with its probability and its 95 % interval (plain text), in ``lang``: P(call) and the hidden
+    debt's expected PV with its tail — VaR95 with ES95 beside it, and when VaR95 is 0 (fewer than 1 in 20 futures
+    call) saying so, with the PV a call has when it comes; then, when no future is self-financing or the budget
+    pays the bonds on most, the explicit bond burden."""
+    if lang == "both":
+        return f"{answer_sentence(s, 'en')} {answer_sentence(s, 'zh')}"
+    hd, n = s["hidden_debt"], int(s["run"]["paths"])
+    p = float(hd["p_call"])
     if p == 0.0:
-        return text("html.answer_none", lang, n=f"{n:,}", bound=pct(min(1.0, 3.0 / n), 2))
-    band = f" ({ci95_from_se('hidden_debt.p_call', p, se, lo_bound=0.0, hi_bound=1.0)})" if se else ""
-    return text("html.answer_some", lang, p=pct(p), band=band, n=f"{n:,}",
-                pv=fmt("hidden_debt.expected_pv", hd["expected_pv"]), var=fmt("hidden_debt.var95_pv", hd["var95_pv"]))
+        main = text("html.answer_none", lang, n=f"{n:,}", bound=pct(min(1.0, 3.0 / n), 2))
+    else:
+        iv = p_call_interval(s)
+        band = f" ({ci95('hidden_debt.p_call', iv[0], iv[1])})" if iv else ""
+        var, es = hd.get("var95_pv"), hd.get("cvar95_pv")
+        tail = (text("html.tail_rare", lang, var=fmt("hidden_debt.var95_pv", var), es=fmt("hidden_debt.cvar95_pv", es),
+                     given=fmt("hidden_debt.pv_given_call.p50", _g(hd, "pv_given_call.p50")))
+                if not var else text("html.tail", lang, var=fmt("hidden_debt.var95_pv", var),
+                                     es=fmt("hidden_debt.cvar95_pv", es)))
+        main = text("html.answer_some", lang, p=pct(p), band=band, n=f"{n:,}",
+                    pv=fmt("hidden_debt.expected_pv", hd["expected_pv"]), tail=tail)
+    return f"{main} {bond}" if (bond := _bond_sentence(s, lang)) else main
+
+
+def _bond_sentence(s: dict, lang: str) -> str:
+    """"P(self-financing) is 0.0 %: the budget pays the special bonds' service on 100.0 % of futures …" when no
+    future is self-financing or the bond burden falls on most; "" otherwise."""
+    p_self = _g(s, "coverage.p_self_financing")
+    bond = _g(s, "fiscal.explicit_bond_burden", default={})
+    p_bond = bond.get("p_call") or 0.0
+    if p_bond > 0 and (p_self == 0 or p_bond > 0.5):
+        return text("html.answer_bond", lang, p_self=pct(p_self), p_bond=pct(p_bond),
+                    bond=fmt("fiscal.explicit_bond_burden.expected_pv", bond.get("expected_pv")))
+    return text("html.answer_self0", lang, p_self=pct(p_self)) if p_self == 0 else ""
 
 
 #: the columns of the compliance tables, in this order when present (others after them)
@@ -756,7 +810,10 @@ def _html_answer(s: dict, lang: str) -> list[str]:
         parts.append(f'<div class="kpi"><div class="v">{_e(v)}</div><div class="l">{_e(lab)}</div></div>')
     parts.append("</div>")
     side = text("html.below" if good else "html.above", lang, t=pct(CALL_THRESHOLD, 0))
-    parts.append(f'<p class="note">{_e(side)} {_e(text("html.se_note", lang))}</p>')
+    iv = p_call_interval(s) if float(s["hidden_debt"]["p_call"]) > 0 else None
+    kind = "" if iv is None else " " + text(f"html.interval_{iv[2]}", lang,
+                                            k=f"{round(float(s['hidden_debt']['p_call']) * int(s['run']['paths'])):,}")
+    parts.append(f'<p class="note">{_e(side)} {_e(text("html.se_note", lang))}{_e(kind)}</p>')
     return parts
 
 
