@@ -226,3 +226,38 @@ def test_answer_names_the_interval_and_the_bond_burden(demo, tmp_path):
     assert f"exact (Clopper–Pearson) 95 % interval, as only {n_calls} paths call" in page
     answer = re.search(r'id="answer">([^<]+)<', page).group(1)
     assert "ES95" in answer and "budget pays the special bonds" in answer
+
+
+# ------------------------------------------------------------------------------------------------ #12 #13 #15 labels
+def test_labels_say_what_the_figures_count():
+    from baozhang_finance.measures.catalogue import CATALOGUE as C
+
+    assert "any project" in C["soe.lockup_years"].en and "任一项目" in C["soe.lockup_years"].zh
+    assert "any project" in C["text.term.lockup"].en and "任一项目" in C["text.term.lockup"].zh
+    e = C["hidden_debt.debt_at_first_call.expected"]
+    assert "mean over all paths (0 where no call)" in e.en and "全部路径均值" in e.zh
+    e = C["hidden_debt.debt_at_first_call.p50"]
+    assert "over the paths with a call" in e.en and "仅触发路径" in e.zh and e.zh.endswith("中位数")
+    e = C["hidden_debt.first_shortfall_year.p_shortfall"]
+    assert "before SOE support" in e.en and "after cures" not in e.en and "国企支持之前" in e.zh
+    assert "budget" in C["text.term.gap"].en and "paid by bond" not in C["text.term.gap"].en
+    assert not [k for k, e in C.items() if "专项债兜底" in e.zh]
+    assert C["flow.gov_bond"].zh == C["yearly.gov_bond"].zh == "显性债务负担(专项债)"
+
+
+def test_waterfall_title_is_not_clipped(demo):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from baozhang_finance.report import charts as pl
+
+    fig, ax = plt.subplots(figsize=(8.5, 5.0), dpi=150)
+    flows = rp.waterfall_flows(rp.median_path(demo))
+    pl.cash_waterfall(ax, flows, title=pl.chart_text("wf_median", "both", index=123), lang="both")
+    fig.tight_layout()
+    fig.canvas.draw()
+    box = ax.title.get_window_extent() if ax.title.get_text() else ax._right_title.get_window_extent()
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.x1 + 0.5
+    plt.close(fig)

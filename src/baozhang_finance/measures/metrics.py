@@ -155,7 +155,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            lambda r: quantile_with_se(_col(r, "equity_npv"), 0.50)),
     Metric("p_self_financing", "P(self-financing, no support at all)", "probability",
            lambda r: _prob(_col(r, "self_financing")), True),
-    Metric("p_bond_call", "P(explicit special-bond burden) 专项债兜底概率", "probability",
+    Metric("p_bond_call", "P(explicit special-bond burden) 显性债务负担(专项债)概率", "probability",
            lambda r: _prob(_col(r, "explicit_bond_call")), True),
     Metric("bond_burden_pv", "expected explicit bond-burden PV", "yuan",
            lambda r: _mean(_col(r, "explicit_bond_burden_pv"))),

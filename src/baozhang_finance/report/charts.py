@@ -33,7 +33,7 @@ if _TC_:  # imported where used (start-up time)
 
 from baozhang_finance.measures.catalogue import entry
 from baozhang_finance.measures.stats import var_cvar
-from baozhang_finance.report.format import DEFAULT_LANG
+from baozhang_finance.report.format import DEFAULT_LANG, fixed
 
 # No matplotlib.use() here: the functions draw on Axes they are given, so a notebook keeps its inline backend;
 # report.py and the CLI select the Agg backend themselves.
@@ -236,7 +236,7 @@ def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None 
         ax.plot([], [], " ", label=chart_text("hd_without", lang, p=f"{p0:.1%}"))
     for val, name, color, ls in ((var95, "VaR95", "#fd8d3c", "--"), (cvar95, "CVaR95", "#cb181d", "-")):
         if val is not None and np.isfinite(val):
-            ax.axvline(val / WAN, color=color, ls=ls, lw=1.5, label=f"{name} = {val / WAN:,.0f}")
+            ax.axvline(val / WAN, color=color, ls=ls, lw=1.5, label=f"{name} = {fixed(val / WAN, 0, True)}")
     ax.xaxis.set_major_formatter(_wan_formatter())
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="upper right", fontsize=8, prop=_legend_prop())
@@ -311,12 +311,13 @@ def cash_waterfall(ax: Axes, flows: dict[str, float], title: str | None = None, 
     for yi, s, w in zip(y, starts, widths):
         # the amount right of the bar, and right of the zero line too so it never sits on it
         x = max(s + w, 0.0) + 0.005 * span
-        ax.text(x, yi, f"{w:,.0f}", va="center", ha="left", fontsize=7)
+        ax.text(x, yi, fixed(w, 0, True), va="center", ha="left", fontsize=7)
     ax.set_yticks(y, labels, **fk)
     ax.axvline(0, color="black", lw=0.8)
     ax.xaxis.set_major_formatter(_wan_formatter())
     ax.set_xlabel(chart_text("wf_x", lang), **fk)
-    ax.set_title(title or chart_text("wf_title", lang), **fk)
+    # right-aligned: the long bar labels push the axes right, and a centred title wider than the axes is clipped
+    ax.set_title(title or chart_text("wf_title", lang), loc="right", **fk)
     ax.grid(True, axis="x", alpha=0.3)
     xmin, xmax = ax.get_xlim()
     ax.set_xlim(xmin, xmax + 0.12 * (xmax - xmin))

@@ -127,7 +127,7 @@ def ratio(x: Any, digits: int = 2) -> str:
 
 def count(x: Any) -> str:
     v = _real(x)
-    return DASH if v is None else f"{v:,.0f}"
+    return DASH if v is None else fixed(v, 0, True)
 
 
 def number(x: Any) -> str:

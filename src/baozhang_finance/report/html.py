@@ -53,6 +53,7 @@ from baozhang_finance.report.format import (
     DEFAULT_LANG,
     XLSX_FORMATS,
     ci95,
+    fixed,
     fmt,
     grade,
     label,
@@ -120,7 +121,7 @@ PROJECT_ITEMS = (
 PROGRAMME_ITEMS = (
     ("soe_support", "SOE support 国企支持", "sum"),
     ("gov_hidden", "hidden-debt call 隐性债务代偿", "sum"),
-    ("gov_bond", "explicit bond burden 专项债兜底", "sum"),
+    ("gov_bond", "explicit bond burden 显性债务负担(专项债)", "sum"),
     ("hpi", "house-price index at year end 房价指数", "last"),
     ("lpr", "5-year LPR (mean)", "mean"),
     ("fiscal", "fiscal revenue 财政收入", "sum"),
@@ -679,7 +680,7 @@ def _field_rows(model, lang: str = DEFAULT_LANG) -> list[list[str]]:
         if isinstance(v, (list, dict)) or hasattr(v, "model_fields"):
             continue
         if isinstance(v, float) and name.endswith("_yuan"):
-            shown = f"{v:,.0f} 元 ({v / WAN:,.0f} 万元)"
+            shown = f"{fixed(v, 0, True)} 元 ({fixed(v / WAN, 0, True)} 万元)"
         elif isinstance(v, float):
             shown = f"{v:.6g}"
         elif isinstance(v, bool):

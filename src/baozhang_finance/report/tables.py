@@ -82,8 +82,9 @@ def summary_rows(s: dict, lang: str = "both") -> list[tuple[str, str, str]]:
     ]
     lk = soe.get("lockup_years")
     if isinstance(lk, dict):
-        rows.append((S, t("term.lockup"),
-                     f"{_trio('soe.lockup_years', lk, ('mean', 'p95'), lang)} ({pct(lk.get('p_any'), 0)})"))
+        rows.append((S, t("term.lockup"), text("term.lockup_p", "zh" if lang == "zh" else "en",
+                                               years=_trio('soe.lockup_years', lk, ('mean', 'p95'), lang),
+                                               p=pct(lk.get('p_any'), 0))))
     return rows
 
 
