@@ -258,6 +258,27 @@ def test_waterfall_title_is_not_clipped(demo):
     pl.cash_waterfall(ax, flows, title=pl.chart_text("wf_median", "both", index=123), lang="both")
     fig.tight_layout()
     fig.canvas.draw()
-    box = ax.title.get_window_extent() if ax.title.get_text() else ax._right_title.get_window_extent()
+    assert ax.get_title()
+    box = ax.title.get_window_extent()
     assert 0 <= box.x0 and box.x1 <= fig.bbox.x1 + 0.5
     plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------------ #4 assumptions
+def test_key_assumptions_show_the_support_and_cures_the_run_used(demo, tmp_path):
+    page = _page(demo, tmp_path, "en")
+    section = page[page.index("<h2>Key assumptions"):page.index("<h2>Run manifest")]
+    sp = demo.scenario.support
+    assert sp.conventions == "default" and sp.distributions_return
+    assert "Support and cures (the settings this run used)" in section
+    assert "<td>support.conventions</td><td>default</td>" in section
+    assert ("<td>support.distributions_return | waterfall.soe_support_revolving</td><td>yes</td>"
+            "<td>the SOE&#x27;s support pot refills") in section
+    assert "<td>support.soe_pays</td><td>operating_costs, bank_debt, soe_bonds</td>" in section
+    assert f"<td>cures.timing</td><td>{demo.scenario.cures.timing}</td>" in section
+    assert "<td>soe_support_revolving</td>" not in section  # the stale legacy field is not shown on its own
+    rows = {r[0]: r[1] for r in rp.support_rows(demo.scenario.model_copy(update={"support": sp.model_copy(
+        update={"conventions": "legacy"})}), "en")}
+    assert rows["support.distributions_return | waterfall.soe_support_revolving"] == (
+        "yes" if demo.scenario.waterfall.soe_support_revolving else "no")
+    assert rows["cures"] == "none"

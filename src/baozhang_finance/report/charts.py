@@ -317,7 +317,9 @@ def cash_waterfall(ax: Axes, flows: dict[str, float], title: str | None = None, 
     ax.xaxis.set_major_formatter(_wan_formatter())
     ax.set_xlabel(chart_text("wf_x", lang), **fk)
     # right-aligned: the long bar labels push the axes right, and a centred title wider than the axes is clipped
-    ax.set_title(title or chart_text("wf_title", lang), loc="right", **fk)
+    ax.set_title(title or chart_text("wf_title", lang), **fk)
+    ax.title.set_horizontalalignment("right")
+    ax.title.set_x(1.0)
     ax.grid(True, axis="x", alpha=0.3)
     xmin, xmax = ax.get_xlim()
     ax.set_xlim(xmin, xmax + 0.12 * (xmax - xmin))

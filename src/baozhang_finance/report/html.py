@@ -58,6 +58,7 @@ from baozhang_finance.report.format import (
     grade,
     label,
     lang_of,
+    number,
     pct,
     pm,
     several,
@@ -66,7 +67,7 @@ from baozhang_finance.report.format import (
     unit_text,
     wan,
 )
-from baozhang_finance.report.notes import income_tv_headline, pd_nosupport_by_construction, pv_note, tv_note
+from baozhang_finance.report.notes import income_tv_headline, pd_nosupport_by_construction, pv_note, pv_rates, tv_note
 from baozhang_finance.report.tables import footnotes, headline_coverage_key, summary_rows
 from baozhang_finance.run.replay import (  # noqa: F401  (re-exported for callers of old)
     MedianPath,
@@ -691,6 +692,51 @@ def _field_rows(model, lang: str = DEFAULT_LANG) -> list[list[str]]:
     return rows
 
 
+def _described(model, name: str, shown, lang: str, prefix: str) -> list:
+    info = type(model).model_fields[name]
+    return [f"{prefix}.{name}", shown, _meaning(name, info.description or "", lang)]
+
+
+def support_rows(sc, lang: str = DEFAULT_LANG) -> list[list]:
+    """The support and cure settings the run used — [support] (conventions, what SOE money pays, whether the pot
+    refills, its yearly capacity and cap), the SOE's pot from [waterfall], the PV rates, and [cures] (timing, order,
+    each cure configured with its settings; none under legacy conventions, which try no cure) — as [field, value,
+    meaning] rows. "Pot refills" is the effective setting: ``support.distributions_return`` or
+    ``waterfall.soe_support_revolving`` under the default conventions, the latter alone under legacy
+    (engine.plan.compile_support)."""
+    sp, w, cu = sc.support, sc.waterfall, sc.cures
+    legacy = sp.conventions == "legacy"
+    yes = lambda b: text("word.yes" if b else "word.no", lang)  # noqa: E731
+    refills = w.soe_support_revolving if legacy else (sp.distributions_return or w.soe_support_revolving)
+    fiscal, soe = pv_rates(sc)
+    rows = [_described(sp, "conventions", sp.conventions, lang, "support"),
+            _described(sp, "soe_pays", text("html.legacy_pays", lang) if legacy else ", ".join(sp.soe_pays), lang,
+                       "support"),
+            ["support.distributions_return | waterfall.soe_support_revolving", yes(refills),
+             text("html.refills_legacy" if legacy else "html.refills", lang)],
+            _described(w, "soe_support_capacity_yuan", wan(w.soe_support_capacity_yuan), lang, "waterfall")]
+    if not legacy:
+        rows += [_described(sp, "yearly_capacity_yuan", wan(sp.yearly_capacity_yuan), lang, "support"),
+                 _described(sp, "pot_cap_yuan", wan(sp.pot_cap_yuan) if sp.pot_cap_yuan is not None
+                            else text("html.no_cap", lang), lang, "support")]
+    rows.append(["programme.fiscal_discount_rate | discount_rate", f"{pct(fiscal)} | {pct(soe)}",
+                 text("html.pv_rates_meaning", lang)])
+    return rows + _cure_rows(cu, legacy, lang)
+
+
+def _cure_rows(cu, legacy: bool, lang: str) -> list[list]:
+    names = ("extension", "refinancing", "sinking_fund", "disposal")
+    if legacy or not cu.any():
+        return [["cures", text("word.none", lang), text("html.no_cures_legacy" if legacy else "html.no_cures", lang)]]
+    rows = [_described(cu, "timing", cu.timing, lang, "cures"), _described(cu, "order", ", ".join(cu.order), lang, "cures")]
+    for name in names:
+        cure = getattr(cu, name)
+        shown = (", ".join(f"{k} = {number(v)}" for k, v in cure.model_dump().items()) if cure is not None
+                 else text("html.cure_absent", lang))
+        rows.append([f"cures.{name}", shown, _meaning(name, type(cu).model_fields[name].description or "", lang)])
+    return rows
+
+
 def _loan_rows(p, lang: str) -> list[list]:
     rows = []
     for ln in p.financing.loans:
@@ -975,7 +1021,9 @@ def _html_assumptions(result, lang: str) -> list[str]:
                                                                      "coupons", "principal", "counts_as_capital"))]
     if grant_rows:
         parts += [_h3("html.h_grants", lang), _table(grant_rows, heads("project", "grant", "source", "amount", "kind"))]
-    parts += [_h3("html.h_waterfall", lang), _table(_field_rows(sc.waterfall, lang), heads("field", "value", "meaning")),
+    waterfall = [r for r in _field_rows(sc.waterfall, lang) if r[0] != "soe_support_revolving"]  # in "support" below
+    parts += [_h3("html.h_waterfall", lang), _table(waterfall, heads("field", "value", "meaning")),
+              _h3("html.h_support", lang), _table(support_rows(sc, lang), heads("field", "value", "meaning")),
               _h3("html.h_market", lang), _table(_field_rows(sc.market, lang), heads("field", "value", "meaning"))]
     if sc.market.stresses:
         names = ", ".join(x.name for x in sc.market.stresses)
