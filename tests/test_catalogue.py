@@ -67,7 +67,7 @@ def test_formatters():
     assert F.ci95("hidden_debt.p_call", 0.01, 0.03) == "[1.0 %, 3.0 %] 95 %"
     assert F.several("soe.npv", {"p05": -19_570_000, "p50": 0, "p95": 27_230_000}, ("p05", "p50", "p95")) \
         == "-1,957 / 0 / 2,723 万元"
-    assert F.label("metric.pd", "both") == "PD over the loans' life (standalone) 违约概率 PD"
+    assert F.label("metric.pd", "both") == "PD over the loans' life (with SOE support) 违约概率 PD(含国企支持)"
     assert F.label("bank.lgd_mean", "zh").startswith("违约损失率 LGD")
     assert F.xlsx_format("hidden_debt.p_call") == "0.00%" and F.unit_text("soe.lockup_years.p_any") == "share"
     assert F.number(2021259.3) == "2,021,259" and F.number(0.25) == "0.25"

@@ -12,7 +12,7 @@ p_hidden_call               hidden_debt.p_call (± run.standard_errors.p_call)  
 hidden_debt_pv_yuan         hidden_debt.expected_pv                               fiscal
 explicit_bond_burden_pv     fiscal.explicit_bond_burden.expected_pv               fiscal
 dscr_min_p05                coverage.dscr_min.p05                                 bank
-pd_lifetime                 bank.pd_lifetime (standalone view; 0 without loans)   bank
+pd_lifetime                 bank.pd_lifetime (with SOE support; none: no loan)    bank
 equity_irr_p50              soe.equity_irr.p50                                    SOE
 ==========================  ====================================================  =====================
 

@@ -41,6 +41,7 @@ from baozhang_finance.model.portfolio import is_portfolio_file
 from baozhang_finance.model.scenario import ScenarioError
 from baozhang_finance.report.html import render_reports, report_writers
 from baozhang_finance.report.tables import print_comparison, print_findings, print_summary
+from baozhang_finance.report.notes import pv_rates
 from baozhang_finance.run.dask_backend import DaskBackendError, make_client
 from baozhang_finance.run.result import Result
 from baozhang_finance.run.settings import COMPARE_CHUNK_SIZE, COMPARE_PATHS, COMPARE_SEED
@@ -171,7 +172,8 @@ def compare(
     with user_errors("compare"):
         rows = compare_scenarios(loaded, paths=paths, seed=seed, chunk_size=chunk_size, progress=show)
     if not quiet:
-        print_comparison(rows, console, paths=paths, seed=seed, chunk_size=chunk_size, lang=lang)
+        print_comparison(rows, console, paths=paths, seed=seed, chunk_size=chunk_size, lang=lang,
+                         fiscal_rates=[pv_rates(sc)[0] for _, sc in loaded])
     if csv_file is not None:
         write_csv(rows, csv_file)
         if not quiet:

@@ -7,7 +7,9 @@ Definitions (per path, supported view):
 * explicit bond burden (显性债务负担): government money paying special-bond service the project could not (the
   bond failed to self-balance, 收益与融资自求平衡) — on-budget debt, kept apart in every output;
 * SOE explicit support (国企自有资金支持): the SOE's own money, on its books;
-* PV at the programme discount rate, end-of-month discounting from the programme start.
+* PV, end-of-month discounting from the programme start: the budget's payments (hidden-debt call, explicit bond
+  burden, government money) at ``programme.fiscal_discount_rate`` (absent: the local-bond yield, 2 %, under the
+  default conventions; ``discount_rate`` under legacy); the SOE's money (SOE support) at ``programme.discount_rate``.
 
 Across paths: P(call) = share of paths with any call; VaR_α = the α-quantile of the PV of calls (smallest x with
 F(x) ≥ α); CVaR_α = expected shortfall, the mean of the worst (1 − α) share of outcomes (Acerbi–Tasche estimator,

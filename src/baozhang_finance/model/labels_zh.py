@@ -80,6 +80,7 @@ FIELDS_ZH: dict[str, str] = {
     # support and cures
     "conventions": "口径", "soe_pays": "国企资金可支付", "yearly_capacity_yuan": "国企年度新增兜底能力",
     "distributions_return": "分配回流兜底资金池", "pot_cap_yuan": "兜底资金池上限", "order": "化解顺序",
+    "timing": "化解时点（国企支持之后或之前）",
     "extension": "贷款展期", "refinancing": "再融资专项债券", "sinking_fund": "偿债基金", "disposal": "资产处置",
     "max_times": "最多次数", "rate_step_bp": "每次加息（基点）", "max_tenor_years": "最长期限（年）",
     "max_loan_to_income_value": "贷款/收益法价值上限", "max_share": "最大比例", "buyer": "买方",

@@ -3,7 +3,7 @@
 * :func:`fan_chart` — yearly fan (p05–p95, p25–p75, median) of a quantity of ``Result.yearly``
   (cash balance in 万元, DSCR with the 1.0 line);
 * :func:`hidden_debt_distribution` — histogram of the hidden-debt PV (隐性债务现值) with VaR95 / CVaR95 marked;
-* :func:`pd_curve` — the bank's cumulative PD by loan year (standalone view);
+* :func:`pd_curve` — the bank's cumulative PD by loan year (with the SOE's support, no government support);
 * :func:`cash_waterfall` — sources-and-uses waterfall of one path's lifetime cash (the median path of the report).
 
 Chinese labels (中文标签) are drawn with a CJK font when one is installed (Noto Sans CJK from Debian's
@@ -33,7 +33,7 @@ if _TC_:  # imported where used (start-up time)
 
 from baozhang_finance.measures.catalogue import entry
 from baozhang_finance.measures.stats import var_cvar
-from baozhang_finance.report.format import DEFAULT_LANG
+from baozhang_finance.report.format import DEFAULT_LANG, fixed
 
 # No matplotlib.use() here: the functions draw on Axes they are given, so a notebook keeps its inline backend;
 # report.py and the CLI select the Agg backend themselves.
@@ -236,7 +236,7 @@ def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None 
         ax.plot([], [], " ", label=chart_text("hd_without", lang, p=f"{p0:.1%}"))
     for val, name, color, ls in ((var95, "VaR95", "#fd8d3c", "--"), (cvar95, "CVaR95", "#cb181d", "-")):
         if val is not None and np.isfinite(val):
-            ax.axvline(val / WAN, color=color, ls=ls, lw=1.5, label=f"{name} = {val / WAN:,.0f}")
+            ax.axvline(val / WAN, color=color, ls=ls, lw=1.5, label=f"{name} = {fixed(val / WAN, 0, True)}")
     ax.xaxis.set_major_formatter(_wan_formatter())
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="upper right", fontsize=8, prop=_legend_prop())
@@ -246,7 +246,7 @@ def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None 
 # ------------------------------------------------------------------------------------------------ PD curve
 def pd_curve(ax: Axes, pd_cumulative: Sequence[float], start_year: int | str | None = None,
              lang: str = DEFAULT_LANG) -> Axes:
-    """Cumulative probability of default by the end of each programme year (standalone view, no government
+    """Cumulative probability of default by the end of each programme year (with the SOE's support, no government
     support); ``start_year`` (e.g. ``"2025-07"``) only labels the axis."""
     from matplotlib.ticker import PercentFormatter
     pdc = np.asarray(list(pd_cumulative), dtype=float)
@@ -311,12 +311,15 @@ def cash_waterfall(ax: Axes, flows: dict[str, float], title: str | None = None, 
     for yi, s, w in zip(y, starts, widths):
         # the amount right of the bar, and right of the zero line too so it never sits on it
         x = max(s + w, 0.0) + 0.005 * span
-        ax.text(x, yi, f"{w:,.0f}", va="center", ha="left", fontsize=7)
+        ax.text(x, yi, fixed(w, 0, True), va="center", ha="left", fontsize=7)
     ax.set_yticks(y, labels, **fk)
     ax.axvline(0, color="black", lw=0.8)
     ax.xaxis.set_major_formatter(_wan_formatter())
     ax.set_xlabel(chart_text("wf_x", lang), **fk)
+    # right-aligned: the long bar labels push the axes right, and a centred title wider than the axes is clipped
     ax.set_title(title or chart_text("wf_title", lang), **fk)
+    ax.title.set_horizontalalignment("right")
+    ax.title.set_x(1.0)
     ax.grid(True, axis="x", alpha=0.3)
     xmin, xmax = ax.get_xlim()
     ax.set_xlim(xmin, xmax + 0.12 * (xmax - xmin))

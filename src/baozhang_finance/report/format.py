@@ -8,7 +8,11 @@ One style everywhere:
 * counts with thousands separators, durations in years with one decimal, programme years as whole numbers;
 * ``value ± SE`` always means **one** standard error (write the label with "± SE"); a 95 % interval is written
   ``[lo, hi] 95 %`` (:func:`ci95`);
-* a missing value (None, NaN) is ``—``.
+* a missing value (None, NaN) is ``—``;
+* rounding is half up (14,662.5 万元 → ``14,663``; Python's ``round`` and format specs round half to even), and a
+  nonzero probability or amount never prints as zero: a value that would round to ``0.0 %`` / ``0 万元`` at the
+  key's digits gets two significant digits (0.0004 → ``0.04 %``), and ``value ± SE`` takes the digits its SE needs
+  (two significant digits of the SE when it leads with 1 or 2, else one: ``1.48 ± 0.20 万元``).
 
 :func:`fmt` formats a number by its catalogue key (:mod:`baozhang_finance.measures.catalogue`), :func:`label`
 gives its label; the unit-level helpers (:func:`wan`, :func:`pct`, :func:`ratio`, :func:`number`) are for numbers
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+from decimal import ROUND_HALF_UP, Decimal
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,20 +64,56 @@ def _real(x: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
+# ------------------------------------------------------------------------------------------ rounding
+def fixed(v: float, digits: int, sep: bool = False) -> str:
+    """``v`` with ``digits`` decimals, rounded half up (of the float's exact value), thousands separators if
+    ``sep``: ``fixed(2932.5, 0, True)`` → ``2,933``."""
+    if not math.isfinite(v):
+        return f"{v}"
+    q = Decimal(v).quantize(Decimal(1).scaleb(-max(digits, 0)), rounding=ROUND_HALF_UP)
+    return f"{q:,.{max(digits, 0)}f}" if sep else f"{q:.{max(digits, 0)}f}"
+
+
+def small_digits(v: float, digits: int) -> int:
+    """The decimals ``v`` is shown with: ``digits``, or two significant digits when ``v`` is nonzero and would
+    round to zero at ``digits`` (0.04 at 1 decimal → 3)."""
+    if v == 0 or not math.isfinite(v) or Decimal(fixed(v, digits)) != 0:
+        return digits
+    return max(digits, 1 - math.floor(math.log10(abs(v))))
+
+
+def nonzero(v: float, digits: int, sep: bool = False) -> str:
+    """:func:`fixed`, except that a nonzero value never prints as zero: it gets two significant digits, trailing
+    zeros dropped (0.0004 × 100 → ``0.04``)."""
+    d = small_digits(v, digits)
+    out = fixed(v, d, sep)
+    return out.rstrip("0").rstrip(".") if d > digits and "." in out else out
+
+
+def se_digits(se: float, digits: int) -> int:
+    """Decimals for ``value ± SE``: ``digits`` unless the SE would print as zero; then the SE's first significant
+    digit, or its second when the first is 1 or 2 (0.20 → 2, 0.02 → 3, 0.04 → 2)."""
+    if se == 0 or not math.isfinite(se) or Decimal(fixed(se, digits)) != 0:
+        return digits
+    first = -math.floor(math.log10(abs(se)))
+    lead = int(f"{abs(se):e}"[0])
+    return max(digits, first + (1 if lead <= 2 else 0))
+
+
 # ------------------------------------------------------------------------------------------ unit level
 def wan(x: Any, digits: int = 0, unit: bool = True) -> str:
-    """Yuan in 万元: ``1,234 万元`` (``unit=False``: ``1,234``)."""
+    """Yuan in 万元: ``1,234 万元`` (``unit=False``: ``1,234``); a nonzero amount never prints as 0."""
     v = _real(x)
     if v is None:
         return DASH
-    s = f"{v / WAN:,.{digits}f}"
+    s = nonzero(v / WAN, digits, sep=True)
     return s + " 万元" if unit else s
 
 
 def pct(x: Any, digits: int = 1) -> str:
-    """A share in per cent: ``12.3 %``."""
+    """A share in per cent: ``12.3 %``; a nonzero share never prints as 0 (0.0004 → ``0.04 %``)."""
     v = _real(x)
-    return DASH if v is None else f"{100 * v:.{digits}f} %"
+    return DASH if v is None else f"{nonzero(100 * v, digits)} %"
 
 
 def ratio(x: Any, digits: int = 2) -> str:
@@ -81,12 +122,12 @@ def ratio(x: Any, digits: int = 2) -> str:
         return DASH
     if math.isinf(v):
         return "∞" if v > 0 else "−∞"
-    return f"{v:.{digits}f}"
+    return fixed(v, digits)
 
 
 def count(x: Any) -> str:
     v = _real(x)
-    return DASH if v is None else f"{v:,.0f}"
+    return DASH if v is None else fixed(v, 0, True)
 
 
 def number(x: Any) -> str:
@@ -158,17 +199,17 @@ def by_unit(unit: str, x: Any, digits: int | None = None, suffix: bool = True, l
         return wan(x, d, suffix)
     if unit == "yuan_per_m2":
         v = _real(x)
-        return DASH if v is None else f"{v:,.{d}f}" + (" 元/m²" if suffix else "")
+        return DASH if v is None else fixed(v, d, True) + (" 元/m²" if suffix else "")
     if unit == "share":
         return pct(x, d)
     if unit in ("ratio", "index"):
         return ratio(x, d)
     if unit == "years":
         v = _real(x)
-        return DASH if v is None else f"{v:.{d}f}" + ((" 年" if lang == "zh" else " y") if suffix else "")
+        return DASH if v is None else fixed(v, d) + ((" 年" if lang == "zh" else " y") if suffix else "")
     if unit in ("year", "months", "count"):
         v = _real(x)
-        return DASH if v is None else f"{v:,.{d}f}"
+        return DASH if v is None else fixed(v, d, True)
     if unit == "flag":
         return DASH if x is None else text("word.yes" if x else "word.no", lang if lang != "both" else "en")
     return DASH if x is None else (number(x) if _real(x) is not None else str(x))
@@ -189,13 +230,17 @@ def pm(key: str, value: Any, se: Any, digits: int | None = None) -> str:
         return fmt(key, value, digits)
     e = entry(key)
     d = e.places if digits is None else digits
-    if _real(value) is None:
+    v = _real(value)
+    if v is None:
         return DASH
-    if e.unit == "yuan":
-        return f"{wan(value, d, False)} ± {wan(se, d)}"
-    if e.unit == "share":  # the unit once: "12.3 ± 0.5 %"
-        return f"{100 * _real(value):.{d}f} ± {100 * s:.{max(d, 1)}f} %"
-    return f"{fmt(key, value, d, False)} ± {fmt(key, se, d)}"
+    if e.unit == "yuan":  # the SE sets the digits when it would print as 0: "1.48 ± 0.20 万元"
+        dd = se_digits(s / WAN, d)
+        return f"{fixed(v / WAN, dd, True)} ± {fixed(s / WAN, dd, True)} 万元"
+    if e.unit == "share":  # the unit once: "12.3 ± 0.5 %", "0.040 ± 0.020 %"
+        dd = se_digits(100 * s, max(d, 1))
+        return f"{fixed(100 * v, dd)} ± {fixed(100 * s, dd)} %"
+    dd = se_digits(s, d)
+    return f"{fmt(key, value, dd, False)} ± {fmt(key, se, dd)}"
 
 
 def span(key: str, lo: Any, hi: Any, digits: int | None = None) -> str:
@@ -205,13 +250,28 @@ def span(key: str, lo: Any, hi: Any, digits: int | None = None) -> str:
     if e.unit == "yuan":
         return f"{wan(lo, d, False)} … {wan(hi, d)}"
     if e.unit == "share" and _real(lo) is not None and _real(hi) is not None:
-        return f"{100 * _real(lo):.{d}f} … {100 * _real(hi):.{d}f} %"
+        dd = _common_digits(100 * _real(lo), 100 * _real(hi), d)
+        return f"{fixed(100 * _real(lo), dd)} … {fixed(100 * _real(hi), dd)} %"
     return f"{fmt(key, lo, d)} … {fmt(key, hi, d)}"
 
 
+def _common_digits(a: float, b: float, digits: int) -> int:
+    """One number of decimals for two ends of a range, enough that neither nonzero end prints as 0."""
+    return max(small_digits(a, digits), small_digits(b, digits))
+
+
 def ci95(key: str, lo: Any, hi: Any, digits: int | None = None) -> str:
-    """A 95 % interval: ``[1.2 %, 3.4 %] 95 %``."""
-    return f"[{fmt(key, lo, digits)}, {fmt(key, hi, digits)}] 95 %"
+    """A 95 % interval: ``[1.2 %, 3.4 %] 95 %``; both ends with the same decimals, enough for a small nonzero
+    end (``[0.011 %, 0.102 %] 95 %``)."""
+    e = entry(key)
+    d = e.places if digits is None else digits
+    a, b = _real(lo), _real(hi)
+    if e.unit in ("share", "yuan") and a is not None and b is not None:
+        k = 100 if e.unit == "share" else 1 / WAN
+        d = _common_digits(k * a, k * b, d)
+        if e.unit == "share":
+            return f"[{fixed(100 * a, d)} %, {fixed(100 * b, d)} %] 95 %"
+    return f"[{fmt(key, lo, d)}, {fmt(key, hi, d)}] 95 %"
 
 
 def ci95_from_se(key: str, value: Any, se: Any, digits: int | None = None, lo_bound: float | None = None,

@@ -44,18 +44,21 @@ if _TC_:  # imported where used (start-up time)
 from baozhang_finance.measures.catalogue import entry, has
 from baozhang_finance.report.attribution import attribution_charts, html_section as attribution_html
 from baozhang_finance.report.attribution import load as load_attribution
-from baozhang_finance.model.compliance import check_scenario, unverifiable
+from baozhang_finance.model.compliance import unverifiable
+from baozhang_finance.report.findings import PLAN, all_findings, finding_message, source_text
 from baozhang_finance.report import charts as pl
 from baozhang_finance.report.charts import WAN
 from baozhang_finance.model.labels_zh import FIELDS_ZH
 from baozhang_finance.report.format import (
     DEFAULT_LANG,
     XLSX_FORMATS,
-    ci95_from_se,
+    ci95,
+    fixed,
     fmt,
     grade,
     label,
     lang_of,
+    number,
     pct,
     pm,
     several,
@@ -64,7 +67,8 @@ from baozhang_finance.report.format import (
     unit_text,
     wan,
 )
-from baozhang_finance.report.tables import summary_rows
+from baozhang_finance.report.notes import income_tv_headline, pd_nosupport_by_construction, pv_note, pv_rates, tv_note
+from baozhang_finance.report.tables import footnotes, headline_coverage_key, summary_rows
 from baozhang_finance.run.replay import (  # noqa: F401  (re-exported for callers of old)
     MedianPath,
     median_path,
@@ -118,7 +122,7 @@ PROJECT_ITEMS = (
 PROGRAMME_ITEMS = (
     ("soe_support", "SOE support 国企支持", "sum"),
     ("gov_hidden", "hidden-debt call 隐性债务代偿", "sum"),
-    ("gov_bond", "explicit bond burden 专项债兜底", "sum"),
+    ("gov_bond", "explicit bond burden 显性债务负担(专项债)", "sum"),
     ("hpi", "house-price index at year end 房价指数", "last"),
     ("lpr", "5-year LPR (mean)", "mean"),
     ("fiscal", "fiscal revenue 财政收入", "sum"),
@@ -284,7 +288,9 @@ def _sheet_guide(wb, f, result, mp: MedianPath, lang: str) -> None:
     ws.write_row(2, 0, _heads(lang, "lens", "metric", "value"), f["head"])
     for i, row in enumerate(rows):
         ws.write_row(3 + i, 0, list(row))
-    r = 4 + len(rows)
+    for i, note in enumerate(footnotes(result, lang)):
+        ws.write(3 + len(rows) + i, 0, note, f["note"])
+    r = 4 + len(rows) + len(footnotes(result, lang))
     guide = [(sheet_name("summary", lang), text("xlsx.guide.summary", lang)),
              (sheet_name("inputs", lang), text("xlsx.guide.inputs", lang)),
              (sheet_name("yearly", lang), text("xlsx.guide.yearly", lang)),
@@ -296,7 +302,20 @@ def _sheet_guide(wb, f, result, mp: MedianPath, lang: str) -> None:
     ws.write_row(r, 0, _heads(lang, "sheet", "contents"), f["head"])
     for i, (a, b) in enumerate(guide):
         ws.write_row(r + 1 + i, 0, [a, b])
+    _guide_findings(ws, f, result, r + len(guide) + 2, lang)
     sh.widths((0, 0, 14), (1, 1, 42), (2, 2, 60))
+
+
+def _guide_findings(ws, f, result, r: int, lang: str) -> None:
+    """The policy findings block of the Guide sheet from row ``r``: the plan's static rules and the run's
+    results together (the same table as report.html's "Policy compliance")."""
+    rows, head, note = _compliance_findings(result, lang)
+    ws.write(r, 0, text("html.h_compliance", lang), f["bold"])
+    ws.write(r + 1, 0, note, f["note"])
+    if rows:
+        ws.write_row(r + 2, 0, head, f["head"])
+        for i, row in enumerate(rows):
+            ws.write_row(r + 3 + i, 0, [str(c) for c in row])
 
 
 def _label_heads(lang: str) -> list[str]:
@@ -519,21 +538,75 @@ def _row(s: dict, key: str, stats: tuple[str, ...] | None = None, lang: str = DE
     return [f"{label(key, lang)}: {stats_text(stats, lang)}", _vs(s, key, stats, lang)]
 
 
-def answer_sentence(s: dict, lang: str = DEFAULT_LANG) -> str:
-    """The answer in one sentence, with its probability and its 95 % interval (plain text), in ``lang``."""
+#: fewer calling (or non-calling) paths than this, under plain Monte Carlo: the answer's interval of P(call) is the
+#: exact (Clopper–Pearson) one, not value ± 1.96 SE
+EXACT_BELOW = 30
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper–Pearson) interval of a binomial proportion k / n: the beta quantiles
+    B(α/2; k, n − k + 1) and B(1 − α/2; k + 1, n − k) (0 and 1 at the edges)."""
+    from scipy.stats import beta
+    a = 1.0 - level
+    lo = 0.0 if k == 0 else float(beta.ppf(a / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a / 2, k + 1, n - k))
+    return lo, hi
+
+
+def p_call_interval(s: dict) -> tuple[float, float, str] | None:
+    """(lo, hi, kind) of the answer's 95 % interval of P(call): ``"exact"`` (Clopper–Pearson on the count of
+    calling paths) when that count or its complement is below :data:`EXACT_BELOW` under plain Monte Carlo (paths
+    independent, no control variates), else ``"normal"`` (± 1.96 SE, clipped to [0, 1]); None without an SE."""
     hd, run = s["hidden_debt"], s["run"]
-    n = int(run["paths"])
-    p = float(hd["p_call"])
+    n, p = int(run["paths"]), float(hd["p_call"])
     se = run.get("standard_errors", {}).get("p_call")
+    k = int(round(p * n))
+    plain = run.get("sampling", "mc") in (None, "mc") and not run.get("control_variates")
+    if plain and n > 0 and min(k, n - k) < EXACT_BELOW and abs(k - p * n) < 1e-6:
+        return (*clopper_pearson(k, n), "exact")
+    if not se:
+        return None
+    return max(0.0, p - 1.959963984540054 * se), min(1.0, p + 1.959963984540054 * se), "normal"
+
+
+def answer_sentence(s: dict, lang: str = DEFAULT_LANG) -> str:
+    """The answer, with its probability and its 95 % interval (plain text), in ``lang``: P(call) and the hidden
+    debt's expected PV with its tail — VaR95 with ES95 beside it, and when VaR95 is 0 (fewer than 1 in 20 futures
+    call) saying so, with the PV a call has when it comes; then, when no future is self-financing or the budget
+    pays the bonds on most, the explicit bond burden."""
+    if lang == "both":
+        return f"{answer_sentence(s, 'en')} {answer_sentence(s, 'zh')}"
+    hd, n = s["hidden_debt"], int(s["run"]["paths"])
+    p = float(hd["p_call"])
     if p == 0.0:
-        return text("html.answer_none", lang, n=f"{n:,}", bound=pct(min(1.0, 3.0 / n), 2))
-    band = f" ({ci95_from_se('hidden_debt.p_call', p, se, lo_bound=0.0, hi_bound=1.0)})" if se else ""
-    return text("html.answer_some", lang, p=pct(p), band=band, n=f"{n:,}",
-                pv=fmt("hidden_debt.expected_pv", hd["expected_pv"]), var=fmt("hidden_debt.var95_pv", hd["var95_pv"]))
+        main = text("html.answer_none", lang, n=f"{n:,}", bound=pct(min(1.0, 3.0 / n), 2))
+    else:
+        iv = p_call_interval(s)
+        band = f" ({ci95('hidden_debt.p_call', iv[0], iv[1])})" if iv else ""
+        var, es = hd.get("var95_pv"), hd.get("cvar95_pv")
+        tail = (text("html.tail_rare", lang, var=fmt("hidden_debt.var95_pv", var), es=fmt("hidden_debt.cvar95_pv", es),
+                     given=fmt("hidden_debt.pv_given_call.p50", _g(hd, "pv_given_call.p50")))
+                if not var else text("html.tail", lang, var=fmt("hidden_debt.var95_pv", var),
+                                     es=fmt("hidden_debt.cvar95_pv", es)))
+        main = text("html.answer_some", lang, p=pct(p), band=band, n=f"{n:,}",
+                    pv=fmt("hidden_debt.expected_pv", hd["expected_pv"]), tail=tail)
+    return f"{main} {bond}" if (bond := _bond_sentence(s, lang)) else main
+
+
+def _bond_sentence(s: dict, lang: str) -> str:
+    """"P(self-financing) is 0.0 %: the budget pays the special bonds' service on 100.0 % of futures …" when no
+    future is self-financing or the bond burden falls on most; "" otherwise."""
+    p_self = _g(s, "coverage.p_self_financing")
+    bond = _g(s, "fiscal.explicit_bond_burden", default={})
+    p_bond = bond.get("p_call") or 0.0
+    if p_bond > 0 and (p_self == 0 or p_bond > 0.5):
+        return text("html.answer_bond", lang, p_self=pct(p_self), p_bond=pct(p_bond),
+                    bond=fmt("fiscal.explicit_bond_burden.expected_pv", bond.get("expected_pv")))
+    return text("html.answer_self0", lang, p_self=pct(p_self)) if p_self == 0 else ""
 
 
 #: the columns of the compliance tables, in this order when present (others after them)
-FINDING_COLUMNS = ("rule_id", "rule_set", "document", "clause", "project", "actual", "limit", "message", "reason")
+FINDING_COLUMNS = ("source", "rule_id", "rule_set", "document", "clause", "project", "actual", "limit", "message", "reason")
 
 
 def _records(items) -> list[dict]:
@@ -562,17 +635,22 @@ def _columns(recs: list[dict], lang: str) -> tuple[list[str], list[str]]:
 
 
 def _compliance_findings(result, lang: str = DEFAULT_LANG):
-    """(findings rows, header, note) of compliance.check_scenario."""
-    try:
-        findings = list(check_scenario(result.scenario))
-    except Exception as exc:  # a rule error must not lose the run's report
-        return [], None, text("html.check_failed", lang, error=f"{type(exc).__name__}: {exc}")
-    if not findings:
-        return [], None, text("html.no_finding", lang)
-    recs = _records(findings)
+    """(findings rows, header, note): the plan's static findings (compliance.check_scenario) and the run-time
+    findings of the summary (``coverage.findings`` …, :func:`report.findings.run_findings`) in one table, with the
+    source of each; "no policy finding" only when both are empty."""
+    found, error = all_findings(result)
+    notes = [text("html.check_failed", lang, error=error)] if error else []
+    if not found:
+        return [], None, " ".join(notes + [text("html.no_finding", lang)])
+    recs = _records(found)
+    for r in recs:
+        r["message"] = finding_message(r, lang)
+        r["source"] = source_text(r["source"], lang)
     keys, head = _columns(recs, lang)
     rows = [[r.get(k, "") if r.get(k) is not None else "" for k in keys] for r in recs]
-    return rows, head, text("html.findings", lang, n=len(recs))
+    n_run = sum(1 for f in found if f["source"] != PLAN)
+    notes.append(text("html.findings", lang, n=len(recs), plan=len(recs) - n_run, run=n_run))
+    return rows, head, " ".join(notes)
 
 
 def _unverifiable(result, lang: str = DEFAULT_LANG):
@@ -603,7 +681,7 @@ def _field_rows(model, lang: str = DEFAULT_LANG) -> list[list[str]]:
         if isinstance(v, (list, dict)) or hasattr(v, "model_fields"):
             continue
         if isinstance(v, float) and name.endswith("_yuan"):
-            shown = f"{v:,.0f} 元 ({v / WAN:,.0f} 万元)"
+            shown = f"{fixed(v, 0, True)} 元 ({fixed(v / WAN, 0, True)} 万元)"
         elif isinstance(v, float):
             shown = f"{v:.6g}"
         elif isinstance(v, bool):
@@ -611,6 +689,51 @@ def _field_rows(model, lang: str = DEFAULT_LANG) -> list[list[str]]:
         else:
             shown = v
         rows.append([name, shown, _meaning(name, info.description or "", lang)])
+    return rows
+
+
+def _described(model, name: str, shown, lang: str, prefix: str) -> list:
+    info = type(model).model_fields[name]
+    return [f"{prefix}.{name}", shown, _meaning(name, info.description or "", lang)]
+
+
+def support_rows(sc, lang: str = DEFAULT_LANG) -> list[list]:
+    """The support and cure settings the run used — [support] (conventions, what SOE money pays, whether the pot
+    refills, its yearly capacity and cap), the SOE's pot from [waterfall], the PV rates, and [cures] (timing, order,
+    each cure configured with its settings; none under legacy conventions, which try no cure) — as [field, value,
+    meaning] rows. "Pot refills" is the effective setting: ``support.distributions_return`` or
+    ``waterfall.soe_support_revolving`` under the default conventions, the latter alone under legacy
+    (engine.plan.compile_support)."""
+    sp, w, cu = sc.support, sc.waterfall, sc.cures
+    legacy = sp.conventions == "legacy"
+    yes = lambda b: text("word.yes" if b else "word.no", lang)  # noqa: E731
+    refills = w.soe_support_revolving if legacy else (sp.distributions_return or w.soe_support_revolving)
+    fiscal, soe = pv_rates(sc)
+    rows = [_described(sp, "conventions", sp.conventions, lang, "support"),
+            _described(sp, "soe_pays", text("html.legacy_pays", lang) if legacy else ", ".join(sp.soe_pays), lang,
+                       "support"),
+            ["support.distributions_return | waterfall.soe_support_revolving", yes(refills),
+             text("html.refills_legacy" if legacy else "html.refills", lang)],
+            _described(w, "soe_support_capacity_yuan", wan(w.soe_support_capacity_yuan), lang, "waterfall")]
+    if not legacy:
+        rows += [_described(sp, "yearly_capacity_yuan", wan(sp.yearly_capacity_yuan), lang, "support"),
+                 _described(sp, "pot_cap_yuan", wan(sp.pot_cap_yuan) if sp.pot_cap_yuan is not None
+                            else text("html.no_cap", lang), lang, "support")]
+    rows.append(["programme.fiscal_discount_rate | discount_rate", f"{pct(fiscal)} | {pct(soe)}",
+                 text("html.pv_rates_meaning", lang)])
+    return rows + _cure_rows(cu, legacy, lang)
+
+
+def _cure_rows(cu, legacy: bool, lang: str) -> list[list]:
+    names = ("extension", "refinancing", "sinking_fund", "disposal")
+    if legacy or not cu.any():
+        return [["cures", text("word.none", lang), text("html.no_cures_legacy" if legacy else "html.no_cures", lang)]]
+    rows = [_described(cu, "timing", cu.timing, lang, "cures"), _described(cu, "order", ", ".join(cu.order), lang, "cures")]
+    for name in names:
+        cure = getattr(cu, name)
+        shown = (", ".join(f"{k} = {number(v)}" for k, v in cure.model_dump().items()) if cure is not None
+                 else text("html.cure_absent", lang))
+        rows.append([f"cures.{name}", shown, _meaning(name, type(cu).model_fields[name].description or "", lang)])
     return rows
 
 
@@ -725,16 +848,23 @@ def _html_answer(s: dict, lang: str) -> list[str]:
                                                            "coverage.p_self_financing")]
     kpis.append((_v(s, "bank.pd_lifetime") if bank.get("has_bank_debt") else text("html.no_loan", lang),
                  label("bank.pd_lifetime", lang)))
-    kpis.append((_v(s, "soe.equity_irr.p50"), label("soe.equity_irr.p50", lang)))
+    if income_tv_headline(s):
+        kpis.append((_v(s, "soe.equity_irr_monthly.p50"),
+                     text("html.kpi_irr", lang, market=_v(s, "soe.equity_irr.p50"))))
+    else:
+        kpis.append((_v(s, "soe.equity_irr.p50"), label("soe.equity_irr.p50", lang)))
     for v, lab in kpis:
         parts.append(f'<div class="kpi"><div class="v">{_e(v)}</div><div class="l">{_e(lab)}</div></div>')
     parts.append("</div>")
     side = text("html.below" if good else "html.above", lang, t=pct(CALL_THRESHOLD, 0))
-    parts.append(f'<p class="note">{_e(side)} {_e(text("html.se_note", lang))}</p>')
+    iv = p_call_interval(s) if float(s["hidden_debt"]["p_call"]) > 0 else None
+    kind = "" if iv is None else " " + text(f"html.interval_{iv[2]}", lang,
+                                            k=f"{round(float(s['hidden_debt']['p_call']) * int(s['run']['paths'])):,}")
+    parts.append(f'<p class="note">{_e(side)} {_e(text("html.se_note", lang))}{_e(kind)}</p>')
     return parts
 
 
-def _html_fiscal(s: dict, img: Callable[..., str], lang: str) -> list[str]:
+def _html_fiscal(s: dict, img: Callable[..., str], lang: str, scenario=None) -> list[str]:
     se = s["run"]["standard_errors"]
     hd, fis = s["hidden_debt"], s["fiscal"]
     rows = [
@@ -749,12 +879,11 @@ def _html_fiscal(s: dict, img: Callable[..., str], lang: str) -> list[str]:
         _row(s, "hidden_debt.peak_share_of_fiscal_revenue", ("p50", "p95"), lang),
         [text("html.bond_burden", lang),
          f"{_v(s, 'fiscal.explicit_bond_burden.p_call')} / {_v(s, 'fiscal.explicit_bond_burden.expected_pv')}"],
-        _row(s, "coverage.bond_coverage_ratio", ("mean", "p05", "p50"), lang),
+        *_coverage_rows(s, lang),
         _row(s, "hidden_debt.p_call_material", lang=lang),
         _row(s, "hidden_debt.debt_at_first_call", ("p50", "p95"), lang),
         _row(s, "fiscal.total_government_money.expected_pv", lang=lang),
         _row(s, "fiscal.total_fiscal_cost.expected_pv", lang=lang),
-        _row(s, "coverage.bond_coverage_all_financing", ("p05", "p50"), lang),
     ]
     payers = [[text(f"payer.{r['class']}", lang) if has(f"text.payer.{r['class']}") else r["label"],
                fmt("fiscal.classification.expected_pv_yuan", r["expected_pv_yuan"]),
@@ -762,6 +891,7 @@ def _html_fiscal(s: dict, img: Callable[..., str], lang: str) -> list[str]:
     return [
         f"<h2>{_e(text('html.h_fiscal', lang))}</h2>",
         _table(rows, [text("col.measure", lang), text("col.value", lang)]),
+        *([f'<p class="note">{_e(pv_note(scenario, lang))}</p>'] if scenario is not None else []),
         f"<h3>{_e(text('html.h_payers', lang))}</h3>",
         _table(payers, [text(f"col.{c}", lang) for c in ("payer", "expected_pv", "share")]),
         '<div class="grid">',
@@ -769,6 +899,20 @@ def _html_fiscal(s: dict, img: Callable[..., str], lang: str) -> list[str]:
         img("cash_balance_fan.png", text("html.img_cash_fan", lang), _cash_fan_caption(s, lang)),
         "</div>",
     ]
+
+
+def _coverage_rows(s: dict, lang: str) -> list[list[str]]:
+    """本息覆盖倍数: with market financing the coverage over all financing first (the headline, the policy's
+    组合融资 test), then the bond-only ratio, labelled; without it the bond-only ratio alone
+    (:func:`report.tables.headline_coverage_key`)."""
+    bond = _row(s, "coverage.bond_coverage_ratio", ("mean", "p05", "p50"), lang)
+    if headline_coverage_key(s) == "coverage.bond_coverage_ratio":
+        return [bond]
+    stats = ("p05", "p50")
+    return [[f"{text('html.coverage_all', lang)}: {stats_text(stats, lang)}",
+             _vs(s, "coverage.bond_coverage_all_financing", stats, lang)],
+            [f"{text('html.coverage_bond_only', lang)}: {stats_text(bond_stats := ('mean', 'p05', 'p50'), lang)}",
+             _vs(s, "coverage.bond_coverage_ratio", bond_stats, lang)]]
 
 
 def _cash_fan_caption(s: dict, lang: str) -> str:
@@ -780,8 +924,12 @@ def _cash_fan_caption(s: dict, lang: str) -> str:
     return cap
 
 
-def _bank_rows(s: dict, lang: str) -> list[list[str]]:
+def _bank_rows(s: dict, lang: str, month0: bool = False) -> list[list[str]]:
+    """The bank table; ``month0``: the "without SOE support" PD is 100 % by construction (a note says so)."""
     bank = s["bank"]
+    nosupport = _row(s, "bank.pd_without_soe_support.pd_lifetime", lang=lang)
+    if nosupport[1] != "—":
+        nosupport[1] += f" ({text('html.pd_nosupport_month0' if month0 else 'html.pd_nosupport', lang)})"
     ttd = bank.get("time_to_default", {})
     return [
         _row(s, "bank.bank_principal_yuan", lang=lang),
@@ -797,16 +945,16 @@ def _bank_rows(s: dict, lang: str) -> list[list[str]]:
         _row(s, "bank.ltv_peak", ("p50", "p95"), lang),
         [text("html.grade", lang), f"{grade(_g(bank, 'grade'), lang)} / {_v(s, 'bank.risk_weight')}"],
         _row(s, "bank.borrower.type", lang=lang),
-        _row(s, "bank.pd_without_soe_support.pd_lifetime", lang=lang),
+        nosupport,
         _row(s, "bank.pd_corporate.pd_lifetime", lang=lang),
         _row(s, "bank.ltv_income_peak", ("p50", "p95"), lang),
     ]
 
 
-def _html_bank(s: dict, img: Callable[..., str], lang: str) -> list[str]:
+def _html_bank(s: dict, img: Callable[..., str], lang: str, result=None) -> list[str]:
     parts = [f"<h2>{_e(text('html.h_bank', lang))}</h2>"]
     if s["bank"].get("has_bank_debt"):
-        rows = _bank_rows(s, lang)
+        rows = _bank_rows(s, lang, result is not None and pd_nosupport_by_construction(result))
         parts.append(_table([r for r in rows if r[1].replace("/", "").replace("—", "").strip()],
                             [text("col.measure", lang), text("col.value", lang)]))
     else:
@@ -818,20 +966,25 @@ def _html_bank(s: dict, img: Callable[..., str], lang: str) -> list[str]:
 
 
 def _html_soe(s: dict, img: Callable[..., str], lang: str) -> list[str]:
+    q3 = ("p05", "p50", "p95")
+    income = [_row(s, "soe.equity_irr_monthly", q3, lang), _row(s, "soe.equity_irr", q3, lang),
+              _row(s, "soe.npv_monthly", q3, lang), _row(s, "soe.npv", q3, lang)]
+    if not income_tv_headline(s):
+        income = [income[1], income[3]]
     rows = [
-        _row(s, "soe.equity_irr", ("p05", "p50", "p95"), lang),
+        *income,
         _row(s, "soe.equity_irr_undefined_share", lang=lang),
-        _row(s, "soe.project_irr", ("p05", "p50", "p95"), lang),
-        _row(s, "soe.npv", ("p05", "p50", "p95"), lang),
+        _row(s, "soe.project_irr", q3, lang),
         _row(s, "soe.peak_funding_need", ("p50", "p95"), lang),
         _row(s, "soe.lockup_years", ("mean", "p95"), lang),
         _row(s, "soe.p_npv_negative", lang=lang),
-        _row(s, "soe.equity_irr_monthly", ("p05", "p50", "p95"), lang),
-        _row(s, "soe.equity_irr_standalone", ("p05", "p50", "p95"), lang),
+        _row(s, "soe.equity_irr_standalone", q3, lang),
     ]
+    note = tv_note(s, lang)
     return [
         f"<h2>{_e(text('html.h_soe', lang))}</h2>",
         _table(rows, [text("col.measure", lang), text("col.value", lang)]),
+        *([f'<p class="note">{_e(note)}</p>'] if note else []),
         img("median_waterfall.png", text("html.img_waterfall", lang),
             text("html.cap_waterfall", lang, sheet=sheet_name("median", lang))),
     ]
@@ -868,7 +1021,9 @@ def _html_assumptions(result, lang: str) -> list[str]:
                                                                      "coupons", "principal", "counts_as_capital"))]
     if grant_rows:
         parts += [_h3("html.h_grants", lang), _table(grant_rows, heads("project", "grant", "source", "amount", "kind"))]
-    parts += [_h3("html.h_waterfall", lang), _table(_field_rows(sc.waterfall, lang), heads("field", "value", "meaning")),
+    waterfall = [r for r in _field_rows(sc.waterfall, lang) if r[0] != "soe_support_revolving"]  # in "support" below
+    parts += [_h3("html.h_waterfall", lang), _table(waterfall, heads("field", "value", "meaning")),
+              _h3("html.h_support", lang), _table(support_rows(sc, lang), heads("field", "value", "meaning")),
               _h3("html.h_market", lang), _table(_field_rows(sc.market, lang), heads("field", "value", "meaning"))]
     if sc.market.stresses:
         names = ", ".join(x.name for x in sc.market.stresses)
@@ -906,8 +1061,8 @@ def render_html(result, chart_dir: str | Path, lang: str = DEFAULT_LANG, attribu
     def img(name: str, alt: str, caption: str) -> str:
         return _img(Path(chart_dir), name, alt, caption)
 
-    parts = (_html_head(result, lang) + _html_answer(s, lang) + _html_fiscal(s, img, lang)
-             + _html_bank(s, img, lang) + _html_soe(s, img, lang) + attribution_html(attribution, img, lang)
+    parts = (_html_head(result, lang) + _html_answer(s, lang) + _html_fiscal(s, img, lang, result.scenario)
+             + _html_bank(s, img, lang, result) + _html_soe(s, img, lang) + attribution_html(attribution, img, lang)
              + _html_parameter_uncertainty(s, lang) + _html_compliance(result, lang) + _html_assumptions(result, lang)
              + _html_manifest(result, lang))
     return "\n".join(parts)

@@ -14,7 +14,9 @@ from rich.table import Table
 
 from baozhang_finance.analysis.compare import COLUMNS
 from baozhang_finance.model.compliance import rules_for, unverifiable
+from baozhang_finance.report.findings import PLAN, all_findings, finding_message, source_text
 from baozhang_finance.report.format import fmt, grade, pct, pm, several, text, wan
+from baozhang_finance.report.notes import income_tv_headline, pv_note, tv_note
 
 
 def _short(name: str, lang: str) -> str:
@@ -46,9 +48,7 @@ def summary_rows(s: dict, lang: str = "both") -> list[tuple[str, str, str]]:
         (F, t("term.first_call"), _trio("hidden_debt.first_call_year", hd["first_call_year"])),
         (F, t("term.peak_share"), _trio("hidden_debt.peak_share_of_fiscal_revenue", share, ("p50", "p95"))),
         (F, t("term.bond"), f"{pct(bond['p_call'])} / {wan(bond['expected_pv'])}"),
-        (F, "本息覆盖倍数 coverage p05/p50" if lang == "both" else t("term.coverage"),
-         _trio("coverage.bond_coverage_ratio", cov["bond_coverage_ratio"], ("p05", "p50"))),
-    ]
+    ] + coverage_rows(s, lang)
     cls = {r["class"]: r for r in fis.get("classification", [])}
     if cls:
         rows.append((F, t("term.gap"),
@@ -77,15 +77,65 @@ def summary_rows(s: dict, lang: str = "both") -> list[tuple[str, str, str]]:
         rows.append((B, t("term.bank_debt"), t("word.none")))
     rows += [
         (B, t("term.llcr"), _trio("coverage.llcr", cov["llcr"], ("p05", "p50"))),
-        (S, t("term.irr"), _trio("soe.equity_irr", soe["equity_irr"])),
-        (S, t("term.npv"), _trio("soe.npv", soe["npv"])),
+        *soe_return_rows(s, lang),
         (S, t("term.funding"), _trio("soe.peak_funding_need", soe["peak_funding_need"], ("p50", "p95"))),
     ]
     lk = soe.get("lockup_years")
     if isinstance(lk, dict):
-        rows.append((S, t("term.lockup"),
-                     f"{_trio('soe.lockup_years', lk, ('mean', 'p95'), lang)} ({pct(lk.get('p_any'), 0)})"))
+        rows.append((S, t("term.lockup"), text("term.lockup_p", "zh" if lang == "zh" else "en",
+                                               years=_trio('soe.lockup_years', lk, ('mean', 'p95'), lang),
+                                               p=pct(lk.get('p_any'), 0))))
     return rows
+
+
+def soe_return_rows(s: dict, lang: str = "both") -> list[tuple[str, str, str]]:
+    """The SOE return rows: the monthly equity IRR and NPV with the terminal value at income value (the headline,
+    :mod:`report.notes`), each with the market-value figure under it; an old summary without them: the
+    market-value rows as before."""
+    S, soe = text("term.soe", lang), s["soe"]
+    t = lambda name: text(name, "zh" if lang == "zh" else "en")  # noqa: E731
+    market = [(S, t("term.irr"), _trio("soe.equity_irr", soe["equity_irr"])),
+              (S, t("term.npv"), _trio("soe.npv", soe["npv"]))]
+    if not income_tv_headline(s):
+        return market
+    return [(S, t("term.irr_income"), _trio("soe.equity_irr_monthly", soe["equity_irr_monthly"])),
+            (S, t("term.market_tv"), market[0][2]),
+            (S, t("term.npv_income"), _trio("soe.npv_monthly", soe["npv_monthly"])),
+            (S, t("term.market_tv"), market[1][2])]
+
+
+def footnotes(result, lang: str = "both") -> list[str]:
+    """The notes under the three-lens table (and in the xlsx Guide): units and SE, the two PV rates with their
+    values, the income terminal value of the SOE return."""
+    one = "zh" if lang == "zh" else "en"
+    notes = [text("term.footnote", one), pv_note(result.scenario, one), tv_note(result.summary, one)]
+    return [n for n in notes if n]
+
+
+def headline_coverage_key(s: dict) -> str:
+    """The summary key of the headline 本息覆盖倍数: ``coverage.bond_coverage_all_financing`` (the policy's 组合融资
+    test: CFADS ÷ bond + bank service) when the programme has bank loans and that test differs from the bond-only
+    ratio (the bond projects carry bank service); else ``coverage.bond_coverage_ratio`` (bonds alone)."""
+    cov, bank = s.get("coverage", {}), s.get("bank", {})
+    allf, bond = cov.get("bond_coverage_all_financing") or {}, cov.get("bond_coverage_ratio") or {}
+    if bank.get("has_bank_debt") and allf.get("p50") is not None and \
+            (allf.get("p05"), allf.get("p50")) != (bond.get("p05"), bond.get("p50")):
+        return "coverage.bond_coverage_all_financing"
+    return "coverage.bond_coverage_ratio"
+
+
+def coverage_rows(s: dict, lang: str = "both") -> list[tuple[str, str, str]]:
+    """The 本息覆盖倍数 rows of the three-lens table: with market financing the coverage over all financing, then
+    the bond-only ratio labelled "bonds only, before bank service"; without it the bond-only ratio alone."""
+    F, cov = text("term.fiscal", lang), s["coverage"]
+    t = lambda name: text(name, "zh" if lang == "zh" else "en")  # noqa: E731
+    bond = (F, "本息覆盖倍数 coverage p05/p50" if lang == "both" else t("term.coverage"),
+            _trio("coverage.bond_coverage_ratio", cov["bond_coverage_ratio"], ("p05", "p50")))
+    if headline_coverage_key(s) == "coverage.bond_coverage_ratio":
+        return [bond]
+    return [(F, t("term.coverage_all_both" if lang == "both" else "term.coverage_all"), _trio("coverage.bond_coverage_all_financing",
+                                              cov["bond_coverage_all_financing"], ("p05", "p50"))),
+            (F, t("term.coverage_bond_only"), bond[2])]
 
 
 def print_summary(result, console: Console | None = None, lang: str = "both") -> None:
@@ -108,17 +158,41 @@ def print_summary(result, console: Console | None = None, lang: str = "both") ->
         t.add_row(lens if lens != last else "", metric, value)
         last = lens
     console.print(t)
-    console.print(text("term.footnote", one), style="dim", markup=False)
+    for note in footnotes(result, lang):
+        console.print(note, style="dim", markup=False)
+    for line in findings_lines(result, lang):
+        console.print(line, markup=False, highlight=False)
 
 
-def print_comparison(rows: list[dict], console, paths: int, seed: int, chunk_size: int, lang: str = "both") -> None:
+def findings_lines(result, lang: str = "both") -> list[str]:
+    """The policy findings under the three-lens table: the plan's static rules and the run's results
+    (``coverage.findings`` …) together, one line each; one line "no policy finding" only when both are empty."""
+    one = "zh" if lang == "zh" else "en"
+    found, error = all_findings(result)
+    lines = [text("html.check_failed", one, error=error)] if error else []
+    if not found:
+        return lines + [text("term.no_policy_finding", one)]
+    n_run = sum(1 for f in found if f["source"] != PLAN)
+    lines.append(text("term.policy_findings", one, n=len(found), plan=len(found) - n_run, run=n_run))
+    for f in found:
+        lines.append(text("term.finding_line", one, source=source_text(f["source"], one), rule=f.get("rule_id", ""),
+                          actual=f.get("actual", ""), limit=f.get("limit", ""), message=finding_message(f, one)))
+    return lines
+
+
+def print_comparison(rows: list[dict], console, paths: int, seed: int, chunk_size: int, lang: str = "both",
+                     fiscal_rates: list[float] | None = None) -> None:
     """The ``baozhang compare`` table: one row per scenario (:data:`analysis.compare.COLUMNS`), money in 万元;
-    short column headers from the catalogue (``text.compare.<column>``), Chinese in ``lang="zh"``."""
+    short column headers from the catalogue (``text.compare.<column>``), Chinese in ``lang="zh"``; the caption
+    states the fiscal discount rate of the government PVs (``fiscal_rates``: one per scenario, :func:`report.notes
+    .pv_rates`; "of each programme" when they differ or are not given)."""
     if not console.is_terminal and console.width < 132:  # a pipe or a log: do not squeeze the columns to 80
         console = Console(file=console.file, width=132, force_terminal=False, no_color=True)
     one = "zh" if lang == "zh" else "en"
+    same = fiscal_rates and len(set(fiscal_rates)) == 1
+    fiscal = text("term.compare_rate_one", one, rate=pct(fiscal_rates[0])) if same else text("term.compare_rate_each", one)
     t = Table(title=escape(text("term.compare_title", one, paths=f"{paths:,}", seed=seed, chunk=f"{chunk_size:,}")),
-              caption=escape(text("term.compare_caption", one)))
+              caption=escape(text("term.compare_caption", one, fiscal=fiscal)))
     t.add_column(text("col.scenario", lang), style="bold", no_wrap=True)
     for c in COLUMNS:
         t.add_column(escape(text(f"compare.{c.key}", one)), justify="right", no_wrap=True)

@@ -135,10 +135,11 @@ function renderResult(job, r) {
     ["首次兜底年份中位 first call year p50", "hidden_debt.first_call_year.p50", (v) => v === null || v === undefined ? "—" : String(v), "", null],
     ["峰值占财政收入 peak share of revenue p95", "hidden_debt.peak_share_of_fiscal_revenue.p95", (v) => fmtPct(v, 2), "", null],
     ["专项债显性负担概率 P(explicit bond burden)", "fiscal.explicit_bond_burden.p_call", (v) => fmtPct(v), "", null],
-    ["专项债本息覆盖倍数 bond coverage p50", "coverage.bond_coverage_ratio.p50", (v) => fmtNum(v), "", null],
+    ["本息覆盖倍数(组合融资) bond coverage, all financing (bonds + bank) p50", "coverage.bond_coverage_all_financing.p50", (v) => fmtNum(v), "", null],
+    ["仅专项债,未扣银行本息 bonds only, before bank service p50", "coverage.bond_coverage_ratio.p50", (v) => fmtNum(v), "", null],
   ], s);
   lensTable("lens-bank", [
-    ["违约概率(期末) PD over the life", "bank.pd_cumulative", () => fmtPct(pdList.length ? pdList[pdList.length - 1] : null), "key", "pd"],
+    ["违约概率(含国企支持,期末) PD with SOE support, over the life", "bank.pd_cumulative", () => fmtPct(pdList.length ? pdList[pdList.length - 1] : null), "key", "pd"],
     ["违约损失率 LGD (mean)", "bank.lgd_mean", (v) => fmtPct(v), "", null],
     ["预期损失 expected loss", "bank.expected_loss", fmtWan, "", null],
     ["评级 grade", "bank.grade", (v) => v === undefined || v === null ? "—" : String(v), "", null],
@@ -146,9 +147,11 @@ function renderResult(job, r) {
     ["最低DSCR p50", "coverage.dscr_min.p50", (v) => fmtNum(v), "", null],
   ], s);
   lensTable("lens-soe", [
-    ["股权IRR p50 equity IRR", "soe.equity_irr.p50", (v) => fmtPct(v, 2), "key", null],
-    ["股权IRR p05", "soe.equity_irr.p05", (v) => fmtPct(v, 2), "", null],
-    ["NPV p50", "soe.npv.p50", fmtWan, "", null],
+    ["股权IRR p50(收益法终值) equity IRR, income terminal value", "soe.equity_irr_monthly.p50", (v) => fmtPct(v, 2), "key", null],
+    ["股权IRR p05(收益法终值)", "soe.equity_irr_monthly.p05", (v) => fmtPct(v, 2), "", null],
+    ["股权IRR p50(市值终值,次要) at market value", "soe.equity_irr.p50", (v) => fmtPct(v, 2), "", null],
+    ["NPV p50(收益法终值) income terminal value", "soe.npv_monthly.p50", fmtWan, "", null],
+    ["NPV p50(市值终值,次要) at market value", "soe.npv.p50", fmtWan, "", null],
     ["峰值资金需求 peak funding p95", "soe.peak_funding_need.p95", fmtWan, "", null],
   ], s);
   const charts = $("charts");
