@@ -186,3 +186,11 @@ def test_a_run_killed_midway_leaves_no_output_folder(tmp_path, sig):
     assert visible == [], visible
     if sig == signal.SIGINT:  # a handled interrupt cleans up even its hidden temporary folder
         assert list(tmp_path.iterdir()) == []
+
+
+def test_report_on_a_province_folder_says_what_it_is(tmp_path):
+    prov = tmp_path / "prov"
+    prov.mkdir()
+    (prov / "cities.csv").write_text("city\n")
+    (prov / "manifest.json").write_text("{}")
+    one_line_error(cli("report", prov), "a province run folder", "--lang")

@@ -248,3 +248,18 @@ def test_app_upload_of_a_bad_workbook_shows_the_located_error(server, browser, t
     assert "plan.xlsx: 项目!D7 area_m2: must be > 0" in box.text, box.text
     assert not d.find_element(By.ID, "levers-section").is_displayed()
     _shot(d, tmp_path, "app-upload-error.png")
+
+
+def test_a_port_in_use_is_one_line_and_exit_2():
+    """A second app on a port already listened on: one located line, exit 2 (not uvicorn's error and exit 3, the
+    code of a failed Dask cluster), and no banner."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-c", "from baozhang_finance.cli import main; main()", "app",
+                               "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"--port {port}" in lines[0] and "Traceback" not in proc.stderr
+    assert "baozhang app:" not in proc.stdout

@@ -192,6 +192,9 @@ def _check_run_dir(run_dir: Path) -> dict:
         fail(f"{run_dir}: no such run folder")
     if not run_dir.is_dir():
         fail(f"{run_dir}: not a folder (give the folder written by `baozhang run --out`)")
+    if (run_dir / "cities.csv").is_file():
+        fail(f"{run_dir}: a province run folder: `baozhang report` re-renders one scenario's run; run the portfolio "
+             "again with --lang for its report in another language (the same seed gives the same numbers)")
     missing = [f for f in RUN_FILES if not (run_dir / f).is_file()]
     if not any((run_dir / f).is_file() for f in LEDGER_FILES):
         missing.append(" or ".join(LEDGER_FILES))

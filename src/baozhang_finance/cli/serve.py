@@ -40,6 +40,7 @@ def app_command(
         fail("the app needs FastAPI and uvicorn: pip install 'baozhang-finance' (they are dependencies)")
     if host not in ("127.0.0.1", "localhost", "::1"):
         err_console.print(f"warning: listening on {host}: anyone who can reach this address can use the app")
+    _check_port(host, port)
     workdir = Path(tempfile.mkdtemp(prefix="baozhang-app-"))
     os.environ["BAOZHANG_APP_HOST"] = host
     os.environ["BAOZHANG_APP_WORKDIR"] = str(workdir)
@@ -57,3 +58,18 @@ def app_command(
         uvicorn.run("baozhang_finance.cli.webapp:factory", factory=True, host=host, port=port, log_level="warning")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _check_port(host: str, port: int) -> None:
+    """One line and exit 2 when the address cannot be listened on (a port in use: another app), before the banner
+    and the server start (uvicorn would print its own error and exit 3, the code of a failed Dask cluster)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a port in TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}): is another app running? "
+                 "choose another --port")
