@@ -22,6 +22,7 @@ from baozhang_finance.engine import kernels
 from baozhang_finance.engine.kernels import twins
 from baozhang_finance.engine.loop import choose_engine, run_paths
 from baozhang_finance.engine.plan import compile_plan
+from baozhang_finance.engine.state import constants
 from baozhang_finance.model.portfolio import is_portfolio_file
 from baozhang_finance.model.scenario import load_scenario
 from baozhang_finance.model.support import with_conventions
@@ -30,7 +31,8 @@ from baozhang_finance.run.chunks import chunk_generator
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml") if not is_portfolio_file(p))
-CITIES = sorted(p.stem for p in (ROOT / "scenarios" / "liaoning").glob("*.toml"))[:3]
+ALL_CITIES = sorted(p.stem for p in (ROOT / "scenarios" / "liaoning").glob("*.toml"))
+CITIES = ALL_CITIES[:3]
 
 
 def _scenario(path: Path, conventions: str):
@@ -63,6 +65,48 @@ def test_other_samplings_same_bits(name, sampling):
 def test_liaoning_cities_same_bits(name):
     engines_agree(run_paths, compile_plan(load_scenario(ROOT / "scenarios" / "liaoning" / f"{name}.toml")), 200,
                   chunk_generator(9, 0))
+
+
+#: the numpy stages a compiled run of a plan with government-owned blocks (公租房) must not call (decision 69)
+GOV_STAGES = ("soe_support", "_hold_gov_rows", "_restore_gov_rows", "_left_share", "government", "metrics",
+              "lens_metrics")
+
+
+def _no_numpy(monkeypatch, names) -> None:
+    """Make the numpy stages ``names`` (of engine.stages) raise: a compiled run that falls back to one fails."""
+    for name in names:
+        def fail(*a, _name=name, **k):
+            raise AssertionError(f"the numpy stage {_name} ran in a compiled run")
+        monkeypatch.setattr(twins.stages, name, fail)
+
+
+@pytest.mark.parametrize("conventions", ["default", "legacy"])
+@pytest.mark.parametrize("name", ALL_CITIES)
+def test_every_liaoning_city_same_bits(name, conventions, monkeypatch):
+    """Every city of the province study (government-owned 公租房 blocks, a sinking fund, the cures after SOE support)
+    under both conventions: 300 stochastic paths (the bulk ledgers a run keeps), the deterministic plan with its
+    monthly record, expected paths; then a compiled run with the numpy SOE-support, government and metrics stages
+    made to raise (their twins cover government-owned blocks)."""
+    sc = _scenario(ROOT / "scenarios" / "liaoning" / f"{name}.toml", conventions)
+    plan = compile_plan(sc)
+    assert constants(plan).gov_rows is not None and choose_engine(plan, "auto") == "compiled"
+    engines_agree(run_paths, plan, 300, chunk_generator(20251202, 4), yearly="bulk")
+    engines_agree(run_paths, compile_plan(sc, deterministic=True), 1, None, record=True)
+    engines_agree(run_paths, plan, 2, None)
+    _no_numpy(monkeypatch, GOV_STAGES)
+    run_paths(plan, 40, chunk_generator(1, 0), yearly="bulk", engine="compiled")
+
+
+@pytest.mark.parametrize("conventions", ["default", "legacy"])
+def test_liaoning_2025_same_bits(conventions):
+    """The province's 2025 plan (a sinking fund, no government blocks) under both conventions: 300 stochastic paths
+    (bulk and full ledgers), the deterministic plan with its monthly record, expected paths."""
+    sc = _scenario(ROOT / "scenarios" / "liaoning_2025.toml", conventions)
+    plan = compile_plan(sc)
+    engines_agree(run_paths, plan, 300, chunk_generator(20251202, 5), yearly="bulk")
+    engines_agree(run_paths, plan, 300, chunk_generator(20251202, 6))
+    engines_agree(run_paths, compile_plan(sc, deterministic=True), 1, None, record=True)
+    engines_agree(run_paths, plan, 2, None)
 
 
 def test_expected_paths_stresses_bulk_ledgers_and_controls_same_bits():

@@ -19,9 +19,9 @@ HELPERS = ("fmin", "fmax", "psum", "credit_event", "add", "add_s")
 #: the kernels, in an order where a kernel's callees come first
 KERNELS = ("market", "fiscal", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental",
            "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "rows_sum",
-           "soe_support", "government", "onehot_sum", "extension_ok", "extension_apply", "extension_noi",
-           "disposal_rings", "disposal_sells", "coverage", "llcr", "default_events", "repay",
-           "noi_add", "metrics_main", "metrics_lens", "yearly_bulk")
+           "rows_sum_held", "rows_sum_of", "soe_support", "government", "onehot_sum", "extension_ok",
+           "extension_apply", "extension_noi", "disposal_rings", "disposal_sells", "coverage", "llcr", "default_events",
+           "repay", "noi_add", "metrics_main", "metrics_lens", "yearly_bulk")
 
 
 # ---- helpers: numpy's semantics to the bit ------------------------------------------------------------------------
@@ -451,11 +451,13 @@ def waterfall_cross(surplus, short_opex, short):
 
 
 # ---- SOE support (engine.stages.soe_support, _support_events) -----------------------------------------------------
-def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_paid, allocated, shorts, paid, soe,
-                new_opex, new_short, exhausted, first_short, t):
-    """Per path: the pot's yearly top-up, the class totals ``shorts`` (row 0 operating costs, then the tranches),
+def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_paid, allocated, gov, shorts, paid,
+                soe, new_opex, new_short, exhausted, first_short, t):
+    """Per path: the pot's yearly top-up, the class totals ``shorts`` (row 0 operating costs, then the tranches) of
+    the SOE's blocks (a government-owned block's row, ``gov[p]``, counted as the 0.0 of ``stages._hold_gov_rows``),
     SOE money in ``order`` (class rows), the exhaustion and first-shortfall months, and — when the cures follow
-    SOE support — the projects' shortfalls scaled by the share left open (``new_opex``, ``new_short``).
+    SOE support — the projects' shortfalls scaled by the share left open (``new_opex``, ``new_short``; a
+    government block's rows as they were, ``stages._restore_gov_rows``).
     Loops: classes and projects outside, paths inside (one simple pass per row)."""
     P, n = short_opex.shape
     K, J = short.shape[0], order.shape[0]
@@ -463,7 +465,7 @@ def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_
         for i in range(n):
             soe_left[i] = fmin(soe_left[i] + yearly, cap)
     for c in range(K + 1):
-        rows_sum(short_opex if c == 0 else short[c - 1], shorts[c])
+        rows_sum_held(short_opex if c == 0 else short[c - 1], gov, shorts[c])
     for i in range(n):
         soe[i] = 0.0
     left_short = np.zeros(n)
@@ -492,7 +494,7 @@ def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_
             sc, pc = shorts[c], paid[c]
             for p in range(P):
                 x, y = src[p], dst[p]
-                if in_paid[c]:
+                if in_paid[c] and not gov[p]:
                     for i in range(n):
                         y[i] = x[i] * (1.0 - pc[i] / sc[i] if sc[i] > 0 else 1.0)
                 else:
@@ -501,11 +503,14 @@ def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_
 
 
 # ---- government (engine.stages.government) ------------------------------------------------------------------------
-def government(allocated, short_opex, short, shorts, paid, in_paid, hidden_class, gov_k, gov_bank, gov_bond,
-               hidden):
+def government(allocated, short_opex, short, shorts, paid, in_paid, hidden_class, gov, has_gov, gov_k, gov_bank,
+               gov_bond, hidden, gov_owned):
     """Government money per tranche ``gov_k``: ``Σ_p short_{p,k}`` after the cures (``allocated``), else the class
     total less SOE money (``shorts[k+1] − paid[k+1]`` where SOE money may pay it); summed by class in tranche order
-    (the first as it is), 0 for a class without a tranche; ``hidden = operating gap + gov_bank``."""
+    (the first as it is), 0 for a class without a tranche; ``hidden = operating gap + gov_bank``. With
+    government-owned blocks (``gov[p]``, ``has_gov``): before the cures, their tranche gaps added per tranche and
+    then to their class, in tranche order; their operating gap ``gov_owned`` (explicit spending) is not in the
+    hidden call (after the cures: the SOE blocks' gap, ``Σ_{p ∉ gov}``)."""
     K, n = gov_k.shape
     for k in range(K):
         g = gov_k[k]
@@ -530,13 +535,23 @@ def government(allocated, short_opex, short, shorts, paid, in_paid, hidden_class
             for i in range(n):
                 gov_bond[i] = g[i] if first_b else gov_bond[i] + g[i]
             first_b = False
+    if has_gov and not allocated:  # the government blocks' tranche gaps, held out of SOE support
+        h = np.empty(n)
+        for k in range(K):
+            rows_sum_of(short[k], gov, True, h)
+            g, cls = gov_k[k], gov_bank if hidden_class[k] else gov_bond
+            for i in range(n):
+                g[i] = g[i] + h[i]
+                cls[i] = cls[i] + h[i]
     for i in range(n):
         if first_h:
             gov_bank[i] = 0.0
         if first_b:
             gov_bond[i] = 0.0
+    if has_gov:
+        rows_sum_of(short_opex, gov, True, gov_owned)
     if allocated:
-        rows_sum(short_opex, hidden)
+        rows_sum_of(short_opex, gov, False, hidden)
     elif in_paid[0]:
         for i in range(n):
             hidden[i] = shorts[0, i] - paid[0, i]
@@ -731,6 +746,39 @@ def rows_sum(x, out):
             out[i] += r[i]
 
 
+def rows_sum_held(x, gov, out):
+    """``out = x.sum(axis=0)`` of the copy of ``x`` whose government rows (``gov[p]``) are 0.0, as SOE support sums it
+    (``stages._hold_gov_rows``): row by row from row 0, a held row adding 0.0."""
+    P, n = x.shape
+    first = x[0]
+    for i in range(n):
+        out[i] = 0.0 if gov[0] else first[i]
+    for p in range(1, P):
+        r = x[p]
+        if gov[p]:
+            for i in range(n):
+                out[i] += 0.0
+        else:
+            for i in range(n):
+                out[i] += r[i]
+
+
+def rows_sum_of(x, sel, want, out):
+    """``out = x[rows].sum(axis=0)`` over the rows ``p`` with ``sel[p] == want``, in order, the first as it is; 0.0
+    when there is none (numpy's sum of an empty selection)."""
+    P, n = x.shape
+    first = True
+    for p in range(P):
+        if sel[p] == want:
+            r = x[p]
+            for i in range(n):
+                out[i] = r[i] if first else out[i] + r[i]
+            first = False
+    if first:
+        for i in range(n):
+            out[i] = 0.0
+
+
 def credit_event(i, t, liq, bal_open, interest, collateral, hpi, ead, coll, hpi_d, sale):
     """Path ``i``'s credit event in month ``t`` (as ``stages._credit_event``): EAD = balance at the open + the month's
     interest, the collateral's market value, the price index, and the month the bank sells (``t + liq``)."""
@@ -785,14 +833,22 @@ def repay(loan_bal, principal, any_sale, onehot_t, lp, sweep):
 
 def metrics_main(hidden, gov_bond, soe, bal_open, dist, cfads, fdfac, disc, equity_in_t, overrun, has_overrun,
                  gov_bb, gov_resale, has_gov_bb, dist_return, pot_cap, soe_left, llcr_on, ahead_mode, ahead_s,
-                 bond_due, df, llcr_first, cov_on, has_bond, bank_due, t, first_call, stock_at_call, pv_hidden,
-                 pv_bond, pv_soe, cum_equity, pv_gov_bb, pv_gov_resale, peak, llcr_num, llcr_den, cov_num, cov_bank,
-                 dist_t, cf_prog, equity_t):
+                 bond_due, df, llcr_first, cov_on, has_bond, bank_due, t, gov, has_gov, gov_owned, first_call,
+                 stock_at_call, pv_hidden, pv_bond, pv_soe, cum_equity, pv_gov_bb, pv_gov_resale, pv_gov_opex,
+                 pv_gov_income, peak, llcr_num, llcr_den, cov_num, cov_bank, dist_t, cf_prog, equity_t, gov_income):
     """First call, the PVs, the funding need and its peak, the pot's refill by distributions, the LLCR and
     bond-coverage sums; writes the month's ``dist_t``, ``cf_prog`` and ``equity_t`` (equity in incl. overrun).
+    With government-owned blocks (``gov[p]``, ``has_gov``; ``equity_in_t`` the SOE blocks'): their distributions
+    ``gov_income`` return to the budget (``dist_t −= gov_income``), the PVs of their operating gap and income.
     The first-call test is counted in one pass and written in a second only when some path calls."""
     n = hidden.shape[0]
     rows_sum(dist, dist_t)
+    if has_gov:
+        rows_sum_of(dist, gov, True, gov_income)
+        for i in range(n):
+            dist_t[i] = dist_t[i] - gov_income[i]
+            pv_gov_opex[i] += gov_owned[i] * fdfac
+            pv_gov_income[i] += gov_income[i] * fdfac
     rows_sum(cfads, cf_prog)
     new = 0
     for i in range(n):
@@ -864,12 +920,13 @@ def coverage(cfads, bank_due, has_bond, cov_num, cov_bank):
 
 
 def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credit_on, bank_int_p, bal_open,
-                 collateral, hpi, liq, t, dist_t, equity_t, soe, hidden, gov_bond, noi_on, rent, rent_costs, running,
-                 is_rental, pv_gov_bank, pv_budgeted, bank_short_first, exhausted, ead_n, coll_n, hpi_d_n, sale_n,
-                 hpi_s_n, ead_c, coll_c, hpi_d_c, sale_c, hpi_s_c, equity_m, gov_m, noi12):
+                 collateral, hpi, liq, t, dist_t, equity_t, soe, hidden, gov_bond, has_gov, gov_owned, noi_on, rent,
+                 rent_costs, running, is_rental, pv_gov_bank, pv_budgeted, bank_short_first, exhausted, ead_n, coll_n,
+                 hpi_d_n, sale_n, hpi_s_n, ead_c, coll_c, hpi_d_c, sale_c, hpi_s_c, equity_m, gov_m, noi12):
     """The lenses' accumulators (:func:`~baozhang_finance.engine.stages.lens_metrics`): PV of government money on
     bank service and of budgeted subsidies, the credit events without support and of the SOE's exhaustion, the
-    month's equity flow and government money, and the rental NOI of the last 12 months."""
+    month's equity flow and government money (``+ gov_owned``, the government blocks' gap, with ``has_gov``), and
+    the rental NOI of the last 12 months."""
     P, n = rent_sub.shape
     budget = np.empty(n)
     for p in range(P):
@@ -882,6 +939,9 @@ def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credi
         pv_budgeted[i] += (budget[i] + grants_s) * fdfac
         em[i] = (dist_t[i] - equity_t[i]) - soe[i]
         gm[i] = hidden[i] + gov_bond[i]
+    if has_gov:
+        for i in range(n):
+            gm[i] = gm[i] + gov_owned[i]
     if credit_on:
         events = 0
         for i in range(n):
