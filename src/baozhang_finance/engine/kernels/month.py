@@ -19,7 +19,7 @@ HELPERS = ("fmin", "fmax", "psum", "credit_event", "add", "add_s")
 #: the kernels, in an order where a kernel's callees come first
 KERNELS = ("market", "fiscal", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental",
            "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "rows_sum",
-           "rows_sum_held", "rows_sum_of", "soe_support", "government", "onehot_sum", "extension_ok",
+           "sink_pay", "rows_sum_held", "rows_sum_of", "soe_support", "government", "onehot_sum", "extension_ok",
            "extension_apply", "extension_noi", "disposal_rings", "disposal_sells", "coverage", "llcr", "default_events",
            "repay", "noi_add", "metrics_main", "metrics_lens", "yearly_bulk")
 
@@ -328,19 +328,80 @@ def divide(x, d, out):
             o[i] = a[i] / d
 
 
-# ---- waterfall (engine.stages.waterfall, dsra_refill, cross_support, lockup) --------------------------------------
-def waterfall_pay(cfads, cash, dsra, extra, has_extra, dues, short, short_opex, surplus, do_sweep, sweep_share, sales,
-                  onehot_t, loan_bal, principal, sweep):
-    """Cash available ``CFADS + cash + DSRA (+ reserve_net)`` pays the tranches in rank order (``dues`` ``(K, P, n)``
-    in that order), then the sweep ``min(share · sales, surplus, bank balance after principal)``. Writes
-    ``short``, ``short_opex``, ``sweep`` and the surplus left. Loops: projects (and tranches, loans) outside,
-    paths inside."""
+# ---- waterfall (engine.stages.waterfall, dsra_refill, cross_support, lockup; cures.sinking_fund.pay, build) -------
+def sink_pay(fund, bond_target, has_balloon, loan_bal, principal, maturity, balloon, window, t, onehot_t, bullet,
+             bond_bullet, dues, release, target, paid_total, cure):
+    """The sinking fund's month before the waterfall (:func:`~baozhang_finance.engine.cures.sinking_fund.pay`):
+    target ``F* = bond target + Σ_l onehot · B_l · build fraction`` (the balloon loans', ``M = maturity − 1``; the
+    fraction ``(t − (M − W) + 1) / W`` in [0, 1], 0 from M on); the fund pays each tranche's bullet principal due
+    (``bullet[k]``: 1 the balloon loans' principal due this month, 2 the bullet bonds', 0 none) in rank order,
+    ``paid = min(F, b)``, ``F −= paid``, ``due_k −= paid`` (in ``dues``), ``paid_total += Σ_p paid``; then releases
+    ``max(F − F*, 0)``. ``cure += paid_total``. One-hot products as sums from +0.0."""
+    P, n = fund.shape
+    K, L = dues.shape[0], loan_bal.shape[0]
+    bank = np.zeros((P, n))
+    for p in range(P):
+        tg = target[p]
+        for i in range(n):
+            tg[i] = bond_target[p] + 0.0
+    if has_balloon:
+        add, frac = np.zeros((P, n)), np.empty(n)
+        for l in range(L):
+            b, pr, mt = loan_bal[l], principal[l], maturity[l]
+            for i in range(n):
+                pm = mt[i] - 1
+                f = min(max(float(t - (pm - window) + 1) / float(window), 0.0), 1.0) if t < pm else 0.0
+                frac[i] = b[i] * (f if balloon[l] else 0.0)
+            for p in range(P):
+                w, bk, ad = onehot_t[p, l], bank[p], add[p]
+                for i in range(n):
+                    bk[i] += w * (pr[i] if balloon[l] and mt[i] - 1 == t else 0.0)
+                    ad[i] += w * frac[i]
+        for p in range(P):
+            tg, ad = target[p], add[p]
+            for i in range(n):
+                tg[i] = tg[i] + ad[i]
+    for i in range(n):
+        paid_total[i] = 0.0
+    paid, tot = np.empty((P, n)), np.empty(n)
+    for k in range(K):
+        if bullet[k] == 0:
+            continue
+        for p in range(P):
+            fu, d, pd, bk = fund[p], dues[k, p], paid[p], bank[p]
+            for i in range(n):
+                x = fmin(fu[i], bk[i] if bullet[k] == 1 else bond_bullet[p])
+                pd[i] = x
+                fu[i] = fu[i] - x
+                d[i] = d[i] - x
+        rows_sum(paid, tot)
+        for i in range(n):
+            paid_total[i] += tot[i]
+    for p in range(P):
+        fu, tg, re = fund[p], target[p], release[p]
+        for i in range(n):
+            x = fmax(fu[i] - tg[i], 0.0)
+            re[i] = x
+            fu[i] = fu[i] - x
+    for i in range(n):
+        cure[i] += paid_total[i]
+
+
+def waterfall_pay(cfads, cash, dsra, extra, has_extra, release, has_release, dues, short, short_opex, surplus,
+                  do_sweep, sweep_share, sales, onehot_t, loan_bal, principal, sweep):
+    """Cash available ``CFADS + cash + DSRA (+ the sinking fund's release) (+ reserve_net)`` pays the tranches in
+    rank order (``dues`` ``(K, P, n)`` in that order), then the sweep ``min(share · sales, surplus, bank balance
+    after principal)``. Writes ``short``, ``short_opex``, ``sweep`` and the surplus left. Loops: projects (and
+    tranches, loans) outside, paths inside."""
     P, n = cfads.shape
     K, L = dues.shape[0], loan_bal.shape[0]
     for p in range(P):
         cf, ca, ds, ex, so, rest = cfads[p], cash[p], dsra[p], extra[p], short_opex[p], surplus[p]
+        rl = release[p]
         for i in range(n):
             avail = cf[i] + ca[i] + ds[i]
+            if has_release:
+                avail = avail + rl[i]
             if has_extra:
                 avail = avail + ex[i]
             rest[i] = fmax(avail, 0.0)
@@ -366,12 +427,13 @@ def waterfall_pay(cfads, cash, dsra, extra, has_extra, dues, short, short_opex, 
 
 
 def waterfall_keep(surplus, dsra_months, bank_due, bond_fwd, soe_fwd, has_soe, balloon_on, ahead, onehot_t, loan_bal,
-                   floor, new_dsra, cross, short_opex, short, cfads, bond_due, soe_due, cf12, ds12, cf_ring,
-                   ds_ring, r12, lockup_dscr, sold, has_sold, cash, dist, locked):
+                   floor, new_dsra, has_sink, fund, fund_target, cross, short_opex, short, cfads, bond_due, soe_due,
+                   cf12, ds12, cf_ring, ds_ring, r12, lockup_dscr, sold, has_sold, cash, dist, locked):
     """DSRA refilled to ``max(target, floor)`` from the surplus, ``target = k · bank_due + bond service ahead
-    (+ SOE-bond service ahead) + Σ balloon principal due within k months`` (``ahead`` ``(L, n)``); cross-support
-    between projects (``cross``, :func:`waterfall_cross`); the trailing-12-month lock-up on the running sums; the
-    surplus retained as cash or distributed."""
+    (+ SOE-bond service ahead) + Σ balloon principal due within k months`` (``ahead`` ``(L, n)``); the sinking fund
+    topped up, ``ΔF = min(surplus, max(F* − F, 0))`` (``has_sink``; :func:`~baozhang_finance.engine.cures.
+    sinking_fund.build`); cross-support between projects (``cross``, :func:`waterfall_cross`); the trailing-12-month
+    lock-up on the running sums; the surplus retained as cash or distributed."""
     P, n = surplus.shape
     L = loan_bal.shape[0]
     acc = np.zeros(n)
@@ -394,6 +456,12 @@ def waterfall_keep(surplus, dsra_months, bank_due, bond_fwd, soe_fwd, has_soe, b
             d = fmin(sur[i], fmax(target, fl))
             nd[i] = d
             sur[i] = sur[i] - d
+        if has_sink:
+            fu, ft = fund[p], fund_target[p]
+            for i in range(n):
+                a = fmin(sur[i], fmax(ft[i] - fu[i], 0.0))
+                fu[i] = fu[i] + a
+                sur[i] = sur[i] - a
     if cross:
         waterfall_cross(surplus, short_opex, short)
     for p in range(P):

@@ -1,8 +1,8 @@
 """The compiled twins of the month's stages: each has the signature and the effects of the numpy stage it mirrors
 (:mod:`baozhang_finance.engine.stages`, :mod:`baozhang_finance.engine.cures`), sets the same attributes of the
 month ``m`` and the state ``st``, and does its arithmetic in one kernel (:mod:`baozhang_finance.engine.kernels`).
-A case a twin does not cover (a sinking fund in the waterfall; the full picture of the yearly ledgers,
-``yearly="all"``) calls the numpy stage itself; :func:`month_stages` swaps in the twins a plan can use."""
+A case a twin does not cover (the full picture of the yearly ledgers, ``yearly="all"``) calls the numpy stage
+itself; :func:`month_stages` swaps in the twins a plan can use."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ _F64 = np.dtype(f64)  # numpy's float64 dtype (one instance: a fast identity tes
 _NO_MASK = np.zeros((1, 1), dtype=bool)  # a placeholder 2-D mask where a kernel's branch is off
 _NO_HAZARD = np.zeros((1, 1))  # … and a placeholder 2-D array
 _NO_SHORT = np.zeros((1, 1, 1))  # … and 3-D
+_NO_INT = np.zeros((1, 1), dtype=np.int64)  # … and 2-D int64
 
 
 def pn(x, shape) -> np.ndarray:
@@ -80,6 +81,9 @@ class Prepared:
         self.yearly_on, self.yearly_capacity = bool(sp.yearly_capacity), float(sp.yearly_capacity)
         self.hidden_class = np.array([tr.government_class == "hidden" for tr in c.tranches], dtype=bool)
         self.gov, self.has_gov = np.ascontiguousarray(plan.gov_owned, dtype=bool), c.gov_rows is not None
+        self.bullet = np.array([{"bank_loan": 1, "special_bond": 2}.get(kind, 0) for kind in self.kinds],
+                               dtype=np.int64)  # the sinking fund's bullets by tranche: bank, bond, none
+        self.balloon = np.ascontiguousarray(c.balloon, dtype=bool) if c.has_loans else np.zeros(1, dtype=bool)
 
 
 class MonthTables:
@@ -201,9 +205,8 @@ def _market_state(drv: Drivers, hpi, rent, lpr, occ_dev) -> MarketState:
 
 
 def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
-    """Twin of :func:`baozhang_finance.engine.stages.waterfall` (numpy with a sinking fund)."""
-    if st.sink is not None:
-        return stages.waterfall(st, c, plan, t, m)
+    """Twin of :func:`baozhang_finance.engine.stages.waterfall` (with a sinking fund: :func:`_sink_pay`, and its
+    top-up in the waterfall's second kernel)."""
     k, pp, mo = load(), prepared(plan), month_tables(plan, t)
     P, n = c.P, st.n
     kinds = pp.kinds
@@ -215,9 +218,11 @@ def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     sweep = np.empty((P, n)) if do_sweep else st.zeros_pn
     principal = m.principal if c.has_loans else st.loan_bal
     extra = m.reserve_net if m.reserve_net is not None else st.zeros_pn
+    sf = st.sink
+    release = _sink_pay(k, pp, st, c, plan, t, m, principal, dues) if sf is not None else st.zeros_pn
     k["waterfall_pay"](pn(m.cfads, (P, n)), pn(st.cash, (P, n)), pn(st.dsra, (P, n)), pn(extra, (P, n)),
-                       m.reserve_net is not None, dues, short, short_opex, surplus, do_sweep, pp.sweep_share,
-                       pn(m.sales, (P, n)), c.onehot_t, st.loan_bal, principal, sweep)
+                       m.reserve_net is not None, release, sf is not None, dues, short, short_opex, surplus, do_sweep,
+                       pp.sweep_share, pn(m.sales, (P, n)), c.onehot_t, st.loan_bal, principal, sweep)
     m.sweep, m.short_opex = sweep, short_opex
     _set_short(m, kinds, short)
     balloon_on, ahead = _balloon_ahead(st, c, plan, t)
@@ -227,11 +232,27 @@ def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     new_dsra, cash, dist = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     m.locked = np.empty((P, n), dtype=bool)
     k["waterfall_keep"](surplus, pp.dsra_months, pn(m.bank_due, (P, n)), mo.bond_fwd, soe_fwd, c.has_soe_bond,
-                        balloon_on, ahead, c.onehot_t, st.loan_bal, mo.floor, new_dsra, pp.cross, short_opex,
+                        balloon_on, ahead, c.onehot_t, st.loan_bal, mo.floor, new_dsra, sf is not None,
+                        sf.fund if sf is not None else st.zeros_pn, sf.target if sf is not None else st.zeros_pn,
+                        pp.cross, short_opex,
                         short, pn(m.cfads, (P, n)), pn(m.bond_due, (P, n)), soe_due, st.cf12, st.ds12, st.cf_ring,
                         st.ds_ring, t % 12, pp.lockup_dscr, st.disposal.sold if has_sold else st.zeros_pn,
                         has_sold, cash, dist, m.locked)
     st.dsra, st.cash, m.dist = new_dsra, cash, dist
+
+
+def _sink_pay(k: dict, pp: Prepared, st: State, c: Constants, plan: Plan, t: int, m, principal, dues) -> np.ndarray:
+    """Twin of :func:`~baozhang_finance.engine.cures.sinking_fund.pay` in a kernel: the fund pays this month's
+    bullet principal out of ``dues`` (in place), releases what it holds above the month's target; returns the
+    release ``(P, n)``. The fund is updated in place (no one else holds it), ``sf.target`` is the month's target."""
+    sf, P, n = st.sink, c.P, st.n
+    release, target, paid_total = np.empty((P, n)), np.empty((P, n)), np.empty(n)
+    mat = (st.ext.maturity if st.ext is not None else _loan_maturity(st, plan)) if c.has_balloon else _NO_INT
+    k["sink_pay"](sf.fund, column(sf.bond_target, t), c.has_balloon, st.loan_bal, principal, mat, pp.balloon,
+                  sf.window, t, c.onehot_t, pp.bullet, column(plan.bond_bullet_principal, t), dues, release, target,
+                  paid_total, st.metrics["cure_sinking_fund"])
+    sf.target, m.sink_paid = target, paid_total
+    return release
 
 
 def _balloon_ahead(st: State, c: Constants, plan: Plan, t: int):
