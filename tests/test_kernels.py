@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 import warnings
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from baozhang_finance.engine import kernels
 from baozhang_finance.engine.kernels import twins
 from baozhang_finance.engine.loop import choose_engine, run_paths
 from baozhang_finance.engine.plan import compile_plan
+from baozhang_finance.engine.state import constants
 from baozhang_finance.model.portfolio import is_portfolio_file
 from baozhang_finance.model.scenario import load_scenario
 from baozhang_finance.model.support import with_conventions
@@ -30,7 +32,8 @@ from baozhang_finance.run.chunks import chunk_generator
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml") if not is_portfolio_file(p))
-CITIES = sorted(p.stem for p in (ROOT / "scenarios" / "liaoning").glob("*.toml"))[:3]
+ALL_CITIES = sorted(p.stem for p in (ROOT / "scenarios" / "liaoning").glob("*.toml"))
+CITIES = ALL_CITIES[:3]
 
 
 def _scenario(path: Path, conventions: str):
@@ -63,6 +66,75 @@ def test_other_samplings_same_bits(name, sampling):
 def test_liaoning_cities_same_bits(name):
     engines_agree(run_paths, compile_plan(load_scenario(ROOT / "scenarios" / "liaoning" / f"{name}.toml")), 200,
                   chunk_generator(9, 0))
+
+
+#: the numpy stages a compiled run of a Liaoning plan — government-owned blocks (公租房), a sinking fund — must not
+#: call (decision 69)
+NO_NUMPY = ("soe_support", "_hold_gov_rows", "_restore_gov_rows", "_left_share", "government", "metrics",
+            "lens_metrics", "waterfall", "dsra_refill", "cross_support", "lockup")
+
+
+def _no_numpy(monkeypatch) -> None:
+    """Make the numpy stages of :data:`NO_NUMPY` and the sinking fund's month raise: a compiled run that falls back
+    to one fails."""
+    def failing(name):
+        def fail(*a, **k):
+            raise AssertionError(f"the numpy {name} ran in a compiled run")
+        return fail
+
+    for name in NO_NUMPY:
+        monkeypatch.setattr(twins.stages, name, failing(name))
+    for name in ("pay", "build"):
+        monkeypatch.setattr(twins.stages.sinking_fund, name, failing(f"sinking_fund.{name}"))
+
+
+@pytest.mark.parametrize("conventions", ["default", "legacy"])
+@pytest.mark.parametrize("name", ALL_CITIES)
+def test_every_liaoning_city_same_bits(name, conventions, monkeypatch):
+    """Every city of the province study (government-owned 公租房 blocks, a sinking fund, the cures after SOE support)
+    under both conventions: 300 stochastic paths (the bulk ledgers a run keeps), the deterministic plan with its
+    monthly record, expected paths; then a compiled run with the numpy SOE-support, government and metrics stages
+    made to raise, and the waterfall's and the sinking fund's (their twins cover both)."""
+    sc = _scenario(ROOT / "scenarios" / "liaoning" / f"{name}.toml", conventions)
+    plan = compile_plan(sc)
+    assert constants(plan).gov_rows is not None and choose_engine(plan, "auto") == "compiled"
+    engines_agree(run_paths, plan, 300, chunk_generator(20251202, 4), yearly="bulk")
+    engines_agree(run_paths, compile_plan(sc, deterministic=True), 1, None, record=True)
+    engines_agree(run_paths, plan, 2, None)
+    _no_numpy(monkeypatch)
+    run_paths(plan, 40, chunk_generator(1, 0), yearly="bulk", engine="compiled")
+
+
+@pytest.mark.parametrize("conventions", ["default", "legacy"])
+def test_liaoning_2025_same_bits(conventions, monkeypatch):
+    """The province's 2025 plan (a sinking fund, no government blocks) under both conventions: 300 stochastic paths
+    (bulk and full ledgers), the deterministic plan with its monthly record, expected paths; no numpy waterfall."""
+    sc = _scenario(ROOT / "scenarios" / "liaoning_2025.toml", conventions)
+    plan = compile_plan(sc)
+    engines_agree(run_paths, plan, 300, chunk_generator(20251202, 5), yearly="bulk")
+    engines_agree(run_paths, plan, 300, chunk_generator(20251202, 6))
+    engines_agree(run_paths, compile_plan(sc, deterministic=True), 1, None, record=True)
+    engines_agree(run_paths, plan, 2, None)
+    _no_numpy(monkeypatch)
+    run_paths(plan, 40, chunk_generator(1, 0), yearly="bulk", engine="compiled")
+
+
+@pytest.mark.parametrize("amortisation, years", [("interest_only", 12), ("bullet", 10)])
+def test_sinking_fund_with_balloon_loans_same_bits(amortisation, years, monkeypatch):
+    """Anshan with its bank loan repaid in one go (interest-only or bullet, inside the horizon): the sinking fund's
+    target includes the loan's balance over its window and pays its principal (per path after an extension)."""
+    data = tomllib.loads((ROOT / "scenarios" / "liaoning" / "anshan.toml").read_text(encoding="utf-8"))
+    loan = next(p for p in data["projects"] if p["financing"].get("loans"))["financing"]["loans"][0]
+    loan.update(amortisation=amortisation, term_years=years)
+    sc = load_scenario(data)
+    plan = compile_plan(sc)
+    assert constants(plan).has_balloon and plan.support.cures.sinking_fund is not None
+    engines_agree(run_paths, plan, 300, chunk_generator(20251202, 7), yearly="bulk")
+    out = engines_agree(run_paths, plan, 300, chunk_generator(20251202, 8))
+    assert (out.scalars["cure_sinking_fund"] > 0).any()
+    engines_agree(run_paths, compile_plan(sc, deterministic=True), 1, None, record=True)
+    _no_numpy(monkeypatch)
+    run_paths(plan, 40, chunk_generator(1, 0), yearly="bulk", engine="compiled")
 
 
 def test_expected_paths_stresses_bulk_ledgers_and_controls_same_bits():

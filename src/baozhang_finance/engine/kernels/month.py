@@ -19,9 +19,9 @@ HELPERS = ("fmin", "fmax", "psum", "credit_event", "add", "add_s")
 #: the kernels, in an order where a kernel's callees come first
 KERNELS = ("market", "fiscal", "loans_rate", "loans_due", "annuity_base", "annuity_principal", "bond_dues", "rental",
            "cfads", "sales", "hazard_in", "divide", "waterfall_cross", "waterfall_pay", "waterfall_keep", "rows_sum",
-           "soe_support", "government", "onehot_sum", "extension_ok", "extension_apply", "extension_noi",
-           "disposal_rings", "disposal_sells", "coverage", "llcr", "default_events", "repay",
-           "noi_add", "metrics_main", "metrics_lens", "yearly_bulk")
+           "sink_pay", "rows_sum_held", "rows_sum_of", "soe_support", "government", "onehot_sum", "extension_ok",
+           "extension_apply", "extension_noi", "disposal_rings", "disposal_sells", "coverage", "llcr", "default_events",
+           "repay", "noi_add", "metrics_main", "metrics_lens", "yearly_bulk")
 
 
 # ---- helpers: numpy's semantics to the bit ------------------------------------------------------------------------
@@ -328,19 +328,80 @@ def divide(x, d, out):
             o[i] = a[i] / d
 
 
-# ---- waterfall (engine.stages.waterfall, dsra_refill, cross_support, lockup) --------------------------------------
-def waterfall_pay(cfads, cash, dsra, extra, has_extra, dues, short, short_opex, surplus, do_sweep, sweep_share, sales,
-                  onehot_t, loan_bal, principal, sweep):
-    """Cash available ``CFADS + cash + DSRA (+ reserve_net)`` pays the tranches in rank order (``dues`` ``(K, P, n)``
-    in that order), then the sweep ``min(share · sales, surplus, bank balance after principal)``. Writes
-    ``short``, ``short_opex``, ``sweep`` and the surplus left. Loops: projects (and tranches, loans) outside,
-    paths inside."""
+# ---- waterfall (engine.stages.waterfall, dsra_refill, cross_support, lockup; cures.sinking_fund.pay, build) -------
+def sink_pay(fund, bond_target, has_balloon, loan_bal, principal, maturity, balloon, window, t, onehot_t, bullet,
+             bond_bullet, dues, release, target, paid_total, cure):
+    """The sinking fund's month before the waterfall (:func:`~baozhang_finance.engine.cures.sinking_fund.pay`):
+    target ``F* = bond target + Σ_l onehot · B_l · build fraction`` (the balloon loans', ``M = maturity − 1``; the
+    fraction ``(t − (M − W) + 1) / W`` in [0, 1], 0 from M on); the fund pays each tranche's bullet principal due
+    (``bullet[k]``: 1 the balloon loans' principal due this month, 2 the bullet bonds', 0 none) in rank order,
+    ``paid = min(F, b)``, ``F −= paid``, ``due_k −= paid`` (in ``dues``), ``paid_total += Σ_p paid``; then releases
+    ``max(F − F*, 0)``. ``cure += paid_total``. One-hot products as sums from +0.0."""
+    P, n = fund.shape
+    K, L = dues.shape[0], loan_bal.shape[0]
+    bank = np.zeros((P, n))
+    for p in range(P):
+        tg = target[p]
+        for i in range(n):
+            tg[i] = bond_target[p] + 0.0
+    if has_balloon:
+        add, frac = np.zeros((P, n)), np.empty(n)
+        for l in range(L):
+            b, pr, mt = loan_bal[l], principal[l], maturity[l]
+            for i in range(n):
+                pm = mt[i] - 1
+                f = min(max(float(t - (pm - window) + 1) / float(window), 0.0), 1.0) if t < pm else 0.0
+                frac[i] = b[i] * (f if balloon[l] else 0.0)
+            for p in range(P):
+                w, bk, ad = onehot_t[p, l], bank[p], add[p]
+                for i in range(n):
+                    bk[i] += w * (pr[i] if balloon[l] and mt[i] - 1 == t else 0.0)
+                    ad[i] += w * frac[i]
+        for p in range(P):
+            tg, ad = target[p], add[p]
+            for i in range(n):
+                tg[i] = tg[i] + ad[i]
+    for i in range(n):
+        paid_total[i] = 0.0
+    paid, tot = np.empty((P, n)), np.empty(n)
+    for k in range(K):
+        if bullet[k] == 0:
+            continue
+        for p in range(P):
+            fu, d, pd, bk = fund[p], dues[k, p], paid[p], bank[p]
+            for i in range(n):
+                x = fmin(fu[i], bk[i] if bullet[k] == 1 else bond_bullet[p])
+                pd[i] = x
+                fu[i] = fu[i] - x
+                d[i] = d[i] - x
+        rows_sum(paid, tot)
+        for i in range(n):
+            paid_total[i] += tot[i]
+    for p in range(P):
+        fu, tg, re = fund[p], target[p], release[p]
+        for i in range(n):
+            x = fmax(fu[i] - tg[i], 0.0)
+            re[i] = x
+            fu[i] = fu[i] - x
+    for i in range(n):
+        cure[i] += paid_total[i]
+
+
+def waterfall_pay(cfads, cash, dsra, extra, has_extra, release, has_release, dues, short, short_opex, surplus,
+                  do_sweep, sweep_share, sales, onehot_t, loan_bal, principal, sweep):
+    """Cash available ``CFADS + cash + DSRA (+ the sinking fund's release) (+ reserve_net)`` pays the tranches in
+    rank order (``dues`` ``(K, P, n)`` in that order), then the sweep ``min(share · sales, surplus, bank balance
+    after principal)``. Writes ``short``, ``short_opex``, ``sweep`` and the surplus left. Loops: projects (and
+    tranches, loans) outside, paths inside."""
     P, n = cfads.shape
     K, L = dues.shape[0], loan_bal.shape[0]
     for p in range(P):
         cf, ca, ds, ex, so, rest = cfads[p], cash[p], dsra[p], extra[p], short_opex[p], surplus[p]
+        rl = release[p]
         for i in range(n):
             avail = cf[i] + ca[i] + ds[i]
+            if has_release:
+                avail = avail + rl[i]
             if has_extra:
                 avail = avail + ex[i]
             rest[i] = fmax(avail, 0.0)
@@ -366,12 +427,13 @@ def waterfall_pay(cfads, cash, dsra, extra, has_extra, dues, short, short_opex, 
 
 
 def waterfall_keep(surplus, dsra_months, bank_due, bond_fwd, soe_fwd, has_soe, balloon_on, ahead, onehot_t, loan_bal,
-                   floor, new_dsra, cross, short_opex, short, cfads, bond_due, soe_due, cf12, ds12, cf_ring,
-                   ds_ring, r12, lockup_dscr, sold, has_sold, cash, dist, locked):
+                   floor, new_dsra, has_sink, fund, fund_target, cross, short_opex, short, cfads, bond_due, soe_due,
+                   cf12, ds12, cf_ring, ds_ring, r12, lockup_dscr, sold, has_sold, cash, dist, locked):
     """DSRA refilled to ``max(target, floor)`` from the surplus, ``target = k · bank_due + bond service ahead
-    (+ SOE-bond service ahead) + Σ balloon principal due within k months`` (``ahead`` ``(L, n)``); cross-support
-    between projects (``cross``, :func:`waterfall_cross`); the trailing-12-month lock-up on the running sums; the
-    surplus retained as cash or distributed."""
+    (+ SOE-bond service ahead) + Σ balloon principal due within k months`` (``ahead`` ``(L, n)``); the sinking fund
+    topped up, ``ΔF = min(surplus, max(F* − F, 0))`` (``has_sink``; :func:`~baozhang_finance.engine.cures.
+    sinking_fund.build`); cross-support between projects (``cross``, :func:`waterfall_cross`); the trailing-12-month
+    lock-up on the running sums; the surplus retained as cash or distributed."""
     P, n = surplus.shape
     L = loan_bal.shape[0]
     acc = np.zeros(n)
@@ -394,6 +456,12 @@ def waterfall_keep(surplus, dsra_months, bank_due, bond_fwd, soe_fwd, has_soe, b
             d = fmin(sur[i], fmax(target, fl))
             nd[i] = d
             sur[i] = sur[i] - d
+        if has_sink:
+            fu, ft = fund[p], fund_target[p]
+            for i in range(n):
+                a = fmin(sur[i], fmax(ft[i] - fu[i], 0.0))
+                fu[i] = fu[i] + a
+                sur[i] = sur[i] - a
     if cross:
         waterfall_cross(surplus, short_opex, short)
     for p in range(P):
@@ -451,11 +519,13 @@ def waterfall_cross(surplus, short_opex, short):
 
 
 # ---- SOE support (engine.stages.soe_support, _support_events) -----------------------------------------------------
-def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_paid, allocated, shorts, paid, soe,
-                new_opex, new_short, exhausted, first_short, t):
-    """Per path: the pot's yearly top-up, the class totals ``shorts`` (row 0 operating costs, then the tranches),
+def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_paid, allocated, gov, shorts, paid,
+                soe, new_opex, new_short, exhausted, first_short, t):
+    """Per path: the pot's yearly top-up, the class totals ``shorts`` (row 0 operating costs, then the tranches) of
+    the SOE's blocks (a government-owned block's row, ``gov[p]``, counted as the 0.0 of ``stages._hold_gov_rows``),
     SOE money in ``order`` (class rows), the exhaustion and first-shortfall months, and — when the cures follow
-    SOE support — the projects' shortfalls scaled by the share left open (``new_opex``, ``new_short``).
+    SOE support — the projects' shortfalls scaled by the share left open (``new_opex``, ``new_short``; a
+    government block's rows as they were, ``stages._restore_gov_rows``).
     Loops: classes and projects outside, paths inside (one simple pass per row)."""
     P, n = short_opex.shape
     K, J = short.shape[0], order.shape[0]
@@ -463,7 +533,7 @@ def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_
         for i in range(n):
             soe_left[i] = fmin(soe_left[i] + yearly, cap)
     for c in range(K + 1):
-        rows_sum(short_opex if c == 0 else short[c - 1], shorts[c])
+        rows_sum_held(short_opex if c == 0 else short[c - 1], gov, shorts[c])
     for i in range(n):
         soe[i] = 0.0
     left_short = np.zeros(n)
@@ -492,7 +562,7 @@ def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_
             sc, pc = shorts[c], paid[c]
             for p in range(P):
                 x, y = src[p], dst[p]
-                if in_paid[c]:
+                if in_paid[c] and not gov[p]:
                     for i in range(n):
                         y[i] = x[i] * (1.0 - pc[i] / sc[i] if sc[i] > 0 else 1.0)
                 else:
@@ -501,11 +571,14 @@ def soe_support(short_opex, short, soe_left, year_start, yearly, cap, order, in_
 
 
 # ---- government (engine.stages.government) ------------------------------------------------------------------------
-def government(allocated, short_opex, short, shorts, paid, in_paid, hidden_class, gov_k, gov_bank, gov_bond,
-               hidden):
+def government(allocated, short_opex, short, shorts, paid, in_paid, hidden_class, gov, has_gov, gov_k, gov_bank,
+               gov_bond, hidden, gov_owned):
     """Government money per tranche ``gov_k``: ``Σ_p short_{p,k}`` after the cures (``allocated``), else the class
     total less SOE money (``shorts[k+1] − paid[k+1]`` where SOE money may pay it); summed by class in tranche order
-    (the first as it is), 0 for a class without a tranche; ``hidden = operating gap + gov_bank``."""
+    (the first as it is), 0 for a class without a tranche; ``hidden = operating gap + gov_bank``. With
+    government-owned blocks (``gov[p]``, ``has_gov``): before the cures, their tranche gaps added per tranche and
+    then to their class, in tranche order; their operating gap ``gov_owned`` (explicit spending) is not in the
+    hidden call (after the cures: the SOE blocks' gap, ``Σ_{p ∉ gov}``)."""
     K, n = gov_k.shape
     for k in range(K):
         g = gov_k[k]
@@ -530,13 +603,23 @@ def government(allocated, short_opex, short, shorts, paid, in_paid, hidden_class
             for i in range(n):
                 gov_bond[i] = g[i] if first_b else gov_bond[i] + g[i]
             first_b = False
+    if has_gov and not allocated:  # the government blocks' tranche gaps, held out of SOE support
+        h = np.empty(n)
+        for k in range(K):
+            rows_sum_of(short[k], gov, True, h)
+            g, cls = gov_k[k], gov_bank if hidden_class[k] else gov_bond
+            for i in range(n):
+                g[i] = g[i] + h[i]
+                cls[i] = cls[i] + h[i]
     for i in range(n):
         if first_h:
             gov_bank[i] = 0.0
         if first_b:
             gov_bond[i] = 0.0
+    if has_gov:
+        rows_sum_of(short_opex, gov, True, gov_owned)
     if allocated:
-        rows_sum(short_opex, hidden)
+        rows_sum_of(short_opex, gov, False, hidden)
     elif in_paid[0]:
         for i in range(n):
             hidden[i] = shorts[0, i] - paid[0, i]
@@ -731,6 +814,39 @@ def rows_sum(x, out):
             out[i] += r[i]
 
 
+def rows_sum_held(x, gov, out):
+    """``out = x.sum(axis=0)`` of the copy of ``x`` whose government rows (``gov[p]``) are 0.0, as SOE support sums it
+    (``stages._hold_gov_rows``): row by row from row 0, a held row adding 0.0."""
+    P, n = x.shape
+    first = x[0]
+    for i in range(n):
+        out[i] = 0.0 if gov[0] else first[i]
+    for p in range(1, P):
+        r = x[p]
+        if gov[p]:
+            for i in range(n):
+                out[i] += 0.0
+        else:
+            for i in range(n):
+                out[i] += r[i]
+
+
+def rows_sum_of(x, sel, want, out):
+    """``out = x[rows].sum(axis=0)`` over the rows ``p`` with ``sel[p] == want``, in order, the first as it is; 0.0
+    when there is none (numpy's sum of an empty selection)."""
+    P, n = x.shape
+    first = True
+    for p in range(P):
+        if sel[p] == want:
+            r = x[p]
+            for i in range(n):
+                out[i] = r[i] if first else out[i] + r[i]
+            first = False
+    if first:
+        for i in range(n):
+            out[i] = 0.0
+
+
 def credit_event(i, t, liq, bal_open, interest, collateral, hpi, ead, coll, hpi_d, sale):
     """Path ``i``'s credit event in month ``t`` (as ``stages._credit_event``): EAD = balance at the open + the month's
     interest, the collateral's market value, the price index, and the month the bank sells (``t + liq``)."""
@@ -785,14 +901,22 @@ def repay(loan_bal, principal, any_sale, onehot_t, lp, sweep):
 
 def metrics_main(hidden, gov_bond, soe, bal_open, dist, cfads, fdfac, disc, equity_in_t, overrun, has_overrun,
                  gov_bb, gov_resale, has_gov_bb, dist_return, pot_cap, soe_left, llcr_on, ahead_mode, ahead_s,
-                 bond_due, df, llcr_first, cov_on, has_bond, bank_due, t, first_call, stock_at_call, pv_hidden,
-                 pv_bond, pv_soe, cum_equity, pv_gov_bb, pv_gov_resale, peak, llcr_num, llcr_den, cov_num, cov_bank,
-                 dist_t, cf_prog, equity_t):
+                 bond_due, df, llcr_first, cov_on, has_bond, bank_due, t, gov, has_gov, gov_owned, first_call,
+                 stock_at_call, pv_hidden, pv_bond, pv_soe, cum_equity, pv_gov_bb, pv_gov_resale, pv_gov_opex,
+                 pv_gov_income, peak, llcr_num, llcr_den, cov_num, cov_bank, dist_t, cf_prog, equity_t, gov_income):
     """First call, the PVs, the funding need and its peak, the pot's refill by distributions, the LLCR and
     bond-coverage sums; writes the month's ``dist_t``, ``cf_prog`` and ``equity_t`` (equity in incl. overrun).
+    With government-owned blocks (``gov[p]``, ``has_gov``; ``equity_in_t`` the SOE blocks'): their distributions
+    ``gov_income`` return to the budget (``dist_t −= gov_income``), the PVs of their operating gap and income.
     The first-call test is counted in one pass and written in a second only when some path calls."""
     n = hidden.shape[0]
     rows_sum(dist, dist_t)
+    if has_gov:
+        rows_sum_of(dist, gov, True, gov_income)
+        for i in range(n):
+            dist_t[i] = dist_t[i] - gov_income[i]
+            pv_gov_opex[i] += gov_owned[i] * fdfac
+            pv_gov_income[i] += gov_income[i] * fdfac
     rows_sum(cfads, cf_prog)
     new = 0
     for i in range(n):
@@ -864,12 +988,13 @@ def coverage(cfads, bank_due, has_bond, cov_num, cov_bank):
 
 
 def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credit_on, bank_int_p, bal_open,
-                 collateral, hpi, liq, t, dist_t, equity_t, soe, hidden, gov_bond, noi_on, rent, rent_costs, running,
-                 is_rental, pv_gov_bank, pv_budgeted, bank_short_first, exhausted, ead_n, coll_n, hpi_d_n, sale_n,
-                 hpi_s_n, ead_c, coll_c, hpi_d_c, sale_c, hpi_s_c, equity_m, gov_m, noi12):
+                 collateral, hpi, liq, t, dist_t, equity_t, soe, hidden, gov_bond, has_gov, gov_owned, noi_on, rent,
+                 rent_costs, running, is_rental, pv_gov_bank, pv_budgeted, bank_short_first, exhausted, ead_n, coll_n,
+                 hpi_d_n, sale_n, hpi_s_n, ead_c, coll_c, hpi_d_c, sale_c, hpi_s_c, equity_m, gov_m, noi12):
     """The lenses' accumulators (:func:`~baozhang_finance.engine.stages.lens_metrics`): PV of government money on
     bank service and of budgeted subsidies, the credit events without support and of the SOE's exhaustion, the
-    month's equity flow and government money, and the rental NOI of the last 12 months."""
+    month's equity flow and government money (``+ gov_owned``, the government blocks' gap, with ``has_gov``), and
+    the rental NOI of the last 12 months."""
     P, n = rent_sub.shape
     budget = np.empty(n)
     for p in range(P):
@@ -882,6 +1007,9 @@ def metrics_lens(gov_bank, fdfac, rent_sub, int_sub, grants_s, bank_short, credi
         pv_budgeted[i] += (budget[i] + grants_s) * fdfac
         em[i] = (dist_t[i] - equity_t[i]) - soe[i]
         gm[i] = hidden[i] + gov_bond[i]
+    if has_gov:
+        for i in range(n):
+            gm[i] = gm[i] + gov_owned[i]
     if credit_on:
         events = 0
         for i in range(n):

@@ -1,8 +1,7 @@
 """The compiled twins of the month's stages: each has the signature and the effects of the numpy stage it mirrors
 (:mod:`baozhang_finance.engine.stages`, :mod:`baozhang_finance.engine.cures`), sets the same attributes of the
 month ``m`` and the state ``st``, and does its arithmetic in one kernel (:mod:`baozhang_finance.engine.kernels`).
-A case a twin does not cover (a sinking fund in the waterfall; government-owned blocks in SOE support, the
-government stage and the metrics; the full picture of the yearly ledgers, ``yearly="all"``) calls the numpy stage
+A case a twin does not cover (the full picture of the yearly ledgers, ``yearly="all"``) calls the numpy stage
 itself; :func:`month_stages` swaps in the twins a plan can use."""
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ _F64 = np.dtype(f64)  # numpy's float64 dtype (one instance: a fast identity tes
 _NO_MASK = np.zeros((1, 1), dtype=bool)  # a placeholder 2-D mask where a kernel's branch is off
 _NO_HAZARD = np.zeros((1, 1))  # … and a placeholder 2-D array
 _NO_SHORT = np.zeros((1, 1, 1))  # … and 3-D
+_NO_INT = np.zeros((1, 1), dtype=np.int64)  # … and 2-D int64
 
 
 def pn(x, shape) -> np.ndarray:
@@ -80,6 +80,10 @@ class Prepared:
         self.allocated = sp.cures is not None and sp.cures.timing == "after_soe_support"
         self.yearly_on, self.yearly_capacity = bool(sp.yearly_capacity), float(sp.yearly_capacity)
         self.hidden_class = np.array([tr.government_class == "hidden" for tr in c.tranches], dtype=bool)
+        self.gov, self.has_gov = np.ascontiguousarray(plan.gov_owned, dtype=bool), c.gov_rows is not None
+        self.bullet = np.array([{"bank_loan": 1, "special_bond": 2}.get(kind, 0) for kind in self.kinds],
+                               dtype=np.int64)  # the sinking fund's bullets by tranche: bank, bond, none
+        self.balloon = np.ascontiguousarray(c.balloon, dtype=bool) if c.has_loans else np.zeros(1, dtype=bool)
 
 
 class MonthTables:
@@ -101,7 +105,8 @@ class MonthTables:
         self.floor, self.bond_int, self.bond_prin = (col_t(plan.reserve_floor), col_t(plan.bond_interest),
                                                      col_t(plan.bond_principal))
         self.fdfac, self.disc = float(plan.support.fiscal_discount_m[t]), float(plan.discount_m[t])
-        self.equity_in = plan.equity_in[:, t].sum()
+        self.equity_in = (plan.equity_in[:, t].sum() if c.gov_rows is None  # a government block's is the budget's
+                          else plan.equity_in[c.soe_rows, t].sum())
         self.llcr_df = float(discount_factor(c.llcr_rate, t - c.llcr_start)) if c.llcr_start <= t < c.llcr_end else 0.0
         self.count12 = np.clip(t - c.avail_m + 1, 1, 12).astype(f64)  # the disposal's occupancy divisor
         self._rental(plan, c, t, col_t)
@@ -200,9 +205,8 @@ def _market_state(drv: Drivers, hpi, rent, lpr, occ_dev) -> MarketState:
 
 
 def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
-    """Twin of :func:`baozhang_finance.engine.stages.waterfall` (numpy with a sinking fund)."""
-    if st.sink is not None:
-        return stages.waterfall(st, c, plan, t, m)
+    """Twin of :func:`baozhang_finance.engine.stages.waterfall` (with a sinking fund: :func:`_sink_pay`, and its
+    top-up in the waterfall's second kernel)."""
     k, pp, mo = load(), prepared(plan), month_tables(plan, t)
     P, n = c.P, st.n
     kinds = pp.kinds
@@ -214,9 +218,11 @@ def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     sweep = np.empty((P, n)) if do_sweep else st.zeros_pn
     principal = m.principal if c.has_loans else st.loan_bal
     extra = m.reserve_net if m.reserve_net is not None else st.zeros_pn
+    sf = st.sink
+    release = _sink_pay(k, pp, st, c, plan, t, m, principal, dues) if sf is not None else st.zeros_pn
     k["waterfall_pay"](pn(m.cfads, (P, n)), pn(st.cash, (P, n)), pn(st.dsra, (P, n)), pn(extra, (P, n)),
-                       m.reserve_net is not None, dues, short, short_opex, surplus, do_sweep, pp.sweep_share,
-                       pn(m.sales, (P, n)), c.onehot_t, st.loan_bal, principal, sweep)
+                       m.reserve_net is not None, release, sf is not None, dues, short, short_opex, surplus, do_sweep,
+                       pp.sweep_share, pn(m.sales, (P, n)), c.onehot_t, st.loan_bal, principal, sweep)
     m.sweep, m.short_opex = sweep, short_opex
     _set_short(m, kinds, short)
     balloon_on, ahead = _balloon_ahead(st, c, plan, t)
@@ -226,11 +232,27 @@ def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     new_dsra, cash, dist = np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     m.locked = np.empty((P, n), dtype=bool)
     k["waterfall_keep"](surplus, pp.dsra_months, pn(m.bank_due, (P, n)), mo.bond_fwd, soe_fwd, c.has_soe_bond,
-                        balloon_on, ahead, c.onehot_t, st.loan_bal, mo.floor, new_dsra, pp.cross, short_opex,
+                        balloon_on, ahead, c.onehot_t, st.loan_bal, mo.floor, new_dsra, sf is not None,
+                        sf.fund if sf is not None else st.zeros_pn, sf.target if sf is not None else st.zeros_pn,
+                        pp.cross, short_opex,
                         short, pn(m.cfads, (P, n)), pn(m.bond_due, (P, n)), soe_due, st.cf12, st.ds12, st.cf_ring,
                         st.ds_ring, t % 12, pp.lockup_dscr, st.disposal.sold if has_sold else st.zeros_pn,
                         has_sold, cash, dist, m.locked)
     st.dsra, st.cash, m.dist = new_dsra, cash, dist
+
+
+def _sink_pay(k: dict, pp: Prepared, st: State, c: Constants, plan: Plan, t: int, m, principal, dues) -> np.ndarray:
+    """Twin of :func:`~baozhang_finance.engine.cures.sinking_fund.pay` in a kernel: the fund pays this month's
+    bullet principal out of ``dues`` (in place), releases what it holds above the month's target; returns the
+    release ``(P, n)``. The fund is updated in place (no one else holds it), ``sf.target`` is the month's target."""
+    sf, P, n = st.sink, c.P, st.n
+    release, target, paid_total = np.empty((P, n)), np.empty((P, n)), np.empty(n)
+    mat = (st.ext.maturity if st.ext is not None else _loan_maturity(st, plan)) if c.has_balloon else _NO_INT
+    k["sink_pay"](sf.fund, column(sf.bond_target, t), c.has_balloon, st.loan_bal, principal, mat, pp.balloon,
+                  sf.window, t, c.onehot_t, pp.bullet, column(plan.bond_bullet_principal, t), dues, release, target,
+                  paid_total, st.metrics["cure_sinking_fund"])
+    sf.target, m.sink_paid = target, paid_total
+    return release
 
 
 def _balloon_ahead(st: State, c: Constants, plan: Plan, t: int):
@@ -248,9 +270,8 @@ def _balloon_ahead(st: State, c: Constants, plan: Plan, t: int):
 
 
 def soe_support(st: State, c: Constants, plan: Plan, t: int, m) -> None:
-    """Twin of :func:`baozhang_finance.engine.stages.soe_support` (numpy with government-owned blocks)."""
-    if c.gov_rows is not None:
-        return stages.soe_support(st, c, plan, t, m)
+    """Twin of :func:`baozhang_finance.engine.stages.soe_support`, with ``_hold_gov_rows`` / ``_restore_gov_rows``
+    (government-owned blocks' rows held out of SOE money, in ``m.gov_held``) in the kernel."""
     k, pp = load(), prepared(plan)
     P, n, kinds, names, order = c.P, st.n, pp.kinds, pp.soe_names, pp.soe_order
     short = _short_stack(m, kinds, P, n)  # read only here
@@ -258,9 +279,12 @@ def soe_support(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     allocated = pp.allocated
     new_opex = np.empty((P, n)) if allocated else st.zeros_pn
     new_short = np.empty_like(short) if allocated else short  # written only when allocated
-    mt = st.metrics
-    k["soe_support"](pn(m.short_opex, (P, n)), short, st.soe_left, pp.yearly_on and t > 0 and t % 12 == 0,
-                     pp.yearly_capacity, pp.pot_cap, order, pp.in_paid, allocated, shorts, paid, soe, new_opex,
+    mt, short_opex = st.metrics, pn(m.short_opex, (P, n))
+    if pp.has_gov:
+        rows = c.gov_rows
+        m.gov_held = {"operating_costs": short_opex[rows], **{kind: short[j][rows] for j, kind in enumerate(kinds)}}
+    k["soe_support"](short_opex, short, st.soe_left, pp.yearly_on and t > 0 and t % 12 == 0,
+                     pp.yearly_capacity, pp.pot_cap, order, pp.in_paid, allocated, pp.gov, shorts, paid, soe, new_opex,
                      new_short, mt["soe_exhausted"], mt["first_shortfall"], t)
     m.soe = soe
     m.shorts = {x: shorts[j] for j, x in enumerate(names)}
@@ -292,22 +316,24 @@ def _short_stack(m, kinds, P: int, n: int) -> np.ndarray:
 
 
 def government(st: State, c: Constants, plan: Plan, t: int, m) -> None:
-    """Twin of :func:`baozhang_finance.engine.stages.government` (numpy with government-owned blocks): per tranche
-    ``gov_k = short_k − soe_k`` (``short_k`` where SOE money may not pay it; ``Σ_p short_{p,k}`` when the cures
-    follow SOE support), summed by government class in tranche order; hidden call = operating gap + the
-    hidden-class sum."""
-    if c.gov_rows is not None:
-        return stages.government(st, c, plan, t, m)
+    """Twin of :func:`baozhang_finance.engine.stages.government`: per tranche ``gov_k = short_k − soe_k``
+    (``short_k`` where SOE money may not pay it; ``Σ_p short_{p,k}`` when the cures follow SOE support), summed by
+    government class in tranche order; hidden call = operating gap + the hidden-class sum; government-owned blocks'
+    gaps (their tranches' added, their operating gap ``m.gov_owned`` apart)."""
     pp, P, n = prepared(plan), c.P, st.n
-    kinds = pp.kinds
+    kinds, has_gov = pp.kinds, pp.has_gov
     shorts, paid = m.support_blocks
     gov_k, gov_bank, gov_bond, hidden = np.empty((len(kinds), n)), np.empty(n), np.empty(n), np.empty(n)
+    gov_owned = np.empty(n) if has_gov else hidden  # (never written without government blocks)
     allocated = m.allocated
-    load()["government"](allocated, pn(m.short_opex, (P, n)) if allocated else st.zeros_pn,
-                         _short_stack(m, kinds, P, n) if allocated else _NO_SHORT, shorts, paid, pp.in_paid,
-                         pp.hidden_class, gov_k, gov_bank, gov_bond, hidden)
+    full = allocated or has_gov  # the kernel reads the projects' rows
+    load()["government"](allocated, pn(m.short_opex, (P, n)) if full else st.zeros_pn,
+                         _short_stack(m, kinds, P, n) if full else _NO_SHORT, shorts, paid, pp.in_paid,
+                         pp.hidden_class, pp.gov, has_gov, gov_k, gov_bank, gov_bond, hidden, gov_owned)
     m.gov_by_kind = {kind: gov_k[j] for j, kind in enumerate(kinds)}
     m.gov_bank, m.gov_bond, m.hidden = gov_bank, gov_bond, hidden
+    if has_gov:
+        m.gov_owned = gov_owned
 
 
 def default(st: State, c: Constants, plan: Plan, t: int, m) -> None:
@@ -326,9 +352,7 @@ def default(st: State, c: Constants, plan: Plan, t: int, m) -> None:
 
 def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     """Twin of :func:`baozhang_finance.engine.stages.metrics` and :func:`~baozhang_finance.engine.stages.
-    lens_metrics` (numpy with government-owned blocks)."""
-    if c.gov_rows is not None:
-        return stages.metrics(st, c, plan, t, m)
+    lens_metrics` (with government-owned blocks: the SOE blocks' equity, their distributions back to the budget)."""
     k, mt, P, n, pp, mo = load(), st.metrics, c.P, st.n, prepared(plan), month_tables(plan, t)
     fdfac = mo.fdfac
     equity_in_t = mo.equity_in
@@ -341,16 +365,22 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     has_ov, has_bb = m.overrun is not None, m.gov_bb_paid is not None
     zn = st.metrics["ead"]  # any (n,) float array where a branch is off (never written)
     dist_t, cf_prog, equity_t = np.empty(n), np.empty(n), np.empty(n)
+    has_gov = pp.has_gov
+    gov_income = np.empty(n) if has_gov else zn
     k["metrics_main"](m.hidden, m.gov_bond, m.soe, m.bal_open, pn(m.dist, (P, n)), pn(m.cfads, (P, n)), fdfac,
                       mo.disc, float(equity_in_t), m.overrun if has_ov else st.zeros_pn, has_ov,
                       m.gov_bb_paid if has_bb else zn, m.gov_resale if has_bb else zn, has_bb,
                       pp.dist_return, pp.pot_cap, st.soe_left, llcr_on,
                       ahead_mode, ahead_s, pn(m.bond_due, (P, n)) if ahead_mode == 1 else st.zeros_pn, df,
                       t == c.llcr_start, c.cov_lo <= t <= c.cov_hi, c.has_bond, pn(m.bank_due, (P, n)), t,
-                      mt["first_call"], mt["stock_at_call"], mt["pv_hidden"], mt["pv_bond"], mt["pv_soe"],
-                      mt["cum_equity"], mt["pv_gov_buyback"], mt["pv_gov_resale"], mt["peak_funding"],
-                      mt["llcr_num"], mt["llcr_den"], mt["cov_num"], mt["cov_bank"], dist_t, cf_prog, equity_t)
+                      pp.gov, has_gov, pn(m.gov_owned, (n,)) if has_gov else zn, mt["first_call"],
+                      mt["stock_at_call"], mt["pv_hidden"], mt["pv_bond"], mt["pv_soe"], mt["cum_equity"],
+                      mt["pv_gov_buyback"], mt["pv_gov_resale"], mt["pv_gov_owned_opex"], mt["pv_gov_owned_income"],
+                      mt["peak_funding"], mt["llcr_num"], mt["llcr_den"], mt["cov_num"], mt["cov_bank"], dist_t,
+                      cf_prog, equity_t, gov_income)
     m.dist_t, m.cf_prog = dist_t, cf_prog
+    if has_gov:
+        m.gov_income = gov_income
     if has_ov:
         m.overrun_t = m.overrun.sum(axis=0)
         m.equity_in_t = equity_t
@@ -365,12 +395,14 @@ def _lens(k, pp: Prepared, mo: MonthTables, st: State, c: Constants, plan: Plan,
     bank_short = shorts.get("bank_loan")
     credit_on = bank_short is not None and c.has_loans
     noi_on = t >= c.T - 12 and c.any_rental
+    has_gov = m.gov_owned is not None
     grants = mo.grants_sum if m.op_grants is mo.op_grants else float(m.op_grants.sum())
     k["metrics_lens"](m.gov_bank, fdfac, pn(m.rent_sub, (P, n)), pn(m.int_sub, (P, n)), grants,
                       bank_short if credit_on else m.gov_bank, credit_on, pn(m.bank_int_p, (P, n)), m.bal_open,
                       m.collateral, pn(m.ms.hpi, (n,)), pp.liquidation_months, t, m.dist_t, equity_t, m.soe,
-                      m.hidden, m.gov_bond, noi_on, pn(m.rent, (P, n)), pn(m.rent_costs, (P, n)),
-                      pn(m.running, (P, n)), c.is_rental, mt["pv_gov_bank"], mt["pv_budgeted"],
+                      m.hidden, m.gov_bond, has_gov, pn(m.gov_owned, (n,)) if has_gov else m.hidden, noi_on,
+                      pn(m.rent, (P, n)), pn(m.rent_costs, (P, n)), pn(m.running, (P, n)), c.is_rental,
+                      mt["pv_gov_bank"], mt["pv_budgeted"],
                       mt["bank_short_first"], mt["soe_exhausted"],
                       *(mt[f"{x}_nosupport"] for x in ("ead", "collateral", "hpi_at_default", "sale_month",
                                                        "hpi_at_sale")),
