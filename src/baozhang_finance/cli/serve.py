@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -63,8 +64,6 @@ def app_command(
 def _check_port(host: str, port: int) -> None:
     """One line and exit 2 when the address cannot be listened on (a port in use: another app), before the banner
     and the server start (uvicorn would print its own error and exit 3, the code of a failed Dask cluster)."""
-    import socket
-
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a port in TIME_WAIT is free
