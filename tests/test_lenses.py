@@ -268,7 +268,7 @@ def test_fiscal_var_cvar_first_call_and_classification_by_hand():
     soe_pv = np.full(n, 1e6)
     r = hand_result(sc, n, hidden_debt_pv=pv, hidden_call=pv > 0, first_call_year=fy, y_gov_hidden=gh,
                     y_fiscal_revenue=fisc, peak_call_share_of_fiscal=share, explicit_bond_burden_pv=bond_pv,
-                    explicit_bond_call=bond_pv > 0, soe_support_pv=soe_pv)
+                    explicit_bond_call=bond_pv > 0, soe_support_pv=soe_pv, soe_support_pv_fiscal=soe_pv)
     h = fiscal.hidden_debt_summary(r)
     assert h["p_call"] == pytest.approx(0.1)
     assert h["expected_pv"] == pytest.approx(40e6 / 20)

@@ -271,3 +271,25 @@ def test_refinancing_principal_owed_at_the_horizon_is_a_fiscal_cost():
     assert t["refinancing_outstanding_at_horizon_pv"] == pytest.approx(b_end.mean() * v_end, rel=1e-12)
     parts = [v for k, v in t.items() if k.endswith("_pv") and k != "expected_pv"]
     assert t["expected_pv"] == pytest.approx(sum(parts), rel=1e-12)
+
+
+def test_who_pays_the_gap_adds_pvs_at_one_rate():
+    """The split of the gap (bond burden / SOE support / hidden call) takes every class at the fiscal rate: the
+    SOE row is Σ_t soe_t · v^fiscal_t (on the deterministic path, by hand from the monthly record), its own
+    programme-rate PV stays under soe.support (finance review #6, decision 71)."""
+    from baozhang_finance.engine.plan import compile_plan
+    from baozhang_finance.engine.loop import run_paths
+
+    sc = load_scenario("scenarios/demo.toml")
+    plan = compile_plan(sc, deterministic=True)
+    out = run_paths(plan, 1, None, record=True)
+    soe = np.asarray(out.monthly["soe_support"], dtype=float).reshape(-1)
+    v_f = np.asarray(plan.support.fiscal_discount_m, dtype=float)
+    v_p = np.asarray(plan.discount_m, dtype=float)
+    assert soe.sum() > 0 and plan.support.fiscal_rate != sc.programme.discount_rate
+    assert out.scalars["pv_soe_support_fiscal"][0] == pytest.approx(float(soe @ v_f), rel=1e-12)
+    assert out.scalars["pv_soe_support"][0] == pytest.approx(float(soe @ v_p), rel=1e-12)
+    r = simulate(sc, paths=300, seed=4)
+    rows = {row["class"]: row for row in r.summary["fiscal"]["classification"]}
+    assert rows["soe_explicit_support"]["expected_pv_yuan"] == pytest.approx(r.paths["soe_support_pv_fiscal"].mean())
+    assert sum(row["share"] for row in rows.values()) == pytest.approx(1.0)

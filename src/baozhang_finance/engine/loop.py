@@ -158,6 +158,7 @@ def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:
         "pv_hidden": mt["pv_hidden"],
         "pv_bond_burden": mt["pv_bond"],
         "pv_soe_support": mt["pv_soe"],
+        "pv_soe_support_fiscal": mt["pv_soe_fiscal"],
         "peak_funding_need": mt["peak_funding"],
         "llcr": llcr_ratio(mt["llcr_num"], mt["llcr_den"]),
         "bond_cfads": mt["cov_num"],

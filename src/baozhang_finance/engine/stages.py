@@ -504,6 +504,7 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     mt["pv_hidden"] += m.hidden * fdfac
     mt["pv_bond"] += m.gov_bond * fdfac
     mt["pv_soe"] += m.soe * plan.discount_m[t]
+    mt["pv_soe_fiscal"] += m.soe * fdfac  # the same money at the budget's rate: who pays the gap, at one rate
     m.equity_in_t = plan.equity_in[:, t].sum()
     m.dist_t = m.dist.sum(axis=0)
     if c.gov_rows is not None:  # a government block's equity is the budget's, its distributions return to it

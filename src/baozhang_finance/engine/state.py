@@ -231,7 +231,7 @@ def start_metrics(n: int) -> dict[str, np.ndarray]:
         "hpi_at_default": np.full(n, np.nan),  # house-price index in the default month (LGD price path)
         "hpi_at_sale": np.full(n, np.nan),  # … and when the bank sells: default + liquidation_months (if ≤ T − 1)
         "sale_month": neg(), "first_call": neg(), "pv_hidden": np.zeros(n), "pv_bond": np.zeros(n),
-        "pv_soe": np.zeros(n), "cum_equity": np.zeros(n), "peak_funding": np.zeros(n), "llcr_num": np.zeros(n),
+        "pv_soe": np.zeros(n), "pv_soe_fiscal": np.zeros(n), "cum_equity": np.zeros(n), "peak_funding": np.zeros(n), "llcr_num": np.zeros(n),
         "llcr_den": np.zeros(n), "cov_num": np.zeros(n), "cov_bank": np.zeros(n),
         "soe_exhausted": neg(),  # first month SOE money ran out with a shortfall it may pay still open
         "first_shortfall": neg(),  # first month any project is short after its cash, DSRA and cures

@@ -390,6 +390,8 @@ _ROWS: tuple[tuple, ...] = (
     ("paths.explicit_bond_call", "flag", "explicit bond burden", "专项债显性负担"),
     ("paths.explicit_bond_burden_pv", "yuan", "explicit bond-burden PV", "专项债显性负担现值"),
     ("paths.soe_support_pv", "yuan", "SOE-support PV", "国企支持现值"),
+    ("paths.soe_support_pv_fiscal", "yuan", "SOE-support PV at the fiscal rate (who pays the gap)",
+     "国企支持现值(按财政折现率)"),
     ("paths.support_total", "yuan", "support from anyone, total", "各方支持合计"),
     ("paths.self_financing", "flag", "self-financing", "自求平衡"),
     ("paths.dscr_min", "ratio", "minimum DSCR (bank + bonds, operating window)", "最低偿债覆盖率 DSCR"),

@@ -149,13 +149,15 @@ def classification_table(result) -> pd.DataFrame:
     """Who pays the gap: explicit bond burden / SOE explicit support / hidden-debt call.
 
     One row per class with the probability that any is paid, the expected PV (yuan) and its share of the total
-    expected PV of outside money (0 when nothing is ever paid).
+    expected PV of outside money (0 when nothing is ever paid) — every class at the fiscal rate, so that the
+    shares add like with like (the SOE's support at the programme rate is ``soe.support``'s figure).
     """
     import pandas as pd
     c = result.col
+    soe = "soe_support_pv_fiscal" if "soe_support_pv_fiscal" in result.paths else "soe_support_pv"  # older folders
     rows = [
         ("explicit_bond_burden", "显性债务负担 explicit special-bond burden", c("explicit_bond_burden_pv"), c("explicit_bond_call")),
-        ("soe_explicit_support", "国企自有资金支持 SOE explicit support", c("soe_support_pv"), c("soe_support_pv") > 0),
+        ("soe_explicit_support", "国企自有资金支持 SOE explicit support", c(soe), c("soe_support_pv") > 0),
         ("hidden_debt_call", "隐性债务 hidden-debt call", c("hidden_debt_pv"), c("hidden_call")),
     ]
     vals = [bk.mean(v.astype(float)) for _, _, v, _ in rows]

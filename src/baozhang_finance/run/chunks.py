@@ -75,6 +75,7 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "explicit_bond_call": y["gov_bond"].sum(axis=1) > 1e-6,
         "explicit_bond_burden_pv": s["pv_bond_burden"],
         "soe_support_pv": s["pv_soe_support"],
+        "soe_support_pv_fiscal": s["pv_soe_support_fiscal"],
         "support_total": support.sum(axis=1),
         "self_financing": (gov_total <= 1e-6) & (s["peak_funding_need"] <= float(plan.equity_in.sum()) + 1.0),
         "dscr_min": mx.min_dscr(y["cfads"][:, w0:w1], y["debt_service"][:, w0:w1]),

@@ -902,7 +902,7 @@ def repay(loan_bal, principal, any_sale, onehot_t, lp, sweep):
 def metrics_main(hidden, gov_bond, soe, bal_open, dist, cfads, fdfac, disc, equity_in_t, overrun, has_overrun,
                  gov_bb, gov_resale, has_gov_bb, dist_return, pot_cap, soe_left, llcr_on, ahead_mode, ahead_s,
                  bond_due, df, llcr_first, cov_on, has_bond, bank_due, t, gov, has_gov, gov_owned, first_call,
-                 stock_at_call, pv_hidden, pv_bond, pv_soe, cum_equity, pv_gov_bb, pv_gov_resale, pv_gov_opex,
+                 stock_at_call, pv_hidden, pv_bond, pv_soe, pv_soe_fiscal, cum_equity, pv_gov_bb, pv_gov_resale, pv_gov_opex,
                  pv_gov_income, peak, llcr_num, llcr_den, cov_num, cov_bank, dist_t, cf_prog, equity_t, gov_income):
     """First call, the PVs, the funding need and its peak, the pot's refill by distributions, the LLCR and
     bond-coverage sums; writes the month's ``dist_t``, ``cf_prog`` and ``equity_t`` (equity in incl. overrun).
@@ -930,6 +930,7 @@ def metrics_main(hidden, gov_bond, soe, bal_open, dist, cfads, fdfac, disc, equi
         pv_hidden[i] += hidden[i] * fdfac
         pv_bond[i] += gov_bond[i] * fdfac
         pv_soe[i] += soe[i] * disc
+        pv_soe_fiscal[i] += soe[i] * fdfac
     for i in range(n):
         cum_equity[i] = cum_equity[i] + ((equity_in_t + soe[i]) - dist_t[i])
         equity_t[i] = equity_in_t

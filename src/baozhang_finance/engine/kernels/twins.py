@@ -374,7 +374,8 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
                       ahead_mode, ahead_s, pn(m.bond_due, (P, n)) if ahead_mode == 1 else st.zeros_pn, df,
                       t == c.llcr_start, c.cov_lo <= t <= c.cov_hi, c.has_bond, pn(m.bank_due, (P, n)), t,
                       pp.gov, has_gov, pn(m.gov_owned, (n,)) if has_gov else zn, mt["first_call"],
-                      mt["stock_at_call"], mt["pv_hidden"], mt["pv_bond"], mt["pv_soe"], mt["cum_equity"],
+                      mt["stock_at_call"], mt["pv_hidden"], mt["pv_bond"], mt["pv_soe"], mt["pv_soe_fiscal"],
+                      mt["cum_equity"],
                       mt["pv_gov_buyback"], mt["pv_gov_resale"], mt["pv_gov_owned_opex"], mt["pv_gov_owned_income"],
                       mt["peak_funding"], mt["llcr_num"], mt["llcr_den"], mt["cov_num"], mt["cov_bank"], dist_t,
                       cf_prog, equity_t, gov_income)
