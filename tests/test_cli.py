@@ -103,6 +103,22 @@ def test_overwrite_never_replaces_the_users_own_files(tmp_path):
     assert man["version"] == __version__ and man["scenario_file_sha256"] and man["analysis"]
 
 
+def test_overwrite_sees_real_paths(tmp_path):
+    """`--out ..` from inside an earlier output folder, `x/../run` and a symlink name the folders they resolve to:
+    a folder holding the current one is refused, `report RUN --out RUN/../RUN` re-renders in place (reviewer)."""
+    run = tmp_path / "run1"
+    args = ("--paths", 50, "--chunk-size", 50, "--quiet")
+    assert cli("run", DEMO, "--out", run, *args).returncode == 0
+    before = sorted(p.name for p in run.iterdir())
+    one_line_error(cli("run", DEMO, "--out", "..", *args, "--overwrite", cwd=run / "charts"), "current folder")
+    link = tmp_path / "link"
+    link.symlink_to(run)
+    one_line_error(cli("run", DEMO, "--out", link, *args, "--overwrite", cwd=run), "current folder")
+    assert sorted(p.name for p in run.iterdir()) == before
+    assert cli("report", run, "--out", tmp_path / "x" / ".." / "run1", "--quiet").returncode == 0
+    assert sorted(p.name for p in run.iterdir()) == before  # in place: the run's data kept
+
+
 def test_the_library_never_removes_a_folder_it_did_not_write(tmp_path):
     from baozhang_finance.run.atomic import write_folder_atomically
 

@@ -213,7 +213,7 @@ def sweep(
     scenario: ScenarioFile,
     set_: str = typer.Option(..., "--set", help="FIELD=v1,v2,… or FIELD=lo:hi:n; FIELD is a dotted path "
                              "(market.price_drift_annual, projects[0].rental.rent_ratio) or a balanced lever "
-                             "(grant\\[k], equity_share\\[k], rent_ratio\\[k], price\\[k], loan\\[k])"),
+                             "(grant[k], equity_share[k], rent_ratio[k], price[k], loan[k])"),
     metric: Metrics = None,
     paths: Paths = SWEEP_PATHS,
     seed: Seed = None,

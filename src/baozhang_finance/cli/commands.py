@@ -231,9 +231,9 @@ def report(
 ):
     """Re-render report.xlsx, report.html and charts/ from a saved run (no new simulation), in --lang."""
     saved = _check_run_dir(run_dir)
-    check_out(out, overwrite, inputs=(run_dir,) if out is not None and out.resolve() != run_dir.resolve() else ())
-    if out is not None and out.exists() and out.resolve() == run_dir.resolve():
-        out = None
+    if out is not None and out.resolve() == run_dir.resolve():
+        out = None  # the run folder itself (`report . --out .`, `x/../run`): re-rendered in place
+    check_out(out, overwrite, inputs=(run_dir,))
     result = _load_run(run_dir)
     target = render_reports(run_dir, out=out, result=result, lang=lang)
     if as_json:

@@ -591,6 +591,9 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("html.interval_exact", "The interval of P(hidden-debt call) in the answer is the exact (Clopper–Pearson) 95 % "
                             "interval, as only {k} paths call.",
      "结论中隐性债务触发概率的区间为精确（Clopper–Pearson）95 % 区间，因触发路径仅 {k} 条。"),
+    ("html.interval_exact_rest", "The interval of P(hidden-debt call) in the answer is the exact (Clopper–Pearson) "
+                                 "95 % interval, as only {k} paths do not call.",
+     "结论中隐性债务触发概率的区间为精确（Clopper–Pearson）95 % 区间，因未触发路径仅 {k} 条。"),
     ("html.interval_normal", "The interval of P(hidden-debt call) in the answer is the normal one (± 1.96 standard "
                              "errors; {k} paths call).",
      "结论中隐性债务触发概率的区间为正态近似区间（± 1.96 个标准误；触发路径 {k} 条）。"),

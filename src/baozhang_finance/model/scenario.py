@@ -1084,9 +1084,9 @@ def load_scenario(path: str | Path | dict[str, Any]) -> Scenario:
     if isinstance(path, dict):
         return scenario_from_dict(path)
     p = Path(path)
-    if p.suffix.lower() == ".xlsx":
+    if p.suffix.lower() in (".xlsx", ".xlsm"):
         return load_workbook(p)  # the workbook reader builds a dict; scenario_from_dict applies the same strictness
-    if p.suffix.lower() in (".xls", ".xlsm", ".xlsb", ".ods"):
+    if p.suffix.lower() in (".xls", ".xlsb", ".ods"):
         raise ScenarioError(f"{p}: a {p.suffix} workbook is not read: save it as .xlsx (Excel: File → Save As → "
                             "Excel Workbook; 另存为 .xlsx) or give the scenario as a TOML file")
     raw = read_scenario_bytes(p)

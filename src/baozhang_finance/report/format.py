@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import os
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -70,7 +70,8 @@ def fixed(v: float, digits: int, sep: bool = False) -> str:
     ``sep``: ``fixed(2932.5, 0, True)`` → ``2,933``."""
     if not math.isfinite(v):
         return f"{v}"
-    q = Decimal(v).quantize(Decimal(1).scaleb(-max(digits, 0)), rounding=ROUND_HALF_UP)
+    ctx = Context(prec=max(28, len(str(int(abs(v)))) + max(digits, 0) + 2))  # room for any float's digits
+    q = Decimal(v).quantize(Decimal(1).scaleb(-max(digits, 0)), rounding=ROUND_HALF_UP, context=ctx)
     return f"{q:,.{max(digits, 0)}f}" if sep else f"{q:.{max(digits, 0)}f}"
 
 

@@ -858,8 +858,11 @@ def _html_answer(s: dict, lang: str) -> list[str]:
     parts.append("</div>")
     side = text("html.below" if good else "html.above", lang, t=pct(CALL_THRESHOLD, 0))
     iv = p_call_interval(s) if float(s["hidden_debt"]["p_call"]) > 0 else None
-    kind = "" if iv is None else " " + text(f"html.interval_{iv[2]}", lang,
-                                            k=f"{round(float(s['hidden_debt']['p_call']) * int(s['run']['paths'])):,}")
+    n_paths = int(s["run"]["paths"])
+    calls = round(float(s["hidden_debt"]["p_call"]) * n_paths)
+    rest = iv is not None and iv[2] == "exact" and n_paths - calls < calls  # few paths do NOT call
+    kind = "" if iv is None else " " + text("html.interval_exact_rest" if rest else f"html.interval_{iv[2]}", lang,
+                                            k=f"{n_paths - calls if rest else calls:,}")
     parts.append(f'<p class="note">{_e(side)} {_e(text("html.se_note", lang))}{_e(kind)}</p>')
     return parts
 
@@ -1096,7 +1099,9 @@ def render_reports(run_dir: str | Path, out: str | Path | None = None, result=No
     """
     run_dir = Path(run_dir)
     res = result if result is not None else Result.load(run_dir)
-    target = Path(out) if out is not None else run_dir
+    if out is not None and Path(out).resolve() == run_dir.resolve():
+        out = None  # "x/../run" or a symlink to the run folder itself: re-render in place
+    target = Path(out).resolve() if out is not None else run_dir
     why = why_not_replaceable(target, inputs=(run_dir,)) if out is not None else None
     if why is not None:  # a folder of the user's own files is never replaced
         raise FileExistsError(f"{target}: {why}")

@@ -25,15 +25,15 @@ def why_not_replaceable(out: str | Path, inputs=()) -> str | None:
     """Why a new output folder may not take the place of ``out`` (None: it may): ``out`` is the current folder or
     holds it; it holds one of ``inputs`` (the scenario being run); or it is a non-empty folder without
     :data:`MANIFEST` — not an earlier output folder of this package, so its files are the user's."""
-    out = Path(out).absolute()
-    if Path.cwd().absolute().is_relative_to(out):
+    out = Path(out).resolve()  # real paths: "run/charts/..", a symlink, "x/../run" are the folders they name
+    if Path.cwd().resolve().is_relative_to(out):
         return "is the current folder (or holds it): choose a new folder"
     if not out.exists():
         return None
     if not out.is_dir():
         return "exists and is not a folder"
     for x in inputs:
-        if x is not None and Path(x).absolute().is_relative_to(out):
+        if x is not None and Path(x).resolve().is_relative_to(out):
             return f"holds the input {x}: choose another folder"
     if any(out.iterdir()) and not (out / MANIFEST).is_file():
         return (f"holds files that are not a baozhang output folder (no {MANIFEST}); --overwrite replaces only an "
@@ -94,7 +94,7 @@ def write_folder_atomically(out: str | Path, write: Callable[[Path], None]) -> P
     earlier output folder: :func:`why_not_replaceable`, else ``FileExistsError`` before anything is written).
 
     Stale temporary folders of earlier, killed runs in the same parent folder are removed first."""
-    out = Path(out).absolute()
+    out = Path(out).resolve()  # the real folder: its temporary sibling is beside it, never inside it
     why = why_not_replaceable(out)
     if why is not None:  # never rmtree a folder that is not one of ours (a user's files, the current folder)
         raise FileExistsError(f"{out}: {why}")

@@ -173,7 +173,9 @@ def simulate(
                             backend=backend, stress=stress, target_se=target_se, max_paths=max_paths,
                             progress=progress, client=client, sampling=s.sampling, stream=stream)
     plan = compile_plan(scenario, stress=stress, deterministic=deterministic)
-    plan = with_engine(plan, choose_engine(plan, paths=1 if deterministic else paths))  # one choice for the run
+    cap = int(max_paths if max_paths is not None else max(paths, 1_000_000))  # an adaptive run's most paths
+    size = 1 if deterministic else (paths if target_se is None else cap)
+    plan = with_engine(plan, choose_engine(plan, paths=size))  # one choice for the run (adaptive: its cap)
     chunks = uncertainty.plans(plan, scenario, stress, seed, deterministic)  # plan itself unless parameters are drawn
     t0 = time.perf_counter()
     execute = dict(seed=seed, workers=workers, backend=backend, client=client)
@@ -191,7 +193,6 @@ def simulate(
     else:
         se_run = {"sampling": s.sampling, "chunk_size": chunk_size, "rqmc_points": scenario.simulation.rqmc_points,
                   "control_variates": scenario.simulation.control_variates}
-        cap = int(max_paths if max_paths is not None else max(paths, 1_000_000))
         stream_from = None if stream is False else (0 if stream else STREAM_PATHS)
 
         status: dict = {}  # the stopping rule's outcome, set when the chunks run out

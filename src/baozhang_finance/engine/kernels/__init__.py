@@ -60,11 +60,14 @@ def load() -> dict:
 
 def cached() -> bool:
     """Whether numba's on-disk cache holds the :data:`CORE` kernels compiled from today's source (``month.py``'s
-    stamp and each function's bytecode, as numba's own cache index keys them) — i.e. loading the kernels costs
-    about a second, not the ≈ 15–35 s of a first compile. False when numba is missing, cannot cache here, or
+    stamp and each function's bytecode, as numba's own cache index keys them; not the CPU part of the key: a cache
+    copied from another CPU reads as cached and is recompiled at first use, as before), or kernels compiled in
+    this process — i.e. loading the kernels costs about a second, not the ≈ 15–35 s of a first compile. False when numba is missing, cannot cache here, or
     its cache API is not the one this reads (then a caller treats the kernels as not compiled yet)."""
     if not AVAILABLE:
         return False
+    if any(getattr(k, "signatures", None) for k in K.values()):
+        return True  # compiled in this process already (a long-lived app after a large run; no writable cache)
     try:
         caching = importlib.import_module("numba.core.caching")
         for name in CORE:
