@@ -282,3 +282,10 @@ def test_key_assumptions_show_the_support_and_cures_the_run_used(demo, tmp_path)
     assert rows["support.distributions_return | waterfall.soe_support_revolving"] == (
         "yes" if demo.scenario.waterfall.soe_support_revolving else "no")
     assert rows["cures"] == "none"
+
+
+def test_a_nonzero_mean_never_prints_as_zero_beside_a_larger_se():
+    from baozhang_finance.report.format import pm
+
+    assert pm("hidden_debt.expected_pv", 3000, 20000) == "0.30 ± 2.00 万元"  # was "0 ± 2 万元"
+    assert pm("hidden_debt.expected_pv", 14800, 2000) == "1.48 ± 0.20 万元"

@@ -234,11 +234,11 @@ def pm(key: str, value: Any, se: Any, digits: int | None = None) -> str:
     v = _real(value)
     if v is None:
         return DASH
-    if e.unit == "yuan":  # the SE sets the digits when it would print as 0: "1.48 ± 0.20 万元"
-        dd = se_digits(s / WAN, d)
+    if e.unit == "yuan":  # the SE sets the digits when it would print as 0: "1.48 ± 0.20 万元"; so does the value
+        dd = max(se_digits(s / WAN, d), small_digits(v / WAN, d))
         return f"{fixed(v / WAN, dd, True)} ± {fixed(s / WAN, dd, True)} 万元"
     if e.unit == "share":  # the unit once: "12.3 ± 0.5 %", "0.040 ± 0.020 %"
-        dd = se_digits(100 * s, max(d, 1))
+        dd = max(se_digits(100 * s, max(d, 1)), small_digits(100 * v, max(d, 1)))
         return f"{fixed(100 * v, dd)} ± {fixed(100 * s, dd)} %"
     dd = se_digits(s, d)
     return f"{fmt(key, value, dd, False)} ± {fmt(key, se, dd)}"
