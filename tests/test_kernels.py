@@ -235,13 +235,16 @@ def test_golden_and_oracle_suites_on_both_engines():
 
 # ---- a first run on a machine that has not compiled the kernels (decision 68) -------------------------------------
 def test_cached_reads_numbas_own_index(monkeypatch, tmp_path):
-    """An empty cache directory holds no kernels; the run's own cache (a compiled run just wrote it) holds them."""
+    """An empty cache directory holds no kernels; the run's own cache (a compiled run just wrote it) holds them;
+    kernels compiled in this process count as cached."""
     import numba
 
     run_paths(compile_plan(load_scenario(ROOT / "scenarios" / "demo.toml")), 20, chunk_generator(1, 0),
               yearly="bulk", engine="compiled")
     assert kernels.cached()
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    assert kernels.cached()  # compiled in this process: loaded whatever the disk holds
+    monkeypatch.setattr(kernels, "K", {})  # a fresh process reads the index alone
     assert not kernels.cached()
 
 
