@@ -114,3 +114,25 @@ def test_a_portfolio_or_an_old_workbook_where_one_scenario_is_read(tmp_path):
     r = runner.invoke(app, ["check", str(xls)])
     assert r.exit_code == 2 and "save it as .xlsx" in " ".join(r.output.split())
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_a_percent_typed_as_a_fraction_is_warned_about(tmp_path):
+    """Inside its bounds but a likely unit mistake (the newcomer review: rent_drift_annual = 0.5 meant as 0.5 %,
+    a rate shift of 0.02 bp): one warning line each on stderr, the exit code unchanged; none for the bundled demo."""
+    import subprocess
+    import sys
+
+    from baozhang_finance.model.compliance import plausibility_warnings
+    from baozhang_finance.model.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[1]
+    assert plausibility_warnings(load_scenario(root / "scenarios" / "demo.toml")) == []
+    bad = tmp_path / "pct.toml"
+    bad.write_text(edit(("rent_drift_annual = 0.005 ", "rent_drift_annual = 0.5 "),
+                        ("rate_shift_bp = 200", "rate_shift_bp = 0.02")), encoding="utf-8")
+    ws = plausibility_warnings(load_scenario(bad))
+    assert len(ws) == 2 and "market.rent_drift_annual = 0.5" in ws[0] and "0.02 is 200 bp" in ws[1]
+    proc = subprocess.run([sys.executable, "-c", "from baozhang_finance.cli import main; main()", "check", str(bad)],
+                          capture_output=True, text=True, timeout=120)
+    warns = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning:")]
+    assert proc.returncode == 0 and len(warns) == 2 and "Traceback" not in proc.stderr

@@ -36,7 +36,7 @@ from baozhang_finance.cli.options import (
     check_out,
 )
 from baozhang_finance.cli import province
-from baozhang_finance.model.compliance import check_scenario
+from baozhang_finance.model.compliance import check_scenario, plausibility_warnings
 from baozhang_finance.model.portfolio import is_portfolio_file
 from baozhang_finance.model.scenario import ScenarioError
 from baozhang_finance.report.html import render_reports, report_writers
@@ -107,6 +107,8 @@ def run(
         sc = sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"control_variates": control_variates})})
     check_out(out, overwrite, inputs=(scenario,))
     _check_stress(scenario, sc, stress)
+    if not as_json and not quiet:
+        _warn_implausible(scenario, sc)
     client = _dask_client(backend, scheduler, workers)
     n_paths = 1 if deterministic else (paths if paths is not None else sc.simulation.paths)
     n_chunk = max(chunk_size if chunk_size is not None else sc.simulation.chunk_size, 1)
@@ -140,7 +142,15 @@ def check(scenario: ScenarioFile, conventions: Conventions = None, lang: Lang = 
     with user_errors(scenario):  # e.g. an unknown name in policy.rule_sets
         findings = check_scenario(sc)
     print_findings(sc, findings, console, source=str(scenario), lang=lang)
+    _warn_implausible(scenario, sc)
     raise typer.Exit(1 if findings else 0)
+
+
+def _warn_implausible(source, sc) -> None:
+    """The values that look like a unit mistake (:func:`~baozhang_finance.model.compliance.plausibility_warnings`),
+    one ``warning:`` line each on stderr; they change no exit code."""
+    for w in plausibility_warnings(sc):
+        err_console.print(f"warning: {source}: {w}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

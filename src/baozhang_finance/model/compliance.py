@@ -477,6 +477,36 @@ def unverifiable(sc: Scenario) -> list[Unverifiable]:
             for rule, project, actual, reason in _evaluate(sc) if reason is not None]
 
 
+#: an annual drift beyond this (25 % a year, sustained) reads as a percent typed as a fraction (0.5 meant as 0.5 %)
+DRIFT_PLAUSIBLE = 0.25
+
+
+def plausibility_warnings(sc: Scenario) -> list[str]:
+    """Values inside their bounds that look like a unit mistake (not findings: the run goes on): an annual drift
+    (``*_drift_annual``) beyond ±:data:`DRIFT_PLAUSIBLE` — "0.5" is 50 % a year, 0.5 % is 0.005 — and a basis-point
+    field (``*_bp``) strictly between −1 and 1 — a fraction where basis points are asked (2 % is 200 bp)."""
+    out: list[str] = []
+
+    def walk(obj, path: str) -> None:
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(v, f"{path}.{k}" if path else k)
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                walk(v, f"{path}[{i}]")
+        elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+            name = path.rsplit(".", 1)[-1]
+            if name.endswith("_drift_annual") and abs(obj) > DRIFT_PLAUSIBLE:
+                out.append(f"{path} = {obj:g}: {obj:.0%} a year — a percent typed as a fraction? "
+                           f"({obj:g} % is {obj / 100:g}) / 年增长率 {obj:.0%}，是否把百分数当作小数填写？")
+            elif name.endswith("_bp") and 0 < abs(obj) < 1:
+                out.append(f"{path} = {obj:g} bp: below one basis point — a fraction where basis points are asked? "
+                           f"({obj:g} is {obj * 1e4:g} bp) / 单位为基点（1 % = 100 bp）")
+
+    walk(sc.model_dump(mode="python"), "")
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- coverage (results)
 #: the coverage measures compliance reads, with the label a finding prints
 COVERAGE_MEASURES = {
