@@ -187,28 +187,17 @@ def simulate(
             res = Result.from_chunks(scenario, plan, stream_, run_info(paths=paths, wall=0.0, **info),
                                      progress=(lambda done: progress(done, paths)) if progress else None)
         return _streamed_record(res, t0, chunks is not plan, chunk_size)
+    target: dict = {}  # an adaptive run's stopping record (_target_record)
     if target_se is None or deterministic:
         with closing(_fixed_chunks(chunks, paths, chunk_size, **execute)) as stream_:
             columns = _fill_columns(stream_, paths, progress)
     else:
-        se_run = {"sampling": s.sampling, "chunk_size": chunk_size, "rqmc_points": scenario.simulation.rqmc_points,
-                  "control_variates": scenario.simulation.control_variates}
-        stream_from = None if stream is False else (0 if stream else STREAM_PATHS)
-
-        status: dict = {}  # the stopping rule's outcome, set when the chunks run out
-
-        def streamed(rest) -> Result:  # from STREAM_PATHS paths on: the chunks so far and the rest to Parquet
-            res = Result.from_chunks(scenario, plan, rest, run_info(paths=0, wall=0.0, **info))
-            res.run.update(_target_record(status, cap))
-            return _streamed_record(res, t0, chunks is not plan, chunk_size)
-        columns = _adaptive(chunks, chunk_size, cap, target_se, se_run, progress, stream_from, streamed,
-                            status=status, **execute)
+        columns, target = _adaptive_run(scenario, plan, chunks, cap, target_se, stream, progress, info, t0, execute)
         if isinstance(columns, Result):
             return columns
         paths = len(columns["path"])
     record = run_info(paths=paths, wall=time.perf_counter() - t0, **info)
-    if target_se is not None and not deterministic:
-        record.update(_target_record(status, cap))
+    record.update(target)
     if chunks is not plan:
         record["parameter_uncertainty"] = uncertainty.run_record(
             *(Col.of(columns[k]) for k in ("hidden_debt_pv", "hidden_call", "path")), chunk_size)
@@ -248,6 +237,26 @@ def _fill_columns(chunk_columns, paths: int, progress: Progress | None) -> dict[
         if progress:
             progress(done, paths)
     return columns
+
+
+def _adaptive_run(scenario, plan, chunks, cap: int, target_se: float, stream, progress, info: dict, t0: float,
+                  execute: dict):
+    """``target_se``'s run: ``(columns, stopping record)`` in memory, or — once STREAM_PATHS paths have run (never
+    with ``stream=False``, from the start with ``stream=True``) — ``(streamed Result, record)``, its record in
+    ``Result.run``."""
+    sim, chunk_size = scenario.simulation, info["chunk_size"]
+    se_run = {"sampling": info["sampling"], "chunk_size": chunk_size, "rqmc_points": sim.rqmc_points,
+              "control_variates": sim.control_variates}
+    stream_from = None if stream is False else (0 if stream else STREAM_PATHS)
+    status: dict = {}  # the stopping rule's outcome, set as the chunks run
+
+    def streamed(rest) -> Result:  # from STREAM_PATHS paths on: the chunks so far and the rest to Parquet
+        res = Result.from_chunks(scenario, plan, rest, run_info(paths=0, wall=0.0, **info))
+        res.run.update(_target_record(status, cap))
+        return _streamed_record(res, t0, chunks is not plan, chunk_size)
+    columns = _adaptive(chunks, chunk_size, cap, target_se, se_run, progress, stream_from, streamed, status=status,
+                        **execute)
+    return columns, _target_record(status, cap)
 
 
 def _target_record(status: dict, cap: int) -> dict:
