@@ -14,6 +14,7 @@ tolerances.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from baozhang_finance.analysis.evaluate import prepare_engine
 from baozhang_finance.analysis.output import Writer, json_safe, save_folder, write_json
 from baozhang_finance.analysis.roots import bisect
 from baozhang_finance.engine.plan import compile_plan
@@ -153,6 +155,7 @@ def debt_capacity(scenario: Scenario, project: int = 0, alpha: float = 0.1, path
     if hi <= 0:
         return DebtCapacity(loan_yuan=0.0, equity_yuan=float(uses - other), p_breach=None, dscr_min_p50=None,
                             binding="none_feasible", iterations=0, **common)
+    prepare_engine(base, s, 2 + math.ceil(math.log2(max(hi / tol, 1.0))))  # the end, then bisection to tol
     ok_hi, breach, p50 = test(hi)
     if ok_hi:
         lo, binding, n = hi, "equity_floor", 0

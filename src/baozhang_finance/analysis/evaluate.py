@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from baozhang_finance.engine import loop
+from baozhang_finance.engine.plan import compile_plan
 from baozhang_finance.measures.metrics import metric_values
 from baozhang_finance.model.fields import apply_overrides
 from baozhang_finance.model.scenario import Scenario
@@ -15,6 +17,16 @@ from baozhang_finance.run.settings import RunSettings
 from baozhang_finance.run.simulate import simulate
 
 Progress = Callable[[int, int], None]
+
+
+def prepare_engine(scenario: Scenario, settings: RunSettings, evaluations: int) -> str:
+    """The engine an analysis of ``evaluations`` runs of ``scenario`` (or of scenarios changed from it) under
+    ``settings`` runs: :func:`baozhang_finance.engine.loop.prepare_engine` for evaluations × paths paths in all —
+    a long analysis compiles the kernels once, up front, and every evaluation then runs compiled; a short one runs
+    the numpy stages while nothing is compiled (decision 77)."""
+    s = settings.resolved(scenario)
+    plan = compile_plan(scenario, stress=s.stress, deterministic=s.deterministic)
+    return loop.prepare_engine(plan, max(int(evaluations), 1) * s.paths)
 
 
 def run_changed(scenario: Scenario, overrides: Mapping[str, Any], settings: RunSettings, project: int | None = None,
@@ -38,6 +50,8 @@ def evaluate_all(scenarios: Sequence[Scenario], settings: RunSettings, names: Se
                  progress: Progress | None = None, labels: Sequence[str] | None = None) -> list[dict[str, float]]:
     """Metrics (``{name: value, name_se: SE}``) of every scenario, in order: a plain loop, or one Dask task per
     scenario on ``client``."""
+    if scenarios:
+        prepare_engine(scenarios[0], settings, len(scenarios))
     pos = {id(sc): k for k, sc in enumerate(scenarios)}
     label = (lambda sc: labels[pos[id(sc)]]) if labels is not None else None
     return map_scenarios(_metrics_of, list(scenarios), client, shared=(settings, list(names)), label=label,

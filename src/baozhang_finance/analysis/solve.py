@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING as _TC  # noqa: E402
 if _TC:  # pandas is imported where used (start-up time)
     import pandas as pd
 
+from baozhang_finance.analysis.evaluate import prepare_engine
 from baozhang_finance.analysis.output import Writer, json_safe, save_folder, write_json
 from baozhang_finance.analysis.roots import Bracket, regula_falsi
 from baozhang_finance.measures.metrics import METRICS, Metric, get_metric
@@ -190,6 +191,11 @@ class SolveResult:
         return save_folder(self, out, write, extra_writers, overwrite)
 
 
+#: the simulations a solve typically spends (5–10: two ends of the range, then the bracketing search), for the
+#: engine choice of the whole solve (:func:`~baozhang_finance.analysis.evaluate.prepare_engine`)
+SOLVE_EVALUATIONS = 10
+
+
 class _Evaluator:
     """``evaluate(x)``: simulate the scenario with the lever at x on the solver's draws (cached; every new
     evaluation recorded in ``evals`` and reported to ``progress``)."""
@@ -285,6 +291,7 @@ def solve(scenario: Scenario, find: str, constraint: str | Constraint, project: 
                     deterministic=deterministic).resolved(scenario)
     xtol = (1e-9 if deterministic else 1e-4) * (hi - lo) if xtol is None else xtol
     t_start = time.perf_counter()
+    prepare_engine(scenario, s, SOLVE_EVALUATIONS)
     ev = _Evaluator(scenario, lever, project, s, con, progress, client)
     # the favourable end of a "min" search is hi (more grant / equity / rent), of a "max" search lo
     want, other = (lo, hi) if direction == "min" else (hi, lo)
