@@ -381,11 +381,21 @@ def exceedance(pv: np.ndarray, investment: float, extra_shares=()) -> list[dict]
              "probability": float(np.float64(a) / np.intp(n)) if n else 0.0} for s, a in zip(shares, above)]
 
 
+def soe_bond_balance_by_year(plan) -> np.ndarray:
+    """The SOE corporate bonds (``[[projects.financing.soe_bonds]]``) outstanding at each programme year end,
+    ``Σ_p B^SOE_{p, 12y + 11}``, ``(Y,)``: their schedule is deterministic (engine/instruments/soe_bond.py), the
+    same on every path; zeros without SOE bonds."""
+    bal = np.asarray(plan.soe_bond_balance, dtype=float)
+    if not bal.size:
+        return np.zeros(plan.Y)
+    return bal[:, 11::12].sum(axis=0)[: plan.Y]
+
+
 def stock_by_year(result) -> np.ndarray:
-    """The contingent-liability register, per path and year: the SOE's bank debt outstanding at each year end from the
-    year of the first call on (0 before it and on paths without a call) — the stock of debt the government would be
-    taking over, as MOF registers hidden debt (a balance, not a PV). SOE corporate bonds
-    (``[[projects.financing.soe_bonds]]``) are not counted yet: the register is the bank debt only."""
+    """The contingent-liability register, per path and year: the SOE's debt outstanding at each year end from the
+    year of the first call on (0 before it and on paths without a call) — its bank loans plus its corporate bonds
+    (:func:`soe_bond_balance_by_year`), the stock of debt the government would be taking over, as MOF registers
+    hidden debt (a balance, not a PV); special bonds are explicit government debt, not in the register."""
     fy = result.col("first_call_year").astype(np.int64)
     return np.column_stack([np.asarray(c) for c in iter_stock(result, fy)]) if result.ledger_years("bank_balance") \
         else np.zeros((fy.size, 0))
@@ -393,8 +403,9 @@ def stock_by_year(result) -> np.ndarray:
 
 def iter_stock(result, fy):
     """:func:`stock_by_year` one year at a time, as Cols (``fy``: the first-call year per path, −1 without a call)."""
+    soe = soe_bond_balance_by_year(result.plan)
     for y, bal in enumerate(result.year_cols("bank_balance")):
-        yield np.where((fy >= 1) & (y + 1 >= fy), bal.astype(float), 0.0)
+        yield np.where((fy >= 1) & (y + 1 >= fy), bal.astype(float) + soe[y], 0.0)
 
 
 def _year_fan(cols, qs=(0.5, 0.95)) -> dict:

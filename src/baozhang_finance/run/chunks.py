@@ -38,6 +38,16 @@ def run_chunk(plan: Plan, chunk_index: int, start: int, stop: int, seed: int) ->
     return per_path_columns(plan, out, start)
 
 
+def debt_at_first_call(plan: Plan, first_call_month: np.ndarray, bank_at_call: np.ndarray) -> np.ndarray:
+    """Per path, the SOE's debt outstanding when the first call comes (0 without a call): its bank balance at the
+    opening of the call month plus its corporate bonds outstanding then, ``Σ_p B^SOE_{p, t−1}`` (0 at t = 0; the
+    bonds' schedule is deterministic, engine/instruments/soe_bond.py)."""
+    bal = np.asarray(plan.soe_bond_balance, dtype=float)
+    soe_open = np.concatenate([[0.0], bal.sum(axis=0)[:-1]]) if bal.size else np.zeros(plan.T)
+    t = np.asarray(first_call_month)
+    return np.where(t >= 0, bank_at_call + soe_open[np.maximum(t, 0)], 0.0)
+
+
 def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
     """Per-path metrics from one chunk's ledgers (float64), plus the yearly ledgers kept (float32)."""
     y = out.yearly
@@ -138,7 +148,7 @@ def lens_columns(plan: Plan, out) -> dict[str, np.ndarray]:
     pos[:, : plan.dscr_window[0]] = False  # income value is read once the blocks operate (the bank's test window)
     ltv_inc = np.where(pos, np.divide(bal, income_col, out=np.full(bal.shape, np.inf), where=income_col > 0), -np.inf)
     cols = {
-        "debt_at_first_call": np.where(s["first_call_month"] >= 0, s["stock_at_call"], 0.0),
+        "debt_at_first_call": debt_at_first_call(plan, s["first_call_month"], s["stock_at_call"]),
         "gov_debt_service_pv": s["pv_gov_bank"],
         "unbudgeted_subsidy_pv": np.maximum(s["pv_hidden"] - s["pv_gov_bank"], 0.0),
         "budgeted_subsidy_pv": s["pv_budgeted"],
