@@ -4,8 +4,10 @@ For the demo (600 paths, seed 20251124, chunk 250): every column of the per-path
 for each bundled scenario: its summary (300 paths, seed 7, chunk 150), its deterministic summary and every monthly
 series of its deterministic path. Each is kept as a SHA-256 of the raw bytes (the bit-for-bit check) and as a
 digest (sum, sum of squares, min, max, NaN count). On the machine fingerprint that wrote the file (numpy version,
-CPU features) the hashes must match exactly; on another machine, whose SIMD maths may differ in the last bit, the
-digests must match to 1e-9 relative. A model change that moves a number on purpose rewrites the file with
+CPU features, the BLAS kernel OpenBLAS chose) the hashes must match exactly; on another machine, whose SIMD maths
+and BLAS kernels may differ in the last bit, the digests and values must match to 1e-9 relative (1e-6 absolute:
+a micro-yuan — a balance that should be 0 can be a last-bit residue of 1e-8 yuan on one machine and 5e-8 on the
+next). A model change that moves a number on purpose rewrites the file with
 ``python tests/test_snapshot.py --write`` and says what moved in docs/decisions.md.
 """
 
@@ -37,13 +39,40 @@ def _legacy(name: str):
     return with_conventions(load_scenario(LEGACY / f"{name}.toml"), "legacy")
 
 
+#: absolute tolerance of the comparison on another machine (values in yuan: a micro-yuan)
+ATOL = 1e-6
+
+
 def fingerprint() -> str:
     try:
         from numpy._core._multiarray_umath import __cpu_features__ as feats
     except ImportError:  # numpy < 2
         from numpy.core._multiarray_umath import __cpu_features__ as feats
     on = ",".join(sorted(k for k, v in feats.items() if v))
-    return f"numpy {np.__version__} {platform.machine()} {hashlib.sha256(on.encode()).hexdigest()[:12]}"
+    return (f"numpy {np.__version__} {platform.machine()} {hashlib.sha256(on.encode()).hexdigest()[:12]} "
+            f"blas {blas_core()}")
+
+
+def blas_core() -> str:
+    """The BLAS kernel numpy's OpenBLAS chose on this CPU (``openblas_get_corename``: SkylakeX, Zen, Haswell, …):
+    the engine's matrix products round by it, and numpy's CPU features do not tell it (a Zen 4 and a Skylake-X
+    both read as AVX-512 to numpy yet may run different dgemm kernels). "?" when it cannot be read."""
+    import ctypes
+    import glob
+    import os
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_",
+                     "openblas_get_corename"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                return (fn() or b"?").decode("ascii", "replace")
+    return "?"
 
 
 def _entry(a) -> dict:
@@ -124,12 +153,12 @@ def _moved(old: dict, new: dict, exact: bool) -> list[str]:
                 w = n["values"].get(key, "missing")
                 if w == "missing" or (v is None) != (w is None):
                     bad.append(f"{k}:{key}")
-                elif v is not None and (v != w if exact else not np.isclose(v, w, rtol=1e-9, atol=1e-9)):
+                elif v is not None and (v != w if exact else not np.isclose(v, w, rtol=1e-9, atol=ATOL)):
                     bad.append(f"{k}:{key}")
         elif exact:
             if n["sha"] != e["sha"]:
                 bad.append(k)
-        elif not np.allclose(n["digest"], e["digest"], rtol=1e-9, atol=1e-9, equal_nan=True):
+        elif not np.allclose(n["digest"], e["digest"], rtol=1e-9, atol=ATOL, equal_nan=True):
             bad.append(k)
     return sorted(bad)
 
