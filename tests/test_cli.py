@@ -55,6 +55,7 @@ def test_run_writes_the_folder_with_reports(saved_run):
     assert len(list((saved_run / "charts").glob("*.png"))) == 5
     man = json.loads((saved_run / "manifest.json").read_text())
     assert (man["paths"], man["seed"], man["chunk_size"]) == (600, 3, 250)
+    assert man["git_dirty"] in (True, False, None) and (man["git_dirty"] is None) == (man["git_commit"] is None)
     s = json.loads((saved_run / "summary.json").read_text())
     assert s["run"]["paths"] == 600 and s["run"]["seed"] == 3
     # the folder is readable like any folder the user makes (not the 0700 of a temporary folder)
@@ -101,6 +102,7 @@ def test_overwrite_never_replaces_the_users_own_files(tmp_path):
     assert cli(*sweep).returncode == 0 and cli(*sweep, "--overwrite").returncode == 0  # an analysis folder too
     man = json.loads((tmp_path / "sw" / "manifest.json").read_text())
     assert man["version"] == __version__ and man["scenario_file_sha256"] and man["analysis"]
+    assert "git_commit" in man and man["git_dirty"] in (True, False, None)
 
 
 def test_overwrite_sees_real_paths(tmp_path):

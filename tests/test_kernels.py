@@ -248,6 +248,51 @@ def test_cached_reads_numbas_own_index(monkeypatch, tmp_path):
     assert not kernels.cached()
 
 
+def test_cached_needs_an_entry_for_this_cpu(monkeypatch, tmp_path):
+    """numba keys a cache entry by (signature, (triple, CPU name, CPU features), code hashes): a real cache copied
+    into a fresh NUMBA_CACHE_DIR reads as cached; the same index re-keyed to another CPU (a cache shared with
+    another machine) does not — numba would compile again — until an entry for this CPU sits beside it; an entry
+    whose data file is gone does not count."""
+    import shutil
+
+    import numba
+    from numba.core.caching import FunctionCache
+
+    run_paths(compile_plan(load_scenario(ROOT / "scenarios" / "demo.toml")), 20, chunk_generator(1, 0),
+              yearly="bulk", engine="compiled")  # writes (or reads) this process's cache
+    caches = lambda: [FunctionCache(getattr(month_fn, "py_func", month_fn))  # noqa: E731
+                      for month_fn in (getattr(kernels.month, n) for n in kernels.CORE)]
+    src = {fc.cache_path for fc in caches()}
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(kernels, "K", {})  # as a fresh process: the disk alone
+    assert not kernels.cached()
+    (dst,) = {fc.cache_path for fc in caches()}
+    assert dst.startswith(str(tmp_path))
+    for d in src:
+        shutil.copytree(d, dst, dirs_exist_ok=True)
+    assert kernels.cached()
+
+    triple, cpu, features = kernels.cpu_key()
+    assert (triple, cpu) == (numba.core.codegen.ll.get_process_triple(), numba.core.codegen.ll.get_host_cpu_name())
+    other = (triple, "other-cpu" if cpu != "other-cpu" else "another-cpu", features)
+    originals = {}
+    for fc in caches():
+        index = fc._cache_file._load_index()
+        assert any(key[1] == kernels.cpu_key() for key in index), fc
+        originals[fc.cache_path, fc._cache_file._index_name] = (fc, index)
+        fc._cache_file._save_index({(key[0], other, key[2]): data for key, data in index.items()})
+    assert not kernels.cached()  # every entry is another CPU's
+    fc, index = next(iter(originals.values()))
+    fc._cache_file._save_index({**index, **{(key[0], other, key[2]): data for key, data in index.items()}})
+    assert not kernels.cached()  # one kernel has both CPUs' entries, the others still only the other CPU's
+    for fc, index in originals.values():
+        fc._cache_file._save_index({**index, **{(key[0], other, key[2]): data for key, data in index.items()}})
+    assert kernels.cached()
+    for data in index.values():  # the first kernel's data files of this CPU removed: the index alone is not code
+        os.remove(os.path.join(fc.cache_path, data))
+    assert not kernels.cached()
+
+
 def test_a_small_run_on_a_cold_cache_runs_numpy_with_the_same_bits(monkeypatch):
     from baozhang_finance import simulate
     from baozhang_finance.engine import loop

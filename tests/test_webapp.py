@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from baozhang_finance.cli.webapp import MAX_UPLOAD_BYTES, create_app
 from baozhang_finance.model.fields import set_field
-from baozhang_finance.model.scenario import load_scenario
+from baozhang_finance.model.scenario import load_scenario, scenario_from_dict
 from baozhang_finance.report.workbook import to_toml, write_workbook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,6 +114,152 @@ def test_uploads_are_limited_and_validated(service, tmp_path):
     assert r.status_code == 400 and r.json()["error"].startswith("plan.toml: ")
     r = a.post("/api/upload", files={"file": ("demo.toml", DEMO.read_bytes())})
     assert r.status_code == 200 and r.json()["programme"].startswith("Demo")
+
+
+def _bond_only(tmp_path: Path) -> Path:
+    """The demo's first project alone, its bank loan replaced by equity: special bonds, no bank debt."""
+    data = load_scenario(DEMO).model_dump()
+    p = data["projects"][0]
+    p["financing"]["equity_yuan"] += sum(loan["amount_yuan"] for loan in p["financing"]["loans"])
+    p["financing"]["loans"] = []
+    data["projects"] = [p]
+    path = tmp_path / "bond_only.toml"
+    path.write_text(to_toml(scenario_from_dict(data, source="bond-only")), encoding="utf-8")
+    return path
+
+
+def test_a_changed_lever_carries_no_source_of_its_own(service):
+    """A source note belongs to the file's value: an unchanged lever keeps it; a changed one says it is the user's
+    value and gives the default with its source — in what the answer rests on and in the downloaded plan.toml."""
+    _, a, _ = service
+    opened = a.post("/api/open", json={"name": "demo"}).json()
+    note = next(lv["note"] for lv in opened["levers"] if lv["id"] == "rent_ratio[0]")
+    assert note.startswith("seeds/003 §五")
+    grant = next(lv for lv in opened["levers"] if lv["id"] == "grant[0]")
+    r = a.post("/api/run", json={"id": opened["id"], "levers": {"rent_ratio[0]": 0.75, "grant[0]": grant["value"] + 1e6},
+                                 "paths": 100, "seed": 3, "chunk_size": 100})
+    st = _wait(a, r.json()["job"])
+    assert st["state"] == "done", st
+    rows = {row["what"]: row for row in st["result"]["rests_on"]}
+    rent = next(row for what, row in rows.items() if what.startswith("租金折扣率"))
+    assert rent["value"].startswith("0.75")
+    assert rent["source"] == f"用户取值(本次调整) the user's value, changed in the app; 默认 default: 0.8 — 来源 source: {note}"
+    term = next(row for what, row in rows.items() if what.startswith("贷款期限") and "Rental block A" in what)
+    assert term["source"] == next(lv["note"] for lv in opened["levers"] if lv["id"].endswith("loans[0].term_years"))
+    assert not term["source"].startswith("用户取值")
+    toml = a.get(f"/api/job/{r.json()['job']}/file/plan.toml").text
+    line = next(ln for ln in toml.splitlines() if ln.startswith("rent_ratio = 0.75"))
+    assert "用户取值" in line and "默认 default: 0.8" in line and "seeds/003 §五" in line
+    # the first loan moved with the grant (sources = uses): its amount's note is no longer "40 % of investment" alone
+    amount = [ln for ln in toml.splitlines() if ln.startswith("amount_yuan =") and "默认 default: 58,650,000" in ln]
+    assert len(amount) == 1 and "40 % of investment" in amount[0], amount
+
+
+def test_the_headline_coverage_follows_decision_70(service, tmp_path):
+    """The page is told which 本息覆盖倍数 heads the fiscal lens: all financing where bank loans sit beside the
+    bonds (the demo), the bond coverage for a bond-only programme (as report/tables.py decides)."""
+    _, a, _ = service
+    demo = a.post("/api/open", json={"name": "demo"}).json()
+    bond = a.post("/api/upload", files={"file": ("bond_only.toml", _bond_only(tmp_path).read_bytes())}).json()
+    heads = {}
+    for name, opened in (("demo", demo), ("bond_only", bond)):
+        r = a.post("/api/run", json={"id": opened["id"], "paths": 100, "seed": 3, "chunk_size": 100})
+        st = _wait(a, r.json()["job"])
+        assert st["state"] == "done", st
+        s = st["result"]["summary"]
+        heads[name] = st["result"]["coverage_headline"]
+        assert s["bank"]["has_bank_debt"] is (name == "demo")
+    assert heads == {"demo": "coverage.bond_coverage_all_financing", "bond_only": "coverage.bond_coverage_ratio"}
+
+
+NODE = shutil.which("node")
+APP_JS = ROOT / "src" / "baozhang_finance" / "cli" / "static" / "app.js"
+
+
+def _js(expr: str):
+    """``expr`` evaluated in node after app.js (no DOM: the page's pure functions only)."""
+    script = ("const fs = require('fs'), vm = require('vm');"
+              "const ctx = {document: {addEventListener() {}}, console};"
+              "vm.createContext(ctx); vm.runInContext(fs.readFileSync(process.argv[1], 'utf8'), ctx);"
+              "process.stdout.write(JSON.stringify(vm.runInContext(process.argv[2], ctx)));")
+    out = subprocess.run([NODE, "-e", script, str(APP_JS), expr], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_the_pages_lever_note_and_coverage_rows():
+    lv = '{id: "rent_ratio[0]", value: 0.8, unit: "× market rent", note: "seeds/003 §五: rent = 80 %"}'
+    assert _js(f"leverNote({lv}, 0.8)") == "来源 source: seeds/003 §五: rent = 80 %"
+    assert _js(f"leverNote({lv}, 0.7)") == \
+        "用户取值 your value (默认 default: 0.8 × market rent; 来源 source: seeds/003 §五: rent = 80 %)"
+    assert _js(f"leverNote({lv}, NaN)").startswith("用户取值")  # an emptied field is not the default
+    assert _js('leverNote({value: 0, unit: "元 yuan", note: ""}, 0)') == ""
+    assert _js('leverNote({value: 0, unit: "元 yuan", note: ""}, 5e6)') == "用户取值 your value (默认 default: 0 元 yuan)"
+    paths = "(k) => coverageRows(k).map((r) => [r[0], r[1]])"
+    both = _js(f"({paths})('coverage.bond_coverage_all_financing')")
+    assert [p for _, p in both] == ["coverage.bond_coverage_all_financing.p50", "coverage.bond_coverage_ratio.p50"]
+    assert "bonds only, before bank service" in both[1][0]
+    alone = _js(f"({paths})('coverage.bond_coverage_ratio')")
+    assert alone == [["本息覆盖倍数 bond coverage p50", "coverage.bond_coverage_ratio.p50"]]
+
+
+#: a few lines of DOM for node: elements by id, created on first use; an input's value is a string, as in a browser
+_DOM = """
+const els = {};
+function mk(tag) { return {tag, children: [], listeners: {}, dataset: {}, hidden: false, textContent: "", _v: "",
+  set value(v) { this._v = String(v); }, get value() { return this._v; }, set innerHTML(v) { this.children = []; },
+  appendChild(c) { this.children.push(c); if (c.id) els[c.id] = c; return c; },
+  addEventListener(t, f) { (this.listeners[t] = this.listeners[t] || []).push(f); }}; }
+const document = {createElement: mk, createTextNode: (t) => ({t}), addEventListener() {}, querySelectorAll: () => [],
+  getElementById: (id) => els[id] || (els[id] = mk("div"))};
+"""
+
+
+def _page(steps: str):
+    """``steps`` run in node on app.js with :data:`_DOM`; returns what they ``return`` (JSON)."""
+    script = ("const fs = require('fs'), vm = require('vm');" + _DOM +
+              "const ctx = {document, console, els}; vm.createContext(ctx);"
+              "vm.runInContext(fs.readFileSync(process.argv[1], 'utf8'), ctx);"
+              "process.stdout.write(JSON.stringify((function () {" + "\n" + "%s" + "\n" + "})()));")
+    out = subprocess.run([NODE, "-e", script % steps, str(APP_JS)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_the_page_shows_a_source_only_beside_the_default_and_the_coverage_of_decision_70():
+    """Without a browser: the lever panel's note follows the input (typed 0.7: the user's value and the default's
+    source; back to 0.80: the source), and the fiscal lens shows the coverage rows the server's headline names."""
+    got = _page("""
+      ctx.renderOpened({name: "demo.toml", programme: "P", city: "C", projects: [], cures: [], paths: 1, seed: 1,
+        chunk_size: 1, levers: [{id: "rent_ratio[0]", label: "rent", value: 0.8, min: 0.1, max: 1.5, integer: false,
+                                 unit: "× market rent", note: "seeds/003 §五"}]});
+      const input = els["lever-rent_ratio-0-"], note = els["lever-rent_ratio-0--note"], seen = [note.textContent];
+      for (const v of ["0.7", "0.80"]) { input.value = v; input.listeners.input.forEach((f) => f()); seen.push(note.textContent); }
+      const rows = {};
+      for (const head of ["coverage.bond_coverage_all_financing", "coverage.bond_coverage_ratio"]) {
+        delete els["coverage-bond-only"];
+        ctx.renderResult("j", {summary: {coverage: {bond_coverage_ratio: {p50: 1.67}, bond_coverage_all_financing: {p50: 0.6}}},
+                               answer: "", charts: [], downloads: [], rests_on: [], command: "", coverage_headline: head});
+        rows[head] = [els["coverage"].textContent, els["coverage-bond-only"] ? els["coverage-bond-only"].textContent : null];
+      }
+      return {seen, rows};""")
+    assert got["seen"] == ["来源 source: seeds/003 §五",
+                           "用户取值 your value (默认 default: 0.8 × market rent; 来源 source: seeds/003 §五)",
+                           "来源 source: seeds/003 §五"]
+    assert got["rows"] == {"coverage.bond_coverage_all_financing": ["0.60", "1.67"],
+                           "coverage.bond_coverage_ratio": ["1.67", None]}
+
+
+def test_every_row_the_page_shows_has_chinese_and_english():
+    import re
+
+    js = APP_JS.read_text(encoding="utf-8")
+    labels = re.findall(r'^\s*\["([^"]+)", "[a-z_.]+\.[a-z_.0-9]+"', js, flags=re.M)
+    assert len(labels) >= 20, labels
+    bad = [s for s in labels if not (re.search(r"[\u4e00-\u9fff]", s) and re.search(r"\b[a-z]{4,}\b", s))]
+    assert not bad, bad
 
 
 # ---------------------------------------------------------------------------------------------- in a browser

@@ -16,7 +16,7 @@ import pandas as pd
 
 from baozhang_finance import __version__
 from baozhang_finance.run.atomic import MANIFEST, write_folder_atomically
-from baozhang_finance.run.result import _git_commit
+from baozhang_finance.run.provenance import provenance
 
 #: an extra writer: ``writer(result, folder)`` writes more files (charts) into the folder being built
 Writer = Callable[[Any, Path], None]
@@ -44,15 +44,16 @@ def save_folder(result: Any, out: str | Path, write: Callable[[Path], None], ext
 
 
 def analysis_manifest(result: Any) -> dict:
-    """How an analysis folder was made: package, version, git commit, the analysis, its scenario file and that
-    file's SHA-256 (the bytes it read), the scenario's own SHA-256 when the result holds it (as a run's manifest),
-    numpy and pandas versions."""
+    """How an analysis folder was made: package, version, git commit and whether the checkout was dirty
+    (:func:`~baozhang_finance.run.provenance.provenance`), the analysis, its scenario file and that file's SHA-256
+    (the bytes it read), the scenario's own SHA-256 when the result holds it (as a run's manifest), numpy and
+    pandas versions."""
     source = getattr(result, "source", None)
     digest = None
     if isinstance(source, (str, Path)) and Path(source).is_file():
         digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()
     scenario = getattr(result, "scenario", None)
-    return {"package": "baozhang-finance", "version": __version__, "git_commit": _git_commit(),
+    return {"package": "baozhang-finance", "version": __version__, **provenance(),  # git_commit, git_dirty
             "analysis": type(result).__name__,
             "scenario_file": str(source) if isinstance(source, (str, Path)) else None, "scenario_file_sha256": digest,
             "scenario_sha256": scenario.sha256() if hasattr(scenario, "sha256") else None,

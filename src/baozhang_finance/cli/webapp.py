@@ -16,6 +16,11 @@ What keeps it safe on a bureau's desktop:
   download is one of a fixed set of names;
 * a lever is applied through :mod:`baozhang_finance.model.fields` (sources = uses kept, the whole scenario
   validated again), so a value out of range is the usual located message, never a traceback.
+
+A figure's source note (the policy clause or fact its value comes from) is shown only beside the value it was
+written for: a value changed in the app — by the user, or moved by a change of theirs (sources = uses) — is said to
+be the user's, with the default and the default's source beside it, on the page, in "what the answer rests on"
+and in the downloaded plan.toml / plan.xlsx (:func:`changed_fields`, :func:`notes_after_changes`).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from baozhang_finance.model.portfolio import is_portfolio_file
 from baozhang_finance.model.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
 from baozhang_finance.report.format import lang_of
 from baozhang_finance.report.html import answer_sentence, report_writers
+from baozhang_finance.report.tables import headline_coverage_key
 from baozhang_finance.report.workbook import write_toml, write_workbook
 from baozhang_finance.run.simulate import simulate
 
@@ -191,7 +197,7 @@ def apply_changes(sc: Scenario, values: dict[str, Any], cures: dict[str, Any], s
             sc = fl.apply_lever(sc, parsed[0], float(value), parsed[1], source=source)
         else:
             sc = fl.set_field(sc, key, int(value) if lv.integer else float(value), source=source)
-        changed.append(f"{lv.label}: {lv.value:g} → {value:g}")
+        changed.append(f"{lv.label}: {_shown(lv.value)} → {_shown(value)}")
     allowed = cure_names(sc)
     for name, on in cures.items():
         if name not in allowed:
@@ -283,10 +289,69 @@ def _summary_view(summary: dict[str, Any]) -> dict[str, Any]:
     return summary  # the page picks what it shows; the whole summary is small and JSON-safe
 
 
-def _rests_on(sc: Scenario, notes: dict[str, str], changed: list[str]) -> list[dict[str, str]]:
-    """What the answer rests on: the levers and the main market and support assumptions, with their sources."""
-    rows = [{"what": lv.label, "value": f"{lv.value:,.6g} {lv.unit}".strip(), "source": lv.note or ""}
-            for lv in levers(sc, notes)]
+def _shown(v: Any) -> str:
+    """A scenario value as the page shows a default: whole numbers with thousands separators, 6 digits else."""
+    if v is None:
+        return "无 none"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if float(v).is_integer() and abs(v) < 1e15:
+        return f"{int(v):,}"
+    return f"{v:.6g}"
+
+
+def _flat(obj: Any, path: str = "") -> dict[str, Any]:
+    """A scenario's ``model_dump()`` as dotted field paths (``projects[0].rental.rent_ratio``) → leaf values."""
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flat(v, f"{path}.{k}" if path else str(k)))
+        return out or {path: obj}
+    if isinstance(obj, list) and obj and all(isinstance(x, dict) for x in obj):
+        out = {}
+        for i, v in enumerate(obj):
+            out.update(_flat(v, f"{path}[{i}]"))
+        return out
+    return {path: obj}
+
+
+def changed_fields(base: Scenario, sc: Scenario) -> dict[str, tuple[Any, Any]]:
+    """The field paths whose value differs between the scenario as opened and as run: path → (default, now)
+    (a table switched on or off: its fields, the missing side None)."""
+    a, b = _flat(base.model_dump()), _flat(sc.model_dump())
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+def changed_note(default: Any, source: str, yours: bool = True) -> str:
+    """What stands beside a changed value instead of its default's source note (zh + en)."""
+    who = "用户取值(本次调整) the user's value, changed in the app" if yours else \
+        "随本次调整而变 moved by a change made in the app (sources = uses)"
+    return f"{who}; 默认 default: {_shown(default)}" + (f" — 来源 source: {source}" if source else "")
+
+
+def notes_after_changes(base: Scenario, sc: Scenario, notes: dict[str, str]) -> dict[str, str]:
+    """The source notes for the scenario as run: a changed field's note says it is the user's value and gives
+    the default with its source (the downloaded plan.toml / plan.xlsx)."""
+    out = dict(notes)
+    for path, (default, _) in changed_fields(base, sc).items():
+        out[path] = "baozhang app: " + changed_note(default, notes.get(path, ""))
+    return out
+
+
+def _rests_on(sc: Scenario, notes: dict[str, str], changed: list[str], base: Scenario | None = None,
+              touched: frozenset[str] = frozenset()) -> list[dict[str, str]]:
+    """What the answer rests on: the levers and the main market and support assumptions, with their sources. A
+    lever whose value is not the one the file gave (``base``) has no source of its own: its row says whose value
+    it is (the user's when the lever is in ``touched``, else moved by the user's change) and gives the default
+    with the default's source."""
+    defaults = {lv.id: lv for lv in levers(base if base is not None else sc, notes)}
+    rows = []
+    for lv in levers(sc, notes):
+        d = defaults.get(lv.id)
+        source = lv.note or ""
+        if d is not None and lv.value != d.value:
+            source = changed_note(d.value, d.note, yours=lv.id in touched)
+        rows.append({"what": lv.label, "value": f"{_shown(lv.value)} {lv.unit}".strip(), "source": source})
     m = sc.market
     for name in ("price_drift_annual", "price_vol_annual", "decline_years", "decline_drift_annual",
                  "rent_drift_annual", "lpr_initial", "fiscal_growth_annual"):
@@ -297,12 +362,13 @@ def _rests_on(sc: Scenario, notes: dict[str, str], changed: list[str]) -> list[d
     rows.append({"what": "化解措施 cures on", "value": ", ".join(
         n for n in cure_names(sc) if getattr(sc.cures, n) is not None) or "none 无", "source": ""})
     for c in changed:
-        rows.append({"what": "changed in the app 本次调整", "value": c, "source": "this session"})
+        rows.append({"what": "本次调整 changed in the app", "value": c, "source": "本次会话 this session"})
     return rows
 
 
 def _run_job(job: Job, sc: Scenario, notes: dict[str, str], changed: list[str], paths: int, seed: int,
-             chunk: int, source: str, sem: threading.Semaphore, lang: str = "both") -> None:
+             chunk: int, source: str, sem: threading.Semaphore, lang: str = "both", base: Scenario | None = None,
+             touched: frozenset[str] = frozenset()) -> None:
     with sem:
         try:
             job.state = "running"
@@ -315,14 +381,16 @@ def _run_job(job: Job, sc: Scenario, notes: dict[str, str], changed: list[str], 
             job.state = "reports"
             with _REPORT_LOCK:
                 result.save(job.folder / "run", extra_writers=report_writers(lang))
-            write_workbook(job.folder / "plan.xlsx", sc, notes, source=source)
-            write_toml(job.folder / "plan.toml", sc, notes)
+            run_notes = notes_after_changes(base, sc, notes) if base is not None else notes
+            write_workbook(job.folder / "plan.xlsx", sc, run_notes, source=source)
+            write_toml(job.folder / "plan.toml", sc, run_notes)
             s = result.summary
             job.result = {
                 "summary": _summary_view(s),
                 "answer": answer_sentence(s, lang),
                 "lang": lang,
-                "rests_on": _rests_on(sc, notes, changed),
+                "rests_on": _rests_on(sc, notes, changed, base, touched),
+                "coverage_headline": headline_coverage_key(s),  # decision 70: all financing only beside bank debt
                 "charts": [c for c in CHARTS if (job.folder / "run" / "charts" / c).is_file()],
                 "downloads": list(DOWNLOADS),
                 "command": f"baozhang run plan.toml --paths {paths} --seed {seed} --chunk-size {chunk}",
@@ -507,7 +575,9 @@ def _add_run_route(app: FastAPI, store: "Store", pool: ThreadPoolExecutor, sem: 
         folder = s.folder / f"job-{secrets.token_hex(8)}"
         folder.mkdir(mode=0o700)
         job = s.jobs[jid] = Job(jid, folder, total=paths)
-        pool.submit(_run_job, job, sc, op.notes, changed, paths, seed, chunk, op.name, sem, lang)
+        defaults = {lv.id: lv.value for lv in levers(op.scenario, {})}
+        touched = frozenset(k for k, v in values.items() if v != defaults.get(k))  # the levers the user moved
+        pool.submit(_run_job, job, sc, op.notes, changed, paths, seed, chunk, op.name, sem, lang, op.scenario, touched)
         return {"job": jid}
 
 

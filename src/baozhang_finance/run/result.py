@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import weakref
 from collections.abc import Iterable, Iterator
 from functools import cached_property
@@ -28,6 +27,8 @@ from baozhang_finance.measures.blocked import Col
 from baozhang_finance.measures.stats import dscr
 from baozhang_finance.run import lens_pool
 from baozhang_finance.run.atomic import write_folder_atomically
+from baozhang_finance.run.provenance import git_commit as _git_commit  # noqa: F401  (the old private name; run/portfolio.py)
+from baozhang_finance.run.provenance import provenance
 from baozhang_finance.run.store import (LEDGERS_FILE, PATHS_FILE, ColumnStore, RunFolder, release_free_memory,
                                         remove_run_folder, remove_stale_run_folders, write_chunks)
 from baozhang_finance.measures.stats import quantiles as _q
@@ -432,7 +433,7 @@ class Result:
         return _clean({
             "package": "baozhang-finance",
             "version": __version__,
-            "git_commit": _git_commit(),
+            **provenance(),  # git_commit, git_dirty
             "scenario": self.scenario.programme.name,
             "scenario_sha256": self.scenario.sha256(),
             "seed": self.run["seed"],
@@ -516,15 +517,6 @@ def _nanmean(x) -> float | None:
 
 def _ltv(bal, col):
     return np.divide(bal, col, out=np.full_like(bal, np.nan), where=col > 0)
-
-
-def _git_commit() -> str | None:
-    try:
-        here = Path(__file__).resolve().parent
-        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        return r.stdout.strip() or None if r.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 #: the quantities of ``Result.yearly``, in its row order

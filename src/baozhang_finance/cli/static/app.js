@@ -22,11 +22,32 @@ function fmtWan(x) { return (x === null || x === undefined) ? "—" : (x / 1e4).
 function fmtNum(x, d) { return (x === null || x === undefined) ? "—" : Number(x).toFixed(d === undefined ? 2 : d); }
 function get(obj, path) { return path.split(".").reduce((o, k) => (o === null || o === undefined) ? undefined : o[k], obj); }
 
+// A lever's source note belongs to its default (the file's value): shown while the input holds that value; a changed
+// value is the user's, and the note then gives the default with its source.
+function leverNote(lv, value) {
+  if (Number.isFinite(value) && value === Number(lv.value)) { return lv.note ? "来源 source: " + lv.note : ""; }
+  const unit = lv.unit ? " " + lv.unit : "";
+  return `用户取值 your value (默认 default: ${lv.value}${unit}` + (lv.note ? `; 来源 source: ${lv.note})` : ")");
+}
+
+// The 本息覆盖倍数 rows of the fiscal lens (decision 70): the coverage over all financing heads only where bank loans
+// sit beside the bonds (the server's headline key), with the bond-only ratio labelled as before bank service;
+// a bond-only programme shows the bond coverage alone.
+function coverageRows(headline) {
+  if (headline === "coverage.bond_coverage_all_financing") {
+    return [
+      ["本息覆盖倍数(组合融资) bond coverage, all financing (bonds + bank) p50", "coverage.bond_coverage_all_financing.p50", (v) => fmtNum(v), "", "coverage"],
+      ["仅专项债,未扣银行本息 bonds only, before bank service p50", "coverage.bond_coverage_ratio.p50", (v) => fmtNum(v), "", "coverage-bond-only"],
+    ];
+  }
+  return [["本息覆盖倍数 bond coverage p50", "coverage.bond_coverage_ratio.p50", (v) => fmtNum(v), "", "coverage"]];
+}
+
 function renderOpened(data) {
   opened = data;
   showError("");
   $("opened").textContent = `已打开 opened: ${data.name} — ${data.programme} (${data.city}); ` +
-    data.projects.map((p) => `${p.name} [${p.type}, ${p.units} 套]`).join("; ");
+    data.projects.map((p) => `${p.name} [${p.type}, ${p.units} 套 units]`).join("; ");
   const box = $("levers");
   box.innerHTML = "";
   for (const lv of data.levers) {
@@ -39,7 +60,12 @@ function renderOpened(data) {
     input.value = lv.value;
     input.min = lv.min; input.max = lv.max; input.step = lv.integer ? 1 : "any";
     label.appendChild(input);
-    if (lv.note) { const s = document.createElement("small"); s.textContent = "来源 source: " + lv.note; label.appendChild(s); }
+    const note = document.createElement("small");
+    note.id = input.id + "-note";
+    const update = () => { note.textContent = leverNote(lv, num(input)); note.hidden = !note.textContent; };
+    input.addEventListener("input", update);
+    update();
+    label.appendChild(note);
     box.appendChild(label);
   }
   const cures = $("cures");
@@ -100,7 +126,7 @@ async function poll(job) {
     const bar = $("progress");
     bar.max = Math.max(st.total, 1); bar.value = st.done;
     const words = {queued: "排队 queued", running: "模拟 simulating", reports: "生成报告 writing reports", done: "完成 done", error: "失败 failed"};
-    $("progress-text").textContent = `${words[st.state] || st.state}: ${st.done.toLocaleString()} / ${st.total.toLocaleString()} paths`;
+    $("progress-text").textContent = `${words[st.state] || st.state}: ${st.done.toLocaleString()} / ${st.total.toLocaleString()} 条路径 paths`;
     if (st.state === "done") { renderResult(job, st.result); return; }
     if (st.state === "error") { throw new Error(st.error); }
     await new Promise((r) => setTimeout(r, 300));
@@ -130,25 +156,24 @@ function renderResult(job, r) {
     ["P(隐性债务兜底) P(hidden-debt call)", "hidden_debt.p_call", (v) => fmtPct(v), "key", "p-call"],
     ["自求平衡概率 P(self-financing)", "coverage.p_self_financing", (v) => fmtPct(v), "", "p-self"],
     ["兜底现值期望 expected PV of calls", "hidden_debt.expected_pv", fmtWan, "", "expected-pv"],
-    ["VaR95 (PV)", "hidden_debt.var95_pv", fmtWan, "", null],
-    ["CVaR95 (PV)", "hidden_debt.cvar95_pv", fmtWan, "", null],
+    ["兜底现值VaR95 VaR95 of the PV of calls", "hidden_debt.var95_pv", fmtWan, "", null],
+    ["兜底现值CVaR95 CVaR95 of the PV of calls", "hidden_debt.cvar95_pv", fmtWan, "", null],
     ["首次兜底年份中位 first call year p50", "hidden_debt.first_call_year.p50", (v) => v === null || v === undefined ? "—" : String(v), "", null],
     ["峰值占财政收入 peak share of revenue p95", "hidden_debt.peak_share_of_fiscal_revenue.p95", (v) => fmtPct(v, 2), "", null],
     ["专项债显性负担概率 P(explicit bond burden)", "fiscal.explicit_bond_burden.p_call", (v) => fmtPct(v), "", null],
-    ["本息覆盖倍数(组合融资) bond coverage, all financing (bonds + bank) p50", "coverage.bond_coverage_all_financing.p50", (v) => fmtNum(v), "", null],
-    ["仅专项债,未扣银行本息 bonds only, before bank service p50", "coverage.bond_coverage_ratio.p50", (v) => fmtNum(v), "", null],
+    ...coverageRows(r.coverage_headline),
   ], s);
   lensTable("lens-bank", [
     ["违约概率(含国企支持,期末) PD with SOE support, over the life", "bank.pd_cumulative", () => fmtPct(pdList.length ? pdList[pdList.length - 1] : null), "key", "pd"],
     ["违约损失率 LGD (mean)", "bank.lgd_mean", (v) => fmtPct(v), "", null],
     ["预期损失 expected loss", "bank.expected_loss", fmtWan, "", null],
     ["评级 grade", "bank.grade", (v) => v === undefined || v === null ? "—" : String(v), "", null],
-    ["最低DSCR p05", "coverage.dscr_min.p05", (v) => fmtNum(v), "", null],
-    ["最低DSCR p50", "coverage.dscr_min.p50", (v) => fmtNum(v), "", null],
+    ["最低DSCR minimum DSCR p05", "coverage.dscr_min.p05", (v) => fmtNum(v), "", null],
+    ["最低DSCR minimum DSCR p50", "coverage.dscr_min.p50", (v) => fmtNum(v), "", null],
   ], s);
   lensTable("lens-soe", [
     ["股权IRR p50(收益法终值) equity IRR, income terminal value", "soe.equity_irr_monthly.p50", (v) => fmtPct(v, 2), "key", null],
-    ["股权IRR p05(收益法终值)", "soe.equity_irr_monthly.p05", (v) => fmtPct(v, 2), "", null],
+    ["股权IRR p05(收益法终值) equity IRR p05, income terminal value", "soe.equity_irr_monthly.p05", (v) => fmtPct(v, 2), "", null],
     ["股权IRR p50(市值终值,次要) at market value", "soe.equity_irr.p50", (v) => fmtPct(v, 2), "", null],
     ["NPV p50(收益法终值) income terminal value", "soe.npv_monthly.p50", fmtWan, "", null],
     ["NPV p50(市值终值,次要) at market value", "soe.npv.p50", fmtWan, "", null],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import threading
 
 from baozhang_finance.engine.kernels import month
@@ -59,31 +60,46 @@ def load() -> dict:
 
 
 def cached() -> bool:
-    """Whether numba's on-disk cache holds the :data:`CORE` kernels compiled from today's source (``month.py``'s
-    stamp and each function's bytecode, as numba's own cache index keys them; not the CPU part of the key: a cache
-    copied from another CPU reads as cached and is recompiled at first use, as before), or kernels compiled in
-    this process — i.e. loading the kernels costs about a second, not the ≈ 15–35 s of a first compile. False when numba is missing, cannot cache here, or
-    its cache API is not the one this reads (then a caller treats the kernels as not compiled yet)."""
+    """Whether numba's on-disk cache holds the :data:`CORE` kernels compiled from today's source for this machine,
+    or kernels were compiled in this process — i.e. loading the kernels costs about a second, not the ≈ 15–35 s of
+    a first compile.
+
+    numba's cache index (``<function>-<line>.pyXY.nbi``, valid only for today's ``month.py`` stamp) maps
+    ``(signature, codegen.magic_tuple(), (bytecode hash, closure hash))`` to a data file, the magic tuple being
+    (target triple, CPU name, CPU features) — :func:`cpu_key`. An entry is usable here only when all three parts
+    match this machine (and its data file exists): a cache copied from, or shared with, another CPU model or feature
+    set reads as not cached, as numba would recompile it at first use. Any signature will do (a kernel's argument
+    types follow the plan). False when numba is missing, cannot cache here, or its cache API is not the one this
+    reads (then a caller treats the kernels as not compiled yet)."""
     if not AVAILABLE:
         return False
     if any(getattr(k, "signatures", None) for k in K.values()):
         return True  # compiled in this process already (a long-lived app after a large run; no writable cache)
     try:
         caching = importlib.import_module("numba.core.caching")
+        codegen = _codegen()
         for name in CORE:
             fn = getattr(month, name)
             fc = caching.FunctionCache(getattr(fn, "py_func", fn))
-            code = fc._index_key(None, _NoCodegen)[2]  # (bytecode hash, closure hash) of today's function
-            if not any(key[2] == code for key in fc._cache_file._load_index()):
+            _, here, code = fc._index_key(None, codegen)  # this CPU's key, today's function
+            index = fc._cache_file._load_index()
+            if not any(key[1] == here and key[2] == code and os.path.isfile(os.path.join(fc.cache_path, data))
+                       for key, data in index.items()):
                 return False
         return True
     except Exception:  # noqa: BLE001 - another numba's internals, no writable cache: "not compiled yet"
         return False
 
 
-class _NoCodegen:
-    """Stands in for numba's codegen in :func:`cached`: only the function's own part of the cache key is read."""
-
-    @staticmethod
-    def magic_tuple():
+def cpu_key() -> tuple | None:
+    """The CPU part of numba's cache key on this machine, ``(triple, cpu name, cpu features)`` — what numba's CPU
+    codegen's ``magic_tuple()`` returns (``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` honoured); None without numba."""
+    if not AVAILABLE:
         return None
+    return _codegen().magic_tuple()
+
+
+def _codegen():
+    """numba's CPU codegen (the one its dispatchers key the cache with); creating it does not compile anything."""
+    registry = importlib.import_module("numba.core.registry")
+    return registry.cpu_target.target_context.codegen()
