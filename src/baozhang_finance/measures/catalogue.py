@@ -432,7 +432,8 @@ _ROWS: tuple[tuple, ...] = (
     ("yearly.collateral_value", "yuan", "collateral value", "抵押物价值"),
     ("yearly.lockup_months", "months", "months in which any project's distributions are locked up", "任一项目分配锁定的月数"),
     ("yearly.refinancing", "yuan", "special-bond principal refinanced", "再融资专项债券发行额"),
-    ("yearly.dscr", "ratio", "DSCR (CFADS ÷ all debt service)", "偿债覆盖率 DSCR"),
+    ("yearly.dscr", "ratio", "coverage of all debt service (CFADS ÷ bond + bank service; not the bank DSCR)",
+     "本息覆盖倍数（组合融资：可偿债现金流 ÷ 全部还本付息，非银行 DSCR）"),
     ("yearly.ltv", "share", "LTV", "抵押率 LTV"),
     # ------------------------------------------------------------------ median path: yearly cash-flow items
     ("flow.rent", "yuan", "rent collected", "租金"),
@@ -523,7 +524,7 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("col.share", "share", "占比"), ("col.sheet", "sheet", "工作表"), ("col.contents", "contents", "内容"),
     ("col.section", "section", "部分"), ("col.unit", "unit", "单位"), ("col.value_wan", "value (万元)", "数值（万元）"),
     ("col.label", "label", "名称"), ("col.label_zh", "中文", "中文"), ("col.quantity", "quantity", "指标"),
-    ("col.year", "year", "年度"), ("col.calendar_year", "calendar year", "公历年"), ("col.n", "paths (n)", "路径数"),
+    ("col.year", "year", "年度"), ("col.calendar_year", "calendar year (of the year's start)", "公历年（年度起始）"), ("col.n", "paths (n)", "路径数"),
     ("col.scenario", "scenario", "情景"), ("col.rank", "rank", "排名"), ("col.range", "range", "取值范围"),
     ("col.group", "group", "分组"), ("col.name", "name", "名称"),
     ("col.rule_id", "rule", "规则"), ("col.rule_set", "rule set", "规则集"), ("col.document", "document", "文件"),
@@ -640,16 +641,39 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("html.grade", "grade (slotting) / risk weight", "监管分类等级 / 风险权重"),
     ("html.no_bank", "The programme has no bank loan.", "本项目群没有银行贷款。"),
     ("html.img_pd", "cumulative PD", "累计违约概率"),
-    ("html.cap_pd", "Cumulative probability of default by year.", "逐年累计违约概率。"),
-    ("html.img_dscr", "DSCR fan chart", "偿债覆盖率扇形图"),
-    ("html.cap_dscr", "DSCR by year (CFADS ÷ all debt service), p05–p95 fan; 1.0 marked.",
-     "逐年偿债覆盖率 DSCR（可偿债现金流 ÷ 全部还本付息），p05–p95 扇形区间；标出 1.0。"),
+    ("html.cap_pd", "Cumulative probability of default by the end of each programme year (with SOE support).",
+     "截至各项目年度末的累计违约概率（含国企支持）。"),
+    ("html.img_dscr", "bank DSCR by programme year", "逐年银行偿债覆盖率 DSCR"),
+    ("html.cap_dscr", "The bank lens's DSCR by programme year: CFADS available to the bank (after special-bond service "
+                      "where the bonds rank first) ÷ bank service (interest + scheduled principal), all projects with "
+                      "bank debt together, p05–p95 and median; the bank's test years {a}–{b} shaded; 1.0 and the "
+                      "distribution lock-up threshold {lockup} marked (the lock-up itself is tested on all debt "
+                      "service, trailing 12 months, per project).",
+     "银行视角的逐年偿债覆盖率 DSCR：可用于偿还银行的现金流（专项债优先时先扣专项债本息）÷ 银行本息（利息 + 计划本金），"
+     "有银行贷款的项目合计，p05–p95 区间及中位数；阴影为银行测试年度第 {a}–{b} 年；标出 1.0 及分配锁定线 {lockup}"
+     "（锁定按各项目近 12 个月全部还本付息测试）。"),
+    ("html.img_dscr_min", "minimum bank DSCR per path", "各路径银行最低 DSCR 分布"),
+    ("html.cap_dscr_min", "The bank lens's headline DSCR: per path, the lowest bank DSCR of any ring-fenced project with "
+                          "bank debt over its test years (programme years {a}–{b}) — the table's 'minimum bank DSCR' "
+                          "and P(< 1).",
+     "银行视角的主要 DSCR：每条路径上，各有银行贷款的封闭项目在其测试年度（第 {a}–{b} 年）内的最低银行 DSCR，"
+     "即上表“银行最低偿债覆盖率”及其低于 1 的概率。"),
+    ("html.img_coverage_fan", "debt-service coverage, all financing, by programme year", "逐年本息覆盖倍数（组合融资）"),
+    ("html.cap_coverage_fan", "本息覆盖倍数, all financing, by programme year: CFADS ÷ all debt service (special bonds "
+                              "and bank loans), p05–p95 fan; 1.0 and the lock-up threshold {lockup} marked. Not the "
+                              "bank's DSCR (bank lens below).",
+     "逐年本息覆盖倍数（组合融资）：可偿债现金流 ÷ 全部还本付息（专项债及银行贷款），p05–p95 扇形区间；标出 1.0 及分配"
+     "锁定线 {lockup}。并非银行 DSCR（见下文银行视角）。"),
     ("html.h_soe", "SOE lens (implementing SOE and researchers)", "国企视角（实施主体与研究者）"),
     ("html.img_waterfall", "median path waterfall", "中位路径资金瀑布图"),
     ("html.cap_waterfall",
-     "The median path (median hidden-debt PV): lifetime sources and uses of cash, undiscounted. Per-project yearly "
+     "The median path, no. {index}: {rule} Lifetime sources and uses of cash, undiscounted. Per-project yearly "
      "cash flows are in report.xlsx, sheet '{sheet}'.",
-     "中位路径（隐性债务现值的中位数）：全周期资金来源与去向，未折现。各项目逐年现金流见 report.xlsx 的“{sheet}”工作表。"),
+     "中位路径（第 {index} 条）：{rule}全周期资金来源与去向，未折现。各项目逐年现金流见 report.xlsx 的“{sheet}”工作表。"),
+    ("median_rule", "among the paths at the median hidden-debt PV ({n} of them here), the one nearest their median "
+                    "SOE support PV, then nearest their median terminal equity, then the lowest path number.",
+     "在隐性债务现值等于中位数的路径中（本次共 {n} 条），取国企支持现值最接近其中位数者，再取期末权益最接近其中位数者，"
+     "仍并列时取路径编号最小者。"),
     ("html.h_compliance", "Policy compliance", "合规检查"),
     ("html.rule_sets", "Rule sets: {sets}.", "规则集：{sets}。"),
     ("html.check_failed", "The compliance check failed: {error}", "合规检查失败：{error}"),
@@ -711,8 +735,10 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("xlsx.guide.inputs", "the scenario as read and validated (every field, flattened)", "读入并校验后的情景（全部字段，展开）"),
     ("xlsx.guide.yearly", "fan-chart table: mean and p05–p95 across paths by year; money in 万元",
      "扇形图数据：逐年各路径的均值及 p05–p95；金额以万元计"),
-    ("xlsx.guide.median", "yearly cash flows per project of path {index} (median hidden-debt PV), yuan",
-     "第 {index} 条路径（隐性债务现值中位数）各项目逐年现金流，单位元"),
+    ("xlsx.guide.median", "yearly cash flows per project of path {index} (the median path: median hidden-debt PV, "
+                          "ties by SOE support PV, terminal equity, path number), yuan; by programme year",
+     "第 {index} 条路径（中位路径：隐性债务现值中位数，并列时依次按国企支持现值、期末权益、路径编号选取）各项目逐年现金流，"
+     "单位元，按项目年度"),
     ("xlsx.guide.paths", "the first {rows} of {total} per-path rows (all rows are in paths.parquet)",
      "{total} 条路径中的前 {rows} 条（全部见 paths.parquet）"),
     ("xlsx.guide.manifest", "package version, git commit, scenario SHA-256, seed, paths, chunk size, wall time",
@@ -720,10 +746,13 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("xlsx.guide.se", "± in the tables is one standard error (SE) of the Monte Carlo estimate",
      "表中 ± 为蒙特卡洛估计的一个标准误（SE）"),
     ("xlsx.median_head", "Path {index}: median hidden-debt PV = {yuan} yuan ({wan} 万元). Money in yuan; flows are "
-                         "yearly sums.",
-     "第 {index} 条路径：隐性债务现值中位数 = {yuan} 元（{wan} 万元）。金额以元计，现金流为年度合计。"),
-    ("xlsx.median_note", "Re-simulated month by month from the run's seed and chunk; checked against the run's ledgers.",
-     "按本次运行的随机种子和分块逐月重新模拟，并与运行台账核对一致。"),
+                         "yearly sums by programme year (year 1 = {first} to {last}; 'calendar year' is the year in "
+                         "which the programme year starts).",
+     "第 {index} 条路径：隐性债务现值中位数 = {yuan} 元（{wan} 万元）。金额以元计，现金流为各项目年度合计（第 1 年 = {first} "
+     "至 {last}；“公历年”为该项目年度起始的公历年）。"),
+    ("xlsx.median_note", "The median path: {rule} Re-simulated month by month from the run's seed and chunk; checked "
+                         "against the run's ledgers.",
+     "中位路径的选取：{rule}按本次运行的随机种子和分块逐月重新模拟，并与运行台账核对一致。"),
     ("xlsx.programme_block", "Programme (support by payer, market)", "项目群（各方支持、市场）"),
     # ------------------------------------------------------------------ terminal tables
     # the slotting grades of specialised lending (商业银行资本管理办法: 优 / 良 / 中 / 差 / 违约)
@@ -819,16 +848,39 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("term.not_verifiable", "  not verifiable: {rule} ({document} {clause}) for {project}: {reason}",
      "  无法核验：{rule}（{document} {clause}），{project}：{reason}"),
     # ------------------------------------------------------------------ charts (PNG)
-    ("chart.fan.cash_balance", "Cash balance (reserves + retained), 10k yuan", "现金余额（万元）"),
-    ("chart.fan.dscr", "DSCR by year (CFADS / debt service)", "偿债覆盖率"),
+    ("chart.fan.cash_balance", "Cash at year end (reserves + retained), 10k yuan", "年末现金（偿债准备金及留存现金，万元）"),
+    ("chart.fan.dscr", "Debt-service coverage, all financing (CFADS ÷ bond + bank service)",
+     "本息覆盖倍数（组合融资：可偿债现金流 ÷ 专项债及银行本息）"),
     ("chart.fan.cfads", "CFADS, 10k yuan", "可用于偿债的现金流（万元）"),
     ("chart.fan.cum_support", "Cumulative external support, 10k yuan", "累计外部支持（万元）"),
     ("chart.fan.bank_balance", "Bank loan balance, 10k yuan", "银行贷款余额（万元）"),
     ("chart.fan.ltv", "Loan-to-value", "贷款价值比 LTV"),
     ("chart.no_data", "no data for this quantity", "无数据"),
     ("chart.median", "median", "中位数"), ("chart.year", "year", "年份"),
+    ("chart.median_is", "median {v}", "中位数 {v}"),
+    ("chart.year_axis", "programme year (calendar year below)", "项目年度（下方为公历年）"),
+    ("chart.year_axis_start", "programme year (year 1 = {first} to {last}; calendar year below)",
+     "项目年度（第 1 年 = {first} 至 {last}；下方为公历年）"),
+    ("chart.year_axis_end", "end of programme year (calendar year below)", "项目年度末（下方为公历年）"),
+    ("chart.year_axis_end_start", "end of programme year (year 1 = {first} to {last}; calendar year below)",
+     "项目年度末（第 1 年 = {first} 至 {last}；下方为公历年）"),
+    ("chart.ref", "reference {v}", "参考线 {v}"),
+    ("chart.ref_one", "1.0: cash just covers the service", "1.0：现金流恰好覆盖本息"),
+    ("chart.ref_lockup_all", "lock-up {v} (on all debt service)", "分配锁定线 {v}（按全部本息）"),
+    ("chart.bank_dscr_title", "Bank DSCR by year: CFADS available to the bank ÷ bank service",
+     "逐年银行 DSCR：可偿还银行的现金流 ÷ 银行本息"),
+    ("chart.bank_dscr_y", "bank DSCR (x)", "银行 DSCR（倍）"),
+    ("chart.bank_dscr_window", "bank test years {a}–{b}", "银行测试年度 第 {a}–{b} 年"),
+    ("chart.bank_min_title", "Minimum bank DSCR per path (lowest ring-fenced project)",
+     "各路径银行最低 DSCR（取最低的项目）"),
+    ("chart.bank_min_x", "minimum bank DSCR over programme years {a}–{b}", "第 {a}–{b} 年内银行最低 DSCR"),
+    ("chart.bank_min_clipped", "values above {v} in the last bar", "大于 {v} 的计入最后一栏"),
+    ("chart.bank_min_below", "paths: P(minimum < 1) = {p}", "路径分布：低于 1 的概率 {p}"),
+    ("chart.bank_min_none", "{n} paths without bank service in the window", "{n} 条路径测试期内无银行本息"),
+    ("chart.share_of_paths", "share of paths", "路径占比"),
+    ("chart.hd_mark", "{name} = {v} 10k yuan", "{name} = {v} 万元"),
     ("chart.hd_title", "Hidden-debt call, present value per path", "隐性债务现值分布"),
-    ("chart.hd_x", "PV of government money for SOE debt / costs, 10k yuan", "现值（万元）"),
+    ("chart.hd_x", "PV of government money for SOE debt / costs, 10k yuan", "财政代偿国企债务及成本的现值（万元）"),
     ("chart.hd_y", "paths", "路径数"),
     ("chart.hd_none", "no hidden-debt call on any of the {n} paths", "所有 {n} 条路径均无隐性债务"),
     ("chart.hd_with", "paths with a call ({p})", "有代偿路径（{p}）"),
@@ -855,6 +907,8 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("chart.wf.end_cash", "Cash at the end", "期末现金"),
     ("chart.wf_x", "10k yuan (lifetime totals, undiscounted)", "万元（全周期合计，未折现）"),
     ("chart.wf_title", "Median path: where the money came from and went", "中位路径：资金来源与去向"),
+    ("chart.wf_in", "inflow (+)", "流入（+）"), ("chart.wf_out", "outflow (−)", "流出（−）"),
+    ("chart.wf_soe", "SOE support (+)", "国企支持（+）"), ("chart.wf_budget", "budget money (+)", "财政资金（+）"),
     ("chart.wf_median", "Median path (no. {index}): lifetime cash", "中位路径（第 {index} 条）资金来源与去向"),
     ("chart.ci95", "95 % CI", "95 % 置信区间"),
     ("chart.low", "input at low", "输入取低值"), ("chart.high", "input at high", "输入取高值"),
