@@ -901,7 +901,8 @@ def _html_fiscal(s: dict, img: Callable[..., str], lang: str, result=None, locku
         [text("html.hd_var95", lang), several("hidden_debt.var95_pv", hd, ("var95_pv", "cvar95_pv"))],
         [text("html.hd_var99", lang), several("hidden_debt.var99_pv", hd, ("var99_pv", "cvar99_pv"))],
         _row(s, "hidden_debt.pv_given_call", ("p50", "p95"), lang),
-        _row(s, "hidden_debt.first_call_year", ("p50",), lang),
+        _year_row(s, "hidden_debt.first_call_year", ("p50",), lang,
+                  result.scenario.programme.start if result is not None else None),
         _row(s, "hidden_debt.peak_share_of_fiscal_revenue", ("p50", "p95"), lang),
         [text("html.bond_burden", lang),
          f"{_v(s, 'fiscal.explicit_bond_burden.p_call')} / {_v(s, 'fiscal.explicit_bond_burden.expected_pv')}"],
@@ -972,7 +973,7 @@ def _bank_rows(s: dict, lang: str, month0: bool = False) -> list[list[str]]:
         _row(s, "coverage.llcr", ("p05", "p50"), lang),
         _row(s, "bank.ltv_peak", ("p50", "p95"), lang),
         [text("html.grade", lang), f"{grade(_g(bank, 'grade'), lang)} / {_v(s, 'bank.risk_weight')}"],
-        _row(s, "bank.borrower.type", lang=lang),
+        _borrower_row(s, lang),
         nosupport,
         _row(s, "bank.pd_corporate.pd_lifetime", lang=lang),
         _row(s, "bank.ltv_income_peak", ("p50", "p95"), lang),
@@ -981,6 +982,23 @@ def _bank_rows(s: dict, lang: str, month0: bool = False) -> list[list[str]]:
 
 def _ratio_text(x) -> str:
     return "—" if x is None else f"{float(x):.2f}"
+
+
+def _borrower_row(s: dict, lang: str) -> list[str]:
+    kind = _g(s, "bank.borrower.type")
+    shown = text(f"borrower.{kind}", lang) if kind and has(f"text.borrower.{kind}") else _v(s, "bank.borrower.type")
+    return [label("bank.borrower.type", lang), shown]
+
+
+def _year_row(s: dict, key: str, stats: tuple[str, ...], lang: str, start: str | None) -> list[str]:
+    """A row of programme-year statistics, each with its calendar span: "29 (2053/54)", "第 29 年（2053/54）"."""
+    row = _row(s, key, stats, lang)
+    vals = [_g(s, f"{key}.{q}") for q in stats]
+    if start and all(isinstance(v, (int, float)) and v >= 1 for v in vals):
+        one = "zh" if lang == "zh" else "en"
+        row[1] = " / ".join(text("year_span", one, y=fmt(f"{key}.{q}", v), span=pl.calendar_span(int(round(v)), start))
+                            for q, v in zip(stats, vals))
+    return row
 
 
 def _html_bank(s: dict, img: Callable[..., str], lang: str, result=None) -> list[str]:
