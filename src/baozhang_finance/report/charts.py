@@ -260,7 +260,7 @@ def fan_chart(ax: Axes, yearly, quantity: str = "cash_balance", scale: float | N
     if reference is None and quantity == "dscr":
         reference = 1.0
     if reference is not None:
-        _ref_line(ax, reference, "ref_one" if quantity == "dscr" else "ref", lang, "#cb181d", "--")
+        _ref_line(ax, reference, "ref_one" if reference == 1.0 else "ref", lang, "#cb181d", "--")
     if lockup is not None and quantity == "dscr":
         _ref_line(ax, lockup, "ref_lockup_all", lang, "#fd8d3c", ":")
     if quantity == "dscr":

@@ -418,6 +418,12 @@ def _sheet_median_path(wb, f, result, mp: MedianPath, lang: str) -> None:
     ws.set_row(first_header, 45)
 
 
+def median_path_number(result) -> int:
+    """The path number of the median path (:func:`median_path_index`'s row), without replaying it."""
+    row = median_path_index(result)
+    return int(result.paths["path"].iloc[row]) if "path" in result.paths.columns else row
+
+
 def median_rule(result, lang: str = DEFAULT_LANG) -> str:
     """How the median path was chosen, with the number of paths at the median hidden-debt PV (caption, sheet)."""
     pv = result.paths["hidden_debt_pv"].to_numpy(float)
@@ -1040,7 +1046,7 @@ def _html_soe(s: dict, img: Callable[..., str], lang: str, result=None) -> list[
         *([f'<p class="note">{_e(note)}</p>'] if note else []),
         img("median_waterfall.png", text("html.img_waterfall", lang),
             text("html.cap_waterfall", lang, sheet=sheet_name("median", lang),
-                 index=median_path(result).index if result is not None else "—",
+                 index=median_path_number(result) if result is not None else "—",
                  rule=median_rule(result, lang) if result is not None else "")),
     ]
 
