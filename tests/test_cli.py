@@ -52,7 +52,7 @@ def test_run_writes_the_folder_with_reports(saved_run):
     names = sorted(p.name for p in saved_run.iterdir())
     for f in ("summary.json", "paths.parquet", "yearly.csv", "manifest.json", "report.xlsx", "report.html", "charts"):
         assert f in names, names
-    assert len(list((saved_run / "charts").glob("*.png"))) == 5
+    assert len(list((saved_run / "charts").glob("*.png"))) == 7  # report.html.CHART_FILES (decision 74)
     man = json.loads((saved_run / "manifest.json").read_text())
     assert (man["paths"], man["seed"], man["chunk_size"]) == (600, 3, 250)
     assert man["git_dirty"] in (True, False, None) and (man["git_dirty"] is None) == (man["git_commit"] is None)

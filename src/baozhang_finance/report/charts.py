@@ -1,7 +1,11 @@
 """Charts of a run (matplotlib, Agg backend). Each function draws on an ``Axes`` it is given and returns it.
 
 * :func:`fan_chart` — yearly fan (p05–p95, p25–p75, median) of a quantity of ``Result.yearly``
-  (cash balance in 万元, DSCR with the 1.0 line);
+  (cash balance in 万元; ``dscr``: CFADS ÷ all debt service, the 本息覆盖倍数 of all financing, with 1.0 and the
+  lock-up line);
+* :func:`bank_dscr_fan` — the bank lens's DSCR by year (CFADS available to the bank ÷ bank service), its test
+  window, 1.0 and the lock-up line; :func:`bank_dscr_min_distribution` — the lens's headline, the minimum bank DSCR
+  per path (lowest ring-fenced project over the test window);
 * :func:`hidden_debt_distribution` — histogram of the hidden-debt PV (隐性债务现值) with VaR95 / CVaR95 marked;
 * :func:`pd_curve` — the bank's cumulative PD by loan year (with the SOE's support, no government support);
 * :func:`cash_waterfall` — sources-and-uses waterfall of one path's lifetime cash (the median path of the report).
@@ -10,6 +14,12 @@ Chinese labels (中文标签) are drawn with a CJK font when one is installed (N
 ``fonts-noto-cjk``, Source Han, WenQuanYi, …, found through :mod:`matplotlib.font_manager`); without one every
 label is English and Chinese characters are removed from names (``"Rental block A (保租房)"`` →
 ``"Rental block A"``), so a chart never shows tofu boxes (□). ``BAOZHANG_NO_CJK=1`` forces the English labels.
+
+Time axis (decision 74): every chart with years has **programme years** on its x axis — year y = months
+12(y − 1) … 12y − 1 from ``programme.start``, the years of the ledgers, the summary (first call year, DSCR test
+years, PD by year) and the workbook — with the calendar span of each year under its number (``2029/30`` for a
+July start, ``2029`` for a January one) and the span of year 1 in the axis label (:func:`year_axis`). A point at
+year y is the year's flow or its year-end balance; the PD curve's point at y is the PD by the end of year y.
 
 Language: every function takes ``lang`` — ``"zh"`` Chinese labels, ``"en"`` English, ``"both"`` (the default)
 "中文 English" — and takes its words from the output catalogue (``text.chart.*``, :func:`chart_text`); without a CJK
@@ -33,7 +43,7 @@ if _TC_:  # imported where used (start-up time)
 
 from baozhang_finance.measures.catalogue import entry
 from baozhang_finance.measures.stats import var_cvar
-from baozhang_finance.report.format import DEFAULT_LANG, fixed
+from baozhang_finance.report.format import DEFAULT_LANG, fixed, pct
 
 # No matplotlib.use() here: the functions draw on Axes they are given, so a notebook keeps its inline backend;
 # report.py and the CLI select the Agg backend themselves.
@@ -48,6 +58,8 @@ _CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "sourcehansans", "wqy", "droid
 _CJK_RE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+")
 
 WAN = 1e4  # 万元: yuan per 10,000
+#: a "中文 English" chart label longer than this (characters) puts the English on a second line
+WRAP_BOTH = 64
 
 
 @lru_cache(maxsize=1)
@@ -110,7 +122,9 @@ def label(en: str, zh: str | None = None, lang: str = DEFAULT_LANG) -> str:
     ``lang`` says when no CJK font is installed (or there is no Chinese)."""
     if lang == "en" or not zh or not cjk_font():
         return en
-    return zh if lang == "zh" else f"{zh} {en}"
+    if lang == "zh":
+        return zh
+    return f"{zh}\n{en}" if len(zh) + len(en) > WRAP_BOTH else f"{zh} {en}"
 
 
 def chart_text(name: str, lang: str = DEFAULT_LANG, /, **fields) -> str:
@@ -145,6 +159,69 @@ def _wan_formatter() -> FuncFormatter:
     return FuncFormatter(lambda v, _pos: f"{v:,.0f}")
 
 
+def _ym(start) -> tuple[int, int]:
+    """(year, month) of a programme start ``"2025-07"`` (``"2025"``: January)."""
+    text_ = str(start)
+    return int(text_[:4]), int(text_[5:7]) if len(text_) >= 7 else 1
+
+
+def calendar_span(year: int, start: str | None) -> str:
+    """The calendar span of programme year ``year`` (1-based) of a programme starting ``start`` (``"2025-07"``):
+    ``"2029"`` when the programme starts in January, else ``"2029/30"`` (July 2029 to June 2030); "" without a
+    start."""
+    if not start or year < 1:
+        return ""
+    y0, m0 = _ym(start)
+    first = y0 + year - 1
+    return f"{first}" if m0 == 1 else f"{first}/{(first + 1) % 100:02d}"
+
+
+def year1_span(start: str) -> tuple[str, str]:
+    """(first month, last month) of programme year 1: ``("2025-07", "2026-06")``."""
+    y0, m0 = _ym(start)
+    last_y, last_m = (y0, 12) if m0 == 1 else (y0 + 1, m0 - 1)
+    return f"{y0}-{m0:02d}", f"{last_y}-{last_m:02d}"
+
+
+def year_axis(ax: Axes, start: str | None, lang: str = DEFAULT_LANG, end_of_year: bool = False) -> Axes:
+    """The one time axis of the charts: programme years 1, 2, … as integer ticks, each with its calendar span
+    under it (:func:`calendar_span`), and an axis label giving the span of year 1 (``end_of_year``: the points are
+    at the end of each year, as a cumulative PD's)."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10], min_n_ticks=4))
+
+    def tick(v, _pos):
+        y = int(round(v))
+        if abs(v - y) > 1e-9 or y < 0:
+            return ""
+        span = calendar_span(y, start)
+        return f"{y}\n{span}" if span else f"{y}"
+
+    ax.xaxis.set_major_formatter(FuncFormatter(tick))
+    kind = "year_axis_end" if end_of_year else "year_axis"
+    if start:
+        first, last = year1_span(start)
+        ax.set_xlabel(chart_text(f"{kind}_start", lang, first=first, last=last), **_font_kw())
+    else:
+        ax.set_xlabel(chart_text(kind, lang), **_font_kw())
+    return ax
+
+
+def _ref_line(ax: Axes, value: float, name: str, lang: str, color: str, ls: str) -> None:
+    """A horizontal reference line with its legend entry ``text.chart.<name>`` (the value filled in)."""
+    ax.axhline(value, color=color, lw=1.0, ls=ls, label=chart_text(name, lang, v=f"{value:g}"))
+
+
+def _ratio_ylim(ax: Axes, lo, hi) -> None:
+    """y limits of a coverage ratio: from min(0, lowest p05) to the highest p95 (+5 %), at least 2, at most 6."""
+    lo = np.asarray(lo, dtype=float)
+    hi = np.asarray(hi, dtype=float)
+    top = float(np.nanmax(hi)) if np.isfinite(hi).any() else 2.0
+    bottom = float(np.nanmin(lo)) if np.isfinite(lo).any() else 0.0
+    ax.set_ylim(min(0.0, bottom), max(2.0, min(top * 1.05, 6.0)))
+
+
 # ------------------------------------------------------------------------------------------------ fan chart
 #: quantities with a fan-chart title in the catalogue (``text.chart.fan.<quantity>``)
 FAN_TITLES = ("cash_balance", "dscr", "cfads", "cum_support", "bank_balance", "ltv")
@@ -152,12 +229,15 @@ FAN_TITLES = ("cash_balance", "dscr", "cfads", "cum_support", "bank_balance", "l
 
 def fan_chart(ax: Axes, yearly, quantity: str = "cash_balance", scale: float | None = None,
               title: str | None = None, ylabel: str | None = None, reference: float | None = None,
-              lang: str = DEFAULT_LANG) -> Axes:
-    """Fan chart of one quantity of ``Result.yearly`` (columns year, calendar_year, quantity, p05 … p95, n).
+              lang: str = DEFAULT_LANG, start: str | None = None, lockup: float | None = None) -> Axes:
+    """Fan chart of one quantity of ``Result.yearly`` (columns year, calendar_year, quantity, p05 … p95, n) over
+    programme years (:func:`year_axis`; ``start``, e.g. ``"2025-07"``, adds the calendar spans).
 
     ``scale`` divides the values (default 10,000 → 万元 for money, 1 for ``dscr`` and ``ltv``); years with no
     defined value (``n == 0``, e.g. DSCR in years without debt service) are left out; ``reference`` draws a
-    horizontal line (DSCR = 1.0 by default for ``dscr``).
+    horizontal line (1.0 by default for ``dscr``, CFADS ÷ all debt service — the 本息覆盖倍数 of all financing,
+    not the bank's DSCR: :func:`bank_dscr_fan`); ``lockup`` draws the distribution lock-up threshold
+    (``waterfall.lockup_dscr``, which the engine tests on this ratio, trailing 12 months, per project).
     """
     ratio = quantity in ("dscr", "ltv")
     scale = scale if scale is not None else (1.0 if ratio else WAN)
@@ -172,7 +252,7 @@ def fan_chart(ax: Axes, yearly, quantity: str = "cash_balance", scale: float | N
                 transform=ax.transAxes, **fk)
         ax.set_title(title or head, **fk)
         return ax
-    x = df["calendar_year"].to_numpy() if "calendar_year" in df else df["year"].to_numpy()
+    x = df["year"].to_numpy()
     q = {k: df[k].to_numpy(float) / scale for k in ("p05", "p25", "p50", "p75", "p95")}
     ax.fill_between(x, q["p05"], q["p95"], color="#9ecae1", alpha=0.6, lw=0, label="p05–p95")
     ax.fill_between(x, q["p25"], q["p75"], color="#4292c6", alpha=0.7, lw=0, label="p25–p75")
@@ -180,19 +260,104 @@ def fan_chart(ax: Axes, yearly, quantity: str = "cash_balance", scale: float | N
     if reference is None and quantity == "dscr":
         reference = 1.0
     if reference is not None:
-        ax.axhline(reference, color="#cb181d", lw=1.0, ls="--",
-                   label=f"DSCR = {reference:g}" if quantity == "dscr" else f"{reference:g}")
+        _ref_line(ax, reference, "ref_one" if reference == 1.0 else "ref", lang, "#cb181d", "--")
+    if lockup is not None and quantity == "dscr":
+        _ref_line(ax, lockup, "ref_lockup_all", lang, "#fd8d3c", ":")
     if quantity == "dscr":
-        top = float(np.nanmax(q["p95"])) if np.isfinite(q["p95"]).any() else 2.0
-        ax.set_ylim(min(0.0, float(np.nanmin(q["p05"]))), max(2.0, min(top * 1.05, 6.0)))
+        _ratio_ylim(ax, q["p05"], q["p95"])
     elif not ratio:  # money in 万元; ratios (LTV) keep matplotlib's decimal ticks
         ax.yaxis.set_major_formatter(_wan_formatter())
     ax.set_title(title or head, **fk)
     if ylabel:
         ax.set_ylabel(ylabel, **fk)
-    ax.set_xlabel(chart_text("year", lang), **fk)
+    year_axis(ax, start, lang)
+    ax.set_xlim(0.5, float(x.max()) + 0.5)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize=8, prop=_legend_prop())
+    return ax
+
+
+# ------------------------------------------------------------------------------------------------ bank DSCR
+def bank_dscr_fan(ax: Axes, by_year: dict, window: Sequence[int] | None = None, lockup: float | None = None,
+                  start: str | None = None, lang: str = DEFAULT_LANG) -> Axes:
+    """The bank lens's DSCR by programme year: ``by_year`` = summary ``bank.dscr_bank_by_year`` (``p05`` /
+    ``p50`` / ``p95`` lists, one value per year, None where no path has bank service), i.e.
+    :func:`measures.bank.iter_bank_dscr` — CFADS available to the bank (after bond service when bonds rank first)
+    ÷ bank service (interest + scheduled principal). ``window`` = ``bank.dscr_test_years`` ([first, last], 1-based)
+    is shaded; 1.0 and the lock-up threshold ``lockup`` are drawn. Values above the axis cap (6) are clipped."""
+    fk = _font_kw()
+    ax.set_title(chart_text("bank_dscr_title", lang), **fk)
+    qs = {k: np.array([np.nan if v is None else float(v) for v in (by_year or {}).get(k, [])]) for k in
+          ("p05", "p50", "p95")}
+    n = min((a.size for a in qs.values()), default=0)
+    ok = np.isfinite(qs["p50"][:n]) if n else np.zeros(0, dtype=bool)
+    if not ok.any():
+        ax.text(0.5, 0.5, chart_text("no_data", lang), ha="center", va="center", transform=ax.transAxes, **fk)
+        return ax
+    x = np.arange(1, n + 1)[ok]
+    lo, mid, hi = (qs[k][:n][ok] for k in ("p05", "p50", "p95"))
+    if window is not None and len(window) == 2 and window[1] >= window[0]:
+        ax.axvspan(window[0] - 0.5, window[1] + 0.5, color="#f0f0f0", zorder=0,
+                   label=chart_text("bank_dscr_window", lang, a=window[0], b=window[1]))
+    ax.fill_between(x, lo, hi, color="#9ecae1", alpha=0.7, lw=0, label="p05–p95")
+    ax.plot(x, mid, color="#08306b", lw=1.8, label=chart_text("median", lang))
+    _ref_line(ax, 1.0, "ref_one", lang, "#cb181d", "--")
+    if lockup is not None:
+        _ref_line(ax, lockup, "ref_lockup_all", lang, "#fd8d3c", ":")
+    _ratio_ylim(ax, lo, hi)
+    _off_scale(ax, x, mid)
+    ax.set_ylabel(chart_text("bank_dscr_y", lang), **fk)
+    year_axis(ax, start, lang)
+    ax.set_xlim(0.5, float(x.max()) + 0.5)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize=7, prop=_legend_prop())
+    return ax
+
+
+def _off_scale(ax: Axes, x, mid) -> None:
+    """The median's value written at the top of the axes in the years it is above the axis cap."""
+    top = ax.get_ylim()[1]
+    for xi, v in zip(x, mid):
+        if np.isfinite(v) and v > top:
+            ax.annotate(f"↑ {v:.1f}", (xi, top), textcoords="offset points", xytext=(3, -10), fontsize=7,
+                        color="#08306b")
+
+
+def bank_dscr_min_distribution(ax: Axes, dmin: Sequence[float], window: Sequence[int] | None = None,
+                               lockup: float | None = None, bins: int = 40, lang: str = DEFAULT_LANG) -> Axes:
+    """Histogram of the bank lens's headline DSCR: per path the minimum bank DSCR of any ring-fenced project with
+    bank debt over its test window (:func:`measures.bank.min_bank_dscr`); 1.0 and the lock-up threshold marked,
+    P(minimum < 1) and the median in the legend; paths without bank service in the window (NaN) are left out and
+    counted. Values above 3 are drawn in the last bin (the legend says so)."""
+    fk = _font_kw()
+    d = np.asarray(dmin, dtype=float)
+    ok = d[np.isfinite(d)]
+    ax.set_title(chart_text("bank_min_title", lang), **fk)
+    if window is not None and len(window) == 2:
+        ax.set_xlabel(chart_text("bank_min_x", lang, a=window[0], b=window[1]), **fk)
+    ax.set_ylabel(chart_text("share_of_paths", lang), **fk)
+    if ok.size == 0:
+        ax.text(0.5, 0.5, chart_text("no_data", lang), ha="center", va="center", transform=ax.transAxes, **fk)
+        return ax
+    from matplotlib.ticker import PercentFormatter
+    top = min(3.0, max(1.5, float(ok.max()) * 1.05))
+    shown = np.minimum(ok, top)
+    heights, _, _ = ax.hist(shown, bins=bins, range=(min(0.0, float(shown.min())), top), color="#6baed6",
+                            edgecolor="white", lw=0.4, weights=np.full(ok.size, 1.0 / ok.size),
+            label=chart_text("bank_min_below", lang, p=pct(float((ok < 1.0).mean()))))
+    ax.axvline(1.0, color="#cb181d", ls="--", lw=1.2, label=chart_text("ref_one", lang, v="1"))
+    if lockup is not None:
+        ax.axvline(lockup, color="#fd8d3c", ls=":", lw=1.4, label=chart_text("ref_lockup_all", lang, v=f"{lockup:g}"))
+    med = float(np.median(ok))
+    ax.axvline(med, color="#08306b", lw=1.4, label=chart_text("median_is", lang, v=f"{med:.2f}"))
+    if (ok > top).any():
+        ax.plot([], [], " ", label=chart_text("bank_min_clipped", lang, v=f"{top:g}"))
+    if ok.size < d.size:
+        ax.plot([], [], " ", label=chart_text("bank_min_none", lang, n=f"{d.size - ok.size:,}"))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_ylim(0, float(np.max(heights)) * 1.7)  # room above the bars for the legend
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="upper left", fontsize=7, prop=_legend_prop())
     return ax
 
 
@@ -231,12 +396,16 @@ def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None 
         ax.set_yticks([])
         return ax
     ax.hist(pos / WAN, bins=bins, color="#6baed6", edgecolor="white", lw=0.4,
-            label=chart_text("hd_with", lang, p=f"{1 - p0:.1%}") if p0 > 0 else None)
+            label=chart_text("hd_with", lang, p=pct(1 - p0)) if p0 > 0 else None)
     if p0 > 0:
-        ax.plot([], [], " ", label=chart_text("hd_without", lang, p=f"{p0:.1%}"))
+        ax.plot([], [], " ", label=chart_text("hd_without", lang, p=pct(p0)))
     for val, name, color, ls in ((var95, "VaR95", "#fd8d3c", "--"), (cvar95, "CVaR95", "#cb181d", "-")):
         if val is not None and np.isfinite(val):
-            ax.axvline(val / WAN, color=color, ls=ls, lw=1.5, label=f"{name} = {fixed(val / WAN, 0, True)}")
+            ax.axvline(val / WAN, color=color, ls=ls, lw=1.5,
+                       label=chart_text("hd_mark", "zh" if lang == "both" else lang, name=name,
+                                        v=fixed(val / WAN, 0, True)))  # "both": "= 58 万元" once, not twice
+    from matplotlib.ticker import MaxNLocator
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of paths: no 0.5 path
     ax.xaxis.set_major_formatter(_wan_formatter())
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="upper right", fontsize=8, prop=_legend_prop())
@@ -247,7 +416,8 @@ def hidden_debt_distribution(ax: Axes, pv: Sequence[float], var95: float | None 
 def pd_curve(ax: Axes, pd_cumulative: Sequence[float], start_year: int | str | None = None,
              lang: str = DEFAULT_LANG) -> Axes:
     """Cumulative probability of default by the end of each programme year (with the SOE's support, no government
-    support); ``start_year`` (e.g. ``"2025-07"``) only labels the axis."""
+    support), on the charts' programme-year axis (:func:`year_axis`; ``start_year``, e.g. ``"2025-07"``, adds the
+    calendar spans)."""
     from matplotlib.ticker import PercentFormatter
     pdc = np.asarray(list(pd_cumulative), dtype=float)
     fk = _font_kw()
@@ -262,12 +432,11 @@ def pd_curve(ax: Axes, pd_cumulative: Sequence[float], start_year: int | str | N
     y = np.concatenate([[0.0], pdc])
     ax.plot(x, y, "-o", color="#54278f", lw=1.8, ms=3)
     ax.fill_between(x, 0, y, color="#9e9ac8", alpha=0.35)
-    ax.set_xlabel(chart_text("pd_x_start", lang, start=start_year) if start_year
-                  else chart_text("pd_x", lang), **fk)
+    year_axis(ax, str(start_year) if start_year else None, lang, end_of_year=True)
     ax.set_xlim(0, pdc.size + 0.5)
     ax.set_ylim(0, max(0.05, float(pdc.max()) * 1.15))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if pdc.max() >= 0.1 else 1))
-    ax.annotate(f"{pdc[-1]:.1%}", (x[-1], y[-1]), textcoords="offset points", xytext=(-4, 6), ha="right")
+    ax.annotate(pct(pdc[-1]), (x[-1], y[-1]), textcoords="offset points", xytext=(-4, 6), ha="right")
     ax.grid(True, alpha=0.3)
     return ax
 
@@ -308,10 +477,11 @@ def cash_waterfall(ax: Axes, flows: dict[str, float], title: str | None = None, 
     y = np.arange(len(labels))[::-1]
     ax.barh(y, widths, left=starts, color=colors, height=0.65)
     span = max(max((s + w for s, w in zip(starts, widths)), default=0.0) - min(min(starts, default=0.0), 0.0), 1.0)
-    for yi, s, w in zip(y, starts, widths):
+    signs = [("+" if sign > 0 else "−") for _, sign in keys] + [""]
+    for yi, s, w, sgn in zip(y, starts, widths, signs):
         # the amount right of the bar, and right of the zero line too so it never sits on it
         x = max(s + w, 0.0) + 0.005 * span
-        ax.text(x, yi, fixed(w, 0, True), va="center", ha="left", fontsize=7)
+        ax.text(x, yi, sgn + fixed(w, 0, True), va="center", ha="left", fontsize=7)
     ax.set_yticks(y, labels, **fk)
     ax.axvline(0, color="black", lw=0.8)
     ax.xaxis.set_major_formatter(_wan_formatter())
@@ -321,6 +491,12 @@ def cash_waterfall(ax: Axes, flows: dict[str, float], title: str | None = None, 
     ax.title.set_horizontalalignment("right")
     ax.title.set_x(1.0)
     ax.grid(True, axis="x", alpha=0.3)
+    from matplotlib.patches import Patch
+    kinds = (("#41ab5d", "wf_in"), ("#6baed6", "wf_out"), ("#fd8d3c", "wf_soe"), ("#cb181d", "wf_budget"),
+             ("#252525", "wf.end_cash"))
+    used = set(colors)
+    ax.legend(handles=[Patch(color=c, label=chart_text(k, lang)) for c, k in kinds if c in used],
+              loc="lower right", fontsize=7, prop=_legend_prop())
     xmin, xmax = ax.get_xlim()
     ax.set_xlim(xmin, xmax + 0.12 * (xmax - xmin))
     return ax

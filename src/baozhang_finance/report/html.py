@@ -5,9 +5,11 @@ self-contained page, images embedded as base64).
 transaction (temporary folder renamed at the end); :func:`render_reports` re-renders the reports of a saved run
 (``baozhang report RUN_DIR``), again atomically.
 
-The **median path** (中位路径) whose per-project cash flows the workbook and the waterfall chart show is the path
-with the median hidden-debt PV (the lower median: index ⌊(n−1)/2⌋ of a stable sort, so ties — e.g. the many
-paths with no call — resolve to the lowest path number). Its months are re-simulated exactly: the path's chunk
+The **median path** (中位路径) whose per-project cash flows the workbook and the waterfall chart show is the
+representative path of :func:`run.replay.representative_index`: among the paths at the (lower) median hidden-debt
+PV — on most runs many paths share PV 0 — the one nearest their median SOE support PV, then nearest their median
+terminal equity, then the lowest path number (decision 74; the chart caption and the sheet state the rule). Its
+months are re-simulated exactly: the path's chunk
 generator is replayed, drawing the whole chunk's innovations each month and keeping the path's row, so the
 path gets bit-for-bit the random draws it had in the run (the arithmetic on one row instead of a chunk may
 differ in the last bits); the replay is checked against the run's hidden-debt PV and saved yearly ledgers
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING as _TC_  # noqa: E402
 if _TC_:  # imported where used (start-up time)
     import xlsxwriter
 
+from baozhang_finance.measures.bank import min_bank_dscr
 from baozhang_finance.measures.catalogue import entry, has
 from baozhang_finance.report.attribution import attribution_charts, html_section as attribution_html
 from baozhang_finance.report.attribution import load as load_attribution
@@ -84,7 +87,8 @@ PATHS_SAMPLE_ROWS = 1_000
 CALL_THRESHOLD = 0.05
 
 REPORT_FILES = ("report.xlsx", "report.html")
-CHART_FILES = ("cash_balance_fan.png", "dscr_fan.png", "hidden_debt_pv.png", "pd_curve.png", "median_waterfall.png")
+CHART_FILES = ("cash_balance_fan.png", "coverage_fan.png", "dscr_fan.png", "bank_dscr_min.png", "hidden_debt_pv.png",
+               "pd_curve.png", "median_waterfall.png")
 
 
 # =============================================================================================== median path
@@ -392,9 +396,10 @@ def _sheet_median_path(wb, f, result, mp: MedianPath, lang: str) -> None:
     ws = sh.ws
     unit_of = {_flow_title(key, title, lang): entry(f"flow.{key}").unit
                for key, title, _ in PROJECT_ITEMS + PROGRAMME_ITEMS}
+    first, last = pl.year1_span(result.scenario.programme.start)
     ws.write(0, 0, text("xlsx.median_head", lang, index=mp.index, yuan=f"{mp.hidden_debt_pv:,.0f}",
-                        wan=f"{mp.hidden_debt_pv / WAN:,.1f}"), f["bold"])
-    ws.write(1, 0, text("xlsx.median_note", lang), f["note"])
+                        wan=f"{mp.hidden_debt_pv / WAN:,.1f}", first=first, last=last), f["bold"])
+    ws.write(1, 0, text("xlsx.median_note", lang, rule=median_rule(result, lang)), f["note"])
     r, first_header = 3, None
     for name, df in project_cash_flows(result, mp, lang).items():
         ws.write(r, 0, name if name != "programme" else text("xlsx.programme_block", lang), f["bold"])
@@ -411,6 +416,19 @@ def _sheet_median_path(wb, f, result, mp: MedianPath, lang: str) -> None:
     ws.freeze_panes(first_header + 1, 2)
     sh.widths((0, 1, 9), (2, 30, 15))
     ws.set_row(first_header, 45)
+
+
+def median_path_number(result) -> int:
+    """The path number of the median path (:func:`median_path_index`'s row), without replaying it."""
+    row = median_path_index(result)
+    return int(result.paths["path"].iloc[row]) if "path" in result.paths.columns else row
+
+
+def median_rule(result, lang: str = DEFAULT_LANG) -> str:
+    """How the median path was chosen, with the number of paths at the median hidden-debt PV (caption, sheet)."""
+    pv = result.paths["hidden_debt_pv"].to_numpy(float)
+    ties = int(np.count_nonzero(pv == pv[median_path_index(result)]))
+    return text("median_rule", lang, n=f"{ties:,}")
 
 
 def _sheet_paths(wb, f, result, lang: str) -> None:
@@ -461,8 +479,10 @@ def write_xlsx(result, folder: str | Path, mp: MedianPath | None = None, lang: s
 
 # =============================================================================================== charts
 def write_charts(result, folder: str | Path, mp: MedianPath | None = None, lang: str = DEFAULT_LANG) -> list[Path]:
-    """``charts/*.png`` (150 dpi): cash-balance and DSCR fans, hidden-debt PV distribution, cumulative PD,
-    the median path's waterfall — labels in ``lang`` (English without a CJK font)."""
+    """``charts/*.png`` (150 dpi): the cash-balance fan, the all-financing coverage fan (CFADS ÷ all debt service),
+    the bank lens's DSCR by year and its minimum per path (:func:`measures.bank.min_bank_dscr`), the hidden-debt PV
+    distribution, the cumulative PD, the median path's waterfall — over programme years, labels in ``lang``
+    (English without a CJK font)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -470,13 +490,20 @@ def write_charts(result, folder: str | Path, mp: MedianPath | None = None, lang:
     folder.mkdir(parents=True, exist_ok=True)
     s = result.summary
     mp = mp or median_path(result)
-    hd = s["hidden_debt"]
+    hd, bank = s["hidden_debt"], s["bank"]
+    start, lockup = result.scenario.programme.start, float(result.plan.lockup_dscr)
+    window = bank.get("dscr_test_years")
     written = []
     with matplotlib.rc_context(pl.font_rc()):
         jobs: list[tuple[str, tuple[float, float], Callable]] = [
             ("cash_balance_fan.png", (7.5, 4.0), lambda ax: pl.fan_chart(ax, result.yearly, "cash_balance",
-                                                                          lang=lang)),
-            ("dscr_fan.png", (7.5, 4.0), lambda ax: pl.fan_chart(ax, result.yearly, "dscr", lang=lang)),
+                                                                          lang=lang, start=start)),
+            ("coverage_fan.png", (7.5, 4.0), lambda ax: pl.fan_chart(ax, result.yearly, "dscr", lang=lang,
+                                                                      start=start, lockup=lockup)),
+            ("dscr_fan.png", (7.5, 4.0), lambda ax: pl.bank_dscr_fan(ax, bank.get("dscr_bank_by_year") or {}, window,
+                                                                     lockup, start, lang)),
+            ("bank_dscr_min.png", (7.5, 4.0), lambda ax: pl.bank_dscr_min_distribution(
+                ax, min_bank_dscr(result) if bank.get("has_bank_debt") else [], window, lockup, lang=lang)),
             ("hidden_debt_pv.png", (7.5, 4.0), lambda ax: pl.hidden_debt_distribution(
                 ax, result.paths["hidden_debt_pv"].to_numpy(float), hd["var95_pv"], hd["cvar95_pv"], lang=lang)),
             ("pd_curve.png", (7.5, 4.0), lambda ax: pl.pd_curve(ax, s["bank"].get("pd_cumulative", []),
@@ -697,18 +724,20 @@ def _described(model, name: str, shown, lang: str, prefix: str) -> list:
     return [f"{prefix}.{name}", shown, _meaning(name, info.description or "", lang)]
 
 
-def support_rows(sc, lang: str = DEFAULT_LANG) -> list[list]:
+def support_rows(sc, lang: str = DEFAULT_LANG, result=None) -> list[list]:
     """The support and cure settings the run used — [support] (conventions, what SOE money pays, whether the pot
     refills, its yearly capacity and cap), the SOE's pot from [waterfall], the PV rates, and [cures] (timing, order,
     each cure configured with its settings; none under legacy conventions, which try no cure) — as [field, value,
     meaning] rows. "Pot refills" is the effective setting: ``support.distributions_return`` or
     ``waterfall.soe_support_revolving`` under the default conventions, the latter alone under legacy
-    (engine.plan.compile_support)."""
+    (engine.plan.compile_support). The PV rates are the run's (``result``'s plan; without one, the scenario's support
+    compiled: :func:`report.notes.pv_rates`)."""
     sp, w, cu = sc.support, sc.waterfall, sc.cures
     legacy = sp.conventions == "legacy"
     yes = lambda b: text("word.yes" if b else "word.no", lang)  # noqa: E731
-    refills = w.soe_support_revolving if legacy else (sp.distributions_return or w.soe_support_revolving)
-    fiscal, soe = pv_rates(sc)
+    refills = (bool(result.plan.support.distributions_return) if result is not None  # what the run compiled
+               else w.soe_support_revolving if legacy else (sp.distributions_return or w.soe_support_revolving))
+    fiscal, soe = pv_rates(result if result is not None else sc)
     rows = [_described(sp, "conventions", sp.conventions, lang, "support"),
             _described(sp, "soe_pays", text("html.legacy_pays", lang) if legacy else ", ".join(sp.soe_pays), lang,
                        "support"),
@@ -867,7 +896,7 @@ def _html_answer(s: dict, lang: str) -> list[str]:
     return parts
 
 
-def _html_fiscal(s: dict, img: Callable[..., str], lang: str, scenario=None) -> list[str]:
+def _html_fiscal(s: dict, img: Callable[..., str], lang: str, result=None, lockup: float | None = None) -> list[str]:
     se = s["run"]["standard_errors"]
     hd, fis = s["hidden_debt"], s["fiscal"]
     rows = [
@@ -878,7 +907,8 @@ def _html_fiscal(s: dict, img: Callable[..., str], lang: str, scenario=None) -> 
         [text("html.hd_var95", lang), several("hidden_debt.var95_pv", hd, ("var95_pv", "cvar95_pv"))],
         [text("html.hd_var99", lang), several("hidden_debt.var99_pv", hd, ("var99_pv", "cvar99_pv"))],
         _row(s, "hidden_debt.pv_given_call", ("p50", "p95"), lang),
-        _row(s, "hidden_debt.first_call_year", ("p50",), lang),
+        _year_row(s, "hidden_debt.first_call_year", ("p50",), lang,
+                  result.scenario.programme.start if result is not None else None),
         _row(s, "hidden_debt.peak_share_of_fiscal_revenue", ("p50", "p95"), lang),
         [text("html.bond_burden", lang),
          f"{_v(s, 'fiscal.explicit_bond_burden.p_call')} / {_v(s, 'fiscal.explicit_bond_burden.expected_pv')}"],
@@ -894,12 +924,14 @@ def _html_fiscal(s: dict, img: Callable[..., str], lang: str, scenario=None) -> 
     return [
         f"<h2>{_e(text('html.h_fiscal', lang))}</h2>",
         _table(rows, [text("col.measure", lang), text("col.value", lang)]),
-        *([f'<p class="note">{_e(pv_note(scenario, lang))}</p>'] if scenario is not None else []),
+        *([f'<p class="note">{_e(pv_note(result, lang))}</p>'] if result is not None else []),
         f"<h3>{_e(text('html.h_payers', lang))}</h3>",
         _table(payers, [text(f"col.{c}", lang) for c in ("payer", "expected_pv", "share")]),
         '<div class="grid">',
         img("hidden_debt_pv.png", text("html.img_hidden_debt", lang), text("html.cap_hidden_debt", lang)),
         img("cash_balance_fan.png", text("html.img_cash_fan", lang), _cash_fan_caption(s, lang)),
+        img("coverage_fan.png", text("html.img_coverage_fan", lang),
+            text("html.cap_coverage_fan", lang, lockup=_ratio_text(lockup))),
         "</div>",
     ]
 
@@ -947,11 +979,32 @@ def _bank_rows(s: dict, lang: str, month0: bool = False) -> list[list[str]]:
         _row(s, "coverage.llcr", ("p05", "p50"), lang),
         _row(s, "bank.ltv_peak", ("p50", "p95"), lang),
         [text("html.grade", lang), f"{grade(_g(bank, 'grade'), lang)} / {_v(s, 'bank.risk_weight')}"],
-        _row(s, "bank.borrower.type", lang=lang),
+        _borrower_row(s, lang),
         nosupport,
         _row(s, "bank.pd_corporate.pd_lifetime", lang=lang),
         _row(s, "bank.ltv_income_peak", ("p50", "p95"), lang),
     ]
+
+
+def _ratio_text(x) -> str:
+    return "—" if x is None else f"{float(x):.2f}"
+
+
+def _borrower_row(s: dict, lang: str) -> list[str]:
+    kind = _g(s, "bank.borrower.type")
+    shown = text(f"borrower.{kind}", lang) if kind and has(f"text.borrower.{kind}") else _v(s, "bank.borrower.type")
+    return [label("bank.borrower.type", lang), shown]
+
+
+def _year_row(s: dict, key: str, stats: tuple[str, ...], lang: str, start: str | None) -> list[str]:
+    """A row of programme-year statistics, each with its calendar span: "29 (2053/54)", "第 29 年（2053/54）"."""
+    row = _row(s, key, stats, lang)
+    vals = [_g(s, f"{key}.{q}") for q in stats]
+    if start and all(isinstance(v, (int, float)) and v >= 1 for v in vals):
+        one = "zh" if lang == "zh" else "en"
+        row[1] = " / ".join(text("year_span", one, y=fmt(f"{key}.{q}", v), span=pl.calendar_span(int(round(v)), start))
+                            for q, v in zip(stats, vals))
+    return row
 
 
 def _html_bank(s: dict, img: Callable[..., str], lang: str, result=None) -> list[str]:
@@ -962,13 +1015,16 @@ def _html_bank(s: dict, img: Callable[..., str], lang: str, result=None) -> list
                             [text("col.measure", lang), text("col.value", lang)]))
     else:
         parts.append(f"<p>{_e(text('html.no_bank', lang))}</p>")
+    a, b = (s["bank"].get("dscr_test_years") or ("—", "—"))[:2]
+    lockup = _ratio_text(result.plan.lockup_dscr) if result is not None else "—"
     return parts + ['<div class="grid">',
+                    img("dscr_fan.png", text("html.img_dscr", lang), text("html.cap_dscr", lang, a=a, b=b, lockup=lockup)),
+                    img("bank_dscr_min.png", text("html.img_dscr_min", lang), text("html.cap_dscr_min", lang, a=a, b=b)),
                     img("pd_curve.png", text("html.img_pd", lang), text("html.cap_pd", lang)),
-                    img("dscr_fan.png", text("html.img_dscr", lang), text("html.cap_dscr", lang)),
                     "</div>"]
 
 
-def _html_soe(s: dict, img: Callable[..., str], lang: str) -> list[str]:
+def _html_soe(s: dict, img: Callable[..., str], lang: str, result=None) -> list[str]:
     q3 = ("p05", "p50", "p95")
     income = [_row(s, "soe.equity_irr_monthly", q3, lang), _row(s, "soe.equity_irr", q3, lang),
               _row(s, "soe.npv_monthly", q3, lang), _row(s, "soe.npv", q3, lang)]
@@ -989,7 +1045,9 @@ def _html_soe(s: dict, img: Callable[..., str], lang: str) -> list[str]:
         _table(rows, [text("col.measure", lang), text("col.value", lang)]),
         *([f'<p class="note">{_e(note)}</p>'] if note else []),
         img("median_waterfall.png", text("html.img_waterfall", lang),
-            text("html.cap_waterfall", lang, sheet=sheet_name("median", lang))),
+            text("html.cap_waterfall", lang, sheet=sheet_name("median", lang),
+                 index=median_path_number(result) if result is not None else "—",
+                 rule=median_rule(result, lang) if result is not None else "")),
     ]
 
 
@@ -1026,7 +1084,7 @@ def _html_assumptions(result, lang: str) -> list[str]:
         parts += [_h3("html.h_grants", lang), _table(grant_rows, heads("project", "grant", "source", "amount", "kind"))]
     waterfall = [r for r in _field_rows(sc.waterfall, lang) if r[0] != "soe_support_revolving"]  # in "support" below
     parts += [_h3("html.h_waterfall", lang), _table(waterfall, heads("field", "value", "meaning")),
-              _h3("html.h_support", lang), _table(support_rows(sc, lang), heads("field", "value", "meaning")),
+              _h3("html.h_support", lang), _table(support_rows(sc, lang, result), heads("field", "value", "meaning")),
               _h3("html.h_market", lang), _table(_field_rows(sc.market, lang), heads("field", "value", "meaning"))]
     if sc.market.stresses:
         names = ", ".join(x.name for x in sc.market.stresses)
@@ -1064,8 +1122,9 @@ def render_html(result, chart_dir: str | Path, lang: str = DEFAULT_LANG, attribu
     def img(name: str, alt: str, caption: str) -> str:
         return _img(Path(chart_dir), name, alt, caption)
 
-    parts = (_html_head(result, lang) + _html_answer(s, lang) + _html_fiscal(s, img, lang, result.scenario)
-             + _html_bank(s, img, lang, result) + _html_soe(s, img, lang) + attribution_html(attribution, img, lang)
+    parts = (_html_head(result, lang) + _html_answer(s, lang)
+             + _html_fiscal(s, img, lang, result, float(result.plan.lockup_dscr))
+             + _html_bank(s, img, lang, result) + _html_soe(s, img, lang, result) + attribution_html(attribution, img, lang)
              + _html_parameter_uncertainty(s, lang) + _html_compliance(result, lang) + _html_assumptions(result, lang)
              + _html_manifest(result, lang))
     return "\n".join(parts)

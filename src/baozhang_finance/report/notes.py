@@ -2,9 +2,9 @@
 computed here):
 
 * the two present-value rates: the budget's payments (hidden-debt calls, the explicit bond burden, government
-  money) are discounted at the **fiscal** rate — ``programme.fiscal_discount_rate``, absent: the local-bond yield
-  (:data:`model.support.LOCAL_BOND_YIELD`, 2 %) under the default conventions, ``discount_rate`` under legacy (as
-  :func:`engine.plan.compile_support` sets it) — and the SOE's figures (equity NPV, SOE support) at the
+  money) are discounted at the **fiscal** rate — the one the run's plan carries, ``plan.support.fiscal_rate``
+  (:func:`engine.plan.compile_support`: ``programme.fiscal_discount_rate``, absent the local-bond yield, 2 %, under
+  the default conventions, ``discount_rate`` under legacy) — and the SOE's figures (equity NPV, SOE support) at the
   programme's ``discount_rate``;
 * the headline SOE return: the monthly equity IRR / NPV with the terminal value at income value (NOI ÷ cap rate:
   保租房 units may not be sold at market, docs/lenses.md), ``soe.equity_irr_monthly`` / ``soe.npv_monthly``; the
@@ -14,7 +14,7 @@ computed here):
 
 from __future__ import annotations
 
-from baozhang_finance.model.support import LOCAL_BOND_YIELD
+from baozhang_finance.engine.plan import compile_support
 from baozhang_finance.report.format import DEFAULT_LANG, pct, text
 
 #: (headline, secondary) summary keys of the SOE return: income terminal value first, market value second
@@ -22,13 +22,22 @@ IRR_KEYS = ("soe.equity_irr_monthly", "soe.equity_irr")
 NPV_KEYS = ("soe.npv_monthly", "soe.npv")
 
 
-def pv_rates(scenario) -> tuple[float, float]:
-    """(fiscal rate, programme rate): the annual rates of the government figures' PVs and of the SOE's."""
-    prog = scenario.programme
-    fiscal = prog.fiscal_discount_rate
-    if fiscal is None:
-        fiscal = prog.discount_rate if scenario.support.conventions == "legacy" else LOCAL_BOND_YIELD
-    return float(fiscal), float(prog.discount_rate)
+def pv_rates(source) -> tuple[float, float]:
+    """(fiscal rate, programme rate): the annual rates the run discounted the government figures and the SOE's at.
+
+    The fiscal rate is read from the compiled plan, ``plan.support.fiscal_rate`` — the rate behind
+    ``fiscal_discount_m``, the factors the engine and measures/fiscal.py discount the budget's payments with
+    (:func:`engine.plan.compile_support` decides it: ``programme.fiscal_discount_rate``, absent the local-bond yield
+    or, under legacy, the programme rate) — so a footnote cannot disagree with the run. The programme rate is
+    ``programme.discount_rate``, which :func:`engine.plan.compile_timing` compiles as it stands.
+
+    ``source``: a Result (its plan and scenario), or a Scenario (its support compiled by ``compile_support``, the
+    engine's own rule, e.g. for ``baozhang compare``'s caption before anything ran).
+    """
+    plan = getattr(source, "plan", None)
+    scenario = getattr(source, "scenario", source)
+    support = plan.support if plan is not None else compile_support(scenario, 12)
+    return float(support.fiscal_rate), float(scenario.programme.discount_rate)
 
 
 def income_tv_headline(s: dict) -> bool:
@@ -41,9 +50,10 @@ def cap_rate(s: dict) -> float | None:
     return (s.get("soe", {}).get("terminal_value_income") or {}).get("cap_rate")
 
 
-def pv_note(scenario, lang: str = DEFAULT_LANG) -> str:
-    """"PV: government figures … at the fiscal discount rate 2.0 %, SOE figures at the programme rate 4.0 %"."""
-    fiscal, soe = pv_rates(scenario)
+def pv_note(source, lang: str = DEFAULT_LANG) -> str:
+    """"PV: government figures … at the fiscal discount rate 2.0 %, SOE figures at the programme rate 4.0 %" — the
+    rates of :func:`pv_rates` (``source``: a Result, or a Scenario)."""
+    fiscal, soe = pv_rates(source)
     return text("note.pv_rates", lang, fiscal=_nb(pct(fiscal)), soe=_nb(pct(soe)))
 
 

@@ -108,7 +108,7 @@ def footnotes(result, lang: str = "both") -> list[str]:
     """The notes under the three-lens table (and in the xlsx Guide): units and SE, the two PV rates with their
     values, the income terminal value of the SOE return."""
     one = "zh" if lang == "zh" else "en"
-    notes = [text("term.footnote", one), pv_note(result.scenario, one), tv_note(result.summary, one)]
+    notes = [text("term.footnote", one), pv_note(result, one), tv_note(result.summary, one)]
     return [n for n in notes if n]
 
 

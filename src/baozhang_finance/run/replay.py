@@ -45,11 +45,53 @@ def path_shocks(plan, seed: int, chunk_size: int, paths: int, path_no: int):
     return Shocks.for_plan(plan.market, chunk_n, chunk_generator(seed, chunk)).rows(slice(row, row + 1))
 
 
+#: the keys that choose among the paths at the median hidden-debt PV, in order (columns of ``Result.paths``)
+REPRESENTATIVE_KEYS = ("soe_support_pv", "terminal_equity")
+
+
+def representative_index(hidden_pv, *keys) -> int:
+    """Row of the representative path: at the median hidden-debt PV, then nearest the medians of ``keys``.
+
+    Notes
+    -----
+    With ``H`` the hidden-debt PV of the ``n`` paths, ``m_H = H_(⌊(n−1)/2⌋)`` the lower median (an order statistic,
+    so a path has it exactly) and ``C = {i : H_i = m_H}`` the paths at it (on most runs many paths share
+    ``H = 0``), the representative path is
+
+    .. math:: i^* = \\operatorname{lexmin}_{i \\in C}
+              \\bigl(|K^1_i - \\operatorname{med}_C K^1|,\\; |K^2_i - \\operatorname{med}_C K^2|,\\; \\dots,\\; i\\bigr)
+
+    — nearest the median (over ``C``, the midpoint of the two middle values when ``|C|`` is even) of the first key,
+    ties broken by the second key the same way, remaining ties by the lowest row. A NaN key value is farthest.
+    Deterministic: the same paths give the same row, whatever order a sort left them in.
+
+    Examples
+    --------
+    >>> representative_index([0, 0, 0, 5, 9], [3.0, 1.0, 2.0, 0.0, 0.0])  # H median 0; SOE PV median of 3, 1, 2 = 2
+    2
+    """
+    h = np.asarray(hidden_pv, dtype=float)
+    if h.size == 0:
+        raise ValueError("no paths to choose a representative path from")
+    m = np.sort(h, kind="stable")[(h.size - 1) // 2]
+    cand = np.flatnonzero(h == m)
+    dist = []
+    for k in keys:
+        v = np.asarray(k, dtype=float)[cand]
+        med = np.nanmedian(v) if np.isfinite(v).any() else np.nan
+        d = np.abs(v - med)
+        dist.append(np.where(np.isnan(d), np.inf, d))
+    order = np.lexsort((cand, *reversed(dist)))  # np.lexsort: the last key is the primary one
+    return int(cand[order[0]])
+
+
 def median_path_index(result) -> int:
-    """Index (row of ``result.paths``) of the path with the lower-median hidden-debt PV."""
-    pv = result.paths["hidden_debt_pv"].to_numpy(float)
-    order = np.argsort(pv, kind="stable")
-    return int(order[(pv.size - 1) // 2])
+    """Row of ``result.paths`` of the representative ("median") path: :func:`representative_index` of the
+    hidden-debt PV and :data:`REPRESENTATIVE_KEYS` (SOE support PV, then terminal equity; a key the table lacks —
+    an old run — is left out)."""
+    paths = result.paths
+    keys = [paths[k].to_numpy(float) for k in REPRESENTATIVE_KEYS if k in paths.columns]
+    return representative_index(paths["hidden_debt_pv"].to_numpy(float), *keys)
 
 
 def replay_path(result, index: int) -> MedianPath:
@@ -85,7 +127,8 @@ _MEDIAN_CACHE: "weakref.WeakKeyDictionary[Any, MedianPath]" = weakref.WeakKeyDic
 
 
 def median_path(result) -> MedianPath:
-    """The median path of a result (computed once per Result object)."""
+    """The representative ("median") path of a result, :func:`median_path_index`, replayed (once per Result
+    object)."""
     mp = _MEDIAN_CACHE.get(result)
     if mp is None:
         mp = replay_path(result, median_path_index(result))
