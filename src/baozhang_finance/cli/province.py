@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from baozhang_finance.cli.common import console, err_console, fail, finish_run, say, showing, user_errors
 from baozhang_finance.model.compliance import check_scenario
@@ -17,6 +18,20 @@ from baozhang_finance.model.scenario import ScenarioError
 from baozhang_finance.report.province import print_province, province_writers
 from baozhang_finance.report.tables import print_findings
 from baozhang_finance.run.portfolio import simulate_portfolio
+
+
+#: the width the province table prints at when stdout is not a terminal (a pipe, a file): rich would fall back to
+#: 80 columns and cut the headers ("P(hidden-… call)") and wrap the measures' lines; at this width no header of
+#: either language wraps, and no line is padded to it (the table keeps its own width)
+PIPE_WIDTH = 400
+
+
+def table_console() -> Console:
+    """The console the province's table prints on: the terminal's own, or — when stdout is not a terminal — one
+    :data:`PIPE_WIDTH` columns wide on the same stdout (no colour, as any console on a pipe)."""
+    if console.is_terminal:
+        return console
+    return Console(file=sys.stdout, width=PIPE_WIDTH)
 
 
 def load(path: Path):
@@ -56,8 +71,9 @@ def refuse_options(path: Path, given: dict) -> None:
     (``False`` / None: not given), rather than a run that silently ignores it."""
     for name, value in given.items():
         if value not in (None, False):
-            fail(f"{path}: {name}: not for a portfolio file (a province runs every city with plain Monte Carlo, "
-                 "in memory, for the [portfolio] paths; --stress and --conventions apply to every city)")
+            fail(f"{path}: {name}: not for a portfolio file (a province runs every city with plain Monte Carlo "
+                 "for the [portfolio] paths, and streams its cities to disk by itself when they are large; "
+                 "--stress and --conventions apply to every city)")
 
 
 def run_portfolio(path: Path, paths, seed, chunk_size, workers, backend, client, out, overwrite, no_reports,
@@ -76,7 +92,7 @@ def run_portfolio(path: Path, paths, seed, chunk_size, workers, backend, client,
                                     backend=backend, client=client, progress=cb, stress=stress,
                                     conventions=conventions)
     finish_run(result, path, out, () if no_reports else province_writers(lang), overwrite, as_json, quiet,
-               lambda r: print_province(r, console, lang))
+               lambda r: print_province(r, table_console(), lang))
 
 
 def check_portfolio(path: Path, lang) -> None:

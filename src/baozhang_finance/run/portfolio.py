@@ -10,6 +10,11 @@ holds one chunk of one city at a time.
 Tasks are released in index order, so the parent completes the cities one by one: when a city's last chunk is in,
 its :class:`Result` is built (every single-city measure, unchanged), reduced to what the province needs
 (:func:`measures.province.city_paths`) and dropped. City 0 with no loadings is bit for bit its standalone run.
+
+A large portfolio streams (decision 76): each city's reduction is written to its own Parquet column store
+(:class:`StoredCityPaths`, in a run-private folder removed with the result) as soon as it is made, so the parent
+holds one city at a time whatever the number of cities; the province's measures read the cities block by block
+(:func:`measures.province.province_summary`) and give the same bits as from memory.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import weakref
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
@@ -30,17 +36,88 @@ from baozhang_finance.engine.factors import CityLoadings, ProvinceLoadings, city
 from baozhang_finance.engine.loop import choose_engine, run_paths, with_engine
 from baozhang_finance.engine.plan import Plan, compile_plan
 from baozhang_finance.measures import province as pm
+from baozhang_finance.measures.province import PATH_FIELDS, YEAR_FIELDS, CityPaths
 from baozhang_finance.model.portfolio import Portfolio
 from baozhang_finance.model.scenario import Scenario, ScenarioError
 from baozhang_finance.model.support import with_conventions
 from baozhang_finance.run.atomic import write_folder_atomically
 from baozhang_finance.run.chunks import chunk_bounds, per_path_columns
-from baozhang_finance.run.result import Result, _clean, _git_commit
+from baozhang_finance.run.result import Result, _clean, _git_commit, store_root
 from baozhang_finance.run.simulate import _iter_chunks, resolve_backend, run_info
-from baozhang_finance.run.store import keep_freed_pages
+from baozhang_finance.run.store import (ColumnWriter, RunFolder, keep_freed_pages, remove_run_folder,
+                                        remove_stale_run_folders)
 
 #: progress(done tasks, total tasks, city name, chunk index)
 Progress = Callable[[int, int, str, int], None]
+
+#: a portfolio streams its cities' reductions to Parquet when, held in memory, they would take at least this many
+#: bytes (:func:`reduction_bytes`; decision 76 — measured in docs/benchmarks.md, "A province")
+STREAM_BYTES = 256 << 20
+
+
+def reduction_bytes(cities: int, paths: int, years: int) -> int:
+    """Bytes the cities' :class:`~baozhang_finance.measures.province.CityPaths` take in memory: per city and path,
+    4 yearly float32 arrays and 1 bool (17 bytes a year), 2 float64 PVs and 2 bool flags (18 bytes)."""
+    return int(cities) * int(paths) * (17 * int(years) + 18)
+
+
+def stream_wanted(stream: bool | None, cities: int, paths: int, years: int) -> bool:
+    """``stream`` when given; else whether the reductions would take :data:`STREAM_BYTES` or more."""
+    return bool(stream) if stream is not None else reduction_bytes(cities, paths, years) >= STREAM_BYTES
+
+
+class StoredCityPaths:
+    """A city's :class:`~baozhang_finance.measures.province.CityPaths` written to a column store (run/store.py:
+    ``paths.parquet`` with the per-path fields, ``ledgers.parquet`` with the yearly ones, row groups of one block)
+    in ``folder``: the same ``name``, ``summary``, ``capacity_yuan``, ``n``, ``years`` and blocks, read from the
+    files one block at a time (the store keeps no block after a read: the province reads one of every city's), and
+    each field read whole on demand (``c.money_y``: for tests and notebooks, not for the summary). ``owner``: the
+    run folder the files live in, kept alive (and removed) with the cities that read it."""
+
+    def __init__(self, cp: CityPaths, folder: Path, owner: RunFolder | None = None):
+        w = ColumnWriter(folder)
+        try:
+            for i in range(-(-cp.n // pm.BLOCK)):
+                a = i * pm.BLOCK
+                cols = {"path": np.arange(a, min(cp.n, a + pm.BLOCK), dtype=np.int64)}
+                cols.update({f: cp.block(f, i) for f in PATH_FIELDS})
+                cols.update({f"y_{f}": cp.block(f, i) for f in YEAR_FIELDS})
+                w.append(cols)
+        except BaseException:
+            w.abort()
+            raise
+        self.store = w.close()
+        self.owner = owner
+        self.name, self.summary, self.capacity_yuan = cp.name, cp.summary, cp.capacity_yuan
+        self.n, self.years = cp.n, cp.years
+
+    def block(self, field: str, i: int) -> np.ndarray:
+        """Rows of block ``i`` of ``field``: ``(rows,)`` or, for a yearly field, ``(rows, years)``."""
+        out = self.store.ledger_block(field, i) if field in YEAR_FIELDS else self.store.column_block(field, i)
+        self.store.clear_cache()
+        return out
+
+    def year_block(self, field: str, y: int, i: int) -> np.ndarray:
+        """Year ``y`` of the yearly ``field``, rows of block ``i``."""
+        out = self.store.ledger_year_block(field, y, i)
+        self.store.clear_cache()
+        return out
+
+    def __getattr__(self, field: str):
+        if field in PATH_FIELDS:
+            return self.store.column(field)
+        if field in YEAR_FIELDS:
+            return self.store.ledger(field)
+        raise AttributeError(field)
+
+
+def _run_folder() -> tuple[RunFolder, weakref.finalize]:
+    """A run-private folder for a streamed portfolio's cities (stale ones of killed runs cleared first), removed
+    when the last object holding it (the cities, the result) is gone — or at once by calling the finalizer
+    returned beside it (once: its lock's file descriptor is closed once)."""
+    remove_stale_run_folders(store_root())
+    rf = RunFolder(store_root())
+    return rf, weakref.finalize(rf, remove_run_folder, str(rf.path), rf._fd)
 
 
 @dataclass(frozen=True)
@@ -123,28 +200,52 @@ def _run_info(paths: int, seed: int, chunk_size: int, backend: str, workers: int
 def simulate_portfolio(portfolio: Portfolio, paths: int | None = None, seed: int | None = None,
                        chunk_size: int | None = None, workers: int = 1, backend: str | None = None,
                        client=None, progress: Progress | None = None, keep_results: bool = False,
-                       stress: str | None = None, conventions: str | None = None) -> "PortfolioResult":
+                       stress: str | None = None, conventions: str | None = None,
+                       stream: bool | None = None) -> "PortfolioResult":
     """Run every city of a portfolio on common factor draws and return a :class:`PortfolioResult`.
 
     ``paths``, ``seed``, ``chunk_size``: default the ``[portfolio]`` table's. ``backend``: serial | processes |
     dask (None: processes when ``workers`` > 1). ``keep_results``: keep each city's full :class:`Result` (tests,
     small runs); otherwise only its summary and the province's per-path arrays are kept. ``stress``: a stress
     overlay every city defines, applied to all (a province-wide stress test); ``conventions``: ``"default"`` or
-    ``"legacy"`` for every city (None: as each city's file says)."""
+    ``"legacy"`` for every city (None: as each city's file says). ``stream``: write each city's reduction to
+    Parquet as it is made (:class:`StoredCityPaths`) — None: when they would take :data:`STREAM_BYTES` or more in
+    memory; the summary's numbers are the same either way."""
     info = portfolio.spec.portfolio
     paths, seed = int(paths or info.paths), int(info.seed if seed is None else seed)
     chunk_size = int(chunk_size or info.chunk_size)
     backend = resolve_backend(backend, workers)
     scenarios, pp = compile_portfolio(portfolio, paths, seed, chunk_size, stress, conventions)
     bounds = chunk_bounds(paths, chunk_size)
-    C, m = len(scenarios), len(bounds)
-    total = m * (C + (pp.province is not None))
     t0 = time.perf_counter()
+    folder, remove = (_run_folder() if stream_wanted(stream, len(scenarios), paths, pp.plans[0].Y)
+                      else (None, None))
+    try:
+        cities, results, revenue_factor = _run_tasks(
+            portfolio, scenarios, pp, bounds, seed, progress, keep_results, folder,
+            lambda sc, plan: _run_info(paths, seed, chunk_size, backend, workers, sc, time.perf_counter() - t0,
+                                       stress, plan.market.engine),
+            dict(workers=workers, backend=backend, client=client))
+    except BaseException:
+        if remove is not None:
+            remove()  # a failed or interrupted run leaves no folder behind
+        raise
+    run = _run_info(paths, seed, chunk_size, backend, workers, scenarios[0], time.perf_counter() - t0, stress)
+    return PortfolioResult(portfolio, cities, run, results, revenue_factor)
+
+
+def _run_tasks(portfolio: Portfolio, scenarios: list[Scenario], pp: PortfolioPlan, bounds, seed: int,
+               progress: Progress | None, keep_results: bool, folder: RunFolder | None, city_run, execute: dict):
+    """The (city × chunk) tasks in index order → (the cities' reductions, their Results when ``keep_results``,
+    the province's revenue multiplier or None). A city's columns fill as its chunks come in; at its last chunk its
+    Result is built (``city_run(scenario, plan)``: its run record), reduced, and — with a ``folder`` — the
+    reduction is written to its column store there and dropped from memory."""
+    C, m, paths = len(scenarios), len(bounds), bounds[-1][1]
+    total = m * (C + (pp.province is not None))
     cities, results, columns = [], [], {}
     revenue_factor = None if pp.province is None else np.empty((paths, pp.plans[0].Y))
-    with closing(_iter_chunks(pp, bounds * (total // m), 0, seed, workers, backend, client,
-                              chunk_fn=portfolio_task)) as stream:
-        for task, cols in stream:
+    with closing(_iter_chunks(pp, bounds * (total // m), 0, seed, chunk_fn=portfolio_task, **execute)) as tasks:
+        for task, cols in tasks:
             city, chunk = divmod(task, m)
             a, b = bounds[chunk]
             if city == C:
@@ -155,18 +256,21 @@ def simulate_portfolio(portfolio: Portfolio, paths: int | None = None, seed: int
             columns = columns or {k: np.empty((paths,) + v.shape[1:], dtype=v.dtype) for k, v in cols.items()}
             for k, v in cols.items():
                 columns[k][a:b] = v
+            del cols
             if chunk == m - 1:
-                res = Result(scenarios[city], pp.plans[city], columns,
-                             _run_info(paths, seed, chunk_size, backend, workers, scenarios[city],
-                                       time.perf_counter() - t0, stress, pp.plans[city].market.engine))
-                cities.append(pm.city_paths(portfolio.cities[city].name, res))
+                res = Result(scenarios[city], pp.plans[city], columns, city_run(scenarios[city], pp.plans[city]))
+                columns = {}
+                reduced = pm.city_paths(portfolio.cities[city].name, res)
                 if keep_results:
                     results.append(res)
-                columns = {}
+                del res  # the city's tables go now, before the next city's fill up
+                if folder is not None:
+                    reduced = StoredCityPaths(reduced, folder.path / f"city_{city:05d}", folder)
+                cities.append(reduced)
+                del reduced
             if progress:
                 progress(task + 1, total, portfolio.cities[city].name, chunk)
-    run = _run_info(paths, seed, chunk_size, backend, workers, scenarios[0], time.perf_counter() - t0, stress)
-    return PortfolioResult(portfolio, cities, run, results, revenue_factor)
+    return cities, results, revenue_factor
 
 
 class PortfolioResult:

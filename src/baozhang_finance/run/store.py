@@ -396,6 +396,12 @@ class ColumnStore:
             self._cached -= self._cache.popitem(last=False)[1].nbytes
         return out
 
+    def clear_cache(self) -> None:
+        """Drop the column-blocks kept from earlier reads (a reader of many stores at once — a streamed province
+        reads one block of every city's — keeps none, so its memory does not grow with the stores)."""
+        self._cache.clear()
+        self._cached = 0
+
     def column_block(self, name: str, i: int) -> np.ndarray:
         """Block ``i`` of per-path column ``name``."""
         return self._rows(self._paths, [name], i)[0]
