@@ -98,13 +98,16 @@ class _Inputs:
         self.events = set(int(m) for m in mp.relending_event_months)
         # derived deterministic figures, computed the way the model defines them
         NL = self.NL
-        self.llcr_start = max(max(self.owned_month[self.loan_project[j]] for j in range(NL)), 0) if NL else self.T
-        self.llcr_end = max(self.loan_maturity) if NL else 0
-        if NL:
-            w = [sum(self.loan_draw[j]) for j in range(NL)]
-            self.llcr_rate = sum(r * x for r, x in zip(self.loan_initial_rate_m, w)) / sum(w)
-        else:
-            self.llcr_rate = 0.0
+        # each ring-fenced project's LLCR window (decision 72): from its owned month to its loans' last maturity,
+        # discounted at its loans' draw-weighted initial rate; None for a project without bank debt
+        self.llcr_window = [None] * self.P
+        for i in range(self.P):
+            rows = [j for j in range(NL) if self.loan_project[j] == i and sum(self.loan_draw[j]) > 0]
+            if rows:
+                a, b = max(self.owned_month[i], 0), max(self.loan_maturity[j] for j in rows)
+                w = [sum(self.loan_draw[j]) for j in rows]
+                r = sum(self.loan_initial_rate_m[j] * x for j, x in zip(rows, w)) / sum(w)
+                self.llcr_window[i] = (a, b, r, rows) if b > a else None
         months_with_bonds = [t for t in range(self.T)
                              if any(self.bond_interest[i][t] + self.bond_principal[i][t] + self.bond_draw[i][t] != 0
                                     for i in range(self.P))]
@@ -153,6 +156,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
     log_h = log_r = log_c = occ_d = abs_d = log_g = 0.0
     lpr = mp.lpr0
     rel_on = True
+    rel_p = None  # an expected path's P(relending still renewed), after the first rollover (decision 73)
     # ------------------------------------------------------------------ model state
     bal = [0.0] * NL
     maturity = list(inp.loan_maturity)  # an extension moves it (and adds to the rate)
@@ -180,10 +184,10 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
     first_call = -1
     pv_hidden = pv_bond = pv_soe = 0.0
     cum_equity = peak_funding = 0.0
-    llcr_num = llcr_den = 0.0
+    llcr_num, llcr_den = [0.0] * P, [0.0] * P
     cov_num = cov_bank = 0.0
     keys = ("cfads", "debt_service", "distributions", "equity_in", "soe_support", "gov_hidden", "gov_bond",
-            "fiscal_revenue", "uses", "lockup_months", "cash_balance", "bank_balance", "collateral_value")
+            "fiscal_revenue", "uses", "lockup_months", "cash_balance", "bank_balance", "collateral_value", "refinancing")
     yl = {k: [0.0] * Y for k in keys}
 
     for t in range(T):
@@ -212,6 +216,8 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
                 log_g += mp.fiscal_drift_m
             if u[t] is not None:
                 rel_on = rel_on and u[t][p] >= mp.relending_nonrenewal_prob
+            elif t in inp.events and mp.relending_nonrenewal_prob > 0:
+                rel_p = (1.0 if rel_p is None else rel_p) * (1.0 - mp.relending_nonrenewal_prob)
         if t >= mp.stress_relending_stop:
             rel_on = False
         hpi = math.exp(log_h + inp.stress_log_price[t])
@@ -237,14 +243,17 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             bal[j] += inp.loan_draw[j][t]
             base = inp.loan_rate_m[j] if inp.loan_fixed[j] else lpr_rep / 12.0 + inp.loan_spread_m[j]
             contract = inp.loan_rel_share[j] * inp.loan_rel_rate_m[j] + (1.0 - inp.loan_rel_share[j]) * base
-            if t < inp.loan_rel_end[j] and rel_on:
-                rate = contract
-            elif inp.legacy:
-                rate = base  # legacy: the rate steps up to the loan's own terms when relending ends
+            if inp.legacy:
+                after = base  # legacy: the rate steps up to the loan's own terms when relending ends
             else:  # default: the contract rate stays unless the bank reprices (probability, or a draw per path)
                 pr = inp.loan_reprice_p[j]
                 rp = pr if not events else (1.0 if events[p][j] < pr else 0.0)
-                rate = contract + rp * (base - contract)
+                after = contract + rp * (base - contract)
+            if rel_p is not None:  # expected path: the two rates weighed by P(relending still on)
+                w = rel_p if t < inp.loan_rel_end[j] and rel_on else 0.0
+                rate = w * contract + (1.0 - w) * after
+            else:
+                rate = contract if t < inp.loan_rel_end[j] and rel_on else after
             rate += rate_add[j]
             interest = bal[j] * rate
             in_grace = t < inp.loan_amort_start[j]
@@ -269,6 +278,9 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             bank_int[i] += cash_int
             bank_prin[i] += principal[j]
         bank_due = [bank_int[i] + bank_prin[i] for i in range(P)]
+        for i, win in enumerate(inp.llcr_window):  # a project's LLCR denominator: its loans' balance at the open
+            if win is not None and t == win[0]:
+                llcr_den[i] = sum(bal[j] for j in win[3])
         bond_due = [0.0 if sold_block[i] else inp.bond_interest[i][t] + inp.bond_principal[i][t] for i in range(P)]
         refi_prin = [0.0] * P
         if inp.refi is not None:  # refinancing bonds: annual coupon R·c on each anniversary, R at 12·term
@@ -539,10 +551,11 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
             soe_left = min(soe_left + dist_t, inp.pot_cap)
         peak_funding = max(peak_funding, cum_equity)
         cf_prog = sum(cfads)
-        if inp.llcr_start <= t < inp.llcr_end:
-            llcr_num += (cf_prog - (0.0 if inp.bank_first else sum(bond_due))) * (1.0 + inp.llcr_rate) ** (-(t - inp.llcr_start))
-            if t == inp.llcr_start:
-                llcr_den = bal_open
+        refi_t = [sum(a for i0, m0, a, _ in issues if i0 == i and m0 == t) for i in range(P)]
+        for i, win in enumerate(inp.llcr_window):  # ahead of the bank: bond service less what refinancing meets
+            if win is not None and win[0] <= t < win[1]:
+                ahead = 0.0 if inp.bank_first else bond_due[i] - refi_t[i]
+                llcr_num[i] += (cfads[i] - ahead) * (1.0 + win[2]) ** (-(t - win[0]))
         if inp.cov_lo <= t <= inp.cov_hi:
             cov_num += sum(cfads[i] for i in range(P) if inp.has_bond[i])
             cov_bank += sum(bank_due[i] for i in range(P) if inp.has_bond[i])
@@ -550,6 +563,7 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
         # -------------------------------------------------------------- yearly ledgers
         yl["cfads"][y] += cf_prog
         yl["debt_service"][y] += sum(bank_due) + sum(bond_due)
+        yl["refinancing"][y] += sum(refi_t)
         yl["distributions"][y] += dist_t
         yl["equity_in"][y] += equity_t
         yl["soe_support"][y] += soe
@@ -570,7 +584,8 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
     equity_flows[-1] += terminal_equity
     r = inp.discount_rate
     equity_npv = sum(f * (1.0 + r) ** (-(k + 1)) for k, f in enumerate(equity_flows))
-    dscrs = [yl["cfads"][k] / yl["debt_service"][k] for k in range(Y) if yl["debt_service"][k] > 0]
+    service = [max(yl["debt_service"][k] - yl["refinancing"][k], 0.0) for k in range(Y)]  # decision 73
+    dscrs = [yl["cfads"][k] / service[k] for k in range(Y) if service[k] > 0]
     shares = [yl["gov_hidden"][k] / yl["fiscal_revenue"][k] if yl["fiscal_revenue"][k] > 0 else 0.0 for k in range(Y)]
     support_total = sum(yl["soe_support"]) + sum(yl["gov_hidden"]) + sum(yl["gov_bond"])
     nan = float("nan")
@@ -585,7 +600,8 @@ def run_path(inp: _Inputs, eps: list, u: list, p: int, events: list | None = Non
         "first_shortfall_year": first_shortfall // 12 + 1 if first_shortfall >= 0 else -1,
         "support_total": support_total,
         "dscr_min": min(dscrs) if dscrs else nan,
-        "llcr": llcr_num / llcr_den if llcr_den > 0 else nan,
+        "llcr": min((llcr_num[i] / llcr_den[i] for i, w in enumerate(inp.llcr_window) if w is not None and llcr_den[i] > 0),
+                    default=nan),
         "bond_coverage_ratio": cov_num / inp.bond_service_total if inp.bond_service_total > 0 else nan,
         "bond_coverage_after_bank": (cov_num - cov_bank) / inp.bond_service_total if inp.bond_service_total > 0 else nan,
         "default": default_month >= 0,

@@ -220,7 +220,12 @@ def test_stochastic_non_renewal_frequencies():
                   stresses=[{"name": "s12", "relending_stops_month": 12}, {"name": "s24", "relending_stops_month": 24}])
     out = run_paths(compile_plan(sc), n, chunk_generator(7, 0))
     interest = out.yearly["bank_interest"][:, :4]
-    refs = [run_paths(compile_plan(sc, stress=s, deterministic=True), 1, None).yearly["bank_interest"][0, :4]
+    # the three schedules: the same plan on a path that always renews (p = 0; the expected path with p > 0 weighs
+    # the rates by P(still renewed), decision 73), stopped by a stress at 12 or 24
+    sure = scenario([loan_project(RELENDING_LOAN)], horizon_years=10, market_kw={"relending_nonrenewal_prob": 0.0},
+                    stresses=[{"name": "s12", "relending_stops_month": 12},
+                              {"name": "s24", "relending_stops_month": 24}])
+    refs = [run_paths(compile_plan(sure, stress=s, deterministic=True), 1, None).yearly["bank_interest"][0, :4]
             for s in ("s12", "s24", None)]
     dist = np.stack([np.abs(interest - r).max(axis=1) for r in refs], axis=1)
     assert np.all(dist.min(axis=1) < 1e-6), "a path matched none of the three relending schedules"

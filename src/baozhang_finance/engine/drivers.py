@@ -12,7 +12,9 @@ State per path (all arrays of shape ``(n,)``):
 * absorption shock ``a``: OU in logs (z₅); the absorption multiplier is ``exp(a) · H^elasticity``;
 * fiscal revenue ``F = F₀ · ((1 − s) G + s H^β)``, ``G`` log-normal (z₆): land revenue co-moves with prices;
 * relending renewal: at each rollover month the PBoC tool is not renewed with probability ``p``; once stopped
-  it stays stopped.
+  it stays stopped. On an expected path (no shocks: ``--deterministic``, a plan run without a generator) the
+  state is its expectation, the probability that relending is still on, ``S_t = (1 − p)^{k(t)}`` after ``k(t)``
+  rollovers (``relending_p``; decision 73 — before, the expected path always renewed).
 
 The innovations ``z = C^{1/2} ε`` are correlated by the scenario's correlation matrix (order
 :data:`baozhang_finance.scenario.DRIVERS`). Month 0 is the start (all indices 1); a step is taken before each
@@ -45,6 +47,7 @@ class MarketState:
     fiscal_m: np.ndarray  # fiscal revenue of this month, yuan
     relending_on: np.ndarray  # bool
     fiscal_land_m: np.ndarray | None = None  # the land (government-fund) part of fiscal_m, yuan
+    relending_p: np.ndarray | None = None  # expected path: P(relending still renewed) (n,), None with shocks
 
 
 class Drivers:
@@ -65,6 +68,8 @@ class Drivers:
         self.abs = np.zeros(n)
         self.log_g = np.zeros(n)
         self.relending_on = np.ones(n, dtype=bool)
+        self.relending_p = None  # an expected path's probability that relending is still on (after a rollover)
+        self._rollovers = frozenset(int(m) for m in mp.relending_event_months)
         vols = np.array([mp.price_vol_m, mp.rent_vol_m, mp.lpr_vol_m, mp.cpi_vol_m, mp.occ_vol_m, mp.abs_vol_m,
                          mp.fiscal_vol_m])
         # scale the correlation factor by the vols once: z @ (chol * vols[:, None]).T gives vol-scaled shocks
@@ -103,6 +108,8 @@ class Drivers:
                 self.log_g += mp.fiscal_drift_m
             if u is not None:
                 self.relending_on &= u >= mp.relending_nonrenewal_prob
+            else:
+                self.expected_renewal(t)
             if self.controls is not None:
                 self.controls.step(shocks if eps is not None else np.zeros((self.n, N_INNOVATIONS)), u)
         if t >= mp.stress_relending_stop:
@@ -110,6 +117,14 @@ class Drivers:
         hpi = np.exp(self.log_h + mp.stress_log_price[t])
         return self.state(hpi, np.exp(self.log_r + mp.stress_log_rent[t]),
                           np.maximum(self.lpr + mp.stress_rate[t], mp.lpr_floor), self.occ + mp.stress_occ[t])
+
+    def expected_renewal(self, t: int) -> None:
+        """An expected path's relending at a rollover month: ``S_t = S_{t−1} · (1 − p)`` (``relending_p``; none while
+        ``p`` = 0, so a plan that never fails to renew keeps its numbers)."""
+        mp = self.mp
+        if mp.relending_nonrenewal_prob > 0 and t in self._rollovers:
+            prev = self.relending_p if self.relending_p is not None else np.ones(self.n)
+            self.relending_p = prev * (1.0 - mp.relending_nonrenewal_prob)
 
     def state(self, hpi, rent, lpr, occ_dev) -> MarketState:
         """The month's market state from its price and rent indices, rate and occupancy deviation: CPI, absorption
@@ -120,4 +135,4 @@ class Drivers:
         fiscal = mp.fiscal0_m * ((1.0 - mp.fiscal_land_share) * np.exp(self.log_g) + mp.fiscal_land_share * h_beta)
         return MarketState(hpi=hpi, rent=rent, lpr=lpr, cpi=np.exp(self.log_c), occ_dev=occ_dev,
                            absorption=np.exp(self.abs), fiscal_m=fiscal, relending_on=self.relending_on,
-                           fiscal_land_m=land)
+                           fiscal_land_m=land, relending_p=self.relending_p)

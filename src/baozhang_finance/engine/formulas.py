@@ -117,17 +117,34 @@ def coverage_ratio(cover, service, empty=np.nan):
     return out
 
 
-def dscr(cfads_y, debt_service_y):
-    """Yearly debt-service coverage ratio: DSCR_y = CFADS_y / (bank + bond service)_y.
+def dscr_service(debt_service_y, refinanced_y=None):
+    r"""Debt service a DSCR covers: what falls due, less the refinancing proceeds that meet it.
 
-    Defined only for years with debt service > 0; other years are NaN (no ratio, not a failure).
+    Notes
+    -----
+    .. math:: D^*_y = \max(D_y − R_y, 0)
+
+    ``D_y``: bank + special-bond (+ SOE-bond) service due in year y, incl. the service of refinancing bonds issued
+    earlier; ``R_y``: maturing special-bond principal rolled into 再融资专项债券 in y (the ``refinancing`` ledger) —
+    paid with the new bonds' money, not from CFADS (decision 73). Without refinancing ``D* = D``.
     """
-    return coverage_ratio(cfads_y, debt_service_y, np.nan)
+    if refinanced_y is None:
+        return debt_service_y
+    return np.maximum(np.asarray(debt_service_y, dtype=float) - np.asarray(refinanced_y, dtype=float), 0.0)
 
 
-def min_dscr(cfads_y, debt_service_y):
+def dscr(cfads_y, debt_service_y, refinanced_y=None):
+    """Yearly debt-service coverage ratio: DSCR_y = CFADS_y / D*_y, D*_y = (bank + bond service)_y less the
+    principal refinancing bonds meet (:func:`dscr_service`).
+
+    Defined only for years with D* > 0; other years are NaN (no ratio, not a failure).
+    """
+    return coverage_ratio(cfads_y, dscr_service(debt_service_y, refinanced_y), np.nan)
+
+
+def min_dscr(cfads_y, debt_service_y, refinanced_y=None):
     """Minimum yearly DSCR over the years with debt service, per path: min_y DSCR_y (NaN with no debt)."""
-    d = dscr(cfads_y, debt_service_y)
+    d = dscr(cfads_y, debt_service_y, refinanced_y)
     if d.shape[-1] == 0:
         return np.full(d.shape[:-1], np.nan)
     has = ~np.isnan(d)
@@ -141,7 +158,8 @@ def llcr(cfads_m, rate_m, debt_outstanding):
 
     ``cfads_m`` are the monthly CFADS from the test date to the loan's final maturity (last axis), ``r`` the
     loan's monthly rate used for discounting, ``D_0`` the bank debt outstanding at the test date. The engine
-    accumulates the same sum month by month with :func:`discount_factor` and divides with :func:`llcr_ratio`.
+    accumulates the same sum month by month for each ring-fenced project with bank debt, on its own CFADS, loan life,
+    rate and balance (:func:`discount_factor` once per plan), and takes the lowest (:func:`min_project_llcr`).
     """
     cf = np.asarray(cfads_m, dtype=float)
     v = discount_factor(rate_m, np.arange(cf.shape[-1], dtype=float))
@@ -152,6 +170,23 @@ def llcr_ratio(discounted_cfads, debt_outstanding):
     """LLCR from the accumulated discounted CFADS: Σ CFADS_t v_t / D_0 where D_0 > 0, else NaN."""
     den = np.asarray(debt_outstanding, dtype=float)
     return np.where(den > 0, discounted_cfads / np.where(den > 0, den, 1.0), np.nan)
+
+
+def min_project_llcr(discounted_cfads_p, debt_outstanding_p, tested_p):
+    """The bank's LLCR, per ring-fenced project: min_p LLCR_p over the projects ``tested_p`` with bank debt and
+    D₀_p > 0, LLCR_p = N_p / D₀_p (:func:`llcr_ratio`; N_p the project's own CFADS less the bond service ranked
+    ahead of the bank, discounted over its loans' life). Arrays ``(P, n)``, ``tested_p`` ``(P,)``; NaN on a path
+    where no project has bank debt outstanding at its test date (no loan to cover: :func:`llcr_ratio`'s NaN).
+
+    Examples
+    --------
+    >>> float(min_project_llcr(np.array([[120.0], [90.0]]), np.array([[100.0], [100.0]]), np.array([True, True]))[0])
+    0.9
+    """
+    num, den = np.asarray(discounted_cfads_p, dtype=float), np.asarray(debt_outstanding_p, dtype=float)
+    ok = np.asarray(tested_p, dtype=bool)[:, None] & (den > 0)
+    ratio = np.where(ok, num / np.where(ok, den, 1.0), np.inf)
+    return np.where(ok.any(axis=0), ratio.min(axis=0), np.nan)
 
 
 def bond_coverage_ratio(net_revenue, bond_principal, bond_interest):

@@ -38,7 +38,7 @@ from baozhang_finance.engine import kernels, stages
 from baozhang_finance.engine.kernels import twins
 from baozhang_finance.engine.cures import CURE_NAMES, cures_after_soe, cures_before_soe, refinancing
 from baozhang_finance.engine.drivers import Drivers
-from baozhang_finance.engine.formulas import coverage_ratio, llcr_ratio
+from baozhang_finance.engine.formulas import coverage_ratio, min_project_llcr
 from baozhang_finance.engine.ledgers import YEARLY_BALANCES, YEARLY_FLOWS  # noqa: F401  (re-exported)
 from baozhang_finance.engine.plan import Plan
 from baozhang_finance.engine.state import State, constants
@@ -151,7 +151,8 @@ def run_paths(plan: Plan, n: int, shocks=None, record: bool = False, yearly: str
 
 def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:
     """End-of-run scalars per path: terminal assets ``Σ held · area · appraisal · H_T · (1 − haircut)``, terminal
-    equity = assets + DSRA + cash (+ sinking fund) − bank balance, refinancing bonds outstanding, LLCR = Σ discounted CFADS / D₀, bond coverage sums, and the
+    equity = assets + DSRA + cash (+ sinking fund) − bank balance, refinancing bonds outstanding, the bank's LLCR (the lowest project's, :func:`~baozhang_finance.engine.formulas.
+    min_project_llcr`), bond coverage sums, and the
     accumulated metrics."""
     mt = st.metrics
     c = constants(plan)
@@ -173,7 +174,7 @@ def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:
         "pv_soe_support": mt["pv_soe"],
         "pv_soe_support_fiscal": mt["pv_soe_fiscal"],
         "peak_funding_need": mt["peak_funding"],
-        "llcr": llcr_ratio(mt["llcr_num"], mt["llcr_den"]),
+        "llcr": min_project_llcr(mt["llcr_num"], mt["llcr_den"], c.llcr_bank),
         "bond_cfads": mt["cov_num"],
         "bond_cfads_after_bank": mt["cov_num"] - mt["cov_bank"],
         "terminal_assets": terminal_assets,

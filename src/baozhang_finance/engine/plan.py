@@ -331,7 +331,7 @@ def compile_market(sc: Scenario, T: int, event_months: np.ndarray, stress: Stres
         fiscal_land_share=m.fiscal_land_share,
         fiscal_land_beta=m.fiscal_land_beta,
         chol=chol,
-        relending_nonrenewal_prob=0.0 if deterministic else m.relending_nonrenewal_prob,
+        relending_nonrenewal_prob=m.relending_nonrenewal_prob,  # an expected path weighs by it (decision 73)
         relending_event_months=event_months,
         stress_log_price=logp,
         stress_log_rent=logr,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from baozhang_finance.engine.cures import refinancing, sinking_fund
-from baozhang_finance.engine.formulas import discount_factor
 from baozhang_finance.engine.instruments import bank_loan, soe_bond, special_bond
 from baozhang_finance.engine.plan import Plan
 from baozhang_finance.engine.state import Constants, State, col
@@ -25,6 +24,7 @@ class Month:
     gov_held = None  # the government-owned blocks' shortfalls, held out of SOE support (owner = "government")
     gov_owned = None  # (n,) explicit budget spending on government-owned blocks' operating gaps
     gov_income = None  # (n,) distributions of government-owned blocks, returned to the budget
+    refi_met = None  # (P, n) maturing special-bond principal met by refinancing bonds this month (cures.refinancing)
 
 
 def funding(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
@@ -49,11 +49,35 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
         m.sources = m.sources + b["draws"]
         m.rate, m.principal, m.bal_open, m.loan_int = b["rate"], b["principal"], b["bal_open"], b["cash_int"]
         m.bank_int_p, m.bank_prin_p = b["interest"], b["principal_p"]
+        llcr_open(st, c, t)
     else:
         m.bal_open = np.zeros(st.n)
         m.bank_int_p = m.bank_prin_p = st.zeros_pn
     m.bank_due = m.bank_int_p + m.bank_prin_p
     bond_dues(st, c, plan, t, m)
+
+
+def llcr_open(st: State, c: Constants, t: int) -> None:
+    """In the month a project's LLCR window opens (:class:`~baozhang_finance.engine.state.Constants` ``_llcr``):
+    ``D₀_p = Σ_{l ∈ p} B_l``, its own loans' balance at the month's open (after the draw and capitalisation, as
+    ``bal_open``) — the denominator of its LLCR. The compiled twin calls the same function."""
+    ps = c.llcr_open_at.get(t)
+    if ps is None:
+        return
+    den = st.metrics["llcr_den"]
+    for p in ps:  # the projects whose window opens this month
+        den[p] = st.loan_bal[c.llcr_rows[p]].sum(axis=0)
+
+
+def bond_ahead(plan: Plan, m: Month):
+    """Special-bond service ranked ahead of the bank, per project ``(P, 1)`` or ``(P, n)``; None when the bank
+    ranks first: ``bond_due_p − R_p``, the service due on the project less the maturing principal that refinancing
+    bonds meet this month (``R_p``, :mod:`~baozhang_finance.engine.cures.refinancing`; their own later service is
+    in ``bond_due``). Read by the LLCR (both engines)."""
+    if plan.bank_first:
+        return None
+    due = _per_project(m.bond_due)
+    return due if m.refi_met is None else due - m.refi_met
 
 
 def bond_dues(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
@@ -492,9 +516,10 @@ def default(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
 def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
     """Per-path metrics: first call month; PVs ``Σ x_t v_t`` of hidden calls and bond burden (v at the fiscal
     discount rate) and of SOE support (at the programme rate); distributions back into the SOE's pot;
-    funding need ``E_t = Σ (equity + SOE − distributions)``, its peak; LLCR numerator
-    ``Σ (CFADS − bond service ranked ahead of the bank) (1 + r)^{−(t − t₀)}`` from t₀ to the last maturity, with
-    D₀ the balance at t₀; the bond-coverage sums over the bond months."""
+    funding need ``E_t = Σ (equity + SOE − distributions)``, its peak; each ring-fenced project's LLCR numerator
+    ``N_p = Σ_{t₀_p ≤ t < t₁_p} (CFADS_{p,t} − A_{p,t}) (1 + r_p)^{−(t − t₀_p)}`` over its own loans' life, ``A``
+    the bond service ranked ahead of the bank (:func:`bond_ahead`; D₀_p: :func:`llcr_open`); the bond-coverage
+    sums over the bond months."""
     mt = st.metrics
     new_call = (m.hidden > 1e-6) & (mt["first_call"] < 0)
     if new_call.any():
@@ -525,12 +550,10 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m: Month) -> None:
         np.minimum(st.soe_left + m.dist_t, plan.support.pot_cap, out=st.soe_left)
     np.maximum(mt["peak_funding"], mt["cum_equity"], out=mt["peak_funding"])
     m.cf_prog = m.cfads.sum(axis=0)
-    if c.llcr_start <= t < c.llcr_end:
-        per_path = st.refi is not None or st.disposal is not None
-        ahead = 0.0 if plan.bank_first else (m.bond_due.sum(axis=0) if per_path else m.bond_due.sum())
-        mt["llcr_num"] += (m.cf_prog - ahead) * discount_factor(c.llcr_rate, t - c.llcr_start)
-        if t == c.llcr_start:
-            mt["llcr_den"] = m.bal_open
+    if c.llcr_lo <= t < c.llcr_hi:  # v_{p,t} = 0 outside project p's window
+        ahead = bond_ahead(plan, m)
+        cf = m.cfads if ahead is None else m.cfads - ahead
+        mt["llcr_num"] += cf * c.llcr_df[:, t][:, None]
     if c.cov_lo <= t <= c.cov_hi:
         mt["cov_num"] += m.cfads[c.has_bond].sum(axis=0)
         mt["cov_bank"] += m.bank_due[c.has_bond].sum(axis=0)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from baozhang_finance.engine.formulas import discount_factor
 from baozhang_finance.engine.ledgers import names, yearly_names
 from baozhang_finance.engine.cures import CURE_NAMES, disposal, extension, refinancing, sinking_fund
 from baozhang_finance.engine.plan import Plan
@@ -118,14 +119,45 @@ class Constants:
 
     def _metrics(self, plan: Plan) -> None:
         T, has_loans = plan.T, self.has_loans
-        self.llcr_start = int(max((plan.owned_month[plan.loan_project]).max(), 0)) if has_loans else T
-        self.llcr_end = int(plan.loan_maturity.max()) if has_loans else 0
-        self.llcr_rate = (float(np.average(plan.loan_initial_rate_m, weights=plan.loan_draw.sum(axis=1)))
-                          if has_loans and plan.loan_draw.sum() > 0 else 0.0)
+        self._llcr(plan)
         bond_total_service = plan.bond_interest + plan.bond_principal
         bond_months = np.nonzero(bond_total_service.sum(axis=0) + plan.bond_draw.sum(axis=0))[0]
         self.cov_lo, self.cov_hi = (int(bond_months.min()), int(bond_months.max())) if bond_months.size else (T, -1)
         self.has_bond = bond_total_service.sum(axis=1) > 0  # (P,) projects that carry special bonds
+
+
+    def _llcr(self, plan: Plan) -> None:
+        """Each ring-fenced project's LLCR window (decision 72): a project p with bank debt (loans drawn) is tested
+        from ``t₀_p = max(owned month of p, 0)`` to the last maturity of its loans ``t₁_p`` (exclusive: the first
+        month after the last payment), discounted at its loans' draw-weighted initial monthly rate ``r_p``;
+        ``llcr_df[p, t] = (1 + r_p)^{−(t − t₀_p)}`` in the window, 0 outside it and for projects without bank
+        debt; ``llcr_open_at``: month → the projects whose window opens then (their opening balance is read)."""
+        P, T = plan.P, plan.T
+        self.llcr_bank = np.zeros(P, dtype=bool)
+        self.llcr_start_p = np.full(P, T, dtype=np.int64)
+        self.llcr_end_p = np.zeros(P, dtype=np.int64)
+        self.llcr_rate_p = np.zeros(P)
+        self.llcr_rows = [np.zeros(0, dtype=np.int64) for _ in range(P)]
+        self.llcr_df = np.zeros((P, T))
+        self.llcr_open_at: dict[int, np.ndarray] = {}
+        if self.has_loans:
+            drawn = plan.loan_draw.sum(axis=1)
+            for p in range(P):  # projects, once per plan
+                rows = np.nonzero((plan.loan_project == p) & (drawn > 0))[0]
+                if rows.size == 0:
+                    continue
+                a, b = int(max(plan.owned_month[p], 0)), int(plan.loan_maturity[rows].max())
+                if b <= a:
+                    continue
+                self.llcr_bank[p], self.llcr_start_p[p], self.llcr_end_p[p], self.llcr_rows[p] = True, a, b, rows
+                self.llcr_rate_p[p] = float(np.average(plan.loan_initial_rate_m[rows], weights=drawn[rows]))
+                k = np.arange(b - a, dtype=float)
+                self.llcr_df[p, a:b] = discount_factor(self.llcr_rate_p[p], k)
+                self.llcr_open_at.setdefault(a, []).append(p)
+        self.llcr_open_at = {t: np.array(v, dtype=np.int64) for t, v in self.llcr_open_at.items()}
+        on = self.llcr_bank.any()
+        self.llcr_lo = int(self.llcr_start_p[self.llcr_bank].min()) if on else T
+        self.llcr_hi = int(self.llcr_end_p[self.llcr_bank].max()) if on else 0
 
 
 def constants(plan: Plan) -> Constants:
@@ -208,7 +240,7 @@ class State:
         if c.construction_risk:  # after the repricing draws: P delay rows, then P overrun rows
             u = shocks.event_uniforms(2 * P) if shocks is not None else None
             st.delayed, st.overrun = path_weights(plan, u, n)
-        st.metrics = start_metrics(n)
+        st.metrics = start_metrics(n, P)
         st.metrics["equity_m"] = np.zeros((T, n))  # the SOE's equity flow of each month (distributions − in)
         st.metrics["gov_m"] = np.zeros((T, n))  # government money of each month (hidden call + bond burden)
         kinds = yearly_names(yearly)  # one (K, Y, n) block, a ledger per row: the yearly twin's one argument
@@ -223,16 +255,17 @@ class State:
         return st
 
 
-def start_metrics(n: int) -> dict[str, np.ndarray]:
-    """Per-path accumulators: default record, first call, PVs of support, funding need, LLCR and coverage sums."""
+def start_metrics(n: int, P: int = 1) -> dict[str, np.ndarray]:
+    """Per-path accumulators: default record, first call, PVs of support, funding need, the projects' LLCR sums
+    ``(P, n)`` and coverage sums."""
     neg = lambda: np.full(n, -1, dtype=np.int64)  # noqa: E731
     return {
         "default_month": neg(), "ead": np.zeros(n), "collateral_at_default": np.zeros(n),
         "hpi_at_default": np.full(n, np.nan),  # house-price index in the default month (LGD price path)
         "hpi_at_sale": np.full(n, np.nan),  # … and when the bank sells: default + liquidation_months (if ≤ T − 1)
         "sale_month": neg(), "first_call": neg(), "pv_hidden": np.zeros(n), "pv_bond": np.zeros(n),
-        "pv_soe": np.zeros(n), "pv_soe_fiscal": np.zeros(n), "cum_equity": np.zeros(n), "peak_funding": np.zeros(n), "llcr_num": np.zeros(n),
-        "llcr_den": np.zeros(n), "cov_num": np.zeros(n), "cov_bank": np.zeros(n),
+        "pv_soe": np.zeros(n), "pv_soe_fiscal": np.zeros(n), "cum_equity": np.zeros(n), "peak_funding": np.zeros(n),
+        "llcr_num": np.zeros((P, n)), "llcr_den": np.zeros((P, n)), "cov_num": np.zeros(n), "cov_bank": np.zeros(n),
         "soe_exhausted": neg(),  # first month SOE money ran out with a shortfall it may pay still open
         "first_shortfall": neg(),  # first month any project is short after its cash, DSRA and cures
         **{f"cure_{k}": np.zeros(n) for k in CURE_NAMES},  # yuan each cure provided over the horizon

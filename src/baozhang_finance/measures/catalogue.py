@@ -114,8 +114,10 @@ _ROWS: tuple[tuple, ...] = (
      "本息覆盖倍数(仅专项债,未扣银行本息)", None, ("mean", "p05", "p50")),
     ("coverage.bond_coverage_after_bank", "ratio", "bond coverage after bank service", "扣除银行本息后本息覆盖倍数",
      None, ("p05", "p50")),
-    ("coverage.dscr_min", "ratio", "minimum DSCR (bank + bonds, operating window)", "最低偿债覆盖率 DSCR", None, Q3),
-    ("coverage.llcr", "ratio", "LLCR", "贷款寿命覆盖率 LLCR", None, ("p05", "p50")),
+    ("coverage.dscr_min", "ratio", "minimum DSCR (bank + bonds, refinanced principal excluded, operating window)",
+     "最低偿债覆盖率 DSCR（银行+专项债，不含再融资偿还的本金）", None, Q3),
+    ("coverage.llcr", "ratio", "LLCR per project (bank, lowest project)", "贷款寿命覆盖率 LLCR（按项目，取最低）", None,
+     ("p05", "p50")),
     ("fiscal.classification.class", "text", "payer class", "承担方类别"),
     ("fiscal.classification.label", "text", "payer", "承担方"),
     ("fiscal.classification.expected_pv_yuan", "yuan", "expected PV paid", "承担金额现值期望"),
@@ -396,10 +398,12 @@ _ROWS: tuple[tuple, ...] = (
      "国企支持现值(按财政折现率)"),
     ("paths.support_total", "yuan", "support from anyone, total", "各方支持合计"),
     ("paths.self_financing", "flag", "self-financing", "自求平衡"),
-    ("paths.dscr_min", "ratio", "minimum DSCR (bank + bonds, operating window)", "最低偿债覆盖率 DSCR"),
-    ("paths.dscr_min_all_years", "ratio", "minimum DSCR (bank + bonds, every year)", "全期最低偿债覆盖率 DSCR"),
+    ("paths.dscr_min", "ratio", "minimum DSCR (bank + bonds, refinanced principal excluded, operating window)",
+     "最低偿债覆盖率 DSCR（不含再融资偿还的本金）"),
+    ("paths.dscr_min_all_years", "ratio", "minimum DSCR (bank + bonds, refinanced principal excluded, every year)",
+     "全期最低偿债覆盖率 DSCR（不含再融资偿还的本金）"),
     ("paths.bank_dscr_min_project", "ratio", "minimum bank DSCR of the project", "项目银行最低 DSCR"),
-    ("paths.llcr", "ratio", "LLCR", "贷款寿命覆盖率 LLCR"),
+    ("paths.llcr", "ratio", "LLCR per project (bank, lowest project)", "贷款寿命覆盖率 LLCR（按项目，取最低）"),
     ("paths.bond_coverage_ratio", "ratio", "bond coverage ratio, bonds only (before bank service)",
      "本息覆盖倍数(仅专项债,未扣银行本息)"),
     ("paths.bond_coverage_after_bank", "ratio", "bond coverage after bank service", "扣除银行本息后本息覆盖倍数"),
@@ -434,8 +438,9 @@ _ROWS: tuple[tuple, ...] = (
     ("yearly.collateral_value", "yuan", "collateral value", "抵押物价值"),
     ("yearly.lockup_months", "months", "months in which any project's distributions are locked up", "任一项目分配锁定的月数"),
     ("yearly.refinancing", "yuan", "special-bond principal refinanced", "再融资专项债券发行额"),
-    ("yearly.dscr", "ratio", "coverage of all debt service (CFADS ÷ bond + bank service; not the bank DSCR)",
-     "本息覆盖倍数（组合融资：可偿债现金流 ÷ 全部还本付息，非银行 DSCR）"),
+    ("yearly.dscr", "ratio", "coverage of all debt service (CFADS ÷ bond + bank service, a bullet the refinancing "
+     "bonds meet excluded; not the bank DSCR)",
+     "本息覆盖倍数（组合融资：可偿债现金流 ÷ 全部还本付息，不含由再融资债券偿还的到期本金，非银行 DSCR）"),
     ("yearly.ltv", "share", "LTV", "抵押率 LTV"),
     # ------------------------------------------------------------------ median path: yearly cash-flow items
     ("flow.rent", "yuan", "rent collected", "租金"),
@@ -502,7 +507,7 @@ _ROWS: tuple[tuple, ...] = (
     ("metric.bond_burden_pv", "yuan", "expected explicit bond-burden PV", "专项债显性负担现值期望"),
     ("metric.soe_support_pv", "yuan", "expected SOE-support PV", "国企支持现值期望"),
     ("metric.peak_funding_need_p95", "yuan", "peak funding need, p95", "峰值资金需求 95%分位"),
-    ("metric.llcr_p05", "ratio", "LLCR, p05", "贷款寿命覆盖率 LLCR 5%分位"),
+    ("metric.llcr_p05", "ratio", "LLCR per project (lowest), p05", "贷款寿命覆盖率 LLCR（按项目，取最低）5%分位"),
     # ------------------------------------------------------------------ solver levers (baozhang solve --find)
     ("lever.grant", "yuan", "capital grant", "资本金补助"),
     ("lever.equity_share", "share", "equity share", "资本金比例"),
@@ -663,9 +668,10 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
      "即上表“银行最低偿债覆盖率”及其低于 1 的概率。"),
     ("html.img_coverage_fan", "debt-service coverage, all financing, by programme year", "逐年本息覆盖倍数（组合融资）"),
     ("html.cap_coverage_fan", "本息覆盖倍数, all financing, by programme year: CFADS ÷ all debt service (special bonds "
-                              "and bank loans), p05–p95 fan; 1.0 and the lock-up threshold {lockup} marked. Not the "
+                              "and bank loans; a bullet the refinancing bonds meet is not service from CFADS), "
+                              "p05–p95 fan; 1.0 and the lock-up threshold {lockup} marked. Not the "
                               "bank's DSCR (bank lens below).",
-     "逐年本息覆盖倍数（组合融资）：可偿债现金流 ÷ 全部还本付息（专项债及银行贷款），p05–p95 扇形区间；标出 1.0 及分配"
+     "逐年本息覆盖倍数（组合融资）：可偿债现金流 ÷ 全部还本付息（专项债及银行贷款；由再融资债券偿还的到期本金不计入），p05–p95 扇形区间；标出 1.0 及分配"
      "锁定线 {lockup}。并非银行 DSCR（见下文银行视角）。"),
     ("html.h_soe", "SOE lens (implementing SOE and researchers)", "国企视角（实施主体与研究者）"),
     ("html.img_waterfall", "median path waterfall", "中位路径资金瀑布图"),
@@ -802,7 +808,7 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("term.grade", "slotting grade (risk weight)", "监管分类（风险权重）"),
     ("term.grade_by", "  by PD / DSCR / LTV", "  按 PD/DSCR/LTV"),
     ("term.bank_debt", "bank debt", "银行贷款"),
-    ("term.llcr", "LLCR p05 / p50", "LLCR 5/50%"),
+    ("term.llcr", "LLCR per project p05/p50", "按项目LLCR 5/50%"),
     ("term.irr", "equity IRR p05/p50/p95", "资本金IRR 5/50/95%"),
     ("term.npv", "equity NPV p05/p50/p95", "资本金NPV 5/50/95%"),
     ("term.irr_income", "equity IRR, income TV p05/50/95", "资本金IRR(收益法终值) 5/50/95%"),

@@ -130,9 +130,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            lambda r: _mean(_col(r, "hidden_debt_pv"))),
     Metric("p_dscr_below_1", "P(min bank DSCR < 1), bank lens test window", "probability",
            lambda r: _prob(_below_1(_bank_dscr(r))), True),
-    Metric("p_total_dscr_below_1", "P(min DSCR < 1), bank + bond service, operating window", "probability",
+    Metric("p_total_dscr_below_1", "P(min DSCR < 1), bank + bond service (refinanced principal excluded), operating window", "probability",
            lambda r: _prob(_below_1(_min_dscr(_col(r, "dscr_min")))), True),
-    Metric("p_dscr_all_years_below_1", "P(min DSCR < 1), bank + bond service, every year", "probability",
+    Metric("p_dscr_all_years_below_1", "P(min DSCR < 1), bank + bond service (refinanced principal excluded), every year", "probability",
            lambda r: _prob(_below_1(_min_dscr(_col(r, _all_years(r))))), True),
     Metric("bank_dscr_min_p05", "min bank DSCR, 5th percentile", "ratio",
            lambda r: quantile_with_se(_bank_dscr(r), 0.05)),
@@ -163,7 +163,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            lambda r: _mean(_col(r, "soe_support_pv"))),
     Metric("peak_funding_need_p95", "peak funding need, 95th percentile", "yuan",
            lambda r: quantile_with_se(_col(r, "peak_funding_need"), 0.95)),
-    Metric("llcr_p05", "LLCR, 5th percentile", "ratio",
+    Metric("llcr_p05", "LLCR per project (bank, lowest project), 5th percentile", "ratio",
            lambda r: quantile_with_se(_col(r, "llcr"), 0.05)),
 )}
 

@@ -207,7 +207,7 @@ class Result:
         :meth:`iter_ledger` instead, one year at a time.
         """
         if name == "dscr":
-            return dscr(self.ledger("cfads"), self.ledger("debt_service"))
+            return dscr(self.ledger("cfads"), self.ledger("debt_service"), self._refinanced(self.ledger))
         if name == "cum_support":
             return np.cumsum(self.ledger("soe_support") + self.ledger("gov_hidden") + self.ledger("gov_bond"), axis=1)
         if name == "ltv":
@@ -217,6 +217,10 @@ class Result:
         view = self._store.ledger(name) if self._store is not None else self._ledgers[name].view()
         view.flags.writeable = False
         return view
+
+    def _refinanced(self, read):
+        """The ``refinancing`` ledger a DSCR nets out of debt service (decision 73), None in a run without it."""
+        return read("refinancing") if self.has_ledger("refinancing") else None
 
     def ledger_year(self, name: str, year: int) -> np.ndarray:
         """Column ``year`` (0-based) of a kept ledger over all paths, in the stored precision (read-only)."""
@@ -234,8 +238,9 @@ class Result:
         """The columns of :meth:`ledger` ``(name)`` year by year — each bit for bit ``ledger(name)[:, y]`` — holding
         one year (a few columns for derived ledgers) at a time."""
         if name == "dscr":
+            refi = self.iter_ledger("refinancing") if self.has_ledger("refinancing") else None
             for cf, ds in zip(self.iter_ledger("cfads"), self.iter_ledger("debt_service")):
-                yield dscr(cf, ds)
+                yield dscr(cf, ds, next(refi) if refi is not None else None)
         elif name == "cum_support":
             acc = None
             for a, b, c in zip(self.iter_ledger("soe_support"), self.iter_ledger("gov_hidden"),
@@ -265,6 +270,9 @@ class Result:
         """Ledger ``name`` (kept, or 'dscr', 'cum_support', 'ltv') as a 2-D Col of ``(paths, years)`` blocks — each
         block bit for bit those rows of :meth:`ledger`."""
         if name == "dscr":
+            if self.has_ledger("refinancing"):
+                return self.ledger_col("cfads").map(dscr, self.ledger_col("debt_service"),
+                                                    self.ledger_col("refinancing"))
             return self.ledger_col("cfads").map(dscr, self.ledger_col("debt_service"))
         if name == "cum_support":  # np.cumsum(axis=1) adds year by year, as iter_ledger does
             return self.ledger_col("soe_support").map(lambda a, b, c: np.cumsum(a + b + c, axis=1),
@@ -282,6 +290,9 @@ class Result:
         """Column ``year`` of ledger ``name`` as a 1-D Col (kept ledgers, 'dscr' and 'ltv': one ledger-year read;
         'cum_support': every year up to ``year``)."""
         if name == "dscr":
+            if self.has_ledger("refinancing"):
+                return self.year_col("cfads", year).map(dscr, self.year_col("debt_service", year),
+                                                        self.year_col("refinancing", year))
             return self.year_col("cfads", year).map(dscr, self.year_col("debt_service", year))
         if name == "ltv":
             return self.year_col("bank_balance", year).map(_ltv, self.year_col("collateral_value", year))

@@ -10,7 +10,8 @@ falls by R (explicit debt rolled over: a refinancing need of the budget, not a b
 fixed at issue, ``c = max(LPR_M + spread, 0)``; it pays ``R·c`` at M + 12k (k = 1 … term) and R at M + 12·term,
 as special-bond service of the project (entering its bond due, so a project that cannot pay it falls on the
 explicit bond burden). Ledgers: ``metrics["cure_refinancing"]`` += R; the yearly flow ``refinancing``; the
-refinancing-bond balance outstanding at the horizon.
+refinancing-bond balance outstanding at the horizon. R is not paid from CFADS: the coverage ratios net it out of
+the month's debt service (``m.refi_met`` by project; decision 73).
 """
 
 from __future__ import annotations
@@ -105,4 +106,5 @@ def month(st, c, plan, t: int, m) -> None:
     short[p] -= r
     m.short["special_bond"] = short
     m.cure[NAME] = r.sum(axis=0)
+    m.refi_met = rs.onehot[:, rows] @ r  # (P, n): the principal the new bonds meet, by project (LLCR, DSCR)
     st.metrics["cure_refinancing"] += m.cure[NAME]

@@ -55,7 +55,7 @@ def month(st, c, plan, t: int, ms) -> dict:
     st.loan_bal += draw[:, None]
     base = np.where(c.loan_fixed, c.loan_rate_m, ms.lpr / 12.0 + c.loan_spread_m)
     rel_on = (t < plan.loan_rel_end)[:, None] & ms.relending_on
-    rate = loan_rate(st, c, base, rel_on)
+    rate = loan_rate(st, c, base, rel_on, ms.relending_p)
     if st.ext is not None:  # an extension's rate step (cures/extension.py)
         rate = rate + st.ext.rate_add
     interest = st.loan_bal * rate
@@ -79,19 +79,24 @@ def month(st, c, plan, t: int, ms) -> dict:
             "draws": plan.loan_onehot.T @ draw}
 
 
-def loan_rate(st, c, base, rel_on):
+def loan_rate(st, c, base, rel_on, relending_p=None):
     """Monthly rate of every loan, ``(L, n)``. The loan's own terms ``r = r_fixed`` or ``LPR/12 + spread``; with
     relending the contract rate ``r_c = s·r_rel + (1 − s)·r`` (s the refinanced share).
 
-    * legacy conventions: ``r_c`` while relending is on, then ``r`` (the rate steps up when relending ends);
+    * legacy conventions: ``r_c`` while relending is on, then ``r_a = r`` (the rate steps up when relending ends);
     * default conventions: PBoC relending refinances the *bank*, so the SOE's contract rate ``r_c`` stays after
       relending ends unless the bank reprices at that reset (probability ``relending.reprice_probability``, one
-      draw per loan and path): ``r = r_c + R·(r − r_c)``, R ∈ {0, 1} (on an expected path R is the probability).
+      draw per loan and path): ``r_a = r_c + R·(r − r_c)``, R ∈ {0, 1} (on an expected path R is the probability);
+    * on an expected path after a rollover (``relending_p`` = S_t, the probability relending is still renewed,
+      :class:`~baozhang_finance.engine.drivers.Drivers`): the expected rate ``w·r_c + (1 − w)·r_a`` with
+      ``w = S_t`` while the loan's relending term lasts (0 after it, or after a stress stops relending).
     """
     contract = c.rel_part + (1.0 - c.rel_share) * base
-    if st.reprice is None:
-        return np.where(rel_on, contract, base)
-    return np.where(rel_on, contract, contract + st.reprice * (base - contract))
+    after = base if st.reprice is None else contract + st.reprice * (base - contract)
+    if relending_p is None:
+        return np.where(rel_on, contract, after)
+    w = rel_on * relending_p
+    return w * contract + (1.0 - w) * after
 
 
 def repay(st, c, plan, principal, sweep) -> None:

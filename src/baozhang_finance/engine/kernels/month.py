@@ -83,8 +83,8 @@ def fiscal(h_beta, g, f0_share, f0, keep, share, land):
 
 
 # ---- loans (engine.instruments.bank_loan.month, loan_rate) --------------------------------------------------------
-def loans_rate(loan_bal, draw, fixed, rate_m, spread, lpr, rel_active, relending_on, rel_part, rel_share,
-               has_reprice, reprice, has_ext, rate_add, capitalise, is_equal, mat, t, rate, cash_int, principal,
+def loans_rate(loan_bal, draw, fixed, rate_m, spread, lpr, rel_active, relending_on, has_w, relending_p, rel_part,
+               rel_share, has_reprice, reprice, has_ext, rate_add, capitalise, is_equal, mat, t, rate, cash_int, principal,
                bal_pre):
     """Draw; the monthly rate (own terms, relending's contract rate, a bank's repricing, an extension's add-on);
     interest, capitalised in grace (and for a bullet); the scheduled principal of equal-principal loans and the
@@ -99,7 +99,11 @@ def loans_rate(loan_bal, draw, fixed, rate_m, spread, lpr, rel_active, relending
             b = b_[i] + dr
             base = rm if fx else lpr[i] / 12.0 + sp
             contract = rpart + (1.0 - rshare) * base
-            if ract and relending_on[i]:
+            if has_w:  # an expected path: the probability relending is still on weighs the two rates
+                w = relending_p[i] if ract and relending_on[i] else 0.0
+                after = contract + rp[i] * (base - contract) if has_reprice else base
+                r = w * contract + (1.0 - w) * after
+            elif ract and relending_on[i]:
                 r = contract
             elif has_reprice:
                 r = contract + rp[i] * (base - contract)
@@ -900,10 +904,10 @@ def repay(loan_bal, principal, any_sale, onehot_t, lp, sweep):
 
 
 def metrics_main(hidden, gov_bond, soe, bal_open, dist, cfads, fdfac, disc, equity_in_t, overrun, has_overrun,
-                 gov_bb, gov_resale, has_gov_bb, dist_return, pot_cap, soe_left, llcr_on, ahead_mode, ahead_s,
-                 bond_due, df, llcr_first, cov_on, has_bond, bank_due, t, gov, has_gov, gov_owned, first_call,
+                 gov_bb, gov_resale, has_gov_bb, dist_return, pot_cap, soe_left, llcr_on, has_ahead, ahead,
+                 df, cov_on, has_bond, bank_due, t, gov, has_gov, gov_owned, first_call,
                  stock_at_call, pv_hidden, pv_bond, pv_soe, pv_soe_fiscal, cum_equity, pv_gov_bb, pv_gov_resale, pv_gov_opex,
-                 pv_gov_income, peak, llcr_num, llcr_den, cov_num, cov_bank, dist_t, cf_prog, equity_t, gov_income):
+                 pv_gov_income, peak, llcr_num, cov_num, cov_bank, dist_t, cf_prog, equity_t, gov_income):
     """First call, the PVs, the funding need and its peak, the pot's refill by distributions, the LLCR and
     bond-coverage sums; writes the month's ``dist_t``, ``cf_prog`` and ``equity_t`` (equity in incl. overrun).
     With government-owned blocks (``gov[p]``, ``has_gov``; ``equity_in_t`` the SOE blocks'): their distributions
@@ -950,25 +954,23 @@ def metrics_main(hidden, gov_bond, soe, bal_open, dist, cfads, fdfac, disc, equi
     for i in range(n):
         peak[i] = fmax(peak[i], cum_equity[i])
     if llcr_on:
-        llcr(cf_prog, ahead_mode, ahead_s, bond_due, df, llcr_first, bal_open, llcr_num, llcr_den)
+        llcr(cfads, has_ahead, ahead, df, llcr_num)
     if cov_on:
         coverage(cfads, bank_due, has_bond, cov_num, cov_bank)
 
 
-def llcr(cf_prog, ahead_mode, ahead_s, bond_due, df, llcr_first, bal_open, llcr_num, llcr_den):
-    """``llcr_num += (CFADS − bond service ranked ahead) · v``; ``llcr_den = D₀`` in the first month."""
-    n = cf_prog.shape[0]
-    ahead = np.zeros(n)
-    if ahead_mode == 1:
-        rows_sum(bond_due, ahead)
-    elif ahead_mode == 2:
-        for i in range(n):
-            ahead[i] = ahead_s
-    for i in range(n):
-        llcr_num[i] += (cf_prog[i] - ahead[i]) * df
-    if llcr_first:
-        for i in range(n):
-            llcr_den[i] = bal_open[i]
+def llcr(cfads, has_ahead, ahead, df, llcr_num):
+    """Each project's ``N_p += (CFADS_p − A_p) · v_p`` (``A`` the bond service ranked ahead, when ``has_ahead``;
+    ``v_p`` = 0 outside its window; :func:`~baozhang_finance.engine.stages.metrics`)."""
+    P, n = cfads.shape
+    for p in range(P):
+        cf, ah, num, v = cfads[p], ahead[p], llcr_num[p], df[p]
+        if has_ahead:
+            for i in range(n):
+                num[i] += (cf[i] - ah[i]) * v
+        else:
+            for i in range(n):
+                num[i] += cf[i] * v
 
 
 def coverage(cfads, bank_due, has_bond, cov_num, cov_bank):

@@ -12,7 +12,6 @@ from baozhang_finance.engine import stages
 from baozhang_finance.engine.cures import (CURES, cures_after_soe, cures_before_soe, disposal, extension,
                                           refinancing, value)
 from baozhang_finance.engine.drivers import Drivers, MarketState
-from baozhang_finance.engine.formulas import discount_factor
 from baozhang_finance.engine.kernels import load
 from baozhang_finance.engine.plan import Plan
 from baozhang_finance.engine.state import Constants, State, constants
@@ -107,7 +106,7 @@ class MonthTables:
         self.fdfac, self.disc = float(plan.support.fiscal_discount_m[t]), float(plan.discount_m[t])
         self.equity_in = (plan.equity_in[:, t].sum() if c.gov_rows is None  # a government block's is the budget's
                           else plan.equity_in[c.soe_rows, t].sum())
-        self.llcr_df = float(discount_factor(c.llcr_rate, t - c.llcr_start)) if c.llcr_start <= t < c.llcr_end else 0.0
+        self.llcr_df = np.ascontiguousarray(c.llcr_df[:, t])  # (P,) the projects' LLCR discount factors
         self.count12 = np.clip(t - c.avail_m + 1, 1, 12).astype(f64)  # the disposal's occupancy divisor
         self._rental(plan, c, t, col_t)
         self._sales(plan, c, t, col_t)
@@ -186,6 +185,8 @@ def market_step(drv: Drivers, t: int) -> MarketState:
                      float(mp.stress_occ[t]), x_h, x_r, lpr, occ_dev)
     if u is not None:
         drv.relending_on &= u >= mp.relending_nonrenewal_prob
+    else:
+        drv.expected_renewal(t)
     if t >= mp.stress_relending_stop:
         drv.relending_on[:] = False
     return _market_state(drv, np.exp(x_h), np.exp(x_r), lpr, occ_dev)
@@ -201,7 +202,8 @@ def _market_state(drv: Drivers, hpi, rent, lpr, occ_dev) -> MarketState:
     load()["fiscal"](h_beta, fiscal, float(mp.fiscal0_m * share), float(mp.fiscal0_m), float(1.0 - share),
                      float(share), land)
     return MarketState(hpi=hpi, rent=rent, lpr=lpr, cpi=np.exp(drv.log_c), occ_dev=occ_dev,
-                       absorption=np.exp(drv.abs), fiscal_m=fiscal, relending_on=drv.relending_on, fiscal_land_m=land)
+                       absorption=np.exp(drv.abs), fiscal_m=fiscal, relending_on=drv.relending_on, fiscal_land_m=land,
+                       relending_p=drv.relending_p)
 
 
 def waterfall(st: State, c: Constants, plan: Plan, t: int, m) -> None:
@@ -357,11 +359,9 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     fdfac = mo.fdfac
     equity_in_t = mo.equity_in
     m.equity_in_t = equity_in_t
-    llcr_on = c.llcr_start <= t < c.llcr_end
-    per_path = st.refi is not None or st.disposal is not None
-    ahead_mode = 0 if pp.bank_first else (1 if per_path else 2)
-    ahead_s = 0.0 if ahead_mode != 2 else float(m.bond_due.sum())
-    df = mo.llcr_df
+    llcr_on = c.llcr_lo <= t < c.llcr_hi
+    ahead = stages.bond_ahead(plan, m) if llcr_on else None
+    has_ahead = ahead is not None
     has_ov, has_bb = m.overrun is not None, m.gov_bb_paid is not None
     zn = st.metrics["ead"]  # any (n,) float array where a branch is off (never written)
     dist_t, cf_prog, equity_t = np.empty(n), np.empty(n), np.empty(n)
@@ -371,13 +371,13 @@ def metrics(st: State, c: Constants, plan: Plan, t: int, m) -> None:
                       mo.disc, float(equity_in_t), m.overrun if has_ov else st.zeros_pn, has_ov,
                       m.gov_bb_paid if has_bb else zn, m.gov_resale if has_bb else zn, has_bb,
                       pp.dist_return, pp.pot_cap, st.soe_left, llcr_on,
-                      ahead_mode, ahead_s, pn(m.bond_due, (P, n)) if ahead_mode == 1 else st.zeros_pn, df,
-                      t == c.llcr_start, c.cov_lo <= t <= c.cov_hi, c.has_bond, pn(m.bank_due, (P, n)), t,
+                      has_ahead, pn(ahead, (P, n)) if has_ahead else st.zeros_pn, mo.llcr_df,
+                      c.cov_lo <= t <= c.cov_hi, c.has_bond, pn(m.bank_due, (P, n)), t,
                       pp.gov, has_gov, pn(m.gov_owned, (n,)) if has_gov else zn, mt["first_call"],
                       mt["stock_at_call"], mt["pv_hidden"], mt["pv_bond"], mt["pv_soe"], mt["pv_soe_fiscal"],
                       mt["cum_equity"],
                       mt["pv_gov_buyback"], mt["pv_gov_resale"], mt["pv_gov_owned_opex"], mt["pv_gov_owned_income"],
-                      mt["peak_funding"], mt["llcr_num"], mt["llcr_den"], mt["cov_num"], mt["cov_bank"], dist_t,
+                      mt["peak_funding"], mt["llcr_num"], mt["cov_num"], mt["cov_bank"], dist_t,
                       cf_prog, equity_t, gov_income)
     m.dist_t, m.cf_prog = dist_t, cf_prog
     if has_gov:
@@ -561,7 +561,9 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     mat = ext.maturity if ext is not None else _loan_maturity(st, plan)
     rate, cash_int, principal, bal_pre = (np.empty((L, n)) for _ in range(4))
     k["loans_rate"](st.loan_bal, mo.draw, plan.loan_fixed, pp.rate_m, pp.spread, pn(ms.lpr, (n,)),
-                    mo.rel_active, ms.relending_on, pp.rel_part, pp.rel_share, st.reprice is not None,
+                    mo.rel_active, ms.relending_on, ms.relending_p is not None,
+                    ms.relending_p if ms.relending_p is not None else st.zeros_pn[0], pp.rel_part, pp.rel_share,
+                    st.reprice is not None,
                     st.reprice if st.reprice is not None else rate, ext is not None,
                     ext.rate_add if ext is not None else rate, mo.capitalise, pp.is_equal, mat, t, rate, cash_int,
                     principal, bal_pre)
@@ -575,6 +577,7 @@ def loans(st: State, c: Constants, plan: Plan, t: int, m) -> None:
     P = c.P
     bal_open, int_p, prin_p, bank_due = np.empty(n), np.empty((P, n)), np.empty((P, n)), np.empty((P, n))
     k["loans_due"](st.loan_bal, principal, cash_int, in_grace, mat, t, c.onehot_t, bal_open, int_p, prin_p, bank_due)
+    stages.llcr_open(st, c, t)  # the projects' LLCR denominators, as the numpy stage reads them
     m.sources = m.sources + mo.draw_sources
     m.rate, m.principal, m.bal_open, m.loan_int = rate, principal, bal_open, cash_int
     m.bank_int_p, m.bank_prin_p, m.bank_due = int_p, prin_p, bank_due
