@@ -42,7 +42,8 @@ from baozhang_finance.model.scenario import Scenario, ScenarioError
 from baozhang_finance.model.support import with_conventions
 from baozhang_finance.run.atomic import write_folder_atomically
 from baozhang_finance.run.chunks import chunk_bounds, per_path_columns
-from baozhang_finance.run.result import Result, _clean, _git_commit, store_root
+from baozhang_finance.run.provenance import provenance
+from baozhang_finance.run.result import Result, _clean, store_root
 from baozhang_finance.run.simulate import _iter_chunks, resolve_backend, run_info
 from baozhang_finance.run.store import (ColumnWriter, RunFolder, keep_freed_pages, remove_run_folder,
                                         remove_stale_run_folders)
@@ -318,7 +319,7 @@ class PortfolioResult:
     def manifest(self) -> dict[str, Any]:
         import pandas as pd
         return _clean({
-            "package": "baozhang-finance", "version": __version__, "git_commit": _git_commit(),
+            "package": "baozhang-finance", "version": __version__, **provenance(),
             "portfolio": self.portfolio.spec.portfolio.name,
             "portfolio_sha256": self.portfolio_sha256(),
             "cities": [{"name": c.name, "scenario_sha256": c.scenario.sha256()} for c in self.portfolio.cities],

@@ -27,7 +27,6 @@ from baozhang_finance.measures.blocked import Col
 from baozhang_finance.measures.stats import dscr
 from baozhang_finance.run import lens_pool
 from baozhang_finance.run.atomic import write_folder_atomically
-from baozhang_finance.run.provenance import git_commit as _git_commit  # noqa: F401  (the old private name; run/portfolio.py)
 from baozhang_finance.run.provenance import provenance
 from baozhang_finance.run.store import (LEDGERS_FILE, PATHS_FILE, ColumnStore, RunFolder, release_free_memory,
                                         remove_run_folder, remove_stale_run_folders, write_chunks)
