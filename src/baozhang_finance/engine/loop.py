@@ -142,6 +142,7 @@ def run_paths(plan: Plan, n: int, shocks=None, record: bool = False, yearly: str
         m.ms = step(drv, t)
         for stage in month:
             stage(st, c, plan, t, m)
+    st.yearly["bank_service"][:] = bank_service_by_year(st)
     scalars = end_of_horizon(st, plan, m)
     if drv.controls is not None:  # control variates (engine/controls.py): (n, K), mean exactly 0
         scalars["controls"] = drv.controls.values()
@@ -206,6 +207,14 @@ def end_of_horizon(st: State, plan: Plan, m) -> dict[str, np.ndarray]:
         "equity_m": mt["equity_m"].T,  # (n, T)
         "gov_m": mt["gov_m"].T,
     }
+
+
+def bank_service_by_year(st: State) -> np.ndarray:
+    """The ``bank_service`` ledger ``(Y, n)``: bank service due in each year, Σ_p Σ_{t ∈ y} (interest + scheduled
+    principal)_{p,t} — the bank DSCR's denominator, from the per-project sums the engine keeps (``proj_bank``; the
+    same in both engines), not the debt service less the special bonds' schedule (which counted refinancing
+    bonds' coupons, SOE-bond service and a sold block's redeemed bonds as bank service; decision 80)."""
+    return st.proj_bank.sum(axis=1)
 
 
 def first_disposal_month(st: State) -> np.ndarray:

@@ -280,14 +280,20 @@ def bond_service_by_year(plan) -> np.ndarray:
 def bank_service_by_year(result) -> np.ndarray:
     """Bank debt service (interest + scheduled principal, excluding sweep prepayments) per path and year.
 
-    The ledgers keep total debt service; bond service is deterministic, so bank service = total − bond service.
-    Float32 residue below 1 yuan (+ 1e-6 of the total) is set to 0.
+    The engine's ``bank_service`` ledger (:func:`iter_bank_service`); below 1 yuan is read as no service.
     """
     return _stack(result, iter_bank_service(result))
 
 
 def iter_bank_service(result):
-    """:func:`bank_service_by_year` one year at a time."""
+    """:func:`bank_service_by_year` one year at a time: the engine's ``bank_service`` ledger (bank interest +
+    scheduled principal due in the year, Σ over projects; decision 80), below 1 yuan read as none. A run saved
+    before that ledger existed: debt service − the special bonds' schedule, as it was then (which counts refinancing
+    bonds' coupons, SOE-bond service and a sold block's redeemed bonds as bank service)."""
+    if result.has_ledger("bank_service"):
+        for bank in result.year_cols("bank_service"):
+            yield np.where(bank > 1.0, bank.astype(float), 0.0)
+        return
     bond = bond_service_by_year(result.plan)
     for y, ds in enumerate(result.year_cols("debt_service")):
         bank = ds - bond[y]

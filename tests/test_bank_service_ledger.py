@@ -1,0 +1,52 @@
+"""The bank DSCR's denominator is the engine's own bank service (the ``bank_service`` ledger, decision 80), not the
+debt service less the special bonds' schedule — which counted an SOE corporate bond's service as bank service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baozhang_finance import load_scenario, simulate
+from baozhang_finance.engine.loop import run_paths
+from baozhang_finance.engine.plan import compile_plan
+from baozhang_finance.measures import bank
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def weihai():
+    return load_scenario(ROOT / "scenarios" / "weihai.toml")
+
+
+def test_ledger_is_the_months_bank_service_summed_by_year(weihai):
+    plan = compile_plan(weihai, deterministic=True)
+    out = run_paths(plan, 1, None, record=True)
+    due = out.monthly["bank_due"][0].sum(axis=0)  # (T,): Σ_p interest + scheduled principal due
+    by_year = due.reshape(plan.Y, 12).sum(axis=1)
+    np.testing.assert_allclose(out.yearly["bank_service"][0], by_year, rtol=1e-12, atol=1e-6)
+
+
+def test_an_soe_bond_bullet_is_not_bank_service(weihai):
+    r = simulate(weihai, deterministic=True)
+    plan = r.plan
+    soe = (plan.soe_bond_interest + plan.soe_bond_principal).sum(axis=0).reshape(plan.Y, 12).sum(axis=1)
+    y = int(np.argmax(soe))  # the year the 30 m bullet falls due
+    assert soe[y] > 2.5e7
+    svc = bank.bank_service_by_year(r)[0]
+    ds = r.ledger("debt_service")[0].astype(float)
+    bond = bank.bond_service_by_year(plan)
+    # debt service = bank + special bonds + SOE bonds; the bank's part excludes the SOE bond (float32 ledgers)
+    assert svc[y] == pytest.approx(ds[y] - bond[y] - soe[y], rel=1e-6)
+    cf = r.ledger("cfads")[0].astype(float)
+    assert bank.bank_dscr(r)[0, y] == pytest.approx(cf[y] / svc[y], rel=1e-12)
+
+
+def test_a_year_without_bank_service_has_no_ratio():
+    r = simulate(load_scenario(ROOT / "scenarios" / "beitun.toml"), deterministic=True)
+    svc = bank.bank_service_by_year(r)[0]
+    d = bank.bank_dscr(r)[0]
+    assert (svc == 0).any()
+    assert np.isnan(d[svc == 0]).all() and np.isfinite(d[svc > 0]).all()
