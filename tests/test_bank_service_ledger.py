@@ -50,3 +50,16 @@ def test_a_year_without_bank_service_has_no_ratio():
     d = bank.bank_dscr(r)[0]
     assert (svc == 0).any()
     assert np.isnan(d[svc == 0]).all() and np.isfinite(d[svc > 0]).all()
+
+
+def test_a_run_saved_before_the_ledger_reads_the_old_formula(weihai):
+    """A Result without ``bank_service`` (a folder saved before decision 80): debt service − the bond schedule."""
+    from baozhang_finance.run.result import Result
+    r = simulate(weihai, deterministic=True)
+    cols = {**r._columns, **{f"y_{k}": v for k, v in r._ledgers.items() if k != "bank_service"}}
+    old = Result(scenario=r.scenario, plan=r.plan, columns=cols, run=r.run)
+    assert not old.has_ledger("bank_service")
+    ds = r.ledger("debt_service")[0].astype(float)
+    expect = ds - bank.bond_service_by_year(r.plan)
+    expect = np.where(expect > 1.0 + 1e-6 * np.abs(ds), expect, 0.0)
+    np.testing.assert_array_equal(bank.bank_service_by_year(old)[0], expect)

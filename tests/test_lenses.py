@@ -76,9 +76,11 @@ def hand_result(sc, n: int, **overrides) -> Result:
         cols[k] = np.asarray(v)
     if "default_month" in overrides:
         cols["default"] = cols["default_month"] >= 0
+    plan = compile_plan(sc)
+    if "y_debt_service" in overrides and "y_bank_service" not in overrides:  # hand debt service: bank = total − bonds
+        cols["y_bank_service"] = cols["y_debt_service"] - bank.bond_service_by_year(plan)[None, :]
     for k in YEARLY_KEPT:
         assert cols[f"y_{k}"].shape == (n, Y), k
-    plan = compile_plan(sc)
     return Result(scenario=sc, plan=plan, columns=cols, run={"seed": 7, "chunk_size": n, "paths": n})
 
 

@@ -438,6 +438,7 @@ _ROWS: tuple[tuple, ...] = (
     ("yearly.collateral_value", "yuan", "collateral value", "抵押物价值"),
     ("yearly.lockup_months", "months", "months in which any project's distributions are locked up", "任一项目分配锁定的月数"),
     ("yearly.refinancing", "yuan", "special-bond principal refinanced", "再融资专项债券发行额"),
+    ("yearly.bank_service", "yuan", "bank service due (interest + scheduled principal)", "银行贷款应付本息"),
     ("yearly.dscr", "ratio", "coverage of all debt service (CFADS ÷ bond + bank service, a bullet the refinancing "
      "bonds meet excluded; not the bank DSCR)",
      "本息覆盖倍数（组合融资：可偿债现金流 ÷ 全部还本付息，不含由再融资债券偿还的到期本金，非银行 DSCR）"),
