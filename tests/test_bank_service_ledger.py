@@ -63,3 +63,16 @@ def test_a_run_saved_before_the_ledger_reads_the_old_formula(weihai):
     expect = ds - bank.bond_service_by_year(r.plan)
     expect = np.where(expect > 1.0 + 1e-6 * np.abs(ds), expect, 0.0)
     np.testing.assert_array_equal(bank.bank_service_by_year(old)[0], expect)
+
+
+def test_the_bank_dscr_by_year_reads_only_the_projects_with_bank_loans():
+    """liaoning_2025 has its loan on one of two projects: the yearly bank DSCR's minimum over the test years is that
+    project's own (the headline per-project minimum), not the programme's CFADS over its bank service (decision 82)."""
+    r = simulate(load_scenario(ROOT / "scenarios" / "liaoning_2025.toml"), deterministic=True)
+    plan = r.plan
+    assert len(set(np.asarray(plan.loan_project).tolist())) < plan.P
+    w0, w1 = bank.dscr_test_years(r.scenario, plan)
+    by_year = bank.bank_dscr(r)[0, w0:w1]
+    assert np.nanmin(by_year) == pytest.approx(float(r.col("bank_dscr_min_project")[0]), rel=1e-6)
+    pooled = r.ledger("cfads")[0, w0:w1].astype(float) / bank.bank_service_by_year(r)[0, w0:w1]
+    assert np.nanmin(pooled) > np.nanmin(by_year) + 0.05  # the project without a loan used to lend its cash

@@ -217,3 +217,22 @@ def test_llcr_and_relending_same_bits_on_both_engines(seniority):
         for k in ("llcr", "pv_hidden", "pv_soe_support", "bank_dscr_min_project", "terminal_equity"):
             assert np.array_equal(a[k], b[k], equal_nan=True), k
         assert np.isfinite(a["llcr"]).all()
+
+
+def test_dscr_rises_with_the_projects_cash_when_a_bullet_is_refinanceable():
+    """Decision 81: the DSCR nets the principal the refinancing stands ready to roll (max_share × the maturing
+    principal, fixed before the year), not what the year's shortfall made it — so more rent never lowers it.
+    (Netting the amount actually refinanced gave year 10: 0.987 at rent × 1.2, 0.805 at × 1.5, 0.894 at × 1.8.)"""
+    base = load_scenario(DEMO)
+    year10 = []
+    for k in (1.2, 1.5, 1.8):
+        rent = base.projects[0].rental.market_rent_yuan_per_m2_month * k
+        sc = apply_overrides(base, {"projects[0].financing.bonds[0].term_years": 10,
+                                    "cures.refinancing.term_years": 5,
+                                    "projects[0].rental.market_rent_yuan_per_m2_month": rent})
+        res = simulate(sc, deterministic=True)
+        cf, ds = res.ledger("cfads")[0].astype(float), res.ledger("debt_service")[0].astype(float)
+        bullet = 29_325_000.0  # max_share 1 × the 10-year bullet, whatever the year's cash
+        assert res.ledger("dscr")[0][9] == pytest.approx(cf[9] / (ds[9] - bullet), rel=1e-6)
+        year10.append(res.ledger("dscr")[0][9])
+    assert year10[0] < year10[1] < year10[2]

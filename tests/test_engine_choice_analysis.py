@@ -40,10 +40,12 @@ def test_after_preparing_each_small_run_runs_compiled(demo_scenario, monkeypatch
 
 
 def test_an_analysis_gives_the_same_numbers_whichever_engine_it_chose(demo_scenario, monkeypatch):
-    monkeypatch.delenv("BAOZHANG_ENGINE", raising=False)
     kw = dict(field="market.rent_vol_annual", values=[0.05, 0.1], paths=200, seed=7)
+    monkeypatch.setenv("BAOZHANG_ENGINE", "compiled")  # each evaluation on the compiled stages …
+    assert loop.choose_engine(compile_plan(demo_scenario), paths=200) == "compiled"
     compiled = sweep(demo_scenario, **kw).table
-    monkeypatch.setenv("BAOZHANG_ENGINE", "numpy")
+    monkeypatch.setenv("BAOZHANG_ENGINE", "numpy")  # … and on the numpy stages: the same table, bit for bit
+    assert loop.choose_engine(compile_plan(demo_scenario), paths=200) == "numpy"
     numpy_ = sweep(demo_scenario, **kw).table
     for col in compiled.columns:
         if col != "field":

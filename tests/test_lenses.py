@@ -79,6 +79,9 @@ def hand_result(sc, n: int, **overrides) -> Result:
     plan = compile_plan(sc)
     if "y_debt_service" in overrides and "y_bank_service" not in overrides:  # hand debt service: bank = total − bonds
         cols["y_bank_service"] = cols["y_debt_service"] - bank.bond_service_by_year(plan)[None, :]
+    if "y_cfads" in overrides and "y_bank_cfads" not in overrides:  # hand CFADS: the bank's = the programme's
+        bonds = 0.0 if plan.bank_first else bank.bond_service_by_year(plan)[None, :]
+        cols["y_bank_cfads"] = cols["y_cfads"] - bonds
     for k in YEARLY_KEPT:
         assert cols[f"y_{k}"].shape == (n, Y), k
     return Result(scenario=sc, plan=plan, columns=cols, run={"seed": 7, "chunk_size": n, "paths": n})

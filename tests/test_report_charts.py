@@ -145,7 +145,7 @@ def test_the_minimum_chart_is_the_lenss_headline(demo, ax):
 
 def test_the_all_debt_chart_is_labelled_as_such(demo, ax):
     pl.fan_chart(ax, demo.yearly, "dscr", lang="en", start="2025-07", lockup=1.05)
-    assert ax.get_title() == "Debt-service coverage, all financing (CFADS ÷ bond + bank service)"
+    assert ax.get_title() == "Debt-service coverage, all financing (CFADS ÷ bond + bank service; bullets refinancing rolls excluded)"
     assert pl.chart_text("fan.dscr", "zh").startswith("本息覆盖倍数（组合融资")
 
 

@@ -125,12 +125,38 @@ def dscr_service(debt_service_y, refinanced_y=None):
     .. math:: D^*_y = \max(D_y − R_y, 0)
 
     ``D_y``: bank + special-bond (+ SOE-bond) service due in year y, incl. the service of refinancing bonds issued
-    earlier; ``R_y``: maturing special-bond principal rolled into 再融资专项债券 in y (the ``refinancing`` ledger) —
-    paid with the new bonds' money, not from CFADS (decision 73). Without refinancing ``D* = D``.
+    earlier; ``R_y``: the maturing special-bond principal the programme's [cures.refinancing] stands ready to roll
+    into 再融资专项债券 in y (:func:`refinanceable_principal`: fixed before the year, not what a shortfall made
+    it — so the ratio rises with the project's cash), paid with the new bonds' money, not from CFADS
+    (decisions 73, 81). Without refinancing ``D* = D``.
     """
     if refinanced_y is None:
         return debt_service_y
     return np.maximum(np.asarray(debt_service_y, dtype=float) - np.asarray(refinanced_y, dtype=float), 0.0)
+
+
+def refinanceable_principal(scheduled_y, refinanced_y, max_share: float, term_years: int):
+    r"""The special-bond principal maturing in year y that [cures.refinancing] stands ready to roll, per path:
+
+    .. math:: R_y = s\,(B_y + F_{y − k})
+
+    ``B_y``: the bullet special bonds' principal maturing in year y (the plan's, the same on every path; a repayment
+    schedule is principal the plan pays from the project, not in ``B``); ``F``: the
+    refinancing bonds issued per year (the ``refinancing`` ledger), which mature ``k`` = ``term_years`` later (a
+    slot's coupon months are its issue month's anniversaries) and are themselves refinanceable; ``s`` =
+    ``max_share``. Only earlier years' amounts enter, so ``R_y`` does not depend on year y's own cash (decision 81).
+    ``refinanced_y``: ``(…, Y)`` blocks, or the column of year ``y − k`` (or None before year k) with a scalar
+    ``scheduled_y``."""
+    b = np.asarray(scheduled_y, dtype=float)
+    if refinanced_y is None:
+        return max_share * b
+    f = np.asarray(refinanced_y, dtype=float)
+    if b.ndim == 0:  # one year: the column of year y − k
+        return max_share * (b + f)
+    lag = np.zeros_like(f)
+    if term_years < f.shape[-1]:
+        lag[..., term_years:] = f[..., : f.shape[-1] - term_years]
+    return max_share * (b + lag)
 
 
 def dscr(cfads_y, debt_service_y, refinanced_y=None):

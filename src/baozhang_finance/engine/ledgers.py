@@ -39,8 +39,9 @@ LEDGERS: tuple[Ledger, ...] = tuple(
     _flows("ops_in ops_out cfads rent sales grants buybacks bank_interest bank_principal prepayment bond_interest "
            "bond_principal debt_service distributions equity_in soe_support gov_hidden gov_bond fiscal_revenue uses "
            "lockup_months refinancing disposal_proceeds soe_bond_interest soe_bond_principal overrun gov_buybacks "
-           "gov_resale fiscal_land noi gov_owned_opex gov_owned_income bank_service",
-           kept="cfads debt_service gov_hidden gov_bond soe_support lockup_months refinancing bank_service")
+           "gov_resale fiscal_land noi gov_owned_opex gov_owned_income bank_service "
+           "bank_cfads",
+           kept="cfads debt_service gov_hidden gov_bond soe_support lockup_months refinancing bank_service bank_cfads")
     + _balances("cash_balance bank_balance bond_balance collateral_value units_held hpi escrow_balance buyback_reserve "
                 "soe_bond_balance collateral_rental",
                 kept="cash_balance bank_balance collateral_value")
@@ -65,14 +66,14 @@ YEARLY_FLOWS = names("flow")
 YEARLY_BALANCES = names("balance")
 #: yearly ledgers a run keeps per path, in the order of the Result's columns, and their dtypes
 YEARLY_KEPT = ("cfads", "debt_service", "cash_balance", "gov_hidden", "gov_bond", "soe_support", "bank_balance",
-               "collateral_value", "lockup_months", "refinancing", "bank_service")
+               "collateral_value", "lockup_months", "refinancing", "bank_service", "bank_cfads")
 #: the yearly ledgers a bulk run accumulates: the ones :func:`baozhang_finance.run.chunks.per_path_columns` (and a
 #: portfolio's city task) read; the others (operating income and costs, rent, sales, grants, buybacks, bank and
 #: bond service by part, prepayments, disposals, overruns, the government's buybacks and own income, bond, escrow
 #: and SOE-bond balances, units held, the price index) are the full picture of a replay or a test (``"all"``)
 BULK_YEARLY = ("cfads", "debt_service", "gov_hidden", "gov_bond", "soe_support", "lockup_months", "refinancing", "uses",
                "distributions", "equity_in", "gov_owned_opex", "fiscal_revenue", "fiscal_land", "noi", "cash_balance",
-               "bank_balance", "collateral_value", "collateral_rental", "bank_service")
+               "bank_balance", "collateral_value", "collateral_rental", "bank_service", "bank_cfads")
 KEPT_DTYPE = {x.name: x.dtype for x in LEDGERS if x.kind != "monthly" and x.kept}
 assert set(YEARLY_KEPT) == set(KEPT_DTYPE) and set(YEARLY_KEPT) <= set(BULK_YEARLY)
 

@@ -143,6 +143,7 @@ def run_paths(plan: Plan, n: int, shocks=None, record: bool = False, yearly: str
         for stage in month:
             stage(st, c, plan, t, m)
     st.yearly["bank_service"][:] = bank_service_by_year(st)
+    st.yearly["bank_cfads"][:] = bank_cfads_by_year(plan, st)
     scalars = end_of_horizon(st, plan, m)
     if drv.controls is not None:  # control variates (engine/controls.py): (n, K), mean exactly 0
         scalars["controls"] = drv.controls.values()
@@ -215,6 +216,22 @@ def bank_service_by_year(st: State) -> np.ndarray:
     same in both engines), not the debt service less the special bonds' schedule (which counted refinancing
     bonds' coupons, SOE-bond service and a sold block's redeemed bonds as bank service; decision 80)."""
     return st.proj_bank.sum(axis=1)
+
+
+def bank_cfads_by_year(plan: Plan, st: State) -> np.ndarray:
+    """The ``bank_cfads`` ledger ``(Y, n)``: the CFADS available to the bank in each year, over the projects with
+    bank loans only, Σ_{p has loans} (CFADS_{p,y} − bond service_{p,y} if the bonds rank first) — the bank DSCR's
+    numerator beside :func:`bank_service_by_year` (a ring-fenced project without bank debt lends the bank nothing;
+    decision 82)."""
+    P = plan.P
+    has = np.zeros(P, dtype=bool)
+    if len(plan.loan_project):
+        has[np.asarray(plan.loan_project, dtype=np.int64)] = True
+    cf = st.proj_cfads[:, has, :]
+    if not plan.bank_first:
+        bond_y = (plan.bond_interest + plan.bond_principal).reshape(P, plan.Y, 12).sum(axis=2)  # (P, Y)
+        cf = cf - bond_y[has].T[:, :, None]
+    return cf.sum(axis=1)
 
 
 def first_disposal_month(st: State) -> np.ndarray:

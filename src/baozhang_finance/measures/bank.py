@@ -301,13 +301,19 @@ def iter_bank_service(result):
 
 
 def bank_dscr(result) -> np.ndarray:
-    """Bank DSCR per path and year: (CFADS − bond service if bonds rank first) / bank service; NaN without bank service."""
+    """Bank DSCR per path and year: (CFADS of the projects with bank loans − their bond service if bonds rank
+    first) / bank service (the ``bank_cfads`` and ``bank_service`` ledgers, decisions 80, 82); NaN without bank
+    service. A folder saved before: the programme's CFADS."""
     return _stack(result, iter_bank_dscr(result))
 
 
 def iter_bank_dscr(result):
     """:func:`bank_dscr` one year at a time."""
     plan = result.plan
+    if result.has_ledger("bank_cfads"):  # the projects with bank loans only, bonds ahead deducted (decision 82)
+        for cf, bank in zip(result.year_cols("bank_cfads"), iter_bank_service(result)):
+            yield cf.map(lambda a, b: coverage_ratio(a, b, np.nan), bank)  # capped at DSCR_CAP
+        return
     bond = bond_service_by_year(plan)
     for y, (cf, bank) in enumerate(zip(result.year_cols("cfads"), iter_bank_service(result))):
         if not plan.bank_first:

@@ -114,8 +114,8 @@ _ROWS: tuple[tuple, ...] = (
      "本息覆盖倍数(仅专项债,未扣银行本息)", None, ("mean", "p05", "p50")),
     ("coverage.bond_coverage_after_bank", "ratio", "bond coverage after bank service", "扣除银行本息后本息覆盖倍数",
      None, ("p05", "p50")),
-    ("coverage.dscr_min", "ratio", "minimum DSCR (bank + bonds, refinanced principal excluded, operating window)",
-     "最低偿债覆盖率 DSCR（银行+专项债，不含再融资偿还的本金）", None, Q3),
+    ("coverage.dscr_min", "ratio", "minimum DSCR (bank + bonds, bullets refinancing rolls excluded, operating window)",
+     "最低偿债覆盖率 DSCR（银行+专项债，不含再融资债券承接的到期本金）", None, Q3),
     ("coverage.llcr", "ratio", "LLCR per project (bank, lowest project)", "贷款寿命覆盖率 LLCR（按项目，取最低）", None,
      ("p05", "p50")),
     ("fiscal.classification.class", "text", "payer class", "承担方类别"),
@@ -398,10 +398,10 @@ _ROWS: tuple[tuple, ...] = (
      "国企支持现值(按财政折现率)"),
     ("paths.support_total", "yuan", "support from anyone, total", "各方支持合计"),
     ("paths.self_financing", "flag", "self-financing", "自求平衡"),
-    ("paths.dscr_min", "ratio", "minimum DSCR (bank + bonds, refinanced principal excluded, operating window)",
-     "最低偿债覆盖率 DSCR（不含再融资偿还的本金）"),
-    ("paths.dscr_min_all_years", "ratio", "minimum DSCR (bank + bonds, refinanced principal excluded, every year)",
-     "全期最低偿债覆盖率 DSCR（不含再融资偿还的本金）"),
+    ("paths.dscr_min", "ratio", "minimum DSCR (bank + bonds, bullets refinancing rolls excluded, operating window)",
+     "最低偿债覆盖率 DSCR（不含再融资债券承接的到期本金）"),
+    ("paths.dscr_min_all_years", "ratio", "minimum DSCR (bank + bonds, bullets refinancing rolls excluded, every year)",
+     "全期最低偿债覆盖率 DSCR（不含再融资债券承接的到期本金）"),
     ("paths.bank_dscr_min_project", "ratio", "minimum bank DSCR of the project", "项目银行最低 DSCR"),
     ("paths.llcr", "ratio", "LLCR per project (bank, lowest project)", "贷款寿命覆盖率 LLCR（按项目，取最低）"),
     ("paths.bond_coverage_ratio", "ratio", "bond coverage ratio, bonds only (before bank service)",
@@ -439,9 +439,10 @@ _ROWS: tuple[tuple, ...] = (
     ("yearly.lockup_months", "months", "months in which any project's distributions are locked up", "任一项目分配锁定的月数"),
     ("yearly.refinancing", "yuan", "special-bond principal refinanced", "再融资专项债券发行额"),
     ("yearly.bank_service", "yuan", "bank service due (interest + scheduled principal)", "银行贷款应付本息"),
-    ("yearly.dscr", "ratio", "coverage of all debt service (CFADS ÷ bond + bank service, a bullet the refinancing "
-     "bonds meet excluded; not the bank DSCR)",
-     "本息覆盖倍数（组合融资：可偿债现金流 ÷ 全部还本付息，不含由再融资债券偿还的到期本金，非银行 DSCR）"),
+    ("yearly.bank_cfads", "yuan", "CFADS available to the bank (projects with bank loans)", "可用于偿还银行的现金流（有银行贷款的项目）"),
+    ("yearly.dscr", "ratio", "coverage of all debt service (CFADS ÷ bond + bank service, bullets refinancing "
+     "rolls excluded; not the bank DSCR)",
+     "本息覆盖倍数（组合融资：可偿债现金流 ÷ 全部还本付息，不含再融资债券承接的到期本金，非银行 DSCR）"),
     ("yearly.ltv", "share", "LTV", "抵押率 LTV"),
     # ------------------------------------------------------------------ median path: yearly cash-flow items
     ("flow.rent", "yuan", "rent collected", "租金"),
@@ -487,16 +488,16 @@ _ROWS: tuple[tuple, ...] = (
     ("metric.p_call", "share", "P(hidden-debt call)", "隐性债务触发概率"),
     ("metric.hidden_debt_pv", "yuan", "expected hidden-debt PV", "隐性债务现值期望"),
     ("metric.p_dscr_below_1", "share", "P(min bank DSCR < 1), bank test window", "银行 DSCR 低于 1 的概率"),
-    ("metric.p_total_dscr_below_1", "share", "P(min DSCR < 1), bank + bonds, operating window",
+    ("metric.p_total_dscr_below_1", "share", "P(min DSCR < 1), bank + bonds, bullets refinancing rolls excluded, operating window",
      "DSCR 低于 1 的概率(运营期)"),
-    ("metric.p_dscr_all_years_below_1", "share", "P(min DSCR < 1), bank + bonds, every year",
+    ("metric.p_dscr_all_years_below_1", "share", "P(min DSCR < 1), bank + bonds, bullets refinancing rolls excluded, every year",
      "DSCR 低于 1 的概率(全期)"),
     ("metric.bank_dscr_min_p05", "ratio", "min bank DSCR, p05", "银行最低 DSCR 5%分位"),
     ("metric.bank_dscr_min_p50", "ratio", "min bank DSCR, median", "银行最低 DSCR 中位数"),
-    ("metric.dscr_min_p05", "ratio", "min DSCR (bank + bonds, operating window), p05", "最低偿债覆盖率 DSCR 5%分位"),
-    ("metric.dscr_min_p50", "ratio", "min DSCR (bank + bonds, operating window), median",
+    ("metric.dscr_min_p05", "ratio", "min DSCR (bank + bonds, bullets refinancing rolls excluded, operating window), p05", "最低偿债覆盖率 DSCR 5%分位"),
+    ("metric.dscr_min_p50", "ratio", "min DSCR (bank + bonds, bullets refinancing rolls excluded, operating window), median",
      "最低偿债覆盖率 DSCR 中位数"),
-    ("metric.dscr_min_all_years_p50", "ratio", "min DSCR (bank + bonds, every year), median",
+    ("metric.dscr_min_all_years_p50", "ratio", "min DSCR (bank + bonds, bullets refinancing rolls excluded, every year), median",
      "全期最低偿债覆盖率 DSCR 中位数"),
     ("metric.pd", "share", "PD over the loans' life (with SOE support)", "违约概率 PD(含国企支持)"),
     ("metric.expected_loss", "yuan", "bank expected loss", "预期损失"),
@@ -669,10 +670,10 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
      "即上表“银行最低偿债覆盖率”及其低于 1 的概率。"),
     ("html.img_coverage_fan", "debt-service coverage, all financing, by programme year", "逐年本息覆盖倍数（组合融资）"),
     ("html.cap_coverage_fan", "本息覆盖倍数, all financing, by programme year: CFADS ÷ all debt service (special bonds "
-                              "and bank loans; a bullet the refinancing bonds meet is not service from CFADS), "
+                              "and bank loans; bullets refinancing rolls excluded), "
                               "p05–p95 fan; 1.0 and the lock-up threshold {lockup} marked. Not the "
                               "bank's DSCR (bank lens below).",
-     "逐年本息覆盖倍数（组合融资）：可偿债现金流 ÷ 全部还本付息（专项债及银行贷款；由再融资债券偿还的到期本金不计入），p05–p95 扇形区间；标出 1.0 及分配"
+     "逐年本息覆盖倍数（组合融资）：可偿债现金流 ÷ 全部还本付息（专项债及银行贷款；再融资债券承接的到期本金不计入），p05–p95 扇形区间；标出 1.0 及分配"
      "锁定线 {lockup}。并非银行 DSCR（见下文银行视角）。"),
     ("html.h_soe", "SOE lens (implementing SOE and researchers)", "国企视角（实施主体与研究者）"),
     ("html.img_waterfall", "median path waterfall", "中位路径资金瀑布图"),
@@ -859,7 +860,7 @@ _TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
      "  无法核验：{rule}（{document} {clause}），{project}：{reason}"),
     # ------------------------------------------------------------------ charts (PNG)
     ("chart.fan.cash_balance", "Cash at year end (reserves + retained), 10k yuan", "年末现金（偿债准备金及留存现金，万元）"),
-    ("chart.fan.dscr", "Debt-service coverage, all financing (CFADS ÷ bond + bank service)",
+    ("chart.fan.dscr", "Debt-service coverage, all financing (CFADS ÷ bond + bank service; bullets refinancing rolls excluded)",
      "本息覆盖倍数（组合融资：可偿债现金流 ÷ 专项债及银行本息）"),
     ("chart.fan.cfads", "CFADS, 10k yuan", "可用于偿债的现金流（万元）"),
     ("chart.fan.cum_support", "Cumulative external support, 10k yuan", "累计外部支持（万元）"),

@@ -237,7 +237,8 @@ def fan_chart(ax: Axes, yearly, quantity: str = "cash_balance", scale: float | N
     defined value (``n == 0``, e.g. DSCR in years without debt service) are left out; ``reference`` draws a
     horizontal line (1.0 by default for ``dscr``, CFADS ÷ all debt service — the 本息覆盖倍数 of all financing,
     not the bank's DSCR: :func:`bank_dscr_fan`); ``lockup`` draws the distribution lock-up threshold
-    (``waterfall.lockup_dscr``, which the engine tests on this ratio, trailing 12 months, per project).
+    (``waterfall.lockup_dscr``, which the engine tests per project on the trailing 12 months' service due,
+    gross: a bullet the refinancing rolls counts there, not in this chart's ratio).
     """
     ratio = quantity in ("dscr", "ltv")
     scale = scale if scale is not None else (1.0 if ratio else WAN)

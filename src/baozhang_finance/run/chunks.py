@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baozhang_finance.engine.cures import CURE_NAMES
+from baozhang_finance.engine.cures import CURE_NAMES, refinancing
 from baozhang_finance.engine.controls import CONTROL_NAMES
 from baozhang_finance.engine.ledgers import KEPT_DTYPE, YEARLY_KEPT
 from baozhang_finance.engine.loop import run_paths
@@ -58,6 +58,7 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
     if plan.gov_owned.any():  # the budget's top-ups of its own blocks are government money too
         gov_total = gov_total + y["gov_owned_opex"].sum(axis=1)
     w0, w1 = plan.dscr_window
+    rolled = refinancing.refinanceable(plan, y["refinancing"])  # the principal a DSCR nets out (decision 81)
     fiscal = y["fiscal_revenue"]
     share = np.divide(y["gov_hidden"], fiscal, out=np.zeros_like(fiscal), where=fiscal > 0)
     equity_flows = y["distributions"] - y["equity_in"] - y["soe_support"]
@@ -88,8 +89,9 @@ def per_path_columns(plan: Plan, out, start: int) -> dict[str, np.ndarray]:
         "soe_support_pv_fiscal": s["pv_soe_support_fiscal"],
         "support_total": support.sum(axis=1),
         "self_financing": (gov_total <= 1e-6) & (s["peak_funding_need"] <= float(plan.equity_in.sum()) + 1.0),
-        "dscr_min": mx.min_dscr(y["cfads"][:, w0:w1], y["debt_service"][:, w0:w1], y["refinancing"][:, w0:w1]),
-        "dscr_min_all_years": mx.min_dscr(y["cfads"], y["debt_service"], y["refinancing"]),
+        "dscr_min": mx.min_dscr(y["cfads"][:, w0:w1], y["debt_service"][:, w0:w1],
+                                None if rolled is None else rolled[:, w0:w1]),
+        "dscr_min_all_years": mx.min_dscr(y["cfads"], y["debt_service"], rolled),
         "bank_dscr_min_project": s["bank_dscr_min_project"],
         "llcr": s["llcr"],
         "bond_coverage_ratio": (s["bond_cfads"] / bond_service_total) if bond_service_total > 0 else np.full(n, np.nan),

@@ -31,6 +31,7 @@ from baozhang_finance.run.provenance import provenance
 from baozhang_finance.run.store import (LEDGERS_FILE, PATHS_FILE, ColumnStore, RunFolder, release_free_memory,
                                         remove_run_folder, remove_stale_run_folders, write_chunks)
 from baozhang_finance.measures.stats import quantiles as _q
+from baozhang_finance.engine.cures import refinancing
 from baozhang_finance.engine.ledgers import YEARLY_KEPT  # noqa: F401  (kept per path: the one registry)
 from baozhang_finance.engine.plan import Plan
 from baozhang_finance.model.scenario import Scenario, capital_share, equity_share, total_uses_yuan
@@ -218,8 +219,17 @@ class Result:
         return view
 
     def _refinanced(self, read):
-        """The ``refinancing`` ledger a DSCR nets out of debt service (decision 73), None in a run without it."""
-        return read("refinancing") if self.has_ledger("refinancing") else None
+        """The principal a DSCR nets out of debt service, ``(paths, years)`` (:func:`~baozhang_finance.engine.cures.
+        refinancing.refinanceable`, decisions 73 and 81), None without [cures.refinancing]."""
+        if not self.has_ledger("refinancing"):
+            return refinancing.refinanceable(self.plan, np.zeros((self.n_paths, self.plan.Y)))
+        return refinancing.refinanceable(self.plan, read("refinancing"))
+
+    def _refinanced_year(self, year: int, read):
+        """:meth:`_refinanced` of one year; ``read(y)``: the ``refinancing`` ledger's column of year y."""
+        if not self.has_ledger("refinancing"):
+            return refinancing.refinanceable_year(self.plan, year, lambda y: 0.0)
+        return refinancing.refinanceable_year(self.plan, year, read)
 
     def ledger_year(self, name: str, year: int) -> np.ndarray:
         """Column ``year`` (0-based) of a kept ledger over all paths, in the stored precision (read-only)."""
@@ -237,9 +247,8 @@ class Result:
         """The columns of :meth:`ledger` ``(name)`` year by year — each bit for bit ``ledger(name)[:, y]`` — holding
         one year (a few columns for derived ledgers) at a time."""
         if name == "dscr":
-            refi = self.iter_ledger("refinancing") if self.has_ledger("refinancing") else None
-            for cf, ds in zip(self.iter_ledger("cfads"), self.iter_ledger("debt_service")):
-                yield dscr(cf, ds, next(refi) if refi is not None else None)
+            for y, (cf, ds) in enumerate(zip(self.iter_ledger("cfads"), self.iter_ledger("debt_service"))):
+                yield dscr(cf, ds, self._refinanced_year(y, lambda k: self.ledger_year("refinancing", k)))
         elif name == "cum_support":
             acc = None
             for a, b, c in zip(self.iter_ledger("soe_support"), self.iter_ledger("gov_hidden"),
@@ -269,9 +278,11 @@ class Result:
         """Ledger ``name`` (kept, or 'dscr', 'cum_support', 'ltv') as a 2-D Col of ``(paths, years)`` blocks — each
         block bit for bit those rows of :meth:`ledger`."""
         if name == "dscr":
-            if self.has_ledger("refinancing"):
-                return self.ledger_col("cfads").map(dscr, self.ledger_col("debt_service"),
-                                                    self.ledger_col("refinancing"))
+            if self.has_ledger("refinancing") and self._refinanced_year(0, lambda k: 0.0) is not None:
+                plan = self.plan
+                return self.ledger_col("cfads").map(
+                    lambda cf, ds, f: dscr(cf, ds, refinancing.refinanceable(plan, f)),
+                    self.ledger_col("debt_service"), self.ledger_col("refinancing"))
             return self.ledger_col("cfads").map(dscr, self.ledger_col("debt_service"))
         if name == "cum_support":  # np.cumsum(axis=1) adds year by year, as iter_ledger does
             return self.ledger_col("soe_support").map(lambda a, b, c: np.cumsum(a + b + c, axis=1),
@@ -289,10 +300,16 @@ class Result:
         """Column ``year`` of ledger ``name`` as a 1-D Col (kept ledgers, 'dscr' and 'ltv': one ledger-year read;
         'cum_support': every year up to ``year``)."""
         if name == "dscr":
-            if self.has_ledger("refinancing"):
-                return self.year_col("cfads", year).map(dscr, self.year_col("debt_service", year),
-                                                        self.year_col("refinancing", year))
-            return self.year_col("cfads", year).map(dscr, self.year_col("debt_service", year))
+            cfg_on = self._refinanced_year(0, lambda k: 0.0) is not None
+            k = int(self.plan.support.cures.refinancing.term_years) if cfg_on else 0
+            if cfg_on and self.has_ledger("refinancing") and year >= k:
+                plan = self.plan
+                return self.year_col("cfads", year).map(
+                    lambda cf, ds, f: dscr(cf, ds, refinancing.refinanceable_year(plan, year, lambda _: f)),
+                    self.year_col("debt_service", year), self.year_col("refinancing", year - k))
+            rolled = self._refinanced_year(year, lambda _: 0.0)
+            return self.year_col("cfads", year).map(lambda cf, ds: dscr(cf, ds, rolled),
+                                                    self.year_col("debt_service", year))
         if name == "ltv":
             return self.year_col("bank_balance", year).map(_ltv, self.year_col("collateral_value", year))
         if name == "cum_support" and not self.has_ledger(name):

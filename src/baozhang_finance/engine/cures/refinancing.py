@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from baozhang_finance.engine.formulas import refinanceable_principal
+
 NAME = "refinancing"
 
 
@@ -80,6 +82,39 @@ def due(rs: RefinancingState, t: int, zeros_pn: np.ndarray):
     rows = rs.principal_at.get(t)
     principal = zeros_pn if rows is None else rs.onehot[:, rows] @ rs.amount[rows]
     return interest, principal
+
+
+def scheduled_principal_by_year(plan) -> np.ndarray:
+    """The bullet special bonds' principal by programme year, all projects, ``(Y,)`` (deterministic): the maturities
+    a refinancing programme stands ready to roll. A repayment schedule (``principal = "schedule"``, e.g. Beitun's
+    "repaid from sales") is principal the plan pays from the project, not rolled: it is not in it."""
+    bullet = getattr(plan, "bond_bullet_principal", None)
+    m = (bullet if bullet is not None else plan.bond_principal).sum(axis=0)
+    return np.bincount(np.arange(m.size) // 12, weights=m, minlength=plan.Y)[: plan.Y]
+
+
+def refinanceable(plan, refinanced):
+    """Per path and year, the maturing principal [cures.refinancing] stands ready to roll —
+    :func:`~baozhang_finance.engine.formulas.refinanceable_principal` of the plan's schedule and the ``refinancing``
+    ledger ``(n, Y)`` — or None when the scenario configures no refinancing (a DSCR then nets nothing)."""
+    cures = plan.support.cures
+    cfg = getattr(cures, "refinancing", None) if cures is not None else None
+    if cfg is None:
+        return None
+    return refinanceable_principal(scheduled_principal_by_year(plan), refinanced, float(cfg.max_share),
+                                   int(cfg.term_years))
+
+
+def refinanceable_year(plan, year: int, refinanced_at):
+    """:func:`refinanceable` of one year: ``refinanced_at(y)`` reads the ledger's column of year y (called for
+    ``year − term_years`` only, when that is a programme year); None without refinancing."""
+    cures = plan.support.cures
+    cfg = getattr(cures, "refinancing", None) if cures is not None else None
+    if cfg is None:
+        return None
+    k = int(cfg.term_years)
+    earlier = refinanced_at(year - k) if year >= k else 0.0
+    return refinanceable_principal(scheduled_principal_by_year(plan)[year], earlier, float(cfg.max_share), k)
 
 
 def balance(rs: RefinancingState, t: int) -> np.ndarray:
