@@ -302,3 +302,19 @@ def test_report_says_how_much_of_the_spread_comes_from_the_parameters(tmp_path):
     assert "参数不确定性" in render_html(r, tmp_path, lang="zh")
     assert "Parameter uncertainty" not in render_html(simulate(_uncertain_scenario(enabled=False), paths=100, seed=3),
                                                        tmp_path, lang="en")
+
+
+def test_the_median_path_of_a_run_with_drawn_parameters_replays(tmp_path):
+    """The replay runs the path's chunk on that chunk's drawn market parameters (it used to raise "the engine's
+    random draws changed", and `baozhang run` then wrote no folder)."""
+    from baozhang_finance.run.replay import median_path, replay_path
+
+    r = simulate(_uncertain_scenario(), paths=400, seed=3)
+    for i in (0, 150, 399):  # rows of chunks 0, 1 and 3
+        mp = replay_path(r, i)
+        assert mp.hidden_debt_pv == pytest.approx(float(r.paths["hidden_debt_pv"].iloc[i]))
+    assert median_path(r).index >= 0
+    from baozhang_finance.report.html import report_writers
+    r.save(tmp_path / "out", extra_writers=report_writers("both"))  # as `baozhang run` saves it: charts, xlsx, html
+    for name in ("manifest.json", "report.html", "report.xlsx"):
+        assert (tmp_path / "out" / name).exists()

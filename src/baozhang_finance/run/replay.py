@@ -17,6 +17,7 @@ from baozhang_finance.engine.loop import run_paths
 from baozhang_finance.engine.plan import compile_plan
 from baozhang_finance.engine.shocks import Shocks
 from baozhang_finance.model.scenario import Scenario
+from baozhang_finance.run import uncertainty
 from baozhang_finance.run.simulate import chunk_generator
 
 
@@ -103,6 +104,9 @@ def replay_path(result, index: int) -> MedianPath:
     if plan.market.deterministic or run.get("deterministic"):
         shocks = None
     else:
+        if uncertainty.active(result.scenario):  # the path's chunk ran on its own drawn market parameters
+            plan = uncertainty.plans(plan, result.scenario, run.get("stress"), int(run["seed"]), False).for_chunk(
+                path_no // int(run["chunk_size"]))
         shocks = path_shocks(plan, int(run["seed"]), int(run["chunk_size"]),
                              max(int(run.get("paths", n_total)), n_total), path_no)
     out = run_paths(plan, 1, shocks, record=True)
