@@ -76,3 +76,13 @@ def test_the_bank_dscr_by_year_reads_only_the_projects_with_bank_loans():
     assert np.nanmin(by_year) == pytest.approx(float(r.col("bank_dscr_min_project")[0]), rel=1e-6)
     pooled = r.ledger("cfads")[0, w0:w1].astype(float) / bank.bank_service_by_year(r)[0, w0:w1]
     assert np.nanmin(pooled) > np.nanmin(by_year) + 0.05  # the project without a loan used to lend its cash
+
+
+def test_no_bank_service_in_the_test_years_is_not_a_zero_probability():
+    """Beitun's bridge loan is repaid before its operating years: no path has a bank DSCR to test, so P(min bank
+    DSCR < 1) is not measured (None, printed "—"), not 0 % (decision 83)."""
+    r = simulate(load_scenario(ROOT / "scenarios" / "beitun.toml"), paths=200, seed=3)
+    assert r.summary["bank"]["dscr_bank_min"]["p50"] is None
+    assert r.summary["bank"]["p_dscr_bank_min_below_1"] is None
+    demo = simulate(load_scenario(ROOT / "scenarios" / "demo.toml"), paths=200, seed=3)
+    assert 0.0 <= demo.summary["bank"]["p_dscr_bank_min_below_1"] <= 1.0

@@ -569,7 +569,10 @@ def bank_summary(result) -> dict:
     dmin_ok = dmin[~np.isnan(dmin)]
     dscr_p50 = float(bk.median(dmin_ok)) if dmin_ok.size else None
     dscr_q = _q(dmin)
-    p_below = bk.share(np.where(np.isnan(dmin), False, dmin < 1.0))
+    # P(min bank DSCR < 1): a path without bank service in the test years counts as not below; with none on any
+    # path the probability is not measured (None, printed "—"), not a reassuring 0 % (e.g. a bridge loan repaid
+    # before the operating years)
+    p_below = bk.share(np.where(np.isnan(dmin), False, dmin < 1.0)) if dmin_ok.size else None
     ltv_pk = _peak_ltv(result)
     ltv_ok = ltv_pk[~np.isnan(ltv_pk)]
     ltv_p50 = float(bk.median(ltv_ok)) if ltv_ok.size else None
