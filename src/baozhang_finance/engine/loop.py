@@ -218,6 +218,11 @@ def bank_service_by_year(st: State) -> np.ndarray:
     return st.proj_bank.sum(axis=1)
 
 
+def bond_service_by_project_year(plan: Plan) -> np.ndarray:
+    """Scheduled special-bond service (interest + principal) per project and programme year, ``(P, Y)``."""
+    return (plan.bond_interest + plan.bond_principal).reshape(plan.P, plan.Y, 12).sum(axis=2)
+
+
 def bank_cfads_by_year(plan: Plan, st: State) -> np.ndarray:
     """The ``bank_cfads`` ledger ``(Y, n)``: the CFADS available to the bank in each year, over the projects with
     bank loans only, Σ_{p has loans} (CFADS_{p,y} − bond service_{p,y} if the bonds rank first) — the bank DSCR's
@@ -229,8 +234,7 @@ def bank_cfads_by_year(plan: Plan, st: State) -> np.ndarray:
         has[np.asarray(plan.loan_project, dtype=np.int64)] = True
     cf = st.proj_cfads[:, has, :]
     if not plan.bank_first:
-        bond_y = (plan.bond_interest + plan.bond_principal).reshape(P, plan.Y, 12).sum(axis=2)  # (P, Y)
-        cf = cf - bond_y[has].T[:, :, None]
+        cf = cf - bond_service_by_project_year(plan)[has].T[:, :, None]
     return cf.sum(axis=1)
 
 
@@ -248,7 +252,7 @@ def min_project_bank_dscr(plan: Plan, cfads_ypn: np.ndarray, bank_ypn: np.ndarra
     n = cfads_ypn.shape[2]
     out = np.full(n, np.inf)
     found = np.zeros(n, dtype=bool)
-    bond_y = (plan.bond_interest + plan.bond_principal).reshape(plan.P, plan.Y, 12).sum(axis=2)  # (P, Y)
+    bond_y = bond_service_by_project_year(plan)
     for p in range(plan.P):  # projects, once per chunk
         a, b = plan.bank_windows[p]
         if b <= a:

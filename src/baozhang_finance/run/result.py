@@ -278,7 +278,7 @@ class Result:
         """Ledger ``name`` (kept, or 'dscr', 'cum_support', 'ltv') as a 2-D Col of ``(paths, years)`` blocks — each
         block bit for bit those rows of :meth:`ledger`."""
         if name == "dscr":
-            if self.has_ledger("refinancing") and self._refinanced_year(0, lambda k: 0.0) is not None:
+            if self.has_ledger("refinancing") and refinancing.config(self.plan) is not None:
                 plan = self.plan
                 return self.ledger_col("cfads").map(
                     lambda cf, ds, f: dscr(cf, ds, refinancing.refinanceable(plan, f)),
@@ -300,9 +300,9 @@ class Result:
         """Column ``year`` of ledger ``name`` as a 1-D Col (kept ledgers, 'dscr' and 'ltv': one ledger-year read;
         'cum_support': every year up to ``year``)."""
         if name == "dscr":
-            cfg_on = self._refinanced_year(0, lambda k: 0.0) is not None
-            k = int(self.plan.support.cures.refinancing.term_years) if cfg_on else 0
-            if cfg_on and self.has_ledger("refinancing") and year >= k:
+            cfg = refinancing.config(self.plan)
+            k = int(cfg.term_years) if cfg is not None else 0
+            if cfg is not None and self.has_ledger("refinancing") and year >= k:
                 plan = self.plan
                 return self.year_col("cfads", year).map(
                     lambda cf, ds, f: dscr(cf, ds, refinancing.refinanceable_year(plan, year, lambda _: f)),

@@ -93,12 +93,17 @@ def scheduled_principal_by_year(plan) -> np.ndarray:
     return np.bincount(np.arange(m.size) // 12, weights=m, minlength=plan.Y)[: plan.Y]
 
 
+def config(plan):
+    """The plan's [cures.refinancing] settings, None when the scenario configures no refinancing."""
+    cures = plan.support.cures
+    return getattr(cures, "refinancing", None) if cures is not None else None
+
+
 def refinanceable(plan, refinanced):
     """Per path and year, the maturing principal [cures.refinancing] stands ready to roll —
     :func:`~baozhang_finance.engine.formulas.refinanceable_principal` of the plan's schedule and the ``refinancing``
     ledger ``(n, Y)`` — or None when the scenario configures no refinancing (a DSCR then nets nothing)."""
-    cures = plan.support.cures
-    cfg = getattr(cures, "refinancing", None) if cures is not None else None
+    cfg = config(plan)
     if cfg is None:
         return None
     return refinanceable_principal(scheduled_principal_by_year(plan), refinanced, float(cfg.max_share),
@@ -108,8 +113,7 @@ def refinanceable(plan, refinanced):
 def refinanceable_year(plan, year: int, refinanced_at):
     """:func:`refinanceable` of one year: ``refinanced_at(y)`` reads the ledger's column of year y (called for
     ``year − term_years`` only, when that is a programme year); None without refinancing."""
-    cures = plan.support.cures
-    cfg = getattr(cures, "refinancing", None) if cures is not None else None
+    cfg = config(plan)
     if cfg is None:
         return None
     k = int(cfg.term_years)
